@@ -1,0 +1,149 @@
+"""Django settings for VaxReg, read from the environment.
+
+Environment variables:
+    VAXREG_DATABASE_URL   database URL (default: SQLite file ./var/vaxreg.sqlite3)
+    VAXREG_SECRET_KEY     secret key (required when VAXREG_DEBUG is off)
+    VAXREG_DEBUG          "1" for development pages and tracebacks
+    VAXREG_ALLOWED_HOSTS  comma-separated host names
+    VAXREG_VAR_DIR        folder for the SQLite file, uploads and reports (default ./var)
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VAXREG_VAR_DIR", Path.cwd() / "var")).resolve()
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    return os.environ.get(name, "1" if default else "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = _env_bool("VAXREG_DEBUG")
+TESTING = _env_bool("VAXREG_TESTING")
+# Without a configured key each process draws a random one: safe, but sessions end on restart.
+SECRET_KEY = os.environ.get("VAXREG_SECRET_KEY") or secrets.token_urlsafe(50)
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("VAXREG_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "vaxreg.core",
+    "vaxreg.places",
+    "vaxreg.accounts",
+    "vaxreg.people",
+    "vaxreg.vaccinations",
+    "vaxreg.imports",
+    "vaxreg.synth",
+    "vaxreg.web",
+    "vaxreg.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+_DATABASE_URL = os.environ.get("VAXREG_DATABASE_URL", "")
+if not _DATABASE_URL:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {
+    "default": dj_database_url.parse(
+        _DATABASE_URL or f"sqlite:///{VAR_DIR / 'vaxreg.sqlite3'}",
+        conn_max_age=int(os.environ.get("VAXREG_DB_CONN_MAX_AGE", "0")),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].update(
+        {
+            # WAL lets the web server read while an import writes; IMMEDIATE avoids deadlocked upgrades.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
+            "transaction_mode": "IMMEDIATE",
+        }
+    )
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")} if _env_bool("VAXREG_TEST_SQLITE_FILE") else {}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "vi"
+LANGUAGES = [("vi", _("Tiếng Việt")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "vaxreg" / "locale"]
+TIME_ZONE = "Asia/Ho_Chi_Minh"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_ROOT = VAR_DIR / "private"  # never served directly: uploads and reports go through views
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+SESSION_COOKIE_SECURE = _env_bool("VAXREG_SECURE_COOKIES")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+VAXREG_IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("VAXREG_IMPORT_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024)))
+
+TASKS = {
+    "default": {
+        "BACKEND": (
+            "django_tasks.backends.immediate.ImmediateBackend"
+            if _env_bool("VAXREG_TASKS_IMMEDIATE", default=TESTING)
+            else "django_tasks_db.backend.DatabaseBackend"
+        ),
+    }
+}
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("VAXREG_LOG_LEVEL", "WARNING")},
+}

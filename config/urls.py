@@ -1,0 +1,9 @@
+from django.urls import include, path
+
+from vaxreg.api.api import api
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", api.urls),
+    path("", include("vaxreg.web.urls")),
+]

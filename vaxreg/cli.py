@@ -1,0 +1,60 @@
+"""The ``vaxreg`` command: each verb is a management command of the app it belongs to.
+
+``vaxreg reference load`` runs ``reference_load``, ``vaxreg import FILE`` runs ``import_file``, and any
+other Django management command can be run by its own name (``vaxreg migrate``, ``vaxreg shell``).
+"""
+
+import os
+import sys
+
+VERBS: dict[tuple[str, ...], str] = {
+    ("reference", "load"): "reference_load",
+    ("facilities", "load"): "facilities_load",
+    ("import",): "import_file",
+    ("synth",): "synth",
+    ("demo",): "demo",
+    ("serve",): "serve",
+    ("bench", "import"): "bench_import",
+    ("createuser",): "createuser",
+    ("worker",): "db_worker",
+}
+
+USAGE = """usage: vaxreg VERB [options]
+
+Verbs:
+  migrate                      create or update the database schema
+  reference load               load provinces, communes, legacy units and the vaccine catalogue
+  facilities load FILE.csv     load facilities from a CSV with columns code,name,commune_code
+  import FILE [--facility C]   import a CSV or .xlsx file of dose records
+  synth --persons N ...        generate a realistic synthetic dose file with injected defects
+  demo                         set up a demo database with data and users, then serve the web UI
+  serve                        serve the web UI and API
+  bench import --rows N        measure import speed against a raw bulk load
+  createuser                   create a staff account with a role and a unit
+  worker                       run the background task worker
+
+Run `vaxreg VERB --help` for the options of a verb. Any Django management command also works.
+"""
+
+
+def resolve(argv: list[str]) -> list[str]:
+    for length in (2, 1):
+        key = tuple(argv[:length])
+        if len(key) == length and key in VERBS:
+            return [VERBS[key], *argv[length:]]
+    return argv
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    argv = sys.argv[1:]
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(USAGE)
+        return
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["vaxreg", *resolve(argv)])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+from django.conf import settings
+from django.db import models
+
+
+class SourceType(models.TextChoices):
+    IMPORT = "import", "import batch"
+    CORRECTION = "correction", "correction"
+    POLICE = "police", "police result"
+    COMPLAINT = "complaint", "complaint"
+    SYSTEM = "system", "system"
+
+
+class ChangeRecord(models.Model):
+    """One changed field of one record: the append-only history behind every person and dose.
+
+    Rows are only ever inserted. A record's creation is traced by its ``created_batch`` (or a
+    ``created`` row when it is created outside an import); every later change adds one row per field.
+    """
+
+    entity = models.CharField(max_length=32)
+    entity_id = models.BigIntegerField()
+    field = models.CharField(max_length=64)
+    old_value = models.TextField(null=True, blank=True)
+    new_value = models.TextField(null=True, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    reason = models.TextField(blank=True, default="")
+    source_type = models.CharField(max_length=16, choices=SourceType.choices)
+    source_id = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["entity", "entity_id", "at"], name="change_entity_idx")]
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.entity}#{self.entity_id}.{self.field}: {self.old_value!r} → {self.new_value!r}"
+
+
+class AuditEvent(models.Model):
+    """Who did what outside the record history: logins, full-ID reads, user and import actions."""
+
+    class Action(models.TextChoices):
+        FULL_ID_READ = "full_id_read", "full ID number read"
+        USER_CREATED = "user_created", "user created"
+        IMPORT_STARTED = "import_started", "import started"
+        IMPORT_FINISHED = "import_finished", "import finished"
+        EXPORT = "export", "export"
+        REFERENCE_LOADED = "reference_loaded", "reference data loaded"
+
+    action = models.CharField(max_length=32, choices=Action.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    object_type = models.CharField(max_length=32, blank=True, default="")
+    object_id = models.CharField(max_length=64, blank=True, default="")
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["action", "at"], name="audit_action_idx"),
+            models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
+        ]

@@ -1,0 +1,29 @@
+"""Vietnamese text: NFC normalisation and the folded search key (no diacritics, Đ→D, lower case)."""
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_SPACES = re.compile(r"\s+")
+_FOLD_TABLE = str.maketrans({"đ": "d", "Đ": "D"})
+
+
+def normalize_text(value: str | None) -> str:
+    """NFC form with runs of white space folded to one space and the ends trimmed."""
+    if not value:
+        return ""
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", value)).strip()
+
+
+@lru_cache(maxsize=200_000)
+def fold(value: str | None) -> str:
+    """Search key: lower case, no diacritics, Đ→d, single spaces ("Nguyễn Thị Đào" → "nguyen thi dao")."""
+    if not value:
+        return ""
+    decomposed = unicodedata.normalize("NFD", value.translate(_FOLD_TABLE))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", stripped).strip().lower()
+
+
+def has_vietnamese_diacritics(value: str) -> bool:
+    return fold(value) != _SPACES.sub(" ", value).strip().lower()

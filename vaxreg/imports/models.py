@@ -1,0 +1,63 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class ImportBatch(models.Model):
+    """One file sent by a facility (or a district or province, with the rows of many facilities)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Đang chờ"
+        RUNNING = "running", "Đang nhập"
+        DONE = "done", "Hoàn tất"
+        REFUSED = "refused", "Bị từ chối"
+        FAILED = "failed", "Lỗi"
+
+    file_name = models.CharField(max_length=255)
+    file_sha256 = models.CharField(max_length=64, blank=True, default="")
+    stored_path = models.CharField(max_length=500, blank=True, default="")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # The only facility whose rows this batch may hold (a facility user's own), or none.
+    facility = models.ForeignKey("places.Facility", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # The province the uploader may write to (province users), or none for national scope.
+    province = models.ForeignKey("places.Province", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    message = models.TextField(blank=True, default="")
+    rows_read = models.IntegerField(default=0)
+    rows_stored = models.IntegerField(default=0)
+    rows_rejected = models.IntegerField(default=0)
+    persons_created = models.IntegerField(default=0)
+    persons_updated = models.IntegerField(default=0)
+    doses_created = models.IntegerField(default=0)
+    doses_updated = models.IntegerField(default=0)
+    doses_unchanged = models.IntegerField(default=0)
+    ids_repaired = models.IntegerField(default=0)
+    progress_rows = models.IntegerField(default=0)  # rows handled so far, for the progress bar
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="batch_rows_add_up",
+                condition=~Q(status="done") | Q(rows_read=F("rows_stored") + F("rows_rejected")),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.file_name}"
+
+
+class RejectedRow(models.Model):
+    """A row that could not be stored, kept with its raw values and reasons so it can be fixed and resent."""
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="rejected_rows")
+    row_number = models.IntegerField()  # 1-based line/row in the file, header included
+    raw = models.JSONField()  # header → raw text, exactly as read
+    reasons = models.JSONField()  # [{"code", "column", "message_vi", "message_en"}]
+
+    class Meta:
+        ordering = ["batch", "row_number"]
+        constraints = [models.UniqueConstraint(fields=["batch", "row_number"], name="rejected_row_unique")]

@@ -1,0 +1,105 @@
+from django.db import models
+from django.db.models import Q
+
+
+class Gender(models.TextChoices):
+    MALE = "M", "Nam"
+    FEMALE = "F", "Nữ"
+    OTHER = "O", "Khác"
+    UNKNOWN = "", "Không rõ"
+
+
+class IdType(models.TextChoices):
+    CCCD = "CCCD", "CCCD"
+    CMND = "CMND", "CMND"
+    PASSPORT = "PASSPORT", "Hộ chiếu"
+    INVALID = "INVALID", "Không hợp lệ"
+    NONE = "", "Không có"
+
+
+class VerificationState(models.TextChoices):
+    UNVERIFIED = "unverified", "Chưa xác minh"
+    VERIFIED = "verified", "Đã xác minh"
+    UNVERIFIABLE = "unverifiable", "Không xác minh được"
+
+
+class Person(models.Model):
+    """A citizen as the dose records describe them: possibly incomplete, possibly wrong."""
+
+    full_name = models.CharField(max_length=200, blank=True, default="")  # as entered, NFC
+    name_key = models.CharField(max_length=200, blank=True, default="")  # folded: no diacritics, lower case
+    # Partial birth dates are first-class: elderly people often know only the year.
+    birth_year = models.SmallIntegerField(null=True, blank=True)
+    birth_month = models.SmallIntegerField(null=True, blank=True)
+    birth_day = models.SmallIntegerField(null=True, blank=True)
+    birth_date_raw = models.CharField(max_length=64, blank=True, default="")  # kept when it could not be read
+    gender = models.CharField(max_length=1, choices=Gender.choices, blank=True, default="")
+    id_type = models.CharField(max_length=8, choices=IdType.choices, blank=True, default="")
+    id_number = models.CharField(max_length=32, blank=True, default="")
+    id_repaired = models.BooleanField(default=False)  # leading zeros restored on import
+    phone = models.CharField(max_length=32, blank=True, default="")
+    address = models.CharField(max_length=300, blank=True, default="")
+    commune = models.ForeignKey("places.Commune", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    legacy_commune_code = models.CharField(max_length=5, blank=True, default="")
+    commune_code_raw = models.CharField(max_length=16, blank=True, default="")
+    # Residence province, else the province of the first dose: the scope (and partition) key.
+    province = models.ForeignKey("places.Province", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    verification_state = models.CharField(
+        max_length=16, choices=VerificationState.choices, default=VerificationState.UNVERIFIED
+    )
+    created_batch = models.ForeignKey(
+        "imports.ImportBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    version = models.IntegerField(default=1)  # optimistic locking for concurrent corrections
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["id_number"], name="person_id_number_idx"),
+            models.Index(fields=["name_key", "birth_year"], name="person_name_key_idx"),
+            models.Index(fields=["phone"], name="person_phone_idx"),
+            models.Index(fields=["commune"], name="person_commune_idx"),
+            models.Index(fields=["province"], name="person_province_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="person_birth_month_range", condition=Q(birth_month__isnull=True) | Q(birth_month__gte=1, birth_month__lte=12)
+            ),
+            models.CheckConstraint(
+                name="person_birth_day_range", condition=Q(birth_day__isnull=True) | Q(birth_day__gte=1, birth_day__lte=31)
+            ),
+            models.CheckConstraint(
+                name="person_birth_day_needs_month", condition=Q(birth_day__isnull=True) | Q(birth_month__isnull=False)
+            ),
+            models.CheckConstraint(
+                name="person_birth_month_needs_year", condition=Q(birth_month__isnull=True) | Q(birth_year__isnull=False)
+            ),
+            models.CheckConstraint(name="person_gender_valid", condition=Q(gender__in=["M", "F", "O", ""])),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or f"#{self.pk}"
+
+    @property
+    def birth_date_display(self) -> str:
+        if self.birth_year is None:
+            return self.birth_date_raw
+        if self.birth_month is None:
+            return f"{self.birth_year}"
+        if self.birth_day is None:
+            return f"{self.birth_month:02d}/{self.birth_year}"
+        return f"{self.birth_day:02d}/{self.birth_month:02d}/{self.birth_year}"
+
+    @property
+    def id_number_masked(self) -> str:
+        return mask_id_number(self.id_number)
+
+
+def mask_id_number(value: str) -> str:
+    """Lists show only the last three characters: 001090012345 → •••••••••345."""
+    if not value:
+        return ""
+    if len(value) <= 4:
+        return "•" * len(value)
+    return "•" * (len(value) - 3) + value[-3:]

@@ -1,0 +1,84 @@
+from django.db import models
+from django.db.models import Q
+
+
+class Vaccine(models.Model):
+    """A catalogue entry; intervals and ages live in data (reference load), not in code."""
+
+    code = models.CharField(max_length=32, primary_key=True)
+    name = models.CharField(max_length=100)
+    manufacturer = models.CharField(max_length=100)
+    primary_doses = models.SmallIntegerField()
+    eu_product = models.CharField(max_length=64, blank=True, default="")  # DCC value set "mp"
+    eu_manufacturer = models.CharField(max_length=64, blank=True, default="")  # DCC value set "ma"
+    eu_prophylaxis = models.CharField(max_length=32, blank=True, default="")  # DCC value set "vp"
+    min_age_months = models.SmallIntegerField(default=216)
+    # {"2": 56, "3": 90, ...}: minimum days between dose n-1 and dose n.
+    min_interval_days = models.JSONField(default=dict)
+    parameters = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VaccineAlias(models.Model):
+    """A name as people type it ("AZ", "Pfizer", "Vero cell"), folded, pointing at its vaccine."""
+
+    alias_key = models.CharField(max_length=100, unique=True)
+    vaccine = models.ForeignKey(Vaccine, on_delete=models.CASCADE, related_name="aliases")
+
+    def __str__(self) -> str:
+        return self.alias_key
+
+
+class CatalogueParameter(models.Model):
+    """A rule parameter kept in data (campaign start, age thresholds, ...)."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    value = models.JSONField()
+    description = models.TextField(blank=True, default="")
+
+
+class DoseStatus(models.TextChoices):
+    VALID = "valid", "Hợp lệ"
+    ENTERED_IN_ERROR = "entered_in_error", "Nhập nhầm"
+
+
+class Dose(models.Model):
+    """One vaccination as a facility recorded it."""
+
+    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="doses")
+    vaccine = models.ForeignKey(Vaccine, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    vaccine_raw = models.CharField(max_length=100, blank=True, default="")
+    lot_number = models.CharField(max_length=64, blank=True, default="")
+    vaccination_date = models.DateField()
+    dose_number = models.SmallIntegerField(null=True, blank=True)
+    facility = models.ForeignKey("places.Facility", on_delete=models.PROTECT, related_name="doses")
+    source_record_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=20, choices=DoseStatus.choices, default=DoseStatus.VALID)
+    signed_off = models.BooleanField(default=False)
+    created_batch = models.ForeignKey(
+        "imports.ImportBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    version = models.IntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["facility", "source_record_id"], name="dose_source_record_unique"),
+            models.CheckConstraint(
+                name="dose_number_range", condition=Q(dose_number__isnull=True) | Q(dose_number__gte=1, dose_number__lte=4)
+            ),
+            models.CheckConstraint(name="dose_source_record_not_blank", condition=~Q(source_record_id="")),
+        ]
+        indexes = [
+            models.Index(fields=["person", "vaccination_date"], name="dose_person_date_idx"),
+            models.Index(fields=["facility", "vaccination_date"], name="dose_facility_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.facility_id}/{self.source_record_id}"
