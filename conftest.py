@@ -1,0 +1,178 @@
+import io
+import os
+import re
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, Playwright
+
+# --- reference data (places + vaccine catalogue) ------------------------------------------------------
+# Loaded once and committed to the test database, outside the per-test transaction, so a test's own
+# writes still roll back. A test sees it exactly when it asks for ``reference_data``: before a database
+# test that does not ask, the hook below removes it again (such tests build their own small world with
+# the real codes), and it is loaded again for the next test that asks, also after a transactional test
+# (live_server, transactional_db) has flushed every table.
+
+_reference_state: dict[str, Any] = {}
+_DB_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+}
+
+
+def _reference_ensure() -> dict[str, Any]:
+    from django.core.management import call_command
+
+    from vaxreg.core.models import AuditEvent
+    from vaxreg.places.models import LegacyCommune, Province
+    from vaxreg.vaccinations.models import Vaccine
+
+    if not (Province.objects.exists() and LegacyCommune.objects.exists() and Vaccine.objects.exists()):
+        call_command("reference_load", verbosity=0, stdout=io.StringIO())
+        # Committed rows outlive the test: keep only the reference data, not the load's audit events.
+        AuditEvent.objects.filter(action=AuditEvent.Action.REFERENCE_LOADED).delete()
+    _reference_state["loaded"] = True
+    return {
+        "provinces": Province.objects.count(),
+        "legacy_communes": LegacyCommune.objects.count(),
+        "vaccines": Vaccine.objects.count(),
+    }
+
+
+def _reference_unload() -> None:
+    from vaxreg.places.models import Commune, LegacyCommune, LegacyDistrict, LegacyProvince, Province
+    from vaxreg.vaccinations.models import CatalogueParameter, Vaccine, VaccineAlias
+
+    for model in (
+        VaccineAlias,
+        Vaccine,
+        CatalogueParameter,
+        LegacyCommune,
+        LegacyDistrict,
+        LegacyProvince,
+        Commune,
+        Province,
+    ):
+        model.objects.all().delete()
+    _reference_state["loaded"] = False
+
+
+@pytest.fixture(scope="session")
+def reference_data(django_db_setup: None, django_db_blocker: Any) -> dict[str, Any]:
+    """The 2025 and old administrative units and the vaccine catalogue, loaded once per test session."""
+    _reference_state["blocker"] = django_db_blocker
+    with django_db_blocker.unblock():
+        return _reference_ensure()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    blocker = _reference_state.get("blocker")
+    if blocker is None:
+        return
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if "reference_data" in fixtures:
+        with blocker.unblock():
+            _reference_ensure()
+    elif _reference_state.get("loaded") and (fixtures & _DB_FIXTURES or item.get_closest_marker("django_db")):
+        with blocker.unblock():
+            _reference_unload()
+
+
+# --- browser tests ----------------------------------------------------------------------------------
+# Browser tests (``@pytest.mark.browser``) drive Debian's Chromium (/usr/bin/chromium) through Playwright's
+# sync API against pytest-django's ``live_server``; ``bash scripts/test`` installs Chromium when missing.
+# Playwright never downloads a browser of its own here.
+
+CHROMIUM_PATH = os.environ.get("VAXREG_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    # The machine has no network: without these Chromium keeps trying to reach Google's hosts.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+BROWSER_TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator["Playwright"]:
+    if not Path(CHROMIUM_PATH).exists():
+        pytest.fail(
+            f"Chromium is missing at {CHROMIUM_PATH}: run the tests with `bash scripts/test` "
+            "(it installs Debian's chromium) or `apt-get install chromium`."
+        )
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio loop in this thread, which Django's ORM takes for async code.
+    # The ORM calls in these tests are plain synchronous ones, so the guard is lifted while it runs.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    manager = sync_playwright()
+    playwright = manager.start()
+    try:
+        yield playwright
+    finally:
+        manager.__exit__(None, None, None)
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: "Playwright") -> Iterator["Browser"]:
+    browser = playwright_instance.chromium.launch(
+        executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS, chromium_sandbox=False
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(browser: "Browser", request: pytest.FixtureRequest) -> Iterator["Page"]:
+    """A fresh page (no cookies) in Vietnamese; fails the test on an uncaught JavaScript error.
+
+    Use it with ``live_server``: ``browser_page.goto(live_server.url + "/login/")``. When the test
+    fails, a screenshot is kept in ``var/test-screenshots/`` to show what the user would have seen.
+    """
+    context = browser.new_context(
+        locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.failed:
+            folder = Path(os.environ.get("VAXREG_VAR_DIR", "var")) / "test-screenshots"
+            folder.mkdir(parents=True, exist_ok=True)
+            name = re.sub(r"[^\w.-]+", "_", request.node.nodeid) + ".png"
+            page.screenshot(path=str(folder / name), full_page=True)
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[Any]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    # Lets browser_page know, while tearing down, whether the test itself failed.
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves collected static files from the WSGI process itself (`vaxreg serve` collects them first).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -92,7 +94,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"].update(
         {
             # WAL lets the web server read while an import writes; IMMEDIATE avoids deadlocked upgrades.
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000; "
+                "PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY;"
+            ),
             "transaction_mode": "IMMEDIATE",
         }
     )
@@ -118,6 +123,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# `vaxreg serve` collects static files first; the finders also serve them where nobody has (a bare gunicorn).
+WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = VAR_DIR / "private"  # never served directly: uploads and reports go through views
 
 SESSION_COOKIE_HTTPONLY = True

@@ -1,4 +1,13 @@
+"""The REST API root: session auth (with CSRF on writes), OpenAPI docs at /api/docs, one router per area."""
+
 from ninja import NinjaAPI
 from ninja.security import django_auth
 
+from vaxreg.api.errors import error_handlers_install
+from vaxreg.api.imports import router as imports_router
+from vaxreg.api.people import router as people_router
+
 api = NinjaAPI(title="VaxReg API", version="1", auth=django_auth, docs_url="/docs")
+error_handlers_install(api)
+api.add_router("/people", people_router)
+api.add_router("/imports", imports_router)

@@ -26,6 +26,7 @@ class ImportBatch(models.Model):
     rows_read = models.IntegerField(default=0)
     rows_stored = models.IntegerField(default=0)
     rows_rejected = models.IntegerField(default=0)
+    rows_blank = models.IntegerField(default=0)  # empty lines: not dose rows, counted apart
     persons_created = models.IntegerField(default=0)
     persons_updated = models.IntegerField(default=0)
     doses_created = models.IntegerField(default=0)
@@ -33,6 +34,12 @@ class ImportBatch(models.Model):
     doses_unchanged = models.IntegerField(default=0)
     ids_repaired = models.IntegerField(default=0)
     progress_rows = models.IntegerField(default=0)  # rows handled so far, for the progress bar
+    file_format = models.CharField(max_length=8, blank=True, default="")
+    encoding = models.CharField(max_length=16, blank=True, default="")
+    delimiter = models.CharField(max_length=4, blank=True, default="")
+    header_row = models.IntegerField(default=1)
+    columns_found = models.JSONField(default=dict, blank=True)  # field → header as written in the file
+    columns_ignored = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -61,3 +68,6 @@ class RejectedRow(models.Model):
     class Meta:
         ordering = ["batch", "row_number"]
         constraints = [models.UniqueConstraint(fields=["batch", "row_number"], name="rejected_row_unique")]
+
+    def __str__(self) -> str:
+        return f"batch {self.batch_id} row {self.row_number}"

@@ -48,19 +48,18 @@ class Person(models.Model):
         max_length=16, choices=VerificationState.choices, default=VerificationState.UNVERIFIED
     )
     created_batch = models.ForeignKey(
-        "imports.ImportBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "imports.ImportBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     version = models.IntegerField(default=1)  # optimistic locking for concurrent corrections
+    unparsed = models.JSONField(null=True, blank=True)  # field → text as entered, when it could not be read
 
     class Meta:
         indexes = [
             models.Index(fields=["id_number"], name="person_id_number_idx"),
             models.Index(fields=["name_key", "birth_year"], name="person_name_key_idx"),
             models.Index(fields=["phone"], name="person_phone_idx"),
-            models.Index(fields=["commune"], name="person_commune_idx"),
-            models.Index(fields=["province"], name="person_province_idx"),
         ]
         constraints = [
             models.CheckConstraint(

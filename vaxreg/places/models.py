@@ -16,6 +16,14 @@ class Province(models.Model):
         return self.name
 
 
+class CommuneKind(models.TextChoices):
+    """Values of ``Commune.kind``: the three kinds of 2025 unit."""
+
+    XA = "xa", "Xã"
+    PHUONG = "phuong", "Phường"
+    DAC_KHU = "dac_khu", "Đặc khu"
+
+
 class Commune(models.Model):
     """A commune, ward or special zone (xã, phường, đặc khu) of the 2025 structure (5-digit codes)."""
 

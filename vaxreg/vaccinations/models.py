@@ -50,19 +50,26 @@ class DoseStatus(models.TextChoices):
 class Dose(models.Model):
     """One vaccination as a facility recorded it."""
 
-    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="doses")
-    vaccine = models.ForeignKey(Vaccine, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Foreign keys whose lookups the composite indexes below already serve carry no index of their own:
+    # every index costs time on each of millions of imported rows.
+    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="doses", db_index=False)
+    vaccine = models.ForeignKey(
+        Vaccine, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     vaccine_raw = models.CharField(max_length=100, blank=True, default="")
     lot_number = models.CharField(max_length=64, blank=True, default="")
     vaccination_date = models.DateField()
     dose_number = models.SmallIntegerField(null=True, blank=True)
-    facility = models.ForeignKey("places.Facility", on_delete=models.PROTECT, related_name="doses")
+    facility = models.ForeignKey("places.Facility", on_delete=models.PROTECT, related_name="doses", db_index=False)
     source_record_id = models.CharField(max_length=64)
     status = models.CharField(max_length=20, choices=DoseStatus.choices, default=DoseStatus.VALID)
     signed_off = models.BooleanField(default=False)
     created_batch = models.ForeignKey(
-        "imports.ImportBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "imports.ImportBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
+    source_row = models.IntegerField(null=True, blank=True)  # the row of created_batch it came from
+    source_hash = models.CharField(max_length=32, blank=True, default="")  # fingerprint of the last imported row
+    unparsed = models.JSONField(null=True, blank=True)  # field → text as entered, when it could not be read
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     version = models.IntegerField(default=1)

@@ -1,3 +1,4 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from vaxreg.web import views
@@ -5,4 +6,20 @@ from vaxreg.web import views
 app_name = "web"
 urlpatterns = [
     path("", views.home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("search/", views.search, name="search"),
+    path("people/<int:person_id>/", views.person_detail, name="person"),
+    path("people/<int:person_id>/id-number/", views.person_full_id, name="person_full_id"),
+    path("imports/", views.imports, name="imports"),
+    path("imports/<int:batch_id>/", views.import_detail, name="import_detail"),
+    path(
+        "imports/<int:batch_id>/rejected.<str:fmt>",
+        views.import_rejected_download,
+        name="import_rejected_download",
+    ),
 ]

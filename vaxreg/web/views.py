@@ -1,7 +1,145 @@
+"""Server-rendered pages; each one reads through a scoped selector and never looks past the user's unit."""
+
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from vaxreg.imports.models import ImportBatch
+from vaxreg.imports.selectors import import_batch_progress, import_batches_for_user
+from vaxreg.imports.services import ImportRefused, import_batch_create, rejected_rows_report
+from vaxreg.imports.tasks import import_batch_run_task
+from vaxreg.people.selectors import (
+    person_doses,
+    person_full_id_number,
+    person_get_for_user,
+    person_history,
+    person_search,
+)
+from vaxreg.web.forms import ImportUploadForm, SearchForm
+
+ACTIVE_STATUSES = {ImportBatch.Status.QUEUED, ImportBatch.Status.RUNNING}
+# Commune health stations and police work on records but do not send dose files.
+IMPORT_ROLES = {"national", "admin", "province", "facility"}
+REJECTED_ROWS_SHOWN = 500
 
 
+@require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("VaxReg")
+    user: Any = request.user
+    unit = user.facility or user.commune or user.province
+    return render(request, "web/home.html", {"unit": unit})
+
+
+@require_GET
+@login_required
+def search(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET or None)
+    results = None
+    if form.is_valid() and form.cleaned_data["q"]:
+        results = person_search(user=request.user, q=form.cleaned_data["q"])
+    return render(request, "web/search.html", {"form": form, "results": results})
+
+
+def _person_page(request: HttpRequest, person_id: int, *, full_id_number: str | None = None) -> HttpResponse:
+    person = person_get_for_user(user=request.user, person_id=person_id)
+    context = {
+        "person": person,
+        "doses": person_doses(person),
+        "history": person_history(person),
+        "full_id_number": full_id_number,
+    }
+    return render(request, "web/person.html", context)
+
+
+@require_GET
+@login_required
+def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
+    return _person_page(request, person_id)
+
+
+@require_POST
+@login_required
+def person_full_id(request: HttpRequest, person_id: int) -> HttpResponse:
+    # POST, not GET: the read is logged, so a prefetching browser or a shared link must not trigger it.
+    _person, number = person_full_id_number(user=request.user, person_id=person_id)
+    response = _person_page(request, person_id, full_id_number=number)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _locked_facility_code(user: Any) -> str | None:
+    return user.facility.code if user.role == "facility" and user.facility_id else None
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def imports(request: HttpRequest) -> HttpResponse:
+    user: Any = request.user
+    if user.role not in IMPORT_ROLES:
+        raise PermissionDenied("this role does not import dose files")
+    locked = _locked_facility_code(user)
+    form = ImportUploadForm(request.POST or None, request.FILES or None, locked_facility_code=locked)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            batch = import_batch_create(
+                file_name=upload.name,
+                content=upload,
+                uploaded_by=user,
+                facility_code=locked or form.cleaned_data["facility_code"] or None,
+            )
+        except ImportRefused as exc:
+            form.add_error(
+                None, exc.message_en if (get_language() or "").startswith("en") else exc.message_vi
+            )
+        else:
+            import_batch_run_task.enqueue(batch.pk)
+            messages.success(request, _("File received; the import runs in the background."))
+            return redirect("web:import_detail", batch_id=batch.pk)
+    batches = [(b, import_batch_progress(b)) for b in import_batches_for_user(user)[:50]]
+    refresh = any(b.status in ACTIVE_STATUSES for b, _rows in batches)
+    return render(request, "web/imports.html", {"form": form, "batches": batches, "refresh": refresh})
+
+
+def _batch_for_user(user: Any, batch_id: int) -> ImportBatch:
+    batch = (
+        import_batches_for_user(user).select_related("facility", "uploaded_by").filter(pk=batch_id).first()
+    )
+    if batch is None:
+        raise Http404(f"batch {batch_id}")
+    return batch
+
+
+@require_GET
+@login_required
+def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
+    batch = _batch_for_user(request.user, batch_id)
+    rejected = list(batch.rejected_rows.order_by("row_number")[:REJECTED_ROWS_SHOWN])
+    context = {
+        "batch": batch,
+        "rejected": rejected,
+        "rejected_more": max(batch.rows_rejected - len(rejected), 0),
+        "refresh": batch.status in ACTIVE_STATUSES,
+        "progress_now": import_batch_progress(batch),
+    }
+    return render(request, "web/import_detail.html", context)
+
+
+@require_GET
+@login_required
+def import_rejected_download(request: HttpRequest, batch_id: int, fmt: str) -> HttpResponse:
+    if fmt not in {"csv", "xlsx"}:
+        raise Http404(fmt)
+    batch = _batch_for_user(request.user, batch_id)
+    content, content_type, filename = rejected_rows_report(batch=batch, fmt=fmt)
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -1,0 +1,165 @@
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, transaction
+
+DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/vaxreg_bench"
+ROWS_PER_PERSON = 2.45  # what `vaxreg synth` gives on average
+
+
+class Command(BaseCommand):
+    help = (
+        "Measure the import: generate N synthetic dose rows (Huế), import them into an empty database and "
+        "print rows/s and peak memory, beside a baseline measured in the same run: the same file loaded "
+        "raw into a bare table (PostgreSQL COPY; SQLite one executemany transaction). The ratio is "
+        "import rows/s ÷ baseline rows/s. The database used is a scratch one: a temporary SQLite file, or "
+        f"the PostgreSQL database of VAXREG_BENCH_DATABASE_URL (default {DEFAULT_PG_URL}), dropped and "
+        "created anew."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--rows", type=int, default=100_000, help="about how many dose rows (default 100,000)")
+        parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+        parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--phase", choices=["run", "import"], default="", help=None)
+        parser.add_argument("--file", type=Path, help=None)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["phase"] == "import":
+            self._phase_import(options["file"])
+            return
+        if options["phase"] == "run":
+            self._phase_run(options)
+            return
+        self._launch(options)
+
+    # The benchmark runs in a child process whose settings point at the scratch database.
+    def _launch(self, options: dict[str, Any]) -> None:
+        with tempfile.TemporaryDirectory(prefix="vaxreg-bench-") as folder:
+            env = dict(os.environ, VAXREG_VAR_DIR=folder, VAXREG_LOG_LEVEL="ERROR")
+            if options["db"] == "postgres":
+                url = os.environ.get("VAXREG_BENCH_DATABASE_URL", DEFAULT_PG_URL)
+                _recreate_pg_database(url)
+                env["VAXREG_DATABASE_URL"] = url
+            else:
+                env["VAXREG_DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
+            command = [sys.executable, "-m", "vaxreg.cli", "bench", "import", "--phase", "run",
+                       "--rows", str(options["rows"]), "--db", options["db"], "--seed", str(options["seed"])]  # fmt: skip
+            if options["json"]:
+                command.append("--json")
+            completed = subprocess.run(command, env=env, check=False)
+            if completed.returncode:
+                raise CommandError(f"benchmark failed (exit {completed.returncode})")
+
+    def _phase_run(self, options: dict[str, Any]) -> None:
+        from vaxreg.places.services import facilities_generate, reference_load
+        from vaxreg.synth.services import synth_write
+
+        call_command("migrate", verbosity=0)
+        reference_load(verbosity=0)
+        facilities_generate(province_code="46", seed=options["seed"])
+        folder = Path(os.environ["VAXREG_VAR_DIR"])
+        path = folder / "bench.csv"
+        persons = max(1, round(options["rows"] / ROWS_PER_PERSON))
+        summary = synth_write(out=path, persons=persons, province_code="46", seed=options["seed"])
+        rows = summary.rows
+
+        baseline_seconds = _raw_load(path)
+        completed = subprocess.run(
+            [sys.executable, "-m", "vaxreg.cli", "bench", "import", "--phase", "import", "--file", str(path)],
+            env=os.environ.copy(), check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        measured = json.loads(completed.stdout.strip().splitlines()[-1])
+        result = {
+            "db": options["db"],
+            "rows": rows,
+            "seconds": round(measured["seconds"], 3),
+            "rows_per_s": round(rows / measured["seconds"], 1),
+            "baseline_rows_per_s": round(rows / baseline_seconds, 1),
+            "ratio": round((rows / measured["seconds"]) / (rows / baseline_seconds), 4),
+            "peak_rss_mb": round(measured["peak_rss_mb"], 1),
+            "rows_stored": measured["rows_stored"],
+            "rows_rejected": measured["rows_rejected"],
+            "persons_created": measured["persons_created"],
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+            return
+        self.stdout.write(
+            f"bench import ({result['db']}): {rows:,} rows in {result['seconds']:.2f} s = {result['rows_per_s']:,.0f} rows/s; "
+            f"peak memory {result['peak_rss_mb']:.0f} MB\n"
+            f"  baseline raw load: {result['baseline_rows_per_s']:,.0f} rows/s; ratio {result['ratio']:.3f}\n"
+            f"  stored {result['rows_stored']:,}, rejected {result['rows_rejected']:,}, persons {result['persons_created']:,}"
+        )
+
+    def _phase_import(self, path: Path) -> None:
+        from vaxreg.imports.services import import_batch_create, import_batch_run
+
+        started = time.perf_counter()
+        batch = import_batch_create(file_name=path.name, path=path)
+        batch = import_batch_run(batch_id=batch.pk)
+        seconds = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        self.stdout.write(
+            json.dumps(
+                {
+                    "seconds": seconds,
+                    "peak_rss_mb": peak,
+                    "rows_stored": batch.rows_stored,
+                    "rows_rejected": batch.rows_rejected,
+                    "persons_created": batch.persons_created,
+                }
+            )
+        )
+
+
+BARE_COLUMNS = 13
+
+
+def _raw_load(path: Path) -> float:
+    """Seconds to load the file's rows, untouched, into a bare table of text columns."""
+    columns = ", ".join(f"c{i} text" for i in range(BARE_COLUMNS))
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_raw")
+        cursor.execute(f"CREATE TABLE bench_raw ({columns})")
+    started = time.perf_counter()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.connection.cursor() as cursor, cursor.copy(
+                "COPY bench_raw FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')"
+            ) as copy, path.open("rb") as handle:
+                handle.read(3)  # the UTF-8 byte order mark
+                while block := handle.read(1 << 20):
+                    copy.write(block)
+        else:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                reader = csv.reader(handle)
+                next(reader)
+                placeholders = ", ".join(["?"] * BARE_COLUMNS)
+                connection.connection.executemany(f"INSERT INTO bench_raw VALUES ({placeholders})", reader)
+    seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_raw")
+    return seconds
+
+
+def _recreate_pg_database(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

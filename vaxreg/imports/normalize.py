@@ -1,0 +1,302 @@
+"""One template row → the values VaxReg stores, or the reasons it cannot be stored.
+
+Only a row that cannot be stored at all (no facility, no source record id, no vaccination date) is
+rejected. Every citizen field that is missing or unreadable is kept as entered and left to the quality
+rules: such a row is still a real dose.
+"""
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from vaxreg.core.cccd import IdKind, parse_id_number
+from vaxreg.core.dates import DateParseError, PartialDate, parse_full_date, parse_partial_date
+from vaxreg.core.genders import parse_gender
+from vaxreg.core.phones import normalize_phone
+from vaxreg.core.text import fold, normalize_text
+from vaxreg.imports.headers import COLUMNS_BY_FIELD, Field
+from vaxreg.imports.readers import CellValue
+from vaxreg.places.selectors import FacilityRef
+from vaxreg.vaccinations.catalogue import alias_key
+
+MAX_NAME = 200
+MAX_ADDRESS = 300
+MAX_SOURCE_ID = 64
+MAX_LOT = 64
+MAX_VACCINE_RAW = 100
+MAX_PHONE = 32
+USABLE_ID_KINDS = frozenset({IdKind.CCCD, IdKind.CMND, IdKind.PASSPORT})
+# Rows of one person and doses of one lot repeat; their normalised values are reused.
+PERSON_MEMO_SIZE = 20_000
+DOSE_MEMO_SIZE = 5_000
+FIELD_ORDER = (
+    Field.FULL_NAME, Field.DATE_OF_BIRTH, Field.GENDER, Field.ID_NUMBER, Field.PHONE, Field.ADDRESS, Field.COMMUNE_CODE,
+    Field.FACILITY_CODE, Field.SOURCE_RECORD_ID, Field.VACCINATION_DATE, Field.DOSE_NUMBER, Field.VACCINE,
+    Field.LOT_NUMBER,
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class Reason:
+    code: str
+    column: str
+    message_vi: str
+    message_en: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "column": self.column, "message_vi": self.message_vi, "message_en": self.message_en}
+
+
+@dataclass(slots=True)
+class DoseRow:
+    """A storable row: the dose, and the person as this row describes them."""
+
+    number: int
+    facility: FacilityRef
+    source_record_id: str
+    vaccination_date: dt.date
+    dose_number: int | None
+    vaccine_code: str | None
+    vaccine_raw: str
+    lot_number: str
+    dose_unparsed: dict[str, str] | None
+    full_name: str
+    name_key: str
+    birth: PartialDate | None
+    birth_raw: str
+    gender: str
+    id_kind: str
+    id_number: str
+    id_repaired: bool
+    phone: str
+    address: str
+    commune_code: str | None
+    legacy_commune_code: str
+    commune_code_raw: str
+    province_code: str
+    person_unparsed: dict[str, str] | None
+    has_usable_id: bool  # a CCCD, CMND or passport number of a valid shape
+    source_hash: str  # fingerprint of what the row says, to recognise an unchanged re-import at once
+
+    @property
+    def birth_year(self) -> int | None:
+        return self.birth.year if self.birth else None
+
+
+def _text(value: CellValue) -> str:
+    if type(value) is str:
+        return value.strip()
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _column(field: Field) -> str:
+    return COLUMNS_BY_FIELD[field].vietnamese
+
+
+class RowNormalizer:
+    """Turns raw cells into a ``DoseRow`` or a list of ``Reason``s, with the maps of one import loaded once."""
+
+    def __init__(
+        self,
+        *,
+        positions: dict[Field, int],
+        facilities: dict[str, FacilityRef],
+        communes: dict[str, tuple[str | None, str | None]],
+        commune_province: dict[str, str],
+        vaccines: dict[str, str],
+        only_facility: FacilityRef | None,
+        only_province: str | None,
+    ) -> None:
+        self._positions = positions
+        self._facilities = facilities
+        self._communes = communes
+        self._commune_province = commune_province
+        self._vaccines = vaccines
+        self._only_facility = only_facility
+        self._only_province = only_province
+        # Rows are padded to ``_width`` cells plus one empty cell, where every absent column points.
+        self._width = max(positions.values(), default=-1) + 1
+        self._order = tuple(positions.get(f, self._width) for f in FIELD_ORDER)
+        self._person_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._dose_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+    def normalize(self, number: int, values: list[CellValue]) -> DoseRow | list[Reason]:
+        short = self._width + 1 - len(values)
+        cells = values + [None] * short if short > 0 else values
+        (p_name, p_birth, p_gender, p_id, p_phone, p_address, p_commune, p_facility, p_source, p_date, p_dose,
+         p_vaccine, p_lot) = self._order  # fmt: skip
+        reasons: list[Reason] = []
+        facility = self._facility(_text(cells[p_facility]), reasons)
+        source_record_id = _text(cells[p_source])
+        if not source_record_id:
+            reasons.append(
+                Reason("SOURCE_ID_MISSING", _column(Field.SOURCE_RECORD_ID), "Thiếu mã bản ghi.", "The source record id is missing.")
+            )
+        elif len(source_record_id) > MAX_SOURCE_ID:
+            reasons.append(
+                Reason(
+                    "SOURCE_ID_TOO_LONG",
+                    _column(Field.SOURCE_RECORD_ID),
+                    f"Mã bản ghi dài quá {MAX_SOURCE_ID} ký tự.",
+                    f"The source record id is longer than {MAX_SOURCE_ID} characters.",
+                )
+            )
+        vaccination_date = self._vaccination_date(cells[p_date], reasons)
+        if reasons or facility is None or vaccination_date is None:
+            return reasons
+
+        person_cells = (cells[p_name], cells[p_birth], cells[p_gender], cells[p_id], cells[p_phone], cells[p_address],
+                        cells[p_commune], facility.province_code)  # fmt: skip
+        person = self._person_memo.get(person_cells)
+        if person is None:
+            person = self._person(*person_cells)
+            if len(self._person_memo) >= PERSON_MEMO_SIZE:
+                self._person_memo.clear()
+            self._person_memo[person_cells] = person
+        dose_cells = (cells[p_dose], cells[p_vaccine], cells[p_lot])
+        dose = self._dose_memo.get(dose_cells)
+        if dose is None:
+            dose = self._dose(*dose_cells)
+            if len(self._dose_memo) >= DOSE_MEMO_SIZE:
+                self._dose_memo.clear()
+            self._dose_memo[dose_cells] = dose
+        # What the row says, in one C-speed repr: an unchanged re-imported row has the same fingerprint.
+        said = repr((facility.id, source_record_id, vaccination_date, person_cells[:7], dose_cells))
+        fingerprint = hashlib.blake2b(said.encode(), digest_size=12).hexdigest()
+        return DoseRow(number, facility, source_record_id, vaccination_date, *dose, *person, fingerprint)
+
+    def _person(
+        self,
+        raw_name: CellValue,
+        raw_birth: CellValue,
+        raw_gender_cell: CellValue,
+        raw_id: CellValue,
+        raw_phone_cell: CellValue,
+        raw_address: CellValue,
+        raw_commune: CellValue,
+        facility_province: str,
+    ) -> tuple[Any, ...]:
+        """The person fields of a row, in DoseRow order (computed once per distinct set of cells)."""
+        unparsed: dict[str, str] = {}
+        full_name = normalize_text(_text(raw_name))
+        if len(full_name) > MAX_NAME:
+            unparsed[Field.FULL_NAME] = full_name
+            full_name = full_name[:MAX_NAME]
+        birth: PartialDate | None = None
+        birth_raw = ""
+        try:
+            birth = parse_partial_date(raw_birth)
+        except DateParseError:
+            birth_raw = _text(raw_birth)[:64]
+        raw_gender = _text(raw_gender_cell)
+        gender = parse_gender(raw_gender)
+        if raw_gender and not gender:
+            unparsed[Field.GENDER] = raw_gender[:64]
+        parsed_id = parse_id_number(raw_id)
+        raw_phone = _text(raw_phone_cell)
+        phone = normalize_phone(raw_phone)[0][:MAX_PHONE] if raw_phone else ""
+        address = normalize_text(_text(raw_address))[:MAX_ADDRESS]
+        commune_code_raw = _text(raw_commune)[:16]
+        commune_code, legacy_code = self._communes.get(commune_code_raw, (None, None)) if commune_code_raw else (None, None)
+        province_code = self._commune_province.get(commune_code, facility_province) if commune_code else facility_province
+        return (
+            full_name, fold(full_name), birth, birth_raw, gender, parsed_id.kind.value, parsed_id.number[:32],
+            parsed_id.repaired, phone, address, commune_code, legacy_code or "", commune_code_raw, province_code,
+            unparsed or None, parsed_id.kind in USABLE_ID_KINDS,
+        )  # fmt: skip
+
+    def _dose(self, raw_dose_cell: CellValue, raw_vaccine: CellValue, raw_lot: CellValue) -> tuple[Any, ...]:
+        """The dose fields of a row other than its keys and date, in DoseRow order."""
+        unparsed: dict[str, str] = {}
+        raw_dose_number = _text(raw_dose_cell)
+        dose_number = _dose_number(raw_dose_number)
+        if raw_dose_number and dose_number is None:
+            unparsed[Field.DOSE_NUMBER] = raw_dose_number[:64]
+        vaccine_raw = normalize_text(_text(raw_vaccine))
+        vaccine_code = self._vaccines.get(alias_key(vaccine_raw)) if vaccine_raw else None
+        if len(vaccine_raw) > MAX_VACCINE_RAW:
+            unparsed[Field.VACCINE] = vaccine_raw
+            vaccine_raw = vaccine_raw[:MAX_VACCINE_RAW]
+        lot_number = normalize_text(_text(raw_lot))[:MAX_LOT]
+        return (dose_number, vaccine_code, vaccine_raw, lot_number, unparsed or None)
+
+    def _facility(self, code: str, reasons: list[Reason]) -> FacilityRef | None:
+        column = _column(Field.FACILITY_CODE)
+        if not code:
+            if self._only_facility is not None:
+                return self._only_facility
+            reasons.append(Reason("FACILITY_MISSING", column, "Thiếu mã cơ sở tiêm.", "The facility code is missing."))
+            return None
+        facility = self._facilities.get(code) or self._facilities.get(code.upper())
+        if facility is None:
+            reasons.append(
+                Reason(
+                    "FACILITY_UNKNOWN",
+                    column,
+                    f"Mã cơ sở tiêm “{code[:40]}” không có trong danh mục.",
+                    f"The facility code “{code[:40]}” is not in the facility list.",
+                )
+            )
+            return None
+        if self._only_facility is not None and facility.id != self._only_facility.id:
+            reasons.append(
+                Reason(
+                    "FACILITY_NOT_ALLOWED",
+                    column,
+                    f"Dòng thuộc cơ sở {facility.code}; lần nhập này chỉ được nhập dữ liệu của cơ sở {self._only_facility.code}.",
+                    f"The row belongs to facility {facility.code}; this import may only hold rows of facility "
+                    f"{self._only_facility.code}.",
+                )
+            )
+            return None
+        if self._only_province is not None and facility.province_code != self._only_province:
+            reasons.append(
+                Reason(
+                    "FACILITY_OUTSIDE_PROVINCE",
+                    column,
+                    f"Cơ sở {facility.code} không thuộc tỉnh/thành phố của bạn.",
+                    f"Facility {facility.code} is outside your province.",
+                )
+            )
+            return None
+        return facility
+
+    @staticmethod
+    def _vaccination_date(value: CellValue, reasons: list[Reason]) -> dt.date | None:
+        column = _column(Field.VACCINATION_DATE)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            reasons.append(Reason("VACCINATION_DATE_MISSING", column, "Thiếu ngày tiêm.", "The vaccination date is missing."))
+            return None
+        try:
+            return parse_full_date(value)
+        except DateParseError as exc:
+            reasons.append(
+                Reason(
+                    "VACCINATION_DATE_INVALID",
+                    column,
+                    f"Ngày tiêm “{_text(value)[:40]}” không đọc được: {exc.message_vi}",
+                    f"The vaccination date “{_text(value)[:40]}” cannot be read: {exc.message_en}",
+                )
+            )
+            return None
+
+
+_DOSE_WORDS = str.maketrans("", "", " .")
+
+
+def _dose_number(text: str) -> int | None:
+    if not text:
+        return None
+    cleaned = fold(text).translate(_DOSE_WORDS).removeprefix("mui").removeprefix("dose").removeprefix("so")
+    if cleaned.isdigit() and 1 <= int(cleaned) <= 4:
+        return int(cleaned)
+    return None

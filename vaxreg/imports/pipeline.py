@@ -1,0 +1,424 @@
+"""The import of one dose file, in chunks: normalise, match persons, write in bulk.
+
+Everything a file changes is written inside one transaction, so a crash leaves nothing half done and
+the same file can simply be imported again. Memory stays flat: only one chunk of rows is held at a
+time, and persons created by earlier chunks are found again in the database.
+"""
+
+import datetime as dt
+import gc
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+
+from vaxreg.core import clock
+from vaxreg.core.history import ChangeSource, change_records_build, record_changes_bulk
+from vaxreg.core.models import SourceType
+from vaxreg.imports.normalize import DoseRow, Reason, RowNormalizer
+from vaxreg.imports.readers import SourceRow, raw_cells
+from vaxreg.imports.writers import BulkWriter
+
+CHUNK_ROWS = 5_000
+
+PERSON_TABLE = "people_person"
+DOSE_TABLE = "vaccinations_dose"
+REJECTED_TABLE = "imports_rejectedrow"
+
+PERSON_COLUMNS = (
+    "id", "full_name", "name_key", "birth_year", "birth_month", "birth_day", "birth_date_raw", "gender", "id_type",
+    "id_number", "id_repaired", "phone", "address", "commune_id", "legacy_commune_code", "commune_code_raw",
+    "province_id", "verification_state", "created_batch_id", "created_at", "updated_at", "version", "unparsed",
+)  # fmt: skip
+DOSE_COLUMNS = (
+    "id", "person_id", "vaccine_id", "vaccine_raw", "lot_number", "vaccination_date", "dose_number", "facility_id",
+    "source_record_id", "status", "signed_off", "created_batch_id", "source_row", "source_hash", "unparsed",
+    "created_at", "updated_at", "version",
+)  # fmt: skip
+REJECTED_COLUMNS = ("batch_id", "row_number", "raw", "reasons")
+
+# What a re-imported row may change, as (model field, DoseRow attribute) pairs.
+PERSON_FIELDS = (
+    ("full_name", "full_name"), ("name_key", "name_key"), ("birth_year", None), ("birth_month", None),
+    ("birth_day", None), ("birth_date_raw", "birth_raw"), ("gender", "gender"), ("id_type", "id_kind"),
+    ("id_number", "id_number"), ("id_repaired", "id_repaired"), ("phone", "phone"), ("address", "address"),
+    ("commune_id", "commune_code"), ("legacy_commune_code", "legacy_commune_code"),
+    ("commune_code_raw", "commune_code_raw"),
+)  # fmt: skip
+DOSE_FIELDS = (
+    ("vaccine_id", "vaccine_code"), ("vaccine_raw", "vaccine_raw"), ("lot_number", "lot_number"),
+    ("vaccination_date", "vaccination_date"), ("dose_number", "dose_number"),
+)  # fmt: skip
+
+
+@dataclass
+class ImportCounts:
+    rows_read: int = 0
+    rows_stored: int = 0
+    rows_rejected: int = 0
+    rows_blank: int = 0
+    persons_created: int = 0
+    persons_updated: int = 0
+    doses_created: int = 0
+    doses_updated: int = 0
+    doses_unchanged: int = 0
+    ids_repaired: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Chunk:
+    rows_read: int = 0
+    rows_blank: int = 0
+    rows: list[DoseRow] = field(default_factory=list)
+    rejected: list[tuple[int, dict[str, str], list[dict[str, str]]]] = field(default_factory=list)
+
+
+def _is_blank(values: Sequence[Any]) -> bool:
+    try:
+        return not "".join(values).strip()  # a CSV row: all text
+    except TypeError:
+        return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
+
+
+def _birth_parts(row: DoseRow) -> tuple[int | None, int | None, int | None]:
+    birth = row.birth
+    return (birth.year, birth.month, birth.day) if birth else (None, None, None)
+
+
+def _in_clause(values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """``IN (...)`` for SQLite, ``= ANY(array)`` for PostgreSQL (one parameter, any length)."""
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [list(values)]
+    return f"IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
+def _chunks_of(values: Sequence[Any], size: int = 900) -> Iterable[Sequence[Any]]:
+    step = size if connection.vendor == "sqlite" else 100_000
+    for start in range(0, len(values), step):
+        yield values[start : start + step]
+
+
+class BatchImporter:
+    """Imports the rows of one batch. Call ``run`` inside a transaction."""
+
+    def __init__(
+        self,
+        *,
+        batch_id: int,
+        normalizer: RowNormalizer,
+        headers: list[str],
+        progress: Callable[[ImportCounts], None] | None = None,
+    ) -> None:
+        self.batch_id = batch_id
+        self.normalizer = normalizer
+        self.headers = headers
+        self.progress = progress
+        self.counts = ImportCounts()
+        self.writer = BulkWriter()
+        self._updated_dose_ids: set[int] = set()
+        self._source = ChangeSource(type=SourceType.IMPORT, id=str(batch_id))
+
+    def run(self, rows: Iterable[SourceRow]) -> ImportCounts:
+        # The import makes no reference cycles, and the cyclic collector, walking the large lookup maps
+        # and caches again and again, would cost more time than everything else put together.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run(rows)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _run(self, rows: Iterable[SourceRow]) -> ImportCounts:
+        for chunk in self._read_chunks(rows):
+            self.counts.rows_read += chunk.rows_read
+            self.counts.rows_blank += chunk.rows_blank
+            self._write_chunk(chunk)
+        return self.counts
+
+    def _read_chunks(self, rows: Iterable[SourceRow]) -> Iterator[_Chunk]:
+        """Normalised rows, a chunk at a time (pure Python, no database)."""
+        chunk = _Chunk()
+        for source_row in rows:
+            if source_row.error:
+                chunk.rows_read += 1
+                reason = Reason(
+                    "LINE_UNREADABLE", "", f"Dòng không đọc được: {source_row.error}",
+                    f"The line cannot be read: {source_row.error}",
+                )  # fmt: skip
+                chunk.rejected.append((source_row.number, {}, [reason.as_dict()]))
+            elif _is_blank(source_row.values):
+                chunk.rows_blank += 1
+                continue
+            else:
+                chunk.rows_read += 1
+                result = self.normalizer.normalize(source_row.number, source_row.values)
+                if isinstance(result, DoseRow):
+                    chunk.rows.append(result)
+                else:
+                    chunk.rejected.append(
+                        (source_row.number, raw_cells(source_row.values, self.headers), [r.as_dict() for r in result])
+                    )
+            if len(chunk.rows) + len(chunk.rejected) >= CHUNK_ROWS:
+                yield chunk
+                chunk = _Chunk()
+        yield chunk
+
+    # -- one chunk -------------------------------------------------------------------------------------
+
+    def _write_chunk(self, chunk: _Chunk) -> None:
+        now = clock.now()
+        db_now = connection.ops.adapt_datetimefield_value(now)
+        existing = self._existing_doses(chunk.rows)
+        new_rows: list[DoseRow] = []
+        changed: list[tuple[DoseRow, int, int]] = []  # row, dose id, person id
+        seen_in_chunk: dict[tuple[int, str], str] = {}
+        for row in chunk.rows:
+            key = (row.facility.id, row.source_record_id)
+            if key in seen_in_chunk:
+                if seen_in_chunk[key] == row.source_hash:
+                    self.counts.doses_unchanged += 1
+                    self.counts.rows_stored += 1
+                else:
+                    chunk.rejected.append(self._conflict(row))
+                continue
+            seen_in_chunk[key] = row.source_hash
+            found = existing.get(key)
+            if found is None:
+                new_rows.append(row)
+                continue
+            dose_id, person_id, source_hash, created_batch_id = found
+            if source_hash == row.source_hash:
+                self.counts.doses_unchanged += 1
+                self.counts.rows_stored += 1
+            elif created_batch_id == self.batch_id or dose_id in self._updated_dose_ids:
+                chunk.rejected.append(self._conflict(row))
+            else:
+                changed.append((row, dose_id, person_id))
+
+        self._create(new_rows, db_now)
+        self._update(changed, now, db_now)
+        if chunk.rejected:
+            self.counts.rows_rejected += len(chunk.rejected)
+            self.writer.insert(
+                REJECTED_TABLE,
+                REJECTED_COLUMNS,
+                [(self.batch_id, number, raw, reasons) for number, raw, reasons in chunk.rejected],
+                json_columns=("raw", "reasons"),
+            )
+        if self.progress:
+            self.progress(self.counts)
+
+    def _conflict(self, row: DoseRow) -> tuple[int, dict[str, str], list[dict[str, str]]]:
+        reason = Reason(
+            "DUPLICATE_SOURCE_ID_CONFLICT",
+            "Mã bản ghi",
+            f"Mã bản ghi “{row.source_record_id}” của cơ sở {row.facility.code} đã xuất hiện ở một dòng trước trong tệp "
+            "này với nội dung khác; dòng trước được giữ.",
+            f"Source record id “{row.source_record_id}” of facility {row.facility.code} appears on an earlier row of "
+            "this file with different values; the earlier row is kept.",
+        )
+        return (row.number, _row_as_raw(row), [reason.as_dict()])
+
+    def _existing_doses(self, rows: list[DoseRow]) -> dict[tuple[int, str], tuple[int, int, str, int | None]]:
+        by_facility: dict[int, list[str]] = {}
+        for row in rows:
+            by_facility.setdefault(row.facility.id, []).append(row.source_record_id)
+        found: dict[tuple[int, str], tuple[int, int, str, int | None]] = {}
+        with connection.cursor() as cursor:
+            for facility_id, source_ids in by_facility.items():
+                for part in _chunks_of(source_ids):
+                    clause, params = _in_clause(part)
+                    cursor.execute(
+                        f"SELECT id, source_record_id, person_id, source_hash, created_batch_id FROM {DOSE_TABLE} "
+                        f"WHERE facility_id = %s AND source_record_id {clause}",
+                        [facility_id, *params],
+                    )
+                    for dose_id, source_id, person_id, source_hash, created_batch_id in cursor.fetchall():
+                        found[(facility_id, source_id)] = (dose_id, person_id, source_hash, created_batch_id)
+        return found
+
+    # -- new doses: match or create their persons ------------------------------------------------------
+
+    def _create(self, rows: list[DoseRow], db_now: Any) -> None:
+        if not rows:
+            return
+        by_id = self._persons_by_id_number([r.id_number for r in rows if r.has_usable_id])
+        by_name = self._persons_by_name_key([r.name_key for r in rows if not r.has_usable_id and r.name_key])
+        new_person_rows: list[DoseRow] = []
+        person_of_row: list[int | None] = []
+        pending: dict[tuple[Any, ...], int] = {}  # match key → position in new_person_rows
+        for row in rows:
+            key = _match_key(row)
+            person_id = None
+            if key is not None:
+                candidates = by_id.get(row.id_number, ()) if row.has_usable_id else by_name.get(row.name_key, ())
+                person_id = next((pid for ckey, pid in candidates if ckey == key), None)
+                if person_id is None and key in pending:
+                    person_of_row.append(-1 - pending[key])
+                    continue
+            if person_id is None:
+                if key is not None:
+                    pending[key] = len(new_person_rows)
+                new_person_rows.append(row)
+                person_of_row.append(-len(new_person_rows))
+            else:
+                person_of_row.append(person_id)
+
+        person_ids = self.writer.allocate_ids(PERSON_TABLE, len(new_person_rows))
+        person_values = []
+        for pid, row in zip(person_ids, new_person_rows, strict=True):
+            year, month, day = _birth_parts(row)
+            person_values.append(
+                (
+                    pid, row.full_name, row.name_key, year, month, day, row.birth_raw, row.gender, row.id_kind,
+                    row.id_number, row.id_repaired, row.phone, row.address, row.commune_code,
+                    row.legacy_commune_code, row.commune_code_raw, row.province_code, "unverified", self.batch_id,
+                    db_now, db_now, 1, row.person_unparsed,
+                )
+            )  # fmt: skip
+            if row.id_repaired:
+                self.counts.ids_repaired += 1
+        self.writer.insert(PERSON_TABLE, PERSON_COLUMNS, person_values, json_columns=("unparsed",))
+        self.counts.persons_created += len(person_values)
+
+        dose_ids = self.writer.allocate_ids(DOSE_TABLE, len(rows))
+        dose_values = []
+        for dose_id, row, ref in zip(dose_ids, rows, person_of_row, strict=True):
+            person_id = ref if ref is not None and ref > 0 else person_ids[-ref - 1]  # type: ignore[operator]
+            dose_values.append(
+                (
+                    dose_id, person_id, row.vaccine_code, row.vaccine_raw, row.lot_number, row.vaccination_date,
+                    row.dose_number, row.facility.id, row.source_record_id, "valid", False, self.batch_id, row.number,
+                    row.source_hash, row.dose_unparsed, db_now, db_now, 1,
+                )
+            )  # fmt: skip
+        self.writer.insert(DOSE_TABLE, DOSE_COLUMNS, dose_values, json_columns=("unparsed",))
+        self.counts.doses_created += len(dose_values)
+        self.counts.rows_stored += len(dose_values)
+
+    def _persons_by_id_number(self, numbers: list[str]) -> dict[str, list[tuple[tuple[Any, ...], int]]]:
+        found: dict[str, list[tuple[tuple[Any, ...], int]]] = {}
+        unique = sorted(set(numbers))
+        with connection.cursor() as cursor:
+            for part in _chunks_of(unique):
+                clause, params = _in_clause(part)
+                cursor.execute(
+                    f"SELECT id, id_number, name_key, birth_year FROM {PERSON_TABLE} WHERE id_number {clause} ORDER BY id",
+                    params,
+                )
+                for pid, number, name_key, birth_year in cursor.fetchall():
+                    found.setdefault(number, []).append((("id", number, name_key, birth_year), pid))
+        return found
+
+    def _persons_by_name_key(self, name_keys: list[str]) -> dict[str, list[tuple[tuple[Any, ...], int]]]:
+        found: dict[str, list[tuple[tuple[Any, ...], int]]] = {}
+        unique = sorted(set(name_keys))
+        with connection.cursor() as cursor:
+            for part in _chunks_of(unique):
+                clause, params = _in_clause(part)
+                cursor.execute(
+                    f"SELECT id, name_key, birth_year, birth_month, birth_day, gender, commune_id, commune_code_raw "
+                    f"FROM {PERSON_TABLE} WHERE name_key {clause} ORDER BY id",
+                    params,
+                )
+                for pid, name_key, year, month, day, gender, commune_id, commune_raw in cursor.fetchall():
+                    key = ("name", name_key, year, month, day, gender, commune_id or commune_raw)
+                    found.setdefault(name_key, []).append((key, pid))
+        return found
+
+    # -- changed rows: update with history -------------------------------------------------------------
+
+    def _update(self, changed: list[tuple[DoseRow, int, int]], now: dt.datetime, db_now: Any) -> None:
+        if not changed:
+            return
+        from vaxreg.people.models import Person
+        from vaxreg.vaccinations.models import Dose
+
+        persons = {p.pk: p for p in Person.objects.filter(pk__in={pid for _, _, pid in changed})}
+        doses = {d.pk: d for d in Dose.objects.filter(pk__in={did for _, did, _ in changed})}
+        history = []
+        person_updates: dict[int, dict[str, Any]] = {}
+        for row, dose_id, person_id in changed:
+            dose = doses[dose_id]
+            person = persons[person_id]
+            source = ChangeSource(
+                type=SourceType.IMPORT,
+                id=str(self.batch_id),
+                reason=f"Nhập lại dòng {row.number} đã thay đổi / re-import of changed row {row.number}",
+            )
+            dose_changes = {f: (getattr(dose, f), getattr(row, attr)) for f, attr in DOSE_FIELDS}
+            dose_changes = {f: v for f, v in dose_changes.items() if v[0] != v[1]}
+            history += change_records_build(entity="dose", entity_id=dose_id, changes=dose_changes, source=source, at=now)
+            new_values = _person_values(row)
+            person_changes = {f: (getattr(person, f), new_values[f]) for f in new_values if getattr(person, f) != new_values[f]}
+            if person_changes:
+                history += change_records_build(
+                    entity="person", entity_id=person_id, changes=person_changes, source=source, at=now
+                )
+                for f, (_, new) in person_changes.items():
+                    setattr(person, f, new)
+                person_updates[person_id] = new_values
+            self._updated_dose_ids.add(dose_id)
+            self.writer.update(
+                DOSE_TABLE,
+                [f for f, _ in DOSE_FIELDS] + ["source_hash", "updated_at", "version"],
+                [(*(getattr(row, attr) for _, attr in DOSE_FIELDS), row.source_hash, db_now, dose.version + 1, dose_id)],
+            )
+            self.counts.doses_updated += 1
+            self.counts.rows_stored += 1
+        if person_updates:
+            columns = [f for f, _ in PERSON_FIELDS]
+            self.writer.update(
+                PERSON_TABLE,
+                [*columns, "updated_at", "version"],
+                [
+                    (*(values[c] for c in columns), db_now, persons[pid].version + 1, pid)
+                    for pid, values in person_updates.items()
+                ],
+            )
+            self.counts.persons_updated += len(person_updates)
+        record_changes_bulk(history)
+
+
+def _person_values(row: DoseRow) -> dict[str, Any]:
+    year, month, day = _birth_parts(row)
+    values: dict[str, Any] = {}
+    for field_name, attr in PERSON_FIELDS:
+        if attr is not None:
+            values[field_name] = getattr(row, attr)
+    values.update(birth_year=year, birth_month=month, birth_day=day)
+    return values
+
+
+def _match_key(row: DoseRow) -> tuple[Any, ...] | None:
+    """Deterministic identity: the same valid ID with the same name and birth year, or, without a usable
+    ID, the same name, birth date, gender and commune. Rows with neither are never merged."""
+    if row.has_usable_id:
+        return ("id", row.id_number, row.name_key, row.birth_year)
+    if not row.name_key:
+        return None
+    year, month, day = _birth_parts(row)
+    return ("name", row.name_key, year, month, day, row.gender, row.commune_code or row.commune_code_raw)
+
+
+def _row_as_raw(row: DoseRow) -> dict[str, str]:
+    return {
+        "Họ và tên": row.full_name,
+        "Ngày sinh": str(row.birth) if row.birth else row.birth_raw,
+        "Giới tính": row.gender,
+        "Số CCCD/CMND": row.id_number,
+        "Số điện thoại": row.phone,
+        "Địa chỉ": row.address,
+        "Mã xã": row.commune_code_raw,
+        "Mã cơ sở tiêm": row.facility.code,
+        "Mã bản ghi": row.source_record_id,
+        "Ngày tiêm": row.vaccination_date.isoformat(),
+        "Mũi số": "" if row.dose_number is None else str(row.dose_number),
+        "Tên vắc xin": row.vaccine_raw,
+        "Số lô": row.lot_number,
+    }

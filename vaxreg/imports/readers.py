@@ -1,0 +1,191 @@
+"""Reading dose files: CSV in the encodings and separators facilities really send, and Excel workbooks.
+
+A reader yields ``SourceRow``s one at a time so that memory stays flat whatever the file size. The
+format is decided by the content, never by the file name: a ``.csv`` that is really a ZIP is refused
+with a message that says so.
+"""
+
+import codecs
+import csv
+import datetime as dt
+import io
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from vaxreg.imports.headers import HeaderMatch, match_headers
+
+MAX_FIELD_CHARS = 1_000_000
+KEPT_CELL_CHARS = 2_000  # a rejected row keeps this much of each cell; enough to correct and resend
+KEPT_CELLS = 60
+HEADER_SEARCH_ROWS = 20
+SAMPLE_BYTES = 256 * 1024
+
+csv.field_size_limit(MAX_FIELD_CHARS)
+
+CellValue = str | float | int | bool | dt.date | dt.datetime | dt.time | None
+
+
+class FileRefused(Exception):
+    """The whole file cannot be read as a dose list; nothing of it is stored."""
+
+    def __init__(self, code: str, message_vi: str, message_en: str) -> None:
+        super().__init__(message_en)
+        self.code = code
+        self.message_vi = message_vi
+        self.message_en = message_en
+
+
+@dataclass(slots=True)
+class SourceRow:
+    number: int  # 1-based row of the file as a spreadsheet shows it (the header row included)
+    values: list[CellValue]
+    error: str = ""  # set when the line itself could not be read
+
+
+@dataclass
+class FileLayout:
+    kind: str  # "csv" or "xlsx"
+    encoding: str = ""
+    delimiter: str = ""
+    header_row: int = 1
+    headers: HeaderMatch = field(default_factory=lambda: match_headers([]))
+
+
+def raw_cells(values: list[CellValue], headers: list[str]) -> dict[str, str]:
+    """The raw values of a row as text, keyed by header, bounded in size, for the rejected-rows report."""
+    kept: dict[str, str] = {}
+    for index, value in enumerate(values[:KEPT_CELLS]):
+        name = headers[index] if index < len(headers) and headers[index] else f"column {index + 1}"
+        if name in kept:
+            name = f"{name} ({index + 1})"
+        text = "" if value is None else (value.isoformat() if isinstance(value, dt.date | dt.time) else str(value))
+        kept[name] = text if len(text) <= KEPT_CELL_CHARS else text[:KEPT_CELL_CHARS] + "…"
+    return kept
+
+
+def _sniff_kind(head: bytes) -> str:
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "ole2"
+    return "text"
+
+
+# Bytes that, in Windows-1258, are Vietnamese letters or combining tone marks; in CP1252 they are rare.
+_CP1258_MARKERS = frozenset(b"\xc3\xe3\xd0\xf0\xd5\xf5\xdd\xfd\xcc\xec\xd2\xde\xf2")
+
+
+def detect_encoding(sample: bytes) -> str:
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4 and sample[0::2].count(0) == 0:
+        return "utf-16-le"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(sample, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    high = [b for b in sample if b >= 0x80]
+    markers = sum(1 for b in high if b in _CP1258_MARKERS)
+    return "cp1258" if high and markers * 3 >= len(high) else "cp1252"
+
+
+def detect_delimiter(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in (";", ",", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _find_header(rows: list[SourceRow]) -> tuple[int, HeaderMatch]:
+    """The header is the first row naming at least three template columns (files often start with a title)."""
+    first_nonblank: tuple[int, HeaderMatch] | None = None
+    for position, row in enumerate(rows):
+        texts = ["" if v is None else str(v) for v in row.values]
+        if not any(t.strip() for t in texts):
+            continue
+        matched = match_headers(texts)
+        if first_nonblank is None:
+            first_nonblank = (position, matched)
+        if len(matched.positions) >= 3:
+            return position, matched
+    if first_nonblank is None:
+        raise FileRefused("FILE_EMPTY", "Tệp không có dữ liệu.", "The file holds no data.")
+    return first_nonblank
+
+
+class DoseFile:
+    """An opened dose file: its layout (format, encoding, header) and an iterator over its data rows."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with path.open("rb") as handle:
+            head = handle.read(SAMPLE_BYTES)
+        kind = _sniff_kind(head)
+        if kind == "text":
+            self.layout = FileLayout(kind="csv", encoding=detect_encoding(head))
+            self._rows: Iterator[SourceRow] = self._csv_rows()
+        else:
+            self.layout = FileLayout(kind="xlsx")
+            self._rows = self._excel_rows(kind)
+        preview: list[SourceRow] = []
+        for row in self._rows:
+            preview.append(row)
+            if len(preview) >= HEADER_SEARCH_ROWS:
+                break
+        position, header = _find_header(preview)
+        self.layout.header_row = preview[position].number
+        self.layout.headers = header
+        self._pending = preview[position + 1 :]
+
+    def rows(self) -> Iterator[SourceRow]:
+        yield from self._pending
+        self._pending = []
+        yield from self._rows
+
+    def _csv_rows(self) -> Iterator[SourceRow]:
+        encoding = self.layout.encoding
+        compose = encoding == "cp1258"  # Windows-1258 writes tones as combining marks: compose to NFC
+        with self.path.open("rb") as binary:
+            text: IO[str] = io.TextIOWrapper(binary, encoding=encoding, errors="replace", newline="")
+            first_line = text.readline()
+            self.layout.delimiter = detect_delimiter(first_line)
+            text.seek(0)
+            # NUL cannot be stored in PostgreSQL text; in a dose file it is always damage, so it is marked.
+            lines = (line.replace("\x00", "\ufffd") if "\x00" in line else line for line in text)
+            reader = csv.reader(lines, delimiter=self.layout.delimiter)
+            number = 0
+            while True:
+                number += 1
+                try:
+                    cells: list[Any] = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    yield SourceRow(number=number, values=[], error=str(exc))
+                    continue
+                if compose:
+                    cells = [unicodedata.normalize("NFC", c) for c in cells]
+                yield SourceRow(number=number, values=cells)
+
+    def _excel_rows(self, kind: str) -> Iterator[SourceRow]:
+        from python_calamine import CalamineWorkbook
+
+        try:
+            workbook = CalamineWorkbook.from_path(str(self.path))
+            sheet = workbook.get_sheet_by_index(0)
+            rows = sheet.iter_rows()
+        except Exception as exc:  # calamine raises several error types for damaged or foreign archives
+            label = "ZIP" if kind == "zip" else "OLE2"
+            raise FileRefused(
+                "FILE_NOT_SPREADSHEET",
+                f"Tệp là một tệp nén {label} nhưng không phải bảng tính Excel đọc được ({exc}).",
+                f"The file is a {label} archive but not a readable Excel workbook ({exc}).",
+            ) from exc
+        for number, values in enumerate(rows, start=1):
+            yield SourceRow(number=number, values=list(values))

@@ -1,0 +1,274 @@
+"""Import batches: create one from an uploaded or local file, run it, report what was refused."""
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import connection, connections, transaction
+
+from vaxreg.accounts.models import Role, User
+from vaxreg.core import clock
+from vaxreg.core.history import audit_event_record
+from vaxreg.core.models import AuditEvent
+from vaxreg.imports.headers import COLUMNS_BY_FIELD
+from vaxreg.imports.models import ImportBatch, RejectedRow
+from vaxreg.imports.normalize import RowNormalizer
+from vaxreg.imports.pipeline import BatchImporter, ImportCounts
+from vaxreg.imports.readers import DoseFile, FileRefused
+from vaxreg.places.models import Commune
+from vaxreg.places.selectors import commune_code_map, facility_map
+from vaxreg.vaccinations.selectors import vaccine_alias_map
+
+
+class ImportRefused(Exception):
+    """The request to import cannot be accepted (a facility user naming another facility, an unknown code)."""
+
+    def __init__(self, message_vi: str, message_en: str) -> None:
+        super().__init__(message_en)
+        self.message_vi = message_vi
+        self.message_en = message_en
+
+
+def _uploads_dir() -> Path:
+    folder = Path(settings.MEDIA_ROOT) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _allowed_facility_code(*, user: User | None, facility_code: str | None) -> str | None:
+    if user is not None and user.role == Role.FACILITY:
+        own = user.facility.code if user.facility else None
+        if facility_code and facility_code.strip().upper() != (own or "").upper():
+            raise ImportRefused(
+                f"Tài khoản cơ sở chỉ được nhập dữ liệu của cơ sở mình ({own}).",
+                f"A facility account may only import the rows of its own facility ({own}).",
+            )
+        return own
+    if user is not None and user.role not in (Role.NATIONAL, Role.ADMIN, Role.PROVINCE):
+        raise ImportRefused(
+            "Vai trò của bạn không được nhập tệp dữ liệu tiêm.", "Your role may not import dose files."
+        )
+    return facility_code.strip() if facility_code else None
+
+
+@transaction.atomic
+def import_batch_create(
+    *,
+    file_name: str,
+    content: bytes | IO[bytes] | None = None,
+    path: Path | None = None,
+    uploaded_by: User | None = None,
+    facility_code: str | None = None,
+) -> ImportBatch:
+    """Register a file for import. An upload (``content``) is stored under MEDIA_ROOT; a local ``path``
+    (the command line) is read where it lies."""
+    code = _allowed_facility_code(user=uploaded_by, facility_code=facility_code)
+    facility_id = None
+    if code:
+        ref = facility_map().get(code) or facility_map().get(code.upper())
+        if ref is None:
+            raise ImportRefused(
+                f"Mã cơ sở tiêm “{code}” không có trong danh mục.", f"The facility code “{code}” is not in the facility list."
+            )
+        facility_id = ref.id
+    digest = hashlib.sha256()
+    if path is None:
+        if content is None:
+            raise ValueError("content or path is required")
+        stream: IO[bytes] = io.BytesIO(content) if isinstance(content, bytes) else content
+        target = _uploads_dir() / f"{clock.now():%Y%m%d%H%M%S%f}-{Path(file_name).name[-100:]}"
+        with target.open("wb") as out:
+            while block := stream.read(1 << 20):
+                digest.update(block)
+                out.write(block)
+        stored = target
+    else:
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+        stored = path.resolve()
+    batch = ImportBatch.objects.create(
+        file_name=Path(file_name).name[:255],
+        file_sha256=digest.hexdigest(),
+        stored_path=str(stored),
+        uploaded_by=uploaded_by,
+        facility_id=facility_id,
+        province_id=uploaded_by.province_id if uploaded_by is not None and uploaded_by.role == Role.PROVINCE else None,
+        created_at=clock.now(),
+    )
+    audit_event_record(
+        action=AuditEvent.Action.IMPORT_STARTED,
+        actor_id=uploaded_by.pk if uploaded_by else None,
+        object_type="import_batch",
+        object_id=str(batch.pk),
+        detail={"file_name": batch.file_name, "sha256": batch.file_sha256},
+    )
+    return batch
+
+
+class _Progress:
+    """Progress of a running import, readable by the web server while the import transaction is open.
+
+    PostgreSQL: a second connection writes the count in autocommit. SQLite has one writer at a time, so
+    the count goes to a small file beside the uploads instead.
+    """
+
+    def __init__(self, batch_id: int) -> None:
+        self.batch_id = batch_id
+        self.file = progress_file(batch_id)
+        self._connection = connections.create_connection("default") if connection.vendor == "postgresql" else None
+
+    def __call__(self, counts: ImportCounts) -> None:
+        handled = counts.rows_read
+        if self._connection is not None:
+            with self._connection.cursor() as cursor:
+                cursor.execute("UPDATE imports_importbatch SET progress_rows = %s WHERE id = %s", [handled, self.batch_id])
+        else:
+            self.file.write_text(json.dumps({"rows": handled}))
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self.file.unlink(missing_ok=True)
+
+
+def progress_file(batch_id: int) -> Path:
+    return _uploads_dir() / f"batch-{batch_id}.progress"
+
+
+def import_batch_run(*, batch_id: int, progress: Callable[[ImportCounts], None] | None = None) -> ImportBatch:
+    """Import every row of the batch's file in one transaction; the batch row records the outcome."""
+    batch = ImportBatch.objects.get(pk=batch_id)
+    if batch.status == ImportBatch.Status.DONE:
+        return batch
+    batch.status = ImportBatch.Status.RUNNING
+    batch.started_at = clock.now()
+    batch.save(update_fields=["status", "started_at"])
+    reporter = _Progress(batch_id)
+
+    def report(counts: ImportCounts) -> None:
+        reporter(counts)
+        if progress:
+            progress(counts)
+
+    try:
+        try:
+            dose_file = DoseFile(Path(batch.stored_path))
+            missing = dose_file.layout.headers.missing(facility_given=batch.facility_id is not None)
+            if missing:
+                raise _missing_columns_refusal(missing, dose_file.layout.headers.headers)
+        except FileRefused as refused:
+            batch.status = ImportBatch.Status.REFUSED
+            batch.message = f"{refused.message_vi}\n{refused.message_en}"
+            batch.finished_at = clock.now()
+            batch.save(update_fields=["status", "message", "finished_at"])
+            return batch
+        with transaction.atomic():
+            counts = BatchImporter(
+                batch_id=batch.pk,
+                normalizer=_normalizer_for(batch, dose_file),
+                headers=dose_file.layout.headers.headers,
+                progress=report,
+            ).run(dose_file.rows())
+            layout = dose_file.layout
+            for name, value in counts.as_dict().items():
+                setattr(batch, name, value)
+            batch.progress_rows = counts.rows_read
+            batch.file_format = layout.kind
+            batch.encoding = layout.encoding
+            batch.delimiter = layout.delimiter
+            batch.header_row = layout.header_row
+            batch.columns_found = {f.value: layout.headers.headers[i] for f, i in layout.headers.positions.items()}
+            batch.columns_ignored = layout.headers.ignored[:100]
+            batch.status = ImportBatch.Status.DONE
+            batch.finished_at = clock.now()
+            batch.save()
+            audit_event_record(
+                action=AuditEvent.Action.IMPORT_FINISHED,
+                actor_id=batch.uploaded_by_id,
+                object_type="import_batch",
+                object_id=str(batch.pk),
+                detail=counts.as_dict(),
+            )
+    except BaseException as exc:  # an interrupt too: the transaction is gone, the batch says so
+        ImportBatch.objects.filter(pk=batch_id).update(
+            status=ImportBatch.Status.FAILED, message=f"{type(exc).__name__}: {exc}"[:2000], finished_at=clock.now()
+        )
+        raise
+    finally:
+        reporter.close()
+    return batch
+
+
+def _missing_columns_refusal(missing: list[Any], found: list[str]) -> FileRefused:
+    names = ", ".join(f"“{COLUMNS_BY_FIELD[f].vietnamese}” ({f.value})" for f in missing)
+    shown = ", ".join(f"“{h}”" for h in found[:30] if h.strip()) or "—"
+    return FileRefused(
+        "COLUMNS_MISSING",
+        f"Tệp thiếu cột bắt buộc: {names}. Các cột tìm thấy: {shown}.",
+        f"The file lacks required columns: {names}. Columns found: {shown}.",
+    )
+
+
+def _normalizer_for(batch: ImportBatch, dose_file: DoseFile) -> RowNormalizer:
+    facilities = facility_map()
+    only_facility = next((ref for ref in facilities.values() if ref.id == batch.facility_id), None)
+    return RowNormalizer(
+        positions=dose_file.layout.headers.positions,
+        facilities=facilities,
+        communes=commune_code_map(),
+        commune_province=dict(Commune.objects.values_list("code", "province_id")),
+        vaccines=vaccine_alias_map(),
+        only_facility=only_facility,
+        only_province=batch.province_id,
+    )
+
+
+REPORT_HEADERS = ["Dòng / Row", "Cột / Column", "Mã lỗi / Code", "Lý do", "Reason"]
+
+
+def _safe_cell(value: str) -> str:
+    # A cell starting with =, +, - or @ would run as a formula when the report is opened in Excel.
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def rejected_rows_report(*, batch: ImportBatch, fmt: str = "csv") -> tuple[bytes, str, str]:
+    """The rejected rows of a batch, one line per (row, reason), with the row's raw values after them."""
+    rows = list(RejectedRow.objects.filter(batch=batch).order_by("row_number"))
+    raw_headers: list[str] = []
+    for row in rows:
+        for name in row.raw:
+            if name not in raw_headers:
+                raw_headers.append(name)
+    table: list[list[str]] = [REPORT_HEADERS + raw_headers]
+    for row in rows:
+        for reason in row.reasons:
+            table.append(
+                [str(row.row_number), reason.get("column", ""), reason["code"], reason["message_vi"], reason["message_en"]]
+                + [_safe_cell(str(row.raw.get(h, ""))) for h in raw_headers]
+            )
+    base = f"batch-{batch.pk}-rejected"
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet("Rejected")
+        for line in table:
+            sheet.append(line)
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        return buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"{base}.xlsx"
+    text = io.StringIO()
+    csv.writer(text).writerows(table)
+    return ("\ufeff" + text.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", f"{base}.csv"
+
+
+def import_file_copy_for_retry(*, batch: ImportBatch, destination: Path) -> Path:
+    """Copy a batch's stored file, e.g. to correct it and send it again."""
+    return Path(shutil.copyfile(batch.stored_path, destination))

@@ -1,0 +1,271 @@
+import csv
+import datetime as dt
+import io
+import unicodedata
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from vaxreg.accounts.models import Role
+from vaxreg.accounts.services import user_create
+from vaxreg.core.models import ChangeRecord
+from vaxreg.imports import pipeline
+from vaxreg.imports.models import ImportBatch, RejectedRow
+from vaxreg.imports.services import ImportRefused, import_batch_create, import_batch_run, rejected_rows_report
+from vaxreg.imports.tests.conftest import HEADERS, row, write_csv
+from vaxreg.people.models import Person
+from vaxreg.vaccinations.models import Dose
+
+
+def run_import(path: Path, **kwargs) -> ImportBatch:
+    batch = import_batch_create(file_name=path.name, path=path, **kwargs)
+    return import_batch_run(batch_id=batch.pk)
+
+
+def test_doses_of_one_person_become_one_person_with_every_dose(places, tmp_path):
+    path = write_csv(
+        tmp_path / "f.csv",
+        [
+            row(source_record_id="R1", vaccination_date="01/08/2021", dose_number="1"),
+            row(source_record_id="R2", vaccination_date="2021-10-01", dose_number="2", vaccine="Pfizer"),
+            row(full_name="Trần Văn Bình", id_number="046090000777", gender="Nam", date_of_birth="1990", source_record_id="R3"),
+        ],
+    )
+    batch = run_import(path)
+    assert (batch.status, batch.rows_read, batch.rows_stored, batch.rows_rejected) == ("done", 3, 3, 0)
+    assert batch.persons_created == 2
+    hoa = Person.objects.get(id_number="046187000123")
+    assert hoa.full_name == "Nguyễn Thị Hoa" and hoa.name_key == "nguyen thi hoa"
+    assert (hoa.birth_year, hoa.birth_month, hoa.birth_day, hoa.gender) == (1987, 3, 15, "F")
+    assert hoa.commune_id == "19753" and hoa.province_id == "46" and hoa.phone == "0912345678"
+    doses = list(hoa.doses.order_by("vaccination_date"))
+    assert [(d.dose_number, d.vaccine_id, d.vaccination_date) for d in doses] == [
+        (1, "AZ", dt.date(2021, 8, 1)),
+        (2, "COMIRNATY", dt.date(2021, 10, 1)),
+    ]
+    binh = Person.objects.get(id_number="046090000777")
+    assert (binh.birth_year, binh.birth_month, binh.birth_day) == (1990, None, None)
+
+
+def test_reimporting_the_same_file_changes_nothing(places, tmp_path):
+    path = write_csv(tmp_path / "f.csv", [row(source_record_id=f"R{i}", id_number=f"0461870{i:05d}") for i in range(20)])
+    first = run_import(path)
+    snapshot = list(Dose.objects.order_by("id").values())
+    second = run_import(path)
+    assert (second.rows_read, second.doses_unchanged, second.doses_created, second.persons_created) == (20, 20, 0, 0)
+    assert list(Dose.objects.order_by("id").values()) == snapshot
+    assert Person.objects.count() == first.persons_created == 20
+    assert ChangeRecord.objects.count() == 0
+
+
+def test_a_changed_row_updates_its_records_with_history(places, tmp_path):
+    run_import(write_csv(tmp_path / "a.csv", [row(gender="Nam", lot_number="A1")]))
+    batch = run_import(write_csv(tmp_path / "b.csv", [row(gender="Nữ", lot_number="A2")]))
+    assert (batch.doses_updated, batch.persons_updated, batch.doses_created) == (1, 1, 0)
+    person = Person.objects.get()
+    assert person.gender == "F"
+    changes = {(c.entity, c.field): (c.old_value, c.new_value) for c in ChangeRecord.objects.all()}
+    assert changes[("person", "gender")] == ("M", "F")
+    assert changes[("dose", "lot_number")] == ("A1", "A2")
+    assert {c.source_type for c in ChangeRecord.objects.all()} == {"import"}
+    assert {c.source_id for c in ChangeRecord.objects.all()} == {str(batch.pk)}
+
+
+def test_rows_missing_citizen_fields_are_stored_and_unusable_rows_kept_with_reasons(places, tmp_path):
+    path = write_csv(
+        tmp_path / "f.csv",
+        [
+            row(full_name="", date_of_birth="", gender="", id_number="", source_record_id="NOCITIZEN"),
+            row(source_record_id="", vaccination_date="01/08/2021"),
+            row(source_record_id="NODATE", vaccination_date=""),
+            row(source_record_id="BADDATE", vaccination_date="31/02/2021"),
+            row(source_record_id="UNKNOWNFAC", facility_code="NOPE"),
+        ],
+    )
+    batch = run_import(path)
+    assert (batch.rows_read, batch.rows_stored, batch.rows_rejected) == (5, 1, 4)
+    stored = Dose.objects.get()
+    assert stored.source_record_id == "NOCITIZEN" and stored.person.full_name == ""
+    rejected = {r.row_number: r for r in RejectedRow.objects.filter(batch=batch)}
+    assert sorted(rejected) == [3, 4, 5, 6]
+    assert rejected[3].reasons[0]["code"] == "SOURCE_ID_MISSING"
+    assert rejected[4].reasons[0]["code"] == "VACCINATION_DATE_MISSING"
+    assert rejected[5].reasons[0]["code"] == "VACCINATION_DATE_INVALID"
+    assert rejected[5].raw["Ngày tiêm"] == "31/02/2021"
+    assert rejected[6].reasons[0]["code"] == "FACILITY_UNKNOWN" and "NOPE" in rejected[6].reasons[0]["message_en"]
+    content, content_type, name = rejected_rows_report(batch=batch, fmt="csv")
+    text = content.decode("utf-8-sig")
+    assert "31/02/2021" in text and "VACCINATION_DATE_INVALID" in text and name.endswith(".csv")
+    xlsx, _, _ = rejected_rows_report(batch=batch, fmt="xlsx")
+    assert xlsx[:2] == b"PK"
+
+
+def test_a_file_without_a_structural_column_is_refused_whole(places, tmp_path):
+    headers = [h for h in HEADERS if h != "Ngày tiêm"]
+    rows = [[v for h, v in zip(HEADERS, row(), strict=True) if h != "Ngày tiêm"]]
+    batch = run_import(write_csv(tmp_path / "f.csv", rows, headers=headers))
+    assert batch.status == "refused"
+    assert "Ngày tiêm" in batch.message and "Họ và tên" in batch.message
+    assert Dose.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("encoding", "delimiter"),
+    [("utf-8", ","), ("utf-8-sig", ";"), ("utf-16", "\t"), ("cp1258", ","), ("cp1252", ";")],
+)
+def test_encodings_and_separators(places, tmp_path, encoding, delimiter):
+    name = "Tran Van Binh" if encoding == "cp1252" else "Nguyễn Thị Hoa"
+    data = [row(full_name=name)]
+    headers = None
+    if encoding == "cp1252":  # a Western system: English headers, Latin-1 accents
+        headers = ["full_name", "date_of_birth", "gender", "id_number", "phone", "address", "commune_code",
+                   "facility_code", "source_record_id", "vaccination_date", "dose_number", "vaccine", "lot_number"]  # fmt: skip
+        data = [row(full_name=name, gender="male", address="Résidence Hôtel Café")]
+    if encoding == "cp1258":
+        text = io.StringIO()
+        csv.writer(text, delimiter=delimiter).writerows([HEADERS, data[0]])
+        path = tmp_path / "f.csv"
+        path.write_bytes(_encode_cp1258(text.getvalue()))
+    else:
+        path = write_csv(tmp_path / "f.csv", data, encoding=encoding, delimiter=delimiter, headers=headers)
+    batch = run_import(path)
+    assert (batch.rows_stored, batch.rows_rejected) == (1, 0), batch.message
+    person = Person.objects.get()
+    assert person.full_name == name
+    if encoding == "cp1252":
+        assert person.address == "Résidence Hôtel Café" and person.gender == "M"
+
+
+TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"
+
+
+def _encode_cp1258(text: str) -> bytes:
+    """Windows-1258 as Vietnamese Windows writes it: base letters precomposed, tone marks combining."""
+    out = bytearray()
+    for ch in unicodedata.normalize("NFC", text):
+        try:
+            out += ch.encode("cp1258")
+        except UnicodeEncodeError:
+            parts = unicodedata.normalize("NFD", ch)
+            base = unicodedata.normalize("NFC", "".join(c for c in parts if c not in TONE_MARKS))
+            out += (base + "".join(c for c in parts if c in TONE_MARKS)).encode("cp1258")
+    return bytes(out)
+
+
+def test_xlsx_with_date_cells_serials_and_numeric_ids(places, tmp_path):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["DANH SÁCH TIÊM CHỦNG COVID-19"])  # a title row above the header
+    sheet.append(HEADERS)
+    sheet.append(row(date_of_birth=dt.datetime(1987, 3, 15), id_number=1090012345, vaccination_date=dt.datetime(2021, 8, 1)))
+    sheet.append(row(source_record_id="R2", full_name="Lê Văn Cường", gender="Nam", date_of_birth=1990,
+                     id_number="001090000042", vaccination_date=44470, dose_number=2))  # fmt: skip
+    path = tmp_path / "f.xlsx"
+    workbook.save(path)
+    batch = run_import(path)
+    assert (batch.rows_stored, batch.rows_rejected, batch.header_row) == (2, 0, 2), batch.message
+    repaired = Person.objects.get(full_name="Nguyễn Thị Hoa")
+    assert repaired.id_number == "001090012345" and repaired.id_repaired
+    assert (repaired.birth_year, repaired.birth_month, repaired.birth_day) == (1987, 3, 15)
+    assert batch.ids_repaired == 1
+    second = Dose.objects.get(source_record_id="R2")
+    assert second.vaccination_date == dt.date(2021, 10, 1)  # Excel serial 44470
+    assert second.person.birth_year == 1990 and second.person.birth_month is None
+
+
+def test_a_facility_user_imports_only_its_own_rows(places, tmp_path):
+    user = user_create(username="f1", password="x" * 12, role=Role.FACILITY, facility_code="TYT19753")
+    path = write_csv(tmp_path / "f.csv", [row(source_record_id="OWN"), row(source_record_id="OTHER", facility_code="BV4601")])
+    batch = run_import(path, uploaded_by=user)
+    assert (batch.rows_stored, batch.rows_rejected) == (1, 1)
+    assert RejectedRow.objects.get(batch=batch).reasons[0]["code"] == "FACILITY_NOT_ALLOWED"
+    with pytest.raises(ImportRefused):
+        import_batch_create(file_name="f.csv", path=path, uploaded_by=user, facility_code="BV4601")
+
+
+def test_matching_rules(places, tmp_path):
+    rows = [
+        row(source_record_id="A1"),
+        # same ID, another name: another person (the shared ID is a finding, not a merge)
+        row(source_record_id="A2", full_name="Phạm Văn Tú", gender="Nam"),
+        # no ID: same folded name, birth date, gender and commune → same person
+        row(source_record_id="B1", id_number="", full_name="Hồ Thị Lan"),
+        row(source_record_id="B2", id_number="", full_name="HO THI LAN".title().replace("Ho", "Hồ").replace("Lan", "Lan")),
+        # no ID, another commune → another person
+        row(source_record_id="B3", id_number="", full_name="Hồ Thị Lan", commune_code="00004"),
+        # no ID and no name: never merged
+        row(source_record_id="C1", id_number="", full_name=""),
+        row(source_record_id="C2", id_number="", full_name=""),
+    ]
+    batch = run_import(write_csv(tmp_path / "f.csv", rows))
+    assert batch.rows_stored == 7
+    person_of = {d.source_record_id: d.person_id for d in Dose.objects.all()}
+    assert person_of["A1"] != person_of["A2"]
+    assert person_of["B1"] == person_of["B2"] != person_of["B3"]
+    assert person_of["C1"] != person_of["C2"]
+    # Later files find the same persons again.
+    batch = run_import(write_csv(tmp_path / "g.csv", [row(source_record_id="A9"), row(source_record_id="B9", id_number="", full_name="Hồ Thị Lan")]))
+    person_of = {d.source_record_id: d.person_id for d in Dose.objects.all()}
+    assert person_of["A9"] == person_of["A1"] and person_of["B9"] == person_of["B1"]
+    assert batch.persons_created == 0
+
+
+def test_hostile_files_never_crash_and_never_lose_a_good_row(places, tmp_path):
+    zipped = tmp_path / "really-a-zip.csv"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("x.txt", "hello")
+    assert run_import(zipped).status == "refused"
+
+    junk = tmp_path / "junk.csv"
+    junk.write_bytes(bytes(range(256)) * 4000)
+    assert run_import(junk).status == "refused"
+
+    rows = [
+        row(source_record_id="GOOD1"),
+        ["", "", "", "", "", "", "", "", "", "", "", "", ""],  # blank line
+        row(source_record_id="GOOD1"),  # exact duplicate: the same dose
+        row(source_record_id="GOOD1", lot_number="CHANGED"),  # same id, other values: the first is kept
+        row(source_record_id="FORMULA", full_name="=HYPERLINK(\"http://x\")", dose_number="=1+1"),
+        row(source_record_id="EXTRA") + ["extra", "cells", "beyond", "the", "header"],
+        row(source_record_id="SHORT")[:10],
+        row(source_record_id="LONGNAME", full_name="x" * 10_000),
+        row(source_record_id="BROKENDOB", date_of_birth="32/13/1990"),
+    ]
+    batch = run_import(write_csv(tmp_path / "hostile.csv", rows))
+    assert batch.status == "done"
+    assert batch.rows_read == batch.rows_stored + batch.rows_rejected == 8
+    assert batch.rows_blank == 1
+    assert batch.rows_rejected == 1
+    assert RejectedRow.objects.get(batch=batch).reasons[0]["code"] == "DUPLICATE_SOURCE_ID_CONFLICT"
+    assert Dose.objects.get(source_record_id="GOOD1").lot_number == "A1001"
+    formula = Dose.objects.get(source_record_id="FORMULA")
+    assert formula.person.full_name.startswith("=HYPERLINK") and formula.dose_number is None
+    assert formula.unparsed == {"dose_number": "=1+1"}
+    long_name = Dose.objects.get(source_record_id="LONGNAME").person
+    assert len(long_name.full_name) == 200 and len(long_name.unparsed["full_name"]) == 10_000
+    broken = Dose.objects.get(source_record_id="BROKENDOB").person
+    assert broken.birth_year is None and broken.birth_date_raw == "32/13/1990"
+    assert Dose.objects.filter(source_record_id__in=["EXTRA", "SHORT"]).count() == 2
+
+
+def test_a_crash_mid_file_leaves_nothing_and_a_rerun_gives_one_clean_import(places, tmp_path, monkeypatch):
+    path = write_csv(tmp_path / "f.csv", [row(source_record_id=f"R{i}", id_number=f"0461870{i:05d}") for i in range(30)])
+    monkeypatch.setattr(pipeline, "CHUNK_ROWS", 10)
+    calls = {"n": 0}
+
+    def crash_after_first_chunk(counts):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("killed")
+
+    batch = import_batch_create(file_name=path.name, path=path)
+    with pytest.raises(KeyboardInterrupt):
+        import_batch_run(batch_id=batch.pk, progress=crash_after_first_chunk)
+    assert Dose.objects.count() == 0 and Person.objects.count() == 0
+    assert ImportBatch.objects.get(pk=batch.pk).status == "failed"
+
+    rerun = run_import(path)
+    assert (rerun.rows_stored, rerun.doses_created, rerun.persons_created) == (30, 30, 30)
+    assert Dose.objects.count() == 30 and Person.objects.count() == 30

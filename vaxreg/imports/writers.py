@@ -1,0 +1,77 @@
+"""Bulk writes for the import: PostgreSQL ``COPY`` and SQLite ``executemany``, behind one small class.
+
+The ORM creates one Python object per row, which is too slow for millions of doses; these writers take
+plain tuples. They run inside the caller's transaction, on Django's own connection.
+"""
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+class BulkWriter:
+    def __init__(self) -> None:
+        self.vendor = connection.vendor
+        self._next_id: dict[str, int] = {}
+
+    def allocate_ids(self, table: str, count: int) -> list[int]:
+        """Primary keys for rows about to be inserted, so that doses can point at new persons at once."""
+        if count == 0:
+            return []
+        with connection.cursor() as cursor:
+            if self.vendor == "postgresql":
+                cursor.execute(
+                    f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [count]
+                )
+                return [row[0] for row in cursor.fetchall()]
+            # SQLite: the import transaction holds the write lock (BEGIN IMMEDIATE), so nobody else
+            # can take these numbers; AUTOINCREMENT's counter follows the largest id inserted.
+            if table not in self._next_id:
+                cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
+                largest = cursor.fetchone()[0]
+                cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+                row = cursor.fetchone()
+                self._next_id[table] = max(largest, row[0] if row else 0) + 1
+        first = self._next_id[table]
+        self._next_id[table] = first + count
+        return list(range(first, first + count))
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], json_columns: Sequence[str] = ()) -> None:
+        if not rows:
+            return
+        if json_columns:
+            positions = [columns.index(c) for c in json_columns]
+            rows = [_with_json(row, positions) for row in rows]
+        if self.vendor == "postgresql":
+            raw = connection.connection
+            with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        placeholders = ", ".join(["?"] * len(columns))
+        raw_sqlite = connection.connection
+        raw_sqlite.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)
+
+    def update(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], json_columns: Sequence[str] = ()) -> None:
+        """``rows`` hold the new values of ``columns`` followed by the row id."""
+        if not rows:
+            return
+        if json_columns:
+            positions = [columns.index(c) for c in json_columns]
+            rows = [_with_json(row, positions) for row in rows]
+        assignments = ", ".join(f"{c} = %s" for c in columns)
+        with connection.cursor() as cursor:
+            cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", rows)
+
+
+def _with_json(row: Sequence[Any], positions: list[int]) -> tuple[Any, ...]:
+    values = list(row)
+    for position in positions:
+        values[position] = _json(values[position])
+    return tuple(values)

@@ -1,0 +1,70 @@
+"""Reads of the vaccine catalogue: small tables, loaded whole into memory by the pipeline and the rules."""
+
+import datetime as dt
+from typing import Any
+
+from vaxreg.vaccinations.catalogue import alias_key
+from vaxreg.vaccinations.models import CatalogueParameter, Vaccine, VaccineAlias
+
+_MISSING = object()
+
+# Words people put around a vaccine name ("Vắc xin Pfizer", "AstraZeneca COVID-19 vaccine").
+_NOISE_PREFIXES = ("vacxin", "vaccine", "vaccin", "vx", "covid19", "covid")
+_NOISE_SUFFIXES = ("vaccine", "vacxin", "covid19vaccine", "covid19", "covid")
+
+
+def vaccine_alias_map() -> dict[str, str]:
+    """alias key (``catalogue.alias_key``) → vaccine code, including each vaccine's code and name."""
+    result = dict(VaccineAlias.objects.values_list("alias_key", "vaccine_id"))
+    for code, name in Vaccine.objects.values_list("code", "name"):
+        result.setdefault(alias_key(code), code)
+        result.setdefault(alias_key(name), code)
+    return result
+
+
+def vaccine_resolve(text: str | None, *, alias_map: dict[str, str]) -> str | None:
+    """The vaccine code a typed name means, or None; tolerates "vắc xin …" / "… COVID-19" around it."""
+    key = alias_key(text or "")
+    while key:
+        if key in alias_map:
+            return alias_map[key]
+        trimmed = next((key[len(p) :] for p in _NOISE_PREFIXES if key.startswith(p)), None)
+        if trimmed is None:
+            trimmed = next((key[: -len(s)] for s in _NOISE_SUFFIXES if key.endswith(s)), None)
+        if trimmed is None:
+            return None
+        key = trimmed
+    return None
+
+
+def vaccine_catalogue() -> dict[str, Vaccine]:
+    return {v.code: v for v in Vaccine.objects.all()}
+
+
+def catalogue_parameter(key: str, default: Any = _MISSING) -> Any:
+    """The value of a rule parameter; raises KeyError for an unknown key unless a default is given."""
+    value = CatalogueParameter.objects.filter(key=key).values_list("value", flat=True).first()
+    if value is None:
+        if default is _MISSING:
+            raise KeyError(key)
+        return default
+    return value
+
+
+def catalogue_parameters() -> dict[str, Any]:
+    return dict(CatalogueParameter.objects.values_list("key", "value"))
+
+
+def vaccine_min_age_months(vaccine: Vaccine, *, on: dt.date) -> int:
+    """The minimum age for this vaccine on a given day: date-dependent thresholds win over the default."""
+    months = vaccine.min_age_months
+    for step in sorted(vaccine.parameters.get("min_age_months_from", []), key=lambda s: s["from"]):
+        if dt.date.fromisoformat(step["from"]) <= on:
+            months = step["months"]
+    return months
+
+
+def vaccine_min_interval_days(vaccine: Vaccine, *, dose_number: int) -> int | None:
+    """Minimum days between dose ``dose_number - 1`` and this dose, or None when the catalogue sets none."""
+    value = vaccine.min_interval_days.get(str(dose_number))
+    return int(value) if value is not None else None

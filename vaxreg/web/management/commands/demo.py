@@ -1,0 +1,243 @@
+"""`vaxreg demo`: a working VaxReg with realistic data for Thành phố Huế and one account per role."""
+
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, connections, transaction
+from django.db.models import Count
+
+from vaxreg.accounts.models import Role, User
+from vaxreg.accounts.services import password_generate, user_create
+from vaxreg.imports.models import ImportBatch
+from vaxreg.imports.services import import_batch_create, import_batch_run
+from vaxreg.people.models import Person
+from vaxreg.places.models import Commune, Facility, Province
+from vaxreg.places.services import facilities_generate
+from vaxreg.synth.services import synth_write
+from vaxreg.vaccinations.models import Dose
+from vaxreg.web.management.commands.serve import serve_run
+
+DEMO_PROVINCE = "46"  # Thành phố Huế
+DEMO_SEED = 1
+DEMO_ROLES = [Role.NATIONAL, Role.PROVINCE, Role.COMMUNE, Role.FACILITY, Role.POLICE, Role.ADMIN]
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    role: str
+    username: str
+    password: str
+    unit: str
+
+
+_DEMO_FILE_PREFIX = "demo-hue-"
+
+
+def _demo_file_name(persons: int) -> str:
+    return f"{_DEMO_FILE_PREFIX}{persons}-nguoi.csv"
+
+
+def _username(role: str) -> str:
+    return f"demo-{role}"
+
+
+def _busiest_commune() -> Commune:
+    row = (
+        Person.objects.filter(province_id=DEMO_PROVINCE, commune__isnull=False)
+        .values("commune")
+        .annotate(n=Count("id"))
+        .order_by("-n", "commune")
+        .first()
+    )
+    if row is not None:
+        return Commune.objects.get(pk=row["commune"])
+    return Commune.objects.filter(province_id=DEMO_PROVINCE).order_by("code").first() or _missing_reference()
+
+
+def _busiest_facility() -> Facility:
+    row = (
+        Dose.objects.filter(facility__province_id=DEMO_PROVINCE)
+        .values("facility")
+        .annotate(n=Count("id"))
+        .order_by("-n", "facility")
+        .first()
+    )
+    if row is not None:
+        return Facility.objects.get(pk=row["facility"])
+    return Facility.objects.filter(province_id=DEMO_PROVINCE).order_by("code").first() or _missing_reference()
+
+
+def _missing_reference() -> Any:
+    raise CommandError(
+        f"Không có đơn vị nào của tỉnh {DEMO_PROVINCE}: dữ liệu tham chiếu chưa nạp. / "
+        f"No units of province {DEMO_PROVINCE}: the reference data is not loaded."
+    )
+
+
+def _unit_label(user: User) -> str:
+    if user.facility is not None:
+        return f"{user.facility.code} {user.facility.name}"
+    if user.commune is not None:
+        return f"{user.commune.code} {user.commune}"
+    if user.province is not None:
+        return f"{user.province.code} {user.province.name}"
+    return "Toàn quốc / whole country"
+
+
+def _user_ensure(role: Role, password: str) -> User:
+    user = User.objects.filter(username=_username(role)).first()
+    if user is not None:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        return user
+    commune = _busiest_commune().code if role in (Role.COMMUNE, Role.POLICE) else None
+    return user_create(
+        username=_username(role),
+        password=password,
+        role=role,
+        province_code=DEMO_PROVINCE if role == Role.PROVINCE else None,
+        commune_code=commune,
+        facility_code=_busiest_facility().code if role == Role.FACILITY else None,
+    )
+
+
+@transaction.atomic
+def demo_users_ensure() -> list[DemoAccount]:
+    """One account per role, created once; each call gives every account a new random password.
+
+    The passwords are printed, never stored in a file: running the demo again shows a fresh set.
+    """
+    accounts = []
+    for role in DEMO_ROLES:
+        password = password_generate()
+        user = _user_ensure(role, password)
+        accounts.append(DemoAccount(role=role.value, username=user.username, password=password, unit=_unit_label(user)))
+    return accounts
+
+
+def demo_setup(
+    *, persons: int = 20_000, work_dir: Path | None = None, say: Callable[[str], None] = print
+) -> list[DemoAccount]:
+    """Fill a migrated database with the demo: reference data, Huế's facilities, ``persons`` synthetic
+    people imported through the real import pipeline, and one account per role.
+
+    Steps already done (by an earlier run on the same database) are skipped, so running it again is quick.
+    """
+    work_dir = work_dir or Path(settings.VAR_DIR) / "demo"
+
+    def step(label: str, action: Callable[[], object]) -> None:
+        started = time.monotonic()
+        say(f"… {label}")
+        action()
+        say(f"  xong / done ({time.monotonic() - started:.1f} s)")
+
+    if not Province.objects.filter(code=DEMO_PROVINCE).exists():
+        step(
+            "Nạp dữ liệu tham chiếu / Loading reference data (provinces, communes, old units, vaccines)",
+            lambda: call_command("reference_load", verbosity=0, stdout=io.StringIO()),
+        )
+    if not Facility.objects.filter(province_id=DEMO_PROVINCE).exists():
+        step(
+            "Tạo cơ sở tiêm chủng của Huế / Creating Huế's vaccination facilities",
+            lambda: facilities_generate(province_code=DEMO_PROVINCE, seed=DEMO_SEED),
+        )
+
+    file_name = _demo_file_name(persons)
+    imported = ImportBatch.objects.filter(file_name__startswith=_DEMO_FILE_PREFIX, status=ImportBatch.Status.DONE).first()
+    if imported is not None:
+        say(
+            f"Dữ liệu mẫu đã có ({imported.file_name}), bỏ qua; --reset để làm lại. / "
+            f"The demo data is already imported ({imported.file_name}): skipped; --reset starts over."
+        )
+    elif persons > 0:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        out = work_dir / file_name
+        step(
+            f"Sinh {persons} người ở Huế / Generating {persons} people in Huế",
+            lambda: synth_write(out=out, persons=persons, province_code=DEMO_PROVINCE, seed=DEMO_SEED),
+        )
+        # The national account is the uploader; its password is replaced with the others' at the end.
+        uploader = _user_ensure(Role.NATIONAL, password_generate())
+
+        def run_import() -> None:
+            batch = import_batch_create(file_name=file_name, content=out.read_bytes(), uploaded_by=uploader)
+            done = import_batch_run(batch_id=batch.pk)
+            say(
+                f"  {done.rows_read} dòng / rows: {done.rows_stored} lưu / stored, {done.rows_rejected} "
+                f"bị từ chối / rejected; {done.persons_created} người / people, {done.doses_created} mũi / doses"
+            )
+            if done.status != ImportBatch.Status.DONE:
+                raise CommandError(f"Nhập tệp không thành công / The import did not finish: {done.message}")
+
+        step("Nhập tệp qua quy trình nhập / Importing the file through the import pipeline", run_import)
+    return demo_users_ensure()
+
+
+def demo_accounts_table(accounts: list[DemoAccount]) -> str:
+    header = ("Vai trò / role", "Tên đăng nhập / username", "Mật khẩu / password", "Đơn vị / unit")
+    rows = [header, *((a.role, a.username, a.password, a.unit) for a in accounts)]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = ["  ".join([*(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])), row[3]]) for row in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+class Command(BaseCommand):
+    help = (
+        "Dựng bản trình diễn / Set up a demo and serve it: migrates the SQLite database (default "
+        "./var/vaxreg.sqlite3; a non-SQLite database is refused unless --force), loads the reference "
+        "data, creates facilities for Thành phố Huế (province 46), generates --persons synthetic people "
+        "with their doses and imports them through the import pipeline, creates one account per role "
+        "(national, province, commune, facility, police, admin) with fresh random passwords and prints "
+        "them, then serves the web UI on http://127.0.0.1:PORT like `vaxreg serve`. Running it again on "
+        "the same database skips the steps already done and prints new passwords."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--persons", type=int, default=20_000, help="number of people to generate (20000)")
+        parser.add_argument("--port", type=int, default=8000, help="port to serve on (default 8000)")
+        parser.add_argument("--no-serve", action="store_true", help="set up only, do not start the server")
+        parser.add_argument("--reset", action="store_true", help="start from an empty database")
+        parser.add_argument("--force", action="store_true", help="allow a database that is not SQLite")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        started = time.monotonic()
+        if connection.vendor != "sqlite" and not options["force"]:
+            raise CommandError(
+                "Bản trình diễn chỉ dùng cơ sở dữ liệu SQLite; thêm --force để dùng cơ sở dữ liệu đã cấu hình. / "
+                "The demo only uses a SQLite database; add --force to use the configured one anyway."
+            )
+        if options["reset"]:
+            self._reset()
+        self.stdout.write("… Cập nhật cấu trúc cơ sở dữ liệu / Migrating the database")
+        call_command("migrate", interactive=False, verbosity=0)
+        accounts = demo_setup(persons=options["persons"], say=self.stdout.write)
+        self.stdout.write("")
+        self.stdout.write(demo_accounts_table(accounts))
+        self.stdout.write("")
+        self.stdout.write(
+            self.style.SUCCESS(f"Sẵn sàng sau / Set up in {time.monotonic() - started:.0f} s: {settings.DATABASES['default']['NAME']}")
+        )
+        if options["no_serve"]:
+            return
+        connections.close_all()
+        code = serve_run(host="127.0.0.1", port=options["port"], workers=2, with_worker=True)
+        if code:
+            raise CommandError(f"Máy chủ dừng với mã {code} / The server stopped with exit code {code}.")
+
+    def _reset(self) -> None:
+        if connection.vendor == "sqlite":
+            name = Path(str(settings.DATABASES["default"]["NAME"]))
+            connections.close_all()
+            for path in (name, name.with_name(name.name + "-wal"), name.with_name(name.name + "-shm")):
+                path.unlink(missing_ok=True)
+        else:
+            call_command("flush", interactive=False, verbosity=0)
+        self.stdout.write("Đã xoá dữ liệu cũ / The old data was removed.")

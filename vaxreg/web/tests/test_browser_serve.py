@@ -1,0 +1,93 @@
+"""`vaxreg serve` as an operator runs it: gunicorn serves the pages and their static files, and stopping
+the server also stops the background worker it started."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PROJECT_DIR = Path(__file__).resolve().parents[3]
+
+
+@dataclass
+class Served:
+    url: str
+    process: subprocess.Popen[str]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(line) for line in out.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    # Its own SQLite file in a temporary var folder, whatever database the test run itself uses.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAXREG_", "DJANGO_"))}
+    env.update(VAXREG_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings")
+    vaxreg = [sys.executable, "-m", "vaxreg.cli"]
+    subprocess.run([*vaxreg, "migrate", "-v0"], env=env, cwd=PROJECT_DIR, check=True)
+    port = _free_port()
+    process = subprocess.Popen(
+        [*vaxreg, "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    try:
+        yield Served(url=f"http://127.0.0.1:{port}", process=process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+
+
+def test_serve_gives_styled_pages_and_stopping_it_stops_the_worker_too(browser_page: Page, served: Served) -> None:
+    assert served.process.poll() is None, "the server did not start"
+
+    response = browser_page.goto(served.url + "/login/")
+
+    assert response is not None and response.status == 200
+    expect(browser_page.locator("#id_username")).to_be_visible()
+    css_rules = browser_page.evaluate("[...document.styleSheets].reduce((n, s) => n + s.cssRules.length, 0)")
+    assert css_rules > 0, "the stylesheet was not served"
+
+    children = _children(served.process.pid)
+    assert len(children) == 2, "gunicorn and the task worker run beside each other"
+    served.process.terminate()
+    output, _ = served.process.communicate(timeout=30)
+
+    assert served.process.returncode == 0, output
+    assert not [pid for pid in children if _alive(pid)], output
