@@ -73,7 +73,8 @@ def error_handlers_install(api: NinjaAPI) -> None:
             detail=exc.errors,
         )
 
-    api.add_exception_handler(Http404, not_found)
-    api.add_exception_handler(AuthenticationError, unauthenticated)
-    api.add_exception_handler(HttpError, http_error)
-    api.add_exception_handler(ValidationError, invalid)
+    # django-ninja types the handler's second argument as "the exception or its class"; ours get instances.
+    api.add_exception_handler(Http404, not_found)  # type: ignore[arg-type]
+    api.add_exception_handler(AuthenticationError, unauthenticated)  # type: ignore[arg-type]
+    api.add_exception_handler(HttpError, http_error)  # type: ignore[arg-type]
+    api.add_exception_handler(ValidationError, invalid)  # type: ignore[arg-type]

@@ -62,7 +62,7 @@ class Jurisdiction:
             )
             return Q(**{f"{prefix}commune_id": self.commune_code}) | Q(Exists(doses_here))
         if self.scope is Scope.FACILITY:
-            doses_here = dose_model.objects.filter(person_id=OuterRef(pk), facility_id=self.facility_id)
+            doses_here = dose_model.objects.filter(person_id=OuterRef(pk), facility_id=self.facility_id or 0)
             return Q(Exists(doses_here))
         return Q(pk__in=[])
 

@@ -20,8 +20,9 @@ class ChangeRecord(models.Model):
     entity = models.CharField(max_length=32)
     entity_id = models.BigIntegerField()
     field = models.CharField(max_length=64)
-    old_value = models.TextField(null=True, blank=True)
-    new_value = models.TextField(null=True, blank=True)
+    # NULL is "no value", which is not the same as an empty text.
+    old_value = models.TextField(null=True, blank=True)  # noqa: DJ001
+    new_value = models.TextField(null=True, blank=True)  # noqa: DJ001
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField()
     reason = models.TextField(blank=True, default="")
@@ -59,3 +60,6 @@ class AuditEvent(models.Model):
             models.Index(fields=["action", "at"], name="audit_action_idx"),
             models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type}#{self.object_id}"

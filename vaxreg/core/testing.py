@@ -91,7 +91,7 @@ def dose_make(
     facility: Facility,
     source_record_id: str,
     date: dt.date,
-    number: int,
+    number: int | None,
     vaccine: Vaccine | None,
 ) -> Dose:
     now = clock.now()
@@ -179,7 +179,14 @@ def world_build() -> World:
         ("facility_hcm", Role.FACILITY, {"facility_code": "HCM01"}),
         ("police_badinh", Role.POLICE, {"commune_code": "00004"}),
     ]:
-        w.users[key] = user_create(username=key, password=TEST_PASSWORD, role=role, **unit)
+        w.users[key] = user_create(
+            username=key,
+            password=TEST_PASSWORD,
+            role=role,
+            province_code=unit.get("province_code"),
+            commune_code=unit.get("commune_code"),
+            facility_code=unit.get("facility_code"),
+        )
 
     # A correction with history, so the history table has something to show.
     record_change(

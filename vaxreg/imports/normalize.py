@@ -8,7 +8,7 @@ rules: such a row is still a real dose.
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from vaxreg.core.cccd import IdKind, parse_id_number
 from vaxreg.core.dates import DateParseError, PartialDate, parse_full_date, parse_partial_date
@@ -26,6 +26,7 @@ MAX_SOURCE_ID = 64
 MAX_LOT = 64
 MAX_VACCINE_RAW = 100
 MAX_PHONE = 32
+_NO_BIRTH = (None, None, None)
 USABLE_ID_KINDS = frozenset({IdKind.CCCD, IdKind.CMND, IdKind.PASSPORT})
 # Rows of one person and doses of one lot repeat; their normalised values are reused.
 PERSON_MEMO_SIZE = 20_000
@@ -48,12 +49,15 @@ class Reason:
         return {"code": self.code, "column": self.column, "message_vi": self.message_vi, "message_en": self.message_en}
 
 
-@dataclass(slots=True)
-class DoseRow:
-    """A storable row: the dose, and the person as this row describes them."""
+class DoseRow(NamedTuple):
+    """A storable row: the dose, and the person as this row describes them.
+
+    A plain tuple of plain values, so that chunks of rows cross from the reading process cheaply.
+    """
 
     number: int
-    facility: FacilityRef
+    facility_id: int
+    facility_code: str
     source_record_id: str
     vaccination_date: dt.date
     dose_number: int | None
@@ -63,7 +67,9 @@ class DoseRow:
     dose_unparsed: dict[str, str] | None
     full_name: str
     name_key: str
-    birth: PartialDate | None
+    birth_year: int | None
+    birth_month: int | None
+    birth_day: int | None
     birth_raw: str
     gender: str
     id_kind: str
@@ -78,10 +84,6 @@ class DoseRow:
     person_unparsed: dict[str, str] | None
     has_usable_id: bool  # a CCCD, CMND or passport number of a valid shape
     source_hash: str  # fingerprint of what the row says, to recognise an unchanged re-import at once
-
-    @property
-    def birth_year(self) -> int | None:
-        return self.birth.year if self.birth else None
 
 
 def _text(value: CellValue) -> str:
@@ -172,7 +174,7 @@ class RowNormalizer:
         # What the row says, in one C-speed repr: an unchanged re-imported row has the same fingerprint.
         said = repr((facility.id, source_record_id, vaccination_date, person_cells[:7], dose_cells))
         fingerprint = hashlib.blake2b(said.encode(), digest_size=12).hexdigest()
-        return DoseRow(number, facility, source_record_id, vaccination_date, *dose, *person, fingerprint)
+        return DoseRow._make((number, facility.id, facility.code, source_record_id, vaccination_date, *dose, *person, fingerprint))
 
     def _person(
         self,
@@ -209,7 +211,8 @@ class RowNormalizer:
         commune_code, legacy_code = self._communes.get(commune_code_raw, (None, None)) if commune_code_raw else (None, None)
         province_code = self._commune_province.get(commune_code, facility_province) if commune_code else facility_province
         return (
-            full_name, fold(full_name), birth, birth_raw, gender, parsed_id.kind.value, parsed_id.number[:32],
+            full_name, fold(full_name), *(_NO_BIRTH if birth is None else (birth.year, birth.month, birth.day)),
+            birth_raw, gender, parsed_id.kind.value, parsed_id.number[:32],
             parsed_id.repaired, phone, address, commune_code, legacy_code or "", commune_code_raw, province_code,
             unparsed or None, parsed_id.kind in USABLE_ID_KINDS,
         )  # fmt: skip

@@ -7,6 +7,8 @@ time, and persons created by earlier chunks are found again in the database.
 
 import datetime as dt
 import gc
+import multiprocessing
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,7 @@ from vaxreg.imports.readers import SourceRow, raw_cells
 from vaxreg.imports.writers import BulkWriter
 
 CHUNK_ROWS = 5_000
+READ_IN_CHILD_PROCESS = True
 
 PERSON_TABLE = "people_person"
 DOSE_TABLE = "vaccinations_dose"
@@ -77,6 +80,49 @@ class _Chunk:
     rejected: list[tuple[int, dict[str, str], list[dict[str, str]]]] = field(default_factory=list)
 
 
+def _from_child_process(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
+    """Run a chunk generator in a forked process and yield what it sends.
+
+    Reading and normalising is pure Python; matching and writing wait on the database. In two processes
+    they overlap on two cores. The child inherits the lookup maps through fork and never touches the
+    database; the pipe holds only a few chunks, so memory stays bounded.
+    """
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+
+    def produce() -> None:
+        receiver.close()
+        try:
+            for chunk in chunks:
+                sender.send(chunk)
+            sender.send(None)
+        except BaseException:
+            sender.send(traceback.format_exc())
+        finally:
+            sender.close()
+
+    child = context.Process(target=produce, name="vaxreg-import-reader", daemon=True)
+    child.start()
+    sender.close()
+    try:
+        while True:
+            item = receiver.recv()
+            if item is None:
+                return
+            if isinstance(item, str):
+                raise ImportReaderFailed(item)
+            yield item
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+
+
+class ImportReaderFailed(RuntimeError):
+    """The process reading the file stopped with an error (its traceback is the message)."""
+
+
 def _is_blank(values: Sequence[Any]) -> bool:
     try:
         return not "".join(values).strip()  # a CSV row: all text
@@ -85,8 +131,7 @@ def _is_blank(values: Sequence[Any]) -> bool:
 
 
 def _birth_parts(row: DoseRow) -> tuple[int | None, int | None, int | None]:
-    birth = row.birth
-    return (birth.year, birth.month, birth.day) if birth else (None, None, None)
+    return (row.birth_year, row.birth_month, row.birth_day)
 
 
 def _in_clause(values: Sequence[Any]) -> tuple[str, list[Any]]:
@@ -134,7 +179,10 @@ class BatchImporter:
                 gc.enable()
 
     def _run(self, rows: Iterable[SourceRow]) -> ImportCounts:
-        for chunk in self._read_chunks(rows):
+        chunks = self._read_chunks(rows)
+        if READ_IN_CHILD_PROCESS and "fork" in multiprocessing.get_all_start_methods():
+            chunks = _from_child_process(chunks)
+        for chunk in chunks:
             self.counts.rows_read += chunk.rows_read
             self.counts.rows_blank += chunk.rows_blank
             self._write_chunk(chunk)
@@ -178,7 +226,7 @@ class BatchImporter:
         changed: list[tuple[DoseRow, int, int]] = []  # row, dose id, person id
         seen_in_chunk: dict[tuple[int, str], str] = {}
         for row in chunk.rows:
-            key = (row.facility.id, row.source_record_id)
+            key = (row.facility_id, row.source_record_id)
             if key in seen_in_chunk:
                 if seen_in_chunk[key] == row.source_hash:
                     self.counts.doses_unchanged += 1
@@ -217,9 +265,9 @@ class BatchImporter:
         reason = Reason(
             "DUPLICATE_SOURCE_ID_CONFLICT",
             "Mã bản ghi",
-            f"Mã bản ghi “{row.source_record_id}” của cơ sở {row.facility.code} đã xuất hiện ở một dòng trước trong tệp "
+            f"Mã bản ghi “{row.source_record_id}” của cơ sở {row.facility_code} đã xuất hiện ở một dòng trước trong tệp "
             "này với nội dung khác; dòng trước được giữ.",
-            f"Source record id “{row.source_record_id}” of facility {row.facility.code} appears on an earlier row of "
+            f"Source record id “{row.source_record_id}” of facility {row.facility_code} appears on an earlier row of "
             "this file with different values; the earlier row is kept.",
         )
         return (row.number, _row_as_raw(row), [reason.as_dict()])
@@ -227,7 +275,7 @@ class BatchImporter:
     def _existing_doses(self, rows: list[DoseRow]) -> dict[tuple[int, str], tuple[int, int, str, int | None]]:
         by_facility: dict[int, list[str]] = {}
         for row in rows:
-            by_facility.setdefault(row.facility.id, []).append(row.source_record_id)
+            by_facility.setdefault(row.facility_id, []).append(row.source_record_id)
         found: dict[tuple[int, str], tuple[int, int, str, int | None]] = {}
         with connection.cursor() as cursor:
             for facility_id, source_ids in by_facility.items():
@@ -293,7 +341,7 @@ class BatchImporter:
             dose_values.append(
                 (
                     dose_id, person_id, row.vaccine_code, row.vaccine_raw, row.lot_number, row.vaccination_date,
-                    row.dose_number, row.facility.id, row.source_record_id, "valid", False, self.batch_id, row.number,
+                    row.dose_number, row.facility_id, row.source_record_id, "valid", False, self.batch_id, row.number,
                     row.source_hash, row.dose_unparsed, db_now, db_now, 1,
                 )
             )  # fmt: skip
@@ -409,13 +457,13 @@ def _match_key(row: DoseRow) -> tuple[Any, ...] | None:
 def _row_as_raw(row: DoseRow) -> dict[str, str]:
     return {
         "Họ và tên": row.full_name,
-        "Ngày sinh": str(row.birth) if row.birth else row.birth_raw,
+        "Ngày sinh": "/".join(str(p) for p in reversed(_birth_parts(row)) if p is not None) or row.birth_raw,
         "Giới tính": row.gender,
         "Số CCCD/CMND": row.id_number,
         "Số điện thoại": row.phone,
         "Địa chỉ": row.address,
         "Mã xã": row.commune_code_raw,
-        "Mã cơ sở tiêm": row.facility.code,
+        "Mã cơ sở tiêm": row.facility_code,
         "Mã bản ghi": row.source_record_id,
         "Ngày tiêm": row.vaccination_date.isoformat(),
         "Mũi số": "" if row.dose_number is None else str(row.dose_number),

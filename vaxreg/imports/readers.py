@@ -188,4 +188,4 @@ class DoseFile:
                 f"The file is a {label} archive but not a readable Excel workbook ({exc}).",
             ) from exc
         for number, values in enumerate(rows, start=1):
-            yield SourceRow(number=number, values=list(values))
+            yield SourceRow(number=number, values=list(values))  # type: ignore[arg-type]  # timedelta: read as text

@@ -1,11 +1,12 @@
 """Import batches: create one from an uploaded or local file, run it, report what was refused."""
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -75,6 +76,10 @@ def import_batch_create(
         if ref is None:
             raise ImportRefused(
                 f"Mã cơ sở tiêm “{code}” không có trong danh mục.", f"The facility code “{code}” is not in the facility list."
+            )
+        if uploaded_by is not None and uploaded_by.role == Role.PROVINCE and ref.province_code != uploaded_by.province_id:
+            raise ImportRefused(
+                f"Cơ sở “{code}” không thuộc tỉnh/thành phố của bạn.", f"Facility “{code}” is outside your province."
             )
         facility_id = ref.id
     digest = hashlib.sha256()
@@ -169,7 +174,7 @@ def import_batch_run(*, batch_id: int, progress: Callable[[ImportCounts], None] 
             batch.finished_at = clock.now()
             batch.save(update_fields=["status", "message", "finished_at"])
             return batch
-        with transaction.atomic():
+        with _bulk_load_mode(), transaction.atomic():
             counts = BatchImporter(
                 batch_id=batch.pk,
                 normalizer=_normalizer_for(batch, dose_file),
@@ -204,6 +209,23 @@ def import_batch_run(*, batch_id: int, progress: Callable[[ImportCounts], None] 
     finally:
         reporter.close()
     return batch
+
+
+@contextlib.contextmanager
+def _bulk_load_mode() -> Iterator[None]:
+    """SQLite checks every foreign key of every inserted row against its parent table; the importer takes
+    every key from the parents it just read or wrote, so the checks are switched off for its transaction
+    (SQLite allows that only outside a transaction). PostgreSQL keeps its checks."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA foreign_keys = ON")
 
 
 def _missing_columns_refusal(missing: list[Any], found: list[str]) -> FileRefused:

@@ -6,11 +6,10 @@ addresses one at a time and is far too slow for a bulk load. The CCCD province p
 the 63 old provinces come from the specification's list, kept once in ``vaxreg/core/data``.
 """
 
-import importlib.resources
+import importlib.util
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,17 +48,16 @@ class AdminUnitsSource:
     legacy_communes: list[LegacyCommuneSource]
 
 
-@contextmanager
-def _package_file(name: str) -> Iterator[Path]:
-    with importlib.resources.as_file(importlib.resources.files("vietnamadminunits") / "data" / name) as path:
-        yield path
+def _package_file(name: str) -> Path:
+    # find_spec locates the package without importing it: its __init__ pulls in geopy and shapely (~1.5 s).
+    spec = importlib.util.find_spec("vietnamadminunits")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("The vietnamadminunits package is not installed (uv sync).")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / name
 
 
 def _read_rows(query: str) -> list[sqlite3.Row]:
-    with (
-        _package_file("dataset.db") as path,
-        closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con,
-    ):
+    with closing(sqlite3.connect(f"file:{_package_file('dataset.db')}?mode=ro", uri=True)) as con:
         con.row_factory = sqlite3.Row
         return con.execute(query).fetchall()
 
@@ -68,10 +66,9 @@ def _legacy_to_new_keys() -> dict[str, tuple[str, str]]:
     """Legacy key ``province_district_ward`` → (new province key, new ward key).
 
     A legacy commune that was split between several new communes maps to the one the package marks as
-    its default (the part that kept the commune's centre).
+    its default (``isDefaultNewWard``).
     """
-    with _package_file("converter_2025.json") as path:
-        converter = json.loads(path.read_text(encoding="utf-8"))
+    converter = json.loads(_package_file("converter_2025.json").read_text(encoding="utf-8"))
     mapping: dict[str, tuple[str, str]] = {}
     for province_key, wards in converter["DICT_PROVINCE_WARD_NO_DIVIDED"].items():
         for ward_key, legacy_keys in wards.items():

@@ -332,7 +332,8 @@ class DoseFileGenerator:
             p.day = p.day + 1  # a swap must change the date; day 13 keeps it valid for every month
             p.birth += 1
         p.foreign = foreign
-        p.adult_from = self._birthday(p, 18)
+        # Born by 2002: an adult on every vaccination day, and 1 January of the 18th year is close enough.
+        p.adult_from = self._year_start[year + 18] if year <= 2002 else self._birthday(p, 18)
         p.commune = self.place.communes[int(r() * len(self.place.communes))]
         p.name = self._foreign_name(gender) if foreign else self._name(gender, year)
         self._id(p, defect=defect, dob_variant=dob_variant)
@@ -823,11 +824,12 @@ class DoseFileGenerator:
             other_identity[ID] = cmnd
         srid_next = self._srid_next
         day_text = self._day_text
+        block = self.block
         for dose in doses:
             facility = dose.facility
             n = srid_next.get(facility, 0) + 1
             srid_next[facility] = n
-            srid = f"{facility}-{self.block:03d}{n:05d}"
+            srid = f"{facility}-{block:03d}{n:05d}"
             keys.append((facility, srid))
             dmy, iso, _ = day_text.get(dose.day) or self._text(dose.day)
             flags = p.flags

@@ -1,6 +1,7 @@
 """Writing a synthetic dose file (SPEC §3 template) and its ground truth for one province."""
 
 import csv
+import gc
 import io
 import multiprocessing
 import os
@@ -62,7 +63,18 @@ def _job_set(place: SynthPlace, seed: int, rates: DefectRates | None, as_csv: bo
 
 
 def _block_generate(task: tuple[int, int]) -> _Block:
-    block, count = task
+    # The generator makes no reference cycles, and the cyclic collector would rescan the block's
+    # growing list of rows again and again: switching it off saves about a quarter of the time.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _block_build(*task)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _block_build(block: int, count: int) -> _Block:
     assert _job is not None
     place, seed, rates, as_csv = _job
     generator = DoseFileGenerator(place=place, seed=seed, rates=rates, block=block)

@@ -36,6 +36,10 @@ class RowSink(AbstractContextManager["RowSink"]):
     def write(self, rows: Iterable[SynthRow]) -> None:
         raise NotImplementedError
 
+    def write_text(self, text: str) -> None:
+        """Rows already formatted as CSV lines; only a CSV sink takes them."""
+        raise NotImplementedError
+
 
 class CsvRowSink(RowSink):
     """UTF-8 with a byte-order mark and CRLF line ends, as Excel writes and reads Vietnamese CSV."""

@@ -41,6 +41,9 @@ class CatalogueParameter(models.Model):
     value = models.JSONField()
     description = models.TextField(blank=True, default="")
 
+    def __str__(self) -> str:
+        return self.key
+
 
 class DoseStatus(models.TextChoices):
     VALID = "valid", "Hợp lệ"

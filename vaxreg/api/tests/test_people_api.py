@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from vaxreg.core.models import AuditEvent
+from vaxreg.core.models import AuditEvent, SourceType
 from vaxreg.core.testing import World
 
 pytestmark = pytest.mark.django_db
@@ -94,7 +94,7 @@ def test_history_never_carries_a_full_id_number(world):
         entity="person",
         entity_id=person.pk,
         changes={"id_number": ("1090054321", "001090054321")},
-        source=ChangeSource(type="import", id="7"),
+        source=ChangeSource(type=SourceType.IMPORT, id="7"),
     )
     body = api_client(world, "national").get(f"/api/people/{person.pk}").json()
     change = next(c for c in body["history"] if c["field"] == "id_number")

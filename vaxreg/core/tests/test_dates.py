@@ -95,6 +95,7 @@ def test_unreadable_dates(value):
 def test_errors_speak_vietnamese_and_english_and_are_value_errors():
     with pytest.raises(ValueError) as error:
         parse_partial_date("31/02/1990")
+    assert isinstance(error.value, DateParseError)
     assert "31/02/1990" in error.value.message_vi
     assert "không tồn tại" in error.value.message_vi
     assert "does not exist" in error.value.message_en

@@ -269,3 +269,13 @@ def test_a_crash_mid_file_leaves_nothing_and_a_rerun_gives_one_clean_import(plac
     rerun = run_import(path)
     assert (rerun.rows_stored, rerun.doses_created, rerun.persons_created) == (30, 30, 30)
     assert Dose.objects.count() == 30 and Person.objects.count() == 30
+
+
+def test_a_province_user_imports_only_rows_of_its_province(places, tmp_path):
+    user = user_create(username="p46", password="x" * 12, role=Role.PROVINCE, province_code="46")
+    path = write_csv(tmp_path / "f.csv", [row(source_record_id="HUE"), row(source_record_id="HN", facility_code="TYT00004")])
+    batch = run_import(path, uploaded_by=user)
+    assert (batch.rows_stored, batch.rows_rejected) == (1, 1)
+    assert RejectedRow.objects.get(batch=batch).reasons[0]["code"] == "FACILITY_OUTSIDE_PROVINCE"
+    with pytest.raises(ImportRefused):
+        import_batch_create(file_name="f.csv", path=path, uploaded_by=user, facility_code="TYT00004")

@@ -40,6 +40,12 @@ def _dob(text: str) -> PartialDate | None:
         return None
 
 
+def _vdate(row: list[str]) -> dt.date:
+    value = parse_full_date(row[VDATE])
+    assert value is not None
+    return value
+
+
 def _months(born: dt.date, on: dt.date) -> int:
     return (on.year - born.year) * 12 + on.month - born.month - (on.day < born.day)
 
@@ -95,7 +101,8 @@ def _shows(
     if defect == "DOSE_BEFORE_CAMPAIGN":
         return vdate is not None and vdate < CAMPAIGN_START
     if defect == "DOSE_BEFORE_BIRTH":
-        return vdate is not None and dob is not None and dob.as_date() is not None and vdate < dob.as_date()
+        born = dob.as_date() if dob else None
+        return vdate is not None and born is not None and vdate < born
     if defect == "DOSE_VACCINE_UNKNOWN":
         return vaccine is None and row[VACCINE] != ""
     if defect == "DOSE_DUPLICATE":
@@ -107,18 +114,18 @@ def _shows(
             and row[SRID] == injected
         )
     if defect == "DOSE_NUMBER_CONFLICT":
-        numbers = [int(r[DOSE_NO]) for r in sorted(person, key=lambda r: parse_full_date(r[VDATE]))]
+        numbers = [int(r[DOSE_NO]) for r in sorted(person, key=_vdate)]
         return any(a >= b for a, b in zip(numbers, numbers[1:], strict=False))
     if defect == "DOSE_INTERVAL_SHORT":
         number = int(row[DOSE_NO])
-        previous = [parse_full_date(r[VDATE]) for r in person if int(r[DOSE_NO]) == number - 1]
+        previous = [_vdate(r) for r in person if int(r[DOSE_NO]) == number - 1]
         minimum = hue.vaccines[vaccine].min_interval_days[str(number)] if vaccine else 0
         return len(previous) == 1 and vdate is not None and (vdate - previous[0]).days < minimum
     if defect == "DOSE_AGE_INELIGIBLE":
         born = dob.as_date() if dob else None
-        return bool(vaccine and born and vdate) and _months(born, vdate) < vaccine_min_age_months(
-            hue.vaccines[vaccine], on=vdate
-        )
+        if vaccine is None or born is None or vdate is None:
+            return False
+        return _months(born, vdate) < vaccine_min_age_months(hue.vaccines[vaccine], on=vdate)
     if defect == "DUPLICATE_SUSPECT":
         others = [r for r in person if r[NAME] == original]
         return (
@@ -147,7 +154,7 @@ def test_every_defect_kind_appears_and_every_truth_row_shows_its_defect(hue: Hue
         ids[row[ID]].add((row[NAME], row[DOB]))
 
     assert set(DEFECT_CODES) <= {t["defect"] for t in truth}
-    failures = Counter()
+    failures: Counter[str] = Counter()
     for t in truth:
         row = by_key[(t["facility_code"], t["source_record_id"])]
         if not _shows(t["defect"], t, row, rows_of[t["person_key"]], hue, ids):

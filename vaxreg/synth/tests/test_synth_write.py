@@ -84,7 +84,7 @@ def test_a_file_written_twice_with_one_seed_is_byte_identical_also_in_parallel(
     assert first.rows == second.rows and first.defects_by_code == second.defects_by_code
     keys = [(row[7], row[8]) for row in csv_rows(tmp_path / "a.csv")[1:]]
     assert len(set(keys)) == len(keys), "source record ids stay unique across blocks"
-    ids = {}
+    ids: dict[str, set[str]] = {}
     for row in csv_rows(tmp_path / "a.csv")[1:]:
         ids.setdefault(row[3], set()).add(row[0])
     # IDs stay unique across blocks too: only an injected ID_SHARED puts one ID on two names.
@@ -181,7 +181,7 @@ def test_defect_rates_none_is_all_zero_and_defaults_are_valid() -> None:
 
 def test_id_kinds_look_like_vietnam(hue: Hue) -> None:
     rows = csv_rows(hue.clean.out)[1:]
-    first_rows = {}
+    first_rows: dict[tuple[str, str, str], list[str]] = {}
     for row in rows:
         first_rows.setdefault((row[0], row[1], row[3]), row)
     kinds = [parse_id_number(row[3]).kind for row in first_rows.values()]

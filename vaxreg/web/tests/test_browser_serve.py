@@ -86,6 +86,7 @@ def test_serve_gives_styled_pages_and_stopping_it_stops_the_worker_too(browser_p
 
     children = _children(served.process.pid)
     assert len(children) == 2, "gunicorn and the task worker run beside each other"
+    browser_page.context.close()  # an open keep-alive connection would hold up gunicorn's graceful stop
     served.process.terminate()
     output, _ = served.process.communicate(timeout=30)
 

@@ -65,9 +65,11 @@ class Command(BaseCommand):
     def _phase_run(self, options: dict[str, Any]) -> None:
         from vaxreg.places.services import facilities_generate, reference_load
         from vaxreg.synth.services import synth_write
+        from vaxreg.vaccinations.services import catalogue_load
 
         call_command("migrate", verbosity=0)
         reference_load(verbosity=0)
+        catalogue_load()
         facilities_generate(province_code="46", seed=options["seed"])
         folder = Path(os.environ["VAXREG_VAR_DIR"])
         path = folder / "bench.csv"

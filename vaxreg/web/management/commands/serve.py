@@ -87,6 +87,8 @@ def serve_run(
         # Threads keep one slow upload from holding a whole worker; the import itself runs in the task worker.
         "--worker-class", "gthread", "--threads", str(threads),
         "--timeout", "300",
+        # Django is set up once before the workers fork: faster start, less memory, import errors shown at once.
+        "--preload",
         "--access-logfile", "-",
         # The control socket lives in one fixed path per user: two servers on one machine would share it.
         "--no-control-socket",
