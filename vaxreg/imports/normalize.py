@@ -130,31 +130,25 @@ class RowNormalizer:
         self._order = tuple(positions.get(f, self._width) for f in FIELD_ORDER)
         self._person_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._dose_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._facility_seen: dict[CellValue, FacilityRef] = {}  # cell → an allowed facility
+        self._date_seen: dict[CellValue, dt.date] = {}  # cell → a readable vaccination date
 
     def normalize(self, number: int, values: list[CellValue]) -> DoseRow | list[Reason]:
         short = self._width + 1 - len(values)
         cells = values + [None] * short if short > 0 else values
         (p_name, p_birth, p_gender, p_id, p_phone, p_address, p_commune, p_facility, p_source, p_date, p_dose,
          p_vaccine, p_lot) = self._order  # fmt: skip
-        reasons: list[Reason] = []
-        facility = self._facility(_text(cells[p_facility]), reasons)
-        source_record_id = _text(cells[p_source])
-        if not source_record_id:
-            reasons.append(
-                Reason("SOURCE_ID_MISSING", _column(Field.SOURCE_RECORD_ID), "Thiếu mã bản ghi.", "The source record id is missing.")
-            )
-        elif len(source_record_id) > MAX_SOURCE_ID:
-            reasons.append(
-                Reason(
-                    "SOURCE_ID_TOO_LONG",
-                    _column(Field.SOURCE_RECORD_ID),
-                    f"Mã bản ghi dài quá {MAX_SOURCE_ID} ký tự.",
-                    f"The source record id is longer than {MAX_SOURCE_ID} characters.",
-                )
-            )
-        vaccination_date = self._vaccination_date(cells[p_date], reasons)
-        if reasons or facility is None or vaccination_date is None:
-            return reasons
+        # The usual row: a known facility code, a plain source id, a date seen before: three dict lookups.
+        facility = self._facility_seen.get(cells[p_facility])
+        source_record_id = cells[p_source]
+        source_record_id = source_record_id.strip() if type(source_record_id) is str else _text(source_record_id)
+        vaccination_date = self._date_seen.get(cells[p_date])
+        if facility is None or vaccination_date is None or not source_record_id or len(source_record_id) > MAX_SOURCE_ID:
+            reasons = self._structural_reasons(cells[p_facility], source_record_id, cells[p_date])
+            if reasons:
+                return reasons
+            facility = self._facility_seen[cells[p_facility]]
+            vaccination_date = self._date_seen[cells[p_date]]
 
         person_cells = (cells[p_name], cells[p_birth], cells[p_gender], cells[p_id], cells[p_phone], cells[p_address],
                         cells[p_commune], facility.province_code)  # fmt: skip
@@ -171,8 +165,11 @@ class RowNormalizer:
             if len(self._dose_memo) >= DOSE_MEMO_SIZE:
                 self._dose_memo.clear()
             self._dose_memo[dose_cells] = dose
-        # What the row says, in one C-speed repr: an unchanged re-imported row has the same fingerprint.
-        said = repr((facility.id, source_record_id, vaccination_date, person_cells[:7], dose_cells))
+        # What the row says (an unchanged re-imported row has the same fingerprint), made at C speed.
+        try:
+            said = "\x1f".join((source_record_id, *cells))  # type: ignore[arg-type]  # TypeError: not all text
+        except TypeError:  # a spreadsheet row: numbers and dates among the cells
+            said = repr((source_record_id, cells))
         fingerprint = hashlib.blake2b(said.encode(), digest_size=12).hexdigest()
         return DoseRow._make((number, facility.id, facility.code, source_record_id, vaccination_date, *dose, *person, fingerprint))
 
@@ -231,6 +228,30 @@ class RowNormalizer:
             vaccine_raw = vaccine_raw[:MAX_VACCINE_RAW]
         lot_number = normalize_text(_text(raw_lot))[:MAX_LOT]
         return (dose_number, vaccine_code, vaccine_raw, lot_number, unparsed or None)
+
+    def _structural_reasons(self, facility_cell: CellValue, source_record_id: str, date_cell: CellValue) -> list[Reason]:
+        """Why a row cannot be stored; remembers the facility and date cells that turned out fine."""
+        reasons: list[Reason] = []
+        facility = self._facility(_text(facility_cell), reasons)
+        if facility is not None:
+            self._facility_seen[facility_cell] = facility
+        if not source_record_id:
+            reasons.append(
+                Reason("SOURCE_ID_MISSING", _column(Field.SOURCE_RECORD_ID), "Thiếu mã bản ghi.", "The source record id is missing.")
+            )
+        elif len(source_record_id) > MAX_SOURCE_ID:
+            reasons.append(
+                Reason(
+                    "SOURCE_ID_TOO_LONG",
+                    _column(Field.SOURCE_RECORD_ID),
+                    f"Mã bản ghi dài quá {MAX_SOURCE_ID} ký tự.",
+                    f"The source record id is longer than {MAX_SOURCE_ID} characters.",
+                )
+            )
+        vaccination_date = self._vaccination_date(date_cell, reasons)
+        if vaccination_date is not None:
+            self._date_seen[date_cell] = vaccination_date
+        return reasons
 
     def _facility(self, code: str, reasons: list[Reason]) -> FacilityRef | None:
         column = _column(Field.FACILITY_CODE)

@@ -34,8 +34,8 @@ PERSON_COLUMNS = (
     "id_number", "id_repaired", "phone", "address", "commune_id", "legacy_commune_code", "commune_code_raw",
     "province_id", "verification_state", "created_batch_id", "created_at", "updated_at", "version", "unparsed",
 )  # fmt: skip
-DOSE_COLUMNS = (
-    "id", "person_id", "vaccine_id", "vaccine_raw", "lot_number", "vaccination_date", "dose_number", "facility_id",
+DOSE_COLUMNS = (  # no id: the database numbers doses itself; nothing needs their ids back
+    "person_id", "vaccine_id", "vaccine_raw", "lot_number", "vaccination_date", "dose_number", "facility_id",
     "source_record_id", "status", "signed_off", "created_batch_id", "source_row", "source_hash", "unparsed",
     "created_at", "updated_at", "version",
 )  # fmt: skip
@@ -273,21 +273,31 @@ class BatchImporter:
         return (row.number, _row_as_raw(row), [reason.as_dict()])
 
     def _existing_doses(self, rows: list[DoseRow]) -> dict[tuple[int, str], tuple[int, int, str, int | None]]:
-        by_facility: dict[int, list[str]] = {}
-        for row in rows:
-            by_facility.setdefault(row.facility_id, []).append(row.source_record_id)
         found: dict[tuple[int, str], tuple[int, int, str, int | None]] = {}
+        columns = "d.id, d.facility_id, d.source_record_id, d.person_id, d.source_hash, d.created_batch_id"
         with connection.cursor() as cursor:
-            for facility_id, source_ids in by_facility.items():
-                for part in _chunks_of(source_ids):
-                    clause, params = _in_clause(part)
-                    cursor.execute(
-                        f"SELECT id, source_record_id, person_id, source_hash, created_batch_id FROM {DOSE_TABLE} "
-                        f"WHERE facility_id = %s AND source_record_id {clause}",
-                        [facility_id, *params],
-                    )
-                    for dose_id, source_id, person_id, source_hash, created_batch_id in cursor.fetchall():
-                        found[(facility_id, source_id)] = (dose_id, person_id, source_hash, created_batch_id)
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    f"SELECT {columns} FROM {DOSE_TABLE} d JOIN unnest(%s::bigint[], %s::text[]) AS k(f, s) "
+                    "ON d.facility_id = k.f AND d.source_record_id = k.s",
+                    [[r.facility_id for r in rows], [r.source_record_id for r in rows]],
+                )
+                results = cursor.fetchall()
+            else:
+                by_facility: dict[int, list[str]] = {}
+                for row in rows:
+                    by_facility.setdefault(row.facility_id, []).append(row.source_record_id)
+                results = []
+                for facility_id, source_ids in by_facility.items():
+                    for part in _chunks_of(source_ids):
+                        clause, params = _in_clause(part)
+                        cursor.execute(
+                            f"SELECT {columns} FROM {DOSE_TABLE} d WHERE d.facility_id = %s AND d.source_record_id {clause}",
+                            [facility_id, *params],
+                        )
+                        results += cursor.fetchall()
+        for dose_id, facility_id, source_id, person_id, source_hash, created_batch_id in results:
+            found[(facility_id, source_id)] = (dose_id, person_id, source_hash, created_batch_id)
         return found
 
     # -- new doses: match or create their persons ------------------------------------------------------
@@ -298,7 +308,7 @@ class BatchImporter:
         by_id = self._persons_by_id_number([r.id_number for r in rows if r.has_usable_id])
         by_name = self._persons_by_name_key([r.name_key for r in rows if not r.has_usable_id and r.name_key])
         new_person_rows: list[DoseRow] = []
-        person_of_row: list[int | None] = []
+        person_of_row: list[int] = []  # a person id, or -(1 + position in new_person_rows)
         pending: dict[tuple[Any, ...], int] = {}  # match key → position in new_person_rows
         for row in rows:
             key = _match_key(row)
@@ -334,13 +344,12 @@ class BatchImporter:
         self.writer.insert(PERSON_TABLE, PERSON_COLUMNS, person_values, json_columns=("unparsed",))
         self.counts.persons_created += len(person_values)
 
-        dose_ids = self.writer.allocate_ids(DOSE_TABLE, len(rows))
         dose_values = []
-        for dose_id, row, ref in zip(dose_ids, rows, person_of_row, strict=True):
-            person_id = ref if ref is not None and ref > 0 else person_ids[-ref - 1]  # type: ignore[operator]
+        for row, ref in zip(rows, person_of_row, strict=True):
+            person_id = ref if ref > 0 else person_ids[-ref - 1]
             dose_values.append(
                 (
-                    dose_id, person_id, row.vaccine_code, row.vaccine_raw, row.lot_number, row.vaccination_date,
+                    person_id, row.vaccine_code, row.vaccine_raw, row.lot_number, row.vaccination_date,
                     row.dose_number, row.facility_id, row.source_record_id, "valid", False, self.batch_id, row.number,
                     row.source_hash, row.dose_unparsed, db_now, db_now, 1,
                 )
