@@ -179,6 +179,13 @@ class BatchImporter:
                 gc.enable()
 
     def _run(self, rows: Iterable[SourceRow]) -> ImportCounts:
+        if connection.vendor == "postgresql":
+            # The tables grow by millions of rows inside this one transaction, where the planner's
+            # statistics cannot follow; the lookups here are all point lookups, so they are pinned to
+            # index scans rather than left to estimates that go stale as the import runs.
+            with connection.cursor() as cursor:
+                for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
+                    cursor.execute(f"SET LOCAL {setting} = off")
         chunks = self._read_chunks(rows)
         if READ_IN_CHILD_PROCESS and "fork" in multiprocessing.get_all_start_methods():
             chunks = _from_child_process(chunks)

@@ -43,7 +43,11 @@ class Person(models.Model):
     legacy_commune_code = models.CharField(max_length=5, blank=True, default="")
     commune_code_raw = models.CharField(max_length=16, blank=True, default="")
     # Residence province, else the province of the first dose: the scope (and partition) key.
-    province = models.ForeignKey("places.Province", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # No index of its own: scoping by province goes through the commune or the doses' facilities, and at
+    # national scale the province is the partition key.
+    province = models.ForeignKey(
+        "places.Province", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     verification_state = models.CharField(
         max_length=16, choices=VerificationState.choices, default=VerificationState.UNVERIFIED
     )

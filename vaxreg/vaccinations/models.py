@@ -87,7 +87,6 @@ class Dose(models.Model):
         ]
         indexes = [
             models.Index(fields=["person", "vaccination_date"], name="dose_person_date_idx"),
-            models.Index(fields=["facility", "vaccination_date"], name="dose_facility_date_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,69 @@
+"""Killing the import process mid-file, then running it again, gives the records of one clean import."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from vaxreg.imports.tests.conftest import row, write_csv
+
+pytestmark = pytest.mark.slow
+
+
+def _vaxreg(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "vaxreg.cli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _counts(db: Path) -> tuple[int, int]:
+    with sqlite3.connect(db) as connection:
+        doses = connection.execute("SELECT COUNT(*) FROM vaccinations_dose").fetchone()[0]
+        persons = connection.execute("SELECT COUNT(*) FROM people_person").fetchone()[0]
+    return doses, persons
+
+
+def test_killing_the_import_process_leaves_nothing_and_a_rerun_is_one_clean_import(tmp_path: Path) -> None:
+    db = tmp_path / "kill.sqlite3"
+    env = dict(os.environ, VAXREG_DATABASE_URL=f"sqlite:///{db}", VAXREG_VAR_DIR=str(tmp_path))
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    assert _vaxreg(["migrate", "-v0"], env).wait() == 0
+    facilities = tmp_path / "facilities.csv"
+    facilities.write_text("code,name,commune_code\n")
+    setup = subprocess.run(
+        [sys.executable, "-c", (
+            "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings'); django.setup();"
+            "from vaxreg.places.models import Province, Commune, Facility;"
+            "p = Province.objects.create(code='46', name='Huế', short_name='Huế', name_key='hue');"
+            "c = Commune.objects.create(code='19753', name='Thuận Hóa', short_name='Thuận Hóa', kind='Phường',"
+            " province=p, name_key='thuan hoa');"
+            "Facility.objects.create(code='TYT19753', name='Trạm Y tế Thuận Hóa', commune=c, province=p)"
+        )],
+        env=env, check=False, capture_output=True,
+    )  # fmt: skip
+    assert setup.returncode == 0, setup.stderr
+    rows = [row(source_record_id=f"R{i}", id_number=f"046187{i:06d}", full_name=f"Nguyễn Thị Hoa {chr(65 + i % 26)}")
+            for i in range(60_000)]  # fmt: skip
+    path = write_csv(tmp_path / "big.csv", rows)
+
+    victim = _vaxreg(["import", str(path), "--quiet"], env)
+    deadline = time.monotonic() + 120
+    progress = list(tmp_path.glob("private/imports/batch-*.progress"))
+    while not progress and time.monotonic() < deadline and victim.poll() is None:
+        time.sleep(0.05)
+        progress = list(tmp_path.glob("private/imports/batch-*.progress"))
+    assert victim.poll() is None, "the import finished before it could be killed; make the file larger"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert _counts(db) == (0, 0)
+
+    rerun = _vaxreg(["import", str(path), "--quiet"], env)
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    assert _counts(db) == (60_000, 60_000)
+    again = _vaxreg(["import", str(path), "--quiet"], env)
+    again.communicate(timeout=300)
+    assert _counts(db) == (60_000, 60_000)
