@@ -22,3 +22,9 @@ def test_home_is_vietnamese_by_default_and_english_after_switching(client, world
 def test_login_page_is_vietnamese_for_anonymous_visitors(client, world):
     html = client.get(reverse("web:login")).content.decode()
     assert "Đăng nhập" in html and "Mật khẩu" in html
+
+
+def test_an_english_browser_still_gets_vietnamese_until_the_user_switches(client):
+    response = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert response["Content-Language"] == "vi"
+    assert "Đăng nhập" in response.content.decode()
