@@ -230,7 +230,7 @@ def _bulk_load_mode() -> Iterator[None]:
 
 def _missing_columns_refusal(missing: list[Any], found: list[str]) -> FileRefused:
     names = ", ".join(f"“{COLUMNS_BY_FIELD[f].vietnamese}” ({f.value})" for f in missing)
-    shown = ", ".join(f"“{h}”" for h in found[:30] if h.strip()) or "—"
+    shown = ", ".join(f"“{h[:40]}”" for h in found[:30] if h.strip()) or "—"
     return FileRefused(
         "COLUMNS_MISSING",
         f"Tệp thiếu cột bắt buộc: {names}. Các cột tìm thấy: {shown}.",

@@ -279,3 +279,21 @@ def test_a_province_user_imports_only_rows_of_its_province(places, tmp_path):
     assert RejectedRow.objects.get(batch=batch).reasons[0]["code"] == "FACILITY_OUTSIDE_PROVINCE"
     with pytest.raises(ImportRefused):
         import_batch_create(file_name="f.csv", path=path, uploaded_by=user, facility_code="TYT00004")
+
+
+def test_a_large_workbook_is_streamed_with_the_same_result(places, tmp_path, monkeypatch):
+    from vaxreg.imports import readers
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(HEADERS)
+    sheet.append(row(date_of_birth=dt.datetime(1987, 3, 15), id_number=1090012345, vaccination_date=dt.datetime(2021, 8, 1)))
+    sheet.append(row(source_record_id="R2", date_of_birth="15/03/1987", id_number="001090012345",
+                     vaccination_date="02/09/2021", dose_number=2))  # fmt: skip
+    path = tmp_path / "f.xlsx"
+    workbook.save(path)
+    monkeypatch.setattr(readers, "STREAMED_XLSX_BYTES", 0)
+    batch = run_import(path)
+    assert (batch.rows_stored, batch.rows_rejected, batch.persons_created) == (2, 0, 1), batch.message
+    person = Person.objects.get()
+    assert person.id_number == "001090012345" and (person.birth_year, person.birth_month, person.birth_day) == (1987, 3, 15)
