@@ -1,3 +1,4 @@
+import argparse
 import csv
 import json
 import os
@@ -32,8 +33,9 @@ class Command(BaseCommand):
         parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
         parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--phase", choices=["run", "import"], default="", help=None)
-        parser.add_argument("--file", type=Path, help=None)
+        # Internal: the benchmark runs its phases in child processes pointed at the scratch database.
+        parser.add_argument("--phase", choices=["run", "import"], default="", help=argparse.SUPPRESS)
+        parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["phase"] == "import":
