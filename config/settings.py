@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "vaxreg.people",
     "vaxreg.vaccinations",
     "vaxreg.imports",
+    "vaxreg.quality",
     "vaxreg.synth",
     "vaxreg.web",
     "vaxreg.api",
@@ -95,8 +96,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {
             # WAL lets the web server read while an import writes; IMMEDIATE avoids deadlocked upgrades.
             "init_command": (
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000; "
-                "PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY;"
+                # page_size takes effect only when the file is created; larger pages make index inserts cheaper.
+                "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                "PRAGMA busy_timeout=30000; PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY;"
             ),
             "transaction_mode": "IMMEDIATE",
         }

@@ -15,6 +15,7 @@ VERBS: dict[tuple[str, ...], str] = {
     ("demo",): "demo",
     ("serve",): "serve",
     ("bench", "import"): "bench_import",
+    ("quality", "scan"): "quality_scan",
     ("createuser",): "createuser",
     ("worker",): "db_worker",
 }
@@ -29,6 +30,7 @@ Verbs:
   synth --persons N ...        generate a realistic synthetic dose file with injected defects
   demo                         set up a demo database with data and users, then serve the web UI
   serve                        serve the web UI and API
+  quality scan [--province P]  run the data-quality rules over every person (or one province)
   bench import --rows N        measure import speed against a raw bulk load
   createuser                   create a staff account with a role and a unit
   worker                       run the background task worker

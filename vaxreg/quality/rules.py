@@ -1,0 +1,629 @@
+"""The data-quality rules of SPEC §5: one small declarative class per code, pure Python, no ORM.
+
+A rule reads a ``PersonSnapshot`` with its ``DoseSnapshot``s and the catalogue ``Parameters`` and yields
+``FindingDraft``s whose messages say, in Vietnamese and English, which values conflict. The scan loads
+snapshots in bulk and runs every rule over them; nothing here touches the database.
+"""
+
+import calendar
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from vaxreg.core.cccd import cccd_province_known, decode_cccd
+from vaxreg.core.phones import normalize_phone
+from vaxreg.core.text import fold, has_vietnamese_diacritics
+from vaxreg.quality.models import Severity
+from vaxreg.vaccinations.models import Vaccine
+from vaxreg.vaccinations.selectors import vaccine_min_age_months, vaccine_min_interval_days
+
+_GENDER_VI = {"M": "nam", "F": "nữ", "O": "khác"}
+_GENDER_EN = {"M": "male", "F": "female", "O": "other"}
+# Placeholders people type when the name is unknown, folded (no diacritics, lower case).
+_PLACEHOLDER_NAMES = frozenset(
+    {
+        "khong ro",
+        "chua co ten",
+        "chua ro",
+        "khong co",
+        "khong ten",
+        "chua co",
+        "vo danh",
+        "x",
+        "xx",
+        "kr",
+        "na",
+        "n/a",
+    }
+)
+# Letters (any script) with combining marks (a tone typed on a letter that has no precomposed form, which is
+# a typo but not a symbol), spaces, and the hyphen and apostrophe of foreign names; anything else is suspect.
+_WORD = r"(?:[^\W\d_][\u0300-\u036f]*)+"
+_NAME_OK = re.compile(rf"^{_WORD}(?:[ '\-]{_WORD})*$")
+
+
+@dataclass(frozen=True, slots=True)
+class DoseSnapshot:
+    id: int
+    vaccine_id: str | None
+    vaccine_raw: str
+    vaccination_date: dt.date
+    dose_number: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonSnapshot:
+    id: int
+    full_name: str
+    birth_year: int | None
+    birth_month: int | None
+    birth_day: int | None
+    birth_date_raw: str
+    gender: str
+    id_type: str
+    id_number: str
+    id_repaired: bool
+    phone: str
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Rule parameters read from the catalogue (vaxreg.quality.services.parameters_load)."""
+
+    campaign_start: dt.date
+    min_birth_year: int
+    today: dt.date
+    vaccines: dict[str, Vaccine] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FindingDraft:
+    code: str
+    severity: str
+    fields: tuple[str, ...]
+    message_vi: str
+    message_en: str
+    detail: dict[str, Any]
+    dose_id: int | None = None
+
+
+Doses = list[DoseSnapshot]
+
+
+def _dmy(day: dt.date) -> str:
+    return f"{day.day:02d}/{day.month:02d}/{day.year}"
+
+
+def birth_text(p: PersonSnapshot) -> str:
+    if p.birth_year is None:
+        return p.birth_date_raw
+    if p.birth_month is None:
+        return str(p.birth_year)
+    if p.birth_day is None:
+        return f"{p.birth_month:02d}/{p.birth_year}"
+    return f"{p.birth_day:02d}/{p.birth_month:02d}/{p.birth_year}"
+
+
+def earliest_birth(p: PersonSnapshot) -> dt.date | None:
+    """The first day the (possibly partial) birth date allows: a conflict with it is certain."""
+    if p.birth_year is None or not 1 <= p.birth_year <= 9999:
+        return None
+    return dt.date(p.birth_year, p.birth_month or 1, p.birth_day or 1)
+
+
+def latest_birth(p: PersonSnapshot) -> dt.date | None:
+    if p.birth_year is None:
+        return None
+    month = p.birth_month or 12
+    return dt.date(p.birth_year, month, p.birth_day or calendar.monthrange(p.birth_year, month)[1])
+
+
+def birth_invalid(p: PersonSnapshot, params: Parameters) -> bool:
+    """The birth date cannot be read, lies before the earliest valid year, or lies in the future."""
+    if p.birth_year is None:
+        return bool(p.birth_date_raw)
+    first = earliest_birth(p)
+    return p.birth_year < params.min_birth_year or first is None or first > params.today
+
+
+def months_between(start: dt.date, end: dt.date) -> int:
+    """Whole months from ``start`` to ``end`` (age in months on ``end``)."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    return months - 1 if end.day < start.day else months
+
+
+def name_suspect_reason(name: str) -> str | None:
+    if not name:
+        return None
+    if fold(name) in _PLACEHOLDER_NAMES:
+        return "placeholder"
+    if not _NAME_OK.match(name):
+        return "characters"
+    if " " not in name:
+        return "single_word"
+    return None
+
+
+def valid_doses_in_order(doses: list[DoseSnapshot]) -> list[DoseSnapshot]:
+    return sorted(doses, key=lambda d: (d.vaccination_date, d.id))
+
+
+class Rule:
+    """A rule: its stable code, severity and the template fields it reads; ``check`` yields drafts."""
+
+    code: ClassVar[str]
+    severity: ClassVar[str]
+    fields: ClassVar[tuple[str, ...]]
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        raise NotImplementedError
+
+    def draft(self, vi: str, en: str, detail: dict[str, Any], dose_id: int | None = None) -> FindingDraft:
+        return FindingDraft(self.code, self.severity, self.fields, vi, en, detail, dose_id)
+
+
+# --- mandatory citizen fields ---------------------------------------------------------------------
+
+
+class NameMissing(Rule):
+    """The full name, a mandatory citizen field (Công văn 8938), is empty."""
+
+    code, severity, fields = "NAME_MISSING", Severity.BLOCKING, ("full_name",)
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        if not p.full_name.strip():
+            yield self.draft("Thiếu họ và tên.", "The full name is missing.", {})
+
+
+class DobMissing(Rule):
+    """The date of birth is empty (a year alone is enough)."""
+
+    code, severity, fields = "DOB_MISSING", Severity.BLOCKING, ("date_of_birth",)
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        if p.birth_year is None and not p.birth_date_raw:
+            yield self.draft("Thiếu ngày sinh.", "The date of birth is missing.", {})
+
+
+class GenderMissing(Rule):
+    """The gender is empty or could not be read as Nam / Nữ / Khác."""
+
+    code, severity, fields = "GENDER_MISSING", Severity.BLOCKING, ("gender",)
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        if not p.gender:
+            yield self.draft("Thiếu giới tính.", "The gender is missing.", {})
+
+
+class IdMissing(Rule):
+    """No ID number at all: citizens need a CCCD/CMND, foreigners a passport number."""
+
+    code, severity, fields = "ID_MISSING", Severity.BLOCKING, ("id_number",)
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        if not p.id_type and not p.id_number:
+            yield self.draft(
+                "Thiếu số CCCD/CMND (người nước ngoài: số hộ chiếu).",
+                "The ID number is missing (foreigners: the passport number).",
+                {},
+            )
+
+
+# --- the ID number --------------------------------------------------------------------------------
+
+
+class IdFormat(Rule):
+    """The ID is neither a 12-digit CCCD, a 9-digit CMND nor a passport number."""
+
+    code, severity, fields = "ID_FORMAT", Severity.BLOCKING, ("id_number",)
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        if p.id_type == "INVALID" or (not p.id_type and p.id_number):
+            yield self.draft(
+                f"Số giấy tờ “{p.id_number}” không phải CCCD 12 số, CMND 9 số hay số hộ chiếu.",
+                f"The ID “{p.id_number}” is not a 12-digit CCCD, a 9-digit CMND or a passport number.",
+                {"id_number": p.id_number, "length": len(p.id_number)},
+            )
+
+
+class IdLeadingZeros(Rule):
+    """Excel had dropped the CCCD's leading zeros; the import put them back."""
+
+    code, severity, fields = "ID_LEADING_ZEROS", Severity.WARNING, ("id_number",)
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        if p.id_repaired:
+            yield self.draft(
+                f"Số CCCD bị mất số 0 ở đầu và đã được bổ sung thành {p.id_number}.",
+                f"The CCCD had lost its leading zeros; they were restored as {p.id_number}.",
+                {"id_number": p.id_number, "as_typed": p.id_number.lstrip("0")},
+            )
+
+
+class IdProvinceCode(Rule):
+    """The first three digits of the CCCD are none of the 63 province codes."""
+
+    code, severity, fields = "ID_PROVINCE_CODE", Severity.WARNING, ("id_number",)
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        if p.id_type == "CCCD" and decode_cccd(p.id_number) and not cccd_province_known(p.id_number):
+            prefix = p.id_number[:3]
+            yield self.draft(
+                f"Mã tỉnh {prefix} ở đầu số CCCD không phải mã tỉnh nào.",
+                f"The CCCD prefix {prefix} is not a known province code.",
+                {"cccd_province": prefix},
+            )
+
+
+class IdGenderMismatch(Rule):
+    """The CCCD's fourth digit (century and gender) contradicts the stated gender."""
+
+    code, severity, fields = "ID_GENDER_MISMATCH", Severity.BLOCKING, ("id_number", "gender")
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        info = decode_cccd(p.id_number) if p.id_type == "CCCD" else None
+        if info is None or p.gender not in ("M", "F") or info.gender == p.gender:
+            return
+        year = f", sinh năm {p.birth_year}" if p.birth_year else ""
+        year_en = f", born {p.birth_year}" if p.birth_year else ""
+        yield self.draft(
+            f"CCCD cho biết {_GENDER_VI[info.gender]}, sinh năm {info.birth_year}; "
+            f"hồ sơ ghi {_GENDER_VI[p.gender]}{year}.",
+            f"The CCCD says {_GENDER_EN[info.gender]}, born {info.birth_year}; "
+            f"the record says {_GENDER_EN[p.gender]}{year_en}.",
+            {"cccd_gender": info.gender, "stated_gender": p.gender},
+        )
+
+
+class IdBirthYearMismatch(Rule):
+    """The CCCD's century digit and digits 5–6 give another birth year than the stated one."""
+
+    code, severity, fields = "ID_BIRTHYEAR_MISMATCH", Severity.BLOCKING, ("id_number", "date_of_birth")
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        info = decode_cccd(p.id_number) if p.id_type == "CCCD" else None
+        if info is None or p.birth_year is None or info.birth_year == p.birth_year:
+            return
+        yield self.draft(
+            f"CCCD cho biết {_GENDER_VI[info.gender]}, sinh năm {info.birth_year}; hồ sơ ghi "
+            f"{_GENDER_VI.get(p.gender, 'không rõ giới tính')}, sinh năm {p.birth_year}.",
+            f"The CCCD says {_GENDER_EN[info.gender]}, born {info.birth_year}; the record says "
+            f"{_GENDER_EN.get(p.gender, 'gender unknown')}, born {p.birth_year}.",
+            {"cccd_birth_year": info.birth_year, "stated_birth_year": p.birth_year},
+        )
+
+
+# --- date of birth, name, phone ---------------------------------------------------------------------
+
+
+class DobInvalid(Rule):
+    """The date of birth cannot be a real one: impossible, in the future, or before the earliest year."""
+
+    code, severity, fields = "DOB_INVALID", Severity.BLOCKING, ("date_of_birth",)
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        if not birth_invalid(p, params):
+            return
+        text = birth_text(p)
+        if p.birth_year is None:
+            vi, en, why = (
+                f"Ngày sinh “{text}” không phải ngày có thật.",
+                f"The date of birth “{text}” is not a real date.",
+                "impossible",
+            )
+        elif p.birth_year < params.min_birth_year:
+            vi = f"Ngày sinh {text} trước năm {params.min_birth_year}."
+            en, why = f"The date of birth {text} is before {params.min_birth_year}.", "too_early"
+        else:
+            vi = f"Ngày sinh {text} ở sau ngày hôm nay ({_dmy(params.today)})."
+            en, why = f"The date of birth {text} is after today ({_dmy(params.today)}).", "future"
+        yield self.draft(vi, en, {"date_of_birth": text, "reason": why})
+
+
+class NameSuspect(Rule):
+    """The name has digits or symbols, is a single word, or is a placeholder ("không rõ", "x")."""
+
+    code, severity, fields = "NAME_SUSPECT", Severity.BLOCKING, ("full_name",)
+    _WHY: ClassVar[dict[str, tuple[str, str]]] = {
+        "placeholder": ("là chữ thay cho tên chưa biết", "is a placeholder for an unknown name"),
+        "characters": ("có chữ số hoặc ký hiệu", "contains digits or symbols"),
+        "single_word": ("chỉ có một từ", "is a single word"),
+    }
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        reason = name_suspect_reason(p.full_name)
+        if reason:
+            vi, en = self._WHY[reason]
+            yield self.draft(
+                f"Họ và tên “{p.full_name}” {vi}.",
+                f"The name “{p.full_name}” {en}.",
+                {"full_name": p.full_name, "reason": reason},
+            )
+
+
+class NameNoDiacritics(Rule):
+    """A citizen's name typed without Vietnamese diacritics (passport holders are exempt)."""
+
+    code, severity, fields = "NAME_NO_DIACRITICS", Severity.WARNING, ("full_name",)
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        name = p.full_name
+        # A suspect name already says more; a passport holder's name has no diacritics to lose.
+        if (
+            not name
+            or p.id_type == "PASSPORT"
+            or name_suspect_reason(name)
+            or has_vietnamese_diacritics(name)
+        ):
+            return
+        yield self.draft(
+            f"Họ và tên “{name}” được gõ không dấu.",
+            f"The name “{name}” was typed without diacritics.",
+            {"full_name": name},
+        )
+
+
+class PhoneInvalid(Rule):
+    """The phone number is not a valid Vietnamese number (10 digits starting with 0, or +84)."""
+
+    code, severity, fields = "PHONE_INVALID", Severity.WARNING, ("phone",)
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        if p.phone and not normalize_phone(p.phone)[1]:
+            yield self.draft(
+                f"Số điện thoại “{p.phone}” không phải số Việt Nam hợp lệ.",
+                f"The phone number “{p.phone}” is not a valid Vietnamese number.",
+                {"phone": p.phone},
+            )
+
+
+# --- doses ----------------------------------------------------------------------------------------
+
+
+class DoseDateFuture(Rule):
+    """A vaccination date after the day of the check (the import or the scan)."""
+
+    code, severity, fields = "DOSE_DATE_FUTURE", Severity.BLOCKING, ("vaccination_date",)
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        for d in doses:
+            if d.vaccination_date > params.today:
+                day = _dmy(d.vaccination_date)
+                yield self.draft(
+                    f"Ngày tiêm {day} ở sau ngày hôm nay ({_dmy(params.today)}).",
+                    f"The vaccination date {day} is after today ({_dmy(params.today)}).",
+                    {"vaccination_date": d.vaccination_date.isoformat(), "today": params.today.isoformat()},
+                    d.id,
+                )
+
+
+class DoseBeforeCampaign(Rule):
+    """A vaccination date before the campaign start (catalogue parameter ``campaign_start``)."""
+
+    code, severity, fields = "DOSE_BEFORE_CAMPAIGN", Severity.BLOCKING, ("vaccination_date",)
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        start = params.campaign_start
+        for d in doses:
+            if d.vaccination_date < start:
+                day = _dmy(d.vaccination_date)
+                yield self.draft(
+                    f"Ngày tiêm {day} trước ngày bắt đầu chiến dịch ({_dmy(start)}).",
+                    f"The vaccination date {day} is before the campaign started ({_dmy(start)}).",
+                    {"vaccination_date": d.vaccination_date.isoformat(), "campaign_start": start.isoformat()},
+                    d.id,
+                )
+
+
+class DoseBeforeBirth(Rule):
+    """A vaccination date before the (earliest possible) date of birth."""
+
+    code, severity, fields = "DOSE_BEFORE_BIRTH", Severity.BLOCKING, ("vaccination_date", "date_of_birth")
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        born = earliest_birth(p)
+        if born is None or birth_invalid(p, params):  # DOB_INVALID already says the birth date is wrong
+            return
+        for d in doses:
+            if d.vaccination_date < born:
+                day = _dmy(d.vaccination_date)
+                yield self.draft(
+                    f"Ngày tiêm {day} trước ngày sinh {birth_text(p)}.",
+                    f"The vaccination date {day} is before the date of birth {birth_text(p)}.",
+                    {"vaccination_date": d.vaccination_date.isoformat(), "date_of_birth": birth_text(p)},
+                    d.id,
+                )
+
+
+class DoseVaccineUnknown(Rule):
+    """The vaccine name matches no catalogue entry or alias."""
+
+    code, severity, fields = "DOSE_VACCINE_UNKNOWN", Severity.BLOCKING, ("vaccine",)
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        for d in doses:
+            if d.vaccine_id is None and d.vaccine_raw:
+                yield self.draft(
+                    f"Tên vắc xin “{d.vaccine_raw}” không có trong danh mục.",
+                    f"The vaccine name “{d.vaccine_raw}” matches no catalogue entry.",
+                    {"vaccine": d.vaccine_raw},
+                    d.id,
+                )
+
+
+def _vaccine_key(d: DoseSnapshot) -> str:
+    return d.vaccine_id or fold(d.vaccine_raw)
+
+
+class DoseDuplicate(Rule):
+    """The same person, vaccine and date recorded twice: every copy after the first is flagged."""
+
+    code, severity, fields = "DOSE_DUPLICATE", Severity.BLOCKING, ("vaccination_date", "vaccine")
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        first: dict[tuple[dt.date, str], DoseSnapshot] = {}
+        for d in sorted(doses, key=lambda d: d.id):
+            key = (d.vaccination_date, _vaccine_key(d))
+            if key not in first:
+                first[key] = d
+                continue
+            day, name = _dmy(d.vaccination_date), d.vaccine_id or d.vaccine_raw or "?"
+            yield self.draft(
+                f"Mũi {name} ngày {day} được ghi hai lần.",
+                f"The {name} dose of {day} is recorded twice.",
+                {
+                    "vaccination_date": d.vaccination_date.isoformat(),
+                    "vaccine": name,
+                    "same_as_dose": first[key].id,
+                },
+                d.id,
+            )
+
+
+def distinct_doses(doses: list[DoseSnapshot]) -> list[DoseSnapshot]:
+    """Doses in date order with duplicates (same vaccine and date) left out."""
+    seen: set[tuple[dt.date, str]] = set()
+    result = []
+    for d in valid_doses_in_order(doses):
+        key = (d.vaccination_date, _vaccine_key(d))
+        if key not in seen:
+            seen.add(key)
+            result.append(d)
+    return result
+
+
+def number_conflicts(doses: list[DoseSnapshot]) -> list[tuple[DoseSnapshot, DoseSnapshot]]:
+    """Pairs (earlier, later) whose dose numbers do not increase with the date."""
+    numbered = [d for d in distinct_doses(doses) if d.dose_number is not None]
+    pairs = []
+    for i, later in enumerate(numbered):
+        for earlier in numbered[:i]:
+            assert earlier.dose_number is not None and later.dose_number is not None
+            if earlier.vaccination_date < later.vaccination_date and earlier.dose_number >= later.dose_number:
+                pairs.append((earlier, later))
+                break
+    return pairs
+
+
+class DoseNumberConflict(Rule):
+    """Dose numbers contradict the date order, or one number is given on two dates."""
+
+    code, severity, fields = "DOSE_NUMBER_CONFLICT", Severity.BLOCKING, ("dose_number", "vaccination_date")
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        for earlier, later in number_conflicts(doses):
+            e_day, l_day = _dmy(earlier.vaccination_date), _dmy(later.vaccination_date)
+            yield self.draft(
+                f"Mũi số {later.dose_number} ngày {l_day} đứng sau "
+                f"mũi số {earlier.dose_number} ngày {e_day}.",
+                f"Dose {later.dose_number} on {l_day} comes after dose {earlier.dose_number} on {e_day}.",
+                {
+                    "dose_number": later.dose_number,
+                    "vaccination_date": later.vaccination_date.isoformat(),
+                    "earlier_dose_number": earlier.dose_number,
+                    "earlier_vaccination_date": earlier.vaccination_date.isoformat(),
+                },
+                later.id,
+            )
+
+
+class DoseIntervalShort(Rule):
+    """Fewer days since the previous dose than the vaccine's minimum for this dose number.
+
+    The dose number is the recorded one; when the recorded numbers conflict (DOSE_NUMBER_CONFLICT) the
+    dose's place in date order is used instead, so one wrong number does not also raise this warning.
+    """
+
+    code, severity, fields = "DOSE_INTERVAL_SHORT", Severity.WARNING, ("vaccination_date", "dose_number")
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        ordered = distinct_doses(doses)
+        by_position = bool(number_conflicts(doses)) or any(d.dose_number is None for d in ordered)
+        for position, (previous, d) in enumerate(zip(ordered, ordered[1:], strict=False), start=2):
+            vaccine = params.vaccines.get(d.vaccine_id or "")
+            number = position if by_position else d.dose_number
+            if vaccine is None or number is None:
+                continue
+            minimum = vaccine_min_interval_days(vaccine, dose_number=number)
+            days = (d.vaccination_date - previous.vaccination_date).days
+            if minimum is not None and days < minimum:
+                yield self.draft(
+                    f"Mũi {number} ({vaccine.name}) tiêm sau mũi trước {days} ngày; "
+                    f"tối thiểu {minimum} ngày.",
+                    f"Dose {number} ({vaccine.name}) came {days} days after the previous one; "
+                    f"the minimum is {minimum} days.",
+                    {"interval_days": days, "min_interval_days": minimum, "dose_number": number},
+                    d.id,
+                )
+
+
+class DoseAgeIneligible(Rule):
+    """Younger on the vaccination day than the vaccine's minimum age then (catalogue thresholds by date)."""
+
+    code, severity, fields = "DOSE_AGE_INELIGIBLE", Severity.WARNING, ("date_of_birth", "vaccine")
+
+    def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
+        born = earliest_birth(p)  # the oldest the person can be: an ineligible age is then certain
+        if born is None or birth_invalid(p, params):
+            return
+        for d in doses:
+            vaccine = params.vaccines.get(d.vaccine_id or "")
+            if vaccine is None or d.vaccination_date < born:  # before birth: DOSE_BEFORE_BIRTH says it
+                continue
+            age = months_between(born, d.vaccination_date)
+            minimum = vaccine_min_age_months(vaccine, on=d.vaccination_date)
+            if age < minimum:
+                day = _dmy(d.vaccination_date)
+                yield self.draft(
+                    f"Ngày {day} người này {age // 12} tuổi {age % 12} tháng; {vaccine.name} khi đó chỉ tiêm "
+                    f"từ {minimum // 12} tuổi.",
+                    f"On {day} this person was {age // 12} years {age % 12} months old; {vaccine.name} was "
+                    f"then given from age {minimum // 12}.",
+                    {"age_months": age, "min_age_months": minimum, "vaccine": vaccine.code},
+                    d.id,
+                )
+
+
+RULES: tuple[Rule, ...] = (
+    NameMissing(),
+    DobMissing(),
+    GenderMissing(),
+    IdMissing(),
+    IdFormat(),
+    IdLeadingZeros(),
+    IdProvinceCode(),
+    IdGenderMismatch(),
+    IdBirthYearMismatch(),
+    DobInvalid(),
+    NameSuspect(),
+    NameNoDiacritics(),
+    PhoneInvalid(),
+    DoseDateFuture(),
+    DoseBeforeCampaign(),
+    DoseBeforeBirth(),
+    DoseVaccineUnknown(),
+    DoseDuplicate(),
+    DoseNumberConflict(),
+    DoseIntervalShort(),
+    DoseAgeIneligible(),
+)
+
+ID_SHARED = "ID_SHARED"
+
+
+def id_shared_draft(p: PersonSnapshot, others: int) -> FindingDraft:
+    """ID_SHARED is found by a query across persons (services); its message is built here with the rest."""
+    return FindingDraft(
+        ID_SHARED,
+        Severity.BLOCKING,
+        ("id_number", "full_name", "date_of_birth"),
+        f"Số giấy tờ {p.id_number} còn có ở {others} người khác có họ tên hoặc ngày sinh khác.",
+        f"The ID {p.id_number} is also on {others} other person(s) with another name or birth date.",
+        {"id_number": p.id_number, "other_persons": others},
+    )
+
+
+def person_evaluate(p: PersonSnapshot, doses: list[DoseSnapshot], params: Parameters) -> list[FindingDraft]:
+    return [draft for rule in RULES for draft in rule.check(p, doses, params)]
