@@ -16,6 +16,7 @@ VERBS: dict[tuple[str, ...], str] = {
     ("serve",): "serve",
     ("bench", "import"): "bench_import",
     ("quality", "scan"): "quality_scan",
+    ("quality", "export"): "quality_export",
     ("createuser",): "createuser",
     ("worker",): "db_worker",
 }
@@ -31,6 +32,7 @@ Verbs:
   demo                         set up a demo database with data and users, then serve the web UI
   serve                        serve the web UI and API
   quality scan [--province P]  run the data-quality rules over every person (or one province)
+  quality export --out F       export open findings per source record (.csv/.xlsx) [--facility C]
   bench import --rows N        measure import speed against a raw bulk load
   createuser                   create a staff account with a role and a unit
   worker                       run the background task worker

@@ -17,6 +17,7 @@ from vaxreg.accounts.models import Role, User
 from vaxreg.core import clock
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.models import AuditEvent
+from vaxreg.core.text import spreadsheet_safe
 from vaxreg.imports.headers import COLUMNS_BY_FIELD
 from vaxreg.imports.models import ImportBatch, RejectedRow
 from vaxreg.imports.normalize import RowNormalizer
@@ -255,11 +256,6 @@ def _normalizer_for(batch: ImportBatch, dose_file: DoseFile) -> RowNormalizer:
 REPORT_HEADERS = ["Dòng / Row", "Cột / Column", "Mã lỗi / Code", "Lý do", "Reason"]
 
 
-def _safe_cell(value: str) -> str:
-    # A cell starting with =, +, - or @ would run as a formula when the report is opened in Excel.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
 def rejected_rows_report(*, batch: ImportBatch, fmt: str = "csv") -> tuple[bytes, str, str]:
     """The rejected rows of a batch, one line per (row, reason), with the row's raw values after them."""
     rows = list(RejectedRow.objects.filter(batch=batch).order_by("row_number"))
@@ -273,7 +269,7 @@ def rejected_rows_report(*, batch: ImportBatch, fmt: str = "csv") -> tuple[bytes
         for reason in row.reasons:
             table.append(
                 [str(row.row_number), reason.get("column", ""), reason["code"], reason["message_vi"], reason["message_en"]]
-                + [_safe_cell(str(row.raw.get(h, ""))) for h in raw_headers]
+                + [spreadsheet_safe(str(row.raw.get(h, ""))) for h in raw_headers]
             )
     base = f"batch-{batch.pk}-rejected"
     if fmt == "xlsx":

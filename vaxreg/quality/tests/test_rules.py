@@ -9,7 +9,6 @@ from vaxreg.core import clock
 from vaxreg.core.cccd import build_cccd
 from vaxreg.people.models import Person
 from vaxreg.places.models import Facility
-from vaxreg.places.services import facilities_generate
 from vaxreg.quality.models import Finding, Severity
 from vaxreg.quality.services import quality_check_persons
 from vaxreg.vaccinations.models import Dose
@@ -32,12 +31,6 @@ CLEAN_DOSES: list[tuple[str | None, dt.date, int | None, str]] = [
     ("ASTRAZENECA", D(2021, 10, 1), 2, "AZ"),
     ("COMIRNATY", D(2022, 3, 1), 3, "Pfizer"),
 ]
-
-
-@pytest.fixture
-def facility(reference_data: Any, db: Any) -> Facility:
-    facilities_generate(province_code="46")
-    return Facility.objects.order_by("code").first()  # type: ignore[return-value]
 
 
 def make_person(
