@@ -24,6 +24,7 @@ from vaxreg.imports.writers import BulkWriter
 
 CHUNK_ROWS = 5_000
 READ_IN_CHILD_PROCESS = True
+IMPORT_LOCK_KEY = 0x7661787265670001  # "vaxreg" + 1: the advisory lock that serialises imports
 
 PERSON_TABLE = "people_person"
 DOSE_TABLE = "vaccinations_dose"
@@ -180,6 +181,10 @@ class BatchImporter:
 
     def _run(self, rows: Iterable[SourceRow]) -> ImportCounts:
         if connection.vendor == "postgresql":
+            # Two imports matching persons at the same time could each create the same new person: imports
+            # take turns, as they do on SQLite, whose single writer serialises them anyway.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
             # The tables grow by millions of rows inside this one transaction, where the planner's
             # statistics cannot follow; the lookups here are all point lookups, so they are pinned to
             # index scans rather than left to estimates that go stale as the import runs.
