@@ -166,7 +166,6 @@ class BatchImporter:
         self.counts = ImportCounts()
         self.writer = BulkWriter()
         self._updated_dose_ids: set[int] = set()
-        self._source = ChangeSource(type=SourceType.IMPORT, id=str(batch_id))
 
     def run(self, rows: Iterable[SourceRow]) -> ImportCounts:
         # The import makes no reference cycles, and the cyclic collector, walking the large lookup maps

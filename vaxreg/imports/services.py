@@ -5,7 +5,6 @@ import csv
 import hashlib
 import io
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -286,7 +285,3 @@ def rejected_rows_report(*, batch: ImportBatch, fmt: str = "csv") -> tuple[bytes
     csv.writer(text).writerows(table)
     return ("\ufeff" + text.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", f"{base}.csv"
 
-
-def import_file_copy_for_retry(*, batch: ImportBatch, destination: Path) -> Path:
-    """Copy a batch's stored file, e.g. to correct it and send it again."""
-    return Path(shutil.copyfile(batch.stored_path, destination))

@@ -58,13 +58,10 @@ class BulkWriter:
         raw_sqlite = connection.connection
         raw_sqlite.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)
 
-    def update(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], json_columns: Sequence[str] = ()) -> None:
+    def update(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """``rows`` hold the new values of ``columns`` followed by the row id."""
         if not rows:
             return
-        if json_columns:
-            positions = [columns.index(c) for c in json_columns]
-            rows = [_with_json(row, positions) for row in rows]
         assignments = ", ".join(f"{c} = %s" for c in columns)
         with connection.cursor() as cursor:
             cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", rows)
