@@ -118,7 +118,6 @@ class RowNormalizer:
         only_facility: FacilityRef | None,
         only_province: str | None,
     ) -> None:
-        self._positions = positions
         self._facilities = facilities
         self._communes = communes
         self._commune_province = commune_province

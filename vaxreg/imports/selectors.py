@@ -1,5 +1,7 @@
 import json
+from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -19,12 +21,15 @@ def import_batches_for_user(user: User) -> QuerySet[ImportBatch]:
     return batches.filter(uploaded_by=user)
 
 
+def progress_file(batch_id: int) -> Path:
+    """Where a running SQLite import writes its row count (see services._Progress)."""
+    return Path(settings.MEDIA_ROOT) / "imports" / f"batch-{batch_id}.progress"
+
+
 def import_batch_progress(batch: ImportBatch) -> int:
     """Rows handled so far by a running import (see services._Progress)."""
     if batch.status != ImportBatch.Status.RUNNING or connection.vendor == "postgresql":
         return batch.progress_rows
-    from vaxreg.imports.services import progress_file
-
     try:
         return int(json.loads(progress_file(batch.pk).read_text())["rows"])
     except (OSError, ValueError, KeyError):

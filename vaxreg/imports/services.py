@@ -22,6 +22,7 @@ from vaxreg.imports.models import ImportBatch, RejectedRow
 from vaxreg.imports.normalize import RowNormalizer
 from vaxreg.imports.pipeline import BatchImporter, ImportCounts
 from vaxreg.imports.readers import DoseFile, FileRefused
+from vaxreg.imports.selectors import progress_file
 from vaxreg.places.models import Commune
 from vaxreg.places.selectors import commune_code_map, facility_map
 from vaxreg.vaccinations.selectors import vaccine_alias_map
@@ -72,7 +73,8 @@ def import_batch_create(
     code = _allowed_facility_code(user=uploaded_by, facility_code=facility_code)
     facility_id = None
     if code:
-        ref = facility_map().get(code) or facility_map().get(code.upper())
+        facilities = facility_map()
+        ref = facilities.get(code) or facilities.get(code.upper())
         if ref is None:
             raise ImportRefused(
                 f"Mã cơ sở tiêm “{code}” không có trong danh mục.", f"The facility code “{code}” is not in the facility list."
@@ -126,6 +128,7 @@ class _Progress:
 
     def __init__(self, batch_id: int) -> None:
         self.batch_id = batch_id
+        _uploads_dir()
         self.file = progress_file(batch_id)
         self._connection = connections.create_connection("default") if connection.vendor == "postgresql" else None
 
@@ -141,10 +144,6 @@ class _Progress:
         if self._connection is not None:
             self._connection.close()
         self.file.unlink(missing_ok=True)
-
-
-def progress_file(batch_id: int) -> Path:
-    return _uploads_dir() / f"batch-{batch_id}.progress"
 
 
 def import_batch_run(*, batch_id: int, progress: Callable[[ImportCounts], None] | None = None) -> ImportBatch:
