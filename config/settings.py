@@ -140,6 +140,10 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# PostgreSQL: "importer" checks an import's foreign keys once per parent row (needs SET on
+# session_replication_role: a superuser or `GRANT SET ON PARAMETER session_replication_role TO <role>`;
+# without it the database's per-row checks are used anyway); "database" always leaves them to the database.
+VAXREG_IMPORT_KEY_CHECKS = os.environ.get("VAXREG_IMPORT_KEY_CHECKS", "importer")
 VAXREG_IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("VAXREG_IMPORT_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024)))
 
 TASKS = {

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from vaxreg.core import clock
 from vaxreg.core.history import ChangeSource, change_records_build, record_changes_bulk
@@ -41,6 +42,7 @@ DOSE_COLUMNS = (  # no id: the database numbers doses itself; nothing needs thei
     "created_at", "updated_at", "version",
 )  # fmt: skip
 REJECTED_COLUMNS = ("batch_id", "row_number", "raw", "reasons")
+PRIMARY_KEYS = {"places_commune": "code", "places_province": "code", "vaccinations_vaccine": "code"}
 
 # What a re-imported row may change, as (model field, DoseRow attribute) pairs.
 PERSON_FIELDS = (
@@ -79,6 +81,17 @@ class _Chunk:
     rows_blank: int = 0
     rows: list[DoseRow] = field(default_factory=list)
     rejected: list[tuple[int, dict[str, str], list[dict[str, str]]]] = field(default_factory=list)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle rebuilds a named tuple by calling its Python-level constructor with every field, which is
+        # slow at a million rows: the rows cross the pipe as plain tuples and become DoseRows at C speed.
+        return (_chunk_rebuilt, (self.rows_read, self.rows_blank, list(map(tuple, self.rows)), self.rejected))
+
+
+def _chunk_rebuilt(
+    rows_read: int, rows_blank: int, rows: list[tuple[Any, ...]], rejected: list[tuple[int, dict[str, str], list[dict[str, str]]]]
+) -> _Chunk:
+    return _Chunk(rows_read, rows_blank, list(map(DoseRow._make, rows)), rejected)
 
 
 def _from_child_process(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
@@ -148,6 +161,58 @@ def _chunks_of(values: Sequence[Any], size: int = 900) -> Iterable[Sequence[Any]
         yield values[start : start + step]
 
 
+class ParentKeys:
+    """The foreign-key checks of an import on PostgreSQL, made once per parent row instead of once per row.
+
+    PostgreSQL checks each foreign key of each inserted row with its own query at commit (seven per dose and
+    person: almost half the time of a large import). When the database lets the import switch those
+    per-row triggers off for its transaction (``session_replication_role``: a superuser, or a role granted
+    ``SET`` on it), the importer makes the same checks itself: every parent a chunk points at is read with
+    the same ``FOR KEY SHARE`` lock the trigger takes (so nobody can delete it before the commit), once per
+    import. A missing parent stops the import, as the trigger would. Without the grant the triggers stay on
+    and this class does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.active = False
+        self._checked: dict[str, set[Any]] = {}
+
+    def switch_triggers_off(self) -> None:
+        if connection.vendor != "postgresql" or settings.VAXREG_IMPORT_KEY_CHECKS != "importer":
+            return
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET LOCAL session_replication_role = replica")
+        except DatabaseError:  # not granted: the database keeps checking, row by row
+            return
+        # A savepoint's SET LOCAL outlives the savepoint's release; it ends with the transaction, or earlier,
+        # at ``switch_triggers_on``.
+        self.active = True
+
+    def switch_triggers_on(self) -> None:
+        if self.active:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL session_replication_role = origin")
+            self.active = False
+
+    def require(self, table: str, ids: Iterable[Any]) -> None:
+        """Lock the rows of ``table`` with these keys against deletion; fail if one does not exist."""
+        if not self.active:
+            return
+        checked = self._checked.setdefault(table, set())
+        wanted = {i for i in ids if i is not None} - checked
+        if not wanted:
+            return
+        with connection.cursor() as cursor:
+            key = PRIMARY_KEYS.get(table, "id")
+            cursor.execute(f"SELECT {key} FROM {table} WHERE {key} = ANY(%s) FOR KEY SHARE", [sorted(wanted)])
+            found = {row[0] for row in cursor.fetchall()}
+        missing = wanted - found
+        if missing:
+            raise IntegrityError(f"{table}: no row with id {sorted(missing, key=str)[:5]} (referenced by the import)")
+        checked |= wanted
+
+
 class BatchImporter:
     """Imports the rows of one batch. Call ``run`` inside a transaction."""
 
@@ -165,6 +230,7 @@ class BatchImporter:
         self.progress = progress
         self.counts = ImportCounts()
         self.writer = BulkWriter()
+        self.parents = ParentKeys()
         self._updated_dose_ids: set[int] = set()
 
     def run(self, rows: Iterable[SourceRow]) -> ImportCounts:
@@ -175,6 +241,7 @@ class BatchImporter:
         try:
             return self._run(rows)
         finally:
+            self.parents.switch_triggers_on()
             if gc_was_enabled:
                 gc.enable()
 
@@ -190,6 +257,10 @@ class BatchImporter:
             with connection.cursor() as cursor:
                 for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
                     cursor.execute(f"SET LOCAL {setting} = off")
+                # Starting parallel workers costs more than the few milliseconds such a lookup takes.
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            self.parents.switch_triggers_off()
+            self.parents.require("imports_importbatch", [self.batch_id])
         chunks = self._read_chunks(rows)
         if READ_IN_CHILD_PROCESS and "fork" in multiprocessing.get_all_start_methods():
             chunks = _from_child_process(chunks)
@@ -317,7 +388,7 @@ class BatchImporter:
         if not rows:
             return
         by_id = self._persons_by_id_number([r.id_number for r in rows if r.has_usable_id])
-        by_name = self._persons_by_name_key([r.name_key for r in rows if not r.has_usable_id and r.name_key])
+        by_name = self._persons_by_name_key([r for r in rows if not r.has_usable_id and r.name_key])
         new_person_rows: list[DoseRow] = []
         person_of_row: list[int] = []  # a person id, or -(1 + position in new_person_rows)
         pending: dict[tuple[Any, ...], int] = {}  # match key → position in new_person_rows
@@ -338,6 +409,12 @@ class BatchImporter:
             else:
                 person_of_row.append(person_id)
 
+        self.parents.require("places_commune", {row.commune_code for row in new_person_rows})
+        self.parents.require("places_province", {row.province_code for row in new_person_rows})
+        self.parents.require("places_facility", {row.facility_id for row in rows})
+        self.parents.require("vaccinations_vaccine", {row.vaccine_code for row in rows})
+        # Existing persons only: nobody else can see, let alone delete, the persons this import creates.
+        self.parents.require("people_person", {ref for ref in person_of_row if ref > 0})
         person_ids = self.writer.allocate_ids(PERSON_TABLE, len(new_person_rows))
         person_values = []
         for pid, row in zip(person_ids, new_person_rows, strict=True):
@@ -383,20 +460,32 @@ class BatchImporter:
                     found.setdefault(number, []).append((("id", number, name_key, birth_year), pid))
         return found
 
-    def _persons_by_name_key(self, name_keys: list[str]) -> dict[str, list[tuple[tuple[Any, ...], int]]]:
+    def _persons_by_name_key(self, rows: list[DoseRow]) -> dict[str, list[tuple[tuple[Any, ...], int]]]:
+        """Persons who could be the same as rows without a usable ID: same folded name and birth year (the
+        index's two columns; common names have thousands of holders, so the year narrows at the index)."""
         found: dict[str, list[tuple[tuple[Any, ...], int]]] = {}
-        unique = sorted(set(name_keys))
+        columns = "id, name_key, birth_year, birth_month, birth_day, gender, commune_id, commune_code_raw"
+        pairs = sorted({(r.name_key, r.birth_year) for r in rows}, key=lambda p: (p[0], p[1] or 0))
         with connection.cursor() as cursor:
-            for part in _chunks_of(unique):
-                clause, params = _in_clause(part)
+            if connection.vendor == "postgresql":
+                dated = [p for p in pairs if p[1] is not None]
                 cursor.execute(
-                    f"SELECT id, name_key, birth_year, birth_month, birth_day, gender, commune_id, commune_code_raw "
-                    f"FROM {PERSON_TABLE} WHERE name_key {clause} ORDER BY id",
-                    params,
+                    f"SELECT {columns} FROM {PERSON_TABLE} p JOIN unnest(%s::text[], %s::int[]) AS k(n, y) "
+                    "ON p.name_key = k.n AND p.birth_year = k.y "
+                    f"UNION ALL SELECT {columns} FROM {PERSON_TABLE} WHERE name_key = ANY(%s) AND birth_year IS NULL "
+                    "ORDER BY id",
+                    [[n for n, _ in dated], [y for _, y in dated], [n for n, y in pairs if y is None]],
                 )
-                for pid, name_key, year, month, day, gender, commune_id, commune_raw in cursor.fetchall():
-                    key = ("name", name_key, year, month, day, gender, commune_id or commune_raw)
-                    found.setdefault(name_key, []).append((key, pid))
+                results = cursor.fetchall()
+            else:
+                results = []
+                for part in _chunks_of(sorted({n for n, _ in pairs})):
+                    clause, params = _in_clause(part)
+                    cursor.execute(f"SELECT {columns} FROM {PERSON_TABLE} WHERE name_key {clause} ORDER BY id", params)
+                    results += cursor.fetchall()
+        for pid, name_key, year, month, day, gender, commune_id, commune_raw in results:
+            key = ("name", name_key, year, month, day, gender, commune_id or commune_raw)
+            found.setdefault(name_key, []).append((key, pid))
         return found
 
     # -- changed rows: update with history -------------------------------------------------------------
@@ -432,6 +521,7 @@ class BatchImporter:
                     setattr(person, f, new)
                 person_updates[person_id] = new_values
             self._updated_dose_ids.add(dose_id)
+            self.parents.require("vaccinations_vaccine", [row.vaccine_code])
             self.writer.update(
                 DOSE_TABLE,
                 [f for f, _ in DOSE_FIELDS] + ["source_hash", "updated_at", "version"],
@@ -440,6 +530,7 @@ class BatchImporter:
             self.counts.doses_updated += 1
             self.counts.rows_stored += 1
         if person_updates:
+            self.parents.require("places_commune", {values["commune_id"] for values in person_updates.values()})
             columns = [f for f, _ in PERSON_FIELDS]
             self.writer.update(
                 PERSON_TABLE,

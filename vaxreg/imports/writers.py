@@ -19,6 +19,7 @@ class BulkWriter:
     def __init__(self) -> None:
         self.vendor = connection.vendor
         self._next_id: dict[str, int] = {}
+        self._types: dict[tuple[str, tuple[str, ...]], list[str]] = {}
 
     def allocate_ids(self, table: str, count: int) -> list[int]:
         """Primary keys for rows about to be inserted, so that doses can point at new persons at once."""
@@ -27,9 +28,10 @@ class BulkWriter:
         with connection.cursor() as cursor:
             if self.vendor == "postgresql":
                 cursor.execute(
-                    f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [count]
+                    f"SELECT array_agg(nextval(pg_get_serial_sequence('{table}', 'id'))) FROM generate_series(1, %s)",
+                    [count],
                 )
-                return [row[0] for row in cursor.fetchall()]
+                return list(cursor.fetchone()[0])
             # SQLite: the import transaction holds the write lock (BEGIN IMMEDIATE), so nobody else
             # can take these numbers; AUTOINCREMENT's counter follows the largest id inserted.
             if table not in self._next_id:
@@ -45,18 +47,32 @@ class BulkWriter:
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], json_columns: Sequence[str] = ()) -> None:
         if not rows:
             return
-        if json_columns:
+        if json_columns and self.vendor != "postgresql":  # PostgreSQL's binary COPY takes the objects themselves
             positions = [columns.index(c) for c in json_columns]
             rows = [_with_json(row, positions) for row in rows]
         if self.vendor == "postgresql":
             raw = connection.connection
-            with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            types = self._column_types(table, columns)
+            with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(types)
                 for row in rows:
                     copy.write_row(row)
             return
         placeholders = ", ".join(["?"] * len(columns))
         raw_sqlite = connection.connection
         raw_sqlite.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)
+
+    def _column_types(self, table: str, columns: Sequence[str]) -> list[str]:
+        key = (table, tuple(columns))
+        if key not in self._types:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
+                    [table],
+                )
+                by_name = dict(cursor.fetchall())
+            self._types[key] = [by_name[c] for c in columns]
+        return self._types[key]
 
     def update(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """``rows`` hold the new values of ``columns`` followed by the row id."""

@@ -6,6 +6,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from django.db import IntegrityError, connection
 from openpyxl import Workbook
 
 from vaxreg.accounts.models import Role
@@ -297,3 +298,34 @@ def test_a_large_workbook_is_streamed_with_the_same_result(places, tmp_path, mon
     assert (batch.rows_stored, batch.rows_rejected, batch.persons_created) == (2, 0, 1), batch.message
     person = Person.objects.get()
     assert person.id_number == "001090012345" and (person.birth_year, person.birth_month, person.birth_day) == (1987, 3, 15)
+
+
+@pytest.mark.parametrize("key_checks", ["importer", "database"])
+def test_both_ways_of_checking_foreign_keys_store_the_same_records(places, tmp_path, settings, key_checks):
+    settings.VAXREG_IMPORT_KEY_CHECKS = key_checks
+    rows = [row(source_record_id=f"R{i}", dose_number=str(i)) for i in (1, 2)]
+    rows.append(row(full_name="Lê Văn Tám", id_number="", source_record_id="R3", facility_code="BV4601", vaccine="Pfizer"))
+    first = run_import(write_csv(tmp_path / "a.csv", rows))
+    rows[0] = row(source_record_id="R1", dose_number="1", commune_code="", lot_number="B7")
+    second = run_import(write_csv(tmp_path / "b.csv", rows))
+    assert (first.rows_stored, first.persons_created, second.doses_updated) == (3, 2, 1)
+    assert sorted(Dose.objects.values_list("source_record_id", "facility__code", "vaccine_id", "person__full_name")) == [
+        ("R1", "TYT19753", "AZ", "Nguyễn Thị Hoa"),
+        ("R2", "TYT19753", "AZ", "Nguyễn Thị Hoa"),
+        ("R3", "BV4601", "COMIRNATY", "Lê Văn Tám"),
+    ]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # the per-row checks are back on for whatever follows
+            cursor.execute("SHOW session_replication_role")
+            assert cursor.fetchone()[0] == "origin"
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_the_importer_refuses_a_row_whose_parent_does_not_exist(places):
+    keys = pipeline.ParentKeys()
+    keys.switch_triggers_off()
+    assert keys.active
+    keys.require("places_facility", [places["facilities"]["TYT19753"].pk])
+    with pytest.raises(IntegrityError, match="places_commune"):
+        keys.require("places_commune", ["19753", "99999"])
+    keys.switch_triggers_on()
