@@ -5,5 +5,6 @@ from vaxreg.api.api import api
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", api.urls),
+    path("verification/", include("vaxreg.verification.urls")),
     path("", include("vaxreg.web.urls")),
 ]

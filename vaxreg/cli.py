@@ -17,6 +17,8 @@ VERBS: dict[tuple[str, ...], str] = {
     ("bench", "import"): "bench_import",
     ("quality", "scan"): "quality_scan",
     ("quality", "export"): "quality_export",
+    ("verification", "sync"): "verification_sync",
+    ("police", "import"): "police_import",
     ("createuser",): "createuser",
     ("worker",): "db_worker",
 }
@@ -33,6 +35,8 @@ Verbs:
   serve                        serve the web UI and API
   quality scan [--province P]  run the data-quality rules over every person (or one province)
   quality export --out F       export open findings per source record (.csv/.xlsx) [--facility C]
+  verification sync            open and close verification cases to follow the findings
+  police import --user U FILE  apply the police's result file (.xlsx/.csv) to escalated cases
   bench import --rows N        measure import speed against a raw bulk load
   createuser                   create a staff account with a role and a unit
   worker                       run the background task worker

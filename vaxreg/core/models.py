@@ -6,6 +6,7 @@ class SourceType(models.TextChoices):
     IMPORT = "import", "import batch"
     CORRECTION = "correction", "correction"
     POLICE = "police", "police result"
+    CASE = "case", "verification case"
     COMPLAINT = "complaint", "complaint"
     SYSTEM = "system", "system"
 
@@ -47,6 +48,7 @@ class AuditEvent(models.Model):
         IMPORT_FINISHED = "import_finished", "import finished"
         EXPORT = "export", "export"
         REFERENCE_LOADED = "reference_loaded", "reference data loaded"
+        DAY_SIGNED_OFF = "day_signed_off", "day of doses signed off"
 
     action = models.CharField(max_length=32, choices=Action.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")

@@ -9,6 +9,7 @@ Only tests import this module (it reaches above core on purpose: it builds the w
 """
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 
 import pytest
@@ -21,7 +22,8 @@ from vaxreg.core.models import SourceType
 from vaxreg.core.text import fold
 from vaxreg.people.models import Gender, IdType, Person
 from vaxreg.places.models import Commune, Facility, Province
-from vaxreg.vaccinations.models import Dose, Vaccine
+from vaxreg.vaccinations.models import CatalogueParameter, Dose, Vaccine
+from vaxreg.vaccinations.services import CATALOGUE_JSON
 
 TEST_PASSWORD = "correct-horse-battery-9"
 
@@ -109,8 +111,16 @@ def dose_make(
     )
 
 
+def catalogue_parameters_load() -> None:
+    """The catalogue's rule parameters (campaign start, ages), which every re-check of the rules reads."""
+    catalogue = json.loads(CATALOGUE_JSON.read_text(encoding="utf-8"))
+    for parameter in catalogue["parameters"]:
+        CatalogueParameter.objects.update_or_create(key=parameter["key"], defaults={"value": parameter["value"]})
+
+
 def world_build() -> World:
     w = World()
+    catalogue_parameters_load()
     w.provinces["01"] = Province.objects.create(
         code="01", name="Thành phố Hà Nội", short_name="Hà Nội", name_key="ha noi"
     )

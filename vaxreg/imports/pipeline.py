@@ -232,6 +232,7 @@ class BatchImporter:
         self.writer = BulkWriter()
         self.parents = ParentKeys()
         self._updated_dose_ids: set[int] = set()
+        self.touched_person_ids: set[int] = set()  # persons this import created or changed, or gave a dose
 
     def run(self, rows: Iterable[SourceRow]) -> ImportCounts:
         # The import makes no reference cycles, and the cyclic collector, walking the large lookup maps
@@ -331,7 +332,7 @@ class BatchImporter:
                 changed.append((row, dose_id, person_id))
 
         self._create(new_rows, db_now)
-        self._update(changed, now, db_now)
+        self._update(changed, now, db_now, chunk.rejected)
         if chunk.rejected:
             self.counts.rows_rejected += len(chunk.rejected)
             self.writer.insert(
@@ -435,6 +436,7 @@ class BatchImporter:
         dose_values = []
         for row, ref in zip(rows, person_of_row, strict=True):
             person_id = ref if ref > 0 else person_ids[-ref - 1]
+            self.touched_person_ids.add(person_id)
             dose_values.append(
                 (
                     person_id, row.vaccine_code, row.vaccine_raw, row.lot_number, row.vaccination_date,
@@ -490,7 +492,13 @@ class BatchImporter:
 
     # -- changed rows: update with history -------------------------------------------------------------
 
-    def _update(self, changed: list[tuple[DoseRow, int, int]], now: dt.datetime, db_now: Any) -> None:
+    def _update(
+        self,
+        changed: list[tuple[DoseRow, int, int]],
+        now: dt.datetime,
+        db_now: Any,
+        rejected: list[tuple[int, dict[str, str], list[dict[str, str]]]],
+    ) -> None:
         if not changed:
             return
         from vaxreg.people.models import Person
@@ -502,6 +510,10 @@ class BatchImporter:
         person_updates: dict[int, dict[str, Any]] = {}
         for row, dose_id, person_id in changed:
             dose = doses[dose_id]
+            if dose.signed_off:
+                rejected.append(_signed_off(row))
+                continue
+            self.touched_person_ids.add(person_id)
             person = persons[person_id]
             source = ChangeSource(
                 type=SourceType.IMPORT,
@@ -542,6 +554,16 @@ class BatchImporter:
             )
             self.counts.persons_updated += len(person_updates)
         record_changes_bulk(history)
+
+
+def _signed_off(row: DoseRow) -> tuple[int, dict[str, str], list[dict[str, str]]]:
+    reason = Reason(
+        "DOSE_SIGNED_OFF",
+        "Mã bản ghi",
+        f"Mũi tiêm “{row.source_record_id}” đã được ký duyệt: chỉ sửa được qua chức năng sửa thông tin, có ghi lý do.",
+        f"Dose “{row.source_record_id}” is signed off: it can only be changed through a correction, with a reason.",
+    )
+    return (row.number, _row_as_raw(row), [reason.as_dict()])
 
 
 def _person_values(row: DoseRow) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from vaxreg.core.history import audit_event_record
 from vaxreg.core.models import AuditEvent
 from vaxreg.core.text import spreadsheet_safe
 from vaxreg.imports.headers import COLUMNS_BY_FIELD
+from vaxreg.imports.hooks import after_import_run
 from vaxreg.imports.models import ImportBatch, RejectedRow
 from vaxreg.imports.normalize import RowNormalizer
 from vaxreg.imports.pipeline import BatchImporter, ImportCounts
@@ -174,12 +175,14 @@ def import_batch_run(*, batch_id: int, progress: Callable[[ImportCounts], None] 
             batch.save(update_fields=["status", "message", "finished_at"])
             return batch
         with _bulk_load_mode(), transaction.atomic():
-            counts = BatchImporter(
+            importer = BatchImporter(
                 batch_id=batch.pk,
                 normalizer=_normalizer_for(batch, dose_file),
                 headers=dose_file.layout.headers.headers,
                 progress=report,
-            ).run(dose_file.rows())
+            )
+            counts = importer.run(dose_file.rows())
+            after_import_run(batch_id=batch.pk, person_ids=importer.touched_person_ids)
             layout = dose_file.layout
             for name, value in counts.as_dict().items():
                 setattr(batch, name, value)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -91,3 +92,21 @@ class Dose(models.Model):
 
     def __str__(self) -> str:
         return f"{self.facility_id}/{self.source_record_id}"
+
+
+class DaySignOff(models.Model):
+    """The head of a facility has reviewed and signed off one day's doses (SPEC §6): from then on those
+    doses change only through the correction service, with a reason."""
+
+    facility = models.ForeignKey("places.Facility", on_delete=models.PROTECT, related_name="+", db_index=False)
+    day = models.DateField()
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField()
+    doses = models.IntegerField()  # how many doses the day had when it was signed off
+    note = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["facility", "day"], name="signoff_facility_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.facility_id} {self.day}"

@@ -1,10 +1,13 @@
 """Reads of the vaccine catalogue: small tables, loaded whole into memory by the pipeline and the rules."""
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Count
+
 from vaxreg.vaccinations.catalogue import alias_key
-from vaxreg.vaccinations.models import CatalogueParameter, Vaccine, VaccineAlias
+from vaxreg.vaccinations.models import CatalogueParameter, DaySignOff, Dose, Vaccine, VaccineAlias
 
 _MISSING = object()
 
@@ -68,3 +71,41 @@ def vaccine_min_interval_days(vaccine: Vaccine, *, dose_number: int) -> int | No
     """Minimum days between dose ``dose_number - 1`` and this dose, or None when the catalogue sets none."""
     value = vaccine.min_interval_days.get(str(dose_number))
     return int(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class DayToSignOff:
+    day: dt.date
+    doses: int
+    signed_off: bool
+    signed_by: str
+    signed_at: dt.datetime | None
+
+
+def days_of_facility(*, facility_id: int, limit: int = 60) -> list[DayToSignOff]:
+    """The facility's latest days with doses, newest first, and whether each is signed off."""
+    rows = (
+        Dose.objects.filter(facility_id=facility_id)
+        .values("vaccination_date")
+        .annotate(n=Count("id"))
+        .order_by("-vaccination_date")[:limit]
+    )
+    sign_offs = {
+        s.day: s
+        for s in DaySignOff.objects.filter(facility_id=facility_id, day__in=[r["vaccination_date"] for r in rows]).select_related(
+            "signed_by"
+        )
+    }
+    days = []
+    for row in rows:
+        sign_off = sign_offs.get(row["vaccination_date"])
+        days.append(
+            DayToSignOff(
+                day=row["vaccination_date"],
+                doses=row["n"],
+                signed_off=sign_off is not None,
+                signed_by=sign_off.signed_by.username if sign_off else "",
+                signed_at=sign_off.signed_at if sign_off else None,
+            )
+        )
+    return days

@@ -1,14 +1,18 @@
 """Writes for the vaccine catalogue."""
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 from django.db import transaction
 
+from vaxreg.core import clock
+from vaxreg.core.history import audit_event_record
+from vaxreg.core.models import AuditEvent
 from vaxreg.places.services import SyncCount, reference_load_audit, table_sync
 from vaxreg.vaccinations.catalogue import alias_key
-from vaxreg.vaccinations.models import CatalogueParameter, Vaccine, VaccineAlias
+from vaxreg.vaccinations.models import CatalogueParameter, DaySignOff, Dose, Vaccine, VaccineAlias
 
 CATALOGUE_JSON = Path(__file__).resolve().parent / "data" / "catalogue.json"
 
@@ -59,3 +63,42 @@ def catalogue_load(*, path: Path = CATALOGUE_JSON) -> dict[str, SyncCount]:
     }
     reference_load_audit(object_type="vaccine_catalogue", counts=counts)
     return counts
+
+
+class SignOffRefused(Exception):
+    def __init__(self, message_vi: str, message_en: str) -> None:
+        super().__init__(message_en)
+        self.message_vi = message_vi
+        self.message_en = message_en
+
+
+@transaction.atomic
+def day_sign_off(*, actor: Any, facility_id: int, day: dt.date, note: str = "") -> DaySignOff:
+    """The facility's head signs off one day's doses after review (SPEC §6).
+
+    Signed-off doses are then changed only by the correction service with a reason; a re-imported row that
+    would change one is refused with its reason instead.
+    """
+    if getattr(actor, "role", None) != "facility" or actor.facility_id != facility_id:
+        raise SignOffRefused(
+            "Chỉ cơ sở tiêm của các mũi tiêm này mới ký duyệt được.", "Only the facility that gave these doses can sign them off."
+        )
+    if day > clock.today():
+        raise SignOffRefused("Không ký duyệt được ngày trong tương lai.", "A day in the future cannot be signed off.")
+    if DaySignOff.objects.filter(facility_id=facility_id, day=day).exists():
+        raise SignOffRefused(f"Ngày {day:%d/%m/%Y} đã được ký duyệt.", f"{day:%d/%m/%Y} is already signed off.")
+    doses = Dose.objects.filter(facility_id=facility_id, vaccination_date=day)
+    count = doses.update(signed_off=True)
+    if count == 0:
+        raise SignOffRefused(f"Ngày {day:%d/%m/%Y} không có mũi tiêm nào.", f"There are no doses on {day:%d/%m/%Y}.")
+    sign_off = DaySignOff.objects.create(
+        facility_id=facility_id, day=day, signed_by=actor, signed_at=clock.now(), doses=count, note=note[:1000]
+    )
+    audit_event_record(
+        action=AuditEvent.Action.DAY_SIGNED_OFF,
+        actor_id=actor.pk,
+        object_type="facility",
+        object_id=str(facility_id),
+        detail={"day": day.isoformat(), "doses": count},
+    )
+    return sign_off

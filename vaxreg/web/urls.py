@@ -16,6 +16,7 @@ urlpatterns = [
     path("people/<int:person_id>/", views.person_detail, name="person"),
     path("people/<int:person_id>/id-number/", views.person_full_id, name="person_full_id"),
     path("imports/", views.imports, name="imports"),
+    path("sign-off/", views.sign_off, name="sign_off"),
     path("imports/<int:batch_id>/", views.import_detail, name="import_detail"),
     path(
         "imports/<int:batch_id>/rejected.<str:fmt>",

@@ -1,5 +1,6 @@
 """Server-rendered pages; each one reads through a scoped selector and never looks past the user's unit."""
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -22,6 +23,8 @@ from vaxreg.people.selectors import (
     person_history,
     person_search,
 )
+from vaxreg.vaccinations.selectors import days_of_facility
+from vaxreg.vaccinations.services import SignOffRefused, day_sign_off
 from vaxreg.web.forms import ImportUploadForm, SearchForm
 
 ACTIVE_STATUSES = {ImportBatch.Status.QUEUED, ImportBatch.Status.RUNNING}
@@ -143,3 +146,28 @@ def import_rejected_download(request: HttpRequest, batch_id: int, fmt: str) -> H
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def sign_off(request: HttpRequest) -> HttpResponse:
+    """The facility head's review: the latest days of doses, each signed off once (SPEC §6)."""
+    user: Any = request.user
+    if user.role != "facility" or not user.facility_id:
+        raise PermissionDenied
+    if request.method == "POST":
+        try:
+            day = dt.date.fromisoformat(request.POST.get("day", ""))
+            signed = day_sign_off(actor=user, facility_id=user.facility_id, day=day, note=request.POST.get("note", ""))
+        except ValueError:
+            messages.error(request, "Ngày không hợp lệ. / The day is not valid.")
+        except SignOffRefused as refused:
+            messages.error(request, f"{refused.message_vi} / {refused.message_en}")
+        else:
+            messages.success(
+                request,
+                f"Đã ký duyệt {signed.doses} mũi tiêm ngày {signed.day:%d/%m/%Y}. / "
+                f"Signed off {signed.doses} doses of {signed.day:%d/%m/%Y}.",
+            )
+        return redirect("web:sign_off")
+    return render(request, "web/sign_off.html", {"days": days_of_facility(facility_id=user.facility_id)})

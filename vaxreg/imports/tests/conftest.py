@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from vaxreg.core.testing import catalogue_parameters_load
 from vaxreg.places.models import Commune, Facility, LegacyCommune, LegacyDistrict, LegacyProvince, Province
 from vaxreg.vaccinations.catalogue import alias_key
 from vaxreg.vaccinations.models import Vaccine, VaccineAlias
@@ -40,6 +41,7 @@ def places(db: Any) -> dict[str, Any]:
         VaccineAlias.objects.create(alias_key=alias_key(alias), vaccine=az)
     for alias in ("Pfizer", "Comirnaty"):
         VaccineAlias.objects.create(alias_key=alias_key(alias), vaccine=pfizer)
+    catalogue_parameters_load()  # the touched persons are re-checked after each import
     return {"hue": hue, "hanoi": hanoi, "facilities": facilities, "thuan_hoa": thuan_hoa}
 
 

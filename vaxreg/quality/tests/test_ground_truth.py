@@ -99,12 +99,14 @@ def test_clean_file_raises_no_blocking_finding(reference_data: Any, tmp_path: Pa
 
 
 @pytest.mark.django_db(transaction=False)
-def test_rescan_changes_nothing(reference_data: Any, tmp_path: Path) -> None:
+def test_the_incremental_check_and_the_full_scan_find_the_same(reference_data: Any, tmp_path: Path) -> None:
     facilities_generate(province_code="46")
-    _import(tmp_path, RATES, "again")
-    first = quality_scan()
-    count = Finding.objects.count()
+    _import(tmp_path, RATES, "again")  # the import re-checks the persons it touched, incrementally
+    incremental = sorted(Finding.objects.values_list("person_id", "dose_id", "code", "is_open"))
+    assert len(incremental) > 100
+    full = quality_scan()
+    assert sum(full.opened.values()) == 0 and sum(full.closed.values()) == 0
+    assert sorted(Finding.objects.values_list("person_id", "dose_id", "code", "is_open")) == incremental
     again = quality_check_persons(person_ids=Dose.objects.values_list("person_id", flat=True))
-    assert Finding.objects.count() == count
     assert sum(again.opened.values()) == 0 and sum(again.closed.values()) == 0
-    assert again.unchanged == first.opened
+    assert again.unchanged == full.unchanged

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from vaxreg.quality.hooks import after_scan_run
 from vaxreg.quality.rules import RULES
 from vaxreg.quality.selectors import open_findings_by_code
 from vaxreg.quality.services import ScanProgress, quality_scan
@@ -13,7 +14,8 @@ class Command(BaseCommand):
     help = (
         "Run every data-quality rule (SPEC §5) over all persons, or those of one province, and bring the "
         "stored findings in line: new findings are opened, findings whose cause is gone are closed (kept "
-        "with the time they closed), unchanged ones stay as they are. Persons are checked in id order in "
+        "with the time they closed), unchanged ones stay as they are; then verification cases are opened for "
+        "persons with blocking findings and untouched ones closed when their cause is gone. Persons are checked in id order in "
         "batches, each committed on its own: a stopped scan can resume with --start-after-id (the last id "
         "the progress line showed). Prints a summary of opened, closed and open findings per rule code."
     )
@@ -45,6 +47,7 @@ class Command(BaseCommand):
         )
         if show:
             sys.stderr.write("\n")
+        after_scan_run(province_code=options["province"])  # verification cases follow the findings
         elapsed = time.monotonic() - started
         self.stdout.write(
             f"Đã kiểm tra {result.persons:,} người trong {elapsed:.1f} s / "

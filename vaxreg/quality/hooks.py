@@ -1,0 +1,52 @@
+"""The rules' part after an import (re-check the persons it touched), and what runs after a full scan.
+
+Rooms above quality (verification) register in their ``AppConfig.ready`` to follow a scan's findings.
+"""
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import transaction
+
+from vaxreg.people.models import Person
+from vaxreg.quality.services import quality_check_persons
+
+
+def recheck_after_import(batch_id: int, person_ids: set[int]) -> None:
+    """Re-check the touched persons at once, in the same transaction as the import.
+
+    An import touching more persons than ``VAXREG_IMPORT_RECHECK_INLINE_MAX`` (a province's initial load)
+    would hold its transaction open for the whole re-check; its provinces are re-scanned by a background
+    task queued when the import commits instead (a full scan finds the same findings).
+    """
+    if len(person_ids) <= settings.VAXREG_IMPORT_RECHECK_INLINE_MAX:
+        quality_check_persons(person_ids=person_ids)
+        return
+    from vaxreg.quality.tasks import quality_scan_task
+
+    ids = sorted(person_ids)
+    provinces: set[str] = set()
+    for start in range(0, len(ids), 50_000):
+        part = ids[start : start + 50_000]
+        provinces.update(
+            Person.objects.filter(pk__gte=part[0], pk__lte=part[-1])
+            .exclude(province_id=None)
+            .values_list("province_id", flat=True)
+            .distinct()
+        )
+    transaction.on_commit(lambda: quality_scan_task.enqueue(sorted(provinces)))
+
+
+AfterScan = Callable[[str | None], None]  # the province scanned, or None for the whole country
+
+_after_scan: list[tuple[str, AfterScan]] = []
+
+
+def after_scan_register(name: str, handler: AfterScan) -> None:
+    if all(existing != name for existing, _ in _after_scan):
+        _after_scan.append((name, handler))
+
+
+def after_scan_run(*, province_code: str | None) -> None:
+    for _, handler in _after_scan:
+        handler(province_code)

@@ -1,0 +1,316 @@
+"""Forms of the health station's pages: they parse what was typed and say which fields changed; the
+services decide whether a change may be made."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from vaxreg.accounts.models import User
+from vaxreg.people.models import Gender, Person
+from vaxreg.places.models import Facility
+from vaxreg.vaccinations.models import Dose, Vaccine
+from vaxreg.verification.models import CaseState, ContactChannel, ContactOutcome
+from vaxreg.verification.selectors import AGE_GROUPS, WorklistFilter
+from vaxreg.verification.web_selectors import BLOCKING_CODES, CODE_LABELS, vi_en
+
+UNASSIGN = "none"
+
+
+def _bilingual_choices(choices: Iterable[tuple[str, str]]) -> list[tuple[str, Any]]:
+    return [(value, vi_en(*_halves(label))) for value, label in choices]
+
+
+def _halves(label: str) -> tuple[str, str]:
+    vi, _sep, en = str(label).partition(" / ")
+    return vi, en or vi
+
+
+def _set_choices(form: forms.Form, name: str, choices: list[tuple[str, Any]]) -> None:
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    field.choices = choices
+
+
+def _staff_choices(staff: Iterable[User]) -> list[tuple[str, str]]:
+    return [(str(u.pk), u.get_full_name() or u.username) for u in staff]
+
+
+class WorklistFilterForm(forms.Form):
+    q = forms.CharField(
+        label=vi_en("Họ tên, số giấy tờ hoặc số điện thoại", "Name, ID number or phone"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+    code = forms.ChoiceField(label=vi_en("Lỗi", "Finding"), required=False)
+    state = forms.ChoiceField(label=_("Status"), required=False)
+    facility = forms.TypedChoiceField(label=_("Facility"), required=False, coerce=int, empty_value=None)
+    age_group = forms.ChoiceField(label=vi_en("Nhóm tuổi", "Age group"), required=False)
+    assignee = forms.TypedChoiceField(
+        label=vi_en("Người phụ trách", "Assigned to"), required=False, coerce=int, empty_value=None
+    )
+
+    def __init__(
+        self, *args: Any, facilities: Iterable[Facility], staff: Iterable[User], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        everything = vi_en("— Tất cả —", "— All —")
+        _set_choices(
+            self,
+            "code",
+            [("", everything)]
+            + [(code, vi_en(*CODE_LABELS.get(code, (code, code)))) for code in BLOCKING_CODES],
+        )
+        _set_choices(
+            self,
+            "state",
+            [
+                ("", vi_en("Chưa xong (mọi trạng thái đang mở)", "Not done (every open state)")),
+                *_bilingual_choices(CaseState.choices),
+                ("all", vi_en("Tất cả, kể cả đã đóng", "All, closed ones too")),
+            ],
+        )
+        _set_choices(
+            self, "facility", [("", everything)] + [(str(f.pk), f"{f.code} {f.name}") for f in facilities]
+        )
+        _set_choices(
+            self,
+            "age_group",
+            [("", everything)] + [(key, vi_en(f"{key} tuổi", f"{key} years")) for key in AGE_GROUPS],
+        )
+        staff_choices = _staff_choices(staff)
+        if staff_choices:
+            _set_choices(self, "assignee", [("", everything), *staff_choices])
+        else:
+            del self.fields["assignee"]
+
+    def to_filter(self) -> WorklistFilter:
+        """The filter of the valid fields; a field that does not validate is left out, not fatal."""
+        if not self.is_bound:
+            return WorklistFilter()
+        self.is_valid()
+        data = self.cleaned_data
+        return WorklistFilter(
+            state=data.get("state") or "",
+            code=data.get("code") or "",
+            facility_id=data.get("facility"),
+            age_group=data.get("age_group") or "",
+            text=data.get("q") or "",
+            assigned_to_id=data.get("assignee"),
+        )
+
+
+class CaseIdsField(forms.Field):
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[int]:
+        if not value:
+            return []
+        try:
+            return sorted({int(v) for v in value})
+        except (TypeError, ValueError) as exc:
+            raise forms.ValidationError(vi_en("Mã hồ sơ không hợp lệ.", "Invalid case id.")) from exc
+
+
+class AssignForm(forms.Form):
+    case_ids = CaseIdsField(
+        required=True,
+        error_messages={"required": vi_en("Chọn ít nhất một hồ sơ.", "Pick at least one case.")},
+    )
+    assignee = forms.ChoiceField(label=vi_en("Giao cho", "Assign to"))
+
+    def __init__(self, *args: Any, staff: Iterable[User], **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "assign_%s")  # the filter form on the same page has an "assignee" too
+        super().__init__(*args, **kwargs)
+        _set_choices(
+            self,
+            "assignee",
+            [
+                ("", vi_en("— Chọn cán bộ —", "— Pick a health worker —")),
+                *_staff_choices(staff),
+                (UNASSIGN, vi_en("Bỏ giao (không ai phụ trách)", "Unassign (nobody)")),
+            ],
+        )
+
+    def assignee_id(self) -> int | None:
+        value = self.cleaned_data["assignee"]
+        return None if value == UNASSIGN else int(value)
+
+
+def _reason_field(label: Any, *, required: bool = True, min_length: int = 3) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=required,
+        max_length=2000,
+        min_length=min_length if required else None,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class PersonCorrectForm(forms.Form):
+    """The person's identity as the station corrects it; ``changes`` keeps only what differs from the record."""
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    full_name = forms.CharField(label=_("Full name"), max_length=200, required=False)
+    birth_day = forms.IntegerField(label=vi_en("Ngày", "Day"), min_value=1, max_value=31, required=False)
+    birth_month = forms.IntegerField(label=vi_en("Tháng", "Month"), min_value=1, max_value=12, required=False)
+    birth_year = forms.IntegerField(
+        label=vi_en("Năm", "Year"), min_value=1800, max_value=2200, required=False
+    )
+    gender = forms.ChoiceField(label=_("Gender"), required=False)
+    id_number = forms.CharField(
+        label=_("ID number"),
+        max_length=32,
+        required=False,
+        help_text=vi_en("Để trống nếu giữ nguyên số đang lưu.", "Leave empty to keep the stored number."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+    )
+    phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
+    commune_code = forms.CharField(
+        label=vi_en("Mã xã nơi cư trú", "Commune code of residence"), max_length=5, required=False
+    )
+    reason = _reason_field(vi_en("Lý do sửa", "Reason for the correction"))
+
+    FIELD_OF = {"commune_id": "commune_code"}  # service field → form field
+
+    def __init__(self, *args: Any, person: Person, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "expected_version": person.version,
+                "full_name": person.full_name,
+                "birth_day": person.birth_day,
+                "birth_month": person.birth_month,
+                "birth_year": person.birth_year,
+                "gender": person.gender,
+                "phone": person.phone,
+                "commune_code": person.commune_id or "",
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.person = person
+        _set_choices(
+            self,
+            "gender",
+            [
+                ("", _("Unknown")),
+                (Gender.MALE, _("Male")),
+                (Gender.FEMALE, _("Female")),
+                (Gender.OTHER, _("Other")),
+            ],
+        )
+        masked = person.id_number_masked
+        if masked:
+            self.fields["id_number"].widget.attrs["placeholder"] = masked
+
+    def changes(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        p = self.person
+        typed: dict[str, Any] = {
+            "full_name": data["full_name"].strip(),
+            "birth_day": data["birth_day"],
+            "birth_month": data["birth_month"],
+            "birth_year": data["birth_year"],
+            "gender": data["gender"],
+            "phone": data["phone"].strip(),
+            "commune_id": data["commune_code"].strip() or None,
+        }
+        changes = {name: value for name, value in typed.items() if value != getattr(p, name)}
+        id_number = "".join(data["id_number"].split())
+        if id_number and id_number != p.id_number:
+            changes["id_number"] = id_number
+        return changes
+
+    def field_for(self, service_field: str) -> str | None:
+        name = self.FIELD_OF.get(service_field, service_field)
+        return name if name in self.fields else None
+
+
+class DoseCorrectForm(forms.Form):
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    vaccination_date = forms.DateField(
+        label=_("Vaccination date"),
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    vaccine_id = forms.ChoiceField(label=_("Vaccine"), required=False)
+    dose_number = forms.TypedChoiceField(
+        label=_("Dose no."),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "?"), ("1", "1"), ("2", "2"), ("3", "3"), ("4", "4")],
+    )
+    lot_number = forms.CharField(label=_("Lot"), max_length=64, required=False)
+    reason = _reason_field(vi_en("Lý do sửa", "Reason for the correction"))
+
+    def __init__(self, *args: Any, dose: Dose, vaccines: Iterable[Vaccine], **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "expected_version": dose.version,
+                "vaccination_date": dose.vaccination_date,
+                "vaccine_id": dose.vaccine_id or "",
+                "dose_number": dose.dose_number,
+                "lot_number": dose.lot_number,
+            },
+        )
+        kwargs.setdefault("prefix", f"dose-{dose.pk}")
+        super().__init__(*args, **kwargs)
+        self.dose = dose
+        unknown = vi_en(
+            f"— Chưa rõ ({dose.vaccine_raw or '?'}) —", f"— Unknown ({dose.vaccine_raw or '?'}) —"
+        )
+        _set_choices(self, "vaccine_id", [("", unknown)] + [(v.code, v.name) for v in vaccines])
+
+    def changes(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        d = self.dose
+        typed: dict[str, Any] = {
+            "vaccination_date": data["vaccination_date"],
+            "vaccine_id": data["vaccine_id"] or None,
+            "dose_number": data["dose_number"],
+            "lot_number": data["lot_number"].strip(),
+        }
+        return {name: value for name, value in typed.items() if value != getattr(d, name)}
+
+    def field_for(self, service_field: str) -> str | None:
+        return service_field if service_field in self.fields else None
+
+
+class ContactForm(forms.Form):
+    channel = forms.ChoiceField(label=vi_en("Cách liên lạc", "Channel"))
+    outcome = forms.ChoiceField(label=vi_en("Kết quả", "Outcome"))
+    note = forms.CharField(
+        label=vi_en("Ghi chú", "Note"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_choices(self, "channel", _bilingual_choices(ContactChannel.choices))
+        _set_choices(self, "outcome", _bilingual_choices(ContactOutcome.choices))
+
+
+class EscalateForm(forms.Form):
+    case_version = forms.IntegerField(widget=forms.HiddenInput)
+    reason = _reason_field(vi_en("Lý do chuyển công an", "Why the police should verify"))
+
+
+class ResolveForm(forms.Form):
+    case_version = forms.IntegerField(widget=forms.HiddenInput)
+    justification = _reason_field(
+        vi_en(
+            "Ghi chú kết quả (bắt buộc nếu còn lỗi chặn)",
+            "What was done (required if blocking findings are left)",
+        ),
+        required=False,
+    )
+
+
+class UnverifiableForm(forms.Form):
+    reason = _reason_field(vi_en("Lý do không xác minh được", "Why it cannot be verified"), min_length=10)

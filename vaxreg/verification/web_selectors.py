@@ -1,0 +1,680 @@
+"""Reads behind the health station's pages: the worklist and its Excel export, one case with its findings
+explained, and the findings export of a commune or a facility.
+
+Every read goes through the verification selectors (``worklist``, ``access_case_by_id``) or the reader's
+jurisdiction, so nothing here widens what a user may see; ID numbers leave this module masked.
+"""
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.core.paginator import Page, Paginator
+from django.db.models import F, QuerySet
+from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from vaxreg.accounts.models import Role, User
+from vaxreg.core.cccd import decode_cccd
+from vaxreg.core.history import audit_event_record
+from vaxreg.core.jurisdiction import jurisdiction_of
+from vaxreg.core.models import AuditEvent, SourceType
+from vaxreg.core.text import spreadsheet_safe
+from vaxreg.people.models import Person, mask_id_number
+from vaxreg.people.selectors import HistoryEntry, person_history
+from vaxreg.places.models import Facility
+from vaxreg.quality.exports import EXPORT_HEADERS
+from vaxreg.quality.models import Finding, Severity
+from vaxreg.quality.rules import ID_SHARED, RULES
+from vaxreg.verification.models import CaseState, VerificationCase
+from vaxreg.verification.selectors import WorklistFilter, case_contacts, cases_for_user, worklist
+
+WORKLIST_PAGE_SIZE = 50
+EXPORT_CHUNK = 2_000
+EXCEL_MAX_ROWS = 1_048_575  # one row of the sheet is the header
+
+
+# -- words shown to people -----------------------------------------------------------------------------
+
+
+def is_english() -> bool:
+    return (get_language() or "vi").startswith("en")
+
+
+def _pick(vi: str, en: str) -> str:
+    return en if is_english() else vi
+
+
+# A text that becomes Vietnamese or English when it is rendered, by the language of the request.
+vi_en = lazy(_pick, str)
+
+
+def bilingual_half(label: str) -> str:
+    """The Vietnamese or English half of a model label written "tiếng Việt / English"."""
+    vi, _sep, en = str(label).partition(" / ")
+    return _pick(vi, en or vi)
+
+
+# What each rule code means, in a few plain words for a list column (SPEC §5).
+CODE_LABELS: dict[str, tuple[str, str]] = {
+    "NAME_MISSING": ("Thiếu họ tên", "Name missing"),
+    "DOB_MISSING": ("Thiếu ngày sinh", "Birth date missing"),
+    "GENDER_MISSING": ("Thiếu giới tính", "Gender missing"),
+    "ID_MISSING": ("Thiếu số CCCD/CMND", "ID number missing"),
+    "ID_FORMAT": ("Số giấy tờ sai dạng", "ID number malformed"),
+    "ID_LEADING_ZEROS": ("CCCD mất số 0 đầu", "ID lost its leading zeros"),
+    "ID_PROVINCE_CODE": ("Mã tỉnh trên CCCD lạ", "Unknown CCCD province code"),
+    "ID_GENDER_MISMATCH": ("CCCD lệch giới tính", "ID contradicts gender"),
+    "ID_BIRTHYEAR_MISMATCH": ("CCCD lệch năm sinh", "ID contradicts birth year"),
+    "ID_SHARED": ("Trùng số giấy tờ với người khác", "ID shared with another person"),
+    "DOB_INVALID": ("Ngày sinh không hợp lệ", "Impossible birth date"),
+    "NAME_SUSPECT": ("Họ tên đáng ngờ", "Suspect name"),
+    "NAME_NO_DIACRITICS": ("Tên gõ không dấu", "Name without diacritics"),
+    "PHONE_INVALID": ("Số điện thoại sai", "Invalid phone number"),
+    "DOSE_DATE_FUTURE": ("Ngày tiêm ở tương lai", "Vaccination date in the future"),
+    "DOSE_BEFORE_CAMPAIGN": ("Tiêm trước chiến dịch", "Dose before the campaign"),
+    "DOSE_BEFORE_BIRTH": ("Tiêm trước ngày sinh", "Dose before birth"),
+    "DOSE_VACCINE_UNKNOWN": ("Vắc xin không rõ", "Unknown vaccine"),
+    "DOSE_DUPLICATE": ("Mũi tiêm bị ghi trùng", "Dose recorded twice"),
+    "DOSE_NUMBER_CONFLICT": ("Số mũi lệch thứ tự", "Dose numbers out of order"),
+    "DOSE_INTERVAL_SHORT": ("Hai mũi quá gần nhau", "Doses too close together"),
+    "DOSE_AGE_INELIGIBLE": ("Chưa đủ tuổi tiêm", "Under the vaccine's age"),
+    "DUPLICATE_SUSPECT": ("Có thể trùng người", "Possibly the same person twice"),
+}
+
+# The codes that can open a case, in the order of SPEC §5.
+BLOCKING_CODES: tuple[str, ...] = (
+    *(rule.code for rule in RULES if rule.severity == Severity.BLOCKING),
+    ID_SHARED,
+)
+
+
+def code_label(code: str) -> str:
+    vi, en = CODE_LABELS.get(code, (code, code))
+    return _pick(vi, en)
+
+
+def code_label_vi(code: str) -> str:
+    return CODE_LABELS.get(code, (code, code))[0]
+
+
+def state_label(state: str) -> str:
+    try:
+        return bilingual_half(CaseState(state).label)
+    except ValueError:
+        return state
+
+
+_GENDER_WORDS = {"M": ("nam", "male"), "F": ("nữ", "female"), "O": ("khác", "other")}
+
+
+def _gender_word(gender: str | None) -> str:
+    vi, en = _GENDER_WORDS.get(gender or "", ("không rõ giới tính", "gender unknown"))
+    return _pick(vi, en)
+
+
+def _dmy(value: Any) -> str:
+    """An ISO date of a finding's detail as dd/mm/yyyy; anything else as it is."""
+    try:
+        day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return f"{day.day:02d}/{day.month:02d}/{day.year}"
+
+
+def _mask_in(text: str, id_number: str) -> str:
+    # Messages of the ID rules quote the number; short values would match ordinary digits of the text.
+    if id_number and len(id_number) >= 6:
+        return text.replace(id_number, mask_id_number(id_number))
+    return text
+
+
+# -- the worklist --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    case: VerificationCase
+    codes: list[tuple[str, str]]  # (code, short label)
+    state: str
+
+
+def worklist_page(*, user: User, filters: WorklistFilter, page_number: Any) -> tuple[Page, list[WorklistRow]]:
+    """One page of the worklist: two queries (the count, then the rows with person, facility, assignee)."""
+    paginator = Paginator(worklist(user=user, filters=filters), WORKLIST_PAGE_SIZE)
+    page = paginator.get_page(page_number)
+    rows = [
+        WorklistRow(case=case, codes=[(c, code_label(c)) for c in case.codes], state=state_label(case.state))
+        for case in page.object_list
+    ]
+    return page, rows
+
+
+def worklist_facilities(*, user: User) -> list[Facility]:
+    """The facilities of the cases the user sees: the choices of the facility filter."""
+    ids = cases_for_user(user=user).filter(facility_id__isnull=False).values("facility_id")
+    return list(Facility.objects.filter(pk__in=ids).order_by("code"))
+
+
+WORKLIST_EXPORT_HEADERS = (
+    "Mã hồ sơ / case_id",
+    "Ngày mở / opened",
+    "Họ và tên / full_name",
+    "Số giấy tờ (che) / id_number (masked)",
+    "Ngày sinh / date_of_birth",
+    "Lỗi chặn / blocking findings",
+    "Mã lỗi / rule_codes",
+    "Trạng thái / state",
+    "Cơ sở tiêm / facility_code",
+    "Người phụ trách / assigned_to",
+)
+
+
+def _local(at: dt.datetime | None) -> str:
+    return timezone.localtime(at).strftime("%d/%m/%Y %H:%M") if at else ""
+
+
+def worklist_export_rows(*, user: User, filters: WorklistFilter) -> Iterator[list[Any]]:
+    cases = worklist(user=user, filters=filters)
+    for case in cases.iterator(chunk_size=EXPORT_CHUNK):
+        person = case.person
+        yield [
+            case.pk,
+            _local(case.opened_at),
+            spreadsheet_safe(person.full_name),
+            person.id_number_masked,
+            person.birth_date_display,
+            "; ".join(code_label_vi(c) for c in case.codes),
+            ", ".join(case.codes),
+            CaseState(case.state).label,
+            case.facility.code if case.facility else "",
+            case.assigned_to.username if case.assigned_to else "",
+        ]
+
+
+def _filters_detail(filters: WorklistFilter) -> dict[str, Any]:
+    return {k: v for k, v in vars(filters).items() if v not in ("", None)}
+
+
+def worklist_export_write(*, user: User, filters: WorklistFilter, out: IO[bytes]) -> int:
+    """The filtered worklist as an .xlsx (write-only, so memory stays flat); the export is audited."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Xác minh")
+    sheet.append(list(WORKLIST_EXPORT_HEADERS))
+    written = 0
+    for row in worklist_export_rows(user=user, filters=filters):
+        if written >= EXCEL_MAX_ROWS:
+            break
+        sheet.append(row)
+        written += 1
+    workbook.save(out)
+    audit_event_record(
+        action=AuditEvent.Action.EXPORT,
+        actor_id=user.pk,
+        object_type="verification_worklist",
+        detail={"format": "xlsx", "rows": written, "filters": _filters_detail(filters)},
+    )
+    return written
+
+
+# -- one case --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Side:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class FindingView:
+    """An open finding as a health worker reads it: what is wrong, and the two values that disagree."""
+
+    code: str
+    label: str
+    blocking: bool
+    message: str
+    left: Side | None
+    right: Side | None
+    dose_text: str
+
+
+def _id_conflict(f: Finding, p: Person) -> tuple[Side, Side]:
+    info = decode_cccd(p.id_number)
+    cccd_gender = f.detail.get("cccd_gender") or (info.gender if info else "")
+    cccd_year = f.detail.get("cccd_birth_year") or (info.birth_year if info else None)
+    stated_gender = f.detail.get("stated_gender", p.gender)
+    stated_year = f.detail.get("stated_birth_year", p.birth_year)
+
+    def says(gender: str, year: Any) -> str:
+        born = (
+            _pick(f"sinh {year}", f"born {year}")
+            if year
+            else _pick("không rõ năm sinh", "birth year unknown")
+        )
+        return f"{_gender_word(gender)}, {born}"
+
+    return (
+        Side(_pick("CCCD cho biết", "The CCCD says"), says(cccd_gender, cccd_year)),
+        Side(_pick("hồ sơ ghi", "the record says"), says(stated_gender, stated_year)),
+    )
+
+
+_NAME_WHY = {
+    "placeholder": ("chữ thay cho tên chưa biết", "a placeholder for an unknown name"),
+    "characters": ("có chữ số hoặc ký hiệu", "contains digits or symbols"),
+    "single_word": ("chỉ có một từ", "a single word"),
+}
+_DOB_WHY = {
+    "impossible": ("không phải ngày có thật", "not a real date"),
+    "too_early": ("quá sớm", "too early"),
+    "future": ("ở sau ngày hôm nay", "after today"),
+}
+
+
+def _sides(f: Finding, p: Person) -> tuple[Side, Side] | None:
+    d = f.detail or {}
+    code = f.code
+    if code in ("ID_GENDER_MISMATCH", "ID_BIRTHYEAR_MISMATCH"):
+        return _id_conflict(f, p)
+    if code == "ID_SHARED":
+        return (
+            Side(_pick("Số giấy tờ", "ID number"), mask_id_number(p.id_number)),
+            Side(
+                _pick("cũng có ở", "also on"),
+                _pick(
+                    f"{d.get('other_persons', '?')} người khác, khác họ tên hoặc ngày sinh",
+                    f"{d.get('other_persons', '?')} other person(s) with another name or birth date",
+                ),
+            ),
+        )
+    if code == "ID_FORMAT":
+        number = str(d.get("id_number", p.id_number))
+        return (
+            Side(
+                _pick("Số đang ghi", "Number on record"),
+                _pick(
+                    f"{mask_id_number(number)} ({len(number)} ký tự)",
+                    f"{mask_id_number(number)} ({len(number)} characters)",
+                ),
+            ),
+            Side(
+                _pick("cần là", "must be"),
+                _pick(
+                    "CCCD 12 số, CMND 9 số hoặc số hộ chiếu",
+                    "a 12-digit CCCD, a 9-digit CMND or a passport number",
+                ),
+            ),
+        )
+    if code == "ID_PROVINCE_CODE":
+        return (
+            Side(_pick("Mã tỉnh trên CCCD", "Province code on the CCCD"), str(d.get("cccd_province", ""))),
+            Side(_pick("danh mục", "the list"), _pick("không có mã này", "has no such code")),
+        )
+    if code == "DOB_INVALID":
+        vi, en = _DOB_WHY.get(str(d.get("reason")), ("không hợp lệ", "not valid"))
+        return (
+            Side(_pick("Ngày sinh đang ghi", "Birth date on record"), str(d.get("date_of_birth", ""))),
+            Side(_pick("vì", "because it is"), _pick(vi, en)),
+        )
+    if code == "NAME_SUSPECT":
+        vi, en = _NAME_WHY.get(str(d.get("reason")), ("đáng ngờ", "suspect"))
+        return (
+            Side(_pick("Họ tên đang ghi", "Name on record"), str(d.get("full_name", p.full_name))),
+            Side(_pick("vì", "because it is"), _pick(vi, en)),
+        )
+    if code == "PHONE_INVALID":
+        return (
+            Side(_pick("Số đang ghi", "Number on record"), str(d.get("phone", p.phone))),
+            Side(_pick("cần là", "must be"), _pick("10 số, bắt đầu bằng 0", "10 digits starting with 0")),
+        )
+    day = Side(_pick("Ngày tiêm", "Vaccination date"), _dmy(d.get("vaccination_date", "")))
+    if code == "DOSE_DATE_FUTURE":
+        return day, Side(_pick("hôm nay", "today"), _dmy(d.get("today", "")))
+    if code == "DOSE_BEFORE_CAMPAIGN":
+        return day, Side(
+            _pick("chiến dịch bắt đầu", "the campaign started"), _dmy(d.get("campaign_start", ""))
+        )
+    if code == "DOSE_BEFORE_BIRTH":
+        return day, Side(_pick("ngày sinh", "date of birth"), str(d.get("date_of_birth", "")))
+    if code == "DOSE_VACCINE_UNKNOWN":
+        return (
+            Side(_pick("Tên vắc xin đang ghi", "Vaccine name on record"), str(d.get("vaccine", ""))),
+            Side(_pick("danh mục", "the catalogue"), _pick("không có tên này", "has no such name")),
+        )
+    if code == "DOSE_DUPLICATE":
+        return (
+            Side(_pick("Mũi", "Dose"), f"{d.get('vaccine', '?')}, {_dmy(d.get('vaccination_date', ''))}"),
+            Side(_pick("trùng với mũi", "same as dose"), f"#{d.get('same_as_dose', '?')}"),
+        )
+    if code == "DOSE_NUMBER_CONFLICT":
+        return (
+            Side(
+                _pick("Mũi số", "Dose"), f"{d.get('dose_number', '?')}, {_dmy(d.get('vaccination_date', ''))}"
+            ),
+            Side(
+                _pick("đứng sau mũi số", "comes after dose"),
+                f"{d.get('earlier_dose_number', '?')}, {_dmy(d.get('earlier_vaccination_date', ''))}",
+            ),
+        )
+    if code == "DOSE_INTERVAL_SHORT":
+        return (
+            Side(
+                _pick("Cách mũi trước", "After the previous dose"),
+                _pick(f"{d.get('interval_days')} ngày", f"{d.get('interval_days')} days"),
+            ),
+            Side(
+                _pick("tối thiểu", "minimum"),
+                _pick(f"{d.get('min_interval_days')} ngày", f"{d.get('min_interval_days')} days"),
+            ),
+        )
+    if code == "DOSE_AGE_INELIGIBLE":
+        age, minimum = int(d.get("age_months", 0)), int(d.get("min_age_months", 0))
+        return (
+            Side(
+                _pick("Tuổi khi tiêm", "Age when vaccinated"),
+                _pick(f"{age // 12} tuổi {age % 12} tháng", f"{age // 12} years {age % 12} months"),
+            ),
+            Side(_pick("tối thiểu", "minimum"), _pick(f"{minimum // 12} tuổi", f"{minimum // 12} years")),
+        )
+    return None
+
+
+def _dose_text(f: Finding) -> str:
+    dose = f.dose
+    if dose is None:
+        return ""
+    vaccine = dose.vaccine.name if dose.vaccine else (dose.vaccine_raw or "?")
+    number = dose.dose_number or "?"
+    return _pick(
+        f"Mũi số {number}, {_dmy(dose.vaccination_date)}, {vaccine}",
+        f"Dose {number}, {_dmy(dose.vaccination_date)}, {vaccine}",
+    )
+
+
+def case_findings(*, case: VerificationCase) -> list[FindingView]:
+    """The person's open findings, blocking first, each with the values that disagree side by side."""
+    person = case.person
+    findings = (
+        Finding.objects.filter(person_id=person.pk, is_open=True)
+        .select_related("dose__vaccine")
+        .order_by("severity", "code", "dose_id", "pk")  # "blocking" sorts before "warning"
+    )
+    views = []
+    for f in findings:
+        sides = _sides(f, person)
+        message = f.message_en if is_english() else f.message_vi
+        views.append(
+            FindingView(
+                code=f.code,
+                label=code_label(f.code),
+                blocking=f.severity == Severity.BLOCKING,
+                message=_mask_in(message, person.id_number),
+                left=sides[0] if sides else None,
+                right=sides[1] if sides else None,
+                dose_text=_dose_text(f),
+            )
+        )
+    return views
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    at: dt.datetime
+    actor: Any
+    channel: str
+    outcome: str
+    note: str
+
+
+def case_contact_rows(*, case: VerificationCase) -> list[ContactRow]:
+    return [
+        ContactRow(
+            at=c.at,
+            actor=c.actor,
+            channel=bilingual_half(c.get_channel_display()),
+            outcome=bilingual_half(c.get_outcome_display()),
+            note=c.note,
+        )
+        for c in case_contacts(case)
+    ]
+
+
+CASE_HISTORY_SOURCES = {SourceType.CASE, SourceType.CORRECTION, SourceType.POLICE}
+CASE_FIELD_PREFIX = "verification_case."
+
+_FIELD_LABELS: dict[str, Any] = {
+    "full_name": _("Full name"),
+    "birth_year": _("Year of birth"),
+    "birth_month": _("Month of birth"),
+    "birth_day": _("Day of birth"),
+    "gender": _("Gender"),
+    "id_type": _("ID type"),
+    "id_number": _("ID number"),
+    "phone": _("Phone"),
+    "address": _("Address"),
+    "commune_id": _("Commune of residence"),
+    "vaccine_id": _("Vaccine"),
+    "lot_number": _("Lot"),
+    "vaccination_date": _("Vaccination date"),
+    "dose_number": _("Dose no."),
+    "status": _("Status"),
+    "created": _("Created"),
+    f"{CASE_FIELD_PREFIX}state": vi_en("Trạng thái hồ sơ", "Case state"),
+    f"{CASE_FIELD_PREFIX}contact": vi_en("Liên lạc", "Contact"),
+    f"{CASE_FIELD_PREFIX}assigned_to": vi_en("Người phụ trách", "Assigned to"),
+}
+_SOURCE_LABELS: dict[str, Any] = {
+    SourceType.CASE: vi_en("Hồ sơ xác minh", "Verification case"),
+    SourceType.CORRECTION: _("Correction"),
+    SourceType.POLICE: _("Police result"),
+}
+_GENDER_LABELS: dict[str, Any] = {"M": _("Male"), "F": _("Female"), "O": _("Other"), "": _("Unknown")}
+
+
+def field_label(name: str) -> str:
+    return str(_FIELD_LABELS.get(name, name))
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    at: dt.datetime
+    record: str
+    field: str
+    old_value: str | None
+    new_value: str | None
+    actor: Any
+    reason: str
+    source: str
+
+
+def _history_value(field: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if field == f"{CASE_FIELD_PREFIX}state":
+        return state_label(value)
+    if field == f"{CASE_FIELD_PREFIX}contact":
+        # Stored as "channel label: outcome label", each "vi / en".
+        return ": ".join(bilingual_half(part) for part in value.split(": ", 1))
+    if field == "gender":
+        return str(_GENDER_LABELS.get(value, value))
+    return value
+
+
+def case_history(*, case: VerificationCase) -> list[HistoryRow]:
+    """The person's history written by the case, corrections and the police, newest first; ID numbers
+    masked by ``person_history``."""
+    entries: list[HistoryEntry] = person_history(case.person)
+    rows = []
+    for e in entries:
+        if e.source_type not in CASE_HISTORY_SOURCES:
+            continue
+        record = (
+            _pick("Người", "Person")
+            if e.entity == "person"
+            else _pick(f"Mũi tiêm #{e.entity_id}", f"Dose #{e.entity_id}")
+        )
+        rows.append(
+            HistoryRow(
+                at=e.at,
+                record=record,
+                field=field_label(e.field),
+                old_value=_history_value(e.field, e.old_value),
+                new_value=_history_value(e.field, e.new_value),
+                actor=e.actor,
+                reason=e.reason,
+                source=f"{_SOURCE_LABELS.get(e.source_type, e.source_type)} {e.source_id}".strip(),
+            )
+        )
+    return rows
+
+
+def person_values_display(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Stored person values (as ``StaleRecord.current`` carries them) as (label, text) rows, ID masked."""
+    year, month, day = values.get("birth_year"), values.get("birth_month"), values.get("birth_day")
+    birth = "/".join(
+        f"{v:02d}" if i < 2 else str(v) for i, v in enumerate((day, month, year)) if v is not None
+    )
+    if day is None and month is not None and year is not None:
+        birth = f"{month:02d}/{year}"
+    return [
+        (str(_("Full name")), str(values.get("full_name") or "—")),
+        (str(_("Date of birth")), birth or "—"),
+        (str(_("Gender")), str(_GENDER_LABELS.get(values.get("gender") or "", values.get("gender")))),
+        (str(_("ID number")), mask_id_number(str(values.get("id_number") or "")) or "—"),
+        (str(_("Phone")), str(values.get("phone") or "—")),
+        (str(_("Commune of residence")), str(values.get("commune_id") or "—")),
+    ]
+
+
+def dose_values_display(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (str(_("Vaccination date")), _dmy(values.get("vaccination_date", "")) or "—"),
+        (str(_("Vaccine")), str(values.get("vaccine_id") or "—")),
+        (str(_("Dose no.")), str(values.get("dose_number") or "—")),
+        (str(_("Lot")), str(values.get("lot_number") or "—")),
+    ]
+
+
+# -- the findings export -----------------------------------------------------------------------------------
+
+FINDINGS_EXPORT_ROLES = {Role.COMMUNE, Role.FACILITY}
+_FINDING_COLUMNS = (
+    "facility_code",
+    "record_id",
+    "code",
+    "severity",
+    "message_vi",
+    "message_en",
+    "person_id_number",
+)
+
+
+def _findings_of_records(user: User) -> QuerySet[Any] | None:
+    """Open findings × the source records they concern, restricted to the user's unit.
+
+    A finding about the person concerns each dose record of that person; a finding about a dose, that record.
+    Each filter on the multi-valued ``person__doses`` comes before the annotations that read it, so both use
+    the same join and a person-level finding yields one row per dose record, never a cross product.
+    """
+    person_level = Finding.objects.filter(is_open=True, dose__isnull=True)
+    dose_level = Finding.objects.filter(is_open=True, dose__isnull=False)
+    if user.role == Role.COMMUNE and user.commune_id:
+        scope = jurisdiction_of(user).person_q(prefix="person__")
+        person_level = person_level.filter(scope).filter(person__doses__isnull=False)
+        dose_level = dose_level.filter(scope)
+    elif user.role == Role.FACILITY and user.facility_id:
+        person_level = person_level.filter(person__doses__facility_id=user.facility_id)
+        dose_level = dose_level.filter(dose__facility_id=user.facility_id)
+    else:
+        return None
+    person_level = person_level.annotate(
+        facility_code=F("person__doses__facility__code"),
+        record_id=F("person__doses__source_record_id"),
+        person_id_number=F("person__id_number"),
+    )
+    dose_level = dose_level.annotate(
+        facility_code=F("dose__facility__code"),
+        record_id=F("dose__source_record_id"),
+        person_id_number=F("person__id_number"),
+    )
+    columns = _FINDING_COLUMNS
+    return (
+        person_level.values_list(*columns)
+        .union(dose_level.values_list(*columns), all=True)
+        .order_by("facility_code", "record_id", "code")
+    )
+
+
+def findings_export_rows_for_user(*, user: User) -> Iterator[tuple[str, ...]]:
+    """The rows of the findings export (``vaxreg.quality.exports`` layout) for a station or a facility:
+    the station's persons, or the facility's own source records. ID numbers in messages are masked."""
+    rows = _findings_of_records(user)
+    if rows is None:
+        return
+    row: tuple[Any, ...]
+    for row in rows.iterator(chunk_size=EXPORT_CHUNK):
+        facility_code, record_id, code, severity, message_vi, message_en, id_number = row
+        yield (
+            facility_code,
+            record_id,
+            code,
+            severity,
+            _mask_in(message_vi, id_number),
+            _mask_in(message_en, id_number),
+        )
+
+
+def _write_csv(rows: Iterator[tuple[Any, ...]], headers: tuple[str, ...], out: IO[bytes]) -> int:
+    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
+    writer = csv.writer(text)
+    writer.writerow(headers)
+    written = 0
+    for row in rows:
+        writer.writerow([spreadsheet_safe(str(v)) for v in row])
+        written += 1
+    text.flush()
+    text.detach()  # the caller keeps the binary file open
+    return written
+
+
+def _write_xlsx(rows: Iterator[tuple[Any, ...]], headers: tuple[str, ...], out: IO[bytes], sheet: str) -> int:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    ws = workbook.create_sheet(sheet)
+    ws.append(list(headers))
+    written = 0
+    for row in rows:
+        if written >= EXCEL_MAX_ROWS:
+            break
+        ws.append([spreadsheet_safe(str(v)) for v in row])
+        written += 1
+    workbook.save(out)
+    return written
+
+
+FINDINGS_WRITERS: dict[str, Callable[[Iterator[tuple[Any, ...]], IO[bytes]], int]] = {
+    "csv": lambda rows, out: _write_csv(rows, EXPORT_HEADERS, out),
+    "xlsx": lambda rows, out: _write_xlsx(rows, EXPORT_HEADERS, out, "Findings"),
+}
+
+
+def findings_export_write(*, user: User, fmt: str, out: IO[bytes]) -> int:
+    """Write the user's findings export as .csv (UTF-8 with BOM, for Excel) or .xlsx; the export is audited."""
+    written = FINDINGS_WRITERS[fmt](findings_export_rows_for_user(user=user), out)
+    audit_event_record(
+        action=AuditEvent.Action.EXPORT,
+        actor_id=user.pk,
+        object_type="findings",
+        object_id=str(user.facility_id or user.commune_id or ""),
+        detail={"format": fmt, "rows": written, "role": user.role},
+    )
+    return written
