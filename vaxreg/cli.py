@@ -15,6 +15,8 @@ VERBS: dict[tuple[str, ...], str] = {
     ("demo",): "demo",
     ("serve",): "serve",
     ("bench", "import"): "bench_import",
+    ("bench", "quality"): "bench_quality",
+    ("bench", "worklist"): "bench_worklist",
     ("quality", "scan"): "quality_scan",
     ("quality", "export"): "quality_export",
     ("verification", "sync"): "verification_sync",
@@ -38,6 +40,8 @@ Verbs:
   verification sync            open and close verification cases to follow the findings
   police import --user U FILE  apply the police's result file (.xlsx/.csv) to escalated cases
   bench import --rows N        measure import speed against a raw bulk load
+  bench quality --persons N    measure the full quality scan against a plain SELECT, and one re-check
+  bench worklist --persons N   measure the health station's worklist page (p50/p95) with --cases open cases
   createuser                   create a staff account with a role and a unit
   worker                       run the background task worker
 

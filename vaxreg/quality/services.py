@@ -1,13 +1,18 @@
 """Running the rules: load persons and doses in bulk, evaluate in Python, reconcile the findings in bulk."""
 
 import datetime as dt
+import json
+import multiprocessing
+import os
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from vaxreg.core import clock
+from vaxreg.imports.writers import BulkWriter
 from vaxreg.people.models import Person
 from vaxreg.quality.models import Finding
 from vaxreg.quality.rules import (
@@ -35,11 +40,26 @@ _PERSON_COLUMNS = (
     "id_repaired",
     "phone",
 )
-_DOSE_COLUMNS = ("person_id", "id", "vaccine_id", "vaccine_raw", "vaccination_date", "dose_number")
-_IN_CHUNK = 900  # SQLite allows 999 parameters per statement
+# In the order of DoseSnapshot's fields, so that a row becomes a snapshot as it is.
+_DOSE_COLUMNS = ("id", "vaccine_id", "vaccine_raw", "vaccination_date", "dose_number", "person_id")
+_FINDING_COLUMNS = ("id", "person_id", "dose_id", "code", "detail")
+_OPEN_COLUMNS = (
+    "person_id",
+    "dose_id",
+    "code",
+    "severity",
+    "fields",
+    "message_vi",
+    "message_en",
+    "detail",
+    "is_open",
+)
 _USABLE_ID_TYPES = ("CCCD", "CMND", "PASSPORT")
+_BULK_LOAD_MIN = 200  # new findings from which a bulk load (PostgreSQL COPY) beats the ORM's INSERT
 
 FindingKey = tuple[int, int | None, str]  # (person id, dose id or None, code)
+StoredFinding = tuple[int, int, int | None, str, Any]  # the values of _FINDING_COLUMNS, detail decoded
+Holder = tuple[int, str, int | None, int | None, int | None]  # person id, name key, birth year, month, day
 
 
 @dataclass
@@ -69,39 +89,132 @@ def parameters_load(*, today: dt.date | None = None) -> Parameters:
     )
 
 
-def _chunks(values: list[int]) -> Iterable[list[int]]:
-    for start in range(0, len(values), _IN_CHUNK):
-        yield values[start : start + _IN_CHUNK]
+# --- reading -------------------------------------------------------------------------------------------
+# Millions of rows go through here on a full scan: plain SQL read straight into the snapshots, without the
+# ORM's per-row work (the SQLite driver converts dates and booleans, as Django set it up to). Rows are
+# taken by an id range, or by a list of values sent as one parameter (a PostgreSQL array, a JSON array on
+# SQLite). On PostgreSQL a list is joined laterally (OFFSET 0 keeps the planner from flattening the join),
+# one index lookup per value: a plan that does not hang on the table's statistics. Without them (autovacuum
+# off, or a table just loaded) ``= ANY(...)`` or a plain join with a few hundred values is planned as a
+# scan of the whole table.
 
 
-def _snapshots_load(person_ids: list[int]) -> tuple[list[PersonSnapshot], dict[int, list[DoseSnapshot]]]:
-    persons: list[PersonSnapshot] = []
-    doses: dict[int, list[DoseSnapshot]] = defaultdict(list)
-    for part in _chunks(person_ids):
-        persons += [
-            PersonSnapshot(*row) for row in Person.objects.filter(id__in=part).values_list(*_PERSON_COLUMNS)
-        ]
-        rows = Dose.objects.filter(person_id__in=part, status=DoseStatus.VALID).values_list(*_DOSE_COLUMNS)
-        for person_id, *values in rows:
-            doses[person_id].append(DoseSnapshot(*values))
-    return persons, doses
+@dataclass(frozen=True)
+class _Rows:
+    """Which rows of a table a read takes: ``where`` (with ``params``), or ``column`` among ``values``."""
+
+    where: str = ""
+    params: tuple[Any, ...] = ()
+    column: str = ""
+    values: tuple[Any, ...] = ()
+
+    @classmethod
+    def among(cls, column: str, values: Iterable[Any]) -> "_Rows":
+        return cls(column=column, values=tuple(sorted(set(values))))
 
 
-def _id_shared(persons: list[PersonSnapshot]) -> dict[int, int]:
-    """person id → how many other persons carry its ID number with another name or birth date.
+def _table(model: Any) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
 
-    One query per chunk of ID numbers: every person holding one of them, compared in Python.
-    """
-    numbers = sorted({p.id_number for p in persons if p.id_type in _USABLE_ID_TYPES and p.id_number})
-    holders: dict[str, list[tuple[int, str, int | None, int | None, int | None]]] = defaultdict(list)
-    for start in range(0, len(numbers), _IN_CHUNK):
-        rows = Person.objects.filter(id_number__in=numbers[start : start + _IN_CHUNK]).values_list(
-            "id_number", "id", "name_key", "birth_year", "birth_month", "birth_day"
+
+def _columns(model: Any, names: Sequence[str]) -> str:
+    quote = connection.ops.quote_name
+    return ", ".join(quote(model._meta.get_field(name).column) for name in names)
+
+
+def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _select(
+    model: Any,
+    names: Sequence[str],
+    rows: _Rows,
+    extra: str = "",
+    extra_params: Sequence[Any] = (),
+    suffix: str = "",
+) -> list[tuple[Any, ...]]:
+    """``names`` of the ``rows`` of ``model``'s table that also meet ``extra`` (``" AND ..."``)."""
+    columns, table = _columns(model, names), _table(model)
+    if not rows.column:
+        sql = f"SELECT {columns} FROM {table} WHERE {rows.where}{extra} {suffix}"
+        return _fetch(sql, [*rows.params, *extra_params])
+    if not rows.values:
+        return []
+    column = connection.ops.quote_name(rows.column)
+    if connection.vendor == "postgresql":
+        kind = "bigint" if isinstance(rows.values[0], int) else "text"
+        sql = (
+            f"SELECT t.* FROM unnest(%s::{kind}[]) AS k(v) CROSS JOIN LATERAL "
+            f"(SELECT {columns} FROM {table} WHERE {column} = k.v{extra} OFFSET 0) AS t {suffix}"
         )
-        for number, *rest in rows:
-            holders[number].append(tuple(rest))  # type: ignore[arg-type]
+        return _fetch(sql, [list(rows.values), *extra_params])
+    sql = f"SELECT {columns} FROM {table} WHERE {column} IN (SELECT value FROM json_each(%s)){extra} {suffix}"
+    return _fetch(sql, [json.dumps(rows.values), *extra_params])
+
+
+def _persons_read(rows: _Rows, suffix: str = "") -> list[PersonSnapshot]:
+    return list(map(PersonSnapshot._make, _select(Person, _PERSON_COLUMNS, rows, suffix=suffix)))
+
+
+def _doses_read(rows: _Rows) -> dict[int, list[DoseSnapshot]]:
+    doses: dict[int, list[DoseSnapshot]] = defaultdict(list)
+    for dose in map(
+        DoseSnapshot._make, _select(Dose, _DOSE_COLUMNS, rows, " AND status = %s", [DoseStatus.VALID])
+    ):
+        doses[dose.person_id].append(dose)
+    return doses
+
+
+def _findings_read(rows: _Rows) -> list[StoredFinding]:
+    return [
+        (f_id, person_id, dose_id, code, _json(detail))
+        for f_id, person_id, dose_id, code, detail in _select(
+            Finding, _FINDING_COLUMNS, rows, " AND is_open = %s", [True]
+        )
+    ]
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _holders_read(numbers: Iterable[str]) -> dict[str, list[Holder]]:
+    """Every person holding one of these ID numbers, by number: the other side of ID_SHARED."""
+    holders: dict[str, list[Holder]] = defaultdict(list)
+    columns = ("id_number", "id", "name_key", "birth_year", "birth_month", "birth_day")
+    for number, *rest in _select(Person, columns, _Rows.among("id_number", numbers)):
+        holders[number].append(tuple(rest))  # type: ignore[arg-type]
+    return holders
+
+
+def _numbers_held_twice(province_code: str | None) -> set[str]:
+    """Every ID number that more than one person holds (of those that persons of the province hold)."""
+    column = connection.ops.quote_name("id_number")
+    table = _table(Person)
+    where, params = f"{column} <> ''", list[Any]()
+    if province_code:
+        where = f"{column} IN (SELECT {column} FROM {table} WHERE province_id = %s AND {column} <> '')"
+        params = [province_code]
+    rows = _fetch(f"SELECT {column} FROM {table} WHERE {where} GROUP BY {column} HAVING COUNT(*) > 1", params)
+    return {number for (number,) in rows}
+
+
+def _usable_numbers(persons: Iterable[PersonSnapshot]) -> set[str]:
+    return {p.id_number for p in persons if p.id_type in _USABLE_ID_TYPES and p.id_number}
+
+
+# --- evaluating and reconciling ------------------------------------------------------------------------
+
+
+def _id_shared(persons: list[PersonSnapshot], holders: dict[str, list[Holder]]) -> dict[int, int]:
+    """person id → how many other persons carry its ID number with another name or birth date."""
     result: dict[int, int] = {}
     for p in persons:
+        if p.id_type not in _USABLE_ID_TYPES or not p.id_number:
+            continue
         group = holders.get(p.id_number, [])
         if len(group) < 2:
             continue
@@ -114,42 +227,84 @@ def _id_shared(persons: list[PersonSnapshot]) -> dict[int, int]:
     return result
 
 
-def _with_id_holders(ids: list[int]) -> list[int]:
-    numbers: set[str] = set()
-    for part in _chunks(ids):
-        numbers.update(
-            Person.objects.filter(id__in=part, id_type__in=_USABLE_ID_TYPES)
-            .exclude(id_number="")
-            .values_list("id_number", flat=True)
-        )
-        for detail in Finding.objects.filter(person_id__in=part, code=ID_SHARED, is_open=True).values_list(
-            "detail", flat=True
-        ):
-            numbers.add(detail.get("id_number", ""))
-    numbers.discard("")
-    holders = set(ids)
-    ordered = sorted(numbers)
-    for start in range(0, len(ordered), _IN_CHUNK):
-        holders.update(
-            Person.objects.filter(id_number__in=ordered[start : start + _IN_CHUNK]).values_list(
-                "id", flat=True
-            )
-        )
-    return sorted(holders)
-
-
 def _evaluate(
-    persons: list[PersonSnapshot], doses: dict[int, list[DoseSnapshot]], params: Parameters
+    persons: list[PersonSnapshot],
+    doses: dict[int, list[DoseSnapshot]],
+    holders: dict[str, list[Holder]],
+    params: Parameters,
 ) -> dict[FindingKey, FindingDraft]:
     drafts: dict[FindingKey, FindingDraft] = {}
-    shared = _id_shared(persons)
+    shared = _id_shared(persons, holders)
+    no_doses: list[DoseSnapshot] = []
     for p in persons:
-        found = person_evaluate(p, doses.get(p.id, []), params)
+        found = person_evaluate(p, doses.get(p.id, no_doses), params)
         if p.id in shared:
             found.append(id_shared_draft(p, shared[p.id]))
         for draft in found:
             drafts.setdefault((p.id, draft.dose_id, draft.code), draft)
     return drafts
+
+
+def _reconcile(
+    drafts: dict[FindingKey, FindingDraft], stored_rows: list[StoredFinding], persons: int
+) -> CheckResult:
+    """Open the drafts that are not stored yet, close the stored findings that no draft matches."""
+    result = CheckResult(persons=persons)
+    stored: dict[FindingKey, StoredFinding] = {}
+    for row in stored_rows:
+        stored[(row[1], row[2], row[3])] = row
+    now = clock.now()
+    to_close: list[Finding] = []
+    to_refresh: list[Finding] = []
+    for key, (finding_id, _, _, code, detail) in stored.items():
+        draft = drafts.get(key)
+        if draft is None:
+            to_close.append(Finding(id=finding_id, code=code, is_open=False, closed_at=now))
+            continue
+        result.unchanged[code] += 1
+        if draft.detail != detail:  # the same finding, other values: its message says them
+            to_refresh.append(
+                Finding(
+                    id=finding_id,
+                    detail=draft.detail,
+                    message_vi=draft.message_vi,
+                    message_en=draft.message_en,
+                )
+            )
+    to_open = [
+        (
+            person_id,
+            dose_id,
+            code,
+            d.severity,
+            list(d.fields),
+            d.message_vi,
+            d.message_en,
+            d.detail,
+            True,
+        )
+        for (person_id, dose_id, code), d in drafts.items()
+        if (person_id, dose_id, code) not in stored
+    ]
+    if to_close:
+        Finding.objects.bulk_update(to_close, ["is_open", "closed_at"], batch_size=500)
+    if to_refresh:
+        Finding.objects.bulk_update(to_refresh, ["detail", "message_vi", "message_en"], batch_size=500)
+    if len(to_open) >= _BULK_LOAD_MIN:  # the first scan of a large file opens them by the hundred thousand
+        stamp = connection.ops.adapt_datetimefield_value(now)
+        BulkWriter().insert(
+            Finding._meta.db_table,
+            (*_OPEN_COLUMNS, "opened_at"),
+            [(*row, stamp) for row in to_open],
+            json_columns=("fields", "detail"),
+        )
+    elif to_open:
+        Finding.objects.bulk_create(
+            [Finding(**dict(zip(_OPEN_COLUMNS, row, strict=True)), opened_at=now) for row in to_open]
+        )
+    result.opened.update(row[2] for row in to_open)
+    result.closed.update(f.code for f in to_close)
+    return result
 
 
 @transaction.atomic
@@ -160,65 +315,35 @@ def quality_check_persons(
 
     New findings are opened, findings whose cause is gone are closed (kept, with ``closed_at``), and
     findings still present are left as they are (their message is refreshed when the values changed).
-    A few queries per 1,000 persons, whatever their number of doses.
+    A few queries whatever the number of persons and doses.
 
     ID_SHARED concerns more than one person: with ``with_id_holders`` the other holders of these persons'
     ID numbers, now or at their last check, are checked too, so that changing one person's ID opens or
     closes the finding on both sides. A full scan, which reaches everyone anyway, turns it off.
     """
     ids = sorted(set(person_ids))
-    if with_id_holders:
-        ids = _with_id_holders(ids)
-    result = CheckResult(persons=len(ids))
     if not ids:
-        return result
+        return CheckResult()
+    persons = _persons_read(_Rows.among("id", ids))
+    stored = _findings_read(_Rows.among("person_id", ids))
+    numbers = _usable_numbers(persons)
+    if with_id_holders:
+        # The numbers these persons hold, and those their open ID_SHARED findings were about; every other
+        # holder of one of them is checked too. (Each of those holds one of the numbers: its holders are
+        # all read already.)
+        numbers.update(row[4].get("id_number", "") for row in stored if row[3] == ID_SHARED)
+        numbers.discard("")
+        holders = _holders_read(numbers)
+        others = sorted({h[0] for group in holders.values() for h in group} - set(ids))
+        if others:
+            ids = sorted([*ids, *others])
+            persons += _persons_read(_Rows.among("id", others))
+            stored += _findings_read(_Rows.among("person_id", others))
+    else:
+        holders = _holders_read(numbers)
     params = params or parameters_load()
-    persons, doses = _snapshots_load(ids)
-    drafts = _evaluate(persons, doses, params)
-    stored: dict[FindingKey, Finding] = {}
-    for part in _chunks(ids):
-        for finding in Finding.objects.filter(person_id__in=part, is_open=True).only(
-            "id", "person_id", "dose_id", "code", "detail", "message_vi", "message_en"
-        ):
-            stored[(finding.person_id, finding.dose_id, finding.code)] = finding
-
-    now = clock.now()
-    to_close = [f for key, f in stored.items() if key not in drafts]
-    to_refresh = []
-    for key, finding in stored.items():
-        draft = drafts.get(key)
-        if draft is not None and draft.detail != finding.detail:
-            finding.detail, finding.message_vi, finding.message_en = (
-                draft.detail,
-                draft.message_vi,
-                draft.message_en,
-            )
-            to_refresh.append(finding)
-    to_open = [
-        Finding(
-            person_id=person_id,
-            dose_id=dose_id,
-            code=code,
-            severity=d.severity,
-            fields=list(d.fields),
-            message_vi=d.message_vi,
-            message_en=d.message_en,
-            detail=d.detail,
-            opened_at=now,
-            is_open=True,
-        )
-        for (person_id, dose_id, code), d in drafts.items()
-        if (person_id, dose_id, code) not in stored
-    ]
-    for finding in to_close:
-        finding.is_open, finding.closed_at = False, now
-    Finding.objects.bulk_update(to_close, ["is_open", "closed_at"], batch_size=500)
-    Finding.objects.bulk_update(to_refresh, ["detail", "message_vi", "message_en"], batch_size=500)
-    Finding.objects.bulk_create(to_open, batch_size=500)
-    result.opened.update(f.code for f in to_open)
-    result.closed.update(f.code for f in to_close)
-    result.unchanged.update(key[2] for key in stored if key in drafts)
-    return result
+    doses = _doses_read(_Rows.among("person_id", ids))
+    return _reconcile(_evaluate(persons, doses, holders, params), stored, len(ids))
 
 
 @dataclass(frozen=True)
@@ -228,31 +353,207 @@ class ScanProgress:
     last_id: int
 
 
+@dataclass
+class _Batch:
+    persons: list[PersonSnapshot]
+    doses: dict[int, list[DoseSnapshot]]
+    stored: list[StoredFinding]
+    holders: dict[str, list[Holder]]
+
+    def drafts(self, params: Parameters) -> dict[FindingKey, FindingDraft]:
+        return _evaluate(self.persons, self.doses, self.holders, params)
+
+
+def _batch_read(
+    *, after_id: int, upto: int | None, limit: int | None, province_code: str | None, held_twice: set[str]
+) -> _Batch:
+    """The persons after ``after_id`` (up to ``upto``, at most ``limit``; of the province) in id order.
+
+    Their doses and findings are read by the id range the persons span when they fill most of it (the
+    whole table does): one index range each instead of a list of ids.
+    """
+    where, values = "id > %s", list[Any]([after_id])
+    if upto is not None:
+        where, values = f"{where} AND id <= %s", [*values, upto]
+    if province_code:
+        where, values = f"{where} AND province_id = %s", [*values, province_code]
+    persons = _persons_read(
+        _Rows(where, tuple(values)), "ORDER BY id" + (f" LIMIT {int(limit)}" if limit else "")
+    )
+    if not persons:
+        return _Batch([], {}, [], {})
+    last_id = persons[-1].id
+    if len(persons) * 2 >= last_id - after_id:
+        rows = _Rows("person_id > %s AND person_id <= %s", (after_id, last_id))
+    else:
+        rows = _Rows.among("person_id", [p.id for p in persons])
+    doses = _doses_read(rows)
+    stored = _findings_read(rows)
+    if len(persons) < last_id - after_id:  # persons of other provinces lie in the range
+        mine = {p.id for p in persons}
+        doses = {pid: d for pid, d in doses.items() if pid in mine}
+        stored = [row for row in stored if row[1] in mine]
+    # Holders are read, as they are now, for the few numbers that were held twice when the scan started, and
+    # for those of the persons with an open ID_SHARED finding (opened since, maybe), which is closed only
+    # when it no longer holds. A number shared only since the scan started waits for its own re-check.
+    numbers = _usable_numbers(persons) & held_twice
+    holding = {row[1] for row in stored if row[3] == ID_SHARED}
+    numbers.update(p.id_number for p in persons if p.id in holding and p.id_number)
+    return _Batch(persons, doses, stored, _holders_read(numbers))
+
+
+@transaction.atomic
+def _scan_batch(
+    *, after_id: int, batch_size: int, province_code: str | None, params: Parameters, held_twice: set[str]
+) -> tuple[CheckResult, int]:
+    """Check the next ``batch_size`` persons after ``after_id`` (of the province); returns their last id."""
+    batch = _batch_read(
+        after_id=after_id, upto=None, limit=batch_size, province_code=province_code, held_twice=held_twice
+    )
+    if not batch.persons:
+        return CheckResult(), after_id
+    return _reconcile(batch.drafts(params), batch.stored, len(batch.persons)), batch.persons[-1].id
+
+
+def _to_change(
+    drafts: dict[FindingKey, FindingDraft], stored_rows: list[StoredFinding]
+) -> tuple[list[int], Counter[str]]:
+    """The persons whose stored findings differ from the drafts, and the findings of the others by code."""
+    changed: set[int] = set()
+    stored: set[FindingKey] = set()
+    for _, person_id, dose_id, code, detail in stored_rows:
+        key = (person_id, dose_id, code)
+        stored.add(key)
+        draft = drafts.get(key)
+        if draft is None or draft.detail != detail:
+            changed.add(person_id)
+    changed.update(key[0] for key in drafts if key not in stored)
+    return sorted(changed), Counter(key[2] for key in stored if key[0] not in changed)
+
+
+# --- the scan on several processes ----------------------------------------------------------------------
+# The rules are pure Python, so one process uses one core. Forked workers each read and evaluate whole
+# batches on their own connection and send back only the ids of the persons whose findings must change
+# (a small share, none on a second scan); the parent checks those again, exactly as a single-process scan
+# would, one transaction per batch and in id order, so the progress it reports stays a safe point to
+# resume from. A person changed between the two reads is then judged on what the parent reads.
+
+SCAN_PARALLEL_MIN_PERSONS = 50_000  # below, forking costs more than it saves
+_scan_job: tuple[Parameters, set[str], str | None] | None = None  # set before the fork
+
+
+def _scan_workers_default() -> int:
+    return min(2, os.cpu_count() or 1)
+
+
+def _scan_can_fork() -> bool:
+    if "fork" not in multiprocessing.get_all_start_methods() or connection.in_atomic_block:
+        return False  # the workers could not see the caller's uncommitted rows
+    return not (connection.vendor == "sqlite" and connection.is_in_memory_db())  # type: ignore[attr-defined]
+
+
+def _scan_ranges(*, after_id: int, batch_size: int, province_code: str | None) -> list[tuple[int, int, int]]:
+    """(after id, last id, persons) of each batch, read from the primary key in id order."""
+    where, values = "id > %s", list[Any]([after_id])
+    if province_code:
+        where, values = f"{where} AND province_id = %s", [*values, province_code]
+    ranges = []
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {_table(Person)} WHERE {where} ORDER BY id", values)
+        while rows := cursor.fetchmany(batch_size):
+            ranges.append((after_id, rows[-1][0], len(rows)))
+            after_id = rows[-1][0]
+    return ranges
+
+
+def _scan_filter(task: tuple[int, int, int]) -> tuple[list[int], Counter[str]]:
+    """In a worker: the persons of one batch whose findings must change, and the others' findings by code."""
+    assert _scan_job is not None
+    params, held_twice, province_code = _scan_job
+    after_id, last_id, _ = task
+    batch = _batch_read(
+        after_id=after_id, upto=last_id, limit=None, province_code=province_code, held_twice=held_twice
+    )
+    return _to_change(batch.drafts(params), batch.stored)
+
+
+def _scan_parallel(
+    *,
+    ranges: list[tuple[int, int, int]],
+    workers: int,
+    province_code: str | None,
+    params: Parameters,
+    held_twice: set[str],
+    progress: Callable[[ScanProgress], None] | None,
+) -> CheckResult:
+    global _scan_job
+    _scan_job = (params, held_twice, province_code)
+    total = sum(count for _, _, count in ranges)
+    result = CheckResult()
+    connection.close()  # the workers open their own; a connection must never cross a fork
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for (_, last_id, count), (changed, unchanged) in zip(
+                ranges, pool.imap(_scan_filter, ranges), strict=True
+            ):
+                if changed:
+                    result.add(
+                        quality_check_persons(person_ids=changed, params=params, with_id_holders=False)
+                    )
+                result.persons += count - len(changed)
+                result.unchanged.update(unchanged)
+                if progress is not None:
+                    progress(ScanProgress(persons_done=result.persons, persons_total=total, last_id=last_id))
+    finally:
+        _scan_job = None
+    return result
+
+
 def quality_scan(
     *,
     province_code: str | None = None,
     batch_size: int = 5000,
     start_after_id: int = 0,
     progress: Callable[[ScanProgress], None] | None = None,
+    workers: int | None = None,
 ) -> CheckResult:
     """Check every person (of a province) in id order, one transaction per batch.
 
     Each batch commits on its own, so a stopped scan resumes with ``start_after_id`` set to the last id
-    that the progress callback reported.
+    that the progress callback reported. A large scan runs its rules on ``workers`` forked processes
+    (default: one per core, at most two); ``workers=1`` keeps it in this process.
     """
+    params = parameters_load()
+    held_twice = _numbers_held_twice(province_code)
+    workers = _scan_workers_default() if workers is None else max(1, workers)
+    if workers > 1 and _scan_can_fork():
+        ranges = _scan_ranges(after_id=start_after_id, batch_size=batch_size, province_code=province_code)
+        if sum(count for _, _, count in ranges) >= SCAN_PARALLEL_MIN_PERSONS:
+            return _scan_parallel(
+                ranges=ranges,
+                workers=workers,
+                province_code=province_code,
+                params=params,
+                held_twice=held_twice,
+                progress=progress,
+            )
     persons = Person.objects.all()
     if province_code:
         persons = persons.filter(province_id=province_code)
     total = persons.filter(id__gt=start_after_id).count()
-    params = parameters_load()
     result = CheckResult()
     last_id = start_after_id
     while True:
-        ids = list(persons.filter(id__gt=last_id).order_by("id").values_list("id", flat=True)[:batch_size])
-        if not ids:
+        batch, last_id = _scan_batch(
+            after_id=last_id,
+            batch_size=batch_size,
+            province_code=province_code,
+            params=params,
+            held_twice=held_twice,
+        )
+        if not batch.persons:
             break
-        result.add(quality_check_persons(person_ids=ids, params=params, with_id_holders=False))
-        last_id = ids[-1]
+        result.add(batch)
         if progress is not None:
             progress(ScanProgress(persons_done=result.persons, persons_total=total, last_id=last_id))
     return result
