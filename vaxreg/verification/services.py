@@ -62,6 +62,10 @@ class CaseActionRefused(Exception):
         self.message_en = message_en
 
 
+class CaseActionForbidden(CaseActionRefused):
+    """The user's role or unit may not do this to the case (the API answers 403)."""
+
+
 def _label(state: str) -> str:
     return CaseState(state).label
 
@@ -241,7 +245,7 @@ def cases_sync_all(*, batch_size: int = 5000, province_code: str | None = None) 
 
 def _require_station(user: User, case: VerificationCase) -> None:
     if user.role != Role.COMMUNE or user.commune_id != case.commune_id:
-        raise CaseActionRefused(
+        raise CaseActionForbidden(
             "Chỉ trạm y tế xã của hồ sơ mới làm được việc này.",
             "Only the case's commune health station can do this.",
         )
@@ -465,7 +469,7 @@ def case_police_result(
     """
     case = access_case_by_id(user=actor, case_id=case_id, for_update=True)
     if actor.role != Role.POLICE or actor.commune_id != case.commune_id:
-        raise CaseActionRefused(
+        raise CaseActionForbidden(
             "Chỉ công an xã của hồ sơ mới ghi được kết quả xác minh.",
             "Only the case's commune police can record a verification result.",
         )

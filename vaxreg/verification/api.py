@@ -1,0 +1,294 @@
+"""Verification cases over REST: the worklist, a case, and every action of the station and the police.
+
+Reads go through the same scoped selectors as the pages; each write calls one service. Errors are JSON with
+a code and the message in Vietnamese and English: 404 outside the user's unit, 403 for a role that may not
+act, 409 when someone else changed the record first (with the stored values), 400 for a refused action.
+"""
+
+import datetime as dt
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from ninja import Query, Router, Schema
+
+from vaxreg.api.errors import error_response
+from vaxreg.corrections.services import CorrectionRefused, StaleRecord
+from vaxreg.quality.models import Finding
+from vaxreg.verification import services
+from vaxreg.verification.models import VerificationCase
+from vaxreg.verification.selectors import WorklistFilter, access_case_by_id, case_contacts, worklist
+
+router = Router(tags=["verification"])
+PAGE_SIZE = 50
+
+
+class CaseOut(Schema):
+    id: int
+    state: str
+    person_id: int
+    full_name: str
+    birth_date: str
+    gender: str
+    id_number_masked: str
+    commune_code: str
+    facility_id: int | None
+    codes: list[str]
+    assigned_to: str | None
+    opened_at: dt.datetime
+    escalated_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    version: int
+    person_version: int
+
+    @staticmethod
+    def of(case: VerificationCase) -> "CaseOut":
+        person = case.person
+        return CaseOut(
+            id=case.pk,
+            state=case.state,
+            person_id=person.pk,
+            full_name=person.full_name,
+            birth_date=person.birth_date_display,
+            gender=person.gender,
+            id_number_masked=person.id_number_masked,
+            commune_code=case.commune_id,
+            facility_id=case.facility_id,
+            codes=list(case.codes),
+            assigned_to=case.assigned_to.username if case.assigned_to else None,
+            opened_at=case.opened_at,
+            escalated_at=case.escalated_at,
+            closed_at=case.closed_at,
+            version=case.version,
+            person_version=person.version,
+        )
+
+
+class CasePageOut(Schema):
+    count: int
+    page: int
+    pages: int
+    cases: list[CaseOut]
+
+
+class FindingOut(Schema):
+    code: str
+    severity: str
+    dose_id: int | None
+    message_vi: str
+    message_en: str
+
+
+class ContactOut(Schema):
+    at: dt.datetime
+    actor: str | None
+    channel: str
+    outcome: str
+    note: str
+
+
+class CaseDetailOut(CaseOut):
+    resolution: str
+    police_result: str
+    findings: list[FindingOut]
+    contacts: list[ContactOut]
+
+
+class WorklistIn(Schema):
+    state: str = ""
+    code: str = ""
+    facility_id: int | None = None
+    age_group: str = ""
+    q: str = ""
+    page: int = 1
+
+
+class PersonCorrectionIn(Schema):
+    expected_version: int
+    changes: dict[str, Any]
+    reason: str
+
+
+class DoseCorrectionIn(Schema):
+    expected_version: int
+    changes: dict[str, Any]
+    reason: str
+
+
+class ContactIn(Schema):
+    channel: str
+    outcome: str
+    note: str = ""
+
+
+class ReasonIn(Schema):
+    reason: str = ""
+    expected_version: int | None = None
+
+
+class PoliceResultIn(Schema):
+    result: str
+    verified: dict[str, Any] = {}
+    note: str = ""
+
+
+class AssignIn(Schema):
+    case_ids: list[int]
+    assignee_id: int | None
+
+
+class AssignOut(Schema):
+    assigned: int
+
+
+def _refused(request: HttpRequest, exc: Exception) -> HttpResponse:
+    from vaxreg.api.api import api
+
+    if isinstance(exc, StaleRecord):
+        current = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in exc.current.items()}
+        return error_response(
+            api, request, status=409, code="stale", message_vi=exc.message_vi, message_en=exc.message_en, current=current
+        )
+    if isinstance(exc, services.CaseActionForbidden):
+        return error_response(api, request, status=403, code="forbidden", message_vi=exc.message_vi, message_en=exc.message_en)
+    assert isinstance(exc, services.CaseActionRefused | CorrectionRefused)
+    extra = {"field": exc.field} if isinstance(exc, CorrectionRefused) and exc.field else {}
+    return error_response(
+        api, request, status=400, code="refused", message_vi=exc.message_vi, message_en=exc.message_en, **extra
+    )
+
+
+def _detail(request: HttpRequest, case_id: int) -> CaseDetailOut:
+    case = access_case_by_id(user=request.user, case_id=case_id)  # type: ignore[arg-type]
+    findings = Finding.objects.filter(person_id=case.person_id, is_open=True).order_by("code", "dose_id")
+    base = CaseOut.of(case).model_dump()
+    return CaseDetailOut(
+        **base,
+        resolution=case.resolution,
+        police_result=case.police_result,
+        findings=[
+            FindingOut(code=f.code, severity=f.severity, dose_id=f.dose_id, message_vi=f.message_vi, message_en=f.message_en)
+            for f in findings
+        ],
+        contacts=[
+            ContactOut(at=c.at, actor=c.actor.username if c.actor else None, channel=c.channel, outcome=c.outcome, note=c.note)
+            for c in case_contacts(case)
+        ],
+    )
+
+
+@router.get("", response=CasePageOut, summary="The cases the user may see, filtered, oldest first")
+def case_list(request: HttpRequest, params: Query[WorklistIn]) -> CasePageOut:
+    cases = worklist(
+        user=request.user,  # type: ignore[arg-type]
+        filters=WorklistFilter(
+            state=params.state, code=params.code, facility_id=params.facility_id, age_group=params.age_group, text=params.q
+        ),
+    )
+    page = Paginator(cases, PAGE_SIZE).get_page(params.page)
+    return CasePageOut(
+        count=page.paginator.count, page=page.number, pages=page.paginator.num_pages, cases=[CaseOut.of(c) for c in page]
+    )
+
+
+@router.get("/{case_id}", response=CaseDetailOut, summary="A case with its person's open findings and contacts")
+def case_detail(request: HttpRequest, case_id: int) -> CaseDetailOut:
+    return _detail(request, case_id)
+
+
+@router.post("/assign", response=AssignOut, summary="Assign cases to a health worker of the same station")
+def case_assign(request: HttpRequest, body: AssignIn) -> Any:
+    try:
+        count = services.cases_assign(actor=request.user, case_ids=body.case_ids, assignee_id=body.assignee_id)  # type: ignore[arg-type]
+    except services.CaseActionRefused as exc:
+        return _refused(request, exc)
+    return AssignOut(assigned=count)
+
+
+@router.post("/{case_id}/person", response=CaseDetailOut, summary="Correct the case's person (optimistic locking)")
+def case_person_correct(request: HttpRequest, case_id: int, body: PersonCorrectionIn) -> Any:
+    try:
+        services.case_person_correct(
+            actor=request.user,  # type: ignore[arg-type]
+            case_id=case_id,
+            expected_version=body.expected_version,
+            changes=body.changes,
+            reason=body.reason,
+        )
+    except (services.CaseActionRefused, CorrectionRefused) as exc:
+        return _refused(request, exc)
+    return _detail(request, case_id)
+
+
+@router.post("/{case_id}/doses/{dose_id}", response=CaseDetailOut, summary="Correct one of the person's doses")
+def case_dose_correct(request: HttpRequest, case_id: int, dose_id: int, body: DoseCorrectionIn) -> Any:
+    try:
+        services.case_dose_correct(
+            actor=request.user,  # type: ignore[arg-type]
+            case_id=case_id,
+            dose_id=dose_id,
+            expected_version=body.expected_version,
+            changes=body.changes,
+            reason=body.reason,
+        )
+    except (services.CaseActionRefused, CorrectionRefused) as exc:
+        return _refused(request, exc)
+    return _detail(request, case_id)
+
+
+@router.post("/{case_id}/contacts", response=CaseDetailOut, summary="Log an attempt to reach the citizen")
+def case_contact(request: HttpRequest, case_id: int, body: ContactIn) -> Any:
+    try:
+        services.contact_attempt_log(
+            actor=request.user, case_id=case_id, channel=body.channel, outcome=body.outcome, note=body.note  # type: ignore[arg-type]
+        )
+    except services.CaseActionRefused as exc:
+        return _refused(request, exc)
+    return _detail(request, case_id)
+
+
+@router.post("/{case_id}/escalate", response=CaseDetailOut, summary="Hand the case to the commune police")
+def case_escalate(request: HttpRequest, case_id: int, body: ReasonIn) -> Any:
+    try:
+        services.case_escalate(
+            actor=request.user, case_id=case_id, reason=body.reason, expected_version=body.expected_version  # type: ignore[arg-type]
+        )
+    except services.CaseActionRefused as exc:
+        return _refused(request, exc)
+    return _detail(request, case_id)
+
+
+@router.post("/{case_id}/resolve", response=CaseDetailOut, summary="Resolve (no blocking finding left, or justified)")
+def case_resolve(request: HttpRequest, case_id: int, body: ReasonIn) -> Any:
+    try:
+        services.case_resolve(
+            actor=request.user, case_id=case_id, justification=body.reason, expected_version=body.expected_version  # type: ignore[arg-type]
+        )
+    except services.CaseActionRefused as exc:
+        return _refused(request, exc)
+    return _detail(request, case_id)
+
+
+@router.post("/{case_id}/unverifiable", response=CaseDetailOut, summary="Close as unverifiable, with a reason")
+def case_unverifiable(request: HttpRequest, case_id: int, body: ReasonIn) -> Any:
+    try:
+        services.case_mark_unverifiable(actor=request.user, case_id=case_id, reason=body.reason)  # type: ignore[arg-type]
+    except services.CaseActionRefused as exc:
+        return _refused(request, exc)
+    return _detail(request, case_id)
+
+
+@router.post("/{case_id}/police-result", response=CaseDetailOut, summary="The commune police's verification result")
+def case_police_result(request: HttpRequest, case_id: int, body: PoliceResultIn) -> Any:
+    try:
+        services.case_police_result(
+            actor=request.user,  # type: ignore[arg-type]
+            case_id=case_id,
+            result=body.result,
+            verified=body.verified,
+            note=body.note,
+            source_id="api",
+        )
+    except (services.CaseActionRefused, CorrectionRefused) as exc:
+        return _refused(request, exc)
+    return _detail(request, case_id)
