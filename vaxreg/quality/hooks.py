@@ -5,20 +5,41 @@ Rooms above quality (verification) register in their ``AppConfig.ready`` to foll
 
 from collections.abc import Callable
 
+from django.conf import settings
+from django.db import transaction
+
+from vaxreg.people.models import Person
 from vaxreg.quality.services import parameters_load, quality_check_persons
 
 RECHECK_CHUNK = 5_000
 
 
 def recheck_after_import(batch_id: int, person_ids: set[int]) -> None:
-    """Re-check the touched persons at once, in the same transaction as the import, a few thousand at a
-    time so that memory stays flat however large the file."""
-    ids = sorted(person_ids)
-    if not ids:
+    """Re-check the touched persons at once, in the same transaction as the import.
+
+    An import touching more persons than ``VAXREG_IMPORT_RECHECK_INLINE_MAX`` (a province's initial load)
+    would hold its transaction open for the whole re-check; its provinces are re-scanned by a background
+    task queued when the import commits instead (a full scan finds the same findings).
+    """
+    if len(person_ids) <= settings.VAXREG_IMPORT_RECHECK_INLINE_MAX:
+        ids = sorted(person_ids)
+        params = parameters_load()
+        for start in range(0, len(ids), RECHECK_CHUNK):  # a few thousand at a time: memory stays flat
+            quality_check_persons(person_ids=ids[start : start + RECHECK_CHUNK], params=params)
         return
-    params = parameters_load()
-    for start in range(0, len(ids), RECHECK_CHUNK):
-        quality_check_persons(person_ids=ids[start : start + RECHECK_CHUNK], params=params)
+    from vaxreg.quality.tasks import quality_scan_task
+
+    ids = sorted(person_ids)
+    provinces: set[str] = set()
+    for start in range(0, len(ids), 50_000):
+        part = ids[start : start + 50_000]
+        provinces.update(
+            Person.objects.filter(pk__gte=part[0], pk__lte=part[-1])
+            .exclude(province_id=None)
+            .values_list("province_id", flat=True)
+            .distinct()
+        )
+    transaction.on_commit(lambda: quality_scan_task.enqueue(sorted(provinces)))
 
 
 AfterScan = Callable[[str | None], None]  # the province scanned, or None for the whole country
