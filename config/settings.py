@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "vaxreg.quality",
     "vaxreg.corrections",
     "vaxreg.verification",
+    "vaxreg.complaints",
     "vaxreg.synth",
     "vaxreg.web",
     "vaxreg.api",

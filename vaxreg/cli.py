@@ -21,6 +21,7 @@ VERBS: dict[tuple[str, ...], str] = {
     ("quality", "export"): "quality_export",
     ("verification", "sync"): "verification_sync",
     ("police", "import"): "police_import",
+    ("complaints", "tick"): "complaints_tick",
     ("createuser",): "createuser",
     ("worker",): "db_worker",
 }
@@ -38,6 +39,7 @@ Verbs:
   quality scan [--province P]  run the data-quality rules over every person (or one province)
   quality export --out F       export open findings per source record (.csv/.xlsx) [--facility C]
   verification sync            open and close verification cases to follow the findings
+  complaints tick              send 12-hour reminders and escalate past-due complaints (idempotent; cron)
   police import --user U FILE  apply the police's result file (.xlsx/.csv) to escalated cases
   bench import --rows N        measure import speed against a raw bulk load
   bench quality --persons N    measure the full quality scan against a plain SELECT, and one re-check

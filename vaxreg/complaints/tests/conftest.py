@@ -1,0 +1,3 @@
+from vaxreg.core.testing import world
+
+__all__ = ["world"]
