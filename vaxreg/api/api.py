@@ -6,6 +6,7 @@ from ninja.security import django_auth
 from vaxreg.api.errors import error_handlers_install
 from vaxreg.api.imports import router as imports_router
 from vaxreg.api.people import router as people_router
+from vaxreg.verification.api import error_handlers_install as cases_error_handlers_install
 from vaxreg.verification.api import router as cases_router
 
 api = NinjaAPI(title="VaxReg API", version="1", auth=django_auth, docs_url="/docs")
@@ -13,3 +14,4 @@ error_handlers_install(api)
 api.add_router("/people", people_router)
 api.add_router("/imports", imports_router)
 api.add_router("/cases", cases_router)
+cases_error_handlers_install(api)

@@ -16,7 +16,7 @@ from django.db import transaction
 from vaxreg.accounts.models import Role, User
 from vaxreg.complaints.models import OPEN_STATES, Complaint, ComplaintState, Notice, RejectReason
 from vaxreg.core import clock
-from vaxreg.core.cccd import IdKind, parse_id_number
+from vaxreg.core.cccd import USABLE_ID_KINDS, parse_id_number
 from vaxreg.core.history import ChangeSource, record_change
 from vaxreg.core.models import SourceType
 from vaxreg.core.text import normalize_text
@@ -28,7 +28,6 @@ from vaxreg.vaccinations.models import Dose
 DEADLINE = dt.timedelta(hours=48)
 REMINDER_BEFORE = dt.timedelta(hours=12)
 ENTITY = "complaint"
-USABLE_ID_KINDS = (IdKind.CCCD, IdKind.CMND, IdKind.PASSPORT)
 
 
 class ComplaintRefused(Exception):

@@ -36,6 +36,10 @@ class IdKind(StrEnum):
     NONE = ""
 
 
+# The kinds of number that identify a person well enough to match records on them.
+USABLE_ID_KINDS = frozenset({IdKind.CCCD, IdKind.CMND, IdKind.PASSPORT})
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedId:
     kind: IdKind

@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from vaxreg.core.cccd import IdKind, parse_id_number
+from vaxreg.core.cccd import USABLE_ID_KINDS, parse_id_number
 from vaxreg.core.dates import DateParseError, PartialDate, parse_full_date, parse_partial_date
 from vaxreg.core.genders import parse_gender
 from vaxreg.core.phones import normalize_phone
@@ -27,7 +27,6 @@ MAX_LOT = 64
 MAX_VACCINE_RAW = 100
 MAX_PHONE = 32
 _NO_BIRTH = (None, None, None)
-USABLE_ID_KINDS = frozenset({IdKind.CCCD, IdKind.CMND, IdKind.PASSPORT})
 # Rows of one person and doses of one lot repeat; their normalised values are reused.
 PERSON_MEMO_SIZE = 20_000
 DOSE_MEMO_SIZE = 5_000

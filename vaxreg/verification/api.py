@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from ninja import Query, Router, Schema
+from ninja import NinjaAPI, Query, Router, Schema
 
 from vaxreg.api.errors import error_response
 from vaxreg.corrections.services import CorrectionRefused, StaleRecord
@@ -141,9 +141,17 @@ class AssignOut(Schema):
     assigned: int
 
 
-def _refused(request: HttpRequest, exc: Exception) -> HttpResponse:
-    from vaxreg.api.api import api
+def error_handlers_install(api: NinjaAPI) -> None:
+    """Refusals of the case and correction services as JSON: 409 stale, 403 forbidden, 400 refused."""
 
+    def refused(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return _refused(api, request, exc)
+
+    for exception in (StaleRecord, CorrectionRefused, services.CaseActionRefused):
+        api.add_exception_handler(exception, refused)  # type: ignore[arg-type]
+
+
+def _refused(api: NinjaAPI, request: HttpRequest, exc: Exception) -> HttpResponse:
     if isinstance(exc, StaleRecord):
         current = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in exc.current.items()}
         return error_response(
@@ -197,98 +205,74 @@ def case_detail(request: HttpRequest, case_id: int) -> CaseDetailOut:
 
 
 @router.post("/assign", response=AssignOut, summary="Assign cases to a health worker of the same station")
-def case_assign(request: HttpRequest, body: AssignIn) -> Any:
-    try:
-        count = services.cases_assign(actor=request.user, case_ids=body.case_ids, assignee_id=body.assignee_id)  # type: ignore[arg-type]
-    except services.CaseActionRefused as exc:
-        return _refused(request, exc)
+def case_assign(request: HttpRequest, body: AssignIn) -> AssignOut:
+    count = services.cases_assign(actor=request.user, case_ids=body.case_ids, assignee_id=body.assignee_id)  # type: ignore[arg-type]
     return AssignOut(assigned=count)
 
 
 @router.post("/{case_id}/person", response=CaseDetailOut, summary="Correct the case's person (optimistic locking)")
-def case_person_correct(request: HttpRequest, case_id: int, body: PersonCorrectionIn) -> Any:
-    try:
-        services.case_person_correct(
-            actor=request.user,  # type: ignore[arg-type]
-            case_id=case_id,
-            expected_version=body.expected_version,
-            changes=body.changes,
-            reason=body.reason,
-        )
-    except (services.CaseActionRefused, CorrectionRefused) as exc:
-        return _refused(request, exc)
+def case_person_correct(request: HttpRequest, case_id: int, body: PersonCorrectionIn) -> CaseDetailOut:
+    services.case_person_correct(
+        actor=request.user,  # type: ignore[arg-type]
+        case_id=case_id,
+        expected_version=body.expected_version,
+        changes=body.changes,
+        reason=body.reason,
+    )
     return _detail(request, case_id)
 
 
 @router.post("/{case_id}/doses/{dose_id}", response=CaseDetailOut, summary="Correct one of the person's doses")
-def case_dose_correct(request: HttpRequest, case_id: int, dose_id: int, body: DoseCorrectionIn) -> Any:
-    try:
-        services.case_dose_correct(
-            actor=request.user,  # type: ignore[arg-type]
-            case_id=case_id,
-            dose_id=dose_id,
-            expected_version=body.expected_version,
-            changes=body.changes,
-            reason=body.reason,
-        )
-    except (services.CaseActionRefused, CorrectionRefused) as exc:
-        return _refused(request, exc)
+def case_dose_correct(request: HttpRequest, case_id: int, dose_id: int, body: DoseCorrectionIn) -> CaseDetailOut:
+    services.case_dose_correct(
+        actor=request.user,  # type: ignore[arg-type]
+        case_id=case_id,
+        dose_id=dose_id,
+        expected_version=body.expected_version,
+        changes=body.changes,
+        reason=body.reason,
+    )
     return _detail(request, case_id)
 
 
 @router.post("/{case_id}/contacts", response=CaseDetailOut, summary="Log an attempt to reach the citizen")
-def case_contact(request: HttpRequest, case_id: int, body: ContactIn) -> Any:
-    try:
-        services.contact_attempt_log(
-            actor=request.user, case_id=case_id, channel=body.channel, outcome=body.outcome, note=body.note  # type: ignore[arg-type]
-        )
-    except services.CaseActionRefused as exc:
-        return _refused(request, exc)
+def case_contact(request: HttpRequest, case_id: int, body: ContactIn) -> CaseDetailOut:
+    services.contact_attempt_log(
+        actor=request.user, case_id=case_id, channel=body.channel, outcome=body.outcome, note=body.note  # type: ignore[arg-type]
+    )
     return _detail(request, case_id)
 
 
 @router.post("/{case_id}/escalate", response=CaseDetailOut, summary="Hand the case to the commune police")
-def case_escalate(request: HttpRequest, case_id: int, body: ReasonIn) -> Any:
-    try:
-        services.case_escalate(
-            actor=request.user, case_id=case_id, reason=body.reason, expected_version=body.expected_version  # type: ignore[arg-type]
-        )
-    except services.CaseActionRefused as exc:
-        return _refused(request, exc)
+def case_escalate(request: HttpRequest, case_id: int, body: ReasonIn) -> CaseDetailOut:
+    services.case_escalate(
+        actor=request.user, case_id=case_id, reason=body.reason, expected_version=body.expected_version  # type: ignore[arg-type]
+    )
     return _detail(request, case_id)
 
 
 @router.post("/{case_id}/resolve", response=CaseDetailOut, summary="Resolve (no blocking finding left, or justified)")
-def case_resolve(request: HttpRequest, case_id: int, body: ReasonIn) -> Any:
-    try:
-        services.case_resolve(
-            actor=request.user, case_id=case_id, justification=body.reason, expected_version=body.expected_version  # type: ignore[arg-type]
-        )
-    except services.CaseActionRefused as exc:
-        return _refused(request, exc)
+def case_resolve(request: HttpRequest, case_id: int, body: ReasonIn) -> CaseDetailOut:
+    services.case_resolve(
+        actor=request.user, case_id=case_id, justification=body.reason, expected_version=body.expected_version  # type: ignore[arg-type]
+    )
     return _detail(request, case_id)
 
 
 @router.post("/{case_id}/unverifiable", response=CaseDetailOut, summary="Close as unverifiable, with a reason")
-def case_unverifiable(request: HttpRequest, case_id: int, body: ReasonIn) -> Any:
-    try:
-        services.case_mark_unverifiable(actor=request.user, case_id=case_id, reason=body.reason)  # type: ignore[arg-type]
-    except services.CaseActionRefused as exc:
-        return _refused(request, exc)
+def case_unverifiable(request: HttpRequest, case_id: int, body: ReasonIn) -> CaseDetailOut:
+    services.case_mark_unverifiable(actor=request.user, case_id=case_id, reason=body.reason)  # type: ignore[arg-type]
     return _detail(request, case_id)
 
 
 @router.post("/{case_id}/police-result", response=CaseDetailOut, summary="The commune police's verification result")
-def case_police_result(request: HttpRequest, case_id: int, body: PoliceResultIn) -> Any:
-    try:
-        services.case_police_result(
-            actor=request.user,  # type: ignore[arg-type]
-            case_id=case_id,
-            result=body.result,
-            verified=body.verified,
-            note=body.note,
-            source_id="api",
-        )
-    except (services.CaseActionRefused, CorrectionRefused) as exc:
-        return _refused(request, exc)
+def case_police_result(request: HttpRequest, case_id: int, body: PoliceResultIn) -> CaseDetailOut:
+    services.case_police_result(
+        actor=request.user,  # type: ignore[arg-type]
+        case_id=case_id,
+        result=body.result,
+        verified=body.verified,
+        note=body.note,
+        source_id="api",
+    )
     return _detail(request, case_id)

@@ -101,13 +101,6 @@ def case_contacts(case: VerificationCase) -> list[ContactAttempt]:
     return list(ContactAttempt.objects.filter(case=case).select_related("actor"))
 
 
-def case_counts_by_state(*, user: User) -> dict[str, int]:
-    from django.db.models import Count
-
-    rows = cases_for_user(user=user).values("state").annotate(n=Count("id")).order_by()
-    return {row["state"]: row["n"] for row in rows}
-
-
 def staff_of_station(*, user: User) -> list[Any]:
     """Health workers to whom the user's station can assign cases."""
     if user.role != Role.COMMUNE or not user.commune_id:

@@ -259,6 +259,15 @@ def _require_version(case: VerificationCase, expected_version: int | None) -> No
         )
 
 
+def _active_station_case(*, actor: User, case_id: int) -> VerificationCase:
+    """The case, locked, if the actor's station works it and it is still open."""
+    case = access_case_by_id(user=actor, case_id=case_id, for_update=True)
+    _require_station(actor, case)
+    if not case.is_active:
+        raise CaseActionRefused("Hồ sơ đã đóng.", "The case is closed.")
+    return case
+
+
 def _start_if_open(case: VerificationCase, *, actor: User, reason: str) -> None:
     if case.state == CaseState.OPEN:
         _move(case, CaseState.IN_PROGRESS, actor_id=actor.pk, reason=reason)
@@ -300,10 +309,7 @@ def contact_attempt_log(
     *, actor: User, case_id: int, channel: str, outcome: str, note: str = ""
 ) -> ContactAttempt:
     """Record one attempt to reach the citizen; the first one puts the case in progress."""
-    case = access_case_by_id(user=actor, case_id=case_id, for_update=True)
-    _require_station(actor, case)
-    if not case.is_active:
-        raise CaseActionRefused("Hồ sơ đã đóng.", "The case is closed.")
+    case = _active_station_case(actor=actor, case_id=case_id)
     if channel not in ContactChannel.values or outcome not in ContactOutcome.values:
         raise CaseActionRefused("Kênh hoặc kết quả liên lạc không hợp lệ.", "Unknown contact channel or outcome.")
     attempt = ContactAttempt.objects.create(
@@ -319,7 +325,14 @@ def contact_attempt_log(
     return attempt
 
 
-def _after_correction(case: VerificationCase) -> None:
+def _after_correction(case: VerificationCase, *, actor: User, changed: bool) -> None:
+    if not changed:
+        return
+    _start_if_open(case, actor=actor, reason="Sửa thông tin / correcting")
+    _refresh_codes(case)
+
+
+def _refresh_codes(case: VerificationCase) -> None:
     codes = _blocking_codes([case.person_id]).get(case.person_id, [])
     if codes != case.codes:
         case.codes = codes
@@ -331,10 +344,7 @@ def case_person_correct(
     *, actor: User, case_id: int, expected_version: int, changes: Mapping[str, Any], reason: str
 ) -> CorrectionResult:
     """Correct the case's person in place (the correction service, with the case as source)."""
-    case = access_case_by_id(user=actor, case_id=case_id, for_update=True)
-    _require_station(actor, case)
-    if not case.is_active:
-        raise CaseActionRefused("Hồ sơ đã đóng.", "The case is closed.")
+    case = _active_station_case(actor=actor, case_id=case_id)
     result = person_correct(
         person_id=case.person_id,
         expected_version=expected_version,
@@ -344,9 +354,7 @@ def case_person_correct(
         source_type=SourceType.CASE,
         source_id=str(case.pk),
     )
-    if result.changed:
-        _start_if_open(case, actor=actor, reason="Sửa thông tin / correcting")
-        _after_correction(case)
+    _after_correction(case, actor=actor, changed=bool(result.changed))
     return result
 
 
@@ -354,10 +362,7 @@ def case_person_correct(
 def case_dose_correct(
     *, actor: User, case_id: int, dose_id: int, expected_version: int, changes: Mapping[str, Any], reason: str
 ) -> CorrectionResult:
-    case = access_case_by_id(user=actor, case_id=case_id, for_update=True)
-    _require_station(actor, case)
-    if not case.is_active:
-        raise CaseActionRefused("Hồ sơ đã đóng.", "The case is closed.")
+    case = _active_station_case(actor=actor, case_id=case_id)
     if not Dose.objects.filter(pk=dose_id, person_id=case.person_id).exists():
         raise CorrectionRefused("Mũi tiêm không thuộc người này.", "The dose is not this person's.")
     result = dose_correct(
@@ -369,9 +374,7 @@ def case_dose_correct(
         source_type=SourceType.CASE,
         source_id=str(case.pk),
     )
-    if result.changed:
-        _start_if_open(case, actor=actor, reason="Sửa thông tin / correcting")
-        _after_correction(case)
+    _after_correction(case, actor=actor, changed=bool(result.changed))
     return result
 
 
@@ -510,5 +513,5 @@ def case_police_result(
         _move(case, CaseState.RESOLVED, actor_id=actor.pk, reason=case.resolution, extra=["resolution", "codes"])
         Person.objects.filter(pk=case.person_id).update(verification_state=VerificationState.VERIFIED)
     else:
-        _after_correction(case)
+        _refresh_codes(case)
     return case

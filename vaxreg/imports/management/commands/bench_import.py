@@ -3,18 +3,16 @@ import csv
 import json
 import os
 import resource
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 
-DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/vaxreg_bench"
+from vaxreg.core.bench import DEFAULT_PG_URL, run_in_scratch_database, run_phase
+
 ROWS_PER_PERSON = 2.45  # what `vaxreg synth` gives on average
 
 
@@ -48,21 +46,10 @@ class Command(BaseCommand):
 
     # The benchmark runs in a child process whose settings point at the scratch database.
     def _launch(self, options: dict[str, Any]) -> None:
-        with tempfile.TemporaryDirectory(prefix="vaxreg-bench-") as folder:
-            env = dict(os.environ, VAXREG_VAR_DIR=folder, VAXREG_LOG_LEVEL="ERROR")
-            if options["db"] == "postgres":
-                url = os.environ.get("VAXREG_BENCH_DATABASE_URL", DEFAULT_PG_URL)
-                _recreate_pg_database(url)
-                env["VAXREG_DATABASE_URL"] = url
-            else:
-                env["VAXREG_DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
-            command = [sys.executable, "-m", "vaxreg.cli", "bench", "import", "--phase", "run",
-                       "--rows", str(options["rows"]), "--db", options["db"], "--seed", str(options["seed"])]  # fmt: skip
-            if options["json"]:
-                command.append("--json")
-            completed = subprocess.run(command, env=env, check=False)
-            if completed.returncode:
-                raise CommandError(f"benchmark failed (exit {completed.returncode})")
+        args = ["bench", "import", "--phase", "run", "--rows", str(options["rows"]), "--db", options["db"], "--seed", str(options["seed"])]  # fmt: skip
+        if options["json"]:
+            args.append("--json")
+        self.stdout.write(run_in_scratch_database(db=options["db"], args=args))
 
     def _phase_run(self, options: dict[str, Any]) -> None:
         from vaxreg.places.services import facilities_generate, reference_load
@@ -80,11 +67,7 @@ class Command(BaseCommand):
         rows = summary.rows
 
         baseline_seconds = _raw_load(path)
-        completed = subprocess.run(
-            [sys.executable, "-m", "vaxreg.cli", "bench", "import", "--phase", "import", "--file", str(path)],
-            env=os.environ.copy(), check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        measured = json.loads(completed.stdout.strip().splitlines()[-1])
+        measured = run_phase(["bench", "import", "--phase", "import", "--file", str(path)])
         result = {
             "db": options["db"],
             "rows": rows,
@@ -156,14 +139,3 @@ def _raw_load(path: Path) -> float:
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE bench_raw")
     return seconds
-
-
-def _recreate_pg_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = url.rsplit("/", 1)[1].split("?")[0]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

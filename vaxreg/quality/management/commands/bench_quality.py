@@ -4,9 +4,6 @@ import os
 import random
 import resource
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +13,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.models import F
 
-DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/vaxreg_bench"
+from vaxreg.core.bench import DEFAULT_PG_URL, run_in_scratch_database, run_phase
+
 RECHECKS = 1_000
 _FLIP = {"M": "F", "F": "M"}
 # The columns the rules read (vaxreg.quality.services), so the baseline reads exactly what the scan reads.
@@ -72,22 +70,10 @@ class Command(BaseCommand):
 
     # The benchmark runs in a child process whose settings point at the scratch database.
     def _launch(self, options: dict[str, Any]) -> None:
-        with tempfile.TemporaryDirectory(prefix="vaxreg-bench-") as folder:
-            env = dict(os.environ, VAXREG_VAR_DIR=folder, VAXREG_LOG_LEVEL="ERROR")
-            if options["db"] == "postgres":
-                url = os.environ.get("VAXREG_BENCH_DATABASE_URL", DEFAULT_PG_URL)
-                _recreate_pg_database(url)
-                env["VAXREG_DATABASE_URL"] = url
-            else:
-                env["VAXREG_DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
-            command = [sys.executable, "-m", "vaxreg.cli", "bench", "quality", "--phase", "run",
-                       "--persons", str(options["persons"]), "--db", options["db"], "--seed", str(options["seed"])]  # fmt: skip
-            if options["json"]:
-                command.append("--json")
-            completed = subprocess.run(command, env=env, check=False, stdout=subprocess.PIPE, text=True)
-            if completed.returncode:
-                raise CommandError(f"benchmark failed (exit {completed.returncode})")
-            self.stdout.write(completed.stdout.rstrip("\n"))
+        args = ["bench", "quality", "--phase", "run", "--persons", str(options["persons"]), "--db", options["db"], "--seed", str(options["seed"])]  # fmt: skip
+        if options["json"]:
+            args.append("--json")
+        self.stdout.write(run_in_scratch_database(db=options["db"], args=args))
 
     def _phase_run(self, options: dict[str, Any]) -> None:
         from vaxreg.places.services import facilities_generate, reference_load
@@ -102,10 +88,10 @@ class Command(BaseCommand):
         synth_write(out=path, persons=max(1, options["persons"]), province_code="46", seed=options["seed"])
         connection.close()  # the children open their own connections; SQLite must not be held here
 
-        _child("import", "--file", str(path))
+        run_phase(["bench", "quality", "--phase", "import", "--file", str(path)])
         path.unlink()
-        baseline = _child("baseline")
-        measured = _child("scan", "--seed", str(options["seed"]))
+        baseline = run_phase(["bench", "quality", "--phase", "baseline"])
+        measured = run_phase(["bench", "quality", "--phase", "scan", "--seed", str(options["seed"])])
         seconds = measured["seconds"]
         persons = measured["persons"]
         result = {
@@ -137,18 +123,6 @@ class Command(BaseCommand):
             f"  re-check of one changed person ({RECHECKS:,} times): median {result['recheck_median_ms']:.2f} ms, "
             f"p95 {result['recheck_p95_ms']:.2f} ms"
         )
-
-
-def _child(phase: str, *extra: str) -> dict[str, Any]:
-    completed = subprocess.run(
-        [sys.executable, "-m", "vaxreg.cli", "bench", "quality", "--phase", phase, *extra],
-        env=os.environ.copy(), check=False, capture_output=True, text=True,
-    )  # fmt: skip
-    if completed.returncode:
-        sys.stderr.write(completed.stderr)
-        raise CommandError(f"benchmark phase {phase} failed (exit {completed.returncode})")
-    values: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
-    return values
 
 
 def _phase_import(path: Path) -> dict[str, Any]:
@@ -213,14 +187,3 @@ def _phase_scan(*, seed: int) -> dict[str, Any]:
         "peak_rss_mb": peak_rss_mb,
         "workers_peak_rss_mb": workers_peak_rss_mb,
     }
-
-
-def _recreate_pg_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = url.rsplit("/", 1)[1].split("?")[0]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

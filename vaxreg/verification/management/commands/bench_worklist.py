@@ -2,9 +2,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -14,9 +11,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.models import Count
 
-from vaxreg.quality.management.commands.bench_quality import _recreate_pg_database
+from vaxreg.core.bench import DEFAULT_PG_URL, run_in_scratch_database, run_phase
 
-DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/vaxreg_bench"
 REQUESTS = 200
 WARM_UP = 10
 # What a health worker does with the list: the first page, later pages, a rule filter, a name search.
@@ -59,23 +55,11 @@ class Command(BaseCommand):
             self._launch(options)
 
     def _launch(self, options: dict[str, Any]) -> None:
-        with tempfile.TemporaryDirectory(prefix="vaxreg-bench-") as folder:
-            env = dict(os.environ, VAXREG_VAR_DIR=folder, VAXREG_LOG_LEVEL="ERROR")
-            if options["db"] == "postgres":
-                url = os.environ.get("VAXREG_BENCH_DATABASE_URL", DEFAULT_PG_URL)
-                _recreate_pg_database(url)
-                env["VAXREG_DATABASE_URL"] = url
-            else:
-                env["VAXREG_DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
-            command = [sys.executable, "-m", "vaxreg.cli", "bench", "worklist", "--phase", "run",
-                       "--persons", str(options["persons"]), "--cases", str(options["cases"]),
+        args = ["bench", "worklist", "--phase", "run", "--persons", str(options["persons"]), "--cases", str(options["cases"]),
                        "--db", options["db"], "--seed", str(options["seed"])]  # fmt: skip
-            if options["json"]:
-                command.append("--json")
-            completed = subprocess.run(command, env=env, check=False, stdout=subprocess.PIPE, text=True)
-            if completed.returncode:
-                raise CommandError(f"benchmark failed (exit {completed.returncode})")
-            self.stdout.write(completed.stdout.rstrip("\n"))
+        if options["json"]:
+            args.append("--json")
+        self.stdout.write(run_in_scratch_database(db=options["db"], args=args))
 
     def _run(self, options: dict[str, Any]) -> None:
         from vaxreg.places.services import facilities_generate, reference_load
@@ -89,9 +73,9 @@ class Command(BaseCommand):
         path = Path(os.environ["VAXREG_VAR_DIR"]) / "bench.csv"
         synth_write(out=path, persons=max(1, options["persons"]), province_code="46", seed=options["seed"])
         connection.close()
-        _child("import", "--file", str(path))
+        run_phase(["bench", "worklist", "--phase", "import", "--file", str(path)])
         path.unlink()
-        result = {"db": options["db"], **_child("measure", "--cases", str(options["cases"]))}
+        result = {"db": options["db"], **run_phase(["bench", "worklist", "--phase", "measure", "--cases", str(options["cases"])])}
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
@@ -102,18 +86,6 @@ class Command(BaseCommand):
             f"  baseline (home page, same client): p50 {result['baseline_p50_ms']:.1f} ms, "
             f"p95 {result['baseline_p95_ms']:.1f} ms; ratio {result['ratio']:.3f}"
         )
-
-
-def _child(phase: str, *extra: str) -> dict[str, Any]:
-    completed = subprocess.run(
-        [sys.executable, "-m", "vaxreg.cli", "bench", "worklist", "--phase", phase, *extra],
-        env=os.environ.copy(), check=False, capture_output=True, text=True,
-    )  # fmt: skip
-    if completed.returncode:
-        sys.stderr.write(completed.stderr)
-        raise CommandError(f"benchmark phase {phase} failed (exit {completed.returncode})")
-    values: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
-    return values
 
 
 def _open_cases(*, commune_code: str, count: int) -> int:
