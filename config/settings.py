@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "vaxreg.corrections",
     "vaxreg.verification",
     "vaxreg.complaints",
+    "vaxreg.certificates",
+    "vaxreg.fhir",
     "vaxreg.synth",
     "vaxreg.web",
     "vaxreg.api",
@@ -170,3 +172,14 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("VAXREG_LOG_LEVEL", "WARNING")},
 }
+
+# Messages to citizens (SMS / e-mail): "console" prints them (demo), "smtp" sends e-mail through the SMTP
+# server below, phone numbers through an e-mail-to-SMS gateway domain; "memory" keeps them for tests.
+VAXREG_MESSAGE_BACKEND = os.environ.get("VAXREG_MESSAGE_BACKEND", "memory" if TESTING else "console")
+VAXREG_SMS_EMAIL_DOMAIN = os.environ.get("VAXREG_SMS_EMAIL_DOMAIN", "")
+EMAIL_HOST = os.environ.get("VAXREG_SMTP_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("VAXREG_SMTP_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("VAXREG_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("VAXREG_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("VAXREG_SMTP_TLS")
+DEFAULT_FROM_EMAIL = os.environ.get("VAXREG_MAIL_FROM", "VaxReg <no-reply@vaxreg.invalid>")

@@ -6,5 +6,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", api.urls),
     path("verification/", include("vaxreg.verification.urls")),
+    path("complaints/", include("vaxreg.complaints.urls")),
+    path("phan-anh/", include("vaxreg.complaints.urls_public")),
+    path("certificates/", include("vaxreg.certificates.urls")),
+    path("fhir/", include("vaxreg.fhir.urls")),
     path("", include("vaxreg.web.urls")),
 ]

@@ -22,6 +22,10 @@ VERBS: dict[tuple[str, ...], str] = {
     ("verification", "sync"): "verification_sync",
     ("police", "import"): "police_import",
     ("complaints", "tick"): "complaints_tick",
+    ("bench", "complaints"): "bench_complaints",
+    ("bench", "certs"): "bench_certs",
+    ("certs", "keygen"): "certs_keygen",
+    ("certs", "verify"): "certs_verify",
     ("createuser",): "createuser",
     ("worker",): "db_worker",
 }

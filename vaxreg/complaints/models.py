@@ -114,3 +114,35 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.recipient}"
+
+
+class Attachment(models.Model):
+    """A photo or PDF of paper proof sent with a complaint (at most three).
+
+    The bytes live under ``MEDIA_ROOT`` (outside the web root) by content hash; ``content_type`` is what
+    the content was found to be, never what the name or the browser claimed. Served only to the
+    complaint's handlers.
+    """
+
+    class Kind(models.TextChoices):
+        JPEG = "image/jpeg", "JPEG"
+        PNG = "image/png", "PNG"
+        PDF = "application/pdf", "PDF"
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="attachments")
+    position = models.SmallIntegerField()  # 1..3, in the order the citizen sent them
+    original_name = models.CharField(max_length=200, blank=True, default="")
+    content_type = models.CharField(max_length=32, choices=Kind.choices)
+    size = models.IntegerField()
+    sha256 = models.CharField(max_length=64)
+    storage_path = models.CharField(max_length=200)  # relative to MEDIA_ROOT
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["complaint", "position"], name="attachment_position_unique"),
+            models.CheckConstraint(name="attachment_position_1_to_3", condition=Q(position__gte=1, position__lte=3)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.complaint_id}/{self.position} {self.content_type}"

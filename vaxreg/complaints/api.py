@@ -1,0 +1,5 @@
+"""The handlers' complaint API: inbox, actions, figures."""
+
+from ninja import Router
+
+router = Router(tags=["complaints"])
