@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "vaxreg.complaints",
     "vaxreg.certificates",
     "vaxreg.fhir",
+    "vaxreg.citizens",
     "vaxreg.synth",
     "vaxreg.web",
     "vaxreg.api",

@@ -10,5 +10,6 @@ urlpatterns = [
     path("phan-anh/", include("vaxreg.complaints.urls_public")),
     path("certificates/", include("vaxreg.certificates.urls")),
     path("fhir/", include("vaxreg.fhir.urls")),
+    path("tra-cuu/", include("vaxreg.citizens.urls")),
     path("", include("vaxreg.web.urls")),
 ]

@@ -49,6 +49,14 @@ class AuditEvent(models.Model):
         EXPORT = "export", "export"
         REFERENCE_LOADED = "reference_loaded", "reference data loaded"
         DAY_SIGNED_OFF = "day_signed_off", "day of doses signed off"
+        COMPLAINT_PROOF_READ = "complaint_proof_read", "complaint proof file read"
+        CITIZEN_OTP_SENT = "citizen_otp_sent", "one-time code sent to a citizen"
+        CITIZEN_LOOKUP = "citizen_lookup", "citizen looked up their record"
+        CERTIFICATE_ISSUED = "certificate_issued", "certificate issued"
+        CERTIFICATE_REVOKED = "certificate_revoked", "certificate revoked"
+        API_TOKEN_CREATED = "api_token_created", "API token created"
+        API_TOKEN_REVOKED = "api_token_revoked", "API token revoked"
+        FHIR_BUNDLE_RECEIVED = "fhir_bundle_received", "FHIR bundle received"
 
     action = models.CharField(max_length=32, choices=Action.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -65,3 +73,21 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type}#{self.object_id}"
+
+
+class RateCounter(models.Model):
+    """How many times a key (an address, a phone, a person) did something in one fixed time window.
+
+    Shared by every web worker through the database, so a limit holds across processes and restarts.
+    """
+
+    key = models.CharField(max_length=160)
+    window_start = models.DateTimeField()
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="rate_counter_key_window")]
+        indexes = [models.Index(fields=["window_start"], name="rate_counter_window_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.window_start:%Y-%m-%d %H:%M}: {self.count}"
