@@ -44,12 +44,20 @@ class Complaint(models.Model):
     gender = models.CharField(max_length=1, blank=True, default="")
     id_number = models.CharField(max_length=32, blank=True, default="")
     phone = models.CharField(max_length=32)
-    province = models.ForeignKey("places.Province", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    commune = models.ForeignKey("places.Commune", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    facility = models.ForeignKey("places.Facility", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    province = models.ForeignKey(
+        "places.Province", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    commune = models.ForeignKey(
+        "places.Commune", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    facility = models.ForeignKey(
+        "places.Facility", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     claimed_doses = models.JSONField(default=list, blank=True)  # [{date, vaccine, dose_number, lot}]
     description = models.TextField(blank=True, default="")
-    person = models.ForeignKey("people.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(
+        "people.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     # Who handles it: a facility, else the province's health department.
     handler_facility = models.ForeignKey(
         "places.Facility", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -57,7 +65,9 @@ class Complaint(models.Model):
     handler_province = models.ForeignKey(
         "places.Province", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    joined_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="joined")
+    joined_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="joined"
+    )
     state = models.CharField(max_length=16, choices=ComplaintState.choices, default=ComplaintState.OPEN)
     received_at = models.DateTimeField()
     due_at = models.DateTimeField()  # received + 48 h; a transfer does not move it
@@ -71,10 +81,16 @@ class Complaint(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(name="complaint_category_valid", condition=Q(category__gte=1, category__lte=5)),
-            models.CheckConstraint(name="complaint_state_valid", condition=Q(state__in=ComplaintState.values)),
-            models.CheckConstraint(name="complaint_has_a_handler_unit", condition=Q(handler_facility__isnull=False)
-                                   | Q(handler_province__isnull=False)),  # fmt: skip
+            models.CheckConstraint(
+                name="complaint_category_valid", condition=Q(category__gte=1, category__lte=5)
+            ),
+            models.CheckConstraint(
+                name="complaint_state_valid", condition=Q(state__in=ComplaintState.values)
+            ),
+            models.CheckConstraint(
+                name="complaint_has_a_handler_unit",
+                condition=Q(handler_facility__isnull=False) | Q(handler_province__isnull=False),
+            ),  # fmt: skip
         ]
         indexes = [
             models.Index(fields=["handler_facility", "state", "due_at"], name="complaint_facility_inbox_idx"),
@@ -107,7 +123,8 @@ class Notice(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["complaint", "kind"], condition=Q(kind__in=["received", "reminder", "escalated"]),
+                fields=["complaint", "kind"],
+                condition=Q(kind__in=["received", "reminder", "escalated"]),
                 name="notice_once_per_deadline_event",
             )
         ]
@@ -141,7 +158,9 @@ class Attachment(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["complaint", "position"], name="attachment_position_unique"),
-            models.CheckConstraint(name="attachment_position_1_to_3", condition=Q(position__gte=1, position__lte=3)),
+            models.CheckConstraint(
+                name="attachment_position_1_to_3", condition=Q(position__gte=1, position__lte=3)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,29 +4,30 @@ from typing import Any
 import pytest
 from django.http import Http404
 
+from vaxreg.complaints.common import ComplaintRefused
+from vaxreg.complaints.deadline import TickResult, complaints_tick
+from vaxreg.complaints.intake import Intake, complaint_submit
 from vaxreg.complaints.models import Complaint, ComplaintState, Notice
-from vaxreg.complaints.services import (
-    ComplaintRefused,
-    Intake,
-    TickResult,
-    complaint_approve_with_dose,
-    complaint_reject,
-    complaint_submit,
-    complaint_transfer,
-    complaints_tick,
-)
+from vaxreg.complaints.services import complaint_approve_with_dose, complaint_reject, complaint_transfer
 from vaxreg.core.models import ChangeRecord
 from vaxreg.vaccinations.models import Dose
 
 
 def _intake(**values: Any) -> Intake:
-    defaults: dict[str, Any] = {"category": 3, "full_name": "Nguyễn Thị Đào", "phone": "0912345601", "id_number": "001190012345"}
+    defaults: dict[str, Any] = {
+        "category": 3,
+        "full_name": "Nguyễn Thị Đào",
+        "phone": "0912345601",
+        "id_number": "001190012345",
+    }
     return Intake(**(defaults | values))
 
 
 def test_routing_named_facility_then_matched_doses_then_the_province(world):
     named = complaint_submit(intake=_intake(facility_code="hn002"))
-    assert named.handler_facility.code == "HN002" and named.due_at - named.received_at == dt.timedelta(hours=48)
+    assert named.handler_facility.code == "HN002" and named.due_at - named.received_at == dt.timedelta(
+        hours=48
+    )
     matched = complaint_submit(intake=_intake(category=5))
     assert matched.handler_facility.code == "HN001"  # Đào's latest dose
     assert matched.person == world.persons["dao_hn"]
@@ -67,12 +68,19 @@ def test_other_units_cannot_act_and_a_transfer_keeps_the_deadline(world):
     for key in ("facility_hcm", "province_hcm", "commune_badinh", "police_badinh"):
         with pytest.raises(Http404):
             complaint_reject(actor=world.users[key], complaint_id=complaint.pk, reason="unreadable")
-    complaint_transfer(actor=world.users["facility_hn1"], complaint_id=complaint.pk, facility_code="HN002", reason="tiêm ở HN002")
+    complaint_transfer(
+        actor=world.users["facility_hn1"],
+        complaint_id=complaint.pk,
+        facility_code="HN002",
+        reason="tiêm ở HN002",
+    )
     moved = Complaint.objects.get(pk=complaint.pk)
     assert moved.handler_facility.code == "HN002" and moved.due_at == complaint.due_at
     with pytest.raises(ComplaintRefused):
         complaint_reject(actor=world.users["province_hn"], complaint_id=complaint.pk, reason="no such reason")
-    complaint_reject(actor=world.users["province_hn"], complaint_id=complaint.pk, reason="unreadable", text="Ảnh mờ")
+    complaint_reject(
+        actor=world.users["province_hn"], complaint_id=complaint.pk, reason="unreadable", text="Ảnh mờ"
+    )
     assert Complaint.objects.get(pk=complaint.pk).state == ComplaintState.REJECTED
 
 

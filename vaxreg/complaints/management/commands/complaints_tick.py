@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from vaxreg.complaints.services import complaints_tick
+from vaxreg.complaints.deadline import complaints_tick
 
 
 class Command(BaseCommand):

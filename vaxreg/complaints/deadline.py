@@ -1,0 +1,59 @@
+"""The 48-hour clock: a reminder when 12 hours are left, escalation to the province past due."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from vaxreg.complaints.common import complaint_history_write, notice_queue
+from vaxreg.complaints.models import OPEN_STATES, Complaint, Notice
+from vaxreg.core import clock
+
+REMINDER_BEFORE = dt.timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class TickResult:
+    reminded: int
+    escalated: int
+
+
+@transaction.atomic
+def complaints_tick(*, now: dt.datetime | None = None) -> TickResult:
+    """Send the 12-hours-left reminders and escalate what is past due, each exactly once.
+
+    The times live in the database: a complaint is reminded when ``reminded_at`` is still empty and
+    escalated when ``escalated_at`` is, and both are set in the same transaction as their notice (itself
+    unique per complaint and kind). A tick that runs twice, or after a restart, repeats nothing and skips
+    nothing.
+    """
+    now = now or clock.now()
+    open_ = Complaint.objects.select_for_update(skip_locked=True, of=("self",)).filter(state__in=OPEN_STATES)
+    reminded = 0
+    for complaint in open_.filter(reminded_at=None, due_at__gt=now, due_at__lte=now + REMINDER_BEFORE):
+        complaint.reminded_at = now
+        complaint.save(update_fields=["reminded_at"])
+        complaint_history_write(
+            complaint, {"reminded_at": (None, now)}, actor_id=None, reason="Còn 12 giờ / 12 hours left"
+        )
+        notice_queue(
+            complaint, Notice.Kind.REMINDER, f"Phản ánh {complaint.tracking_code} còn dưới 12 giờ để xử lý.",
+            recipient=complaint.handler_facility.code if complaint.handler_facility else f"SYT {complaint.handler_province_id}",
+        )  # fmt: skip
+        reminded += 1
+    escalated = 0
+    for complaint in open_.filter(escalated_at=None, due_at__lte=now).select_related("handler_facility"):
+        complaint.escalated_at = now
+        complaint.save(update_fields=["escalated_at"])
+        complaint_history_write(
+            complaint,
+            {"escalated_at": (None, now)},
+            actor_id=None,
+            reason="Quá hạn 48 giờ / past the 48 hours",
+        )
+        notice_queue(
+            complaint, Notice.Kind.ESCALATED, f"Phản ánh {complaint.tracking_code} quá hạn, chuyển Sở Y tế.",
+            recipient=f"SYT {complaint.handler_province_id}",
+        )  # fmt: skip
+        escalated += 1
+    return TickResult(reminded=reminded, escalated=escalated)
