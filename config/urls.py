@@ -1,8 +1,10 @@
 from django.urls import include, path
 
 from vaxreg.api.api import api
+from vaxreg.core.health import healthz
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", api.urls),
     path("verification/", include("vaxreg.verification.urls")),

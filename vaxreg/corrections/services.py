@@ -17,6 +17,7 @@ from vaxreg.core.cccd import parse_id_number
 from vaxreg.core.history import ChangeSource, record_change
 from vaxreg.core.models import SourceType
 from vaxreg.core.text import fold, normalize_text
+from vaxreg.corrections.hooks import after_correction_run
 from vaxreg.people.models import Gender, Person
 from vaxreg.places.models import Commune, Facility
 from vaxreg.quality.services import CheckResult, quality_check_persons
@@ -190,6 +191,7 @@ def person_correct(
         source=ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id),
     )
     check = quality_check_persons(person_ids=[person.pk])
+    after_correction_run(person_id=person.pk, actor_id=actor_id)
     return CorrectionResult(changed=changed, version=person.version, check=check)
 
 
@@ -265,6 +267,7 @@ def dose_correct(
         source=ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id),
     )
     check = quality_check_persons(person_ids=[dose.person_id])
+    after_correction_run(person_id=dose.person_id, actor_id=actor_id)
     return CorrectionResult(changed=changed, version=expected_version + 1, check=check)
 
 
@@ -311,4 +314,5 @@ def dose_add(
         source=ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id),
     )
     quality_check_persons(person_ids=[person_id])
+    after_correction_run(person_id=person_id, actor_id=actor_id)
     return dose
