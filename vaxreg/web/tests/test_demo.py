@@ -12,6 +12,8 @@ from django.test import Client
 from pytest_django.fixtures import Settings
 
 from vaxreg.accounts.models import Role, User
+from vaxreg.complaints.models import Complaint
+from vaxreg.core import clock
 from vaxreg.imports.models import ImportBatch
 from vaxreg.people.models import Person
 from vaxreg.vaccinations.models import Dose
@@ -38,6 +40,15 @@ def test_demo_gives_every_role_an_account_on_hue_data_and_a_rerun_only_renews_pa
     assert users[Role.POLICE].commune == users[Role.COMMUNE].commune
     assert Dose.objects.filter(facility=users[Role.FACILITY].facility).exists()
     assert users[Role.PROVINCE].province_id == "46"
+    # The facility has signed off its past days, and complaints wait in its inbox; one is past due.
+    assert not Dose.objects.filter(
+        facility=users[Role.FACILITY].facility, signed_off=False, vaccination_date__lt=clock.today()
+    ).exists()
+    complaints = Complaint.objects.filter(handler_facility=users[Role.FACILITY].facility)
+    filed = Complaint.objects.count()
+    assert complaints.count() >= 3
+    assert complaints.filter(escalated_at__isnull=False).count() == 1
+    assert complaints.filter(reminded_at__isnull=False, escalated_at__isnull=True).count() == 1
     for account in accounts:
         client = Client()
         assert client.login(username=account.username, password=account.password), account.role
@@ -46,6 +57,7 @@ def test_demo_gives_every_role_an_account_on_hue_data_and_a_rerun_only_renews_pa
     again = demo_setup(persons=300, say=lambda _: None)
 
     assert ImportBatch.objects.count() == 1
+    assert Complaint.objects.count() == filed
     assert Person.objects.filter(province_id="46").count() == Person.objects.count()
     for old, new in zip(accounts, again, strict=True):
         assert old.username == new.username and old.password != new.password

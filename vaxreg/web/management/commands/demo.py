@@ -1,5 +1,6 @@
 """`vaxreg demo`: a working VaxReg with realistic data for Thành phố Huế and one account per role."""
 
+import datetime as dt
 import io
 import time
 from collections.abc import Callable
@@ -15,13 +16,18 @@ from django.db.models import Count
 
 from vaxreg.accounts.models import Role, User
 from vaxreg.accounts.services import password_generate, user_create
+from vaxreg.complaints.deadline import complaints_tick
+from vaxreg.complaints.intake import Intake, complaint_submit
+from vaxreg.complaints.models import Complaint
+from vaxreg.core import clock
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.services import import_batch_create, import_batch_run
 from vaxreg.people.models import Person
 from vaxreg.places.models import Commune, Facility, Province
 from vaxreg.places.services import facilities_generate
 from vaxreg.synth.services import synth_write
-from vaxreg.vaccinations.models import Dose
+from vaxreg.vaccinations.models import DaySignOff, Dose
+from vaxreg.vaccinations.services import day_sign_off
 from vaxreg.web.management.commands.serve import serve_run
 
 DEMO_PROVINCE = "46"  # Thành phố Huế
@@ -118,7 +124,9 @@ def demo_users_ensure() -> list[DemoAccount]:
     for role in DEMO_ROLES:
         password = password_generate()
         user = _user_ensure(role, password)
-        accounts.append(DemoAccount(role=role.value, username=user.username, password=password, unit=_unit_label(user)))
+        accounts.append(
+            DemoAccount(role=role.value, username=user.username, password=password, unit=_unit_label(user))
+        )
     return accounts
 
 
@@ -150,7 +158,9 @@ def demo_setup(
         )
 
     file_name = _demo_file_name(persons)
-    imported = ImportBatch.objects.filter(file_name__startswith=_DEMO_FILE_PREFIX, status=ImportBatch.Status.DONE).first()
+    imported = ImportBatch.objects.filter(
+        file_name__startswith=_DEMO_FILE_PREFIX, status=ImportBatch.Status.DONE
+    ).first()
     if imported is not None:
         say(
             f"Dữ liệu mẫu đã có ({imported.file_name}), bỏ qua; --reset để làm lại. / "
@@ -177,7 +187,84 @@ def demo_setup(
                 raise CommandError(f"Nhập tệp không thành công / The import did not finish: {done.message}")
 
         step("Nhập tệp qua quy trình nhập / Importing the file through the import pipeline", run_import)
-    return demo_users_ensure()
+    accounts = demo_users_ensure()
+    if persons > 0:
+        step(
+            "Ký duyệt các ngày tiêm của cơ sở mẫu / Signing off the demo facility's days", demo_days_sign_off
+        )
+        step("Tạo vài phản ánh của người dân / Filing a few citizens' complaints", demo_complaints_ensure)
+    return accounts
+
+
+def demo_days_sign_off() -> int:
+    """The demo facility has reviewed and signed off every past day, so its people can get certificates."""
+    facility = _busiest_facility()
+    head = User.objects.get(username=_username(Role.FACILITY))
+    days = (
+        Dose.objects.filter(facility=facility, vaccination_date__lt=clock.today())
+        .exclude(vaccination_date__in=DaySignOff.objects.filter(facility=facility).values("day"))
+        .values_list("vaccination_date", flat=True)
+        .distinct()
+    )
+    signed = 0
+    for day in sorted(set(days)):
+        day_sign_off(actor=head, facility_id=facility.pk, day=day, note="Đã rà soát / reviewed (demo)")
+        signed += 1
+    return signed
+
+
+def demo_complaints_ensure() -> int:
+    """A few citizens' complaints in the demo facility's inbox: fresh ones, one with 12 hours left and one
+    past due (escalated to the province), so every state of the 48-hour clock can be seen."""
+    if Complaint.objects.exists():
+        return 0
+    facility = _busiest_facility()
+    persons = list(
+        Person.objects.filter(
+            doses__facility=facility, id_number__regex=r"^[0-9]{12}$", phone__startswith="0"
+        )
+        .distinct()
+        .order_by("pk")[:6]
+    )
+    made = []
+    for i, person in enumerate(persons):
+        birth = (
+            f"{person.birth_day or 1:02d}/{person.birth_month or 1:02d}/{person.birth_year}"
+            if person.birth_year
+            else ""
+        )
+        named = i % 2 == 0
+        made.append(
+            complaint_submit(
+                intake=Intake(
+                    category=3 if named else 5,
+                    full_name=person.full_name,
+                    phone=person.phone,
+                    birth_date=birth,
+                    gender=person.gender,
+                    id_number=person.id_number,
+                    province_code=DEMO_PROVINCE,
+                    facility_code=facility.code if named else None,
+                    claimed_doses=(
+                        {"date": "2021-10-15", "vaccine": "AZ", "dose_number": 2, "lot": "NX1234"},
+                    )
+                    if named
+                    else (),
+                    description="Tôi đã tiêm mũi 2 nhưng ứng dụng chưa hiện. / My second dose is not shown."
+                    if named
+                    else "Ngày sinh trên hệ thống sai. / My birth date is wrong in the system.",
+                )
+            )
+        )
+    now = clock.now()
+    # Two complaints arrived earlier: one now has under 12 hours left, one is past its 48 hours.
+    for complaint, hours_ago in zip(made[:2], (40, 50), strict=False):
+        received = now - dt.timedelta(hours=hours_ago)
+        Complaint.objects.filter(pk=complaint.pk).update(
+            received_at=received, due_at=received + dt.timedelta(hours=48)
+        )
+    complaints_tick(now=now)
+    return len(made)
 
 
 def demo_accounts_table(accounts: list[DemoAccount]) -> str:
@@ -201,7 +288,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--persons", type=int, default=20_000, help="number of people to generate (20000)")
+        parser.add_argument(
+            "--persons", type=int, default=20_000, help="number of people to generate (20000)"
+        )
         parser.add_argument("--port", type=int, default=8000, help="port to serve on (default 8000)")
         parser.add_argument("--no-serve", action="store_true", help="set up only, do not start the server")
         parser.add_argument("--reset", action="store_true", help="start from an empty database")
@@ -223,7 +312,9 @@ class Command(BaseCommand):
         self.stdout.write(demo_accounts_table(accounts))
         self.stdout.write("")
         self.stdout.write(
-            self.style.SUCCESS(f"Sẵn sàng sau / Set up in {time.monotonic() - started:.0f} s: {settings.DATABASES['default']['NAME']}")
+            self.style.SUCCESS(
+                f"Sẵn sàng sau / Set up in {time.monotonic() - started:.0f} s: {settings.DATABASES['default']['NAME']}"
+            )
         )
         if options["no_serve"]:
             return
