@@ -26,8 +26,9 @@ VERBS: dict[tuple[str, ...], str] = {
     ("bench", "certs"): "bench_certs",
     ("certs", "keygen"): "certs_keygen",
     ("certs", "verify"): "certs_verify",
+    ("fhir", "token"): "fhir_token",
     ("createuser",): "createuser",
-    ("worker",): "db_worker",
+    ("worker",): "worker",
 }
 
 USAGE = """usage: vaxreg VERB [options]
@@ -48,8 +49,13 @@ Verbs:
   bench import --rows N        measure import speed against a raw bulk load
   bench quality --persons N    measure the full quality scan against a plain SELECT, and one re-check
   bench worklist --persons N   measure the health station's worklist page (p50/p95) with --cases open cases
+  fhir token create|revoke|list  API tokens of facility systems for the FHIR interface (/fhir/)
+  certs keygen [--out DIR]     create the PS256/ES256 signing keys and certificates
+  certs verify "HC1:..."       verify a certificate step by step (exit 0 valid, 1 invalid)
+  bench certs [--count N]      measure issuing and verifying certificates on one core
+  bench complaints             measure the public complaint endpoint against a no-op one (gunicorn, PostgreSQL)
   createuser                   create a staff account with a role and a unit
-  worker                       run the background task worker
+  worker                       run the background tasks and the periodic jobs (complaints' 48-hour clock and notices every minute)
 
 Run `vaxreg VERB --help` for the options of a verb. Any Django management command also works.
 """

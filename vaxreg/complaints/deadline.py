@@ -7,6 +7,7 @@ from django.db import transaction
 
 from vaxreg.complaints.common import complaint_history_write, notice_queue
 from vaxreg.complaints.models import OPEN_STATES, Complaint, Notice
+from vaxreg.complaints.notify import unit_recipient
 from vaxreg.core import clock
 
 REMINDER_BEFORE = dt.timedelta(hours=12)
@@ -28,7 +29,11 @@ def complaints_tick(*, now: dt.datetime | None = None) -> TickResult:
     nothing.
     """
     now = now or clock.now()
-    open_ = Complaint.objects.select_for_update(skip_locked=True, of=("self",)).filter(state__in=OPEN_STATES)
+    open_ = (
+        Complaint.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(state__in=OPEN_STATES)
+        .select_related("handler_facility")
+    )
     reminded = 0
     for complaint in open_.filter(reminded_at=None, due_at__gt=now, due_at__lte=now + REMINDER_BEFORE):
         complaint.reminded_at = now
@@ -37,12 +42,18 @@ def complaints_tick(*, now: dt.datetime | None = None) -> TickResult:
             complaint, {"reminded_at": (None, now)}, actor_id=None, reason="Còn 12 giờ / 12 hours left"
         )
         notice_queue(
-            complaint, Notice.Kind.REMINDER, f"Phản ánh {complaint.tracking_code} còn dưới 12 giờ để xử lý.",
-            recipient=complaint.handler_facility.code if complaint.handler_facility else f"SYT {complaint.handler_province_id}",
-        )  # fmt: skip
+            complaint,
+            Notice.Kind.REMINDER,
+            f"Phản ánh {complaint.tracking_code} còn dưới 12 giờ để xử lý. / Complaint "
+            f"{complaint.tracking_code}: less than 12 hours left.",
+            recipient=unit_recipient(
+                facility_code=complaint.handler_facility.code if complaint.handler_facility else None,
+                province_code=complaint.handler_province_id,
+            ),
+        )
         reminded += 1
     escalated = 0
-    for complaint in open_.filter(escalated_at=None, due_at__lte=now).select_related("handler_facility"):
+    for complaint in open_.filter(escalated_at=None, due_at__lte=now):
         complaint.escalated_at = now
         complaint.save(update_fields=["escalated_at"])
         complaint_history_write(
@@ -52,8 +63,11 @@ def complaints_tick(*, now: dt.datetime | None = None) -> TickResult:
             reason="Quá hạn 48 giờ / past the 48 hours",
         )
         notice_queue(
-            complaint, Notice.Kind.ESCALATED, f"Phản ánh {complaint.tracking_code} quá hạn, chuyển Sở Y tế.",
-            recipient=f"SYT {complaint.handler_province_id}",
-        )  # fmt: skip
+            complaint,
+            Notice.Kind.ESCALATED,
+            f"Phản ánh {complaint.tracking_code} quá hạn, chuyển Sở Y tế. / Complaint "
+            f"{complaint.tracking_code} is past due: escalated to the health department.",
+            recipient=unit_recipient(province_code=complaint.handler_province_id),
+        )
         escalated += 1
     return TickResult(reminded=reminded, escalated=escalated)

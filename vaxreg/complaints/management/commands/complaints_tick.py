@@ -1,8 +1,19 @@
+import argparse
+import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
 from vaxreg.complaints.deadline import complaints_tick
+
+
+def _instant(value: str) -> dt.datetime:
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date and time") from exc
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
 
 
 class Command(BaseCommand):
@@ -10,11 +21,22 @@ class Command(BaseCommand):
         "The complaints' clock (SPEC §7), for cron: remind the handlers of every open complaint with less "
         "than 12 hours left, and escalate every complaint past its 48 hours to the province's health "
         "department, counting it late. Each happens exactly once per complaint: the times are kept in the "
-        "database, so running it again, or after a restart, repeats nothing and skips nothing."
+        "database, so running it again, or after a restart, repeats nothing and skips nothing. "
+        "`vaxreg worker` runs this every minute by itself; the notices it queues are sent by the worker."
     )
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--now",
+            type=_instant,
+            help=(
+                "tick as if it were this moment (ISO 8601, e.g. 2026-11-28T10:00:00+07:00; without an offset "
+                "it is Vietnam's time): for rehearsals and tests on a copy of the data, never in service"
+            ),
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
-        result = complaints_tick()
+        result = complaints_tick(now=options["now"])
         self.stdout.write(
             f"Nhắc {result.reminded}, chuyển Sở Y tế {result.escalated} / reminded {result.reminded}, "
             f"escalated {result.escalated}"

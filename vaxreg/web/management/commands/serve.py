@@ -127,7 +127,7 @@ class Command(BaseCommand):
     help = (
         "Phục vụ giao diện web và API / Serve the web UI and the API with gunicorn (a production WSGI "
         "server; static files are served by WhiteNoise after collectstatic). Unless --no-worker is "
-        "given, a background task worker (django-tasks db_worker) runs beside it so that uploaded "
+        "given, `vaxreg worker` (background tasks and the periodic jobs) runs beside it so that uploaded "
         "files are imported in the background; it is stopped when the server stops. "
         "Set VAXREG_SECRET_KEY and VAXREG_ALLOWED_HOSTS in production."
     )

@@ -1,0 +1,150 @@
+"""`vaxreg worker` as an operator runs it: separate processes on a database of their own."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from vaxreg.core.bench import recreate_pg_database
+from vaxreg.core.periodic import periodic_autodiscover
+
+pytestmark = pytest.mark.slow
+
+PROJECT_DIR = Path(__file__).resolve().parents[3]
+
+# Runs a `vaxreg` verb with the clock the code asks (vaxreg.core.clock) standing still at VAXREG_TEST_NOW:
+# the only way to let 48 hours pass in a child process.
+_VAXREG_AT = (
+    "import datetime as dt, os, sys\n"
+    "from vaxreg.core import clock\n"
+    "if os.environ.get('VAXREG_TEST_NOW'):\n"
+    "    at = dt.datetime.fromisoformat(os.environ['VAXREG_TEST_NOW'])\n"
+    "    clock.now = lambda: at\n"
+    "from django.core.management import execute_from_command_line\n"
+    "execute_from_command_line(['vaxreg', *sys.argv[1:]])\n"
+)
+
+
+@dataclass
+class Scratch:
+    """An empty, migrated database of the kind the tests run on, for child processes."""
+
+    url: str
+    env: dict[str, str]
+    folder: Path
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.url.startswith("sqlite"):
+            with sqlite3.connect(self.url.removeprefix("sqlite:///")) as db:
+                return db.execute(sql).fetchall()
+        import psycopg
+
+        with psycopg.connect(self.url) as db:
+            return db.execute(sql).fetchall()  # type: ignore[arg-type]
+
+    def value(self, sql: str) -> Any:
+        return self.query(sql)[0][0]
+
+    def start(self, args: list[str], *, now: str = "", log: str = "worker.log") -> subprocess.Popen[bytes]:
+        """``vaxreg ARGS`` in the background, its output appended to ``log`` in the scratch folder."""
+        env = dict(self.env, VAXREG_TEST_NOW=now)
+        with open(self.folder / log, "ab") as out:
+            return subprocess.Popen(
+                [sys.executable, "-c", _VAXREG_AT, *args], env=env, cwd=PROJECT_DIR, stdout=out, stderr=out
+            )
+
+    def run(self, args: list[str], *, now: str = "") -> str:
+        completed = subprocess.run(
+            [sys.executable, "-c", _VAXREG_AT, *args], env=dict(self.env, VAXREG_TEST_NOW=now),
+            cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert completed.returncode == 0, completed.stderr
+        return completed.stdout
+
+    def log(self, name: str = "worker.log") -> str:
+        return (self.folder / name).read_text()
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Iterator[Scratch]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAXREG_", "DJANGO_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings", VAXREG_VAR_DIR=str(tmp_path), VAXREG_MESSAGE_BACKEND="console",
+        VAXREG_LOG_LEVEL="INFO", PYTHONUNBUFFERED="1",
+    )  # fmt: skip
+    pg = connection.vendor == "postgresql"
+    if pg:
+        base = os.environ["VAXREG_DATABASE_URL"].rsplit("/", 1)[0]
+        url = f"{base}/{connection.settings_dict['NAME']}_sub"
+        recreate_pg_database(url)
+    else:
+        url = f"sqlite:///{tmp_path / 'worker.sqlite3'}"
+    env["VAXREG_DATABASE_URL"] = url
+    db = Scratch(url=url, env=env, folder=tmp_path)
+    try:
+        db.run(["migrate", "-v0"])
+        yield db
+    finally:
+        if pg:
+            import psycopg
+            from psycopg import sql
+
+            name = url.rsplit("/", 1)[1]
+            with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float = 120, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def stop(process: subprocess.Popen[bytes], signum: int = signal.SIGTERM, timeout: float = 20) -> int:
+    if process.poll() is None:
+        process.send_signal(signum)
+    return process.wait(timeout)
+
+
+WORKER = ["worker", "--no-reload", "--no-startup-delay", "--queue-name", "*"]
+_PERIODIC_RUNS = "SELECT key, count FROM core_ratecounter WHERE key LIKE 'periodic:%' ORDER BY key"
+JOBS = sorted(job.name for job in periodic_autodiscover())
+
+
+def test_workers_started_together_run_each_periodic_job_once_and_stop_on_sigterm(scratch: Scratch) -> None:
+    workers = [scratch.start(WORKER, log=f"worker-{i}.log") for i in range(3)]
+    try:
+        wait_until(lambda: len(scratch.query(_PERIODIC_RUNS)) == len(JOBS), what="the periodic jobs to run")
+        time.sleep(2)  # every worker has had its first round by now
+        assert all(w.poll() is None for w in workers)
+    finally:
+        started = time.monotonic()
+        codes = [stop(w) for w in workers]
+    assert codes == [0, 0, 0]
+    assert time.monotonic() - started < 15
+    assert {"complaints_tick", "notices_send", "rate_counters_prune"} <= set(JOBS)
+    assert scratch.query(_PERIODIC_RUNS) == [(f"periodic:{name}", 1) for name in JOBS]
+    logs = "".join(scratch.log(f"worker-{i}.log") for i in range(3))
+    assert logs.count("periodic job complaints_tick:") == 1
+
+
+def test_the_worker_also_runs_queued_tasks_and_the_batch_mode_exits(scratch: Scratch) -> None:
+    scratch.run(
+        ["shell", "-c", "from vaxreg.complaints.tasks import notices_send_task; notices_send_task.enqueue()"]
+    )
+    out = scratch.run([*WORKER, "--batch"])
+    assert "periodic jobs:" in out
+    assert scratch.value("SELECT status FROM django_tasks_database_dbtaskresult") == "SUCCESSFUL"
+    assert len(scratch.query(_PERIODIC_RUNS)) == len(JOBS)
