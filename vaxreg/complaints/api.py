@@ -1,5 +1,475 @@
-"""The handlers' complaint API: inbox, actions, figures."""
+"""The handlers' complaint API: inbox, one complaint, the actions, figures.
 
-from ninja import Router
+Same units and rules as the pages: 404 outside the user's unit (as if the complaint did not exist), 403 for
+a role that only reads (or, the police, sees nothing), 409 when someone else acted first, 400 for a refused
+action — each as JSON ``{code, message_vi, message_en, field}``.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import Query, Router, Schema
+
+from vaxreg.accounts.models import User
+from vaxreg.complaints import services
+from vaxreg.complaints.common import ComplaintRefused
+from vaxreg.complaints.figures import FIGURE_ROLES, complaint_figures
+from vaxreg.complaints.models import OPEN_STATES, Complaint
+from vaxreg.complaints.selectors import (
+    STAFF_ROLES,
+    InboxFilter,
+    access_complaint_by_id,
+    complaint_attachments,
+    complaint_candidates,
+    complaint_history,
+    complaint_inbox,
+    complaint_joined,
+    time_left,
+)
+from vaxreg.core import clock
+from vaxreg.corrections.services import CorrectionRefused, StaleRecord
+from vaxreg.people.models import mask_id_number
 
 router = Router(tags=["complaints"])
+PAGE_SIZE = 50
+
+
+class ComplaintOut(Schema):
+    id: int
+    tracking_code: str
+    category: int
+    state: str
+    full_name: str
+    birth_date: str
+    gender: str
+    id_number_masked: str
+    handler_facility: str | None
+    handler_province: str | None
+    received_at: dt.datetime
+    due_at: dt.datetime
+    overdue: bool
+    time_left_vi: str
+    time_left_en: str
+    escalated_at: dt.datetime | None
+    deferred_until: dt.date | None
+    closed_at: dt.datetime | None
+    version: int
+
+    @staticmethod
+    def of(c: Complaint, now: dt.datetime) -> "ComplaintOut":
+        overdue, vi, en = time_left(c.due_at, now)
+        is_open = c.state in OPEN_STATES
+        return ComplaintOut(
+            id=c.pk,
+            tracking_code=c.tracking_code,
+            category=c.category,
+            state=c.state,
+            full_name=c.full_name,
+            birth_date=c.birth_date,
+            gender=c.gender,
+            id_number_masked=mask_id_number(c.id_number),
+            handler_facility=c.handler_facility.code if c.handler_facility else None,
+            handler_province=c.handler_province_id,
+            received_at=c.received_at,
+            due_at=c.due_at,
+            overdue=is_open and overdue,
+            time_left_vi=vi if is_open else "",
+            time_left_en=en if is_open else "",
+            escalated_at=c.escalated_at,
+            deferred_until=c.deferred_until,
+            closed_at=c.closed_at,
+            version=c.version,
+        )
+
+
+class ComplaintPageOut(Schema):
+    count: int
+    page: int
+    pages: int
+    complaints: list[ComplaintOut]
+
+
+class DoseOut(Schema):
+    id: int
+    vaccination_date: dt.date
+    vaccine: str | None
+    dose_number: int | None
+    lot_number: str
+    facility: str
+
+
+class PersonOut(Schema):
+    id: int
+    matched: bool
+    full_name: str
+    birth_date: str
+    gender: str
+    id_number_masked: str
+    version: int
+    doses: list[DoseOut]
+
+
+class AttachmentOut(Schema):
+    position: int
+    content_type: str
+    size: int
+    url: str
+
+
+class HistoryOut(Schema):
+    at: dt.datetime
+    field: str
+    old_value: str | None
+    new_value: str | None
+    reason: str
+    actor: str | None
+
+
+class ComplaintDetailOut(ComplaintOut):
+    phone: str
+    facility: str | None
+    claimed_doses: list[dict[str, Any]]
+    description: str
+    outcome: str
+    reject_reason: str
+    joined_to: int | None
+    joined: list[int]
+    attachments: list[AttachmentOut]
+    persons: list[PersonOut]
+    history: list[HistoryOut]
+
+
+class InboxIn(Schema):
+    state: str = ""
+    category: int | None = None
+    overdue: bool = False
+    page: int = 1
+
+
+class VersionIn(Schema):
+    version: int
+
+
+class ApproveDoseIn(VersionIn):
+    person_id: int
+    vaccination_date: dt.date
+    vaccine_id: str | None = None
+    dose_number: int | None = None
+    lot_number: str = ""
+    facility_code: str = ""
+    note: str = ""
+
+
+class ApproveCorrectionIn(VersionIn):
+    person_id: int
+    person_version: int
+    changes: dict[str, Any]
+    note: str
+
+
+class DeferIn(VersionIn):
+    until: dt.date
+    reason: str
+
+
+class RejectIn(VersionIn):
+    reason: str
+    text: str = ""
+
+
+class TransferIn(VersionIn):
+    facility_code: str
+    reason: str = ""
+
+
+class TransferredOut(Schema):
+    id: int
+    handler_facility: str | None
+    handler_province: str | None
+    due_at: dt.datetime
+    version: int
+
+
+class FiguresIn(Schema):
+    received_from: dt.date | None = None
+    received_to: dt.date | None = None
+
+
+class FigureRowOut(Schema):
+    level: str
+    code: str
+    name: str
+    received: int
+    resolved_on_time: int
+    resolved_late: int
+    still_open: int
+    open_under_24h: int
+    open_24_to_48h: int
+    open_over_48h: int
+    late: int
+
+
+class FiguresOut(Schema):
+    at: dt.datetime
+    received_from: dt.date | None
+    received_to: dt.date | None
+    rows: list[FigureRowOut]
+    total: FigureRowOut | None
+
+
+def _error(
+    status: int, code: str, message_vi: str, message_en: str, field: str = "", **extra: Any
+) -> HttpResponse:
+    body = {"code": code, "message_vi": message_vi, "message_en": message_en, "field": field, **extra}
+    return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
+
+
+def _forbidden() -> HttpResponse:
+    return _error(
+        403,
+        "forbidden",
+        "Vai trò của bạn không xử lý phản ánh này.",
+        "Your role does not handle this complaint.",
+    )
+
+
+def _staff(request: HttpRequest) -> User | None:
+    user: Any = request.user
+    return user if user.role in STAFF_ROLES else None
+
+
+def _detail(user: User, complaint_id: int) -> ComplaintDetailOut:
+    c = access_complaint_by_id(user=user, complaint_id=complaint_id)
+    base = ComplaintOut.of(c, clock.now()).model_dump()
+    return ComplaintDetailOut(
+        **base,
+        phone=c.phone,
+        facility=c.facility.code if c.facility else None,
+        claimed_doses=[d for d in c.claimed_doses if isinstance(d, dict)]
+        if isinstance(c.claimed_doses, list)
+        else [],
+        description=c.description,
+        outcome=c.outcome,
+        reject_reason=c.reject_reason,
+        joined_to=c.joined_to_id,
+        joined=[j.pk for j in complaint_joined(c)],
+        attachments=[
+            AttachmentOut(
+                position=a.position,
+                content_type=a.content_type,
+                size=a.size,
+                url=f"/complaints/{c.pk}/proof/{a.position}/",
+            )
+            for a in complaint_attachments(c)
+        ],
+        persons=[
+            PersonOut(
+                id=p.pk,
+                matched=p.pk == c.person_id,
+                full_name=p.full_name,
+                birth_date=p.birth_date_display,
+                gender=p.gender,
+                id_number_masked=p.id_number_masked,
+                version=p.version,
+                doses=[
+                    DoseOut(
+                        id=d.pk,
+                        vaccination_date=d.vaccination_date,
+                        vaccine=d.vaccine.name if d.vaccine else (d.vaccine_raw or None),
+                        dose_number=d.dose_number,
+                        lot_number=d.lot_number,
+                        facility=d.facility.code,
+                    )
+                    for d in p.doses.all()
+                ],
+            )
+            for p in complaint_candidates(user=user, complaint=c)
+        ],
+        history=[
+            HistoryOut(
+                at=h.at,
+                field=h.field,
+                old_value=h.old_value,
+                new_value=h.new_value,
+                reason=h.reason,
+                actor=h.actor.username if h.actor else None,
+            )
+            for h in complaint_history(c)
+        ],
+    )
+
+
+def _act(
+    request: HttpRequest,
+    complaint_id: int,
+    action: Callable[[User], Complaint],
+    respond: Callable[[User, Complaint], Any] | None = None,
+) -> Any:
+    """Run one action for a user who may act; refusals become JSON errors."""
+    user = _staff(request)
+    if user is None:
+        return _forbidden()
+    complaint = access_complaint_by_id(user=user, complaint_id=complaint_id)
+    if not services.handlers_may_act(user, complaint):
+        return _forbidden()
+    try:
+        done = action(user)
+    except services.ComplaintChanged as exc:
+        return _error(409, "conflict", exc.message_vi, exc.message_en, exc.field, current=exc.current)
+    except StaleRecord as exc:
+        current = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in exc.current.items()}
+        return _error(409, "stale", exc.message_vi, exc.message_en, exc.field, current=current)
+    except (ComplaintRefused, CorrectionRefused) as exc:
+        return _error(400, "refused", exc.message_vi, exc.message_en, exc.field)
+    return respond(user, done) if respond else _detail(user, complaint_id)
+
+
+@router.get(
+    "", response={200: ComplaintPageOut, 403: dict}, summary="The complaints to handle, most urgent first"
+)
+def complaint_list(request: HttpRequest, params: Query[InboxIn]) -> Any:
+    user = _staff(request)
+    if user is None:
+        return _forbidden()
+    now = clock.now()
+    complaints = complaint_inbox(
+        user=user,
+        filters=InboxFilter(state=params.state, category=params.category, overdue=params.overdue),
+        now=now,
+    )
+    page = Paginator(complaints, PAGE_SIZE).get_page(params.page)
+    return ComplaintPageOut(
+        count=page.paginator.count,
+        page=page.number,
+        pages=page.paginator.num_pages,
+        complaints=[ComplaintOut.of(c, now) for c in page],
+    )
+
+
+@router.get("/figures", response={200: FiguresOut, 403: dict}, summary="Received / resolved on time / late")
+def figures(request: HttpRequest, params: Query[FiguresIn]) -> Any:
+    user: Any = request.user
+    if user.role not in FIGURE_ROLES:
+        return _forbidden()
+    f = complaint_figures(user=user, received_from=params.received_from, received_to=params.received_to)
+    return FiguresOut(
+        at=f.at,
+        received_from=f.received_from,
+        received_to=f.received_to,
+        rows=[FigureRowOut(**r.as_dict()) for r in f.rows],
+        total=FigureRowOut(**f.total.as_dict()) if f.total else None,
+    )
+
+
+@router.get("/{int:complaint_id}", response={200: ComplaintDetailOut, 403: dict}, summary="One complaint")
+def complaint_detail(request: HttpRequest, complaint_id: int) -> Any:
+    user = _staff(request)
+    if user is None:
+        return _forbidden()
+    return _detail(user, complaint_id)
+
+
+ACTION_RESPONSES: dict[int, Any] = {200: ComplaintDetailOut, 400: dict, 403: dict, 409: dict}
+
+
+@router.post(
+    "/{int:complaint_id}/approve-dose", response=ACTION_RESPONSES, summary="Approve: add the missing dose"
+)
+def approve_dose(request: HttpRequest, complaint_id: int, body: ApproveDoseIn) -> Any:
+    return _act(
+        request,
+        complaint_id,
+        lambda user: services.complaint_approve_with_dose(
+            actor=user,
+            complaint_id=complaint_id,
+            person_id=body.person_id,
+            vaccination_date=body.vaccination_date,
+            vaccine_id=body.vaccine_id,
+            dose_number=body.dose_number,
+            lot_number=body.lot_number,
+            note=body.note,
+            facility_code=body.facility_code,
+            expected_version=body.version,
+        ),
+    )
+
+
+@router.post(
+    "/{int:complaint_id}/approve-correction", response=ACTION_RESPONSES, summary="Approve: correct the person"
+)
+def approve_correction(request: HttpRequest, complaint_id: int, body: ApproveCorrectionIn) -> Any:
+    return _act(
+        request,
+        complaint_id,
+        lambda user: services.complaint_approve_with_correction(
+            actor=user,
+            complaint_id=complaint_id,
+            person_id=body.person_id,
+            person_version=body.person_version,
+            changes=body.changes,
+            note=body.note,
+            expected_version=body.version,
+        ),
+    )
+
+
+@router.post(
+    "/{int:complaint_id}/defer", response=ACTION_RESPONSES, summary="Defer, with a reason and a new date"
+)
+def defer(request: HttpRequest, complaint_id: int, body: DeferIn) -> Any:
+    return _act(
+        request,
+        complaint_id,
+        lambda user: services.complaint_defer(
+            actor=user,
+            complaint_id=complaint_id,
+            reason=body.reason,
+            until=body.until,
+            expected_version=body.version,
+        ),
+    )
+
+
+@router.post("/{int:complaint_id}/reject", response=ACTION_RESPONSES, summary="Reject with a standard reason")
+def reject(request: HttpRequest, complaint_id: int, body: RejectIn) -> Any:
+    return _act(
+        request,
+        complaint_id,
+        lambda user: services.complaint_reject(
+            actor=user,
+            complaint_id=complaint_id,
+            reason=body.reason,
+            text=body.text,
+            expected_version=body.version,
+        ),
+    )
+
+
+@router.post(
+    "/{int:complaint_id}/transfer",
+    response={**ACTION_RESPONSES, 200: TransferredOut},
+    summary="Transfer to another facility (the deadline does not move)",
+)
+def transfer(request: HttpRequest, complaint_id: int, body: TransferIn) -> Any:
+    # Once transferred the complaint may lie outside the sender's unit: the answer is only where it went.
+    return _act(
+        request,
+        complaint_id,
+        lambda user: services.complaint_transfer(
+            actor=user,
+            complaint_id=complaint_id,
+            facility_code=body.facility_code,
+            reason=body.reason,
+            expected_version=body.version,
+        ),
+        lambda user, moved: TransferredOut(
+            id=moved.pk,
+            handler_facility=moved.handler_facility.code if moved.handler_facility else None,
+            handler_province=moved.handler_province_id,
+            due_at=moved.due_at,
+            version=moved.version,
+        ),
+    )

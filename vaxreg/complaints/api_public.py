@@ -1,5 +1,287 @@
-"""The citizens' complaint API (no account): submit and track."""
+"""The citizens' complaint API (no account): submit, add proof files, track; and the places to pick from.
 
-from ninja import Router
+Submitting takes two calls: ``GET /ticket`` (a signed, single-use ticket bound to the caller's network,
+see ``antiflood``) then ``POST`` the complaint with it. Every error is JSON ``{code, message_vi,
+message_en, field}``: 400 for a body that cannot be read or a bad ticket, 422 for a complaint the rules
+refuse (``field`` names what to fix), 429 with ``Retry-After`` past a quota. A wrong tracking code and a
+wrong phone give the same 404, and both count towards a limit of wrong tries.
+
+Proof files go in a second call, ``POST /{tracking_code}/attachments`` (multipart: ``phone`` and up to
+three ``files``), within an hour of submitting: the JSON body stays small and fast, and a file refused by
+its content never costs the citizen the complaint itself.
+"""
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import Field, Router, Schema
+from pydantic import ValidationError
+
+from vaxreg.complaints.antiflood import FloodRefused, submission_admit, ticket_issue
+from vaxreg.complaints.attachments import FIELD as ATTACHMENTS_FIELD
+from vaxreg.complaints.attachments import complaint_proofs_add, proof_read, proofs_count_check
+from vaxreg.complaints.common import ComplaintRefused
+from vaxreg.complaints.intake import CHANNEL_API, Intake, citizen_status, complaint_submit
+from vaxreg.complaints.public_views import NOT_FOUND, track_lookup
+from vaxreg.core.ratelimit import client_address
+from vaxreg.places.models import Commune, Facility, Province
+
+S = TypeVar("S", bound=Schema)
 
 router = Router(tags=["complaints (public)"], auth=None)
+PLACES_MAX_AGE = 3600
+
+
+class ErrorOut(Schema):
+    code: str
+    message_vi: str
+    message_en: str
+    field: str = ""
+
+
+class TicketOut(Schema):
+    ticket: str
+
+
+class ClaimedDoseIn(Schema):
+    date: str = ""
+    vaccine: str = ""
+    dose_number: int | str | None = None
+    lot: str = ""
+
+
+class ComplaintIn(Schema):
+    ticket: str
+    category: int
+    full_name: str
+    phone: str
+    birth_date: str = ""
+    gender: str = ""
+    id_number: str = ""
+    province_code: str | None = None
+    commune_code: str | None = None
+    facility_code: str | None = None
+    claimed_doses: list[ClaimedDoseIn] = Field(default_factory=list, max_length=3)
+    description: str = ""
+
+
+class SubmittedOut(Schema):
+    tracking_code: str
+    state: str
+    due_at: str
+
+
+class StatusIn(Schema):
+    phone: str
+
+
+class StatusOut(Schema):
+    tracking_code: str
+    state: str
+    state_vi: str
+    state_en: str
+    joined: bool
+    received_at: str
+    due_at: str
+    outcome: str
+    deferred_until: str | None
+    deferral_reason: str
+    reject_reason: str
+    reject_reason_vi: str
+    reject_reason_en: str
+
+
+class AttachmentOut(Schema):
+    position: int
+    content_type: str
+    size: int
+
+
+class PlaceOut(Schema):
+    code: str
+    name: str
+
+
+def _error(status: int, code: str, vi: str, en: str, field: str = "", retry_after: int = 0) -> JsonResponse:
+    response = JsonResponse({"code": code, "message_vi": vi, "message_en": en, "field": field}, status=status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _refused(exc: ComplaintRefused) -> JsonResponse:
+    if isinstance(exc, FloodRefused):
+        status = 429 if exc.code.startswith("rate_") else 400
+        return _error(status, exc.code, exc.message_vi, exc.message_en, exc.field, exc.retry_after)
+    return _error(422, "refused", exc.message_vi, exc.message_en, exc.field)
+
+
+def _body(request: HttpRequest, schema: type[S]) -> S | JsonResponse:
+    try:
+        data = json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "invalid_json", "Nội dung gửi lên không phải JSON.", "The body is not JSON.")
+    if not isinstance(data, dict):
+        return _error(400, "invalid_json", "Cần một đối tượng JSON.", "A JSON object is expected.")
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return _error(
+            400,
+            "invalid_input",
+            f"Trường «{where}» không hợp lệ: {first['msg']}.",
+            f"Field “{where}” is not valid: {first['msg']}.",
+            where,
+        )
+
+
+def _not_found(status: int) -> JsonResponse:
+    if status == 429:
+        return _error(
+            429,
+            "rate_track",
+            "Quá nhiều lần tra cứu sai. Hãy thử lại sau một giờ.",
+            "Too many wrong tries. Please try again in an hour.",
+            retry_after=3600,
+        )
+    return _error(404, "not_found", *NOT_FOUND)
+
+
+@router.get("/ticket", response=TicketOut, summary="Get a single-use submission ticket (2 hours)")
+def ticket_get(request: HttpRequest) -> dict[str, str]:
+    return {"ticket": ticket_issue(address=client_address(request))}
+
+
+@router.post(
+    "",
+    response={201: SubmittedOut, 400: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+    summary="Submit a complaint",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ComplaintIn.model_json_schema()}},
+        }
+    },
+)
+def complaint_post(request: HttpRequest) -> HttpResponse:
+    body = _body(request, ComplaintIn)
+    if isinstance(body, JsonResponse):
+        return body
+    address = client_address(request)
+    intake = Intake(
+        category=body.category,
+        full_name=body.full_name,
+        phone=body.phone,
+        birth_date=body.birth_date,
+        gender=body.gender,
+        id_number=body.id_number,
+        province_code=body.province_code,
+        commune_code=body.commune_code,
+        facility_code=body.facility_code,
+        claimed_doses=tuple(
+            {**dose.model_dump(), "dose_number": "" if dose.dose_number is None else str(dose.dose_number)}
+            for dose in body.claimed_doses
+        ),
+        description=body.description,
+    )
+    try:
+        submission_admit(ticket=body.ticket, address=address)
+        complaint = complaint_submit(intake=intake, from_public=True, channel=CHANNEL_API)
+    except ComplaintRefused as exc:
+        return _refused(exc)
+    out = {
+        "tracking_code": complaint.tracking_code,
+        "state": complaint.state,
+        "due_at": complaint.due_at.isoformat(),
+    }
+    return JsonResponse(out, status=201)
+
+
+@router.post(
+    "/{tracking_code}/status",
+    response={200: StatusOut, 400: ErrorOut, 404: ErrorOut, 429: ErrorOut},
+    summary="The status of a complaint, given the phone it was sent with",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": StatusIn.model_json_schema()}},
+        }
+    },
+)
+def complaint_status(request: HttpRequest, tracking_code: str) -> HttpResponse:
+    body = _body(request, StatusIn)
+    if isinstance(body, JsonResponse):
+        return body
+    complaint, status = track_lookup(request, code=tracking_code, phone=body.phone)
+    if complaint is None:
+        return _not_found(status)
+    return JsonResponse(citizen_status(complaint).as_json())
+
+
+@router.post(
+    "/{tracking_code}/attachments",
+    response={201: list[AttachmentOut], 400: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+    summary="Add photos or PDFs of paper proof (multipart: phone, files; within 1 hour, 3 in all)",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["phone", "files"],
+                        "properties": {
+                            "phone": {"type": "string"},
+                            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        },
+                    }
+                }
+            }
+        }
+    },
+)
+def attachments_post(request: HttpRequest, tracking_code: str) -> HttpResponse:
+    complaint, status = track_lookup(request, code=tracking_code, phone=request.POST.get("phone", ""))
+    if complaint is None:
+        return _not_found(status)
+    files = request.FILES.getlist("files") or request.FILES.getlist(ATTACHMENTS_FIELD)
+    try:
+        proofs_count_check(len(files))
+        proofs = [proof_read(f, name=f.name or "", size=f.size) for f in files]
+        rows = complaint_proofs_add(complaint_id=complaint.pk, proofs=proofs)
+    except ComplaintRefused as exc:
+        return _refused(exc)
+    out = [{"position": r.position, "content_type": r.content_type, "size": r.size} for r in rows]
+    return JsonResponse(out, status=201, safe=False)
+
+
+def _cached(rows: Iterable[Mapping[str, Any]]) -> JsonResponse:
+    response = JsonResponse([dict(row) for row in rows], safe=False)
+    response["Cache-Control"] = f"public, max-age={PLACES_MAX_AGE}"
+    return response
+
+
+@router.get("/places/provinces", response=list[PlaceOut], summary="Provinces to pick from")
+def places_provinces(request: HttpRequest) -> HttpResponse:
+    return _cached(Province.objects.order_by("name_key").values("code", "name"))
+
+
+@router.get("/places/communes", response=list[PlaceOut], summary="Communes of a province")
+def places_communes(request: HttpRequest, province: str) -> HttpResponse:
+    rows = Commune.objects.filter(province_id=province[:2]).order_by("name_key").values("code", "name")
+    return _cached(rows)
+
+
+@router.get("/places/facilities", response=list[PlaceOut], summary="Facilities of a commune (or a province)")
+def places_facilities(request: HttpRequest, commune: str = "", province: str = "") -> HttpResponse:
+    facilities = Facility.objects.filter(is_active=True)
+    if commune:
+        facilities = facilities.filter(commune_id=commune[:5])
+    elif province:
+        facilities = facilities.filter(province_id=province[:2])
+    else:
+        return _cached([])
+    return _cached(facilities.order_by("name").values("code", "name"))

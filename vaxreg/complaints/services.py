@@ -1,5 +1,10 @@
 """Handling a complaint: approve (through the correction service, the complaint as source), defer, reject,
-transfer. Only the complaint's handlers may act (``handlers_may_act``)."""
+transfer. Only the complaint's handlers may act (``handlers_may_act``).
+
+Every action names the version of the complaint the handler saw: when two handlers act on the same
+complaint at once, the second finds the version moved on and nothing of theirs is written
+(``ComplaintChanged``).
+"""
 
 import datetime as dt
 from collections.abc import Mapping
@@ -10,31 +15,67 @@ from django.db import transaction
 from vaxreg.accounts.models import Role, User
 from vaxreg.complaints.common import ComplaintRefused, complaint_history_write, notice_queue
 from vaxreg.complaints.models import OPEN_STATES, Complaint, ComplaintState, Notice, RejectReason
+from vaxreg.complaints.selectors import ComplaintNotVisible, complaint_person_allowed
 from vaxreg.core import clock
 from vaxreg.core.models import SourceType
 from vaxreg.core.text import normalize_text
 from vaxreg.corrections.services import dose_add, person_correct
 from vaxreg.places.models import Facility
 
+TEXT_MAX = 1000
 
-def handlers_may_act(user: User, complaint: Complaint) -> bool:
-    """The handling facility; the province of the handler (always, and alone once escalated)."""
+
+class ComplaintChanged(ComplaintRefused):
+    """Someone else acted on the complaint since the handler read it; ``current`` is its state now."""
+
+    def __init__(self, complaint: Complaint) -> None:
+        super().__init__(
+            "Phản ánh vừa được người khác xử lý hoặc thay đổi; hãy tải lại trang để xem.",
+            "Someone else has just acted on this complaint; reload the page to see what changed.",
+            field="version",
+        )
+        self.current = {"state": complaint.state, "version": complaint.version}
+
+
+def handlers_may_act(user: Any, complaint: Complaint) -> bool:
+    """The handling facility and its commune's health station until escalation; the handler's province
+    always (and alone once escalated). The ministry and administrators only read."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
     if user.role == Role.FACILITY:
         return complaint.escalated_at is None and user.facility_id == complaint.handler_facility_id
+    if user.role == Role.COMMUNE:
+        facility = complaint.handler_facility
+        return (
+            complaint.escalated_at is None and facility is not None and facility.commune_id == user.commune_id
+        )
     if user.role == Role.PROVINCE:
         return user.province_id == complaint.handler_province_id
     return False
 
 
-def _for_action(*, actor: User, complaint_id: int) -> Complaint:
-    complaint = Complaint.objects.select_for_update().filter(pk=complaint_id).first()
-    if complaint is None or not handlers_may_act(actor, complaint):
-        from django.http import Http404
+def _for_action(*, actor: User, complaint_id: int, expected_version: int | None) -> Complaint:
+    """The complaint locked for the action; 404 when the actor may not act on it, as if it did not exist.
 
-        raise Http404(f"complaint {complaint_id}")
+    ``expected_version`` None skips the version test: only for callers that act on what they just read.
+    """
+    complaint = (
+        Complaint.objects.select_for_update(of=("self",))
+        .select_related("handler_facility")
+        .filter(pk=complaint_id)
+        .first()
+    )
+    if complaint is None or not handlers_may_act(actor, complaint):
+        raise ComplaintNotVisible(f"complaint {complaint_id}")
+    if expected_version is not None and complaint.version != expected_version:
+        raise ComplaintChanged(complaint)
     if complaint.state not in OPEN_STATES:
-        raise ComplaintRefused("Phản ánh đã xử lý xong.", "The complaint is already closed.")
+        raise ComplaintRefused("Phản ánh đã xử lý xong.", "The complaint is already closed.", field="state")
     return complaint
+
+
+def _text(value: str) -> str:
+    return normalize_text(value)[:TEXT_MAX]
 
 
 def _close(
@@ -52,29 +93,70 @@ def _close(
         notice_queue(joined, Notice.Kind.OUTCOME, f"Kết quả phản ánh {joined.tracking_code}: {outcome}")
 
 
-@transaction.atomic
-def complaint_approve_with_dose(
-    *, actor: User, complaint_id: int, person_id: int, vaccination_date: dt.date, vaccine_id: str | None,
-    dose_number: int | None, lot_number: str = "", note: str = "",
-) -> Complaint:  # fmt: skip
-    """Approve by adding the missing dose (correction service; the complaint is its source)."""
-    complaint = _for_action(actor=actor, complaint_id=complaint_id)
+def _person_for_approval(*, actor: User, complaint: Complaint, person_id: int) -> list[str]:
+    """Check the person may be touched through this complaint; link it to the complaint if none was.
+
+    Returns the complaint fields to save.
+    """
+    if not complaint_person_allowed(user=actor, complaint=complaint, person_id=person_id):
+        raise ComplaintRefused(
+            "Hãy chọn một người trong danh sách đối chiếu của phản ánh.",
+            "Choose a person from the complaint's matched records.",
+            field="person_id",
+        )
+    if complaint.person_id == person_id:
+        return []
+    complaint_history_write(
+        complaint,
+        {"person_id": (complaint.person_id, person_id)},
+        actor_id=actor.pk,
+        reason="Đối chiếu / matched",
+    )
+    complaint.person_id = person_id
+    return ["person"]
+
+
+def _dose_facility(*, complaint: Complaint, actor: User, facility_code: str) -> int:
+    if facility_code.strip():
+        facility_id = (
+            Facility.objects.filter(code=facility_code.strip().upper()).values_list("pk", flat=True).first()
+        )
+        if facility_id is None:
+            raise ComplaintRefused(
+                f"Không có cơ sở tiêm mã “{facility_code[:40]}”.",
+                f"No facility has the code “{facility_code[:40]}”.",
+                field="facility_code",
+            )
+        return facility_id
     facility_id = complaint.handler_facility_id or actor.facility_id
     if facility_id is None:
         raise ComplaintRefused(
-            "Chưa rõ cơ sở đã tiêm mũi này.", "The facility that gave this dose is not known."
+            "Chưa rõ cơ sở đã tiêm mũi này: hãy ghi mã cơ sở tiêm.",
+            "The facility that gave this dose is not known: enter its code.",
+            field="facility_code",
         )
+    return facility_id
+
+
+@transaction.atomic
+def complaint_approve_with_dose(
+    *, actor: User, complaint_id: int, person_id: int, vaccination_date: dt.date, vaccine_id: str | None,
+    dose_number: int | None, lot_number: str = "", note: str = "", facility_code: str = "",
+    expected_version: int | None = None,
+) -> Complaint:  # fmt: skip
+    """Approve by adding the missing dose to an existing person (correction service; the complaint is its
+    source). The dose is the handling facility's unless ``facility_code`` names where it was given."""
+    complaint = _for_action(actor=actor, complaint_id=complaint_id, expected_version=expected_version)
+    facility_id = _dose_facility(complaint=complaint, actor=actor, facility_code=facility_code)
+    linked = _person_for_approval(actor=actor, complaint=complaint, person_id=person_id)
+    note = _text(note)
     dose_add(
         person_id=person_id, facility_id=facility_id, vaccine_id=vaccine_id, vaccination_date=vaccination_date,
         dose_number=dose_number, lot_number=lot_number, reason=note or f"Phản ánh {complaint.tracking_code}",
         actor_id=actor.pk, source_type=SourceType.COMPLAINT, source_id=complaint.tracking_code,
     )  # fmt: skip
-    _close(
-        complaint,
-        ComplaintState.APPROVED,
-        actor=actor,
-        outcome=note or "Đã bổ sung mũi tiêm / the dose was added",
-    )
+    outcome = note or "Đã bổ sung mũi tiêm / the dose was added"
+    _close(complaint, ComplaintState.APPROVED, actor=actor, outcome=outcome, extra=tuple(linked))
     return complaint
 
 
@@ -84,48 +166,66 @@ def complaint_approve_with_correction(
     actor: User,
     complaint_id: int,
     person_id: int,
-    expected_version: int,
+    person_version: int,
     changes: Mapping[str, Any],
     note: str,
+    expected_version: int | None = None,
 ) -> Complaint:
-    """Approve by correcting the person's record (correction service; the complaint is its source)."""
-    complaint = _for_action(actor=actor, complaint_id=complaint_id)
+    """Approve by correcting the person's record (correction service; the complaint is its source).
+
+    ``person_version`` is the version of the person the handler saw (``StaleRecord`` when it moved on).
+    """
+    complaint = _for_action(actor=actor, complaint_id=complaint_id, expected_version=expected_version)
+    if not changes:
+        raise ComplaintRefused("Chưa có thông tin nào được sửa.", "Nothing was changed.", field="changes")
+    linked = _person_for_approval(actor=actor, complaint=complaint, person_id=person_id)
+    note = _text(note)
     person_correct(
-        person_id=person_id, expected_version=expected_version, changes=changes, reason=note,
+        person_id=person_id, expected_version=person_version, changes=changes, reason=note,
         actor_id=actor.pk, source_type=SourceType.COMPLAINT, source_id=complaint.tracking_code,
     )  # fmt: skip
-    _close(complaint, ComplaintState.APPROVED, actor=actor, outcome=note)
+    _close(complaint, ComplaintState.APPROVED, actor=actor, outcome=note, extra=tuple(linked))
     return complaint
 
 
 @transaction.atomic
-def complaint_reject(*, actor: User, complaint_id: int, reason: str, text: str = "") -> Complaint:
+def complaint_reject(
+    *, actor: User, complaint_id: int, reason: str, text: str = "", expected_version: int | None = None
+) -> Complaint:
+    """Reject with one of the Ministry's standard reasons (and free text); the citizen is told why."""
     if reason not in RejectReason.values:
         raise ComplaintRefused(
             "Hãy chọn một lý do từ chối chuẩn.", "Choose one of the standard reasons.", field="reason"
         )
-    complaint = _for_action(actor=actor, complaint_id=complaint_id)
+    complaint = _for_action(actor=actor, complaint_id=complaint_id, expected_version=expected_version)
     complaint.reject_reason = reason
-    outcome = RejectReason(reason).label + (f" — {normalize_text(text)[:1000]}" if text.strip() else "")
+    free = _text(text)
+    outcome = RejectReason(reason).label + (f" — {free}" if free else "")
+    outcome += " Mời ông/bà đến cơ sở tiêm chủng để được hướng dẫn."
     _close(complaint, ComplaintState.REJECTED, actor=actor, outcome=outcome, extra=("reject_reason",))
     return complaint
 
 
 @transaction.atomic
-def complaint_defer(*, actor: User, complaint_id: int, reason: str, until: dt.date) -> Complaint:
-    complaint = _for_action(actor=actor, complaint_id=complaint_id)
-    text = normalize_text(reason)
-    if len(text) < 3 or until <= clock.today():
+def complaint_defer(
+    *, actor: User, complaint_id: int, reason: str, until: dt.date, expected_version: int | None = None
+) -> Complaint:
+    """Handle later ("xử lý sau"): a reason and a new date; the 48-hour deadline itself does not move."""
+    complaint = _for_action(actor=actor, complaint_id=complaint_id, expected_version=expected_version)
+    text = _text(reason)
+    if len(text) < 3:
+        raise ComplaintRefused("Cần ghi lý do hẹn lại.", "A reason for deferring is needed.", field="reason")
+    if until <= clock.today():
         raise ComplaintRefused(
-            "Cần lý do và một ngày sau hôm nay.", "A reason and a day after today are needed."
+            "Ngày hẹn phải sau hôm nay.", "The new date must be after today.", field="until"
         )
-    old = complaint.state
+    old_state, old_until = complaint.state, complaint.deferred_until
     complaint.state, complaint.deferred_until = ComplaintState.DEFERRED, until
     complaint.version += 1
     complaint.save(update_fields=["state", "deferred_until", "version"])
     complaint_history_write(
         complaint,
-        {"state": (old, complaint.state), "deferred_until": (None, until)},
+        {"state": (old_state, complaint.state), "deferred_until": (old_until, until)},
         actor_id=actor.pk,
         reason=text,
     )
@@ -138,20 +238,36 @@ def complaint_defer(*, actor: User, complaint_id: int, reason: str, until: dt.da
 
 
 @transaction.atomic
-def complaint_transfer(*, actor: User, complaint_id: int, facility_code: str, reason: str) -> Complaint:
-    """Hand the complaint to another facility; the deadline does not move."""
-    complaint = _for_action(actor=actor, complaint_id=complaint_id)
+def complaint_transfer(
+    *, actor: User, complaint_id: int, facility_code: str, reason: str, expected_version: int | None = None
+) -> Complaint:
+    """Hand the complaint (and those that joined it) to another facility; the deadline does not move."""
+    complaint = _for_action(actor=actor, complaint_id=complaint_id, expected_version=expected_version)
     target = Facility.objects.filter(code=facility_code.strip().upper()).first()
     if target is None:
-        raise ComplaintRefused("Không có cơ sở tiêm này.", "No such facility.", field="facility_code")
+        raise ComplaintRefused(
+            f"Không có cơ sở tiêm mã “{facility_code[:40]}”.",
+            f"No facility has the code “{facility_code[:40]}”.",
+            field="facility_code",
+        )
+    if target.pk == complaint.handler_facility_id:
+        raise ComplaintRefused(
+            "Phản ánh đang ở chính cơ sở này.",
+            "The complaint is already with this facility.",
+            field="facility_code",
+        )
     old = complaint.handler_facility.code if complaint.handler_facility else None
+    old_province = complaint.handler_province_id
     complaint.handler_facility, complaint.handler_province_id = target, target.province_id
     complaint.version += 1
     complaint.save(update_fields=["handler_facility", "handler_province", "version"])
+    Complaint.objects.filter(joined_to=complaint).update(
+        handler_facility=target, handler_province_id=target.province_id
+    )
     complaint_history_write(
         complaint,
-        {"handler_facility": (old, target.code)},
+        {"handler_facility": (old, target.code), "handler_province": (old_province, target.province_id)},
         actor_id=actor.pk,
-        reason=normalize_text(reason) or "chuyển",
+        reason=_text(reason) or "Chuyển / transferred",
     )
     return complaint

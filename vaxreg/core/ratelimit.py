@@ -8,9 +8,10 @@ person); each call is one atomic upsert. ``client_address`` reads the caller's a
 import datetime as dt
 import ipaddress
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpRequest
 
 from vaxreg.core import clock
@@ -41,19 +42,49 @@ def _window_start(now: dt.datetime, window: dt.timedelta) -> dt.datetime:
 
 def rate_hit(rule: RateLimit, key: str, *, now: dt.datetime | None = None) -> RateDecision:
     """Count one hit of ``key`` under ``rule`` and say whether it is still within the limit."""
-    now = now or clock.now()
-    start = _window_start(now, rule.window)
+    return rate_hits([(rule, key, now)])[0]
+
+
+def rate_hits(
+    hits: Sequence[tuple[RateLimit, str, dt.datetime | None]], *, durable: bool = True
+) -> list[RateDecision]:
+    """Count several hits (distinct rule and key each) in one statement, in the order given.
+
+    A public endpoint that checks three quotas pays one round trip and one commit instead of three.
+    ``durable=False`` lets PostgreSQL acknowledge the commit before it is flushed to disk: a crash may
+    forget the last few counts, which only gives a flood a few more tries, and saves a disk flush on
+    every request.
+    """
+    now_default = clock.now()
+    rows = []
+    for rule, key, now in hits:
+        when = now or now_default
+        start = _window_start(when, rule.window)
+        rows.append((f"{rule.scope}:{key}"[:160], start, rule, when))
     table = connection.ops.quote_name(RateCounter._meta.db_table)
-    with connection.cursor() as cursor:
+    values = ", ".join(["(%s, %s, 1)"] * len(rows))
+    params: list[str | dt.datetime | None] = []
+    for counter_key, start, _, _ in rows:
+        params += [counter_key, connection.ops.adapt_datetimefield_value(start)]
+    sql = (
+        f"INSERT INTO {table} (key, window_start, count) VALUES {values} "  # noqa: S608
+        f"ON CONFLICT (key, window_start) DO UPDATE SET count = {table}.count + 1 RETURNING key, count"
+    )
+    relaxed = not durable and connection.vendor == "postgresql" and not connection.in_atomic_block
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         # One statement on SQLite (3.35+) and PostgreSQL: concurrent hits never lose a count.
-        cursor.execute(
-            f"INSERT INTO {table} (key, window_start, count) VALUES (%s, %s, 1) "  # noqa: S608
-            f"ON CONFLICT (key, window_start) DO UPDATE SET count = {table}.count + 1 RETURNING count",
-            [f"{rule.scope}:{key}"[:160], connection.ops.adapt_datetimefield_value(start)],
+        if relaxed:  # only for a transaction of its own: never relax the caller's commit
+            cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute(sql, params)
+        counts = {str(key): int(count) for key, count in cursor.fetchall()}
+    decisions = []
+    for counter_key, start, rule, when in rows:
+        count = counts[counter_key]
+        retry_after = int((start + rule.window - when).total_seconds()) + 1
+        decisions.append(
+            RateDecision(allowed=count <= rule.limit, count=count, retry_after_seconds=max(retry_after, 1))
         )
-        count = int(cursor.fetchone()[0])
-    retry_after = int((start + rule.window - now).total_seconds()) + 1
-    return RateDecision(allowed=count <= rule.limit, count=count, retry_after_seconds=max(retry_after, 1))
+    return decisions
 
 
 def rate_count(rule: RateLimit, key: str, *, now: dt.datetime | None = None) -> int:

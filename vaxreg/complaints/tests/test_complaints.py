@@ -65,7 +65,7 @@ def test_approval_adds_the_dose_with_the_complaint_as_source(world):
 
 def test_other_units_cannot_act_and_a_transfer_keeps_the_deadline(world):
     complaint = complaint_submit(intake=_intake(facility_code="HN001"))
-    for key in ("facility_hcm", "province_hcm", "commune_badinh", "police_badinh"):
+    for key in ("facility_hcm", "province_hcm", "commune_hoankiem", "police_badinh"):
         with pytest.raises(Http404):
             complaint_reject(actor=world.users[key], complaint_id=complaint.pk, reason="unreadable")
     complaint_transfer(

@@ -1,0 +1,259 @@
+"""Reads of complaints for the staff who handle them, always through the reader's unit (SPEC §2, §7).
+
+A facility sees the complaints it handles until they are escalated (then they are the province's); a
+commune health station those handled by a facility of its commune, on the same terms; a province every
+complaint handled inside it, escalated ones too; the ministry and the administrators everything, to read.
+The police see none. A complaint that joined an earlier one is seen exactly when that one is.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404
+
+from vaxreg.accounts.models import Role, User
+from vaxreg.complaints.common import ENTITY
+from vaxreg.complaints.models import OPEN_STATES, Attachment, Complaint, ComplaintState
+from vaxreg.core import clock
+from vaxreg.core.cccd import USABLE_ID_KINDS, parse_id_number
+from vaxreg.core.history import audit_event_record
+from vaxreg.core.jurisdiction import jurisdiction_of
+from vaxreg.core.models import AuditEvent, ChangeRecord
+from vaxreg.core.text import fold
+from vaxreg.people.models import Person
+from vaxreg.vaccinations.models import Dose
+
+READ_ALL_ROLES = frozenset({Role.NATIONAL, Role.ADMIN})
+HANDLER_ROLES = frozenset({Role.FACILITY, Role.COMMUNE, Role.PROVINCE})
+STAFF_ROLES = HANDLER_ROLES | READ_ALL_ROLES
+CANDIDATES_MAX = 10
+
+
+class ComplaintNotVisible(Http404):
+    """The complaint does not exist or lies outside the reader's unit: both look the same."""
+
+
+def _unit_q(user: User, prefix: str = "") -> Q | None:
+    """The complaints (or, with ``prefix``, the complaints they joined) a user sees; None: nothing."""
+    if user.role in READ_ALL_ROLES:
+        return Q()
+    if user.role == Role.PROVINCE and user.province_id:
+        return Q(**{f"{prefix}handler_province_id": user.province_id})
+    if user.role == Role.FACILITY and user.facility_id:
+        return Q(**{f"{prefix}handler_facility_id": user.facility_id, f"{prefix}escalated_at__isnull": True})
+    if user.role == Role.COMMUNE and user.commune_id:
+        return Q(
+            **{
+                f"{prefix}handler_facility__commune_id": user.commune_id,
+                f"{prefix}escalated_at__isnull": True,
+            }
+        )
+    return None
+
+
+def complaints_for_user(*, user: Any) -> QuerySet[Complaint]:
+    complaints = Complaint.objects.all()
+    if not user.is_authenticated or not user.is_active:
+        return complaints.none()
+    own, joined = _unit_q(user), _unit_q(user, "joined_to__")
+    if own is None or joined is None:
+        return complaints.none()
+    if not own:
+        return complaints
+    return complaints.filter((Q(joined_to__isnull=True) & own) | (Q(joined_to__isnull=False) & joined))
+
+
+def access_complaint_by_id(*, user: Any, complaint_id: int) -> Complaint:
+    """The complaint if the user may read it; otherwise ``ComplaintNotVisible`` (404), never a hint."""
+    complaint = (
+        complaints_for_user(user=user)
+        .select_related(
+            "handler_facility", "handler_province", "facility", "province", "commune", "joined_to"
+        )
+        .filter(pk=complaint_id)
+        .first()
+    )
+    if complaint is None:
+        raise ComplaintNotVisible(f"complaint {complaint_id}")
+    return complaint
+
+
+# -- the inbox -----------------------------------------------------------------------------------------------
+
+# state filter → states shown; the default is what still needs work.
+STATE_FILTERS: dict[str, tuple[str, ...]] = {
+    "": tuple(OPEN_STATES),
+    ComplaintState.OPEN: (ComplaintState.OPEN,),
+    ComplaintState.DEFERRED: (ComplaintState.DEFERRED,),
+    "closed": (ComplaintState.APPROVED, ComplaintState.REJECTED),
+    ComplaintState.APPROVED: (ComplaintState.APPROVED,),
+    ComplaintState.REJECTED: (ComplaintState.REJECTED,),
+}
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    state: str = ""  # a key of STATE_FILTERS
+    category: int | None = None
+    overdue: bool = False
+
+
+def complaint_inbox(
+    *, user: Any, filters: InboxFilter, now: dt.datetime | None = None
+) -> QuerySet[Complaint]:
+    """The complaints a handler works through: the most urgent first (overdue at the top); closed ones by
+    when they closed. Rows carry their facilities and the number of complaints that joined them."""
+    now = now or clock.now()
+    states = STATE_FILTERS.get(filters.state, STATE_FILTERS[""])
+    joined = (
+        Complaint.objects.filter(joined_to=OuterRef("pk"))
+        .order_by()
+        .values("joined_to")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    complaints = (
+        complaints_for_user(user=user)
+        .filter(state__in=states, joined_to__isnull=True)
+        .select_related("handler_facility", "handler_province")
+        .annotate(joined_count=Coalesce(Subquery(joined, output_field=IntegerField()), 0))
+    )
+    if filters.category:
+        complaints = complaints.filter(category=filters.category)
+    if filters.overdue:
+        complaints = complaints.filter(state__in=OPEN_STATES, due_at__lt=now)
+    if set(states) <= set(OPEN_STATES):
+        return complaints.order_by("due_at", "pk")
+    return complaints.order_by("-closed_at", "due_at", "-pk")
+
+
+def time_left(due_at: dt.datetime, now: dt.datetime) -> tuple[bool, str, str]:
+    """(overdue, Vietnamese, English): "còn 5 giờ 20 phút" / "5 h 20 min left", or how long overdue."""
+    seconds = int((due_at - now).total_seconds())
+    overdue = seconds < 0
+    minutes = abs(seconds) // 60
+    hours, mins = minutes // 60, minutes % 60
+    # Inside the 48-hour window hours read best; past it, days.
+    if hours > 48:
+        vi, en = f"{hours // 24} ngày {hours % 24} giờ", f"{hours // 24} d {hours % 24} h"
+    elif hours:
+        vi, en = f"{hours} giờ {mins} phút", f"{hours} h {mins} min"
+    else:
+        vi, en = f"{mins} phút", f"{mins} min"
+    if overdue:
+        return True, f"quá hạn {vi}", f"overdue by {en}"
+    return False, f"còn {vi}", f"{en} left"
+
+
+# -- one complaint -------------------------------------------------------------------------------------------
+
+
+def complaint_attachments(complaint: Complaint) -> list[Attachment]:
+    return list(Attachment.objects.filter(complaint=complaint).order_by("position"))
+
+
+def complaint_joined(complaint: Complaint) -> list[Complaint]:
+    """The later complaints that joined this one, oldest first."""
+    return list(Complaint.objects.filter(joined_to=complaint).order_by("received_at", "pk"))
+
+
+def complaint_history(complaint: Complaint) -> list[ChangeRecord]:
+    """What happened to the complaint, oldest first, with who did it."""
+    return list(
+        ChangeRecord.objects.filter(entity=ENTITY, entity_id=complaint.pk)
+        .select_related("actor")
+        .order_by("at", "pk")
+    )
+
+
+def _claimed_birth_year(complaint: Complaint) -> int | None:
+    text = complaint.birth_date.strip()
+    year = text[-4:]
+    return int(year) if len(text) >= 4 and year.isdigit() else None
+
+
+def complaint_candidates(*, user: Any, complaint: Complaint) -> list[Person]:
+    """The persons the complaint may be about, each with its doses (two queries).
+
+    First the person the complaint was matched to at intake: the complaint is the reason its handler reads
+    that record. Then, inside the reader's jurisdiction, the persons with the same ID number, or, when no ID
+    number matches, the same folded name and birth year.
+    """
+    doses = Prefetch(
+        "doses",
+        queryset=Dose.objects.select_related("vaccine", "facility").order_by(
+            "vaccination_date", "dose_number", "pk"
+        ),
+    )
+    parsed = parse_id_number(complaint.id_number) if complaint.id_number else None
+    scoped = jurisdiction_of(user).persons_visible(Person.objects.all())
+    by_id = Q(id_number=parsed.number) if parsed is not None and parsed.kind in USABLE_ID_KINDS else None
+    year = _claimed_birth_year(complaint)
+    by_name = (
+        Q(name_key=fold(complaint.full_name), birth_year=year)
+        if year
+        else Q(name_key=fold(complaint.full_name))
+    )
+    wanted = Q(pk=complaint.person_id) if complaint.person_id else Q(pk__in=[])
+    if by_id is not None and scoped.filter(by_id).exists():
+        wanted |= Q(pk__in=scoped.filter(by_id).values("pk"))
+    else:
+        wanted |= Q(pk__in=scoped.filter(by_name).values("pk"))
+    persons = list(
+        Person.objects.filter(wanted)
+        .select_related("commune")
+        .prefetch_related(doses)
+        .order_by("pk")[: CANDIDATES_MAX + 1]
+    )
+    persons.sort(key=lambda p: (p.pk != complaint.person_id, p.pk))
+    return persons[:CANDIDATES_MAX]
+
+
+def complaint_person_allowed(*, user: Any, complaint: Complaint, person_id: int) -> bool:
+    """Whether an approval may touch this person: the one matched at intake, or one the handler may read."""
+    if person_id == complaint.person_id:
+        return True
+    return jurisdiction_of(user).persons_visible(Person.objects.filter(pk=person_id)).exists()
+
+
+def complaint_proof_read(*, user: Any, complaint_id: int, position: int) -> tuple[Attachment, bytes]:
+    """A proof file's stored bytes, for the complaint's handlers only; every read is audited.
+
+    The ministry and administrators read complaints but not the citizens' photos. A file whose stored path
+    would lead outside ``MEDIA_ROOT`` or that is gone is treated as absent.
+    """
+    if user.role not in HANDLER_ROLES:
+        raise ComplaintNotVisible(f"complaint {complaint_id} proof {position}")
+    complaint = access_complaint_by_id(user=user, complaint_id=complaint_id)
+    attachment = Attachment.objects.filter(complaint=complaint, position=position).first()
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / attachment.storage_path).resolve() if attachment else None
+    if attachment is None or path is None or not path.is_relative_to(root) or not path.is_file():
+        raise ComplaintNotVisible(f"complaint {complaint_id} proof {position}")
+    content = path.read_bytes()
+    audit_event_record(
+        action=AuditEvent.Action.COMPLAINT_PROOF_READ,
+        actor_id=user.pk,
+        object_type=ENTITY,
+        object_id=str(complaint.pk),
+        detail={"position": position, "sha256": attachment.sha256, "content_type": attachment.content_type},
+    )
+    return attachment, content
+
+
+def complaint_full_id_number(*, user: Any, complaint_id: int) -> tuple[Complaint, str]:
+    """The unmasked ID number the citizen gave; every such read is written to the audit log."""
+    complaint = access_complaint_by_id(user=user, complaint_id=complaint_id)
+    audit_event_record(
+        action=AuditEvent.Action.FULL_ID_READ,
+        actor_id=user.pk,
+        object_type=ENTITY,
+        object_id=str(complaint.pk),
+        detail={"tracking_code": complaint.tracking_code},
+    )
+    return complaint, complaint.id_number

@@ -1,0 +1,49 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _database_args() -> list[str]:
+    """PostgreSQL when the tests run on it (a scratch database of this run's own name), else SQLite."""
+    url = os.environ.get("VAXREG_DATABASE_URL", "")
+    if url.startswith("postgres"):
+        base, name = url.rsplit("/", 1)
+        return ["--db", "postgres", "--database-url", f"{base}/{name.split('?')[0]}_bench_complaints"]
+    return ["--db", "sqlite"]
+
+
+def test_the_complaints_benchmark_submits_through_the_real_server_and_prints_one_json_object(
+    tmp_path: Path,
+) -> None:
+    env = dict(os.environ, VAXREG_VAR_DIR=str(tmp_path))
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # the bench's processes use the settings a user gets
+    env.pop("VAXREG_DATABASE_URL", None)
+    args = ["bench", "complaints", "--submissions", "50", "--concurrency", "4", *_database_args(), "--json"]
+    completed = subprocess.run(
+        [sys.executable, "-m", "vaxreg.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.strip().splitlines()
+    assert len(lines) == 1, completed.stdout
+    result = json.loads(lines[0])
+    assert {"rps", "p50_ms", "p99_ms", "baseline_rps", "ratio", "rps_target_met", "p99_target_met"} <= set(
+        result
+    )
+    assert result["errors"] == {}
+    assert result["completed"] == result["submissions"] == 50
+    assert result["stored"] == 50 + result["warmup_submissions"]  # every 201 is a complaint in the database
+    assert 0 < result["p50_ms"] <= result["p99_ms"]
+    assert result["rps"] > 0 and result["baseline_rps"] > 0
+    assert result["ratio"] == pytest.approx(result["rps"] / result["baseline_rps"], rel=0.01)
+    assert result["one_client_address"] is True
