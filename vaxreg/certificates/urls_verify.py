@@ -1,3 +1,7 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from vaxreg.certificates import verify_views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", verify_views.verify_page, name="verify"),
+]

@@ -1,0 +1,94 @@
+"""The citizen's lookup pages: details and phone → a code to the phone on record → their own record.
+
+Every answer before the code is checked is the same whether or not the details matched anyone.
+"""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import get_language
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from vaxreg.citizens.forms import CodeForm, LookupForm
+from vaxreg.citizens.selectors import citizen_record
+from vaxreg.citizens.services import OtpOutcome, OtpRequestRefused, otp_request, otp_verify
+from vaxreg.citizens.session import citizen_person_id, citizen_session_end, citizen_session_start
+from vaxreg.core.ratelimit import client_address
+
+CHALLENGE_KEY = "citizen_otp_token"
+
+
+def _en() -> bool:
+    return (get_language() or "vi").startswith("en")
+
+
+def _pick(vi: str, en: str) -> str:
+    return en if _en() else vi
+
+
+def _render(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
+    response = render(request, template, {**context, "en": _en()}, status=status)
+    response["Cache-Control"] = "no-store"  # personal data and codes stay out of shared caches
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def start_view(request: HttpRequest) -> HttpResponse:
+    form = LookupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            challenge = otp_request(claim=form.claim(), address=client_address(request))
+        except OtpRequestRefused as exc:
+            form.add_error(None, _pick(exc.message_vi, exc.message_en))
+            return _render(request, "citizens/start.html", {"form": form}, status=429)
+        request.session[CHALLENGE_KEY] = challenge.token
+        return redirect("citizens:code")
+    return _render(request, "citizens/start.html", {"form": form}, status=400 if form.errors else 200)
+
+
+WRONG = ("Mã không đúng. Còn {n} lần thử.", "Wrong code. {n} tries left.")
+LOCKED = (
+    "Đã nhập sai quá nhiều lần. Hãy yêu cầu mã mới sau ít phút.",
+    "Too many wrong codes. Ask for a new code in a few minutes.",
+)
+EXPIRED = (
+    "Mã đã hết hạn hoặc đã được dùng. Hãy yêu cầu mã mới.",
+    "The code has expired or was used. Ask for a new one.",
+)
+
+
+@require_http_methods(["GET", "POST"])
+def code_view(request: HttpRequest) -> HttpResponse:
+    token = request.session.get(CHALLENGE_KEY, "")
+    if not token:
+        return redirect("citizens:start")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        check = otp_verify(token=token, code=form.cleaned_data["code"])
+        if check.outcome == OtpOutcome.OK and check.person_id is not None:
+            request.session.pop(CHALLENGE_KEY, None)
+            citizen_session_start(request, person_id=check.person_id)
+            return redirect("citizens:record")
+        if check.outcome == OtpOutcome.WRONG:
+            form.add_error("code", _pick(*WRONG).format(n=check.tries_left))
+        else:
+            form.add_error(None, _pick(*(LOCKED if check.outcome == OtpOutcome.LOCKED else EXPIRED)))
+    return _render(request, "citizens/code.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_GET
+def record_view(request: HttpRequest) -> HttpResponse:
+    person_id = citizen_person_id(request)
+    if person_id is None:
+        messages.info(
+            request,
+            _pick("Phiên tra cứu đã hết; hãy nhận mã mới.", "Your lookup has ended; get a new code."),
+        )
+        return redirect("citizens:start")
+    return _render(request, "citizens/record.html", {"record": citizen_record(person_id=person_id)})
+
+
+@require_POST
+def end_view(request: HttpRequest) -> HttpResponse:
+    citizen_session_end(request)
+    return redirect("citizens:start")
