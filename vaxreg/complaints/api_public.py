@@ -71,6 +71,7 @@ class SubmittedOut(Schema):
     tracking_code: str
     state: str
     due_at: str
+    next_ticket: str  # a fresh ticket for the caller's next submission: no extra round trip
 
 
 class StatusIn(Schema):
@@ -197,6 +198,7 @@ def complaint_post(request: HttpRequest) -> HttpResponse:
         "tracking_code": complaint.tracking_code,
         "state": complaint.state,
         "due_at": complaint.due_at.isoformat(),
+        "next_ticket": ticket_issue(address=address),
     }
     return JsonResponse(out, status=201)
 

@@ -4,6 +4,7 @@ the one read a citizen may make of it afterwards (tracking code + phone)."""
 import datetime as dt
 import hmac
 import secrets
+import time
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,7 +62,8 @@ def _matched_person(id_number: str) -> Person | None:
     parsed = parse_id_number(id_number) if id_number else None
     if parsed is None or parsed.kind not in USABLE_ID_KINDS:
         return None
-    return Person.objects.filter(id_number=parsed.number).order_by("pk").first()
+    # Only what routing reads: every public submission runs this.
+    return Person.objects.filter(id_number=parsed.number).only("pk", "province_id").order_by("pk").first()
 
 
 @dataclass(frozen=True)
@@ -249,23 +251,34 @@ def _places(intake: Intake, clean: _Clean) -> None:
             )
 
 
+_CATALOGUE_TTL_SECONDS = 300.0
+_catalogue: dict[str, str] = {}
+_catalogue_loaded_at = -_CATALOGUE_TTL_SECONDS
+
+
+def _catalogue_keys(*, fresh: bool = False) -> dict[str, str]:
+    """Catalogue code by folded code, name and alias, kept for five minutes per process: every public
+    submission needs it, and the catalogue changes a few times a year."""
+    global _catalogue, _catalogue_loaded_at
+    if fresh or time.monotonic() - _catalogue_loaded_at > _CATALOGUE_TTL_SECONDS:
+        keys: dict[str, str] = {}
+        for alias_key, code in VaccineAlias.objects.values_list("alias_key", "vaccine_id"):
+            keys[alias_key] = code
+        for code, name in Vaccine.objects.values_list("code", "name"):
+            keys[fold(name)] = code
+            keys[fold(code)] = code
+        _catalogue, _catalogue_loaded_at = keys, time.monotonic()
+    return _catalogue
+
+
 def _vaccine_codes(names: set[str]) -> dict[str, str]:
     """Catalogue code by what the citizen typed or picked: a code, a name or an alias ("AZ", "Pfizer")."""
     if not names:
         return {}
-    by_key = {fold(n): n for n in names}
-    found: dict[str, str] = {}
-    for code, name in Vaccine.objects.values_list("code", "name"):
-        for key in (fold(code), fold(name)):
-            if key in by_key:
-                found[by_key[key]] = code
-    missing = {k for k, n in by_key.items() if n not in found}
-    if missing:
-        for key, code in VaccineAlias.objects.filter(alias_key__in=missing).values_list(
-            "alias_key", "vaccine_id"
-        ):
-            found[by_key[key]] = code
-    return found
+    keys = _catalogue_keys()
+    if any(fold(n) not in keys for n in names):
+        keys = _catalogue_keys(fresh=True)  # a vaccine added since the last load is found at once
+    return {n: keys[fold(n)] for n in names if fold(n) in keys}
 
 
 def _dose_refused(index: int, part: str, vi: str, en: str) -> ComplaintRefused:
@@ -414,6 +427,7 @@ def complaint_submit(
     now = clock.now()
     earlier = (
         Complaint.objects.filter(id_number=clean.id_number, category=intake.category, state__in=OPEN_STATES)
+        .only("pk", "handler_facility_id", "handler_province_id", "due_at")
         .order_by("received_at")
         .first()
         if clean.id_number
@@ -433,7 +447,9 @@ def complaint_submit(
         claimed_doses=clean.claimed_doses,
         description=clean.description,
         person=person,
-        handler_facility=earlier.handler_facility if earlier else handler_facility,
+        handler_facility_id=earlier.handler_facility_id
+        if earlier
+        else (handler_facility.pk if handler_facility else None),
         handler_province_id=earlier.handler_province_id if earlier else handler_province,
         joined_to=earlier,
         state=ComplaintState.JOINED if earlier else ComplaintState.OPEN,

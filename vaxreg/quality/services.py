@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from vaxreg.core import clock
 from vaxreg.imports.writers import BulkWriter
@@ -477,6 +477,16 @@ def _scan_filter(task: tuple[int, int, int]) -> tuple[list[int], Counter[str]]:
     return _to_change(batch.drafts(params), batch.stored)
 
 
+def _connections_forget() -> None:
+    """In a forked worker: drop every database connection object inherited from the parent unused.
+
+    Using one would share the parent's socket with the other workers and mix up their answers; closing
+    one would end the parent's session. The worker opens its own on its first query.
+    """
+    for conn in connections.all(initialized_only=True):
+        conn.connection = None
+
+
 def _scan_parallel(
     *,
     ranges: list[tuple[int, int, int]],
@@ -492,7 +502,7 @@ def _scan_parallel(
     result = CheckResult()
     connection.close()  # the workers open their own; a connection must never cross a fork
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_connections_forget) as pool:
             for (_, last_id, count), (changed, unchanged) in zip(
                 ranges, pool.imap(_scan_filter, ranges), strict=True
             ):

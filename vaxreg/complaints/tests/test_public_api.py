@@ -68,7 +68,7 @@ def test_ticket_then_submit_gives_201_with_the_tracking_code(
         response = post(client, data)
     assert response.status_code == 201, response.content
     out = response.json()
-    assert set(out) == {"tracking_code", "state", "due_at"} and out["state"] == "open"
+    assert set(out) == {"tracking_code", "state", "due_at", "next_ticket"} and out["state"] == "open"
     complaint = Complaint.objects.get(tracking_code=out["tracking_code"])
     assert dt.datetime.fromisoformat(out["due_at"]) == complaint.due_at
     assert (complaint.phone, complaint.gender, complaint.birth_date) == ("0912345603", "F", "1985")
@@ -76,6 +76,10 @@ def test_ticket_then_submit_gives_201_with_the_tracking_code(
         {"date": "2021-12-01", "vaccine": "AZ", "dose_number": 3, "lot": "B77"}
     ]
     assert complaint.person == world.persons["hoa_traveller"] and complaint.handler_facility.code == "HN001"
+    # The answer carries the ticket of the next submission: it is accepted once, like any other.
+    again = {**data, "ticket": out["next_ticket"], "category": 5}
+    assert post(client, again).status_code == 201
+    assert post(client, again).json()["code"] == "ticket_used"
 
 
 def test_the_minimal_body_the_load_test_sends(world: Any) -> None:
