@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from vaxreg.complaints.antiflood import phone_quota_hit
 from vaxreg.complaints.attachments import ProofFile, proofs_count_check, proofs_store
@@ -198,13 +200,36 @@ def _place_refused(field_name: str, vi: str, en: str) -> ComplaintRefused:
     return ComplaintRefused(vi, en, field=field_name)
 
 
+_FACILITY_TTL_SECONDS = 60.0
+_facilities: dict[str, tuple[float, Facility | None]] = {}
+
+
+def _facility_by_code(code: str) -> Facility | None:
+    """The facility with its commune and province, kept a minute per process: most public submissions name
+    one, and the facility list changes rarely (a change made here is seen at once; see ``_facilities_forget``)."""
+    now = time.monotonic()
+    hit = _facilities.get(code)
+    if hit is not None and now - hit[0] < _FACILITY_TTL_SECONDS:
+        return hit[1]
+    facility = Facility.objects.select_related("commune", "province").filter(code=code).first()
+    if len(_facilities) > 50_000:  # codes typed by the public are not bounded
+        _facilities.clear()
+    _facilities[code] = (now, facility)
+    return facility
+
+
+@receiver([post_save, post_delete], sender=Facility, dispatch_uid="complaints-facilities-forget")
+def _facilities_forget(**_: Any) -> None:
+    _facilities.clear()
+
+
 def _places(intake: Intake, clean: _Clean) -> None:
     """Province → commune → facility, each checked against the reference data and against each other."""
     province_code = _one_line(intake.province_code)[:40]
     commune_code = _one_line(intake.commune_code)[:40]
     facility_code = _one_line(intake.facility_code).upper()[:40]
     if facility_code:
-        facility = Facility.objects.select_related("commune", "province").filter(code=facility_code).first()
+        facility = _facility_by_code(facility_code)
         if facility is None:
             raise _place_refused(
                 "facility_code",

@@ -16,6 +16,7 @@ from django.db.models import Count
 
 from vaxreg.accounts.models import Role, User
 from vaxreg.accounts.services import password_generate, user_create
+from vaxreg.certificates.keys import KeyNotConfigured, keys_generate, signing_key
 from vaxreg.complaints.deadline import complaints_tick
 from vaxreg.complaints.intake import Intake, complaint_submit
 from vaxreg.complaints.models import Complaint
@@ -193,7 +194,17 @@ def demo_setup(
             "Ký duyệt các ngày tiêm của cơ sở mẫu / Signing off the demo facility's days", demo_days_sign_off
         )
         step("Tạo vài phản ánh của người dân / Filing a few citizens' complaints", demo_complaints_ensure)
+    step("Khóa ký chứng nhận / Certificate signing keys", demo_signing_keys_ensure)
     return accounts
+
+
+def demo_signing_keys_ensure() -> None:
+    """Certificates need a signing key: the demo makes one in the var folder when none is configured.
+    (Production keys come from files or the environment; see `vaxreg certs keygen`.)"""
+    try:
+        signing_key()
+    except KeyNotConfigured:
+        keys_generate(Path(settings.VAR_DIR) / "dcc-keys")
 
 
 def demo_days_sign_off() -> int:
