@@ -10,6 +10,7 @@ from django.utils.translation import get_language
 
 from vaxreg.complaints.models import Category, RejectReason
 from vaxreg.complaints.selectors import InboxFilter
+from vaxreg.complaints.services import NEW_PERSON
 from vaxreg.core import clock
 from vaxreg.people.models import Gender, Person
 from vaxreg.vaccinations.models import Vaccine
@@ -167,11 +168,24 @@ class ApproveDoseForm(forms.Form):
     note = _text_field(vi_en("Ghi chú (căn cứ)", "Note (what it rests on)"), required=False)
 
     def __init__(
-        self, *args: Any, persons: Iterable[Person], vaccines: Iterable[Vaccine], **kwargs: Any
+        self,
+        *args: Any,
+        persons: Iterable[Person],
+        vaccines: Iterable[Vaccine],
+        allow_new_person: bool = False,
+        **kwargs: Any,
     ) -> None:
         kwargs.setdefault("prefix", "dose")
         super().__init__(*args, **kwargs)
-        _set_choices(self, "person_id", [_person_choice(p) for p in persons])
+        choices = [_person_choice(p) for p in persons]
+        if allow_new_person:
+            choices.append(
+                (
+                    str(NEW_PERSON),
+                    vi_en("Người mới, theo thông tin phản ánh", "A new person, from the complaint's details"),
+                )
+            )
+        _set_choices(self, "person_id", choices)
         _set_choices(self, "vaccine_id", [("", "—")] + [(v.code, v.name) for v in vaccines])
         self.fields["vaccine_id"].error_messages["required"] = vi_en(
             "Hãy chọn vắc xin.", "Choose the vaccine."

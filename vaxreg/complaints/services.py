@@ -19,7 +19,7 @@ from vaxreg.complaints.selectors import ComplaintNotVisible, complaint_person_al
 from vaxreg.core import clock
 from vaxreg.core.models import SourceType
 from vaxreg.core.text import normalize_text
-from vaxreg.corrections.services import dose_add, person_correct
+from vaxreg.corrections.services import dose_add, person_correct, person_create
 from vaxreg.places.models import Facility
 
 TEXT_MAX = 1000
@@ -116,6 +116,41 @@ def _person_for_approval(*, actor: User, complaint: Complaint, person_id: int) -
     return ["person"]
 
 
+NEW_PERSON = 0  # ``person_id`` of an approval that records the citizen as a new person
+
+
+def _birth_parts(text: str) -> dict[str, int | None]:
+    """The complaint's birth date as given (dd/mm/yyyy, mm/yyyy or yyyy) in the person's three parts."""
+    parts = [int(p) for p in text.replace("-", "/").split("/") if p.strip().isdigit()]
+    day, month, year = ([None] * (3 - len(parts)) + parts)[-3:] if parts else (None, None, None)
+    return {"birth_day": day, "birth_month": month, "birth_year": year}
+
+
+def _person_from_complaint(*, actor: User, complaint: Complaint, note: str) -> int:
+    """Categories 1 and 2: the citizen was vaccinated but is not on record. The handler records them from
+    the identity the complaint gives (correction service, the complaint as source) and links them."""
+    if complaint.person_id is not None:
+        raise ComplaintRefused(
+            "Phản ánh đã khớp với một người trên hệ thống: hãy bổ sung mũi tiêm cho người đó.",
+            "The complaint already matches a person on record: add the dose to that person.",
+            field="person_id",
+        )
+    person = person_create(
+        values={
+            "full_name": complaint.full_name, "gender": complaint.gender, "id_number": complaint.id_number,
+            "phone": complaint.phone, "commune_id": complaint.commune_id, **_birth_parts(complaint.birth_date),
+        },
+        province_id=complaint.province_id or complaint.handler_province_id,
+        reason=note or f"Phản ánh {complaint.tracking_code}: chưa có trên hệ thống / not on record",
+        actor_id=actor.pk, source_type=SourceType.COMPLAINT, source_id=complaint.tracking_code,
+    )  # fmt: skip
+    complaint_history_write(
+        complaint, {"person_id": (None, person.pk)}, actor_id=actor.pk, reason="Tạo người mới / new person"
+    )
+    complaint.person_id = person.pk
+    return person.pk
+
+
 def _dose_facility(*, complaint: Complaint, actor: User, facility_code: str) -> int:
     if facility_code.strip():
         facility_id = (
@@ -148,8 +183,12 @@ def complaint_approve_with_dose(
     source). The dose is the handling facility's unless ``facility_code`` names where it was given."""
     complaint = _for_action(actor=actor, complaint_id=complaint_id, expected_version=expected_version)
     facility_id = _dose_facility(complaint=complaint, actor=actor, facility_code=facility_code)
-    linked = _person_for_approval(actor=actor, complaint=complaint, person_id=person_id)
     note = _text(note)
+    if person_id == NEW_PERSON:
+        person_id = _person_from_complaint(actor=actor, complaint=complaint, note=note)
+        linked = ["person"]
+    else:
+        linked = _person_for_approval(actor=actor, complaint=complaint, person_id=person_id)
     dose_add(
         person_id=person_id, facility_id=facility_id, vaccine_id=vaccine_id, vaccination_date=vaccination_date,
         dose_number=dose_number, lot_number=lot_number, reason=note or f"Phản ánh {complaint.tracking_code}",

@@ -49,6 +49,7 @@ from vaxreg.complaints.selectors import (
     complaints_for_user,
     time_left,
 )
+from vaxreg.complaints.services import NEW_PERSON
 from vaxreg.core import clock
 from vaxreg.corrections.services import CorrectionRefused, StaleRecord
 from vaxreg.people.models import Person, mask_id_number
@@ -257,7 +258,7 @@ def _complaint_page(
         "history": _history(complaint),
         "can_act": can_act,
         "dose_form": form_for("dose", lambda: _dose_form(complaint, candidates, vaccines))
-        if candidates
+        if candidates or complaint.person_id is None
         else None,
         "defer_form": form_for("defer", lambda: DeferForm(initial=initial)),
         "reject_form": form_for("reject", lambda: RejectForm(initial=initial)),
@@ -279,13 +280,15 @@ def _dose_form(complaint: Complaint, candidates: list[Person], vaccines: list[Va
     known = {v.code for v in vaccines}
     initial = {
         "version": complaint.version,
-        "person_id": complaint.person_id or candidates[0].pk,
+        "person_id": complaint.person_id or (candidates[0].pk if candidates else NEW_PERSON),
         "vaccination_date": claimed.get("date") or None,
         "vaccine_id": claimed.get("vaccine") if claimed.get("vaccine") in known else "",
         "dose_number": claimed.get("dose_number") or "",
         "lot_number": claimed.get("lot") or "",
     }
-    return ApproveDoseForm(persons=candidates, vaccines=vaccines, initial=initial)
+    return ApproveDoseForm(
+        persons=candidates, vaccines=vaccines, allow_new_person=complaint.person_id is None, initial=initial
+    )
 
 
 def _named_errors(form: Any) -> list[str]:
@@ -385,7 +388,12 @@ def _act(
 def approve_dose_view(request: HttpRequest, complaint_id: int) -> HttpResponse:
     user, complaint = _acting(request, complaint_id)
     persons = complaint_candidates(user=user, complaint=complaint)
-    form = ApproveDoseForm(request.POST, persons=persons, vaccines=Vaccine.objects.order_by("name"))
+    form = ApproveDoseForm(
+        request.POST,
+        persons=persons,
+        vaccines=Vaccine.objects.order_by("name"),
+        allow_new_person=complaint.person_id is None,
+    )
 
     def act(user: User, complaint: Complaint, data: dict[str, Any]) -> str:
         services.complaint_approve_with_dose(

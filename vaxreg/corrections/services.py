@@ -67,9 +67,7 @@ class CorrectionResult:
 def _require_reason(reason: str) -> str:
     text = normalize_text(reason)
     if len(text) < 3:
-        raise CorrectionRefused(
-            "Cần ghi lý do sửa.", "A correction needs a reason.", field="reason"
-        )
+        raise CorrectionRefused("Cần ghi lý do sửa.", "A correction needs a reason.", field="reason")
     return text[:1000]
 
 
@@ -77,20 +75,26 @@ def _clean_person_value(field: str, value: Any) -> Any:
     if field == "full_name":
         text = normalize_text(str(value or ""))
         if len(text) > 200:
-            raise CorrectionRefused("Họ tên dài quá 200 ký tự.", "The name is longer than 200 characters.", field=field)
+            raise CorrectionRefused(
+                "Họ tên dài quá 200 ký tự.", "The name is longer than 200 characters.", field=field
+            )
         return text
     if field in ("birth_year", "birth_month", "birth_day"):
         return None if value in (None, "") else int(value)
     if field == "gender":
         text = str(value or "")
         if text not in Gender.values and text != "":
-            raise CorrectionRefused(f"Giới tính “{text}” không hợp lệ.", f"Gender “{text}” is not valid.", field=field)
+            raise CorrectionRefused(
+                f"Giới tính “{text}” không hợp lệ.", f"Gender “{text}” is not valid.", field=field
+            )
         return text
     if field == "commune_id":
         if value in (None, ""):
             return None
         if not Commune.objects.filter(pk=value).exists():
-            raise CorrectionRefused(f"Mã xã “{value}” không tồn tại.", f"Commune code “{value}” does not exist.", field=field)
+            raise CorrectionRefused(
+                f"Mã xã “{value}” không tồn tại.", f"Commune code “{value}” does not exist.", field=field
+            )
         return str(value)
     text = normalize_text(str(value or ""))
     return text[:300]
@@ -99,9 +103,15 @@ def _clean_person_value(field: str, value: Any) -> Any:
 def _check_birth_date(values: Mapping[str, Any]) -> None:
     year, month, day = values["birth_year"], values["birth_month"], values["birth_day"]
     if year is None and (month is not None or day is not None):
-        raise CorrectionRefused("Có ngày/tháng sinh thì phải có năm sinh.", "A birth day or month needs a year.", field="birth_year")
+        raise CorrectionRefused(
+            "Có ngày/tháng sinh thì phải có năm sinh.",
+            "A birth day or month needs a year.",
+            field="birth_year",
+        )
     if day is not None and month is None:
-        raise CorrectionRefused("Có ngày sinh thì phải có tháng sinh.", "A birth day needs a month.", field="birth_month")
+        raise CorrectionRefused(
+            "Có ngày sinh thì phải có tháng sinh.", "A birth day needs a month.", field="birth_month"
+        )
     try:
         if year is not None:
             dt.date(year, month or 1, day or 1)
@@ -112,7 +122,9 @@ def _check_birth_date(values: Mapping[str, Any]) -> None:
             field="birth_day",
         ) from exc
     if year is not None and year > clock.today().year:
-        raise CorrectionRefused("Năm sinh ở tương lai.", "The birth year is in the future.", field="birth_year")
+        raise CorrectionRefused(
+            "Năm sinh ở tương lai.", "The birth year is in the future.", field="birth_year"
+        )
 
 
 def _person_current(person: Person) -> dict[str, Any]:
@@ -139,7 +151,8 @@ def person_correct(
     unknown = set(changes) - set(PERSON_FIELDS)
     if unknown:
         raise CorrectionRefused(
-            f"Không sửa được trường: {', '.join(sorted(unknown))}.", f"These fields cannot be corrected: {', '.join(sorted(unknown))}."
+            f"Không sửa được trường: {', '.join(sorted(unknown))}.",
+            f"These fields cannot be corrected: {', '.join(sorted(unknown))}.",
         )
     person = Person.objects.select_for_update().filter(pk=person_id).first()
     if person is None:
@@ -159,7 +172,9 @@ def person_correct(
             new_values["id_number"] = parsed.number
             if "id_type" not in changes:
                 new_values["id_type"] = parsed.kind.value
-    changed = {f: (getattr(person, f), new_values[f]) for f in PERSON_FIELDS if getattr(person, f) != new_values[f]}
+    changed = {
+        f: (getattr(person, f), new_values[f]) for f in PERSON_FIELDS if getattr(person, f) != new_values[f]
+    }
     if not changed:
         return CorrectionResult(changed={}, version=person.version, check=CheckResult())
     now = clock.now()
@@ -183,7 +198,11 @@ def person_correct(
         **{f: getattr(person, f) for f in update_fields}
     )
     if written != 1:
-        raise StaleRecord(entity=PERSON_ENTITY, entity_id=person.pk, current=_person_current(Person.objects.get(pk=person.pk)))
+        raise StaleRecord(
+            entity=PERSON_ENTITY,
+            entity_id=person.pk,
+            current=_person_current(Person.objects.get(pk=person.pk)),
+        )
     record_change(
         entity=PERSON_ENTITY,
         entity_id=person.pk,
@@ -195,20 +214,79 @@ def person_correct(
     return CorrectionResult(changed=changed, version=person.version, check=check)
 
 
+@transaction.atomic
+def person_create(
+    *,
+    values: Mapping[str, Any],
+    province_id: str | None = None,
+    reason: str,
+    actor_id: int | None,
+    source_type: SourceType = SourceType.CORRECTION,
+    source_id: str = "",
+) -> Person:
+    """Record a person no file carried (a complaint of category 1 or 2: vaccinated, but not on record).
+
+    The values are checked as a correction's are; the creation is one ``created`` history row with its
+    source, and the rules run for the new person at once. ``province_id`` places a person whose commune is
+    not known (the province of the complaint).
+    """
+    reason = _require_reason(reason)
+    unknown = set(values) - set(PERSON_FIELDS)
+    if unknown:
+        raise CorrectionRefused(
+            f"Không ghi được trường: {', '.join(sorted(unknown))}.",
+            f"These fields cannot be set: {', '.join(sorted(unknown))}.",
+        )
+    clean = {field: _clean_person_value(field, values.get(field)) for field in PERSON_FIELDS}
+    if not clean["full_name"]:
+        raise CorrectionRefused("Cần họ tên.", "The full name is needed.", field="full_name")
+    _check_birth_date(clean)
+    number = str(clean["id_number"] or "")
+    parsed = parse_id_number(number) if number else None
+    if parsed is not None:
+        clean["id_number"], clean["id_type"] = parsed.number, clean["id_type"] or parsed.kind.value
+    elif not number:
+        clean["id_type"] = ""
+    if clean["commune_id"]:
+        province_id = Commune.objects.values_list("province_id", flat=True).get(pk=clean["commune_id"])
+    now = clock.now()
+    person = Person.objects.create(
+        **clean, name_key=fold(clean["full_name"]), province_id=province_id, created_at=now, updated_at=now
+    )
+    record_change(
+        entity=PERSON_ENTITY,
+        entity_id=person.pk,
+        changes={"created": (None, f"{person.full_name} {person.birth_year or ''}".strip())},
+        source=ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id),
+    )
+    quality_check_persons(person_ids=[person.pk])
+    return person
+
+
 def _clean_dose_value(field: str, value: Any) -> Any:
     if field == "vaccine_id":
         if value in (None, ""):
             return None
         if not Vaccine.objects.filter(pk=value).exists():
-            raise CorrectionRefused(f"Vắc xin “{value}” không có trong danh mục.", f"Vaccine “{value}” is not in the catalogue.", field=field)
+            raise CorrectionRefused(
+                f"Vắc xin “{value}” không có trong danh mục.",
+                f"Vaccine “{value}” is not in the catalogue.",
+                field=field,
+            )
         return str(value)
     if field == "vaccination_date":
         try:
             date = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
         except ValueError as exc:
-            raise CorrectionRefused(f"Ngày tiêm “{value}” không đọc được.", f"The vaccination date “{value}” cannot be read.", field=field) from exc
+            raise CorrectionRefused(
+                f"Ngày tiêm “{value}” không đọc được.",
+                f"The vaccination date “{value}” cannot be read.",
+                field=field,
+            ) from exc
         if date > clock.today():
-            raise CorrectionRefused("Ngày tiêm ở tương lai.", "The vaccination date is in the future.", field=field)
+            raise CorrectionRefused(
+                "Ngày tiêm ở tương lai.", "The vaccination date is in the future.", field=field
+            )
         return date
     if field == "dose_number":
         if value in (None, ""):
@@ -219,7 +297,9 @@ def _clean_dose_value(field: str, value: Any) -> Any:
         return number
     if field == "status":
         if value not in DoseStatus.values:
-            raise CorrectionRefused(f"Trạng thái “{value}” không hợp lệ.", f"Status “{value}” is not valid.", field=field)
+            raise CorrectionRefused(
+                f"Trạng thái “{value}” không hợp lệ.", f"Status “{value}” is not valid.", field=field
+            )
         return value
     return normalize_text(str(value or ""))[:64]
 
@@ -240,7 +320,8 @@ def dose_correct(
     unknown = set(changes) - set(DOSE_FIELDS)
     if unknown:
         raise CorrectionRefused(
-            f"Không sửa được trường: {', '.join(sorted(unknown))}.", f"These fields cannot be corrected: {', '.join(sorted(unknown))}."
+            f"Không sửa được trường: {', '.join(sorted(unknown))}.",
+            f"These fields cannot be corrected: {', '.join(sorted(unknown))}.",
         )
     dose = Dose.objects.select_for_update().filter(pk=dose_id).first()
     if dose is None:
@@ -290,7 +371,9 @@ def dose_add(
     if not Person.objects.filter(pk=person_id).exists():
         raise CorrectionRefused("Không tìm thấy người này.", "This person does not exist.")
     if not Facility.objects.filter(pk=facility_id).exists():
-        raise CorrectionRefused("Không tìm thấy cơ sở tiêm.", "The facility does not exist.", field="facility_id")
+        raise CorrectionRefused(
+            "Không tìm thấy cơ sở tiêm.", "The facility does not exist.", field="facility_id"
+        )
     values = {
         "vaccine_id": _clean_dose_value("vaccine_id", vaccine_id),
         "vaccination_date": _clean_dose_value("vaccination_date", vaccination_date),
