@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -200,21 +201,22 @@ def _place_refused(field_name: str, vi: str, en: str) -> ComplaintRefused:
     return ComplaintRefused(vi, en, field=field_name)
 
 
-_FACILITY_TTL_SECONDS = 60.0
-_facilities: dict[str, tuple[float, Facility | None]] = {}
+_facilities: dict[str, tuple[float, Facility]] = {}
 
 
 def _facility_by_code(code: str) -> Facility | None:
-    """The facility with its commune and province, kept a minute per process: most public submissions name
-    one, and the facility list changes rarely (a change made here is seen at once; see ``_facilities_forget``)."""
+    """The facility with its commune and province, kept ``VAXREG_INTAKE_CACHE_SECONDS`` (a minute) per
+    process: most public submissions name one, and the facility list changes rarely (a change saved in this
+    process is seen at once, see ``_facilities_forget``; a new code is always looked up)."""
     now = time.monotonic()
     hit = _facilities.get(code)
-    if hit is not None and now - hit[0] < _FACILITY_TTL_SECONDS:
+    if hit is not None and now - hit[0] < settings.VAXREG_INTAKE_CACHE_SECONDS:
         return hit[1]
     facility = Facility.objects.select_related("commune", "province").filter(code=code).first()
-    if len(_facilities) > 50_000:  # codes typed by the public are not bounded
-        _facilities.clear()
-    _facilities[code] = (now, facility)
+    if facility is not None and settings.VAXREG_INTAKE_CACHE_SECONDS > 0:  # an unknown code is asked again
+        if len(_facilities) > 20_000:
+            _facilities.clear()
+        _facilities[code] = (now, facility)
     return facility
 
 
@@ -285,7 +287,8 @@ def _catalogue_keys(*, fresh: bool = False) -> dict[str, str]:
     """Catalogue code by folded code, name and alias, kept for five minutes per process: every public
     submission needs it, and the catalogue changes a few times a year."""
     global _catalogue, _catalogue_loaded_at
-    if fresh or time.monotonic() - _catalogue_loaded_at > _CATALOGUE_TTL_SECONDS:
+    ttl = min(_CATALOGUE_TTL_SECONDS, 5 * settings.VAXREG_INTAKE_CACHE_SECONDS)
+    if fresh or time.monotonic() - _catalogue_loaded_at >= ttl:
         keys: dict[str, str] = {}
         for alias_key, code in VaccineAlias.objects.values_list("alias_key", "vaccine_id"):
             keys[alias_key] = code

@@ -76,3 +76,24 @@ def test_a_complaint_matched_to_a_person_cannot_make_a_second_one(world: Any) ->
             vaccination_date=complaint.received_at.date(), vaccine_id="AZ", dose_number=3,
         )  # fmt: skip
     assert Person.objects.count() == persons
+
+
+def test_the_intake_keeps_a_facility_until_one_is_saved(
+    world: Any, settings: Any, django_assert_num_queries: Any
+) -> None:
+    from vaxreg.complaints.intake import _facilities, _facility_by_code
+
+    settings.VAXREG_INTAKE_CACHE_SECONDS = 60
+    _facilities.clear()
+    with django_assert_num_queries(1):
+        assert _facility_by_code("HN001") == world.facilities["HN001"]
+        assert _facility_by_code("HN001") == world.facilities["HN001"]
+    with django_assert_num_queries(2):  # an unknown code is not remembered
+        assert _facility_by_code("XX999") is None
+        assert _facility_by_code("XX999") is None
+    facility = world.facilities["HN001"]
+    facility.name = "Bệnh viện Bạch Mai (cơ sở 2)"
+    facility.save(update_fields=["name"])
+    found = _facility_by_code("HN001")
+    assert found is not None and found.name == "Bệnh viện Bạch Mai (cơ sở 2)"
+    _facilities.clear()
