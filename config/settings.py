@@ -185,6 +185,6 @@ EMAIL_HOST_PASSWORD = os.environ.get("VAXREG_SMTP_PASSWORD", "")
 EMAIL_USE_TLS = _env_bool("VAXREG_SMTP_TLS")
 DEFAULT_FROM_EMAIL = os.environ.get("VAXREG_MAIL_FROM", "VaxReg <no-reply@vaxreg.invalid>")
 
-# Seconds the public complaint intake keeps a facility per process (0: ask the database every time; the
-# tests, whose facilities come and go with each test's transaction).
+# Seconds the public complaint intake keeps a facility and the vaccine catalogue per process (0: ask the
+# database every time; the tests, whose facilities come and go with each test's transaction).
 VAXREG_INTAKE_CACHE_SECONDS = float(os.environ.get("VAXREG_INTAKE_CACHE_SECONDS", "0" if TESTING else "60"))

@@ -278,16 +278,15 @@ def _places(intake: Intake, clean: _Clean) -> None:
             )
 
 
-_CATALOGUE_TTL_SECONDS = 300.0
 _catalogue: dict[str, str] = {}
-_catalogue_loaded_at = -_CATALOGUE_TTL_SECONDS
+_catalogue_loaded_at = float("-inf")
 
 
 def _catalogue_keys(*, fresh: bool = False) -> dict[str, str]:
-    """Catalogue code by folded code, name and alias, kept for five minutes per process: every public
-    submission needs it, and the catalogue changes a few times a year."""
+    """Catalogue code by folded code, name and alias, kept ``VAXREG_INTAKE_CACHE_SECONDS`` per process like
+    the facilities: every public submission needs it, and the catalogue changes a few times a year."""
     global _catalogue, _catalogue_loaded_at
-    ttl = min(_CATALOGUE_TTL_SECONDS, 5 * settings.VAXREG_INTAKE_CACHE_SECONDS)
+    ttl = settings.VAXREG_INTAKE_CACHE_SECONDS
     if fresh or time.monotonic() - _catalogue_loaded_at >= ttl:
         keys: dict[str, str] = {}
         for alias_key, code in VaccineAlias.objects.values_list("alias_key", "vaccine_id"):
