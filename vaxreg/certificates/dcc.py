@@ -1,9 +1,11 @@
 """The payload of a vaccination certificate: EU DCC JSON schema 1.3.0 (SPEC §8).
 
-``dgc_vaccination_payload`` builds it, ``dgc_schema_errors`` checks any DCC payload (vaccination, test or
-recovery) against the official schema file in ``data/`` with a validator compiled once from it, and
-``dgc_value_set_errors`` checks the codes of a vaccination entry against the EU value sets. The name
-fields carry the name as written (``fn``, ``gn``) and its ICAO 9303 transliteration (``fnt``, ``gnt``).
+``dgc_vaccination_payload`` builds it; ``dgc_schema_errors`` checks any DCC payload (vaccination, test or
+recovery) against the official schema of the version it declares (files in ``data/``, each compiled once
+into a validator) and against the few facts of payload validation a schema cannot state
+(``dgc_payload_errors``); ``dgc_value_set_errors`` checks the codes of a vaccination entry against the EU
+value sets. The name fields carry the name as written (``fn``, ``gn``) and its ICAO 9303
+transliteration (``fnt``, ``gnt``).
 """
 
 import datetime as dt
@@ -14,7 +16,7 @@ import secrets
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,10 @@ DISEASE_COVID_19 = "840539006"
 UVCI_PREFIX = "URN:UVCI:01:"
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SCHEMA_PATH = DATA_DIR / "DCC.combined-schema-1.3.0.json"
+# The official schema of each version we keep (data/README.md says where they come from).
+SCHEMA_PATHS = {"1.2.1": DATA_DIR / "DCC.combined-schema-1.2.1.json", SCHEMA_VERSION: SCHEMA_PATH}
 VALUE_SETS_PATH = DATA_DIR / "dcc-valuesets.json"
+COUNTRY_CODES_PATH = DATA_DIR / "dcc-country-codes.json"
 FIELD_MAX_LENGTH = 80
 
 # ICAO 9303 part 3 §6 (recommended transliterations of Latin letters with marks that are not simply
@@ -184,13 +189,20 @@ _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|
 
 
 def _is_date(value: str) -> bool:
-    if not _FULL_DATE.match(value):
-        return False
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+    """A real calendar date, written as a full date or as an RFC 3339 date-time.
+
+    JSON schema 2020-12 makes ``format`` an annotation unless a validator opts in, so the date-times some
+    member states write in ``dt``, ``fr``, ``df`` and ``du`` pass validators that keep that default, and
+    the EU test data (Poland in versions 1.0.0, 1.2.1 and 1.3.0, Singapore) expects them to; the day they
+    name is still unambiguous. What is checked is that the date is a real one.
+    """
+    if _FULL_DATE.match(value):
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            return False
+        return True
+    return _is_date_time(value)
 
 
 def _is_date_time(value: str) -> bool:
@@ -226,8 +238,8 @@ def compile_schema(root: Mapping[str, Any]) -> Validator:
     """A validator for the subset of JSON schema 2020-12 the DCC schemas use.
 
     Supports ``type``, ``required``, ``properties``, ``items``, ``minItems``, ``maxItems``,
-    ``pattern`` (unanchored, as JSON schema says), ``maxLength``, ``minimum``, ``format`` (date,
-    date-time), local ``$ref`` and ``oneOf``.
+    ``pattern`` (unanchored, as JSON schema says), ``maxLength``, ``minimum``, ``maximum`` (schema 1.2.1
+    caps dose numbers at 9), ``format`` (date, date-time), local ``$ref`` and ``oneOf``.
 
     Raises:
         ValueError: the schema uses a keyword outside that subset.
@@ -248,7 +260,7 @@ def compile_schema(root: Mapping[str, Any]) -> Validator:
         checks: list[_Check] = []
         unknown = set(schema) - _ANNOTATIONS - {
             "type", "required", "properties", "items", "minItems", "maxItems", "pattern", "maxLength",
-            "minimum", "format", "$ref", "oneOf",
+            "minimum", "maximum", "format", "$ref", "oneOf",
         }  # fmt: skip
         if unknown:
             raise ValueError(f"unsupported schema keywords {sorted(unknown)}")
@@ -324,6 +336,14 @@ def compile_schema(root: Mapping[str, Any]) -> Validator:
                     errors.append(f"{path}: below the minimum {minimum}")
 
             checks.append(check_minimum)
+        if "maximum" in schema:
+            maximum = schema["maximum"]
+
+            def check_maximum(value: Any, path: str, errors: list[str]) -> None:
+                if type_guard(value) and isinstance(value, int | float) and value > maximum:
+                    errors.append(f"{path or '/'}: above the maximum {maximum}")
+
+            checks.append(check_maximum)
         if "format" in schema:
             name, is_format = schema["format"], _FORMATS[schema["format"]]
 
@@ -364,9 +384,27 @@ def compile_schema(root: Mapping[str, Any]) -> Validator:
     return validate
 
 
+_VERSION = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)\.\d+$")
+
+
 @cache
-def _validator() -> Validator:
-    return compile_schema(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+def _validator(version: str = SCHEMA_VERSION) -> Validator:
+    return compile_schema(json.loads(SCHEMA_PATHS[version].read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=64)
+def dgc_schema_version(declared: str | None) -> str:
+    """The schema version a payload declaring ``ver`` is checked against.
+
+    A certificate is valid under the schema it was issued for: 1.3.0 added rules (one entry per group,
+    exactly one group, longer fields) that earlier certificates need not follow. Every 1.x before 1.3
+    is checked against 1.2.1, the last release of that line, whose rules 1.1.0 shares; 1.3.0 and anything
+    later or unreadable against 1.3.0, the newest we keep (its ``ver`` pattern refuses what is malformed).
+    """
+    match = _VERSION.match(declared) if declared else None
+    if match and int(match["major"]) == 1 and int(match["minor"]) < 3:
+        return "1.2.1"
+    return SCHEMA_VERSION
 
 
 def json_form(value: Any) -> Any:
@@ -385,16 +423,79 @@ def json_form(value: Any) -> Any:
     return value
 
 
-def dgc_schema_errors(payload: Any) -> list[str]:
-    """What makes ``payload`` invalid against the DCC JSON schema 1.3.0 (empty when valid).
+def dgc_schema_errors(payload: Any, *, issued_at: dt.datetime | None = None) -> list[str]:
+    """What makes ``payload`` invalid (empty when valid): the DCC JSON schema of the version it declares
+    (``dgc_schema_version``), then the payload facts a schema cannot state (``dgc_payload_errors``).
 
     The payload may come straight from CBOR (see ``json_form``). Each error names the path of the value,
-    e.g. ``/v/0/dn: below the minimum 1``.
+    e.g. ``/v/0/dn: below the minimum 1``. ``issued_at`` is the certificate's issue time (CWT ``iat``):
+    without it no date is checked against it.
     """
-    errors = _validator()(payload)
+    declared = payload.get("ver") if isinstance(payload, dict) else None
+    validate = _validator(dgc_schema_version(declared if isinstance(declared, str) else None))
+    errors = validate(payload)
     # Converting costs as much as validating: only a payload that fails is looked at again as JSON.
     if errors and (converted := json_form(payload)) != payload:
-        errors = _validator()(converted)
+        payload = converted
+        errors = validate(payload)
+    if isinstance(payload, dict):
+        errors.extend(dgc_payload_errors(payload, issued_at=issued_at))
+    return errors
+
+
+@cache
+def country_codes() -> frozenset[str]:
+    """The ISO 3166 alpha-2 codes of the EU value set country-2-codes (and XK, see the data file)."""
+    data = json.loads(COUNTRY_CODES_PATH.read_text(encoding="utf-8"))
+    return frozenset(data["country-2-codes"])
+
+
+_GROUPS = ("v", "t", "r")
+# A birth date is a local date and ``iat`` a UTC time: at the far end of the date line the date is ahead.
+_DATE_LINE_MARGIN = dt.timedelta(days=1)
+
+
+def dgc_payload_errors(payload: Mapping[str, Any], *, issued_at: dt.datetime | None = None) -> list[str]:
+    """The facts of a DCC payload that verifiers check beyond its schema (empty when all hold).
+
+    Each is one the EU test data expects and none of its files contradicts:
+
+    - exactly one group of ``v``, ``t``, ``r``: a certificate is a vaccination, a test or a recovery
+      (the DCC specification; schema 1.3.0 states it with ``oneOf``, earlier schemas did not).
+    - ``co`` of each entry is a country (ISO 3166 alpha-2): the schema's pattern lets any capitals pass,
+      but its ``valueset-uri`` names the country value set, which changes only when the world does.
+      Codes of vaccines, manufacturers and test devices are not checked here: those sets grow without a
+      new schema, and an offline verifier with an older copy would refuse real certificates.
+    - ``dob`` is not after the day the certificate was issued (``issued_at``): nobody gets a certificate
+      before being born. The verification clock is not used: a verifier reaches this step only when
+      ``iat`` is not after its clock, and the test files that set a clock before ``iat`` expect a
+      certificate of someone born on its day of issue to pass.
+    - a forename written in ``gn`` has its standardised form in ``gnt`` when ``gnt`` is there: an empty
+      ``gnt`` beside a forename means it could not be transliterated (ICAO 9303), so the certificate
+      cannot be matched to a travel document. A missing ``gnt`` is allowed, as the schema allows it.
+
+    Month 00 in a partial birth date is deliberately not refused: the test files expect it to pass.
+    """
+    errors: list[str] = []
+    groups = [group for group in _GROUPS if payload.get(group) is not None]
+    if len(groups) > 1:
+        errors.append(f"/: holds {' and '.join(groups)}; a certificate holds exactly one of v, t, r")
+    countries = country_codes()
+    for group in groups:
+        entries = payload[group]
+        for index, entry in enumerate(entries if isinstance(entries, list) else ()):
+            code = entry.get("co") if isinstance(entry, Mapping) else None
+            if isinstance(code, str) and code and code not in countries:
+                errors.append(f"/{group}/{index}/co: {code!r} is not an ISO 3166 country code")
+    birth = payload.get("dob")
+    if issued_at is not None and isinstance(birth, str) and birth:
+        latest = (issued_at + _DATE_LINE_MARGIN).date().isoformat()
+        # ISO dates compare as text, and a partial date ("1963", "1964-01") against as much of the other.
+        if birth[:10] > latest[: len(birth[:10])]:
+            errors.append(f"/dob: {birth!r} is after the certificate was issued ({issued_at.date()})")
+    name = payload.get("nam")
+    if isinstance(name, Mapping) and name.get("gn") and name.get("gnt") == "":
+        errors.append("/nam/gnt: empty, yet the forename gn is given")
     return errors
 
 

@@ -1,9 +1,10 @@
 """Verify an "HC1:" certificate text, step by step, and say in Vietnamese and English what failed.
 
 The steps, in order (named as in the EU conformance test data): UNPREFIX, B45DECODE, COMPRESSION,
-DECODE (COSE and CBOR), VERIFY (known kid and valid signature), EXPIRATION, SCHEMA (DCC 1.3.0),
-REVOKED. The first that fails ends the verification; the holder's name, birth date and doses are given
-only for a valid certificate, so that nobody reads a forged or expired certificate as someone's proof.
+DECODE (COSE and CBOR), VERIFY (known kid and valid signature), EXPIRATION, SCHEMA (the DCC schema of
+the version the certificate declares, and the payload facts of ``dcc.dgc_payload_errors``), REVOKED.
+The first that fails ends the verification; the holder's name, birth date and doses are given only for
+a valid certificate, so that nobody reads a forged or expired certificate as someone's proof.
 
 Works offline from a trust list (kid → certificate): by default the configured keys and the trust
 directory (``vaxreg.certificates.keys.trusted_certificates``).
@@ -55,7 +56,7 @@ STEP_LABELS: dict[Step, tuple[str, str]] = {
     Step.DECODE: ("Cấu trúc COSE/CBOR", "COSE/CBOR structure"),
     Step.VERIFY: ("Chữ ký số", "Digital signature"),
     Step.EXPIRATION: ("Thời hạn", "Validity period"),
-    Step.SCHEMA: ("Nội dung theo lược đồ DCC 1.3.0", "Content against the DCC 1.3.0 schema"),
+    Step.SCHEMA: ("Nội dung theo lược đồ DCC", "Content against the DCC schema"),
     Step.REVOKED: ("Chưa bị thu hồi", "Not revoked"),
 }
 
@@ -86,8 +87,8 @@ FAILURE_MESSAGES: dict[Step, tuple[str, str]] = {
         "The certificate has expired or is not yet valid.",
     ),
     Step.SCHEMA: (
-        "Nội dung chứng nhận không đúng lược đồ EU DCC 1.3.0.",
-        "The certificate content does not follow the EU DCC 1.3.0 schema.",
+        "Nội dung chứng nhận không đúng lược đồ EU DCC.",
+        "The certificate content does not follow the EU DCC schema.",
     ),
     Step.REVOKED: (
         "Chứng nhận đã bị thu hồi (đã được cấp lại hoặc hủy).",
@@ -191,9 +192,25 @@ def never_revoked(uvci_sha256_hex: str) -> bool:
 
 
 class _Failed(Exception):
-    def __init__(self, step: Step, detail: str) -> None:
+    def __init__(self, step: Step, detail: str, fields: tuple[str, ...] = ()) -> None:
         self.step = step
         self.detail = detail
+        self.fields = fields
+
+
+def _error_fields(errors: list[str]) -> tuple[str, ...]:
+    """The payload fields the errors name, in order, once each ("/v/0/dt: ..." names ``v/0/dt``), so
+    that the holder reads which part of the certificate is wrong."""
+    paths = (error.split(":", 1)[0].strip("/") for error in errors)
+    return tuple(dict.fromkeys(path or "/" for path in paths))
+
+
+def _failure_message(step: Step, fields: tuple[str, ...]) -> tuple[str, str]:
+    vi, en = FAILURE_MESSAGES[step]
+    if not fields:
+        return vi, en
+    named = ", ".join(fields)
+    return f"{vi[:-1]} (trường {named}).", f"{en[:-1]} (field {named})."
 
 
 def _alg_name(alg: Any) -> str | None:
@@ -281,8 +298,8 @@ def hcert_verify(
             raise _Failed(Step.EXPIRATION, problem)
         steps.append(StepResult(Step.EXPIRATION, True))
         payload = claims.payload
-        if errors := dgc_schema_errors(payload):
-            raise _Failed(Step.SCHEMA, "; ".join(errors[:5]))
+        if errors := dgc_schema_errors(payload, issued_at=claims.issued_at):
+            raise _Failed(Step.SCHEMA, "; ".join(errors[:5]), _error_fields(errors[:5]))
         steps.append(StepResult(Step.SCHEMA, True))
         holder, entries, uvci = _content(payload)
         if uvci and is_revoked(uvci_sha256_hex(uvci)):
@@ -290,7 +307,7 @@ def hcert_verify(
         steps.append(StepResult(Step.REVOKED, True))
     except _Failed as failure:
         steps.append(StepResult(failure.step, False, failure.detail))
-        return _failure(steps, failure.step, cose, claims)
+        return _failure(steps, failure.step, cose, claims, failure.fields)
     return Verification(
         valid=True,
         failed_step=None,
@@ -370,9 +387,13 @@ def hcert_expiration_error(claims: CwtClaims, now: dt.datetime) -> str | None:
 
 
 def _failure(
-    steps: list[StepResult], step: Step, cose: CoseSign1 | None, claims: CwtClaims | None
+    steps: list[StepResult],
+    step: Step,
+    cose: CoseSign1 | None,
+    claims: CwtClaims | None,
+    fields: tuple[str, ...] = (),
 ) -> Verification:
-    vi, en = FAILURE_MESSAGES[step]
+    vi, en = _failure_message(step, fields)
     return Verification(
         valid=False,
         failed_step=step,

@@ -24,8 +24,8 @@ class Command(BaseCommand):
         'Verify an EU Digital COVID Certificate text ("HC1:...", as read from its QR code) the way a '
         "verifier app does, offline: the HC1: prefix, base45, zlib, the COSE/CBOR structure, the signature "
         "against the trust list (the configured signing certificates, the PEM files in VAXREG_DCC_TRUST_DIR "
-        "and any --cert), the validity period at --now (default: now), the DCC 1.3.0 schema and the revocation "
-        "list (read from the database; --no-revocation skips it). Prints each step with ✓ or ✗ and, for a "
+        "and any --cert), the validity period at --now (default: now), the DCC schema of the version it "
+        "declares, and the revocation list (read from the database; --no-revocation skips it). Prints each step with ✓ or ✗ and, for a "
         "valid certificate, the holder's name, birth date and doses. Exit code 0 when valid, 1 when not. Give "
         "the text as an argument, or '-' to read it from standard input."
     )
