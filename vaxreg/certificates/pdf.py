@@ -1,29 +1,59 @@
-"""The printable certificate: one A4 page drawn at 200 dpi and saved as PDF.
+"""The printable certificate: an A4 PDF of real text, bilingual Vietnamese/English, with the QR code.
 
-No PDF library is among the project's dependencies, so the page is drawn with Pillow and DejaVu Sans
-(free licence, in ``data/fonts``), which has every Vietnamese letter with its marks. The page is stored
-Flate-compressed, losslessly (Pillow's own PDF writer would store it as JPEG or hex text): text and QR
-modules stay sharp when printed. The name and UVCI are also in the PDF's document information.
+The text is set in DejaVu Sans (free licence, in ``data/fonts``), which has every Vietnamese letter with
+its marks; only the glyphs used are embedded, so the file stays small and the text can be selected,
+searched and read aloud. Long names shrink and then wrap, long vaccine and place names wrap in their
+column: nothing is cut off. The QR code (error correction Q) is a lossless picture, Flate-compressed as
+in PNG, printed at least 60 mm wide. The name and UVCI are also in the PDF's document information.
 """
 
 import datetime as dt
 import io
-import zlib
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from fpdf import FPDF
+from fpdf.enums import Align, TableBordersLayout, XPos, YPos
+from fpdf.fonts import FontFace
+from PIL import Image
 
-from vaxreg.certificates.qr import qr_image
+from vaxreg.certificates.qr import qr_png
 
-DPI = 200
-PAGE = (1654, 2339)  # A4 at 200 dpi
-MARGIN = 120
 FONTS = Path(__file__).resolve().parent / "data" / "fonts"
+FAMILY = "DejaVuSans"
+PT = 25.4 / 72  # millimetres in a point
+
+PAGE_WIDTH, PAGE_HEIGHT = 210.0, 297.0  # A4, millimetres
+MARGIN = 15.0
+LABEL_WIDTH = 66.0
+VALUE_WIDTH = PAGE_WIDTH - 2 * MARGIN - LABEL_WIDTH
+FACT_ROW = 8.6
+READABLE_PT, SMALLEST_PT = 11.0, 8.0
+# The QR code with its quiet zone: at 60 mm a module of the longest certificates is still about half a
+# millimetre, which phone cameras read from paper; more room is used when the page has it.
+QR_LARGEST, QR_SMALLEST = 95.0, 60.0
+# Viewers that smooth enlarged pictures then soften at most a quarter of a module at its edges.
+QR_PIXELS_PER_MODULE = 4
+BELOW_QR = 42.0  # UVCI, dates, hint and footer
+FOOTER_SPACE = 8.0
+
 INK = (20, 24, 31)
 MUTED = (90, 99, 112)
 ACCENT = (0, 102, 68)
 RED = (190, 30, 30)
+RULE = (210, 214, 220)
+HEAD_FILL = (232, 240, 236)
+
+REVOKED = "ĐÃ THU HỒI — REVOKED"
+MINISTRY = "Bộ Y tế Việt Nam · Ministry of Health of Viet Nam"
+DOSE_COLUMNS = (
+    ("Mũi / Dose", 24.0),
+    ("Ngày / Date", 26.0),
+    ("Vắc xin / Vaccine", 52.0),
+    ("Số lô / Lot", 22.0),
+    ("Nơi tiêm / Place", 56.0),
+)
 
 
 @dataclass(frozen=True)
@@ -51,170 +81,173 @@ class CertificateSheet:
     revoked: bool = False
 
 
-def _font(size: int, *, bold: bool = False) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(FONTS / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")), size)
+def _nfc(text: str) -> str:
+    # Names typed on some keyboards arrive decomposed (letter + combining marks); without a shaping engine
+    # the marks would be placed one after another, while the composed letters are drawn from the font.
+    return unicodedata.normalize("NFC", text)
 
 
-def _fit(
-    draw: ImageDraw.ImageDraw, text: str, *, width: int, size: int, bold: bool = False
-) -> ImageFont.FreeTypeFont:
-    """The largest font up to ``size`` in which ``text`` fits ``width`` (long names shrink, never clip)."""
-    font = _font(size, bold=bold)
-    while size > 18 and draw.textlength(text, font=font) > width:
-        size -= 2
-        font = _font(size, bold=bold)
-    return font
+def _style(pdf: FPDF, size: float, *, bold: bool = False, color: tuple[int, int, int] = INK) -> None:
+    pdf.set_font(FAMILY, "B" if bold else "", size)
+    pdf.set_text_color(*color)
+
+
+def _fitting_size(pdf: FPDF, text: str, *, width: float, size: float, bold: bool = False) -> float:
+    """The largest size up to ``size`` at which ``text`` fits ``width`` on one line; text too long for
+    that at a readable size gets the size that fills about two lines, and wraps rather than being cut."""
+    _style(pdf, size, bold=bold)
+    drawn = pdf.get_string_width(text)
+    if drawn <= width:
+        return size
+    # Text width grows in proportion to the size; the small margins absorb rounding and word breaks.
+    one_line = size * width / drawn * 0.995
+    if one_line >= READABLE_PT:
+        return one_line
+    return max(SMALLEST_PT, min(size, 2 * one_line * 0.9))
 
 
 def _centered(
-    draw: ImageDraw.ImageDraw,
-    y: int,
-    text: str,
-    font: ImageFont.FreeTypeFont,
-    fill: tuple[int, int, int] = INK,
-) -> int:
-    width = draw.textlength(text, font=font)
-    draw.text(((PAGE[0] - width) / 2, y), text, font=font, fill=fill)
-    return y + int(font.size * 1.45)
+    pdf: FPDF, y: float, text: str, size: float, *, bold: bool = False, color: tuple[int, int, int] = INK
+) -> float:
+    _style(pdf, size, bold=bold, color=color)
+    height = size * PT * 1.45
+    pdf.set_xy(MARGIN, y)
+    pdf.cell(pdf.epw, height, _nfc(text), align=Align.C)
+    return y + height
 
 
-def _header(draw: ImageDraw.ImageDraw) -> int:
-    y = MARGIN
-    y = _centered(draw, y, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", _font(34, bold=True))
-    y = _centered(draw, y, "Độc lập - Tự do - Hạnh phúc", _font(32))
-    draw.line([(PAGE[0] / 2 - 220, y + 8), (PAGE[0] / 2 + 220, y + 8)], fill=INK, width=2)
-    y += 60
-    y = _centered(draw, y, "CHỨNG NHẬN TIÊM CHỦNG COVID-19", _font(58, bold=True), ACCENT)
-    return _centered(draw, y, "COVID-19 VACCINATION CERTIFICATE", _font(36), MUTED) + 30
+def _header(pdf: FPDF) -> float:
+    y = _centered(pdf, MARGIN, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", 12.2, bold=True)
+    y = _centered(pdf, y, "Độc lập - Tự do - Hạnh phúc", 11.5)
+    pdf.set_draw_color(*INK)
+    pdf.set_line_width(0.25)
+    pdf.line(PAGE_WIDTH / 2 - 28, y + 1, PAGE_WIDTH / 2 + 28, y + 1)
+    y += 7.6
+    y = _centered(pdf, y, "CHỨNG NHẬN TIÊM CHỦNG COVID-19", 20.9, bold=True, color=ACCENT)
+    return _centered(pdf, y, "COVID-19 VACCINATION CERTIFICATE", 13.0, color=MUTED) + 3.8
 
 
-def _facts(draw: ImageDraw.ImageDraw, y: int, sheet: CertificateSheet) -> int:
-    label_font, value_width = _font(30), PAGE[0] - 2 * MARGIN - 520
-    rows = [
-        ("Họ và tên / Name", sheet.full_name, True),
-        ("Ngày sinh / Date of birth", sheet.birth_date or "—", False),
-        ("Giới tính / Sex", sheet.gender or "—", False),
-        ("Số giấy tờ / ID number", sheet.id_masked or "—", False),
-    ]
-    for label, value, strong in rows:
-        draw.text((MARGIN, y + 6), label, font=label_font, fill=MUTED)
-        font = _fit(draw, value, width=value_width, size=42 if strong else 36, bold=strong)
-        draw.text((MARGIN + 520, y), value, font=font, fill=INK)
-        y += 68
-    return y + 20
+def _fact(pdf: FPDF, y: float, label: str, value: str, *, size: float, bold: bool) -> float:
+    value = _nfc(value) or "—"
+    room = VALUE_WIDTH - 2 * pdf.c_margin  # a cell keeps its text off its edges
+    size = _fitting_size(pdf, value, width=room, size=size, bold=bold)
+    one_line = pdf.get_string_width(value) <= room
+    height = FACT_ROW if one_line else size * PT * 1.4
+    _style(pdf, 10.8, color=MUTED)
+    pdf.set_xy(MARGIN, y)
+    pdf.cell(LABEL_WIDTH, height, label)
+    _style(pdf, size, bold=bold)
+    pdf.set_xy(MARGIN + LABEL_WIDTH, y)
+    pdf.multi_cell(VALUE_WIDTH, height, value, align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    return max(y + FACT_ROW, pdf.get_y())
 
 
-def _doses(draw: ImageDraw.ImageDraw, y: int, doses: tuple[SheetDose, ...]) -> int:
-    columns = [
-        ("Mũi / Dose", 0),
-        ("Ngày / Date", 190),
-        ("Vắc xin / Vaccine", 430),
-        ("Số lô / Lot", 960),
-        ("Nơi tiêm / Place", 1150),
-    ]
-    head, body = _font(26, bold=True), _font(27)
-    right = PAGE[0] - MARGIN
-    draw.rectangle([MARGIN - 10, y - 8, right + 10, y + 44], fill=(232, 240, 236))
-    for title, x in columns:
-        draw.text((MARGIN + x, y), title, font=head, fill=INK)
-    y += 58
-    for dose in doses:
-        cells = [dose.number, f"{dose.date:%d/%m/%Y}", dose.vaccine, dose.lot, dose.place]
-        for index, ((_, x), text) in enumerate(zip(columns, cells, strict=True)):
-            end = columns[index + 1][1] - 20 if index + 1 < len(columns) else right - MARGIN
-            draw.text((MARGIN + x, y), _clip(draw, text, body, end - x), font=body, fill=INK)
-        y += 50
-        draw.line([(MARGIN - 10, y - 8), (right + 10, y - 8)], fill=(210, 214, 220), width=1)
-    return y + 30
+def _facts(pdf: FPDF, y: float, sheet: CertificateSheet) -> float:
+    y = _fact(pdf, y, "Họ và tên / Name", sheet.full_name, size=15.1, bold=True)
+    y = _fact(pdf, y, "Ngày sinh / Date of birth", sheet.birth_date, size=13.0, bold=False)
+    y = _fact(pdf, y, "Giới tính / Sex", sheet.gender, size=13.0, bold=False)
+    y = _fact(pdf, y, "Số giấy tờ / ID number", sheet.id_masked, size=13.0, bold=False)
+    return y + 2.5
 
 
-def _clip(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: int) -> str:
-    if draw.textlength(text, font=font) <= width:
-        return text
-    while text and draw.textlength(text + "…", font=font) > width:
-        text = text[:-1]
-    return text + "…"
+def _doses(pdf: FPDF, y: float, doses: tuple[SheetDose, ...]) -> float:
+    """The dose table; a long vaccine or place name wraps within its column rather than being cut."""
+    _style(pdf, 9.7)
+    pdf.set_draw_color(*RULE)
+    pdf.set_line_width(0.2)
+    pdf.set_y(y)
+    with pdf.table(
+        width=pdf.epw,
+        col_widths=tuple(width for _, width in DOSE_COLUMNS),
+        headings_style=FontFace(emphasis="BOLD", size_pt=9.4, color=INK, fill_color=HEAD_FILL),
+        borders_layout=TableBordersLayout.HORIZONTAL_LINES,
+        text_align="LEFT",
+        line_height=5.0,
+        padding=(1.0, 1.5),
+    ) as table:
+        table.row([title for title, _ in DOSE_COLUMNS])
+        for dose in doses:
+            table.row(
+                [
+                    _nfc(dose.number),
+                    f"{dose.date:%d/%m/%Y}",
+                    _nfc(dose.vaccine),
+                    _nfc(dose.lot),
+                    _nfc(dose.place),
+                ]
+            )
+    return pdf.get_y() + 4.0
 
 
-def certificate_page(sheet: CertificateSheet) -> Image.Image:
-    page = Image.new("RGB", PAGE, "white")
-    draw = ImageDraw.Draw(page)
-    y = _header(draw)
-    if sheet.revoked:
-        y = _centered(draw, y, "ĐÃ THU HỒI — REVOKED", _font(56, bold=True), RED) + 10
-    y = _facts(draw, y, sheet)
-    y = _doses(draw, y, sheet.doses)
-    qr_size = min(760, PAGE[1] - y - 330)
-    qr = qr_image(sheet.hcert, size=qr_size)
-    page.paste(qr, ((PAGE[0] - qr.width) // 2, y))
-    y += qr.height + 10
-    y = _centered(draw, y, sheet.uvci, _fit(draw, sheet.uvci, width=PAGE[0] - 2 * MARGIN, size=30), INK)
+def _qr(pdf: FPDF, y: float, hcert: str) -> float:
+    if PAGE_HEIGHT - y - BELOW_QR < QR_SMALLEST:
+        # Only a record with many long dose lines gets here: a second sheet beats a QR too small to scan.
+        pdf.add_page()
+        y = MARGIN
+    side = min(QR_LARGEST, max(QR_SMALLEST, PAGE_HEIGHT - y - BELOW_QR))
+    code = Image.open(io.BytesIO(qr_png(hcert, scale=1))).convert("L")
+    image = code.resize((code.width * QR_PIXELS_PER_MODULE,) * 2, Image.Resampling.NEAREST)
+    pdf.image(
+        image,
+        x=(PAGE_WIDTH - side) / 2,
+        y=y,
+        w=side,
+        h=side,
+        alt_text="Mã QR của chứng nhận / Certificate QR code",
+    )
+    return y + side + 1.0
+
+
+def _footer(pdf: FPDF, y: float, sheet: CertificateSheet) -> None:
+    uvci_size = _fitting_size(pdf, sheet.uvci, width=pdf.epw, size=10.8)
+    y = _centered(pdf, y, sheet.uvci, uvci_size)
     y = _centered(
-        draw,
+        pdf,
         y,
-        f"Cấp ngày / Issued: {sheet.issued_on:%d/%m/%Y}   ·   Hiệu lực đến / Valid until: {sheet.valid_until:%d/%m/%Y}",
-        _font(28),
+        f"Cấp ngày / Issued: {sheet.issued_on:%d/%m/%Y}   ·   "
+        f"Hiệu lực đến / Valid until: {sheet.valid_until:%d/%m/%Y}",
+        10.0,
     )
     _centered(
-        draw,
-        y + 10,
+        pdf,
+        y + 1.3,
         "Quét mã QR để kiểm tra chứng nhận / Scan the QR code to verify this certificate",
-        _font(26),
-        MUTED,
+        9.4,
+        color=MUTED,
     )
-    _centered(draw, PAGE[1] - MARGIN, "Bộ Y tế Việt Nam · Ministry of Health of Viet Nam", _font(26), MUTED)
-    return page
 
 
-def _text(value: str) -> bytes:
-    """A PDF text string that carries any letter: UTF-16BE with its byte-order mark, in hex."""
-    return b"<FEFF" + value.encode("utf-16-be").hex().upper().encode("ascii") + b">"
+class _CertificateDocument(FPDF):
+    def footer(self) -> None:
+        """The issuer on the foot of every page (fpdf2 calls this as each page is finished)."""
+        _centered(self, PAGE_HEIGHT - MARGIN - 4, MINISTRY, 9.4, color=MUTED)
 
 
-def _pdf(page: Image.Image, info: dict[str, str]) -> bytes:
-    """A one-page PDF holding ``page`` as a Flate-compressed (lossless) RGB image over the whole A4."""
-    width_pt, height_pt = (f"{px * 72 / DPI:.2f}".encode() for px in page.size)
-    pixels = zlib.compress(page.convert("RGB").tobytes(), 6)
-    content = b"q " + width_pt + b" 0 0 " + height_pt + b" 0 0 cm /Page Do Q"
-    info_entries = b" ".join(b"/" + key.encode("ascii") + b" " + _text(value) for key, value in info.items())
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 " + width_pt + b" " + height_pt + b"] "
-        b"/Resources << /XObject << /Page 4 0 R >> >> /Contents 5 0 R >>",
-        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB /BitsPerComponent 8 "
-        b"/Filter /FlateDecode /Length %d >>\nstream\n"
-        % (page.width, page.height, len(pixels))
-        + pixels
-        + b"\nendstream",
-        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< " + info_entries + b" >>",
-    ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    out.writelines(b"%010d 00000 n \n" % offset for offset in offsets)
-    out.write(
-        b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-        % (len(objects) + 1, len(objects), xref)
-    )
-    return out.getvalue()
+def _document(sheet: CertificateSheet) -> FPDF:
+    pdf = _CertificateDocument(orientation="portrait", unit="mm", format="A4")
+    pdf.set_margins(MARGIN, MARGIN, MARGIN)
+    pdf.set_auto_page_break(True, margin=MARGIN + FOOTER_SPACE)
+    pdf.add_font(FAMILY, "", FONTS / "DejaVuSans.ttf")
+    pdf.add_font(FAMILY, "B", FONTS / "DejaVuSans-Bold.ttf")
+    name = _nfc(sheet.full_name)
+    pdf.set_lang("vi")
+    pdf.set_title(f"Chứng nhận tiêm chủng COVID-19 — {name}")
+    pdf.set_subject(sheet.uvci)
+    pdf.set_author("Bộ Y tế Việt Nam")
+    pdf.set_keywords(f"{name}; {sheet.uvci}")
+    pdf.set_creator("VaxReg")
+    pdf.add_page()
+    return pdf
 
 
 def certificate_pdf(sheet: CertificateSheet) -> bytes:
-    """The certificate as a one-page A4 PDF."""
-    return _pdf(
-        certificate_page(sheet),
-        {
-            "Title": f"Chứng nhận tiêm chủng COVID-19 — {sheet.full_name}",
-            "Subject": sheet.uvci,
-            "Author": "Bộ Y tế Việt Nam",
-            "Keywords": f"{sheet.full_name}; {sheet.uvci}",
-            "Creator": "VaxReg",
-        },
-    )
+    """The certificate as an A4 PDF: one page, unless the doses need more room than a page leaves."""
+    pdf = _document(sheet)
+    y = _header(pdf)
+    if sheet.revoked:
+        y = _centered(pdf, y, REVOKED, 20.2, bold=True, color=RED) + 1.3
+    y = _facts(pdf, y, sheet)
+    y = _doses(pdf, y, sheet.doses)
+    y = _qr(pdf, y, sheet.hcert)
+    _footer(pdf, y, sheet)
+    return bytes(pdf.output())
