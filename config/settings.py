@@ -115,6 +115,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Short indexed queries only: JIT compilation would cost more than it saves, many times per import.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 
+# Key columns (folded names, ID and phone numbers, source record ids) are compared byte by byte: their
+# order is the same as under the database's default collation for these texts, and an index insert no
+# longer goes through the locale's string comparison (a fifth of what PostgreSQL spends on an import).
+VAXREG_KEY_COLLATION = "C" if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" else "BINARY"
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "web:login"

@@ -48,6 +48,13 @@ class Reason:
         return {"code": self.code, "column": self.column, "message_vi": self.message_vi, "message_en": self.message_en}
 
 
+# What ``normalize`` returns for a storable row: (number, facility id, facility code, source record id,
+# vaccination date, dose fields, person fields, fingerprint). The dose and person fields are tuples shared by
+# every row with the same cells, so a chunk crosses from the reading process with each person pickled once;
+# ``DoseRow.spread`` spreads them out.
+CompactRow = tuple[int, int, str, str, dt.date, tuple[Any, ...], tuple[Any, ...], str]
+
+
 class DoseRow(NamedTuple):
     """A storable row: the dose, and the person as this row describes them.
 
@@ -84,6 +91,14 @@ class DoseRow(NamedTuple):
     has_usable_id: bool  # a CCCD, CMND or passport number of a valid shape
     source_hash: str  # fingerprint of what the row says, to recognise an unchanged re-import at once
 
+    @classmethod
+    def spread(cls, compact_rows: list[CompactRow]) -> list["DoseRow"]:
+        new = tuple.__new__
+        return [
+            new(cls, (number, facility_id, facility_code, source_id, date, *dose, *person, fingerprint))
+            for number, facility_id, facility_code, source_id, date, dose, person, fingerprint in compact_rows
+        ]
+
 
 def _text(value: CellValue) -> str:
     if type(value) is str:
@@ -104,7 +119,7 @@ def _column(field: Field) -> str:
 
 
 class RowNormalizer:
-    """Turns raw cells into a ``DoseRow`` or a list of ``Reason``s, with the maps of one import loaded once."""
+    """Turns raw cells into a ``CompactRow`` or a list of ``Reason``s, with the maps of one import loaded once."""
 
     def __init__(
         self,
@@ -131,7 +146,7 @@ class RowNormalizer:
         self._facility_seen: dict[CellValue, FacilityRef] = {}  # cell → an allowed facility
         self._date_seen: dict[CellValue, dt.date] = {}  # cell → a readable vaccination date
 
-    def normalize(self, number: int, values: list[CellValue]) -> DoseRow | list[Reason]:
+    def normalize(self, number: int, values: list[CellValue]) -> CompactRow | list[Reason]:
         short = self._width + 1 - len(values)
         cells = values + [None] * short if short > 0 else values
         (p_name, p_birth, p_gender, p_id, p_phone, p_address, p_commune, p_facility, p_source, p_date, p_dose,
@@ -165,11 +180,11 @@ class RowNormalizer:
             self._dose_memo[dose_cells] = dose
         # What the row says (an unchanged re-imported row has the same fingerprint), made at C speed.
         try:
-            said = "\x1f".join((source_record_id, *cells))  # type: ignore[arg-type]  # TypeError: not all text
+            said = "\x1f".join((source_record_id, *values))  # type: ignore[arg-type]  # TypeError: not all text
         except TypeError:  # a spreadsheet row: numbers and dates among the cells
-            said = repr((source_record_id, cells))
+            said = repr((source_record_id, values))
         fingerprint = hashlib.blake2b(said.encode(), digest_size=12).hexdigest()
-        return DoseRow._make((number, facility.id, facility.code, source_record_id, vaccination_date, *dose, *person, fingerprint))
+        return (number, facility.id, facility.code, source_record_id, vaccination_date, dose, person, fingerprint)
 
     def _person(
         self,

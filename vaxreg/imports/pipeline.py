@@ -7,9 +7,12 @@ time, and persons created by earlier chunks are found again in the database.
 
 import datetime as dt
 import gc
+import json
 import multiprocessing
+import queue
+import threading
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,11 +22,13 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from vaxreg.core import clock
 from vaxreg.core.history import ChangeSource, change_records_build, record_changes_bulk
 from vaxreg.core.models import SourceType
-from vaxreg.imports.normalize import DoseRow, Reason, RowNormalizer
+from vaxreg.imports.normalize import CompactRow, DoseRow, Reason, RowNormalizer
 from vaxreg.imports.readers import SourceRow, raw_cells
 from vaxreg.imports.writers import BulkWriter
 
 CHUNK_ROWS = 5_000
+CHUNKS_AHEAD = 4  # chunks read and waiting to be written
+FRESH_KEYS_MAX = 2_000_000  # hashes of written keys kept to spare lookups (about 100 MB at most)
 READ_IN_CHILD_PROCESS = True
 IMPORT_LOCK_KEY = 0x7661787265670001  # "vaxreg" + 1: the advisory lock that serialises imports
 
@@ -79,27 +84,18 @@ class ImportCounts:
 class _Chunk:
     rows_read: int = 0
     rows_blank: int = 0
-    rows: list[DoseRow] = field(default_factory=list)
+    rows: list[CompactRow] = field(default_factory=list)
     rejected: list[tuple[int, dict[str, str], list[dict[str, str]]]] = field(default_factory=list)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Pickle rebuilds a named tuple by calling its Python-level constructor with every field, which is
-        # slow at a million rows: the rows cross the pipe as plain tuples and become DoseRows at C speed.
-        return (_chunk_rebuilt, (self.rows_read, self.rows_blank, list(map(tuple, self.rows)), self.rejected))
 
-
-def _chunk_rebuilt(
-    rows_read: int, rows_blank: int, rows: list[tuple[Any, ...]], rejected: list[tuple[int, dict[str, str], list[dict[str, str]]]]
-) -> _Chunk:
-    return _Chunk(rows_read, rows_blank, list(map(DoseRow._make, rows)), rejected)
-
-
-def _from_child_process(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
+def _from_child_process(chunks: Iterator[_Chunk]) -> Generator[_Chunk, None, None]:
     """Run a chunk generator in a forked process and yield what it sends.
 
     Reading and normalising is pure Python; matching and writing wait on the database. In two processes
     they overlap on two cores. The child inherits the lookup maps through fork and never touches the
-    database; the pipe holds only a few chunks, so memory stays bounded.
+    database. A thread here takes chunks off the pipe as soon as they come, into a queue of
+    ``CHUNKS_AHEAD``: neither side waits for the other when a chunk takes the one longer than the last
+    took the other, and memory stays bounded.
     """
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
@@ -118,19 +114,42 @@ def _from_child_process(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
     child = context.Process(target=produce, name="vaxreg-import-reader", daemon=True)
     child.start()
     sender.close()
+    ahead: queue.Queue[_Chunk | str | None] = queue.Queue(maxsize=CHUNKS_AHEAD)
+    stop = threading.Event()
+
+    def receive() -> None:
+        item: _Chunk | str | None = ""
+        while isinstance(item, _Chunk) or item == "":
+            try:
+                item = receiver.recv()
+            except (EOFError, OSError) as exc:
+                item = "" if stop.is_set() else f"the reading process ended without finishing ({exc!r})"
+            while not stop.is_set():
+                try:
+                    ahead.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                return
+
+    receiving = threading.Thread(target=receive, name="vaxreg-import-receiver", daemon=True)
+    receiving.start()
     try:
         while True:
-            item = receiver.recv()
+            item = ahead.get()
             if item is None:
                 return
             if isinstance(item, str):
                 raise ImportReaderFailed(item)
             yield item
     finally:
-        receiver.close()
+        stop.set()
         if child.is_alive():
             child.kill()
         child.join()
+        receiving.join()
+        receiver.close()
 
 
 class ImportReaderFailed(RuntimeError):
@@ -148,10 +167,20 @@ def _birth_parts(row: DoseRow) -> tuple[int | None, int | None, int | None]:
     return (row.birth_year, row.birth_month, row.birth_day)
 
 
-def _in_clause(values: Sequence[Any]) -> tuple[str, list[Any]]:
+def _pg_array(values: Iterable[Any], sql_type: str = "text") -> tuple[str, str]:
+    """A PostgreSQL array parameter: its SQL and its one parameter, a JSON list.
+
+    psycopg adapts a list parameter element by element in Python (about a microsecond each, thousands per
+    chunk); ``json.dumps`` writes the same list at C speed and the server splits it.
+    """
+    return f"ARRAY(SELECT json_array_elements_text(%s::json))::{sql_type}[]", json.dumps(list(values), ensure_ascii=False)
+
+
+def _in_clause(values: Sequence[Any], sql_type: str = "text") -> tuple[str, list[Any]]:
     """``IN (...)`` for SQLite, ``= ANY(array)`` for PostgreSQL (one parameter, any length)."""
     if connection.vendor == "postgresql":
-        return "= ANY(%s)", [list(values)]
+        array, param = _pg_array(values, sql_type)
+        return f"= ANY({array})", [param]
     return f"IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
@@ -205,12 +234,65 @@ class ParentKeys:
             return
         with connection.cursor() as cursor:
             key = PRIMARY_KEYS.get(table, "id")
-            cursor.execute(f"SELECT {key} FROM {table} WHERE {key} = ANY(%s) FOR KEY SHARE", [sorted(wanted)])
+            clause, params = _in_clause(sorted(wanted), "text" if table in PRIMARY_KEYS else "bigint")
+            cursor.execute(f"SELECT {key} FROM {table} WHERE {key} {clause} FOR KEY SHARE", params)
             found = {row[0] for row in cursor.fetchall()}
         missing = wanted - found
         if missing:
             raise IntegrityError(f"{table}: no row with id {sorted(missing, key=str)[:5]} (referenced by the import)")
         checked |= wanted
+
+
+class FreshFacilityKeys:
+    """Which rows of a chunk may already be stored, without asking the database about most of them.
+
+    Looking up a row's (facility, source record id) costs the database an index probe, a fifth of what it
+    spends on a new row. A facility that had no dose when the import first met it (the usual first load of
+    its records) can only hold the doses this import wrote since: the hashes of their keys are kept here,
+    and only a row whose hash was seen before (a row repeated in the file, or a rare collision) is looked
+    up. Past ``limit`` hashes every row is looked up again, so memory stays bounded whatever the file size.
+    """
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = FRESH_KEYS_MAX if limit is None else limit
+        self._known: set[int] = set()  # facilities asked about
+        self._fresh: set[int] = set()  # of those, the ones that had no dose
+        self._written: set[int] = set()
+
+    def learn(self, facility_ids: set[int]) -> None:
+        """Ask once per facility, before the import writes any of its doses, whether it has any."""
+        unknown = sorted(facility_ids - self._known)
+        if not unknown or self.limit <= 0:
+            return
+        with connection.cursor() as cursor:
+            stocked: set[int] = set()
+            for part in _chunks_of(unknown):
+                clause, params = _in_clause(part, "bigint")
+                cursor.execute(
+                    f"SELECT f.id FROM places_facility f WHERE f.id {clause} "
+                    f"AND EXISTS (SELECT 1 FROM {DOSE_TABLE} d WHERE d.facility_id = f.id)",
+                    params,
+                )
+                stocked.update(row[0] for row in cursor.fetchall())
+        self._known.update(unknown)
+        self._fresh.update(set(unknown) - stocked)
+
+    def maybe_stored(self, rows: list[DoseRow]) -> list[DoseRow]:
+        """The rows whose key may be in the database already (of learnt facilities)."""
+        if self.limit <= 0:
+            return rows
+        fresh, written = self._fresh, self._written
+        return [r for r in rows if r.facility_id not in fresh or hash((r.facility_id, r.source_record_id)) in written]
+
+    def remember(self, rows: list[DoseRow]) -> None:
+        """Note the keys of doses just written."""
+        if self.limit <= 0:
+            return
+        fresh = self._fresh
+        self._written.update([hash((r.facility_id, r.source_record_id)) for r in rows if r.facility_id in fresh])
+        if len(self._written) > self.limit:
+            self.limit = 0  # from here on every row is looked up
+            self._written = set()
 
 
 class BatchImporter:
@@ -231,7 +313,10 @@ class BatchImporter:
         self.counts = ImportCounts()
         self.writer = BulkWriter()
         self.parents = ParentKeys()
-        self._updated_dose_ids: set[int] = set()
+        self.fresh = FreshFacilityKeys()
+        # Stored doses an earlier row of this file already named: a later row with other values for one of
+        # them is refused, as it is inside a chunk (the earlier row is kept).
+        self._doses_named: set[int] = set()
         self.touched_person_ids: set[int] = set()  # persons this import created or changed, or gave a dose
 
     def run(self, rows: Iterable[SourceRow]) -> ImportCounts:
@@ -288,7 +373,7 @@ class BatchImporter:
             else:
                 chunk.rows_read += 1
                 result = self.normalizer.normalize(source_row.number, source_row.values)
-                if isinstance(result, DoseRow):
+                if isinstance(result, tuple):
                     chunk.rows.append(result)
                 else:
                     chunk.rejected.append(
@@ -304,11 +389,13 @@ class BatchImporter:
     def _write_chunk(self, chunk: _Chunk) -> None:
         now = clock.now()
         db_now = connection.ops.adapt_datetimefield_value(now)
-        existing = self._existing_doses(chunk.rows)
+        rows = DoseRow.spread(chunk.rows)
+        self.fresh.learn({row.facility_id for row in rows})
+        existing = self._existing_doses(self.fresh.maybe_stored(rows))
         new_rows: list[DoseRow] = []
         changed: list[tuple[DoseRow, int, int]] = []  # row, dose id, person id
         seen_in_chunk: dict[tuple[int, str], str] = {}
-        for row in chunk.rows:
+        for row in rows:
             key = (row.facility_id, row.source_record_id)
             if key in seen_in_chunk:
                 if seen_in_chunk[key] == row.source_hash:
@@ -324,14 +411,16 @@ class BatchImporter:
                 continue
             dose_id, person_id, source_hash, created_batch_id = found
             if source_hash == row.source_hash:
+                self._doses_named.add(dose_id)
                 self.counts.doses_unchanged += 1
                 self.counts.rows_stored += 1
-            elif created_batch_id == self.batch_id or dose_id in self._updated_dose_ids:
+            elif created_batch_id == self.batch_id or dose_id in self._doses_named:
                 chunk.rejected.append(self._conflict(row))
             else:
                 changed.append((row, dose_id, person_id))
 
         self._create(new_rows, db_now)
+        self.fresh.remember(new_rows)
         self._update(changed, now, db_now, chunk.rejected)
         if chunk.rejected:
             self.counts.rows_rejected += len(chunk.rejected)
@@ -357,13 +446,17 @@ class BatchImporter:
 
     def _existing_doses(self, rows: list[DoseRow]) -> dict[tuple[int, str], tuple[int, int, str, int | None]]:
         found: dict[tuple[int, str], tuple[int, int, str, int | None]] = {}
+        if not rows:
+            return found
         columns = "d.id, d.facility_id, d.source_record_id, d.person_id, d.source_hash, d.created_batch_id"
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
+                facility_array, facility_list = _pg_array((r.facility_id for r in rows), "bigint")
+                source_array, source_list = _pg_array(r.source_record_id for r in rows)
                 cursor.execute(
-                    f"SELECT {columns} FROM {DOSE_TABLE} d JOIN unnest(%s::bigint[], %s::text[]) AS k(f, s) "
+                    f"SELECT {columns} FROM {DOSE_TABLE} d JOIN unnest({facility_array}, {source_array}) AS k(f, s) "
                     "ON d.facility_id = k.f AND d.source_record_id = k.s",
-                    [[r.facility_id for r in rows], [r.source_record_id for r in rows]],
+                    [facility_list, source_list],
                 )
                 results = cursor.fetchall()
             else:
@@ -417,33 +510,30 @@ class BatchImporter:
         # Existing persons only: nobody else can see, let alone delete, the persons this import creates.
         self.parents.require("people_person", {ref for ref in person_of_row if ref > 0})
         person_ids = self.writer.allocate_ids(PERSON_TABLE, len(new_person_rows))
-        person_values = []
-        for pid, row in zip(person_ids, new_person_rows, strict=True):
-            year, month, day = _birth_parts(row)
-            person_values.append(
-                (
-                    pid, row.full_name, row.name_key, year, month, day, row.birth_raw, row.gender, row.id_kind,
-                    row.id_number, row.id_repaired, row.phone, row.address, row.commune_code,
-                    row.legacy_commune_code, row.commune_code_raw, row.province_code, "unverified", self.batch_id,
-                    db_now, db_now, 1, row.person_unparsed,
-                )
-            )  # fmt: skip
-            if row.id_repaired:
-                self.counts.ids_repaired += 1
+        batch_id = self.batch_id
+        person_values = [
+            (
+                pid, row.full_name, row.name_key, row.birth_year, row.birth_month, row.birth_day, row.birth_raw,
+                row.gender, row.id_kind, row.id_number, row.id_repaired, row.phone, row.address, row.commune_code,
+                row.legacy_commune_code, row.commune_code_raw, row.province_code, "unverified", batch_id, db_now, db_now,
+                1, row.person_unparsed,
+            )
+            for pid, row in zip(person_ids, new_person_rows, strict=True)
+        ]  # fmt: skip
+        self.counts.ids_repaired += sum(1 for row in new_person_rows if row.id_repaired)
         self.writer.insert(PERSON_TABLE, PERSON_COLUMNS, person_values, json_columns=("unparsed",))
         self.counts.persons_created += len(person_values)
 
-        dose_values = []
-        for row, ref in zip(rows, person_of_row, strict=True):
-            person_id = ref if ref > 0 else person_ids[-ref - 1]
-            self.touched_person_ids.add(person_id)
-            dose_values.append(
-                (
-                    person_id, row.vaccine_code, row.vaccine_raw, row.lot_number, row.vaccination_date,
-                    row.dose_number, row.facility_id, row.source_record_id, "valid", False, self.batch_id, row.number,
-                    row.source_hash, row.dose_unparsed, db_now, db_now, 1,
-                )
-            )  # fmt: skip
+        person_id_of_row = [ref if ref > 0 else person_ids[-ref - 1] for ref in person_of_row]
+        self.touched_person_ids.update(person_id_of_row)
+        dose_values = [
+            (
+                person_id, row.vaccine_code, row.vaccine_raw, row.lot_number, row.vaccination_date, row.dose_number,
+                row.facility_id, row.source_record_id, "valid", False, batch_id, row.number, row.source_hash,
+                row.dose_unparsed, db_now, db_now, 1,
+            )
+            for row, person_id in zip(rows, person_id_of_row, strict=True)
+        ]  # fmt: skip
         self.writer.insert(DOSE_TABLE, DOSE_COLUMNS, dose_values, json_columns=("unparsed",))
         self.counts.doses_created += len(dose_values)
         self.counts.rows_stored += len(dose_values)
@@ -471,12 +561,15 @@ class BatchImporter:
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 dated = [p for p in pairs if p[1] is not None]
+                name_array, names = _pg_array(n for n, _ in dated)
+                year_array, years = _pg_array((y for _, y in dated), "int")
+                undated_array, undated = _pg_array(n for n, y in pairs if y is None)
                 cursor.execute(
-                    f"SELECT {columns} FROM {PERSON_TABLE} p JOIN unnest(%s::text[], %s::int[]) AS k(n, y) "
+                    f"SELECT {columns} FROM {PERSON_TABLE} p JOIN unnest({name_array}, {year_array}) AS k(n, y) "
                     "ON p.name_key = k.n AND p.birth_year = k.y "
-                    f"UNION ALL SELECT {columns} FROM {PERSON_TABLE} WHERE name_key = ANY(%s) AND birth_year IS NULL "
-                    "ORDER BY id",
-                    [[n for n, _ in dated], [y for _, y in dated], [n for n, y in pairs if y is None]],
+                    f"UNION ALL SELECT {columns} FROM {PERSON_TABLE} WHERE name_key = ANY({undated_array}) "
+                    "AND birth_year IS NULL ORDER BY id",
+                    [names, years, undated],
                 )
                 results = cursor.fetchall()
             else:
@@ -532,7 +625,7 @@ class BatchImporter:
                 for f, (_, new) in person_changes.items():
                     setattr(person, f, new)
                 person_updates[person_id] = new_values
-            self._updated_dose_ids.add(dose_id)
+            self._doses_named.add(dose_id)
             self.parents.require("vaccinations_vaccine", [row.vaccine_code])
             self.writer.update(
                 DOSE_TABLE,

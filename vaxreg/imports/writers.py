@@ -19,6 +19,7 @@ class BulkWriter:
     def __init__(self) -> None:
         self.vendor = connection.vendor
         self._next_id: dict[str, int] = {}
+        self._sequences: dict[str, int] = {}  # table → the oid of its id sequence (PostgreSQL)
         self._types: dict[tuple[str, tuple[str, ...]], list[str]] = {}
 
     def allocate_ids(self, table: str, count: int) -> list[int]:
@@ -27,11 +28,15 @@ class BulkWriter:
             return []
         with connection.cursor() as cursor:
             if self.vendor == "postgresql":
+                if table not in self._sequences:
+                    cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')::regclass::oid", [table])
+                    self._sequences[table] = cursor.fetchone()[0]
+                # The numbers come back as one text: psycopg would parse a large array element by element.
                 cursor.execute(
-                    f"SELECT array_agg(nextval(pg_get_serial_sequence('{table}', 'id'))) FROM generate_series(1, %s)",
-                    [count],
+                    "SELECT string_agg(nextval(%s::oid)::text, ',') FROM generate_series(1, %s)",
+                    [self._sequences[table], count],
                 )
-                return list(cursor.fetchone()[0])
+                return list(map(int, cursor.fetchone()[0].split(",")))
             # SQLite: the import transaction holds the write lock (BEGIN IMMEDIATE), so nobody else
             # can take these numbers; AUTOINCREMENT's counter follows the largest id inserted.
             if table not in self._next_id:

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -27,7 +28,8 @@ class Person(models.Model):
     """A citizen as the dose records describe them: possibly incomplete, possibly wrong."""
 
     full_name = models.CharField(max_length=200, blank=True, default="")  # as entered, NFC
-    name_key = models.CharField(max_length=200, blank=True, default="")  # folded: no diacritics, lower case
+    # folded: no diacritics, lower case
+    name_key = models.CharField(max_length=200, blank=True, default="", db_collation=settings.VAXREG_KEY_COLLATION)
     # Partial birth dates are first-class: elderly people often know only the year.
     birth_year = models.SmallIntegerField(null=True, blank=True)
     birth_month = models.SmallIntegerField(null=True, blank=True)
@@ -35,11 +37,15 @@ class Person(models.Model):
     birth_date_raw = models.CharField(max_length=64, blank=True, default="")  # kept when it could not be read
     gender = models.CharField(max_length=1, choices=Gender.choices, blank=True, default="")
     id_type = models.CharField(max_length=8, choices=IdType.choices, blank=True, default="")
-    id_number = models.CharField(max_length=32, blank=True, default="")
+    id_number = models.CharField(max_length=32, blank=True, default="", db_collation=settings.VAXREG_KEY_COLLATION)
     id_repaired = models.BooleanField(default=False)  # leading zeros restored on import
-    phone = models.CharField(max_length=32, blank=True, default="")
+    phone = models.CharField(max_length=32, blank=True, default="", db_collation=settings.VAXREG_KEY_COLLATION)
     address = models.CharField(max_length=300, blank=True, default="")
-    commune = models.ForeignKey("places.Commune", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Indexed in Meta: the index Django makes for a key to a text column comes with a second, LIKE-only twin
+    # that nothing queries and that every imported person would pay for.
+    commune = models.ForeignKey(
+        "places.Commune", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     legacy_commune_code = models.CharField(max_length=5, blank=True, default="")
     commune_code_raw = models.CharField(max_length=16, blank=True, default="")
     # Residence province, else the province of the first dose: the scope (and partition) key.
@@ -64,6 +70,7 @@ class Person(models.Model):
             models.Index(fields=["id_number"], name="person_id_number_idx"),
             models.Index(fields=["name_key", "birth_year"], name="person_name_key_idx"),
             models.Index(fields=["phone"], name="person_phone_idx"),
+            models.Index(fields=["commune"], name="person_commune_idx"),
         ]
         constraints = [
             models.CheckConstraint(

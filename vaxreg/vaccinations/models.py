@@ -65,7 +65,7 @@ class Dose(models.Model):
     vaccination_date = models.DateField()
     dose_number = models.SmallIntegerField(null=True, blank=True)
     facility = models.ForeignKey("places.Facility", on_delete=models.PROTECT, related_name="doses", db_index=False)
-    source_record_id = models.CharField(max_length=64)
+    source_record_id = models.CharField(max_length=64, db_collation=settings.VAXREG_KEY_COLLATION)
     status = models.CharField(max_length=20, choices=DoseStatus.choices, default=DoseStatus.VALID)
     signed_off = models.BooleanField(default=False)
     created_batch = models.ForeignKey(

@@ -1,3 +1,9 @@
+import re
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from vaxreg.core.text import fold, has_vietnamese_diacritics, normalize_text
 
 
@@ -15,3 +21,16 @@ def test_normalize_text_composes_decomposed_input():
 def test_diacritics_detection():
     assert has_vietnamese_diacritics("Trần Văn Bình")
     assert not has_vietnamese_diacritics("Tran Van Binh")
+
+
+@given(st.text(alphabet=st.sampled_from("aĐđ ễ\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2028\u3000\ufeffx"), max_size=30))
+def test_every_run_of_white_space_becomes_one_space_and_the_ends_are_trimmed(text: str) -> None:
+    expected = re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
+
+    assert normalize_text(text) == expected
+    assert fold(text) == re.sub(r"\s+", " ", fold_reference(text)).strip()
+
+
+def fold_reference(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()

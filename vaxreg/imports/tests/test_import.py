@@ -25,6 +25,33 @@ def run_import(path: Path, **kwargs) -> ImportBatch:
     return import_batch_run(batch_id=batch.pk)
 
 
+@pytest.mark.parametrize(
+    ("chunk_rows", "fresh_keys"),
+    [(2, 1_000), (2, 1), (2, 0), (5_000, 1_000)],
+    ids=["chunks-of-2", "key-memory-full-after-1", "no-key-memory", "one-chunk"],
+)
+def test_a_source_id_seen_in_an_earlier_chunk_is_recognised(places, tmp_path, monkeypatch, chunk_rows, fresh_keys):
+    """A facility's first import keeps the keys it wrote instead of looking each row up: a row repeated
+    chunks later is still the same dose, and the same id with other values is still refused."""
+    monkeypatch.setattr(pipeline, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(pipeline, "FRESH_KEYS_MAX", fresh_keys)
+    rows = [
+        row(source_record_id="R1", id_number="046190000001", full_name="Lê Thị An"),
+        row(source_record_id="R2", id_number="046190000002", full_name="Lê Văn Bình"),
+        row(source_record_id="R3", id_number="046190000003", full_name="Trần Thị Cúc"),
+        row(source_record_id="R1", id_number="046190000001", full_name="Lê Thị An"),  # the same dose again
+        row(source_record_id="R2", id_number="046190000002", full_name="Lê Văn Bình", lot_number="OTHER"),
+        row(source_record_id="R4", id_number="046190000004", full_name="Phạm Văn Dũng"),
+    ]
+    batch = run_import(write_csv(tmp_path / "repeats.csv", rows))
+
+    assert (batch.rows_read, batch.rows_stored, batch.rows_rejected) == (6, 5, 1)
+    assert sorted(Dose.objects.values_list("source_record_id", flat=True)) == ["R1", "R2", "R3", "R4"]
+    assert Dose.objects.get(source_record_id="R2").lot_number == "A1001"
+    assert RejectedRow.objects.get(batch=batch).row_number == 6  # the header is row 1
+    assert run_import(write_csv(tmp_path / "again.csv", rows)).rows_rejected == 1  # the facility is known now
+
+
 def test_doses_of_one_person_become_one_person_with_every_dose(places, tmp_path):
     path = write_csv(
         tmp_path / "f.csv",
