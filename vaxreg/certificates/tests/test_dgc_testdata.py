@@ -124,8 +124,9 @@ KNOWN_BAD = (
     KnownBad(
         _nl(_NL_DOSE_ZERO),
         "EXPECTEDSCHEMAVALIDATION",
-        "expects dose number dn or series sd 0 to pass; dose_posint has minimum 1 in every schema version, "
-        "and the Netherlands' own files 078, 079 and 139 (dn 0) expect a refusal",
+        "expects dose number dn or series sd 0 to pass; dose_posint has minimum 1 in every schema version "
+        "(the Netherlands' other files with dn 0, 078, 079 and 139, expect a refusal for other reasons: a "
+        "birth in 1815 or 2023, an empty gnt)",
     ),
 )
 
