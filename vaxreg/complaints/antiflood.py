@@ -163,18 +163,12 @@ def _ticket_used() -> FloodRefused:
     )
 
 
-def ticket_redeem(*, ticket: str, address: str, min_age: dt.timedelta = dt.timedelta(0)) -> None:
-    """Accept a ticket once, from the subnet it was issued to, within its lifetime; else FloodRefused."""
-    nonce, issued = _ticket_check(ticket=ticket, address=address, min_age=min_age)
-    if not rate_hit(TICKET_ONCE, nonce, now=issued).allowed:
-        raise _ticket_used()
-
-
 def submission_admit(*, ticket: str, address: str, min_age: dt.timedelta = dt.timedelta(0)) -> None:
-    """Redeem the ticket and count the submission against its address and subnet, in one statement.
+    """Accept the ticket once, from the subnet it was issued to, within its lifetime, and count the
+    submission against its address and subnet; FloodRefused otherwise.
 
-    The same checks as ``ticket_redeem`` then ``address_quota_hit``, for the hot path of the public form
-    and API: one round trip and one commit (not flushed to disk: see ``rate_hits``) per submission.
+    One statement for all three counts, on the hot path of the public form and API: one round trip and one
+    commit (not flushed to disk: see ``rate_hits``) per submission.
     """
     nonce, issued = _ticket_check(ticket=ticket, address=address, min_age=min_age)
     limits = complaint_limits()
@@ -209,15 +203,6 @@ def _address_decisions_check(by_address: RateDecision, by_subnet: RateDecision) 
         )
     if not by_subnet.allowed:
         raise _over_limit("rate_subnet", "từ mạng này", "from this network", by_subnet.retry_after_seconds)
-
-
-def address_quota_hit(*, address: str) -> None:
-    """Count one submission from this address and its subnet; FloodRefused past either quota."""
-    limits = complaint_limits()
-    by_address, by_subnet = rate_hits(
-        [(limits.address, address, None), (limits.subnet, subnet_of(address), None)]
-    )
-    _address_decisions_check(by_address, by_subnet)
 
 
 def phone_quota_hit(*, phone: str) -> None:

@@ -1,7 +1,7 @@
 """Background work of the complaints: the 48-hour clock and sending notices, every minute in the worker.
 
-Notices are sent at most a minute after they are queued. ``notices_send_task`` sends them at once when a
-service enqueues it after its transaction commits (``transaction.on_commit(notices_send_task.enqueue)``).
+Notices are sent at most a minute after they are queued. ``notices_send_task`` sends them at once, for an
+operator who will not wait for the next round (``notices_send_task.enqueue()``; the worker runs it).
 """
 
 import dataclasses

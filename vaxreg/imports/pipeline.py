@@ -117,21 +117,26 @@ def _from_child_process(chunks: Iterator[_Chunk]) -> Generator[_Chunk, None, Non
     ahead: queue.Queue[_Chunk | str | None] = queue.Queue(maxsize=CHUNKS_AHEAD)
     stop = threading.Event()
 
+    def handed_over(item: _Chunk | str | None) -> bool:
+        """Queue the item, waiting for room; False when the writer stopped first."""
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def receive() -> None:
-        item: _Chunk | str | None = ""
-        while isinstance(item, _Chunk) or item == "":
+        while True:
             try:
                 item = receiver.recv()
             except (EOFError, OSError) as exc:
-                item = "" if stop.is_set() else f"the reading process ended without finishing ({exc!r})"
-            while not stop.is_set():
-                try:
-                    ahead.put(item, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
-                return
+                if stop.is_set():
+                    return
+                item = f"the reading process ended without finishing ({exc!r})"
+            if not handed_over(item) or not isinstance(item, _Chunk):
+                return  # the writer stopped, or the reader said its last word
 
     receiving = threading.Thread(target=receive, name="vaxreg-import-receiver", daemon=True)
     receiving.start()

@@ -20,7 +20,7 @@ from playwright.sync_api import Page, expect
 from vaxreg.certificates.keys import KeyFiles
 from vaxreg.certificates.models import Certificate
 from vaxreg.certificates.tests.test_issuing import dcc_key_files, dcc_keys, qualified
-from vaxreg.certificates.tests.test_pdf import pdf_page_image
+from vaxreg.certificates.tests.test_pdf import pdf_qr_image
 from vaxreg.core.messaging import memory_outbox
 from vaxreg.core.testing import world_build
 from vaxreg.corrections.services import person_correct
@@ -103,7 +103,7 @@ def test_citizen_gets_downloads_and_verifies_a_certificate_then_a_correction_rep
 
     pdf = _download(page, "#download-pdf", tmp_path, "old.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
-    assert _qr_text(pdf_page_image(pdf)) == certificate.hcert
+    assert _qr_text(pdf_qr_image(pdf)) == certificate.hcert
     old_png = _download(page, "#download-qr", tmp_path, "old.png")
     assert _qr_text(old_png.read_bytes()) == certificate.hcert
 

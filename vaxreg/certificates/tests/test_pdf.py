@@ -97,7 +97,7 @@ def _layout(pdf: bytes) -> list[tuple[list[Run], list[Picture]]]:
     return [_page_layout(page) for page in pypdf.PdfReader(io.BytesIO(pdf)).pages]
 
 
-def pdf_page_image(pdf: bytes) -> Image.Image:
+def pdf_qr_image(pdf: bytes) -> Image.Image:
     """The one picture the PDF carries, as stored in it: the certificate's QR code."""
     [picture] = [image.image for page in pypdf.PdfReader(io.BytesIO(pdf)).pages for image in page.images]
     assert picture is not None
@@ -170,7 +170,7 @@ def test_a_name_typed_with_combining_marks_prints_as_whole_letters() -> None:
 
 def test_the_printed_qr_reads_back_as_the_signed_text_and_is_large_enough_to_scan() -> None:
     pdf = certificate_pdf(SHEET)
-    found = zxingcpp.read_barcodes(pdf_page_image(pdf))
+    found = zxingcpp.read_barcodes(pdf_qr_image(pdf))
     assert [(f.text, f.ec_level) for f in found] == [(SHEET.hcert, "Q")]
     [(_, [picture])] = _layout(pdf)
     assert picture.width == pytest.approx(picture.height)
@@ -204,7 +204,7 @@ def test_a_very_long_name_is_printed_whole_inside_the_page() -> None:
         assert run.size >= 8
         assert run.x >= 15 * MM and run.x + _drawn_width(run) <= A4[0] - 15 * MM
     [(_, pictures)] = _layout(pdf)
-    assert len(pictures) == 1 and zxingcpp.read_barcodes(pdf_page_image(pdf))[0].text == SHEET.hcert
+    assert len(pictures) == 1 and zxingcpp.read_barcodes(pdf_qr_image(pdf))[0].text == SHEET.hcert
 
 
 def test_many_long_dose_lines_never_cover_the_qr() -> None:
@@ -225,7 +225,7 @@ def test_many_long_dose_lines_never_cover_the_qr() -> None:
             covered = [r.text for r in runs if picture.y <= r.y <= picture.y + picture.height]
             assert covered == []
         assert all(run.y >= 15 * MM for run in runs)
-    assert zxingcpp.read_barcodes(pdf_page_image(pdf))[0].text == SHEET.hcert
+    assert zxingcpp.read_barcodes(pdf_qr_image(pdf))[0].text == SHEET.hcert
 
 
 def test_a_revoked_certificate_prints_as_revoked(world: World, dcc_keys: KeyFiles) -> None:
@@ -247,7 +247,7 @@ def test_the_downloaded_pdf_shows_the_issued_certificate(world: World, dcc_keys:
     assert response["Content-Type"] == "application/pdf"
     text = _text(response.content)
     assert "Họ và tên / Name Nguyễn Thị Đào" in text and certificate.uvci in text
-    assert [f.text for f in zxingcpp.read_barcodes(pdf_page_image(response.content))] == [certificate.hcert]
+    assert [f.text for f in zxingcpp.read_barcodes(pdf_qr_image(response.content))] == [certificate.hcert]
     assert Client().get(reverse("certificates:pdf", args=[certificate.uvci])).status_code == 404
 
 

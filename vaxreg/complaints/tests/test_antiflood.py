@@ -9,11 +9,10 @@ from vaxreg.complaints.antiflood import (
     DEFAULT_LIMITS,
     FORM_MIN_AGE,
     FloodRefused,
-    address_quota_hit,
     complaint_limits,
     limits_parse,
+    submission_admit,
     ticket_issue,
-    ticket_redeem,
 )
 from vaxreg.core import clock
 
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def _refusal_code(**kwargs: object) -> str:
     with pytest.raises(FloodRefused) as refused:
-        ticket_redeem(**kwargs)  # type: ignore[arg-type]
+        submission_admit(**kwargs)  # type: ignore[arg-type]
     return refused.value.code
 
 
@@ -51,7 +50,7 @@ def test_a_bad_limit_setting_is_a_clear_configuration_error(
 
 def test_a_ticket_is_good_once_from_its_own_network() -> None:
     ticket = ticket_issue(address="203.0.113.7")
-    ticket_redeem(ticket=ticket, address="203.0.113.99")  # same /24: a phone that changed address
+    submission_admit(ticket=ticket, address="203.0.113.99")  # same /24: a phone that changed address
     assert _refusal_code(ticket=ticket, address="203.0.113.7") == "ticket_used"
     assert (
         _refusal_code(ticket=ticket_issue(address="203.0.113.7"), address="198.51.100.7")
@@ -59,7 +58,7 @@ def test_a_ticket_is_good_once_from_its_own_network() -> None:
     )
     v6 = ticket_issue(address="2001:db8:1:2::10")
     assert _refusal_code(ticket=v6, address="2001:db8:1:3::10") == "ticket_elsewhere"
-    ticket_redeem(ticket=v6, address="2001:db8:1:2:ffff::1")
+    submission_admit(ticket=v6, address="2001:db8:1:2:ffff::1")
 
 
 def test_forged_stale_and_early_tickets_are_refused() -> None:
@@ -70,20 +69,26 @@ def test_forged_stale_and_early_tickets_are_refused() -> None:
     assert _refusal_code(ticket=stale, address="203.0.113.7") == "ticket_expired"
     fresh = ticket_issue(address="203.0.113.7")
     with pytest.raises(FloodRefused) as refused:
-        ticket_redeem(ticket=fresh, address="203.0.113.7", min_age=FORM_MIN_AGE)
+        submission_admit(ticket=fresh, address="203.0.113.7", min_age=FORM_MIN_AGE)
     assert refused.value.code == "too_fast" and refused.value.retry_after >= 1
     # Refused for its age, the ticket was not used up: the same form can be sent again a moment later.
     older = ticket_issue(address="203.0.113.7", now=clock.now() - dt.timedelta(seconds=5))
-    ticket_redeem(ticket=older, address="203.0.113.7", min_age=FORM_MIN_AGE)
+    submission_admit(ticket=older, address="203.0.113.7", min_age=FORM_MIN_AGE)
 
 
 def test_a_replay_across_a_window_boundary_is_still_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     issued = dt.datetime(2026, 3, 1, 1, 59, 50, tzinfo=dt.UTC)  # ten seconds before a two-hour window ends
     ticket = ticket_issue(address="203.0.113.7", now=issued)
     monkeypatch.setattr(clock, "now", lambda: issued + dt.timedelta(seconds=5))
-    ticket_redeem(ticket=ticket, address="203.0.113.7")
+    submission_admit(ticket=ticket, address="203.0.113.7")
     monkeypatch.setattr(clock, "now", lambda: issued + dt.timedelta(minutes=30))
     assert _refusal_code(ticket=ticket, address="203.0.113.7") == "ticket_used"
+
+
+def address_quota_hit(*, address: str) -> None:
+    """A submission with a fresh ticket of its own: only the quotas can refuse it."""
+    issued = clock.now() - FORM_MIN_AGE
+    submission_admit(ticket=ticket_issue(address=address, now=issued), address=address)
 
 
 def test_address_and_subnet_quotas(monkeypatch: pytest.MonkeyPatch) -> None:
