@@ -30,6 +30,7 @@ _NO_BIRTH = (None, None, None)
 # Rows of one person and doses of one lot repeat; their normalised values are reused.
 PERSON_MEMO_SIZE = 20_000
 DOSE_MEMO_SIZE = 5_000
+DATE_MEMO_SIZE = 100_000
 FIELD_ORDER = (
     Field.FULL_NAME, Field.DATE_OF_BIRTH, Field.GENDER, Field.ID_NUMBER, Field.PHONE, Field.ADDRESS, Field.COMMUNE_CODE,
     Field.FACILITY_CODE, Field.SOURCE_RECORD_ID, Field.VACCINATION_DATE, Field.DOSE_NUMBER, Field.VACCINE,
@@ -49,10 +50,11 @@ class Reason:
 
 
 # What ``normalize`` returns for a storable row: (number, facility id, facility code, source record id,
-# vaccination date, dose fields, person fields, fingerprint). The dose and person fields are tuples shared by
-# every row with the same cells, so a chunk crosses from the reading process with each person pickled once;
-# ``DoseRow.spread`` spreads them out.
-CompactRow = tuple[int, int, str, str, dt.date, tuple[Any, ...], tuple[Any, ...], str]
+# vaccination date as its day number (``date.toordinal``), dose fields, person fields, fingerprint). The
+# dose and person fields are tuples shared by every row with the same cells, so a chunk crosses from the
+# reading process with each person written once; plain values only, so that ``marshal`` can carry it
+# (several times faster than pickle). ``DoseRow.spread`` spreads them out.
+CompactRow = tuple[int, int, str, str, int, tuple[Any, ...], tuple[Any, ...], str]
 
 
 class DoseRow(NamedTuple):
@@ -94,10 +96,21 @@ class DoseRow(NamedTuple):
     @classmethod
     def spread(cls, compact_rows: list[CompactRow]) -> list["DoseRow"]:
         new = tuple.__new__
+        dates = _DATES
         return [
-            new(cls, (number, facility_id, facility_code, source_id, date, *dose, *person, fingerprint))
-            for number, facility_id, facility_code, source_id, date, dose, person, fingerprint in compact_rows
+            new(cls, (number, facility_id, facility_code, source_id, dates.get(day) or _date(day), *dose, *person, fingerprint))
+            for number, facility_id, facility_code, source_id, day, dose, person, fingerprint in compact_rows
         ]
+
+
+_DATES: dict[int, dt.date] = {}  # day number → date: a file holds a few thousand vaccination days
+
+
+def _date(day: int) -> dt.date:
+    if len(_DATES) >= DATE_MEMO_SIZE:
+        _DATES.clear()
+    date = _DATES[day] = dt.date.fromordinal(day)
+    return date
 
 
 def _text(value: CellValue) -> str:
@@ -144,7 +157,7 @@ class RowNormalizer:
         self._person_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._dose_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._facility_seen: dict[CellValue, FacilityRef] = {}  # cell → an allowed facility
-        self._date_seen: dict[CellValue, dt.date] = {}  # cell → a readable vaccination date
+        self._date_seen: dict[CellValue, int] = {}  # cell → the day number of a readable vaccination date
 
     def normalize(self, number: int, values: list[CellValue]) -> CompactRow | list[Reason]:
         short = self._width + 1 - len(values)
@@ -155,13 +168,13 @@ class RowNormalizer:
         facility = self._facility_seen.get(cells[p_facility])
         source_record_id = cells[p_source]
         source_record_id = source_record_id.strip() if type(source_record_id) is str else _text(source_record_id)
-        vaccination_date = self._date_seen.get(cells[p_date])
-        if facility is None or vaccination_date is None or not source_record_id or len(source_record_id) > MAX_SOURCE_ID:
+        vaccination_day = self._date_seen.get(cells[p_date])
+        if facility is None or vaccination_day is None or not source_record_id or len(source_record_id) > MAX_SOURCE_ID:
             reasons = self._structural_reasons(cells[p_facility], source_record_id, cells[p_date])
             if reasons:
                 return reasons
             facility = self._facility_seen[cells[p_facility]]
-            vaccination_date = self._date_seen[cells[p_date]]
+            vaccination_day = self._date_seen[cells[p_date]]
 
         person_cells = (cells[p_name], cells[p_birth], cells[p_gender], cells[p_id], cells[p_phone], cells[p_address],
                         cells[p_commune], facility.province_code)  # fmt: skip
@@ -184,7 +197,7 @@ class RowNormalizer:
         except TypeError:  # a spreadsheet row: numbers and dates among the cells
             said = repr((source_record_id, values))
         fingerprint = hashlib.blake2b(said.encode(), digest_size=12).hexdigest()
-        return (number, facility.id, facility.code, source_record_id, vaccination_date, dose, person, fingerprint)
+        return (number, facility.id, facility.code, source_record_id, vaccination_day, dose, person, fingerprint)
 
     def _person(
         self,
@@ -201,7 +214,7 @@ class RowNormalizer:
         unparsed: dict[str, str] = {}
         full_name = normalize_text(_text(raw_name))
         if len(full_name) > MAX_NAME:
-            unparsed[Field.FULL_NAME] = full_name
+            unparsed[Field.FULL_NAME.value] = full_name
             full_name = full_name[:MAX_NAME]
         birth: PartialDate | None = None
         birth_raw = ""
@@ -212,7 +225,7 @@ class RowNormalizer:
         raw_gender = _text(raw_gender_cell)
         gender = parse_gender(raw_gender)
         if raw_gender and not gender:
-            unparsed[Field.GENDER] = raw_gender[:64]
+            unparsed[Field.GENDER.value] = raw_gender[:64]
         parsed_id = parse_id_number(raw_id)
         raw_phone = _text(raw_phone_cell)
         phone = normalize_phone(raw_phone)[0][:MAX_PHONE] if raw_phone else ""
@@ -233,11 +246,11 @@ class RowNormalizer:
         raw_dose_number = _text(raw_dose_cell)
         dose_number = _dose_number(raw_dose_number)
         if raw_dose_number and dose_number is None:
-            unparsed[Field.DOSE_NUMBER] = raw_dose_number[:64]
+            unparsed[Field.DOSE_NUMBER.value] = raw_dose_number[:64]
         vaccine_raw = normalize_text(_text(raw_vaccine))
         vaccine_code = self._vaccines.get(alias_key(vaccine_raw)) if vaccine_raw else None
         if len(vaccine_raw) > MAX_VACCINE_RAW:
-            unparsed[Field.VACCINE] = vaccine_raw
+            unparsed[Field.VACCINE.value] = vaccine_raw
             vaccine_raw = vaccine_raw[:MAX_VACCINE_RAW]
         lot_number = normalize_text(_text(raw_lot))[:MAX_LOT]
         return (dose_number, vaccine_code, vaccine_raw, lot_number, unparsed or None)
@@ -263,7 +276,7 @@ class RowNormalizer:
             )
         vaccination_date = self._vaccination_date(date_cell, reasons)
         if vaccination_date is not None:
-            self._date_seen[date_cell] = vaccination_date
+            self._date_seen[date_cell] = vaccination_date.toordinal()
         return reasons
 
     def _facility(self, code: str, reasons: list[Reason]) -> FacilityRef | None:

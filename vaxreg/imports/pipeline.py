@@ -5,14 +5,17 @@ the same file can simply be imported again. Memory stays flat: only one chunk of
 time, and persons created by earlier chunks are found again in the database.
 """
 
+import concurrent.futures
 import datetime as dt
 import gc
 import json
+import marshal
 import multiprocessing
 import queue
 import threading
 import traceback
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +33,7 @@ CHUNK_ROWS = 5_000
 CHUNKS_AHEAD = 4  # chunks read and waiting to be written
 FRESH_KEYS_MAX = 2_000_000  # hashes of written keys kept to spare lookups (about 100 MB at most)
 READ_IN_CHILD_PROCESS = True
+WRITE_ON_THREAD = True
 IMPORT_LOCK_KEY = 0x7661787265670001  # "vaxreg" + 1: the advisory lock that serialises imports
 
 PERSON_TABLE = "people_person"
@@ -93,7 +97,8 @@ def _from_child_process(chunks: Iterator[_Chunk]) -> Generator[_Chunk, None, Non
 
     Reading and normalising is pure Python; matching and writing wait on the database. In two processes
     they overlap on two cores. The child inherits the lookup maps through fork and never touches the
-    database. A thread here takes chunks off the pipe as soon as they come, into a queue of
+    database. Chunks cross as ``marshal`` data (plain values only: see ``CompactRow``), which costs both
+    sides a fraction of what pickle does. A thread here takes chunks off the pipe as soon as they come, into a queue of
     ``CHUNKS_AHEAD``: neither side waits for the other when a chunk takes the one longer than the last
     took the other, and memory stays bounded.
     """
@@ -104,10 +109,10 @@ def _from_child_process(chunks: Iterator[_Chunk]) -> Generator[_Chunk, None, Non
         receiver.close()
         try:
             for chunk in chunks:
-                sender.send(chunk)
-            sender.send(None)
+                sender.send_bytes(marshal.dumps((chunk.rows_read, chunk.rows_blank, chunk.rows, chunk.rejected), 4))
+            sender.send_bytes(marshal.dumps(None))
         except BaseException:
-            sender.send(traceback.format_exc())
+            sender.send_bytes(marshal.dumps(traceback.format_exc()))
         finally:
             sender.close()
 
@@ -130,8 +135,9 @@ def _from_child_process(chunks: Iterator[_Chunk]) -> Generator[_Chunk, None, Non
     def receive() -> None:
         while True:
             try:
-                item = receiver.recv()
-            except (EOFError, OSError) as exc:
+                message = marshal.loads(receiver.recv_bytes())
+                item = _Chunk(*message) if isinstance(message, tuple) else message
+            except (EOFError, OSError, ValueError, TypeError) as exc:
                 if stop.is_set():
                     return
                 item = f"the reading process ended without finishing ({exc!r})"
@@ -155,6 +161,53 @@ def _from_child_process(chunks: Iterator[_Chunk]) -> Generator[_Chunk, None, Non
         child.join()
         receiving.join()
         receiver.close()
+
+
+@dataclass
+class _ChunkWrites:
+    """The rows a matched chunk adds, and how the next chunk finds them before they are in the tables."""
+
+    persons: list[tuple[Any, ...]] = field(default_factory=list)
+    doses: list[tuple[Any, ...]] = field(default_factory=list)
+    rejected: list[tuple[int, dict[str, str], list[dict[str, str]]]] = field(default_factory=list)
+    parents: dict[str, set[Any]] = field(default_factory=dict)  # table → keys the rows point at
+    person_keys: dict[tuple[Any, ...], int] = field(default_factory=dict)  # match key → new person id
+    dose_keys: dict[tuple[int, str], str] = field(default_factory=dict)  # (facility, source id) → fingerprint
+
+
+class _Writer:
+    """Writes a chunk's rows while the next chunk is matched: on a thread for PostgreSQL, inline for SQLite.
+
+    The database spends its time on a chunk's ``COPY`` (index upkeep, mostly) while Python matches the next
+    chunk; one after the other, each waits for the other. The thread holds the connection from ``submit``
+    until ``wait`` returns, and the importer touches the connection only in between. SQLite's connection
+    belongs to its thread, and its inserts are Python-bound anyway: there the writes run at once.
+    """
+
+    def __init__(self, *, threaded: bool) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vaxreg-import-writer") if threaded else None
+        self._running: Future[None] | None = None
+
+    def submit(self, write: Callable[["_ChunkWrites"], None], writes: "_ChunkWrites") -> None:
+        self.wait()
+        if self._pool is None:
+            write(writes)
+        else:
+            self._running = self._pool.submit(write, writes)
+
+    def wait(self) -> None:
+        """Block until the last submitted write is done; raise its error, if it failed."""
+        running, self._running = self._running, None
+        if running is not None:
+            running.result()
+
+    def close(self) -> None:
+        """Wait for a running write, whatever happened (the transaction cannot roll back under it)."""
+        if self._running is not None:
+            concurrent.futures.wait([self._running])
+            self._running = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 class ImportReaderFailed(RuntimeError):
@@ -323,6 +376,9 @@ class BatchImporter:
         # them is refused, as it is inside a chunk (the earlier row is kept).
         self._doses_named: set[int] = set()
         self.touched_person_ids: set[int] = set()  # persons this import created or changed, or gave a dose
+        self.writes = _Writer(threaded=connection.vendor == "postgresql" and WRITE_ON_THREAD)
+        self._in_flight = _ChunkWrites()  # matched, not yet handed to the writer
+        self._spare_person_ids: list[int] = []
 
     def run(self, rows: Iterable[SourceRow]) -> ImportCounts:
         # The import makes no reference cycles, and the cyclic collector, walking the large lookup maps
@@ -332,6 +388,7 @@ class BatchImporter:
         try:
             return self._run(rows)
         finally:
+            self.writes.close()
             self.parents.switch_triggers_on()
             if gc_was_enabled:
                 gc.enable()
@@ -352,6 +409,8 @@ class BatchImporter:
                 cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
             self.parents.switch_triggers_off()
             self.parents.require("imports_importbatch", [self.batch_id])
+        for table, columns in ((PERSON_TABLE, PERSON_COLUMNS), (DOSE_TABLE, DOSE_COLUMNS), (REJECTED_TABLE, REJECTED_COLUMNS)):
+            self.writer.prepare(table, columns)
         chunks = self._read_chunks(rows)
         if READ_IN_CHILD_PROCESS and "fork" in multiprocessing.get_all_start_methods():
             chunks = _from_child_process(chunks)
@@ -359,6 +418,9 @@ class BatchImporter:
             self.counts.rows_read += chunk.rows_read
             self.counts.rows_blank += chunk.rows_blank
             self._write_chunk(chunk)
+        self.writes.wait()
+        self._hand_over()
+        self.writes.wait()
         return self.counts
 
     def _read_chunks(self, rows: Iterable[SourceRow]) -> Iterator[_Chunk]:
@@ -395,8 +457,10 @@ class BatchImporter:
         now = clock.now()
         db_now = connection.ops.adapt_datetimefield_value(now)
         rows = DoseRow.spread(chunk.rows)
+        self.writes.wait()  # the connection is this thread's again until the next hand-over
         self.fresh.learn({row.facility_id for row in rows})
         existing = self._existing_doses(self.fresh.maybe_stored(rows))
+        in_flight = self._in_flight
         new_rows: list[DoseRow] = []
         changed: list[tuple[DoseRow, int, int]] = []  # row, dose id, person id
         seen_in_chunk: dict[tuple[int, str], str] = {}
@@ -412,7 +476,14 @@ class BatchImporter:
             seen_in_chunk[key] = row.source_hash
             found = existing.get(key)
             if found is None:
-                new_rows.append(row)
+                written = in_flight.dose_keys.get(key)  # a dose of the previous chunk, not in the table yet
+                if written is None:
+                    new_rows.append(row)
+                elif written == row.source_hash:
+                    self.counts.doses_unchanged += 1
+                    self.counts.rows_stored += 1
+                else:
+                    chunk.rejected.append(self._conflict(row))
                 continue
             dose_id, person_id, source_hash, created_batch_id = found
             if source_hash == row.source_hash:
@@ -424,17 +495,17 @@ class BatchImporter:
             else:
                 changed.append((row, dose_id, person_id))
 
-        self._create(new_rows, db_now)
-        self.fresh.remember(new_rows)
+        by_id = self._persons_by_id_number([r.id_number for r in new_rows if r.has_usable_id])
+        by_name = self._persons_by_name_key([r for r in new_rows if not r.has_usable_id and r.name_key])
         self._update(changed, now, db_now, chunk.rejected)
-        if chunk.rejected:
-            self.counts.rows_rejected += len(chunk.rejected)
-            self.writer.insert(
-                REJECTED_TABLE,
-                REJECTED_COLUMNS,
-                [(self.batch_id, number, raw, reasons) for number, raw, reasons in chunk.rejected],
-                json_columns=("raw", "reasons"),
-            )
+        ids = self._person_ids(len(new_rows))
+        # Every read of this chunk is done: the previous chunk's rows go to the database while this one is
+        # matched. Until they land, its new persons and doses are found in ``in_flight``.
+        self._hand_over()
+        self._in_flight = self._match(new_rows, by_id, by_name, ids, db_now, in_flight)
+        self._in_flight.rejected = chunk.rejected
+        self.counts.rows_rejected += len(chunk.rejected)
+        self.fresh.remember(new_rows)
         if self.progress:
             self.progress(self.counts)
 
@@ -483,20 +554,34 @@ class BatchImporter:
 
     # -- new doses: match or create their persons ------------------------------------------------------
 
-    def _create(self, rows: list[DoseRow], db_now: Any) -> None:
-        if not rows:
-            return
-        by_id = self._persons_by_id_number([r.id_number for r in rows if r.has_usable_id])
-        by_name = self._persons_by_name_key([r for r in rows if not r.has_usable_id and r.name_key])
+    def _person_ids(self, at_most: int) -> list[int]:
+        """Ids for the new persons of a chunk (at most one per row), taken while the connection is free;
+        what a chunk does not use is kept for the next."""
+        if len(self._spare_person_ids) < at_most:
+            self._spare_person_ids += self.writer.allocate_ids(PERSON_TABLE, at_most - len(self._spare_person_ids))
+        return self._spare_person_ids
+
+    def _match(
+        self,
+        rows: list[DoseRow],
+        by_id: dict[str, list[tuple[tuple[Any, ...], int]]],
+        by_name: dict[str, list[tuple[tuple[Any, ...], int]]],
+        ids: list[int],
+        db_now: Any,
+        in_flight: "_ChunkWrites",
+    ) -> "_ChunkWrites":
+        """The persons and doses of a chunk's new rows: each row's person found among the stored persons, the
+        previous chunk's new persons or earlier rows of this chunk, or else created. No database access."""
         new_person_rows: list[DoseRow] = []
         person_of_row: list[int] = []  # a person id, or -(1 + position in new_person_rows)
         pending: dict[tuple[Any, ...], int] = {}  # match key → position in new_person_rows
+        earlier = in_flight.person_keys
         for row in rows:
             key = _match_key(row)
             person_id = None
             if key is not None:
                 candidates = by_id.get(row.id_number, ()) if row.has_usable_id else by_name.get(row.name_key, ())
-                person_id = next((pid for ckey, pid in candidates if ckey == key), None)
+                person_id = next((pid for ckey, pid in candidates if ckey == key), None) or earlier.get(key)
                 if person_id is None and key in pending:
                     person_of_row.append(-1 - pending[key])
                     continue
@@ -508,30 +593,35 @@ class BatchImporter:
             else:
                 person_of_row.append(person_id)
 
-        self.parents.require("places_commune", {row.commune_code for row in new_person_rows})
-        self.parents.require("places_province", {row.province_code for row in new_person_rows})
-        self.parents.require("places_facility", {row.facility_id for row in rows})
-        self.parents.require("vaccinations_vaccine", {row.vaccine_code for row in rows})
-        # Existing persons only: nobody else can see, let alone delete, the persons this import creates.
-        self.parents.require("people_person", {ref for ref in person_of_row if ref > 0})
-        person_ids = self.writer.allocate_ids(PERSON_TABLE, len(new_person_rows))
+        person_ids = ids[: len(new_person_rows)]
+        del ids[: len(new_person_rows)]
         batch_id = self.batch_id
-        person_values = [
-            (
-                pid, row.full_name, row.name_key, row.birth_year, row.birth_month, row.birth_day, row.birth_raw,
-                row.gender, row.id_kind, row.id_number, row.id_repaired, row.phone, row.address, row.commune_code,
-                row.legacy_commune_code, row.commune_code_raw, row.province_code, "unverified", batch_id, db_now, db_now,
-                1, row.person_unparsed,
-            )
-            for pid, row in zip(person_ids, new_person_rows, strict=True)
-        ]  # fmt: skip
+        writes = _ChunkWrites(
+            persons=[
+                (
+                    pid, row.full_name, row.name_key, row.birth_year, row.birth_month, row.birth_day, row.birth_raw,
+                    row.gender, row.id_kind, row.id_number, row.id_repaired, row.phone, row.address, row.commune_code,
+                    row.legacy_commune_code, row.commune_code_raw, row.province_code, "unverified", batch_id, db_now,
+                    db_now, 1, row.person_unparsed,
+                )
+                for pid, row in zip(person_ids, new_person_rows, strict=True)
+            ],  # fmt: skip
+            person_keys={key: person_ids[position] for key, position in pending.items()},
+            dose_keys={(row.facility_id, row.source_record_id): row.source_hash for row in rows},
+        )
+        writes.parents = {
+            "places_commune": {row.commune_code for row in new_person_rows},
+            "places_province": {row.province_code for row in new_person_rows},
+            "places_facility": {row.facility_id for row in rows},
+            "vaccinations_vaccine": {row.vaccine_code for row in rows},
+            # Stored persons only: nobody else can see, let alone delete, the persons this import creates.
+            "people_person": {ref for ref in person_of_row if ref > 0},
+        }
         self.counts.ids_repaired += sum(1 for row in new_person_rows if row.id_repaired)
-        self.writer.insert(PERSON_TABLE, PERSON_COLUMNS, person_values, json_columns=("unparsed",))
-        self.counts.persons_created += len(person_values)
-
+        self.counts.persons_created += len(person_ids)
         person_id_of_row = [ref if ref > 0 else person_ids[-ref - 1] for ref in person_of_row]
         self.touched_person_ids.update(person_id_of_row)
-        dose_values = [
+        writes.doses = [
             (
                 person_id, row.vaccine_code, row.vaccine_raw, row.lot_number, row.vaccination_date, row.dose_number,
                 row.facility_id, row.source_record_id, "valid", False, batch_id, row.number, row.source_hash,
@@ -539,9 +629,29 @@ class BatchImporter:
             )
             for row, person_id in zip(rows, person_id_of_row, strict=True)
         ]  # fmt: skip
-        self.writer.insert(DOSE_TABLE, DOSE_COLUMNS, dose_values, json_columns=("unparsed",))
-        self.counts.doses_created += len(dose_values)
-        self.counts.rows_stored += len(dose_values)
+        self.counts.doses_created += len(writes.doses)
+        self.counts.rows_stored += len(writes.doses)
+        return writes
+
+    def _hand_over(self) -> None:
+        """Lock the parents the matched chunk points at, then give its rows to the writer."""
+        writes = self._in_flight
+        for table, keys in writes.parents.items():
+            self.parents.require(table, keys)
+        self._in_flight = _ChunkWrites()
+        if writes.persons or writes.doses or writes.rejected:
+            self.writes.submit(self._write_rows, writes)
+
+    def _write_rows(self, writes: "_ChunkWrites") -> None:
+        """Runs on the writer thread: only the writer's own connection handle, never Django's."""
+        self.writer.insert(PERSON_TABLE, PERSON_COLUMNS, writes.persons, json_columns=("unparsed",))
+        self.writer.insert(DOSE_TABLE, DOSE_COLUMNS, writes.doses, json_columns=("unparsed",))
+        self.writer.insert(
+            REJECTED_TABLE,
+            REJECTED_COLUMNS,
+            [(self.batch_id, number, raw, reasons) for number, raw, reasons in writes.rejected],
+            json_columns=("raw", "reasons"),
+        )
 
     def _persons_by_id_number(self, numbers: list[str]) -> dict[str, list[tuple[tuple[Any, ...], int]]]:
         found: dict[str, list[tuple[tuple[Any, ...], int]]] = {}

@@ -1,7 +1,10 @@
 """Bulk writes for the import: PostgreSQL ``COPY`` and SQLite ``executemany``, behind one small class.
 
 The ORM creates one Python object per row, which is too slow for millions of doses; these writers take
-plain tuples. They run inside the caller's transaction, on Django's own connection.
+plain tuples. They run inside the caller's transaction, on Django's own connection. ``insert`` may run on
+another thread (PostgreSQL) once ``prepare`` has run on the thread that owns the connection: Django's
+connections belong to their thread, so it then uses the driver's connection and the column types read
+beforehand.
 """
 
 import json
@@ -21,6 +24,13 @@ class BulkWriter:
         self._next_id: dict[str, int] = {}
         self._sequences: dict[str, int] = {}  # table → the oid of its id sequence (PostgreSQL)
         self._types: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        self._driver_connection: Any = None
+
+    def prepare(self, table: str, columns: Sequence[str]) -> None:
+        """Read what ``insert`` into ``table`` needs from the database, on the thread that owns the connection."""
+        self._driver_connection = connection.connection
+        if self.vendor == "postgresql":
+            self._column_types(table, columns)
 
     def allocate_ids(self, table: str, count: int) -> list[int]:
         """Primary keys for rows about to be inserted, so that doses can point at new persons at once."""
@@ -56,7 +66,7 @@ class BulkWriter:
             positions = [columns.index(c) for c in json_columns]
             rows = [_with_json(row, positions) for row in rows]
         if self.vendor == "postgresql":
-            raw = connection.connection
+            raw = connection.connection if self._driver_connection is None else self._driver_connection
             types = self._column_types(table, columns)
             with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(types)
@@ -64,8 +74,7 @@ class BulkWriter:
                     copy.write_row(row)
             return
         placeholders = ", ".join(["?"] * len(columns))
-        raw_sqlite = connection.connection
-        raw_sqlite.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)
+        connection.connection.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)
 
     def _column_types(self, table: str, columns: Sequence[str]) -> list[str]:
         key = (table, tuple(columns))

@@ -52,6 +52,29 @@ def test_a_source_id_seen_in_an_earlier_chunk_is_recognised(places, tmp_path, mo
     assert run_import(write_csv(tmp_path / "again.csv", rows)).rows_rejected == 1  # the facility is known now
 
 
+@pytest.mark.parametrize("chunk_rows", [1, 2, 5_000], ids=["chunks-of-1", "chunks-of-2", "one-chunk"])
+def test_a_person_is_found_again_whatever_chunk_their_doses_fall_in(places, tmp_path, monkeypatch, chunk_rows):
+    """A chunk is matched while the one before it is still being written: persons that chunk created are
+    found all the same, by ID and, without an ID, by name, birth date, gender and commune."""
+    monkeypatch.setattr(pipeline, "CHUNK_ROWS", chunk_rows)
+    with_id = {"id_number": "046187000555", "full_name": "Võ Văn Hùng", "gender": "Nam"}
+    without_id = {"id_number": "", "full_name": "Đặng Thị Mai", "date_of_birth": "02/02/1960"}
+    rows = [
+        row(source_record_id="A1", dose_number="1", **with_id),
+        row(source_record_id="B1", dose_number="1", **without_id),
+        row(source_record_id="A2", dose_number="2", vaccination_date="01/10/2021", **with_id),
+        row(source_record_id="B2", dose_number="2", vaccination_date="01/10/2021", **without_id),
+        row(source_record_id="X1", id_number="", full_name="Đặng Thị Mai", date_of_birth="1960"),  # another person
+        row(source_record_id="A3", dose_number="3", vaccination_date="01/03/2022", **with_id),
+        row(source_record_id="B3", dose_number="3", vaccination_date="01/03/2022", **without_id),
+    ]
+    batch = run_import(write_csv(tmp_path / "spread.csv", rows))
+
+    assert (batch.rows_stored, batch.persons_created, batch.doses_created) == (7, 3, 7)
+    doses_of = {p.full_name + str(p.birth_day): sorted(p.doses.values_list("source_record_id", flat=True)) for p in Person.objects.all()}
+    assert doses_of == {"Võ Văn Hùng15": ["A1", "A2", "A3"], "Đặng Thị Mai2": ["B1", "B2", "B3"], "Đặng Thị MaiNone": ["X1"]}
+
+
 def test_doses_of_one_person_become_one_person_with_every_dose(places, tmp_path):
     path = write_csv(
         tmp_path / "f.csv",
