@@ -113,6 +113,13 @@ def _date(day: int) -> dt.date:
     return date
 
 
+def is_blank(values: list[CellValue]) -> bool:
+    try:
+        return not "".join(values).strip()  # type: ignore[arg-type]  # a CSV row: all text
+    except TypeError:
+        return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
+
+
 def _text(value: CellValue) -> str:
     if type(value) is str:
         return value.strip()
@@ -159,7 +166,8 @@ class RowNormalizer:
         self._facility_seen: dict[CellValue, FacilityRef] = {}  # cell → an allowed facility
         self._date_seen: dict[CellValue, int] = {}  # cell → the day number of a readable vaccination date
 
-    def normalize(self, number: int, values: list[CellValue]) -> CompactRow | list[Reason]:
+    def normalize(self, number: int, values: list[CellValue]) -> CompactRow | list[Reason] | None:
+        """The row's values to store, the reasons it cannot be stored, or None for a blank row."""
         short = self._width + 1 - len(values)
         cells = values + [None] * short if short > 0 else values
         (p_name, p_birth, p_gender, p_id, p_phone, p_address, p_commune, p_facility, p_source, p_date, p_dose,
@@ -170,6 +178,8 @@ class RowNormalizer:
         source_record_id = source_record_id.strip() if type(source_record_id) is str else _text(source_record_id)
         vaccination_day = self._date_seen.get(cells[p_date])
         if facility is None or vaccination_day is None or not source_record_id or len(source_record_id) > MAX_SOURCE_ID:
+            if not source_record_id and is_blank(values):
+                return None  # a blank row: skipped, not read
             reasons = self._structural_reasons(cells[p_facility], source_record_id, cells[p_date])
             if reasons:
                 return reasons

@@ -29,7 +29,7 @@ from vaxreg.imports.normalize import CompactRow, DoseRow, Reason, RowNormalizer
 from vaxreg.imports.readers import SourceRow, raw_cells
 from vaxreg.imports.writers import BulkWriter
 
-CHUNK_ROWS = 5_000
+CHUNK_ROWS = 20_000
 CHUNKS_AHEAD = 4  # chunks read and waiting to be written
 FRESH_KEYS_MAX = 2_000_000  # hashes of written keys kept to spare lookups (about 100 MB at most)
 READ_IN_CHILD_PROCESS = True
@@ -212,13 +212,6 @@ class _Writer:
 
 class ImportReaderFailed(RuntimeError):
     """The process reading the file stopped with an error (its traceback is the message)."""
-
-
-def _is_blank(values: Sequence[Any]) -> bool:
-    try:
-        return not "".join(values).strip()  # a CSV row: all text
-    except TypeError:
-        return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
 
 
 def _birth_parts(row: DoseRow) -> tuple[int | None, int | None, int | None]:
@@ -434,12 +427,12 @@ class BatchImporter:
                     f"The line cannot be read: {source_row.error}",
                 )  # fmt: skip
                 chunk.rejected.append((source_row.number, {}, [reason.as_dict()]))
-            elif _is_blank(source_row.values):
-                chunk.rows_blank += 1
-                continue
             else:
-                chunk.rows_read += 1
                 result = self.normalizer.normalize(source_row.number, source_row.values)
+                if result is None:
+                    chunk.rows_blank += 1
+                    continue
+                chunk.rows_read += 1
                 if isinstance(result, tuple):
                     chunk.rows.append(result)
                 else:
