@@ -16,6 +16,7 @@ from vaxreg.imports import pipeline
 from vaxreg.imports.models import ImportBatch, RejectedRow
 from vaxreg.imports.services import ImportRefused, import_batch_create, import_batch_run, rejected_rows_report
 from vaxreg.imports.tests.conftest import HEADERS, row, write_csv
+from vaxreg.imports.writers import BulkWriter
 from vaxreg.people.models import Person
 from vaxreg.vaccinations.models import Dose
 
@@ -325,6 +326,33 @@ def test_a_crash_mid_file_leaves_nothing_and_a_rerun_gives_one_clean_import(plac
     rerun = run_import(path)
     assert (rerun.rows_stored, rerun.doses_created, rerun.persons_created) == (30, 30, 30)
     assert Dose.objects.count() == 30 and Person.objects.count() == 30
+
+
+def test_a_failed_write_stops_the_import_and_leaves_nothing(places, tmp_path, monkeypatch):
+    """The rows of a chunk are written while the next is matched (on PostgreSQL, by another thread): a write
+    that fails there still fails the whole import, and nothing of it stays."""
+    path = write_csv(tmp_path / "f.csv", [row(source_record_id=f"R{i}", id_number=f"0461870{i:05d}") for i in range(30)])
+    monkeypatch.setattr(pipeline, "CHUNK_ROWS", 10)
+    real_insert = BulkWriter.insert
+    calls = {"n": 0}
+
+    def insert_until_the_disk_is_full(self, table, columns, rows, json_columns=()):
+        calls["n"] += 1
+        if calls["n"] == 4:  # the second chunk's persons
+            raise OSError("No space left on device")
+        return real_insert(self, table, columns, rows, json_columns)
+
+    monkeypatch.setattr(BulkWriter, "insert", insert_until_the_disk_is_full)
+    batch = import_batch_create(file_name=path.name, path=path)
+    with pytest.raises(OSError, match="No space left"):
+        import_batch_run(batch_id=batch.pk)
+    assert Dose.objects.count() == 0 and Person.objects.count() == 0
+    failed = ImportBatch.objects.get(pk=batch.pk)
+    assert failed.status == "failed" and "No space left on device" in failed.message
+
+    monkeypatch.setattr(BulkWriter, "insert", real_insert)
+    rerun = run_import(path)
+    assert (rerun.rows_stored, rerun.persons_created) == (30, 30) and Dose.objects.count() == 30
 
 
 def test_a_province_user_imports_only_rows_of_its_province(places, tmp_path):
