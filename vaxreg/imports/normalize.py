@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from vaxreg.core.cccd import USABLE_ID_KINDS, parse_id_number
+from vaxreg.core.cccd import USABLE_ID_KINDS, IdKind, parse_id_number
 from vaxreg.core.dates import DateParseError, PartialDate, parse_full_date, parse_partial_date
 from vaxreg.core.genders import parse_gender
 from vaxreg.core.phones import normalize_phone
@@ -27,6 +27,7 @@ MAX_LOT = 64
 MAX_VACCINE_RAW = 100
 MAX_PHONE = 32
 _NO_BIRTH = (None, None, None)
+_ID_KIND_TEXT = {kind: kind.value for kind in IdKind}  # plain text: chunks cross as marshal data
 # Rows of one person and doses of one lot repeat; their normalised values are reused.
 PERSON_MEMO_SIZE = 20_000
 DOSE_MEMO_SIZE = 5_000
@@ -222,7 +223,8 @@ class RowNormalizer:
     ) -> tuple[Any, ...]:
         """The person fields of a row, in DoseRow order (computed once per distinct set of cells)."""
         unparsed: dict[str, str] = {}
-        full_name = normalize_text(_text(raw_name))
+        # Cells are text in a CSV: stripped in place rather than through _text (this runs once per person).
+        full_name = normalize_text(raw_name.strip() if type(raw_name) is str else _text(raw_name))
         if len(full_name) > MAX_NAME:
             unparsed[Field.FULL_NAME.value] = full_name
             full_name = full_name[:MAX_NAME]
@@ -232,20 +234,20 @@ class RowNormalizer:
             birth = parse_partial_date(raw_birth)
         except DateParseError:
             birth_raw = _text(raw_birth)[:64]
-        raw_gender = _text(raw_gender_cell)
+        raw_gender = raw_gender_cell.strip() if type(raw_gender_cell) is str else _text(raw_gender_cell)
         gender = parse_gender(raw_gender)
         if raw_gender and not gender:
             unparsed[Field.GENDER.value] = raw_gender[:64]
         parsed_id = parse_id_number(raw_id)
-        raw_phone = _text(raw_phone_cell)
+        raw_phone = raw_phone_cell.strip() if type(raw_phone_cell) is str else _text(raw_phone_cell)
         phone = normalize_phone(raw_phone)[0][:MAX_PHONE] if raw_phone else ""
-        address = normalize_text(_text(raw_address))[:MAX_ADDRESS]
-        commune_code_raw = _text(raw_commune)[:16]
+        address = normalize_text(raw_address.strip() if type(raw_address) is str else _text(raw_address))[:MAX_ADDRESS]
+        commune_code_raw = (raw_commune.strip() if type(raw_commune) is str else _text(raw_commune))[:16]
         commune_code, legacy_code = self._communes.get(commune_code_raw, (None, None)) if commune_code_raw else (None, None)
         province_code = self._commune_province.get(commune_code, facility_province) if commune_code else facility_province
         return (
             full_name, fold(full_name), *(_NO_BIRTH if birth is None else (birth.year, birth.month, birth.day)),
-            birth_raw, gender, parsed_id.kind.value, parsed_id.number[:32],
+            birth_raw, gender, _ID_KIND_TEXT[parsed_id.kind], parsed_id.number[:32],
             parsed_id.repaired, phone, address, commune_code, legacy_code or "", commune_code_raw, province_code,
             unparsed or None, parsed_id.kind in USABLE_ID_KINDS,
         )  # fmt: skip
