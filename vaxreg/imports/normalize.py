@@ -92,6 +92,7 @@ class DoseRow(NamedTuple):
     province_code: str
     person_unparsed: dict[str, str] | None
     has_usable_id: bool  # a CCCD, CMND or passport number of a valid shape
+    match_key: tuple[Any, ...] | None  # who the row's person is: see ``match_key``
     source_hash: str  # fingerprint of what the row says, to recognise an unchanged re-import at once
 
     @classmethod
@@ -112,6 +113,26 @@ def _date(day: int) -> dt.date:
         _DATES.clear()
     date = _DATES[day] = dt.date.fromordinal(day)
     return date
+
+
+def match_key(
+    usable_id: bool,
+    id_number: str,
+    name_key: str,
+    year: int | None,
+    month: int | None,
+    day: int | None,
+    gender: str,
+    commune: str,
+) -> tuple[Any, ...] | None:
+    """Deterministic identity: the same valid ID with the same name and birth year, or, without a usable
+    ID, the same name, birth date, gender and commune (its code, or what was written when it is unknown).
+    Rows with neither are never merged. Made once per distinct person, in the reading process."""
+    if usable_id:
+        return ("id", id_number, name_key, year)
+    if not name_key:
+        return None
+    return ("name", name_key, year, month, day, gender, commune)
 
 
 def is_blank(values: list[CellValue]) -> bool:
@@ -245,11 +266,15 @@ class RowNormalizer:
         commune_code_raw = (raw_commune.strip() if type(raw_commune) is str else _text(raw_commune))[:16]
         commune_code, legacy_code = self._communes.get(commune_code_raw, (None, None)) if commune_code_raw else (None, None)
         province_code = self._commune_province.get(commune_code, facility_province) if commune_code else facility_province
+        name_key = fold(full_name)
+        year, month, day = _NO_BIRTH if birth is None else (birth.year, birth.month, birth.day)
+        id_number = parsed_id.number[:32]
+        usable_id = parsed_id.kind in USABLE_ID_KINDS
         return (
-            full_name, fold(full_name), *(_NO_BIRTH if birth is None else (birth.year, birth.month, birth.day)),
-            birth_raw, gender, _ID_KIND_TEXT[parsed_id.kind], parsed_id.number[:32],
+            full_name, name_key, year, month, day, birth_raw, gender, _ID_KIND_TEXT[parsed_id.kind], id_number,
             parsed_id.repaired, phone, address, commune_code, legacy_code or "", commune_code_raw, province_code,
-            unparsed or None, parsed_id.kind in USABLE_ID_KINDS,
+            unparsed or None, usable_id,
+            match_key(usable_id, id_number, name_key, year, month, day, gender, commune_code or commune_code_raw),
         )  # fmt: skip
 
     def _dose(self, raw_dose_cell: CellValue, raw_vaccine: CellValue, raw_lot: CellValue) -> tuple[Any, ...]:

@@ -25,7 +25,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from vaxreg.core import clock
 from vaxreg.core.history import ChangeSource, change_records_build, record_changes_bulk
 from vaxreg.core.models import SourceType
-from vaxreg.imports.normalize import CompactRow, DoseRow, Reason, RowNormalizer
+from vaxreg.imports.normalize import CompactRow, DoseRow, Reason, RowNormalizer, match_key
 from vaxreg.imports.readers import SourceRow, raw_cells
 from vaxreg.imports.writers import BulkWriter
 
@@ -51,6 +51,7 @@ DOSE_COLUMNS = (  # no id: the database numbers doses itself; nothing needs thei
     "created_at", "updated_at", "version",
 )  # fmt: skip
 REJECTED_COLUMNS = ("batch_id", "row_number", "raw", "reasons")
+Candidates = dict[str, list[tuple[tuple[Any, ...] | None, int]]]  # looked-up value → (match key, person id)
 PRIMARY_KEYS = {"places_commune": "code", "places_province": "code", "vaccinations_vaccine": "code"}
 
 # What a re-imported row may change, as (model field, DoseRow attribute) pairs.
@@ -557,8 +558,8 @@ class BatchImporter:
     def _match(
         self,
         rows: list[DoseRow],
-        by_id: dict[str, list[tuple[tuple[Any, ...], int]]],
-        by_name: dict[str, list[tuple[tuple[Any, ...], int]]],
+        by_id: Candidates,
+        by_name: Candidates,
         ids: list[int],
         db_now: Any,
         in_flight: "_ChunkWrites",
@@ -570,7 +571,7 @@ class BatchImporter:
         pending: dict[tuple[Any, ...], int] = {}  # match key → position in new_person_rows
         earlier = in_flight.person_keys
         for row in rows:
-            key = _match_key(row)
+            key = row.match_key
             person_id = None
             if key is not None:
                 candidates = by_id.get(row.id_number, ()) if row.has_usable_id else by_name.get(row.name_key, ())
@@ -646,8 +647,8 @@ class BatchImporter:
             json_columns=("raw", "reasons"),
         )
 
-    def _persons_by_id_number(self, numbers: list[str]) -> dict[str, list[tuple[tuple[Any, ...], int]]]:
-        found: dict[str, list[tuple[tuple[Any, ...], int]]] = {}
+    def _persons_by_id_number(self, numbers: list[str]) -> Candidates:
+        found: Candidates = {}
         unique = sorted(set(numbers))
         with connection.cursor() as cursor:
             for part in _chunks_of(unique):
@@ -657,13 +658,13 @@ class BatchImporter:
                     params,
                 )
                 for pid, number, name_key, birth_year in cursor.fetchall():
-                    found.setdefault(number, []).append((("id", number, name_key, birth_year), pid))
+                    found.setdefault(number, []).append((match_key(True, number, name_key, birth_year, None, None, "", ""), pid))
         return found
 
-    def _persons_by_name_key(self, rows: list[DoseRow]) -> dict[str, list[tuple[tuple[Any, ...], int]]]:
+    def _persons_by_name_key(self, rows: list[DoseRow]) -> Candidates:
         """Persons who could be the same as rows without a usable ID: same folded name and birth year (the
         index's two columns; common names have thousands of holders, so the year narrows at the index)."""
-        found: dict[str, list[tuple[tuple[Any, ...], int]]] = {}
+        found: Candidates = {}
         columns = "id, name_key, birth_year, birth_month, birth_day, gender, commune_id, commune_code_raw"
         pairs = sorted({(r.name_key, r.birth_year) for r in rows}, key=lambda p: (p[0], p[1] or 0))
         with connection.cursor() as cursor:
@@ -687,7 +688,7 @@ class BatchImporter:
                     cursor.execute(f"SELECT {columns} FROM {PERSON_TABLE} WHERE name_key {clause} ORDER BY id", params)
                     results += cursor.fetchall()
         for pid, name_key, year, month, day, gender, commune_id, commune_raw in results:
-            key = ("name", name_key, year, month, day, gender, commune_id or commune_raw)
+            key = match_key(False, "", name_key, year, month, day, gender, commune_id or commune_raw)
             found.setdefault(name_key, []).append((key, pid))
         return found
 
@@ -775,17 +776,6 @@ def _person_values(row: DoseRow) -> dict[str, Any]:
             values[field_name] = getattr(row, attr)
     values.update(birth_year=year, birth_month=month, birth_day=day)
     return values
-
-
-def _match_key(row: DoseRow) -> tuple[Any, ...] | None:
-    """Deterministic identity: the same valid ID with the same name and birth year, or, without a usable
-    ID, the same name, birth date, gender and commune. Rows with neither are never merged."""
-    if row.has_usable_id:
-        return ("id", row.id_number, row.name_key, row.birth_year)
-    if not row.name_key:
-        return None
-    year, month, day = _birth_parts(row)
-    return ("name", row.name_key, year, month, day, row.gender, row.commune_code or row.commune_code_raw)
 
 
 def _row_as_raw(row: DoseRow) -> dict[str, str]:
