@@ -180,9 +180,10 @@ class RowNormalizer:
         self._vaccines = vaccines
         self._only_facility = only_facility
         self._only_province = only_province
-        # Rows are padded to ``_width`` cells plus one empty cell, where every absent column points.
-        self._width = max(positions.values(), default=-1) + 1
-        self._order = tuple(positions.get(f, self._width) for f in FIELD_ORDER)
+        # A short row is padded with empty cells; an absent column points one past the header's last one.
+        width = max(positions.values(), default=-1) + 1
+        self._order = tuple(positions.get(f, width) for f in FIELD_ORDER)
+        self._cells_needed = max(self._order) + 1
         self._person_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._dose_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._facility_seen: dict[CellValue, FacilityRef] = {}  # cell → an allowed facility
@@ -190,7 +191,7 @@ class RowNormalizer:
 
     def normalize(self, number: int, values: list[CellValue]) -> CompactRow | list[Reason] | None:
         """The row's values to store, the reasons it cannot be stored, or None for a blank row."""
-        short = self._width + 1 - len(values)
+        short = self._cells_needed - len(values)
         cells = values + [None] * short if short > 0 else values
         (p_name, p_birth, p_gender, p_id, p_phone, p_address, p_commune, p_facility, p_source, p_date, p_dose,
          p_vaccine, p_lot) = self._order  # fmt: skip
