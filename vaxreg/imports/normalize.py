@@ -116,6 +116,7 @@ def _date(day: int) -> dt.date:
 
 
 def match_key(
+    *,
     usable_id: bool,
     id_number: str,
     name_key: str,
@@ -136,6 +137,7 @@ def match_key(
 
 
 def is_blank(values: list[CellValue]) -> bool:
+    """True for a row whose every cell is empty or white space."""
     try:
         return not "".join(values).strip()  # type: ignore[arg-type]  # a CSV row: all text
     except TypeError:
@@ -245,8 +247,7 @@ class RowNormalizer:
     ) -> tuple[Any, ...]:
         """The person fields of a row, in DoseRow order (computed once per distinct set of cells)."""
         unparsed: dict[str, str] = {}
-        # Cells are text in a CSV: stripped in place rather than through _text (this runs once per person).
-        full_name = normalize_text(raw_name.strip() if type(raw_name) is str else _text(raw_name))
+        full_name = normalize_text(_text(raw_name))
         if len(full_name) > MAX_NAME:
             unparsed[Field.FULL_NAME.value] = full_name
             full_name = full_name[:MAX_NAME]
@@ -256,15 +257,15 @@ class RowNormalizer:
             birth = parse_partial_date(raw_birth)
         except DateParseError:
             birth_raw = _text(raw_birth)[:64]
-        raw_gender = raw_gender_cell.strip() if type(raw_gender_cell) is str else _text(raw_gender_cell)
+        raw_gender = _text(raw_gender_cell)
         gender = parse_gender(raw_gender)
         if raw_gender and not gender:
             unparsed[Field.GENDER.value] = raw_gender[:64]
         parsed_id = parse_id_number(raw_id)
-        raw_phone = raw_phone_cell.strip() if type(raw_phone_cell) is str else _text(raw_phone_cell)
+        raw_phone = _text(raw_phone_cell)
         phone = normalize_phone(raw_phone)[0][:MAX_PHONE] if raw_phone else ""
-        address = normalize_text(raw_address.strip() if type(raw_address) is str else _text(raw_address))[:MAX_ADDRESS]
-        commune_code_raw = (raw_commune.strip() if type(raw_commune) is str else _text(raw_commune))[:16]
+        address = normalize_text(_text(raw_address))[:MAX_ADDRESS]
+        commune_code_raw = _text(raw_commune)[:16]
         commune_code, legacy_code = self._communes.get(commune_code_raw, (None, None)) if commune_code_raw else (None, None)
         province_code = self._commune_province.get(commune_code, facility_province) if commune_code else facility_province
         name_key = fold(full_name)
@@ -275,7 +276,10 @@ class RowNormalizer:
             full_name, name_key, year, month, day, birth_raw, gender, _ID_KIND_TEXT[parsed_id.kind], id_number,
             parsed_id.repaired, phone, address, commune_code, legacy_code or "", commune_code_raw, province_code,
             unparsed or None, usable_id,
-            match_key(usable_id, id_number, name_key, year, month, day, gender, commune_code or commune_code_raw),
+            match_key(
+                usable_id=usable_id, id_number=id_number, name_key=name_key, year=year, month=month, day=day,
+                gender=gender, commune=commune_code or commune_code_raw,
+            ),
         )  # fmt: skip
 
     def _dose(self, raw_dose_cell: CellValue, raw_vaccine: CellValue, raw_lot: CellValue) -> tuple[Any, ...]:

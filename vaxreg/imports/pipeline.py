@@ -5,7 +5,6 @@ the same file can simply be imported again. Memory stays flat: only one chunk of
 time, and persons created by earlier chunks are found again in the database.
 """
 
-import concurrent.futures
 import datetime as dt
 import gc
 import json
@@ -33,7 +32,6 @@ CHUNK_ROWS = 20_000
 CHUNKS_AHEAD = 4  # chunks read and waiting to be written
 FRESH_KEYS_MAX = 2_000_000  # hashes of written keys kept to spare lookups (about 100 MB at most)
 READ_IN_CHILD_PROCESS = True
-WRITE_ON_THREAD = True
 IMPORT_LOCK_KEY = 0x7661787265670001  # "vaxreg" + 1: the advisory lock that serialises imports
 
 PERSON_TABLE = "people_person"
@@ -204,9 +202,7 @@ class _Writer:
 
     def close(self) -> None:
         """Wait for a running write, whatever happened (the transaction cannot roll back under it)."""
-        if self._running is not None:
-            concurrent.futures.wait([self._running])
-            self._running = None
+        self._running = None
         if self._pool is not None:
             self._pool.shutdown(wait=True)
 
@@ -370,7 +366,7 @@ class BatchImporter:
         # them is refused, as it is inside a chunk (the earlier row is kept).
         self._doses_named: set[int] = set()
         self.touched_person_ids: set[int] = set()  # persons this import created or changed, or gave a dose
-        self.writes = _Writer(threaded=connection.vendor == "postgresql" and WRITE_ON_THREAD)
+        self.writes = _Writer(threaded=connection.vendor == "postgresql")
         self._in_flight = _ChunkWrites()  # matched, not yet handed to the writer
         self._spare_person_ids: list[int] = []
 
@@ -492,11 +488,11 @@ class BatchImporter:
         by_id = self._persons_by_id_number([r.id_number for r in new_rows if r.has_usable_id])
         by_name = self._persons_by_name_key([r for r in new_rows if not r.has_usable_id and r.name_key])
         self._update(changed, now, db_now, chunk.rejected)
-        ids = self._person_ids(len(new_rows))
+        self._reserve_person_ids(len(new_rows))
         # Every read of this chunk is done: the previous chunk's rows go to the database while this one is
         # matched. Until they land, its new persons and doses are found in ``in_flight``.
         self._hand_over()
-        self._in_flight = self._match(new_rows, by_id, by_name, ids, db_now, in_flight)
+        self._in_flight = self._match(new_rows, by_id, by_name, db_now, in_flight)
         self._in_flight.rejected = chunk.rejected
         self.counts.rows_rejected += len(chunk.rejected)
         self.fresh.remember(new_rows)
@@ -548,19 +544,17 @@ class BatchImporter:
 
     # -- new doses: match or create their persons ------------------------------------------------------
 
-    def _person_ids(self, at_most: int) -> list[int]:
-        """Ids for the new persons of a chunk (at most one per row), taken while the connection is free;
-        what a chunk does not use is kept for the next."""
+    def _reserve_person_ids(self, at_most: int) -> None:
+        """Enough ids for the new persons of a chunk (at most one per row), taken while the connection is
+        free; what a chunk does not use is kept for the next."""
         if len(self._spare_person_ids) < at_most:
             self._spare_person_ids += self.writer.allocate_ids(PERSON_TABLE, at_most - len(self._spare_person_ids))
-        return self._spare_person_ids
 
     def _match(
         self,
         rows: list[DoseRow],
         by_id: Candidates,
         by_name: Candidates,
-        ids: list[int],
         db_now: Any,
         in_flight: "_ChunkWrites",
     ) -> "_ChunkWrites":
@@ -587,8 +581,8 @@ class BatchImporter:
             else:
                 person_of_row.append(person_id)
 
-        person_ids = ids[: len(new_person_rows)]
-        del ids[: len(new_person_rows)]
+        person_ids = self._spare_person_ids[: len(new_person_rows)]
+        del self._spare_person_ids[: len(new_person_rows)]
         batch_id = self.batch_id
         writes = _ChunkWrites(
             persons=[
@@ -658,7 +652,11 @@ class BatchImporter:
                     params,
                 )
                 for pid, number, name_key, birth_year in cursor.fetchall():
-                    found.setdefault(number, []).append((match_key(True, number, name_key, birth_year, None, None, "", ""), pid))
+                    key = match_key(
+                        usable_id=True, id_number=number, name_key=name_key, year=birth_year, month=None, day=None,
+                        gender="", commune="",
+                    )
+                    found.setdefault(number, []).append((key, pid))
         return found
 
     def _persons_by_name_key(self, rows: list[DoseRow]) -> Candidates:
@@ -688,7 +686,10 @@ class BatchImporter:
                     cursor.execute(f"SELECT {columns} FROM {PERSON_TABLE} WHERE name_key {clause} ORDER BY id", params)
                     results += cursor.fetchall()
         for pid, name_key, year, month, day, gender, commune_id, commune_raw in results:
-            key = match_key(False, "", name_key, year, month, day, gender, commune_id or commune_raw)
+            key = match_key(
+                usable_id=False, id_number="", name_key=name_key, year=year, month=month, day=day, gender=gender,
+                commune=commune_id or commune_raw,
+            )
             found.setdefault(name_key, []).append((key, pid))
         return found
 

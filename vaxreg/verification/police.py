@@ -35,7 +35,7 @@ from vaxreg.core.models import AuditEvent, ChangeRecord, SourceType
 from vaxreg.core.text import normalize_text, spreadsheet_safe
 from vaxreg.corrections.services import CorrectionRefused
 from vaxreg.imports.headers import header_key
-from vaxreg.imports.normalize import Reason
+from vaxreg.imports.normalize import Reason, is_blank
 from vaxreg.imports.readers import HEADER_SEARCH_ROWS, CellValue, DoseFile, FileRefused, SourceRow, raw_cells
 from vaxreg.people.models import Gender
 from vaxreg.places.models import Commune
@@ -576,10 +576,6 @@ def _chunks(rows: Iterator[SourceRow], size: int) -> Iterator[list[SourceRow]]:
         yield chunk
 
 
-def _is_blank(values: list[CellValue]) -> bool:
-    return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
-
-
 _FIELD_COLUMN = {
     "full_name": PoliceColumn.VERIFIED_NAME,
     "birth_year": PoliceColumn.VERIFIED_BIRTH_DATE,
@@ -604,7 +600,7 @@ class _Importer:
         for chunk in _chunks(rows, _CHUNK):
             read = []
             for source in chunk:
-                if not source.error and _is_blank(source.values):
+                if not source.error and is_blank(source.values):
                     self.report.rows_blank += 1
                     continue
                 read.append(self.file.read(source))
