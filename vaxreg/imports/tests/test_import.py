@@ -307,6 +307,15 @@ def test_hostile_files_never_crash_and_never_lose_a_good_row(places, tmp_path):
     assert Dose.objects.filter(source_record_id__in=["EXTRA", "SHORT"]).count() == 2
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-8", "utf-16"])
+def test_a_nul_character_is_stored_as_a_replacement_mark(places, tmp_path, encoding):
+    rows = [row(source_record_id="NUL1", full_name="Tran\x00 Van Binh", lot_number="A\x001"), row(source_record_id="OK2")]
+    batch = run_import(write_csv(tmp_path / "nul.csv", rows, encoding=encoding))
+    assert (batch.status, batch.rows_stored, batch.rows_rejected) == ("done", 2, 0), batch.message
+    dose = Dose.objects.get(source_record_id="NUL1")
+    assert (dose.person.full_name, dose.lot_number) == ("Tran\ufffd Van Binh", "A\ufffd1")
+
+
 def test_a_crash_mid_file_leaves_nothing_and_a_rerun_gives_one_clean_import(places, tmp_path, monkeypatch):
     path = write_csv(tmp_path / "f.csv", [row(source_record_id=f"R{i}", id_number=f"0461870{i:05d}") for i in range(30)])
     monkeypatch.setattr(pipeline, "CHUNK_ROWS", 10)
