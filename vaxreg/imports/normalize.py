@@ -94,15 +94,17 @@ class DoseRow(NamedTuple):
     has_usable_id: bool  # a CCCD, CMND or passport number of a valid shape
     match_key: tuple[Any, ...] | None  # who the row's person is: see ``match_key``
     source_hash: str  # fingerprint of what the row says, to recognise an unchanged re-import at once
+    dose_key: tuple[int, str]  # (facility id, source record id): which stored dose the row is
 
     @classmethod
     def spread(cls, compact_rows: list[CompactRow]) -> list["DoseRow"]:
         new = tuple.__new__
         dates = _DATES
         return [
-            new(cls, (number, facility_id, facility_code, source_id, dates.get(day) or _date(day), *dose, *person, fingerprint))
+            new(cls, (number, facility_id, facility_code, source_id, dates.get(day) or _date(day), *dose, *person,
+                      fingerprint, (facility_id, source_id)))
             for number, facility_id, facility_code, source_id, day, dose, person, fingerprint in compact_rows
-        ]
+        ]  # fmt: skip
 
 
 _DATES: dict[int, dt.date] = {}  # day number → date: a file holds a few thousand vaccination days

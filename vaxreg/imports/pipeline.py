@@ -330,14 +330,14 @@ class FreshFacilityKeys:
         if self.limit <= 0:
             return rows
         fresh, written = self._fresh, self._written
-        return [r for r in rows if r.facility_id not in fresh or hash((r.facility_id, r.source_record_id)) in written]
+        return [r for r in rows if r.facility_id not in fresh or hash(r.dose_key) in written]
 
     def remember(self, rows: list[DoseRow]) -> None:
         """Note the keys of doses just written."""
         if self.limit <= 0:
             return
         fresh = self._fresh
-        self._written.update([hash((r.facility_id, r.source_record_id)) for r in rows if r.facility_id in fresh])
+        self._written.update([hash(r.dose_key) for r in rows if r.facility_id in fresh])
         if len(self._written) > self.limit:
             self.limit = 0  # from here on every row is looked up
             self._written = set()
@@ -447,21 +447,52 @@ class BatchImporter:
         now = clock.now()
         db_now = connection.ops.adapt_datetimefield_value(now)
         rows = DoseRow.spread(chunk.rows)
+        # Before the previous chunk's rows have landed: does any row name a dose twice (within the chunk, or
+        # after the previous one)? Usually not, and then only the stored doses need a row-by-row look.
+        keys = {row.dose_key for row in rows}
+        facility_ids = {row.facility_id for row in rows}
+        repeats = len(keys) < len(rows) or not self._in_flight.dose_keys.keys().isdisjoint(keys)
         self.writes.wait()  # the connection is this thread's again until the next hand-over
-        self.fresh.learn({row.facility_id for row in rows})
+        self.fresh.learn(facility_ids)
         existing = self._existing_doses(self.fresh.maybe_stored(rows))
+        changed: list[tuple[DoseRow, int, int]] = []  # row, dose id, person id
+        # The usual chunk of a first load: every row is a new dose.
+        new_rows = self._classify(rows, existing, changed, chunk.rejected) if repeats or existing else rows
+        by_id = self._persons_by_id_number([r.id_number for r in new_rows if r.has_usable_id])
+        by_name = self._persons_by_name_key([r for r in new_rows if not r.has_usable_id and r.name_key])
+        self._update(changed, now, db_now, chunk.rejected)
+        self._reserve_person_ids(len(new_rows))
+        # Every read of this chunk is done: the previous chunk's rows go to the database while this one is
+        # matched. Until they land, its new persons and doses are found in ``in_flight``.
+        in_flight = self._in_flight
+        self._hand_over()
+        self._in_flight = self._match(new_rows, by_id, by_name, db_now, in_flight)
+        self._in_flight.rejected = chunk.rejected
+        self.counts.rows_rejected += len(chunk.rejected)
+        self.fresh.remember(new_rows)
+        if self.progress:
+            self.progress(self.counts)
+
+    def _classify(
+        self,
+        rows: list[DoseRow],
+        existing: dict[tuple[int, str], tuple[int, int, str, int | None]],
+        changed: list[tuple[DoseRow, int, int]],
+        rejected: list[tuple[int, dict[str, str], list[dict[str, str]]]],
+    ) -> list[DoseRow]:
+        """The rows that are new doses; the rest are counted as unchanged, added to ``changed`` (a stored dose
+        with other values) or to ``rejected`` (a dose the file already named with other values)."""
         in_flight = self._in_flight
         new_rows: list[DoseRow] = []
-        changed: list[tuple[DoseRow, int, int]] = []  # row, dose id, person id
         seen_in_chunk: dict[tuple[int, str], str] = {}
         for row in rows:
-            key = (row.facility_id, row.source_record_id)
+            key = row.dose_key
             if key in seen_in_chunk:
                 if seen_in_chunk[key] == row.source_hash:
                     self.counts.doses_unchanged += 1
                     self.counts.rows_stored += 1
                 else:
-                    chunk.rejected.append(self._conflict(row))
+                    rejected.append(self._conflict(row))
                 continue
             seen_in_chunk[key] = row.source_hash
             found = existing.get(key)
@@ -473,7 +504,7 @@ class BatchImporter:
                     self.counts.doses_unchanged += 1
                     self.counts.rows_stored += 1
                 else:
-                    chunk.rejected.append(self._conflict(row))
+                    rejected.append(self._conflict(row))
                 continue
             dose_id, person_id, source_hash, created_batch_id = found
             if source_hash == row.source_hash:
@@ -481,23 +512,10 @@ class BatchImporter:
                 self.counts.doses_unchanged += 1
                 self.counts.rows_stored += 1
             elif created_batch_id == self.batch_id or dose_id in self._doses_named:
-                chunk.rejected.append(self._conflict(row))
+                rejected.append(self._conflict(row))
             else:
                 changed.append((row, dose_id, person_id))
-
-        by_id = self._persons_by_id_number([r.id_number for r in new_rows if r.has_usable_id])
-        by_name = self._persons_by_name_key([r for r in new_rows if not r.has_usable_id and r.name_key])
-        self._update(changed, now, db_now, chunk.rejected)
-        self._reserve_person_ids(len(new_rows))
-        # Every read of this chunk is done: the previous chunk's rows go to the database while this one is
-        # matched. Until they land, its new persons and doses are found in ``in_flight``.
-        self._hand_over()
-        self._in_flight = self._match(new_rows, by_id, by_name, db_now, in_flight)
-        self._in_flight.rejected = chunk.rejected
-        self.counts.rows_rejected += len(chunk.rejected)
-        self.fresh.remember(new_rows)
-        if self.progress:
-            self.progress(self.counts)
+        return new_rows
 
     def _conflict(self, row: DoseRow) -> tuple[int, dict[str, str], list[dict[str, str]]]:
         reason = Reason(
@@ -595,7 +613,7 @@ class BatchImporter:
                 for pid, row in zip(person_ids, new_person_rows, strict=True)
             ],  # fmt: skip
             person_keys={key: person_ids[position] for key, position in pending.items()},
-            dose_keys={(row.facility_id, row.source_record_id): row.source_hash for row in rows},
+            dose_keys={row.dose_key: row.source_hash for row in rows},
         )
         writes.parents = {
             "places_commune": {row.commune_code for row in new_person_rows},
