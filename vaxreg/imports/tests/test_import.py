@@ -421,3 +421,28 @@ def test_the_importer_refuses_a_row_whose_parent_does_not_exist(places):
     with pytest.raises(IntegrityError, match="places_commune"):
         keys.require("places_commune", ["19753", "99999"])
     keys.switch_triggers_on()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_import_shows_its_progress_at_most_once_a_second(tmp_path, settings, monkeypatch):
+    from vaxreg.imports import services
+    from vaxreg.imports.selectors import import_batch_progress
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    batch = ImportBatch.objects.create(file_name="f.csv", status=ImportBatch.Status.RUNNING, created_at=dt.datetime.now(dt.UTC))
+
+    def shown() -> int:
+        batch.refresh_from_db()
+        return import_batch_progress(batch)
+
+    reporter = services._Progress(batch.pk)
+    try:
+        reporter(pipeline.ImportCounts(rows_read=5))
+        assert shown() == 5
+        reporter(pipeline.ImportCounts(rows_read=9))  # within the second: not written
+        assert shown() == 5
+        monkeypatch.setattr(services, "PROGRESS_EVERY_SECONDS", 0.0)
+        reporter(pipeline.ImportCounts(rows_read=12))
+        assert shown() == 12
+    finally:
+        reporter.close()
