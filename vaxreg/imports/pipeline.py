@@ -582,22 +582,32 @@ class BatchImporter:
         person_of_row: list[int] = []  # a person id, or -(1 + position in new_person_rows)
         pending: dict[tuple[Any, ...], int] = {}  # match key → position in new_person_rows
         earlier = in_flight.person_keys
+        last_key: tuple[Any, ...] | None = None
+        last_ref = 0
         for row in rows:
             key = row.match_key
+            if key is last_key and key is not None:
+                # The same person as the row before, as a file usually lists a person's doses: one key object
+                # (the reading process makes it once per person), so the answer is the one just found.
+                person_of_row.append(last_ref)
+                continue
             person_id = None
             if key is not None:
                 candidates = by_id.get(row.id_number, ()) if row.has_usable_id else by_name.get(row.name_key, ())
-                person_id = next((pid for ckey, pid in candidates if ckey == key), None) or earlier.get(key)
-                if person_id is None and key in pending:
-                    person_of_row.append(-1 - pending[key])
-                    continue
-            if person_id is None:
+                if candidates:
+                    person_id = next((pid for ckey, pid in candidates if ckey == key), None)
+                person_id = person_id or earlier.get(key)
+            if person_id is not None:
+                ref = person_id
+            elif key is not None and key in pending:
+                ref = -1 - pending[key]
+            else:
                 if key is not None:
                     pending[key] = len(new_person_rows)
                 new_person_rows.append(row)
-                person_of_row.append(-len(new_person_rows))
-            else:
-                person_of_row.append(person_id)
+                ref = -len(new_person_rows)
+            person_of_row.append(ref)
+            last_key, last_ref = key, ref
 
         person_ids = self._spare_person_ids[: len(new_person_rows)]
         del self._spare_person_ids[: len(new_person_rows)]
