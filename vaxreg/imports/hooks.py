@@ -7,7 +7,8 @@ re-check the touched persons first, then the verification cases follow their fin
 
 from collections.abc import Callable
 
-AfterImport = Callable[[int, set[int]], None]  # (batch id, ids of the persons the import touched)
+# (batch id, ids of the persons the import touched, the provinces of those persons)
+AfterImport = Callable[[int, set[int], set[str]], None]
 
 _handlers: list[tuple[str, AfterImport]] = []
 
@@ -18,6 +19,6 @@ def after_import_register(name: str, handler: AfterImport) -> None:
         _handlers.append((name, handler))
 
 
-def after_import_run(*, batch_id: int, person_ids: set[int]) -> None:
+def after_import_run(*, batch_id: int, person_ids: set[int], provinces: set[str]) -> None:
     for _, handler in _handlers:
-        handler(batch_id, person_ids)
+        handler(batch_id, person_ids, provinces)

@@ -366,6 +366,8 @@ class BatchImporter:
         # them is refused, as it is inside a chunk (the earlier row is kept).
         self._doses_named: set[int] = set()
         self.touched_person_ids: set[int] = set()  # persons this import created or changed, or gave a dose
+        self._created_provinces: set[str] = set()  # the provinces of the persons this import created
+        self._stored_person_ids: set[int] = set()  # persons stored before the import that it changed or gave a dose
         self.writes = _Writer(threaded=connection.vendor == "postgresql")
         self._in_flight = _ChunkWrites()  # matched, not yet handed to the writer
         self._spare_person_ids: list[int] = []
@@ -633,6 +635,8 @@ class BatchImporter:
             # Stored persons only: nobody else can see, let alone delete, the persons this import creates.
             "people_person": {ref for ref in person_of_row if ref > 0},
         }
+        self._created_provinces |= writes.parents["places_province"]
+        self._stored_person_ids |= writes.parents["people_person"]
         self.counts.ids_repaired += sum(1 for row in new_person_rows if row.id_repaired)
         self.counts.persons_created += len(person_ids)
         person_id_of_row = [ref if ref > 0 else person_ids[-ref - 1] for ref in person_of_row]
@@ -721,6 +725,19 @@ class BatchImporter:
             found.setdefault(name_key, []).append((key, pid))
         return found
 
+    def touched_provinces(self) -> set[str]:
+        """The provinces of the persons the import touched: known for those it created, read for the others."""
+        provinces = set(self._created_provinces)
+        stored = sorted(self._stored_person_ids)
+        with connection.cursor() as cursor:
+            for part in _chunks_of(stored):
+                clause, params = _in_clause(part, "bigint")
+                cursor.execute(
+                    f"SELECT DISTINCT province_id FROM {PERSON_TABLE} WHERE id {clause} AND province_id IS NOT NULL", params
+                )
+                provinces.update(row[0] for row in cursor.fetchall())
+        return provinces
+
     # -- changed rows: update with history -------------------------------------------------------------
 
     def _update(
@@ -745,6 +762,7 @@ class BatchImporter:
                 rejected.append(_signed_off(row))
                 continue
             self.touched_person_ids.add(person_id)
+            self._stored_person_ids.add(person_id)
             person = persons[person_id]
             source = ChangeSource(
                 type=SourceType.IMPORT,

@@ -196,7 +196,9 @@ def import_batch_run(*, batch_id: int, progress: Callable[[ImportCounts], None] 
                 progress=report,
             )
             counts = importer.run(dose_file.rows())
-            after_import_run(batch_id=batch.pk, person_ids=importer.touched_person_ids)
+            after_import_run(
+                batch_id=batch.pk, person_ids=importer.touched_person_ids, provinces=importer.touched_provinces()
+            )
             layout = dose_file.layout
             for name, value in counts.as_dict().items():
                 setattr(batch, name, value)

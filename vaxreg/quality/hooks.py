@@ -8,13 +8,12 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import transaction
 
-from vaxreg.people.models import Person
 from vaxreg.quality.services import parameters_load, quality_check_persons
 
 RECHECK_CHUNK = 5_000
 
 
-def recheck_after_import(batch_id: int, person_ids: set[int]) -> None:
+def recheck_after_import(batch_id: int, person_ids: set[int], provinces: set[str]) -> None:
     """Re-check the touched persons at once, in the same transaction as the import.
 
     An import touching more persons than ``VAXREG_IMPORT_RECHECK_INLINE_MAX`` (a province's initial load)
@@ -29,16 +28,6 @@ def recheck_after_import(batch_id: int, person_ids: set[int]) -> None:
         return
     from vaxreg.quality.tasks import quality_scan_task
 
-    ids = sorted(person_ids)
-    provinces: set[str] = set()
-    for start in range(0, len(ids), 50_000):
-        part = ids[start : start + 50_000]
-        provinces.update(
-            Person.objects.filter(pk__gte=part[0], pk__lte=part[-1])
-            .exclude(province_id=None)
-            .values_list("province_id", flat=True)
-            .distinct()
-        )
     transaction.on_commit(lambda: quality_scan_task.enqueue(sorted(provinces)))
 
 

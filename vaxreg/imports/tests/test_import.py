@@ -446,3 +446,28 @@ def test_a_running_import_shows_its_progress_at_most_once_a_second(tmp_path, set
         assert shown() == 12
     finally:
         reporter.close()
+
+
+def test_an_import_too_large_to_recheck_at_once_queues_a_scan_of_the_provinces_of_its_persons(
+    places, tmp_path, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from types import SimpleNamespace
+
+    from vaxreg.quality import tasks
+
+    queued: list[list[str]] = []
+    monkeypatch.setattr(tasks, "quality_scan_task", SimpleNamespace(enqueue=queued.append))
+    settings.VAXREG_IMPORT_RECHECK_INLINE_MAX = 0
+    first = [
+        row(source_record_id="HUE1"),  # lives in Thuận Hóa: Huế
+        row(source_record_id="HN1", facility_code="TYT00004", id_number="001187000456", commune_code="00004"),
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        run_import(write_csv(tmp_path / "first.csv", first))
+    assert queued == [["01", "46"]]
+
+    # A later file about the Huế resident only, given a dose in Hà Nội: the stored person's province is Huế.
+    later = [row(source_record_id="HN2", facility_code="TYT00004", vaccination_date="01/09/2021", dose_number="2")]
+    with django_capture_on_commit_callbacks(execute=True):
+        run_import(write_csv(tmp_path / "later.csv", later))
+    assert queued[1:] == [["46"]]
