@@ -367,7 +367,9 @@ class BatchImporter:
         self._doses_named: set[int] = set()
         self.touched_person_ids: set[int] = set()  # persons this import created or changed, or gave a dose
         self._created_provinces: set[str] = set()  # the provinces of the persons this import created
-        self._stored_person_ids: set[int] = set()  # persons stored before the import that it changed or gave a dose
+        # Persons already in the table when a chunk met them (stored before, or by an earlier chunk) that the
+        # import changed or gave a dose.
+        self._stored_person_ids: set[int] = set()
         self.writes = _Writer(threaded=connection.vendor == "postgresql")
         self._in_flight = _ChunkWrites()  # matched, not yet handed to the writer
         self._spare_person_ids: list[int] = []
