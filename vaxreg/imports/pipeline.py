@@ -459,9 +459,8 @@ class BatchImporter:
         self.writes.wait()  # the connection is this thread's again until the next hand-over
         self.fresh.learn(facility_ids)
         existing = self._existing_doses(self.fresh.maybe_stored(rows))
-        changed: list[tuple[DoseRow, int, int]] = []  # row, dose id, person id
         # The usual chunk of a first load: every row is a new dose.
-        new_rows = self._classify(rows, existing, changed, chunk.rejected) if repeats or existing else rows
+        new_rows, changed = self._classify(rows, existing, chunk.rejected) if repeats or existing else (rows, [])
         by_id = self._persons_by_id_number([r.id_number for r in new_rows if r.has_usable_id])
         by_name = self._persons_by_name_key([r for r in new_rows if not r.has_usable_id and r.name_key])
         self._update(changed, now, db_now, chunk.rejected)
@@ -481,13 +480,14 @@ class BatchImporter:
         self,
         rows: list[DoseRow],
         existing: dict[tuple[int, str], tuple[int, int, str, int | None]],
-        changed: list[tuple[DoseRow, int, int]],
         rejected: list[tuple[int, dict[str, str], list[dict[str, str]]]],
-    ) -> list[DoseRow]:
-        """The rows that are new doses; the rest are counted as unchanged, added to ``changed`` (a stored dose
-        with other values) or to ``rejected`` (a dose the file already named with other values)."""
+    ) -> tuple[list[DoseRow], list[tuple[DoseRow, int, int]]]:
+        """The rows that are new doses, and the stored doses a row gives other values (row, dose id, person
+        id); the other rows are counted as unchanged, or added to ``rejected`` (a dose the file already named
+        with other values)."""
         in_flight = self._in_flight
         new_rows: list[DoseRow] = []
+        changed: list[tuple[DoseRow, int, int]] = []
         seen_in_chunk: dict[tuple[int, str], str] = {}
         for row in rows:
             key = row.dose_key
@@ -519,7 +519,7 @@ class BatchImporter:
                 rejected.append(self._conflict(row))
             else:
                 changed.append((row, dose_id, person_id))
-        return new_rows
+        return new_rows, changed
 
     def _conflict(self, row: DoseRow) -> tuple[int, dict[str, str], list[dict[str, str]]]:
         reason = Reason(
