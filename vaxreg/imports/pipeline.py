@@ -24,7 +24,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from vaxreg.core import clock
 from vaxreg.core.history import ChangeSource, change_records_build, record_changes_bulk
 from vaxreg.core.models import SourceType
-from vaxreg.imports.normalize import CompactRow, DoseRow, Reason, RowNormalizer, match_key
+from vaxreg.imports.normalize import FINGERPRINT_LENGTH, CompactRow, DoseRow, Reason, RowNormalizer, match_key
 from vaxreg.imports.readers import SourceRow, raw_cells
 from vaxreg.imports.writers import BulkWriter
 
@@ -758,24 +758,37 @@ class BatchImporter:
         doses = {d.pk: d for d in Dose.objects.filter(pk__in={did for _, did, _ in changed})}
         history = []
         person_updates: dict[int, dict[str, Any]] = {}
+        refreshed: list[tuple[str, int]] = []  # (new fingerprint, dose id) of rows written otherwise, same values
         for row, dose_id, person_id in changed:
             dose = doses[dose_id]
+            person = persons[person_id]
+            dose_changes = {f: (getattr(dose, f), getattr(row, attr)) for f, attr in DOSE_FIELDS}
+            dose_changes = {f: v for f, v in dose_changes.items() if v[0] != v[1]}
+            new_values = _person_values(row)
+            person_changes = {f: (getattr(person, f), new_values[f]) for f in new_values if getattr(person, f) != new_values[f]}
+            if len(dose.source_hash) != FINGERPRINT_LENGTH:
+                # A fingerprint made by an earlier version of the importer: whether the row changed is not known,
+                # and a person who differs from it may have been corrected since, which a re-import must not undo.
+                # Only the dose's own values are compared.
+                person_changes = {}
+            if not dose_changes and not person_changes:
+                # The row is written differently (spaces, another date format) but says the same: nothing changes.
+                self._doses_named.add(dose_id)
+                refreshed.append((row.source_hash, dose_id))
+                self.counts.doses_unchanged += 1
+                self.counts.rows_stored += 1
+                continue
             if dose.signed_off:
                 rejected.append(_signed_off(row))
                 continue
             self.touched_person_ids.add(person_id)
             self._stored_person_ids.add(person_id)
-            person = persons[person_id]
             source = ChangeSource(
                 type=SourceType.IMPORT,
                 id=str(self.batch_id),
                 reason=f"Nhập lại dòng {row.number} đã thay đổi / re-import of changed row {row.number}",
             )
-            dose_changes = {f: (getattr(dose, f), getattr(row, attr)) for f, attr in DOSE_FIELDS}
-            dose_changes = {f: v for f, v in dose_changes.items() if v[0] != v[1]}
             history += change_records_build(entity="dose", entity_id=dose_id, changes=dose_changes, source=source, at=now)
-            new_values = _person_values(row)
-            person_changes = {f: (getattr(person, f), new_values[f]) for f in new_values if getattr(person, f) != new_values[f]}
             if person_changes:
                 history += change_records_build(
                     entity="person", entity_id=person_id, changes=person_changes, source=source, at=now
@@ -804,6 +817,7 @@ class BatchImporter:
                 ],
             )
             self.counts.persons_updated += len(person_updates)
+        self.writer.update(DOSE_TABLE, ["source_hash"], refreshed)
         record_changes_bulk(history)
 
 

@@ -130,6 +130,45 @@ def test_a_changed_row_updates_its_records_with_history(places, tmp_path):
     assert list(case_steps) == [("verification_case.state", "open"), ("verification_case.state", "resolved")]
 
 
+def test_a_row_written_differently_but_saying_the_same_changes_nothing(places, tmp_path):
+    run_import(write_csv(tmp_path / "a.csv", [row(source_record_id="R1"), row(source_record_id="R2", lot_number="A1")]))
+    Dose.objects.filter(source_record_id="R2").update(signed_off=True)
+    stored = {d["source_record_id"]: d for d in Dose.objects.values()}
+    person = Person.objects.values().get()
+    # Other spaces, another way to write the same dates, the gender in lower case.
+    again = [
+        row(source_record_id="R1", full_name="  Nguyễn  Thị Hoa ", date_of_birth="1987-03-15", gender="nữ"),
+        row(source_record_id="R2", lot_number="A1", vaccination_date="2021-08-01"),
+    ]
+    batch = run_import(write_csv(tmp_path / "b.csv", again))
+    assert (batch.rows_stored, batch.doses_unchanged, batch.doses_updated, batch.persons_updated) == (2, 2, 0, 0)
+    assert batch.rows_rejected == 0  # the signed-off dose is not changed, so not refused either
+    assert Person.objects.values().get() == person
+    after = {d["source_record_id"]: d for d in Dose.objects.values()}
+    for source_id, dose in after.items():
+        assert dose["version"] == 1
+        assert dose["source_hash"] != stored[source_id]["source_hash"]  # the new text is known next time
+        assert {k: v for k, v in dose.items() if k != "source_hash"} == {
+            k: v for k, v in stored[source_id].items() if k != "source_hash"
+        }
+    assert not ChangeRecord.objects.filter(source_type="import").exists()
+    assert run_import(write_csv(tmp_path / "c.csv", again)).doses_unchanged == 2
+
+
+def test_a_fingerprint_of_an_earlier_importer_is_replaced_without_undoing_a_correction(places, tmp_path):
+    path = write_csv(tmp_path / "a.csv", [row(source_record_id="R1"), row(source_record_id="R2", lot_number="A1")])
+    run_import(path)
+    # What an earlier version of the importer left: a shorter fingerprint, and a name corrected since.
+    Dose.objects.update(source_hash="0" * 24)
+    Person.objects.update(full_name="Nguyễn Thị Hòa", name_key="nguyen thi hoa")
+    batch = run_import(write_csv(tmp_path / "b.csv", [row(source_record_id="R1"), row(source_record_id="R2", lot_number="B2")]))
+    assert (batch.doses_unchanged, batch.doses_updated, batch.persons_updated) == (1, 1, 0)
+    assert Person.objects.get().full_name == "Nguyễn Thị Hòa"
+    assert Dose.objects.get(source_record_id="R2").lot_number == "B2"  # a dose the file changed is still changed
+    assert {len(h) for h in Dose.objects.values_list("source_hash", flat=True)} == {32}
+    assert run_import(path).doses_unchanged == 1  # R1 known at once; R2 changed back
+
+
 def test_rows_missing_citizen_fields_are_stored_and_unusable_rows_kept_with_reasons(places, tmp_path):
     path = write_csv(
         tmp_path / "f.csv",
