@@ -325,19 +325,29 @@ class FreshFacilityKeys:
         self._known.update(unknown)
         self._fresh.update(set(unknown) - stocked)
 
-    def maybe_stored(self, rows: list[DoseRow]) -> list[DoseRow]:
-        """The rows whose key may be in the database already (of learnt facilities)."""
+    def hashes(self, keys: Iterable[tuple[int, str]]) -> set[int]:
+        """The hashes of a chunk's distinct keys, made once for ``maybe_stored`` and ``remember``."""
+        return set(map(hash, keys)) if self.limit > 0 else set()
+
+    def maybe_stored(self, rows: list[DoseRow], facility_ids: set[int], key_hashes: set[int]) -> list[DoseRow]:
+        """The rows whose key may be in the database already (of learnt facilities); ``facility_ids`` and
+        ``key_hashes`` are those of ``rows``."""
         if self.limit <= 0:
             return rows
         fresh, written = self._fresh, self._written
+        if facility_ids <= fresh and written.isdisjoint(key_hashes):
+            return []  # the usual chunk of a first load, answered without a look at each row
         return [r for r in rows if r.facility_id not in fresh or hash(r.dose_key) in written]
 
-    def remember(self, rows: list[DoseRow]) -> None:
-        """Note the keys of doses just written."""
+    def remember(self, rows: list[DoseRow], facility_ids: set[int], key_hashes: set[int] | None = None) -> None:
+        """Note the keys of doses just written; ``facility_ids`` and ``key_hashes`` (when known) are theirs."""
         if self.limit <= 0:
             return
         fresh = self._fresh
-        self._written.update([hash(r.dose_key) for r in rows if r.facility_id in fresh])
+        if key_hashes is not None and facility_ids <= fresh:
+            self._written |= key_hashes
+        else:
+            self._written.update([hash(r.dose_key) for r in rows if r.facility_id in fresh])
         if len(self._written) > self.limit:
             self.limit = 0  # from here on every row is looked up
             self._written = set()
@@ -453,12 +463,13 @@ class BatchImporter:
         rows = DoseRow.spread(chunk.rows)
         # Before the previous chunk's rows have landed: does any row name a dose twice (within the chunk, or
         # after the previous one)? Usually not, and then only the stored doses need a row-by-row look.
-        keys = {row.dose_key for row in rows}
+        fingerprints = {row.dose_key: row.source_hash for row in rows}
         facility_ids = {row.facility_id for row in rows}
-        repeats = len(keys) < len(rows) or not self._in_flight.dose_keys.keys().isdisjoint(keys)
+        repeats = len(fingerprints) < len(rows) or not self._in_flight.dose_keys.keys().isdisjoint(fingerprints)
+        key_hashes = self.fresh.hashes(fingerprints)
         self.writes.wait()  # the connection is this thread's again until the next hand-over
         self.fresh.learn(facility_ids)
-        existing = self._existing_doses(self.fresh.maybe_stored(rows))
+        existing = self._existing_doses(self.fresh.maybe_stored(rows, facility_ids, key_hashes))
         # The usual chunk of a first load: every row is a new dose.
         new_rows, changed = self._classify(rows, existing, chunk.rejected) if repeats or existing else (rows, [])
         by_id = self._persons_by_id_number([r.id_number for r in new_rows if r.has_usable_id])
@@ -469,10 +480,11 @@ class BatchImporter:
         # matched. Until they land, its new persons and doses are found in ``in_flight``.
         in_flight = self._in_flight
         self._hand_over()
-        self._in_flight = self._match(new_rows, by_id, by_name, db_now, in_flight)
+        every_row_new = new_rows is rows
+        self._in_flight = self._match(new_rows, by_id, by_name, db_now, in_flight, fingerprints if every_row_new else None)
         self._in_flight.rejected = chunk.rejected
         self.counts.rows_rejected += len(chunk.rejected)
-        self.fresh.remember(new_rows)
+        self.fresh.remember(new_rows, facility_ids, key_hashes if every_row_new else None)
         if self.progress:
             self.progress(self.counts)
 
@@ -579,9 +591,11 @@ class BatchImporter:
         by_name: Candidates,
         db_now: Any,
         in_flight: "_ChunkWrites",
+        fingerprints: dict[tuple[int, str], str] | None = None,
     ) -> "_ChunkWrites":
         """The persons and doses of a chunk's new rows: each row's person found among the stored persons, the
-        previous chunk's new persons or earlier rows of this chunk, or else created. No database access."""
+        previous chunk's new persons or earlier rows of this chunk, or else created. ``fingerprints``: each
+        row's dose key → fingerprint, when already made. No database access."""
         new_person_rows: list[DoseRow] = []
         person_of_row: list[int] = []  # a person id, or -(1 + position in new_person_rows)
         pending: dict[tuple[Any, ...], int] = {}  # match key → position in new_person_rows
@@ -627,7 +641,7 @@ class BatchImporter:
                 for pid, row in zip(person_ids, new_person_rows, strict=True)
             ],  # fmt: skip
             person_keys={key: person_ids[position] for key, position in pending.items()},
-            dose_keys={row.dose_key: row.source_hash for row in rows},
+            dose_keys={row.dose_key: row.source_hash for row in rows} if fingerprints is None else fingerprints,
         )
         writes.parents = {
             "places_commune": {row.commune_code for row in new_person_rows},
