@@ -55,8 +55,16 @@ class Reason:
 # vaccination date as its day number (``date.toordinal``), dose fields, person fields, fingerprint). The
 # dose and person fields are tuples shared by every row with the same cells, so a chunk crosses from the
 # reading process with each person written once; plain values only, so that ``marshal`` can carry it
-# (several times faster than pickle). ``DoseRow.spread`` spreads them out.
+# (several times faster than pickle). ``DoseRow.spread`` spreads them out; the importer's usual path reads
+# them as they are, at the positions below.
 CompactRow = tuple[int, int, str, str, int, tuple[Any, ...], tuple[Any, ...], str]
+# The person fields: the first ``PERSON_STORED`` are a new person's columns, in the order of the table's
+# ``full_name`` … ``unparsed``; then whether the ID is usable and the match key.
+PERSON_STORED = 17
+P_NAME_KEY, P_BIRTH_YEAR, P_ID_NUMBER, P_ID_REPAIRED, P_COMMUNE, P_PROVINCE = 1, 2, 8, 9, 12, 15
+P_USABLE_ID, P_MATCH_KEY = 17, 18
+# The dose fields: (dose number, vaccine code, vaccine as written, lot number, unparsed), a dose's columns.
+D_VACCINE = 1
 
 
 class DoseRow(NamedTuple):
@@ -100,9 +108,9 @@ class DoseRow(NamedTuple):
     @classmethod
     def spread(cls, compact_rows: list[CompactRow]) -> list["DoseRow"]:
         new = tuple.__new__
-        dates = _DATES
+        dates = DAY_DATES
         return [
-            new(cls, (number, facility_id, facility_code, source_id, dates.get(day) or _date(day), *dose, *person,
+            new(cls, (number, facility_id, facility_code, source_id, dates.get(day) or day_date(day), *dose, *person,
                       fingerprint, (facility_id, source_id)))
             for number, facility_id, facility_code, source_id, day, dose, person, fingerprint in compact_rows
         ]  # fmt: skip
@@ -111,13 +119,14 @@ class DoseRow(NamedTuple):
 _fingerprint = xxhash.xxh3_128_hexdigest
 FINGERPRINT_LENGTH = 32  # hex digits (``Dose.source_hash``); earlier versions of the importer wrote 24
 
-_DATES: dict[int, dt.date] = {}  # day number → date: a file holds a few thousand vaccination days
+DAY_DATES: dict[int, dt.date] = {}  # day number → date: a file holds a few thousand vaccination days
 
 
-def _date(day: int) -> dt.date:
-    if len(_DATES) >= DATE_MEMO_SIZE:
-        _DATES.clear()
-    date = _DATES[day] = dt.date.fromordinal(day)
+def day_date(day: int) -> dt.date:
+    """The date of a day number (``date.toordinal``), kept in ``DAY_DATES`` for the next row of that day."""
+    if len(DAY_DATES) >= DATE_MEMO_SIZE:
+        DAY_DATES.clear()
+    date = DAY_DATES[day] = dt.date.fromordinal(day)
     return date
 
 

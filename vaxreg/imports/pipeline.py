@@ -24,7 +24,26 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from vaxreg.core import clock
 from vaxreg.core.history import ChangeSource, change_records_build, record_changes_bulk
 from vaxreg.core.models import SourceType
-from vaxreg.imports.normalize import FINGERPRINT_LENGTH, CompactRow, DoseRow, Reason, RowNormalizer, match_key
+from vaxreg.imports.normalize import (
+    D_VACCINE,
+    DAY_DATES,
+    FINGERPRINT_LENGTH,
+    P_BIRTH_YEAR,
+    P_COMMUNE,
+    P_ID_NUMBER,
+    P_ID_REPAIRED,
+    P_MATCH_KEY,
+    P_NAME_KEY,
+    P_PROVINCE,
+    P_USABLE_ID,
+    PERSON_STORED,
+    CompactRow,
+    DoseRow,
+    Reason,
+    RowNormalizer,
+    day_date,
+    match_key,
+)
 from vaxreg.imports.readers import SourceRow, raw_cells
 from vaxreg.imports.writers import BulkWriter
 
@@ -38,14 +57,15 @@ PERSON_TABLE = "people_person"
 DOSE_TABLE = "vaccinations_dose"
 REJECTED_TABLE = "imports_rejectedrow"
 
+# In the order of the fields a row carries (see ``CompactRow``), so that a row's values go in as they come.
 PERSON_COLUMNS = (
     "id", "full_name", "name_key", "birth_year", "birth_month", "birth_day", "birth_date_raw", "gender", "id_type",
     "id_number", "id_repaired", "phone", "address", "commune_id", "legacy_commune_code", "commune_code_raw",
-    "province_id", "verification_state", "created_batch_id", "created_at", "updated_at", "version", "unparsed",
+    "province_id", "unparsed", "verification_state", "created_batch_id", "created_at", "updated_at", "version",
 )  # fmt: skip
 DOSE_COLUMNS = (  # no id: the database numbers doses itself; nothing needs their ids back
-    "person_id", "vaccine_id", "vaccine_raw", "lot_number", "vaccination_date", "dose_number", "facility_id",
-    "source_record_id", "status", "signed_off", "created_batch_id", "source_row", "source_hash", "unparsed",
+    "person_id", "dose_number", "vaccine_id", "vaccine_raw", "lot_number", "unparsed", "vaccination_date",
+    "facility_id", "source_record_id", "source_row", "source_hash", "status", "signed_off", "created_batch_id",
     "created_at", "updated_at", "version",
 )  # fmt: skip
 REJECTED_COLUMNS = ("batch_id", "row_number", "raw", "reasons")
@@ -211,6 +231,11 @@ class ImportReaderFailed(RuntimeError):
     """The process reading the file stopped with an error (its traceback is the message)."""
 
 
+def _fingerprints(rows: list[CompactRow]) -> dict[tuple[int, str], str]:
+    """Each row's dose key (facility id, source record id) → the row's fingerprint."""
+    return {(facility_id, source_id): fingerprint for _, facility_id, _, source_id, _, _, _, fingerprint in rows}
+
+
 def _birth_parts(row: DoseRow) -> tuple[int | None, int | None, int | None]:
     return (row.birth_year, row.birth_month, row.birth_day)
 
@@ -329,7 +354,7 @@ class FreshFacilityKeys:
         """The hashes of a chunk's distinct keys, made once for ``maybe_stored`` and ``remember``."""
         return set(map(hash, keys)) if self.limit > 0 else set()
 
-    def maybe_stored(self, rows: list[DoseRow], facility_ids: set[int], key_hashes: set[int]) -> list[DoseRow]:
+    def maybe_stored(self, rows: list[CompactRow], facility_ids: set[int], key_hashes: set[int]) -> list[CompactRow]:
         """The rows whose key may be in the database already (of learnt facilities); ``facility_ids`` and
         ``key_hashes`` are those of ``rows``."""
         if self.limit <= 0:
@@ -337,9 +362,9 @@ class FreshFacilityKeys:
         fresh, written = self._fresh, self._written
         if facility_ids <= fresh and written.isdisjoint(key_hashes):
             return []  # the usual chunk of a first load, answered without a look at each row
-        return [r for r in rows if r.facility_id not in fresh or hash(r.dose_key) in written]
+        return [r for r in rows if r[1] not in fresh or hash((r[1], r[3])) in written]
 
-    def remember(self, rows: list[DoseRow], facility_ids: set[int], key_hashes: set[int] | None = None) -> None:
+    def remember(self, rows: list[CompactRow], facility_ids: set[int], key_hashes: set[int] | None = None) -> None:
         """Note the keys of doses just written; ``facility_ids`` and ``key_hashes`` (when known) are theirs."""
         if self.limit <= 0:
             return
@@ -347,7 +372,7 @@ class FreshFacilityKeys:
         if key_hashes is not None and facility_ids <= fresh:
             self._written |= key_hashes
         else:
-            self._written.update([hash(r.dose_key) for r in rows if r.facility_id in fresh])
+            self._written.update([hash((r[1], r[3])) for r in rows if r[1] in fresh])
         if len(self._written) > self.limit:
             self.limit = 0  # from here on every row is looked up
             self._written = set()
@@ -460,11 +485,11 @@ class BatchImporter:
     def _write_chunk(self, chunk: _Chunk) -> None:
         now = clock.now()
         db_now = connection.ops.adapt_datetimefield_value(now)
-        rows = DoseRow.spread(chunk.rows)
+        rows = chunk.rows
         # Before the previous chunk's rows have landed: does any row name a dose twice (within the chunk, or
         # after the previous one)? Usually not, and then only the stored doses need a row-by-row look.
-        fingerprints = {row.dose_key: row.source_hash for row in rows}
-        facility_ids = {row.facility_id for row in rows}
+        fingerprints = _fingerprints(rows)
+        facility_ids = {row[1] for row in rows}
         repeats = len(fingerprints) < len(rows) or not self._in_flight.dose_keys.keys().isdisjoint(fingerprints)
         key_hashes = self.fresh.hashes(fingerprints)
         self.writes.wait()  # the connection is this thread's again until the next hand-over
@@ -472,8 +497,9 @@ class BatchImporter:
         existing = self._existing_doses(self.fresh.maybe_stored(rows, facility_ids, key_hashes))
         # The usual chunk of a first load: every row is a new dose.
         new_rows, changed = self._classify(rows, existing, chunk.rejected) if repeats or existing else (rows, [])
-        by_id = self._persons_by_id_number([r.id_number for r in new_rows if r.has_usable_id])
-        by_name = self._persons_by_name_key([r for r in new_rows if not r.has_usable_id and r.name_key])
+        persons = [row[6] for row in new_rows]
+        by_id = self._persons_by_id_number([p[P_ID_NUMBER] for p in persons if p[P_USABLE_ID]])
+        by_name = self._persons_by_name_key([p for p in persons if not p[P_USABLE_ID] and p[P_NAME_KEY]])
         self._update(changed, now, db_now, chunk.rejected)
         self._reserve_person_ids(len(new_rows))
         # Every read of this chunk is done: the previous chunk's rows go to the database while this one is
@@ -490,50 +516,51 @@ class BatchImporter:
 
     def _classify(
         self,
-        rows: list[DoseRow],
+        rows: list[CompactRow],
         existing: dict[tuple[int, str], tuple[int, int, str, int | None]],
         rejected: list[tuple[int, dict[str, str], list[dict[str, str]]]],
-    ) -> tuple[list[DoseRow], list[tuple[DoseRow, int, int]]]:
+    ) -> tuple[list[CompactRow], list[tuple[DoseRow, int, int]]]:
         """The rows that are new doses, and the stored doses a row gives other values (row, dose id, person
         id); the other rows are counted as unchanged, or added to ``rejected`` (a dose the file already named
         with other values)."""
         in_flight = self._in_flight
-        new_rows: list[DoseRow] = []
+        new_rows: list[CompactRow] = []
         changed: list[tuple[DoseRow, int, int]] = []
         seen_in_chunk: dict[tuple[int, str], str] = {}
         for row in rows:
-            key = row.dose_key
+            key, fingerprint = (row[1], row[3]), row[7]
             if key in seen_in_chunk:
-                if seen_in_chunk[key] == row.source_hash:
+                if seen_in_chunk[key] == fingerprint:
                     self.counts.doses_unchanged += 1
                     self.counts.rows_stored += 1
                 else:
                     rejected.append(self._conflict(row))
                 continue
-            seen_in_chunk[key] = row.source_hash
+            seen_in_chunk[key] = fingerprint
             found = existing.get(key)
             if found is None:
                 written = in_flight.dose_keys.get(key)  # a dose of the previous chunk, not in the table yet
                 if written is None:
                     new_rows.append(row)
-                elif written == row.source_hash:
+                elif written == fingerprint:
                     self.counts.doses_unchanged += 1
                     self.counts.rows_stored += 1
                 else:
                     rejected.append(self._conflict(row))
                 continue
             dose_id, person_id, source_hash, created_batch_id = found
-            if source_hash == row.source_hash:
+            if source_hash == fingerprint:
                 self._doses_named.add(dose_id)
                 self.counts.doses_unchanged += 1
                 self.counts.rows_stored += 1
             elif created_batch_id == self.batch_id or dose_id in self._doses_named:
                 rejected.append(self._conflict(row))
             else:
-                changed.append((row, dose_id, person_id))
+                changed.append((DoseRow.spread([row])[0], dose_id, person_id))
         return new_rows, changed
 
-    def _conflict(self, row: DoseRow) -> tuple[int, dict[str, str], list[dict[str, str]]]:
+    def _conflict(self, compact_row: CompactRow) -> tuple[int, dict[str, str], list[dict[str, str]]]:
+        row = DoseRow.spread([compact_row])[0]
         reason = Reason(
             "DUPLICATE_SOURCE_ID_CONFLICT",
             "Mã bản ghi",
@@ -544,15 +571,15 @@ class BatchImporter:
         )
         return (row.number, _row_as_raw(row), [reason.as_dict()])
 
-    def _existing_doses(self, rows: list[DoseRow]) -> dict[tuple[int, str], tuple[int, int, str, int | None]]:
+    def _existing_doses(self, rows: list[CompactRow]) -> dict[tuple[int, str], tuple[int, int, str, int | None]]:
         found: dict[tuple[int, str], tuple[int, int, str, int | None]] = {}
         if not rows:
             return found
         columns = "d.id, d.facility_id, d.source_record_id, d.person_id, d.source_hash, d.created_batch_id"
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                facility_array, facility_list = _pg_array((r.facility_id for r in rows), "bigint")
-                source_array, source_list = _pg_array(r.source_record_id for r in rows)
+                facility_array, facility_list = _pg_array((r[1] for r in rows), "bigint")
+                source_array, source_list = _pg_array(r[3] for r in rows)
                 cursor.execute(
                     f"SELECT {columns} FROM {DOSE_TABLE} d JOIN unnest({facility_array}, {source_array}) AS k(f, s) "
                     "ON d.facility_id = k.f AND d.source_record_id = k.s",
@@ -562,7 +589,7 @@ class BatchImporter:
             else:
                 by_facility: dict[int, list[str]] = {}
                 for row in rows:
-                    by_facility.setdefault(row.facility_id, []).append(row.source_record_id)
+                    by_facility.setdefault(row[1], []).append(row[3])
                 results = []
                 for facility_id, source_ids in by_facility.items():
                     for part in _chunks_of(source_ids):
@@ -586,7 +613,7 @@ class BatchImporter:
 
     def _match(
         self,
-        rows: list[DoseRow],
+        rows: list[CompactRow],
         by_id: Candidates,
         by_name: Candidates,
         db_now: Any,
@@ -596,14 +623,15 @@ class BatchImporter:
         """The persons and doses of a chunk's new rows: each row's person found among the stored persons, the
         previous chunk's new persons or earlier rows of this chunk, or else created. ``fingerprints``: each
         row's dose key → fingerprint, when already made. No database access."""
-        new_person_rows: list[DoseRow] = []
-        person_of_row: list[int] = []  # a person id, or -(1 + position in new_person_rows)
-        pending: dict[tuple[Any, ...], int] = {}  # match key → position in new_person_rows
+        new_persons: list[tuple[Any, ...]] = []  # the person fields of each new person's first row
+        person_of_row: list[int] = []  # a person id, or -(1 + position in new_persons)
+        pending: dict[tuple[Any, ...], int] = {}  # match key → position in new_persons
         earlier = in_flight.person_keys
         last_key: tuple[Any, ...] | None = None
         last_ref = 0
         for row in rows:
-            key = row.match_key
+            person = row[6]
+            key = person[P_MATCH_KEY]
             if key is last_key and key is not None:
                 # The same person as the row before, as a file usually lists a person's doses: one key object
                 # (the reading process makes it once per person), so the answer is the one just found.
@@ -611,7 +639,10 @@ class BatchImporter:
                 continue
             person_id = None
             if key is not None:
-                candidates = by_id.get(row.id_number, ()) if row.has_usable_id else by_name.get(row.name_key, ())
+                if person[P_USABLE_ID]:
+                    candidates = by_id.get(person[P_ID_NUMBER], ())
+                else:
+                    candidates = by_name.get(person[P_NAME_KEY], ())
                 if candidates:
                     person_id = next((pid for ckey, pid in candidates if ckey == key), None)
                 person_id = person_id or earlier.get(key)
@@ -621,50 +652,42 @@ class BatchImporter:
                 ref = -1 - pending[key]
             else:
                 if key is not None:
-                    pending[key] = len(new_person_rows)
-                new_person_rows.append(row)
-                ref = -len(new_person_rows)
+                    pending[key] = len(new_persons)
+                new_persons.append(person)
+                ref = -len(new_persons)
             person_of_row.append(ref)
             last_key, last_ref = key, ref
 
-        person_ids = self._spare_person_ids[: len(new_person_rows)]
-        del self._spare_person_ids[: len(new_person_rows)]
-        batch_id = self.batch_id
+        person_ids = self._spare_person_ids[: len(new_persons)]
+        del self._spare_person_ids[: len(new_persons)]
+        person_tail = ("unverified", self.batch_id, db_now, db_now, 1)
         writes = _ChunkWrites(
-            persons=[
-                (
-                    pid, row.full_name, row.name_key, row.birth_year, row.birth_month, row.birth_day, row.birth_raw,
-                    row.gender, row.id_kind, row.id_number, row.id_repaired, row.phone, row.address, row.commune_code,
-                    row.legacy_commune_code, row.commune_code_raw, row.province_code, "unverified", batch_id, db_now,
-                    db_now, 1, row.person_unparsed,
-                )
-                for pid, row in zip(person_ids, new_person_rows, strict=True)
-            ],  # fmt: skip
+            persons=[(pid, *person[:PERSON_STORED], *person_tail) for pid, person in zip(person_ids, new_persons, strict=True)],
             person_keys={key: person_ids[position] for key, position in pending.items()},
-            dose_keys={row.dose_key: row.source_hash for row in rows} if fingerprints is None else fingerprints,
+            dose_keys=_fingerprints(rows) if fingerprints is None else fingerprints,
         )
         writes.parents = {
-            "places_commune": {row.commune_code for row in new_person_rows},
-            "places_province": {row.province_code for row in new_person_rows},
-            "places_facility": {row.facility_id for row in rows},
-            "vaccinations_vaccine": {row.vaccine_code for row in rows},
+            "places_commune": {person[P_COMMUNE] for person in new_persons},
+            "places_province": {person[P_PROVINCE] for person in new_persons},
+            "places_facility": {row[1] for row in rows},
+            "vaccinations_vaccine": {row[5][D_VACCINE] for row in rows},
             # Stored persons only: nobody else can see, let alone delete, the persons this import creates.
             "people_person": {ref for ref in person_of_row if ref > 0},
         }
         self._created_provinces |= writes.parents["places_province"]
         self._stored_person_ids |= writes.parents["people_person"]
-        self.counts.ids_repaired += sum(1 for row in new_person_rows if row.id_repaired)
+        self.counts.ids_repaired += sum(1 for person in new_persons if person[P_ID_REPAIRED])
         self.counts.persons_created += len(person_ids)
         person_id_of_row = [ref if ref > 0 else person_ids[-ref - 1] for ref in person_of_row]
         self.touched_person_ids.update(person_id_of_row)
+        dose_tail = ("valid", False, self.batch_id, db_now, db_now, 1)
+        dates = DAY_DATES
         writes.doses = [
-            (
-                person_id, row.vaccine_code, row.vaccine_raw, row.lot_number, row.vaccination_date, row.dose_number,
-                row.facility_id, row.source_record_id, "valid", False, batch_id, row.number, row.source_hash,
-                row.dose_unparsed, db_now, db_now, 1,
+            (person_id, *dose, dates.get(day) or day_date(day), facility_id, source_id, number, fingerprint, *dose_tail)
+            for (number, facility_id, _, source_id, day, dose, _, fingerprint), person_id in zip(
+                rows, person_id_of_row, strict=True
             )
-            for row, person_id in zip(rows, person_id_of_row, strict=True)
-        ]  # fmt: skip
+        ]
         self.counts.doses_created += len(writes.doses)
         self.counts.rows_stored += len(writes.doses)
         return writes
@@ -707,12 +730,12 @@ class BatchImporter:
                     found.setdefault(number, []).append((key, pid))
         return found
 
-    def _persons_by_name_key(self, rows: list[DoseRow]) -> Candidates:
+    def _persons_by_name_key(self, persons: list[tuple[Any, ...]]) -> Candidates:
         """Persons who could be the same as rows without a usable ID: same folded name and birth year (the
         index's two columns; common names have thousands of holders, so the year narrows at the index)."""
         found: Candidates = {}
         columns = "id, name_key, birth_year, birth_month, birth_day, gender, commune_id, commune_code_raw"
-        pairs = sorted({(r.name_key, r.birth_year) for r in rows}, key=lambda p: (p[0], p[1] or 0))
+        pairs = sorted({(p[P_NAME_KEY], p[P_BIRTH_YEAR]) for p in persons}, key=lambda p: (p[0], p[1] or 0))
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 dated = [p for p in pairs if p[1] is not None]
