@@ -453,31 +453,32 @@ class BatchImporter:
         return self.counts
 
     def _read_chunks(self, rows: Iterable[SourceRow]) -> Iterator[_Chunk]:
-        """Normalised rows, a chunk at a time (pure Python, no database)."""
+        """Normalised rows, a chunk at a time (pure Python, no database). Every row read is stored or
+        rejected, so a chunk's count of rows read is the sum of the two."""
+        normalize = self.normalizer.normalize
         chunk = _Chunk()
-        for source_row in rows:
-            if source_row.error:
-                chunk.rows_read += 1
+        stored, rejected = chunk.rows, chunk.rejected
+        for number, values, error in rows:
+            if error:
                 reason = Reason(
-                    "LINE_UNREADABLE", "", f"Dòng không đọc được: {source_row.error}",
-                    f"The line cannot be read: {source_row.error}",
+                    "LINE_UNREADABLE", "", f"Dòng không đọc được: {error}", f"The line cannot be read: {error}"
                 )  # fmt: skip
-                chunk.rejected.append((source_row.number, {}, [reason.as_dict()]))
+                rejected.append((number, {}, [reason.as_dict()]))
             else:
-                result = self.normalizer.normalize(source_row.number, source_row.values)
+                result = normalize(number, values)
                 if result is None:
                     chunk.rows_blank += 1
                     continue
-                chunk.rows_read += 1
                 if isinstance(result, tuple):
-                    chunk.rows.append(result)
+                    stored.append(result)
                 else:
-                    chunk.rejected.append(
-                        (source_row.number, raw_cells(source_row.values, self.headers), [r.as_dict() for r in result])
-                    )
-            if len(chunk.rows) + len(chunk.rejected) >= CHUNK_ROWS:
+                    rejected.append((number, raw_cells(values, self.headers), [r.as_dict() for r in result]))
+            if len(stored) + len(rejected) >= CHUNK_ROWS:
+                chunk.rows_read = CHUNK_ROWS
                 yield chunk
                 chunk = _Chunk()
+                stored, rejected = chunk.rows, chunk.rejected
+        chunk.rows_read = len(stored) + len(rejected)
         yield chunk
 
     # -- one chunk -------------------------------------------------------------------------------------

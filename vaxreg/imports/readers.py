@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, NamedTuple
 
 from vaxreg.imports.headers import HeaderMatch, match_headers
 
@@ -40,8 +40,9 @@ class FileRefused(Exception):
         self.message_en = message_en
 
 
-@dataclass(slots=True)
-class SourceRow:
+class SourceRow(NamedTuple):
+    """One row of a file (a tuple: a reader makes a million of them)."""
+
     number: int  # 1-based row of the file as a spreadsheet shows it (the header row included)
     values: list[CellValue]
     error: str = ""  # set when the line itself could not be read
@@ -174,18 +175,18 @@ class DoseFile:
                 lines = (line.replace("\x00", "\ufffd") if "\x00" in line else line for line in text)
             reader = csv.reader(lines, delimiter=self.layout.delimiter)
             number = 0
+            new = tuple.__new__
             while True:
-                number += 1
                 try:
-                    cells: list[Any] = next(reader)
-                except StopIteration:
+                    for cells in reader:
+                        number += 1
+                        if compose:
+                            cells = [unicodedata.normalize("NFC", c) for c in cells]
+                        yield new(SourceRow, (number, cells, ""))
                     return
-                except csv.Error as exc:
+                except csv.Error as exc:  # a broken line: reported, and the reading goes on after it
+                    number += 1
                     yield SourceRow(number, [], str(exc))
-                    continue
-                if compose:
-                    cells = [unicodedata.normalize("NFC", c) for c in cells]
-                yield SourceRow(number, cells)
 
     def _excel_rows(self, kind: str) -> Iterator[SourceRow]:
         if kind == "zip" and self.path.stat().st_size > STREAMED_XLSX_BYTES:
