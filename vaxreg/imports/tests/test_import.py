@@ -12,7 +12,7 @@ from openpyxl import Workbook
 from vaxreg.accounts.models import Role
 from vaxreg.accounts.services import user_create
 from vaxreg.core.models import ChangeRecord
-from vaxreg.imports import pipeline
+from vaxreg.imports import pipeline, readers
 from vaxreg.imports.models import ImportBatch, RejectedRow
 from vaxreg.imports.services import ImportRefused, import_batch_create, import_batch_run, rejected_rows_report
 from vaxreg.imports.tests.conftest import HEADERS, row, write_csv
@@ -196,6 +196,22 @@ def test_rows_missing_citizen_fields_are_stored_and_unusable_rows_kept_with_reas
     assert "31/02/2021" in text and "VACCINATION_DATE_INVALID" in text and name.endswith(".csv")
     xlsx, _, _ = rejected_rows_report(batch=batch, fmt="xlsx")
     assert xlsx[:2] == b"PK"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1258"])
+def test_a_line_the_csv_reader_cannot_read_is_reported_and_the_rows_after_it_are_read(places, tmp_path, encoding):
+    too_long = "x" * (readers.MAX_FIELD_CHARS + 1)  # longer than any field the reader accepts
+    rows = [row(source_record_id="R1"), row(source_record_id="R2", address=too_long), row(source_record_id="R3")]
+    path = write_csv(tmp_path / "f.csv", rows, encoding="utf-8")
+    if encoding == "cp1258":  # tones as combining marks, composed again as the lines are read
+        path.write_bytes(_encode_cp1258(path.read_text(encoding="utf-8")))
+    batch = run_import(path)
+    assert batch.encoding == encoding
+    assert (batch.rows_read, batch.rows_stored, batch.rows_rejected) == (3, 2, 1)
+    assert set(Dose.objects.values_list("source_record_id", flat=True)) == {"R1", "R3"}
+    rejected = RejectedRow.objects.get(batch=batch)
+    assert (rejected.row_number, rejected.reasons[0]["code"]) == (3, "LINE_UNREADABLE")
+    assert Dose.objects.get(source_record_id="R3").source_row == 4
 
 
 def test_a_file_without_a_structural_column_is_refused_whole(places, tmp_path):
