@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 _PROVINCES_CSV = Path(__file__).parent / "data" / "cccd_provinces.csv"
 
@@ -40,8 +41,9 @@ class IdKind(StrEnum):
 USABLE_ID_KINDS = frozenset({IdKind.CCCD, IdKind.CMND, IdKind.PASSPORT})
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedId:
+class ParsedId(NamedTuple):
+    """An ID number as read (a tuple: the importer makes one for every person of a file)."""
+
     kind: IdKind
     number: str  # digits for CCCD/CMND, upper case for passports, the cleaned text when INVALID
     repaired: bool  # leading zeros that Excel had dropped were put back
@@ -160,6 +162,9 @@ def _parse(raw: object) -> ParsedId:
 _MEMO: dict[type, dict[object, ParsedId]] = {str: {}, int: {}, float: {}}
 
 
+_new_parsed_id = tuple.__new__
+
+
 def parse_id_number(raw: object) -> ParsedId:
     """Classify an ID as typed or read from a cell: CCCD, CMND, passport, invalid or none.
 
@@ -167,7 +172,7 @@ def parse_id_number(raw: object) -> ParsedId:
     its leading zeros in Excel; it comes back padded with ``repaired=True``.
     """
     if type(raw) is str and len(raw) == 12 and raw.isdigit() and raw.isascii():
-        return ParsedId(IdKind.CCCD, raw, False, raw)  # the usual cell, read faster than the memo is
+        return _new_parsed_id(ParsedId, (IdKind.CCCD, raw, False, raw))  # the usual cell: faster than the memo
     memo = _MEMO.get(type(raw))
     if memo is None:
         return _parse(raw)
