@@ -106,6 +106,11 @@ class DoseRow(NamedTuple):
     dose_key: tuple[int, str]  # (facility id, source record id): which stored dose the row is
 
     @classmethod
+    def of(cls, compact_row: CompactRow) -> "DoseRow":
+        """One row spread out: for the few rows the importer looks at field by field."""
+        return cls.spread([compact_row])[0]
+
+    @classmethod
     def spread(cls, compact_rows: list[CompactRow]) -> list["DoseRow"]:
         new = tuple.__new__
         dates = DAY_DATES

@@ -508,7 +508,8 @@ class BatchImporter:
         in_flight = self._in_flight
         self._hand_over()
         every_row_new = new_rows is rows
-        self._in_flight = self._match(new_rows, by_id, by_name, db_now, in_flight, fingerprints if every_row_new else None)
+        new_fingerprints = fingerprints if every_row_new else _fingerprints(new_rows)
+        self._in_flight = self._match(new_rows, by_id, by_name, db_now, in_flight, new_fingerprints)
         self._in_flight.rejected = chunk.rejected
         self.counts.rows_rejected += len(chunk.rejected)
         self.fresh.remember(new_rows, facility_ids, key_hashes if every_row_new else None)
@@ -557,11 +558,11 @@ class BatchImporter:
             elif created_batch_id == self.batch_id or dose_id in self._doses_named:
                 rejected.append(self._conflict(row))
             else:
-                changed.append((DoseRow.spread([row])[0], dose_id, person_id))
+                changed.append((DoseRow.of(row), dose_id, person_id))
         return new_rows, changed
 
     def _conflict(self, compact_row: CompactRow) -> tuple[int, dict[str, str], list[dict[str, str]]]:
-        row = DoseRow.spread([compact_row])[0]
+        row = DoseRow.of(compact_row)
         reason = Reason(
             "DUPLICATE_SOURCE_ID_CONFLICT",
             "Mã bản ghi",
@@ -619,11 +620,11 @@ class BatchImporter:
         by_name: Candidates,
         db_now: Any,
         in_flight: "_ChunkWrites",
-        fingerprints: dict[tuple[int, str], str] | None = None,
+        fingerprints: dict[tuple[int, str], str],
     ) -> "_ChunkWrites":
         """The persons and doses of a chunk's new rows: each row's person found among the stored persons, the
         previous chunk's new persons or earlier rows of this chunk, or else created. ``fingerprints``: each
-        row's dose key → fingerprint, when already made. No database access."""
+        row's dose key → fingerprint. No database access."""
         new_persons: list[tuple[Any, ...]] = []  # the person fields of each new person's first row
         person_of_row: list[int] = []  # a person id, or -(1 + position in new_persons)
         pending: dict[tuple[Any, ...], int] = {}  # match key → position in new_persons
@@ -665,7 +666,7 @@ class BatchImporter:
         writes = _ChunkWrites(
             persons=[(pid, *person[:PERSON_STORED], *person_tail) for pid, person in zip(person_ids, new_persons, strict=True)],
             person_keys={key: person_ids[position] for key, position in pending.items()},
-            dose_keys=_fingerprints(rows) if fingerprints is None else fingerprints,
+            dose_keys=fingerprints,
         )
         writes.parents = {
             "places_commune": {person[P_COMMUNE] for person in new_persons},
@@ -803,12 +804,12 @@ class BatchImporter:
             dose_changes = {f: (getattr(dose, f), getattr(row, attr)) for f, attr in DOSE_FIELDS}
             dose_changes = {f: v for f, v in dose_changes.items() if v[0] != v[1]}
             new_values = _person_values(row)
-            person_changes = {f: (getattr(person, f), new_values[f]) for f in new_values if getattr(person, f) != new_values[f]}
-            if len(dose.source_hash) != FINGERPRINT_LENGTH:
-                # A fingerprint made by an earlier version of the importer: whether the row changed is not known,
-                # and a person who differs from it may have been corrected since, which a re-import must not undo.
-                # Only the dose's own values are compared.
-                person_changes = {}
+            person_changes: dict[str, tuple[Any, Any]] = {}
+            # Beside a fingerprint made by an earlier version of the importer, whether the row changed is not known,
+            # and a person who differs from it may have been corrected since, which a re-import must not undo: only
+            # the dose's own values are compared.
+            if len(dose.source_hash) == FINGERPRINT_LENGTH:
+                person_changes = {f: (getattr(person, f), v) for f, v in new_values.items() if getattr(person, f) != v}
             if not dose_changes and not person_changes:
                 # The row is written differently (spaces, another date format) but says the same: nothing changes.
                 self._doses_named.add(dose_id)
