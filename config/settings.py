@@ -155,6 +155,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # session_replication_role: a superuser or `GRANT SET ON PARAMETER session_replication_role TO <role>`;
 # without it the database's per-row checks are used anyway); "database" always leaves them to the database.
 VAXREG_IMPORT_KEY_CHECKS = os.environ.get("VAXREG_IMPORT_KEY_CHECKS", "importer")
+# PostgreSQL: an import into empty person and dose tables (a first load) builds their secondary indexes once at
+# its end instead of row by row, holding the tables' exclusive lock until it commits; "0" keeps them always.
+VAXREG_IMPORT_DEFER_INDEXES = os.environ.get("VAXREG_IMPORT_DEFER_INDEXES", "1") != "0"
 # An import touching up to this many persons re-checks them (rules, then cases) in its own transaction;
 # a larger one (a province's first load) queues a background re-scan of its provinces when it commits.
 VAXREG_IMPORT_RECHECK_INLINE_MAX = int(os.environ.get("VAXREG_IMPORT_RECHECK_INLINE_MAX", "50000"))

@@ -59,10 +59,11 @@ class Reason:
 # them as they are, at the positions below.
 CompactRow = tuple[int, int, str, str, int, tuple[Any, ...], tuple[Any, ...], str]
 # The person fields: the first ``PERSON_STORED`` are a new person's columns, in the order of the table's
-# ``full_name`` … ``unparsed``; then whether the ID is usable and the match key.
+# ``full_name`` … ``unparsed``; then whether the ID is usable, the match key, and the key by which rows without
+# a usable ID find this person.
 PERSON_STORED = 17
 P_NAME_KEY, P_BIRTH_YEAR, P_ID_NUMBER, P_ID_REPAIRED, P_COMMUNE, P_PROVINCE = 1, 2, 8, 9, 12, 15
-P_USABLE_ID, P_MATCH_KEY = 17, 18
+P_USABLE_ID, P_MATCH_KEY, P_NAME_MATCH_KEY = 17, 18, 19
 # The dose fields: (dose number, vaccine code, vaccine as written, lot number, unparsed), a dose's columns.
 D_VACCINE = 1
 
@@ -102,6 +103,7 @@ class DoseRow(NamedTuple):
     person_unparsed: dict[str, str] | None
     has_usable_id: bool  # a CCCD, CMND or passport number of a valid shape
     match_key: tuple[Any, ...] | None  # who the row's person is: see ``match_key``
+    name_match_key: tuple[Any, ...] | None  # the match key of a row saying the same without the ID
     source_hash: str  # fingerprint of what the row says, to recognise an unchanged re-import at once
     dose_key: tuple[int, str]  # (facility id, source record id): which stored dose the row is
 
@@ -147,8 +149,9 @@ def match_key(
     commune: str,
 ) -> tuple[Any, ...] | None:
     """Deterministic identity: the same valid ID with the same name and birth year, or, without a usable
-    ID, the same name, birth date, gender and commune (its code, or what was written when it is unknown).
-    Rows with neither are never merged. Made once per distinct person, in the reading process."""
+    ID, the same name, birth date, gender and commune (its code, or what was written when it is unknown):
+    the same as any person, with an ID or without, of that name, birth date, gender and commune. Rows with
+    neither are never merged. Made once per distinct person, in the reading process."""
     if usable_id:
         return ("id", id_number, name_key, year)
     if not name_key:
@@ -294,14 +297,19 @@ class RowNormalizer:
         year, month, day = _NO_BIRTH if birth is None else (birth.year, birth.month, birth.day)
         id_number = parsed_id.number[:32]
         usable_id = parsed_id.kind in USABLE_ID_KINDS
+        commune = commune_code or commune_code_raw
+        name_match_key = match_key(
+            usable_id=False, id_number="", name_key=name_key, year=year, month=month, day=day, gender=gender, commune=commune
+        )
         return (
             full_name, name_key, year, month, day, birth_raw, gender, _ID_KIND_TEXT[parsed_id.kind], id_number,
             parsed_id.repaired, phone, address, commune_code, legacy_code or "", commune_code_raw, province_code,
             unparsed or None, usable_id,
             match_key(
                 usable_id=usable_id, id_number=id_number, name_key=name_key, year=year, month=month, day=day,
-                gender=gender, commune=commune_code or commune_code_raw,
-            ),
+                gender=gender, commune=commune,
+            ) if usable_id else name_match_key,
+            name_match_key,
         )  # fmt: skip
 
     def _dose(self, raw_dose_cell: CellValue, raw_vaccine: CellValue, raw_lot: CellValue) -> tuple[Any, ...]:

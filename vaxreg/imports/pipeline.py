@@ -34,6 +34,7 @@ from vaxreg.imports.normalize import (
     P_ID_REPAIRED,
     P_MATCH_KEY,
     P_NAME_KEY,
+    P_NAME_MATCH_KEY,
     P_PROVINCE,
     P_USABLE_ID,
     PERSON_STORED,
@@ -50,6 +51,11 @@ from vaxreg.imports.writers import BulkWriter
 CHUNK_ROWS = 20_000
 CHUNKS_AHEAD = 4  # chunks read and waiting to be written
 FRESH_KEYS_MAX = 2_000_000  # hashes of written keys kept to spare lookups (about 100 MB at most)
+# While the secondary indexes are left off (a first load), the persons created so far are found in memory by
+# their keys (one, or two for a person with an ID; about 200 bytes each); past this many keys, the indexes are
+# built and the database finds them again.
+CREATED_PERSON_KEYS_MAX = 1_500_000
+LOCK_WAIT = "1s"  # how long a first load waits for the tables' exclusive lock before it keeps the indexes
 READ_IN_CHILD_PROCESS = True
 IMPORT_LOCK_KEY = 0x7661787265670001  # "vaxreg" + 1: the advisory lock that serialises imports
 
@@ -316,6 +322,96 @@ class ParentKeys:
         checked |= wanted
 
 
+class DeferredIndexes:
+    """The secondary indexes of the person and dose tables, left off while an import loads them empty.
+
+    PostgreSQL keeps every index up to date row by row, and on a large load that upkeep is most of the
+    database's work; building an index once over the loaded rows costs a fraction of it (PostgreSQL's own
+    advice for populating a database). So when an import finds both tables empty (the first load of a
+    new installation), it takes their exclusive lock, drops their indexes other than the primary keys, and
+    builds them again exactly as they were, in the same transaction: as soon as it needs one for a lookup,
+    when the persons it must remember grow past ``CREATED_PERSON_KEYS_MAX`` keys, and at its end. A rollback or a
+    crash brings the old indexes back with everything else. Other sessions reading these tables wait for
+    the commit (there is nothing to read yet); when the lock is not free within ``LOCK_WAIT``, or a table
+    holds any row, nothing is deferred.
+    """
+
+    TABLES = (PERSON_TABLE, DOSE_TABLE)
+
+    def __init__(self) -> None:
+        self.active = False
+        self._rebuild: list[str] = []  # the statements that make the dropped indexes again
+
+    def defer(self) -> bool:
+        """Drop the indexes if the tables are empty and can be locked at once; True when they were."""
+        if connection.vendor != "postgresql" or not settings.VAXREG_IMPORT_DEFER_INDEXES or not self._tables_empty():
+            return False
+        tables = ", ".join(self.TABLES)
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('lock_timeout')")
+                lock_timeout = cursor.fetchone()[0]
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_WAIT])
+                cursor.execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
+                if not self._tables_empty():  # filled by a commit between the first look and the lock
+                    raise _KeepIndexes
+                drops, self._rebuild = self._definitions(cursor)
+                for statement in drops:
+                    cursor.execute(statement)
+        except (_KeepIndexes, DatabaseError):  # the savepoint's rollback releases the lock and undoes the drops
+            self._rebuild = []
+            return False
+        self.active = bool(self._rebuild)
+        return self.active
+
+    def restore(self) -> None:
+        """Build the dropped indexes again, over the rows written so far (later rows go in as usual)."""
+        if not self.active:
+            return
+        with connection.cursor() as cursor:
+            # An index cannot be built over rows whose deferred key checks are pending (when the database checks
+            # keys row by row): they run now instead of at the commit. Every deferrable constraint of the schema
+            # is initially deferred, which ``ALL DEFERRED`` then restores.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            for statement in self._rebuild:
+                cursor.execute(statement)
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        self.active = False
+        self._rebuild = []
+
+    def _tables_empty(self) -> bool:
+        with connection.cursor() as cursor:
+            conditions = " AND ".join(f"NOT EXISTS (SELECT 1 FROM {table})" for table in self.TABLES)
+            cursor.execute(f"SELECT {conditions}")
+            return bool(cursor.fetchone()[0])
+
+    def _definitions(self, cursor: Any) -> tuple[list[str], list[str]]:
+        """The statements that drop the tables' secondary indexes (and the constraints behind some), and those
+        that make them again, read from the catalogue."""
+        cursor.execute(
+            "SELECT x.indrelid::regclass::text, quote_ident(i.relname), pg_get_indexdef(x.indexrelid), "
+            "quote_ident(con.conname), pg_get_constraintdef(con.oid) "
+            "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+            "LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid "
+            "WHERE x.indrelid = ANY(%s::regclass[]) AND NOT x.indisprimary ORDER BY 1, 2",
+            [list(self.TABLES)],
+        )
+        drops, creates = [], []
+        for table, index, index_definition, constraint, constraint_definition in cursor.fetchall():
+            if constraint:
+                drops.append(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}")
+                creates.append(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {constraint_definition}")
+            else:
+                drops.append(f"DROP INDEX {index}")
+                creates.append(index_definition)
+        return drops, creates
+
+
+class _KeepIndexes(Exception):
+    """A table filled up before the lock was taken: the indexes stay."""
+
+
 class FreshFacilityKeys:
     """Which rows of a chunk may already be stored, without asking the database about most of them.
 
@@ -331,11 +427,16 @@ class FreshFacilityKeys:
         self._known: set[int] = set()  # facilities asked about
         self._fresh: set[int] = set()  # of those, the ones that had no dose
         self._written: set[int] = set()
+        self.started_empty = False  # the dose table held no row when the import began: every facility is fresh
 
     def learn(self, facility_ids: set[int]) -> None:
         """Ask once per facility, before the import writes any of its doses, whether it has any."""
         unknown = sorted(facility_ids - self._known)
         if not unknown or self.limit <= 0:
+            return
+        if self.started_empty:
+            self._known.update(unknown)
+            self._fresh.update(unknown)
             return
         with connection.cursor() as cursor:
             stocked: set[int] = set()
@@ -397,6 +498,9 @@ class BatchImporter:
         self.writer = BulkWriter()
         self.parents = ParentKeys()
         self.fresh = FreshFacilityKeys()
+        self.indexes = DeferredIndexes()
+        # While the indexes are off: match key → id of every person this import created (nobody else's exist).
+        self._created_persons: dict[tuple[Any, ...], int] = {}
         # Stored doses an earlier row of this file already named: a later row with other values for one of
         # them is refused, as it is inside a chunk (the earlier row is kept).
         self._doses_named: set[int] = set()
@@ -438,6 +542,7 @@ class BatchImporter:
                 cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
             self.parents.switch_triggers_off()
             self.parents.require("imports_importbatch", [self.batch_id])
+            self.fresh.started_empty = self.indexes.defer()
         for table, columns in ((PERSON_TABLE, PERSON_COLUMNS), (DOSE_TABLE, DOSE_COLUMNS), (REJECTED_TABLE, REJECTED_COLUMNS)):
             self.writer.prepare(table, columns)
         chunks = self._read_chunks(rows)
@@ -450,7 +555,12 @@ class BatchImporter:
         self.writes.wait()
         self._hand_over()
         self.writes.wait()
+        self._restore_indexes()
         return self.counts
+
+    def _restore_indexes(self) -> None:
+        self.indexes.restore()
+        self._created_persons = {}
 
     def _read_chunks(self, rows: Iterable[SourceRow]) -> Iterator[_Chunk]:
         """Normalised rows, a chunk at a time (pure Python, no database). Every row read is stored or
@@ -495,22 +605,36 @@ class BatchImporter:
         key_hashes = self.fresh.hashes(fingerprints)
         self.writes.wait()  # the connection is this thread's again until the next hand-over
         self.fresh.learn(facility_ids)
-        existing = self._existing_doses(self.fresh.maybe_stored(rows, facility_ids, key_hashes))
+        maybe_stored = self.fresh.maybe_stored(rows, facility_ids, key_hashes)
+        if maybe_stored or len(self._created_persons) > CREATED_PERSON_KEYS_MAX:
+            self._restore_indexes()  # a lookup needs them, or the persons to remember are too many
+        existing = self._existing_doses(maybe_stored)
         # The usual chunk of a first load: every row is a new dose.
         new_rows, changed = self._classify(rows, existing, chunk.rejected) if repeats or existing else (rows, [])
-        persons = [row[6] for row in new_rows]
-        by_id = self._persons_by_id_number([p[P_ID_NUMBER] for p in persons if p[P_USABLE_ID]])
-        by_name = self._persons_by_name_key([p for p in persons if not p[P_USABLE_ID] and p[P_NAME_KEY]])
+        # Every read of this chunk is done after the lookups: the previous chunk's rows go to the database while
+        # this one is matched. Until they land, its new persons and doses are found in ``in_flight``.
+        in_flight = self._in_flight
+        if self.indexes.active:
+            # Nothing was stored before this import: the persons to find are its own, all remembered.
+            by_id: Candidates = {}
+            by_name: Candidates = {}
+            known = self._created_persons
+        else:
+            persons = [row[6] for row in new_rows]
+            by_id = self._persons_by_id_number([p[P_ID_NUMBER] for p in persons if p[P_USABLE_ID]])
+            by_name = self._persons_by_name_key([p for p in persons if not p[P_USABLE_ID] and p[P_NAME_KEY]])
+            known = in_flight.person_keys
         self._update(changed, now, db_now, chunk.rejected)
         self._reserve_person_ids(len(new_rows))
-        # Every read of this chunk is done: the previous chunk's rows go to the database while this one is
-        # matched. Until they land, its new persons and doses are found in ``in_flight``.
-        in_flight = self._in_flight
         self._hand_over()
         every_row_new = new_rows is rows
         new_fingerprints = fingerprints if every_row_new else _fingerprints(new_rows)
-        self._in_flight = self._match(new_rows, by_id, by_name, db_now, in_flight, new_fingerprints)
+        self._in_flight = self._match(new_rows, by_id, by_name, db_now, known, new_fingerprints)
         self._in_flight.rejected = chunk.rejected
+        if self.indexes.active:
+            remember = self._created_persons.setdefault  # an earlier person described the same way comes first
+            for key, person_id in self._in_flight.person_keys.items():
+                remember(key, person_id)
         self.counts.rows_rejected += len(chunk.rejected)
         self.fresh.remember(new_rows, facility_ids, key_hashes if every_row_new else None)
         if self.progress:
@@ -619,16 +743,16 @@ class BatchImporter:
         by_id: Candidates,
         by_name: Candidates,
         db_now: Any,
-        in_flight: "_ChunkWrites",
+        known: dict[tuple[Any, ...], int],
         fingerprints: dict[tuple[int, str], str],
     ) -> "_ChunkWrites":
-        """The persons and doses of a chunk's new rows: each row's person found among the stored persons, the
-        previous chunk's new persons or earlier rows of this chunk, or else created. ``fingerprints``: each
-        row's dose key → fingerprint. No database access."""
+        """The persons and doses of a chunk's new rows: each row's person found among the stored persons
+        (``by_id``, ``by_name``), the persons not in the table yet (``known``: match key → id) or earlier rows
+        of this chunk, or else created. ``fingerprints``: each row's dose key → fingerprint. No database
+        access."""
         new_persons: list[tuple[Any, ...]] = []  # the person fields of each new person's first row
         person_of_row: list[int] = []  # a person id, or -(1 + position in new_persons)
         pending: dict[tuple[Any, ...], int] = {}  # match key → position in new_persons
-        earlier = in_flight.person_keys
         last_key: tuple[Any, ...] | None = None
         last_ref = 0
         for row in rows:
@@ -647,7 +771,7 @@ class BatchImporter:
                     candidates = by_name.get(person[P_NAME_KEY], ())
                 if candidates:
                     person_id = next((pid for ckey, pid in candidates if ckey == key), None)
-                person_id = person_id or earlier.get(key)
+                person_id = person_id or known.get(key)
             if person_id is not None:
                 ref = person_id
             elif key is not None and key in pending:
@@ -655,6 +779,10 @@ class BatchImporter:
             else:
                 if key is not None:
                     pending[key] = len(new_persons)
+                    if person[P_USABLE_ID] and person[P_NAME_MATCH_KEY] is not None:
+                        # Rows without an ID find this person by name, birth date, gender and commune too (the
+                        # first person so described, as in the table, where the lowest id comes first).
+                        pending.setdefault(person[P_NAME_MATCH_KEY], len(new_persons))
                 new_persons.append(person)
                 ref = -len(new_persons)
             person_of_row.append(ref)

@@ -76,6 +76,30 @@ def test_a_person_is_found_again_whatever_chunk_their_doses_fall_in(places, tmp_
     assert doses_of == {"Võ Văn Hùng15": ["A1", "A2", "A3"], "Đặng Thị Mai2": ["B1", "B2", "B3"], "Đặng Thị MaiNone": ["X1"]}
 
 
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3, 5_000], ids=["chunks-of-1", "chunks-of-2", "chunks-of-3", "one-chunk"])
+def test_a_row_without_an_id_joins_the_person_with_an_id_it_describes_whatever_chunk_it_falls_in(
+    places, tmp_path, monkeypatch, chunk_rows
+):
+    """Same folded name, birth date, gender and commune: the same person, whether that person has an ID or
+    not, found in the same chunk, the one before or the table, as a later file finds them."""
+    monkeypatch.setattr(pipeline, "CHUNK_ROWS", chunk_rows)
+    described = {"full_name": "Nguyễn Văn Hải", "date_of_birth": "14/09/1985", "gender": "Nam"}
+    rows = [
+        row(source_record_id="A1", id_number="046085568815", **described),
+        row(source_record_id="X1", id_number="046085500001", full_name="Lê Thị Thu"),
+        row(source_record_id="X2", id_number="046085500002", full_name="Lê Thị Hạ"),
+        row(source_record_id="A2", id_number="", commune_code="19774", **described),  # the old code of the same commune
+        row(source_record_id="A3", id_number="046085599999", **described),  # another ID: another person
+        row(source_record_id="A4", id_number="", **described),
+    ]
+    batch = run_import(write_csv(tmp_path / "mixed.csv", rows))
+    later = run_import(write_csv(tmp_path / "later.csv", [row(source_record_id="A5", id_number="", **described)]))
+
+    person_of = {d.source_record_id: d.person_id for d in Dose.objects.all()}
+    assert person_of["A1"] == person_of["A2"] == person_of["A4"] == person_of["A5"] != person_of["A3"]
+    assert (batch.persons_created, later.persons_created) == (4, 0)
+
+
 def test_doses_of_one_person_become_one_person_with_every_dose(places, tmp_path):
     path = write_csv(
         tmp_path / "f.csv",
