@@ -1,8 +1,9 @@
 """The import of one dose file, in chunks: normalise, match persons, write in bulk.
 
 Everything a file changes is written inside one transaction, so a crash leaves nothing half done and
-the same file can simply be imported again. Memory stays flat: only one chunk of rows is held at a
-time, and persons created by earlier chunks are found again in the database.
+the same file can simply be imported again. Memory stays bounded: only a few chunks of rows are held at a
+time, and persons created by earlier chunks are found again in the database (during a first load on
+PostgreSQL, in a bounded memory of their keys: see ``DeferredIndexes``).
 """
 
 import datetime as dt
@@ -54,7 +55,7 @@ FRESH_KEYS_MAX = 2_000_000  # hashes of written keys kept to spare lookups (abou
 # While the secondary indexes are left off (a first load), the persons created so far are found in memory by
 # their keys (one, or two for a person with an ID; about 200 bytes each); past this many keys, the indexes are
 # built and the database finds them again.
-CREATED_PERSON_KEYS_MAX = 1_500_000
+CREATED_PERSON_KEYS_MAX = 1_000_000
 LOCK_WAIT = "1s"  # how long a first load waits for the tables' exclusive lock before it keeps the indexes
 READ_IN_CHILD_PROCESS = True
 IMPORT_LOCK_KEY = 0x7661787265670001  # "vaxreg" + 1: the advisory lock that serialises imports
