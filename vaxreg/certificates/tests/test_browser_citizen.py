@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import zxingcpp
 from django.urls import reverse
 from PIL import Image
 from playwright.sync_api import Page, expect
 
 from vaxreg.certificates.keys import KeyFiles
 from vaxreg.certificates.models import Certificate
+from vaxreg.certificates.tests.qr_codes import read_qr_codes
 from vaxreg.certificates.tests.test_issuing import dcc_key_files, dcc_keys, qualified
 from vaxreg.certificates.tests.test_pdf import pdf_qr_image
 from vaxreg.core.messaging import memory_outbox
@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def _qr_text(png: bytes | Image.Image) -> str:
     image = png if isinstance(png, Image.Image) else Image.open(io.BytesIO(png))
-    found = zxingcpp.read_barcodes(image)
+    found = read_qr_codes(image)
     assert len(found) == 1
     return found[0].text
 
