@@ -632,10 +632,8 @@ class BatchImporter:
         new_fingerprints = fingerprints if every_row_new else _fingerprints(new_rows)
         self._in_flight = self._match(new_rows, by_id, by_name, db_now, known, new_fingerprints)
         self._in_flight.rejected = chunk.rejected
-        if self.indexes.active:
-            remember = self._created_persons.setdefault  # an earlier person described the same way comes first
-            for key, person_id in self._in_flight.person_keys.items():
-                remember(key, person_id)
+        if self.indexes.active:  # none of the chunk's keys is known yet (see ``_match``)
+            self._created_persons.update(self._in_flight.person_keys)
         self.counts.rows_rejected += len(chunk.rejected)
         self.fresh.remember(new_rows, facility_ids, key_hashes if every_row_new else None)
         if self.progress:
@@ -749,7 +747,8 @@ class BatchImporter:
     ) -> "_ChunkWrites":
         """The persons and doses of a chunk's new rows: each row's person found among the stored persons
         (``by_id``, ``by_name``), the persons not in the table yet (``known``: match key → id) or earlier rows
-        of this chunk, or else created. ``fingerprints``: each row's dose key → fingerprint. No database
+        of this chunk, or else created. The keys of the new persons that are not in ``known`` already are in
+        the result's ``person_keys``. ``fingerprints``: each row's dose key → fingerprint. No database
         access."""
         new_persons: list[tuple[Any, ...]] = []  # the person fields of each new person's first row
         person_of_row: list[int] = []  # a person id, or -(1 + position in new_persons)
@@ -780,10 +779,11 @@ class BatchImporter:
             else:
                 if key is not None:
                     pending[key] = len(new_persons)
-                    if person[P_USABLE_ID] and person[P_NAME_MATCH_KEY] is not None:
+                    name_match_key = person[P_NAME_MATCH_KEY]
+                    if person[P_USABLE_ID] and name_match_key is not None and name_match_key not in known:
                         # Rows without an ID find this person by name, birth date, gender and commune too (the
                         # first person so described, as in the table, where the lowest id comes first).
-                        pending.setdefault(person[P_NAME_MATCH_KEY], len(new_persons))
+                        pending.setdefault(name_match_key, len(new_persons))
                 new_persons.append(person)
                 ref = -len(new_persons)
             person_of_row.append(ref)
