@@ -21,6 +21,7 @@ from vaxreg.complaints.deadline import complaints_tick
 from vaxreg.complaints.intake import Intake, complaint_submit
 from vaxreg.complaints.models import Complaint
 from vaxreg.core import clock
+from vaxreg.core.phones import normalize_phone
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.services import import_batch_create, import_batch_run
 from vaxreg.people.models import Person
@@ -230,13 +231,13 @@ def demo_complaints_ensure() -> int:
     if Complaint.objects.exists():
         return 0
     facility = _busiest_facility()
-    persons = list(
-        Person.objects.filter(
-            doses__facility=facility, id_number__regex=r"^[0-9]{12}$", phone__startswith="0"
-        )
+    # Citizens who fill the form right: a valid phone (the synthetic data holds broken ones on purpose).
+    candidates = (
+        Person.objects.filter(doses__facility=facility, id_number__regex=r"^[0-9]{12}$", phone__startswith="0")
         .distinct()
-        .order_by("pk")[:6]
+        .order_by("pk")[:200]
     )
+    persons = [person for person in candidates if normalize_phone(person.phone)[1]][:6]
     made = []
     for i, person in enumerate(persons):
         birth = (
