@@ -17,7 +17,7 @@ from vaxreg.core import clock
 from vaxreg.imports.models import ImportBatch
 from vaxreg.people.models import Person
 from vaxreg.vaccinations.models import Dose
-from vaxreg.web.management.commands.demo import demo_setup
+from vaxreg.web.management.commands.demo import DEMO_PERSONS, demo_setup
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -63,6 +63,16 @@ def test_demo_gives_every_role_an_account_on_hue_data_and_a_rerun_only_renews_pa
         assert old.username == new.username and old.password != new.password
         assert not Client().login(username=old.username, password=old.password)
         assert Client().login(username=new.username, password=new.password)
+
+
+def test_the_demo_sets_up_at_the_size_the_readme_runs() -> None:
+    """The full-size synthetic data holds every kind of defect; the demo's own steps (complaints filed by
+    citizens, signed-off days) must get through it."""
+    accounts = demo_setup(persons=DEMO_PERSONS, say=lambda _: None)
+
+    assert sorted(a.role for a in accounts) == sorted(Role.values)
+    assert Person.objects.count() >= DEMO_PERSONS * 0.9
+    assert Complaint.objects.count() == 6
 
 
 def test_demo_command_prints_the_accounts_and_refuses_a_server_database_without_force() -> None:

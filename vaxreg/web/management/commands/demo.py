@@ -32,6 +32,8 @@ from vaxreg.vaccinations.models import DaySignOff, Dose
 from vaxreg.vaccinations.services import day_sign_off
 from vaxreg.web.management.commands.serve import serve_run
 
+DEMO_PERSONS = 20_000  # the README's demo: about 20,000 people of Huế
+
 DEMO_PROVINCE = "46"  # Thành phố Huế
 DEMO_SEED = 1
 DEMO_ROLES = [Role.NATIONAL, Role.PROVINCE, Role.COMMUNE, Role.FACILITY, Role.POLICE, Role.ADMIN]
@@ -301,7 +303,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--persons", type=int, default=20_000, help="number of people to generate (20000)"
+            "--persons", type=int, default=DEMO_PERSONS, help=f"number of people to generate ({DEMO_PERSONS})"
         )
         parser.add_argument("--port", type=int, default=8000, help="port to serve on (default 8000)")
         parser.add_argument("--no-serve", action="store_true", help="set up only, do not start the server")
