@@ -6,12 +6,15 @@ time, and persons created by earlier chunks are found again in the database (dur
 PostgreSQL, in a bounded memory of their keys: see ``DeferredIndexes``).
 """
 
+import contextlib
 import datetime as dt
 import gc
 import json
 import marshal
 import multiprocessing
+import os
 import queue
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
@@ -58,6 +61,7 @@ FRESH_KEYS_MAX = 2_000_000  # hashes of written keys kept to spare lookups (abou
 CREATED_PERSON_KEYS_MAX = 1_000_000
 LOCK_WAIT = "1s"  # how long a first load waits for the tables' exclusive lock before it keeps the indexes
 READ_IN_CHILD_PROCESS = True
+WRITER_NICENESS = 10  # the writer thread yields a core to the reading process (Linux: per thread)
 IMPORT_LOCK_KEY = 0x7661787265670001  # "vaxreg" + 1: the advisory lock that serialises imports
 
 PERSON_TABLE = "people_person"
@@ -211,7 +215,11 @@ class _Writer:
     """
 
     def __init__(self, *, threaded: bool) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vaxreg-import-writer") if threaded else None
+        self._pool = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="vaxreg-import-writer", initializer=_yield_to_the_reader)
+            if threaded
+            else None
+        )
         self._running: Future[None] | None = None
 
     def submit(self, write: Callable[["_ChunkWrites"], None], writes: "_ChunkWrites") -> None:
@@ -232,6 +240,15 @@ class _Writer:
         self._running = None
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+
+
+def _yield_to_the_reader() -> None:
+    """Lower the writer thread's priority: when the reading process (the slowest stage) and this thread want
+    the same core, the reader gets it, and the thread catches up in the gaps. Linux schedules threads one by
+    one and ends this one with the import; elsewhere the call would reach the whole process, so it is not made."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):  # not permitted here: the thread keeps its priority
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICENESS)
 
 
 class ImportReaderFailed(RuntimeError):

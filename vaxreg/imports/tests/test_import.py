@@ -553,3 +553,14 @@ def test_an_import_too_large_to_recheck_at_once_queues_a_scan_of_the_provinces_o
     with django_capture_on_commit_callbacks(execute=True):
         run_import(write_csv(tmp_path / "later.csv", later))
     assert queued[1:] == [["46"]]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the writer runs on its own thread on PostgreSQL only")
+def test_an_import_leaves_the_priority_of_the_process_that_ran_it_as_it_was(places, tmp_path):
+    """Only the import's writer thread yields to the reading process; the worker that ran the import does not
+    stay slowed down."""
+    import os
+
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    batch = run_import(write_csv(tmp_path / "one.csv", [row()]))
+    assert batch.rows_stored == 1 and os.getpriority(os.PRIO_PROCESS, 0) == before
