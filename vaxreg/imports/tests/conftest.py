@@ -5,6 +5,8 @@ from typing import Any
 import pytest
 
 from vaxreg.core.testing import catalogue_parameters_load
+from vaxreg.imports.models import ImportBatch
+from vaxreg.imports.services import import_batch_create, import_batch_run
 from vaxreg.places.models import Commune, Facility, LegacyCommune, LegacyDistrict, LegacyProvince, Province
 from vaxreg.vaccinations.catalogue import alias_key
 from vaxreg.vaccinations.models import Vaccine, VaccineAlias
@@ -79,3 +81,9 @@ def write_csv(path: Path, rows: list[list[Any]], *, encoding: str = "utf-8-sig",
         writer.writerow(["" if v is None else (v.strftime("%d/%m/%Y") if isinstance(v, dt.date) else v) for v in r])
     path.write_bytes(text.getvalue().encode(encoding))
     return path
+
+
+def run_import(path: Path, **kwargs: Any) -> ImportBatch:
+    """Register the file and import it at once, as the command line does."""
+    batch = import_batch_create(file_name=path.name, path=path, **kwargs)
+    return import_batch_run(batch_id=batch.pk)

@@ -9,9 +9,7 @@ import pytest
 from django.db import connection, transaction
 
 from vaxreg.imports import pipeline
-from vaxreg.imports.models import ImportBatch
-from vaxreg.imports.services import import_batch_create, import_batch_run
-from vaxreg.imports.tests.conftest import row, write_csv
+from vaxreg.imports.tests.conftest import row, run_import, write_csv
 from vaxreg.people.models import Person
 from vaxreg.vaccinations.models import Dose
 
@@ -35,11 +33,6 @@ def constraints() -> list[tuple[str, str]]:
             [TABLES],
         )
         return cursor.fetchall()
-
-
-def run_import(path: Path) -> ImportBatch:
-    batch = import_batch_create(file_name=path.name, path=path)
-    return import_batch_run(batch_id=batch.pk)
 
 
 def test_the_indexes_of_empty_tables_are_dropped_and_made_again_exactly_as_they_were(places: Any) -> None:

@@ -3,7 +3,6 @@ import datetime as dt
 import io
 import unicodedata
 import zipfile
-from pathlib import Path
 
 import pytest
 from django.db import IntegrityError, connection
@@ -15,15 +14,10 @@ from vaxreg.core.models import ChangeRecord
 from vaxreg.imports import pipeline, readers
 from vaxreg.imports.models import ImportBatch, RejectedRow
 from vaxreg.imports.services import ImportRefused, import_batch_create, import_batch_run, rejected_rows_report
-from vaxreg.imports.tests.conftest import HEADERS, row, write_csv
+from vaxreg.imports.tests.conftest import HEADERS, row, run_import, write_csv
 from vaxreg.imports.writers import BulkWriter
 from vaxreg.people.models import Person
 from vaxreg.vaccinations.models import Dose
-
-
-def run_import(path: Path, **kwargs) -> ImportBatch:
-    batch = import_batch_create(file_name=path.name, path=path, **kwargs)
-    return import_batch_run(batch_id=batch.pk)
 
 
 @pytest.mark.parametrize(
