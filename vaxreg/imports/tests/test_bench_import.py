@@ -1,0 +1,46 @@
+"""`vaxreg bench import` loads exactly the number of rows asked for and prints its figures as one JSON object."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vaxreg.imports.management.commands.bench_import import _keep_first_rows
+
+
+@pytest.mark.slow
+def test_bench_imports_exactly_the_rows_asked_for(tmp_path: Path) -> None:
+    env = dict(os.environ, VAXREG_VAR_DIR=str(tmp_path))
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # the bench's processes use the settings a user gets
+    completed = subprocess.run(
+        [sys.executable, "-m", "vaxreg.cli", "bench", "import", "--rows", "777", "--db", "sqlite", "--json"],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.strip().splitlines()
+    assert len(lines) == 1, completed.stdout
+    result: dict[str, Any] = json.loads(lines[0])
+    assert result["rows"] == 777
+    assert result["rows_stored"] + result["rows_rejected"] == 777
+    assert result["rows"] / result["rows_per_s"] == pytest.approx(result["seconds"], abs=0.002)
+    assert result["ratio"] == pytest.approx(result["rows_per_s"] / result["baseline_rows_per_s"], rel=0.01)
+    assert result["peak_rss_mb"] > 20
+
+
+def test_cutting_the_file_keeps_whole_records_even_with_line_breaks_in_cells(tmp_path: Path) -> None:
+    path = tmp_path / "rows.csv"
+    records = [["Họ và tên", "Địa chỉ"], ["An", "thôn 1"], ["Bình", "thôn 2\nxóm 3"], ["Chi", "thôn 4"], ["Dũng", "x"]]
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(records)
+
+    assert _keep_first_rows(path, 2) == 2
+
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        assert list(csv.reader(handle)) == records[:3]
+    assert _keep_first_rows(path, 10) == 2  # a file shorter than asked keeps all its rows
