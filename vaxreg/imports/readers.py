@@ -8,7 +8,9 @@ with a message that says so.
 import codecs
 import csv
 import datetime as dt
+import functools
 import io
+import itertools
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -46,6 +48,9 @@ class SourceRow(NamedTuple):
     number: int  # 1-based row of the file as a spreadsheet shows it (the header row included)
     values: list[CellValue]
     error: str = ""  # set when the line itself could not be read
+
+
+_as_source_row = functools.partial(tuple.__new__, SourceRow)  # (number, values, error) → SourceRow, in C
 
 
 @dataclass
@@ -97,6 +102,10 @@ def detect_encoding(sample: bytes) -> str:
     high = [b for b in sample if b >= 0x80]
     markers = sum(1 for b in high if b in _CP1258_MARKERS)
     return "cp1258" if high and markers * 3 >= len(high) else "cp1252"
+
+
+def _composed(cells: list[str]) -> list[str]:
+    return [unicodedata.normalize("NFC", c) for c in cells]
 
 
 def _holds_zero_byte(path: Path) -> bool:
@@ -155,9 +164,9 @@ class DoseFile:
         self._pending = preview[position + 1 :]
 
     def rows(self) -> Iterator[SourceRow]:
-        yield from self._pending
-        self._pending = []
-        yield from self._rows
+        """The data rows after the header, once."""
+        pending, self._pending = self._pending, []
+        return itertools.chain(pending, self._rows)
 
     def _csv_rows(self) -> Iterator[SourceRow]:
         encoding = self.layout.encoding
@@ -173,19 +182,19 @@ class DoseFile:
             lines: Iterable[str] = text
             if encoding.startswith("utf-16") or _holds_zero_byte(self.path):
                 lines = (line.replace("\x00", "\ufffd") if "\x00" in line else line for line in text)
-            reader = csv.reader(lines, delimiter=self.layout.delimiter)
-            number = 0
-            new = tuple.__new__
+            reader: Iterator[list[str]] = csv.reader(lines, delimiter=self.layout.delimiter)
+            if compose:
+                reader = map(_composed, reader)  # not a generator, which would end at the first broken line
+            numbers = itertools.count(1)
             while True:
                 try:
-                    for cells in reader:
-                        number += 1
-                        if compose:
-                            cells = [unicodedata.normalize("NFC", c) for c in cells]
-                        yield new(SourceRow, (number, cells, ""))
+                    # Numbered and made into rows in C: a file holds millions of rows, and this is the whole of
+                    # what happens to each between the CSV parser and the normaliser.
+                    yield from map(_as_source_row, zip(numbers, reader, itertools.repeat("")))
                     return
                 except csv.Error as exc:  # a broken line: reported, and the reading goes on after it
-                    number += 1
+                    number = next(numbers) - 1  # ``zip`` drew the broken line's number before the parser failed
+                    numbers = itertools.count(number + 1)
                     yield SourceRow(number, [], str(exc))
 
     def _excel_rows(self, kind: str) -> Iterator[SourceRow]:
