@@ -193,9 +193,9 @@ class DoseFile:
                     yield from map(_as_source_row, zip(numbers, reader, itertools.repeat("")))
                     return
                 except csv.Error as exc:  # a broken line: reported, and the reading goes on after it
-                    number = next(numbers) - 1  # ``zip`` drew the broken line's number before the parser failed
-                    numbers = itertools.count(number + 1)
-                    yield SourceRow(number, [], str(exc))
+                    following = next(numbers)  # ``zip`` drew the broken line's number before the parser failed
+                    numbers = itertools.count(following)
+                    yield SourceRow(following - 1, [], str(exc))
 
     def _excel_rows(self, kind: str) -> Iterator[SourceRow]:
         if kind == "zip" and self.path.stat().st_size > STREAMED_XLSX_BYTES:

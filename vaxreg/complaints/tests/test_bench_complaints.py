@@ -1,10 +1,9 @@
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from vaxreg.core.tests.bench_runs import bench_json
 
 pytestmark = pytest.mark.slow
 
@@ -21,22 +20,7 @@ def _database_args() -> list[str]:
 def test_the_complaints_benchmark_submits_through_the_real_server_and_prints_one_json_object(
     tmp_path: Path,
 ) -> None:
-    env = dict(os.environ, VAXREG_VAR_DIR=str(tmp_path))
-    env.pop("DJANGO_SETTINGS_MODULE", None)  # the bench's processes use the settings a user gets
-    env.pop("VAXREG_DATABASE_URL", None)
-    args = ["bench", "complaints", "--submissions", "50", "--concurrency", "4", *_database_args(), "--json"]
-    completed = subprocess.run(
-        [sys.executable, "-m", "vaxreg.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    lines = completed.stdout.strip().splitlines()
-    assert len(lines) == 1, completed.stdout
-    result = json.loads(lines[0])
+    result = bench_json(["complaints", "--submissions", "50", "--concurrency", "4", *_database_args()], tmp_path)
     assert {"rps", "p50_ms", "p99_ms", "baseline_rps", "ratio", "rps_target_met", "p99_target_met"} <= set(
         result
     )

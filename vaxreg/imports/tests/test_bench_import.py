@@ -1,30 +1,17 @@
 """`vaxreg bench import` loads exactly the number of rows asked for and prints its figures as one JSON object."""
 
 import csv
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from vaxreg.core.tests.bench_runs import bench_json
 from vaxreg.imports.management.commands.bench_import import _keep_first_rows
 
 
 @pytest.mark.slow
 def test_bench_imports_exactly_the_rows_asked_for(tmp_path: Path) -> None:
-    env = dict(os.environ, VAXREG_VAR_DIR=str(tmp_path))
-    env.pop("DJANGO_SETTINGS_MODULE", None)  # the bench's processes use the settings a user gets
-    completed = subprocess.run(
-        [sys.executable, "-m", "vaxreg.cli", "bench", "import", "--rows", "777", "--db", "sqlite", "--json"],
-        env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr
-    lines = completed.stdout.strip().splitlines()
-    assert len(lines) == 1, completed.stdout
-    result: dict[str, Any] = json.loads(lines[0])
+    result = bench_json(["import", "--rows", "777", "--db", "sqlite"], tmp_path)
     assert result["rows"] == 777
     assert result["rows_stored"] + result["rows_rejected"] == 777
     assert result["rows"] / result["rows_per_s"] == pytest.approx(result["seconds"], abs=0.002)

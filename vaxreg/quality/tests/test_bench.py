@@ -1,14 +1,11 @@
 """`vaxreg bench quality` runs end to end, and the scan's shortcuts find exactly what every rule finds."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from vaxreg.core.tests.bench_runs import bench_json
 from vaxreg.imports.services import import_batch_create, import_batch_run
 from vaxreg.people.models import Person
 from vaxreg.places.services import facilities_generate
@@ -41,16 +38,7 @@ KEYS = {
 
 @pytest.mark.slow
 def test_bench_prints_one_json_object_with_the_figures(tmp_path: Path) -> None:
-    env = dict(os.environ, VAXREG_VAR_DIR=str(tmp_path))
-    env.pop("DJANGO_SETTINGS_MODULE", None)  # the bench's processes use the settings a user gets
-    completed = subprocess.run(
-        [sys.executable, "-m", "vaxreg.cli", "bench", "quality", "--persons", "300", "--db", "sqlite", "--json"],
-        env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr
-    lines = completed.stdout.strip().splitlines()
-    assert len(lines) == 1, completed.stdout
-    result: dict[str, Any] = json.loads(lines[0])
+    result = bench_json(["quality", "--persons", "300", "--db", "sqlite"], tmp_path)
     assert result.keys() >= KEYS
     assert 300 <= result["persons"] <= 330  # a few persons are entered twice on purpose
     assert 1.5 * result["persons"] <= result["doses"] <= 4 * result["persons"]

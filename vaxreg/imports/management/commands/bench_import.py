@@ -5,6 +5,7 @@ import math
 import os
 import resource
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,7 @@ def _keep_first_rows(path: Path, rows: int) -> int:
     kept = path.with_suffix(".cut")
     consumed: list[str] = []
 
-    def lines(handle: Any) -> Any:
+    def lines(handle: Iterable[str]) -> Iterator[str]:
         for line in handle:
             consumed.append(line)
             yield line
