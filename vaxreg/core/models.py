@@ -46,6 +46,7 @@ class AuditEvent(models.Model):
         USER_CREATED = "user_created", "user created"
         IMPORT_STARTED = "import_started", "import started"
         IMPORT_FINISHED = "import_finished", "import finished"
+        IMPORT_INTERRUPTED = "import_interrupted", "import found interrupted (its process had ended)"
         EXPORT = "export", "export"
         REFERENCE_LOADED = "reference_loaded", "reference data loaded"
         DAY_SIGNED_OFF = "day_signed_off", "day of doses signed off"

@@ -17,23 +17,20 @@ restart, agree on when the job is due again.
 """
 
 import datetime as dt
-import fcntl
-import hashlib
 import logging
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 
 from django.db import DatabaseError, connection
 from django.db.models import F
 from django.utils.module_loading import autodiscover_modules
 
 from vaxreg.core import clock
+from vaxreg.core.locks import process_lock
 from vaxreg.core.models import RateCounter
 from vaxreg.core.ratelimit import rate_counters_prune
 
@@ -80,48 +77,11 @@ def periodic_autodiscover() -> list[PeriodicJob]:
     return periodic_jobs()
 
 
-def _advisory_key(name: str) -> int:
-    digest = hashlib.blake2b(f"vaxreg.periodic:{name}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def _lock_file(name: str) -> Path:
-    database = str(connection.settings_dict["NAME"])
-    if connection.vendor == "sqlite" and database != ":memory:" and "mode=memory" not in database:
-        path = Path(database)
-        return path.with_name(f"{path.name}.periodic-{name}.lock")
-    # An in-memory database is this process's alone: a lock private to the process is enough.
-    return Path(tempfile.gettempdir()) / f"vaxreg-{id(connection.settings_dict)}-periodic-{name}.lock"
-
-
 @contextmanager
 def periodic_lock(name: str) -> Iterator[bool]:
     """Hold the job's lock while the block runs; yields False at once when another worker holds it."""
-    if connection.vendor == "postgresql":
-        key = _advisory_key(name)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-            held = bool(cursor.fetchone()[0])
-        try:
-            yield held
-        finally:
-            if held:
-                try:
-                    with connection.cursor() as cursor:
-                        cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-                except DatabaseError:  # the session is gone, and its lock with it
-                    logger.warning("periodic job %s: could not release its lock", name, exc_info=True)
-        return
-    with open(_lock_file(name), "a+b") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with process_lock(f"periodic:{name}") as held:
+        yield held
 
 
 def periodic_last_run(name: str) -> dt.datetime | None:

@@ -16,6 +16,7 @@ from django.db import connection, connections, transaction
 from vaxreg.accounts.models import Role, User
 from vaxreg.core import clock
 from vaxreg.core.history import audit_event_record
+from vaxreg.core.locks import process_lock
 from vaxreg.core.models import AuditEvent
 from vaxreg.core.text import spreadsheet_safe
 from vaxreg.imports.headers import COLUMNS_BY_FIELD
@@ -161,11 +162,26 @@ class _Progress:
         self.file.unlink(missing_ok=True)
 
 
+def _run_lock(batch_id: int) -> str:
+    return f"import-batch:{batch_id}"
+
+
 def import_batch_run(*, batch_id: int, progress: Callable[[ImportCounts], None] | None = None) -> ImportBatch:
-    """Import every row of the batch's file in one transaction; the batch row records the outcome."""
-    batch = ImportBatch.objects.get(pk=batch_id)
-    if batch.status == ImportBatch.Status.DONE:
-        return batch
+    """Import every row of the batch's file in one transaction; the batch row records the outcome.
+
+    The importing process holds the batch's lock (see ``vaxreg.core.locks``) from before the batch is marked
+    running until its outcome is written: a running batch whose lock is free was left by a process that
+    died (see ``import_batches_interrupted_close``), and a batch is never run by two processes at once.
+    """
+    with process_lock(_run_lock(batch_id)) as held:
+        batch = ImportBatch.objects.get(pk=batch_id)
+        if not held or batch.status == ImportBatch.Status.DONE:
+            return batch  # another process is running it, or it is done
+        return _import_batch_run_locked(batch, progress)
+
+
+def _import_batch_run_locked(batch: ImportBatch, progress: Callable[[ImportCounts], None] | None) -> ImportBatch:
+    batch_id = batch.pk
     batch.status = ImportBatch.Status.RUNNING
     batch.started_at = clock.now()
     batch.save(update_fields=["status", "started_at"])
@@ -227,6 +243,49 @@ def import_batch_run(*, batch_id: int, progress: Callable[[ImportCounts], None] 
     finally:
         reporter.close()
     return batch
+
+
+INTERRUPTED_VI = (
+    "Quá trình nhập đã dừng trước khi xong (tiến trình nhập bị tắt hoặc máy chủ khởi động lại); không dòng nào "
+    "của tệp được lưu. Hãy nhập lại tệp."
+)
+INTERRUPTED_EN = (
+    "The import stopped before it finished (its process was stopped or the server restarted); no row of the "
+    "file was stored. Import the file again."
+)
+
+
+def import_batches_interrupted_close() -> int:
+    """Mark as failed every batch left running by a process that ended mid-import; how many were.
+
+    Such a batch stored nothing (its transaction ended with the process), but it would show as running for
+    ever. A batch whose lock someone holds is still being imported and is left alone.
+    """
+    closed = 0
+    for batch_id in ImportBatch.objects.filter(status=ImportBatch.Status.RUNNING).values_list("pk", flat=True):
+        with process_lock(_run_lock(batch_id)) as held:
+            if held:  # no living process holds it; its status is read again under the lock
+                closed += _import_batch_interrupted_close(batch_id=batch_id)
+    return closed
+
+
+@transaction.atomic
+def _import_batch_interrupted_close(*, batch_id: int) -> int:
+    now = clock.now()
+    closed = ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.RUNNING).update(
+        status=ImportBatch.Status.FAILED, message=f"{INTERRUPTED_VI}\n{INTERRUPTED_EN}", finished_at=now
+    )
+    if closed:
+        progress = ImportBatch.objects.filter(pk=batch_id).values_list("progress_rows", flat=True).get()
+        audit_event_record(
+            action=AuditEvent.Action.IMPORT_INTERRUPTED,
+            actor_id=None,
+            object_type="import_batch",
+            object_id=str(batch_id),
+            detail={"rows_handled_before_the_stop": progress, "rows_stored": 0},
+        )
+        progress_file(batch_id).unlink(missing_ok=True)
+    return closed
 
 
 @contextlib.contextmanager

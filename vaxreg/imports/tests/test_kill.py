@@ -60,6 +60,17 @@ def test_killing_the_import_process_leaves_nothing_and_a_rerun_is_one_clean_impo
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     assert _counts(db) == (0, 0)
+    # The killed import's batch showed as running; the worker's periodic job finds its process gone.
+    closer = subprocess.run(
+        [sys.executable, "-c", (
+            "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings'); django.setup();"
+            "from vaxreg.imports.services import import_batches_interrupted_close; print(import_batches_interrupted_close())"
+        )],
+        env=env, check=False, capture_output=True, text=True,
+    )  # fmt: skip
+    assert closer.stdout.strip() == "1", closer.stderr
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT status FROM imports_importbatch").fetchall() == [("failed",)]
 
     rerun = _vaxreg(["import", str(path), "--quiet"], env)
     out, err = rerun.communicate(timeout=300)
