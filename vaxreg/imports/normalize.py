@@ -259,6 +259,25 @@ class RowNormalizer:
         fingerprint = _fingerprint(said.encode())
         return (number, facility.id, facility.code, source_record_id, vaccination_day, dose, person, fingerprint)
 
+    def storable(self, values: list[CellValue]) -> bool:
+        """Whether the cells make a row that can be stored: an allowed facility, a source record id and a readable
+        vaccination date (what ``normalize`` checks before anything else)."""
+        short = self._cells_needed - len(values)
+        cells = values + [None] * short if short > 0 else values
+        p_facility, p_source, p_date = self._order[7:10]
+        source_record_id = _text(cells[p_source])
+        if not source_record_id or len(source_record_id) > MAX_SOURCE_ID:
+            return False
+        if cells[p_facility] in self._facility_seen and cells[p_date] in self._date_seen:
+            return True
+        return not self._structural_reasons(cells[p_facility], source_record_id, cells[p_date])
+
+    def lines_were_joined(self, record: list[CellValue], lines: list[list[CellValue]]) -> bool:
+        """Whether a record that spans lines is really several rows, joined by a stray quote mark: one of its
+        later lines is a storable row on its own, and so is its first line, or else the record as a whole is not
+        (a name or an address written over two lines makes a storable record whose first line is not one)."""
+        return any(self.storable(line) for line in lines[1:]) and (self.storable(lines[0]) or not self.storable(record))
+
     def _person(
         self,
         raw_name: CellValue,

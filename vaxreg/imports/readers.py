@@ -12,7 +12,7 @@ import functools
 import io
 import itertools
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -139,6 +139,64 @@ def _find_header(rows: list[SourceRow]) -> tuple[int, HeaderMatch]:
     return first_nonblank
 
 
+# Whether a record spanning several lines is really several rows joined by a stray quote mark: called with
+# the record's cells and the cells of each of its lines read on its own.
+JoinedLinesTest = Callable[[list[CellValue], list[list[CellValue]]], bool]
+READ_BLOCK = 512  # records read at a time; a block whose records span more lines is looked at closer
+
+
+def _records_with_lines(lines: list[str], delimiter: str) -> list[tuple[list[str], list[str]]]:
+    """Each record of ``lines`` with the lines it was read from; a line the parser cannot read ends the list, as
+    an empty record with the lines the parser took before it gave up (a block of records ends at such a line)."""
+    parser = csv.reader(lines, delimiter=delimiter)
+    records = []
+    done = 0
+    try:
+        for record in parser:
+            records.append((record, lines[done : parser.line_num]))
+            done = parser.line_num
+    except csv.Error:
+        records.append(([], lines[done : parser.line_num]))
+    return records
+
+
+def _line_cells(line: str, delimiter: str) -> list[str]:
+    """The cells of one line read on its own (a quote mark it leaves open closes at its end)."""
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return [line]
+
+
+def _split_joined_records(
+    block: list[SourceRow], lines: list[str], delimiter: str, compose: bool, joined: JoinedLinesTest, after_row: int
+) -> list[SourceRow]:
+    """The block's records, with each that ``joined`` finds to be several rows replaced by them, numbered on.
+
+    A quote mark opening a cell makes the CSV rules read on, over line ends, to the next quote mark: a stray
+    one (a lot number typed as ``"FF2411``) joins the rows after it to its own, and they would be lost in one
+    cell (or, past ``MAX_FIELD_CHARS``, in a line the parser cannot read). A record that spans lines is read
+    again line by line, and ``joined`` decides which reading is right. The rows after a split record are
+    numbered as the file reads without the stray quote mark.
+    """
+    records = _records_with_lines(lines, delimiter)
+    if len(records) != len(block):  # not read the same way twice: the block is left as it was read
+        return block
+    rows: list[SourceRow] = []
+    number = block[0].number
+    for (record, record_lines), row in zip(records, block, strict=True):
+        parts = [_line_cells(line, delimiter) for line in record_lines] if len(record_lines) > 1 else []
+        if compose:
+            record, parts = _composed(record), [_composed(part) for part in parts]
+        if parts and row.number > after_row and joined(record, parts):  # type: ignore[arg-type]
+            rows.extend(SourceRow(number + i, part) for i, part in enumerate(parts))  # type: ignore[arg-type]
+            number += len(parts)
+        else:
+            rows.append(SourceRow(number, row.values, row.error))
+            number += 1
+    return rows
+
+
 class DoseFile:
     """An opened dose file: its layout (format, encoding, header) and an iterator over its data rows."""
 
@@ -163,39 +221,66 @@ class DoseFile:
         self.layout.headers = header
         self._pending = preview[position + 1 :]
 
-    def rows(self) -> Iterator[SourceRow]:
-        """The data rows after the header, once."""
-        pending, self._pending = self._pending, []
-        return itertools.chain(pending, self._rows)
+    def rows(self, *, joined: JoinedLinesTest | None = None) -> Iterator[SourceRow]:
+        """The data rows after the header, once.
 
-    def _csv_rows(self) -> Iterator[SourceRow]:
+        ``joined`` decides whether a CSV record that spans several lines is really several rows joined by a
+        stray quote mark (see ``JoinedLinesTest``); without it, such a record is one row, as the CSV rules
+        make it.
+        """
+        pending, self._pending = self._pending, []
+        if self.layout.kind != "csv":
+            return itertools.chain(pending, self._rows)
+        # The header was found in a first look at the file; the rows are read in a second pass, which knows it.
+        if isinstance(self._rows, Generator):
+            self._rows.close()
+        header_row = self.layout.header_row
+        rows = self._csv_rows(joined=joined, after_row=header_row)
+        return itertools.dropwhile(lambda row: row.number <= header_row, rows)
+
+    def _csv_rows(self, *, joined: JoinedLinesTest | None = None, after_row: int = 0) -> Iterator[SourceRow]:
         encoding = self.layout.encoding
         compose = encoding == "cp1258"  # Windows-1258 writes tones as combining marks: compose to NFC
         with self.path.open("rb") as binary:
             text: IO[str] = io.TextIOWrapper(binary, encoding=encoding, errors="replace", newline="")
             first_line = text.readline()
-            self.layout.delimiter = detect_delimiter(first_line)
+            self.layout.delimiter = delimiter = detect_delimiter(first_line)
             text.seek(0)
             # NUL cannot be stored in PostgreSQL text; in a dose file it is always damage, so it is marked.
             # Checking every line costs a tenth of the reading: a file is first searched for a zero byte,
             # which, outside UTF-16, is the only way a NUL can reach the text.
-            lines: Iterable[str] = text
+            lines: Iterator[str] = text
             if encoding.startswith("utf-16") or _holds_zero_byte(self.path):
                 lines = (line.replace("\x00", "\ufffd") if "\x00" in line else line for line in text)
-            reader: Iterator[list[str]] = csv.reader(lines, delimiter=self.layout.delimiter)
-            if compose:
-                reader = map(_composed, reader)  # not a generator, which would end at the first broken line
+            # The lines the parser has read are kept until its block of records is done, for the rare block
+            # where a record spans lines (a copy of the iterator in C: nothing measurable).
+            lines, lines_behind = itertools.tee(lines) if joined is not None else (lines, iter(()))
+            parser = csv.reader(lines, delimiter=delimiter)
+            reader: Iterator[list[str]] = map(_composed, parser) if compose else parser
             numbers = itertools.count(1)
+            lines_done = 0
             while True:
+                block: list[SourceRow] = []
                 try:
                     # Numbered and made into rows in C: a file holds millions of rows, and this is the whole of
                     # what happens to each between the CSV parser and the normaliser.
-                    yield from map(_as_source_row, zip(numbers, reader, itertools.repeat("")))
-                    return
+                    block.extend(itertools.islice(map(_as_source_row, zip(numbers, reader, itertools.repeat(""))), READ_BLOCK))
                 except csv.Error as exc:  # a broken line: reported, and the reading goes on after it
                     following = next(numbers)  # ``zip`` drew the broken line's number before the parser failed
                     numbers = itertools.count(following)
-                    yield SourceRow(following - 1, [], str(exc))
+                    block.append(SourceRow(following - 1, [], str(exc)))
+                if not block:
+                    return
+                if joined is not None:
+                    spanned = parser.line_num - lines_done
+                    lines_done = parser.line_num
+                    if spanned == len(block):  # one line per record: the usual block
+                        next(itertools.islice(lines_behind, spanned - 1, spanned), None)
+                    else:
+                        block_lines = list(itertools.islice(lines_behind, spanned))
+                        block = _split_joined_records(block, block_lines, delimiter, compose, joined, after_row)
+                        numbers = itertools.count(block[-1].number + 1)
+                yield from block
 
     def _excel_rows(self, kind: str) -> Iterator[SourceRow]:
         if kind == "zip" and self.path.stat().st_size > STREAMED_XLSX_BYTES:

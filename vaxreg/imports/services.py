@@ -205,13 +205,11 @@ def _import_batch_run_locked(batch: ImportBatch, progress: Callable[[ImportCount
             batch.save(update_fields=["status", "message", "finished_at"])
             return batch
         with _bulk_load_mode(), transaction.atomic():
+            normalizer = _normalizer_for(batch, dose_file)
             importer = BatchImporter(
-                batch_id=batch.pk,
-                normalizer=_normalizer_for(batch, dose_file),
-                headers=dose_file.layout.headers.headers,
-                progress=report,
+                batch_id=batch.pk, normalizer=normalizer, headers=dose_file.layout.headers.headers, progress=report
             )
-            counts = importer.run(dose_file.rows())
+            counts = importer.run(dose_file.rows(joined=normalizer.lines_were_joined))
             after_import_run(
                 batch_id=batch.pk, person_ids=importer.touched_person_ids, provinces=importer.touched_provinces()
             )
