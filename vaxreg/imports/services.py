@@ -243,6 +243,45 @@ def _import_batch_run_locked(batch: ImportBatch, progress: Callable[[ImportCount
     return batch
 
 
+@transaction.atomic
+def import_batch_requeue(*, batch_id: int, user: User) -> ImportBatch:
+    """Make a failed batch ready to run again from its stored file (its process died, the database was away);
+    the caller queues the run once this commits. The file must be the one the batch was made from."""
+    batch = ImportBatch.objects.select_for_update().get(pk=batch_id)
+    if batch.status != ImportBatch.Status.FAILED:
+        raise ImportRefused("Chỉ chạy lại được một lần nhập bị lỗi.", "Only a failed import can be run again.")
+    path = Path(batch.stored_path)
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        raise ImportRefused(
+            "Tệp của lần nhập này không còn trên máy chủ: hãy tải tệp lên lại.",
+            "The file of this import is no longer on the server: upload it again.",
+        ) from None
+    if digest.hexdigest() != batch.file_sha256:
+        raise ImportRefused(
+            "Tệp của lần nhập này đã bị thay đổi từ khi tải lên: hãy nhập tệp như một tệp mới.",
+            "The file of this import has changed since it was sent: import it as a new file.",
+        )
+    previous_message = batch.message
+    batch.status = ImportBatch.Status.QUEUED
+    batch.message = ""
+    batch.progress_rows = 0
+    batch.finished_at = None
+    batch.save(update_fields=["status", "message", "progress_rows", "finished_at"])
+    audit_event_record(
+        action=AuditEvent.Action.IMPORT_STARTED,
+        actor_id=user.pk,
+        object_type="import_batch",
+        object_id=str(batch.pk),
+        detail={"file_name": batch.file_name, "sha256": batch.file_sha256, "run_again_after": previous_message[:500]},
+    )
+    return batch
+
+
 INTERRUPTED_VI = (
     "Quá trình nhập đã dừng trước khi xong (tiến trình nhập bị tắt hoặc máy chủ khởi động lại); không dòng nào "
     "của tệp được lưu. Hãy nhập lại tệp."

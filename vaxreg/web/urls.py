@@ -18,6 +18,7 @@ urlpatterns = [
     path("imports/", views.imports, name="imports"),
     path("sign-off/", views.sign_off, name="sign_off"),
     path("imports/<int:batch_id>/", views.import_detail, name="import_detail"),
+    path("imports/<int:batch_id>/run-again/", views.import_run_again, name="import_run_again"),
     path(
         "imports/<int:batch_id>/rejected.<str:fmt>",
         views.import_rejected_download,

@@ -14,7 +14,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.selectors import import_batch_progress, import_batches_for_user
-from vaxreg.imports.services import ImportRefused, import_batch_create, rejected_rows_report
+from vaxreg.imports.services import (
+    ImportRefused,
+    import_batch_create,
+    import_batch_requeue,
+    rejected_rows_report,
+)
 from vaxreg.imports.tasks import import_batch_run_task
 from vaxreg.people.selectors import (
     person_doses,
@@ -85,9 +90,7 @@ def _locked_facility_code(user: Any) -> str | None:
 @require_http_methods(["GET", "POST"])
 @login_required
 def imports(request: HttpRequest) -> HttpResponse:
-    user: Any = request.user
-    if user.role not in IMPORT_ROLES:
-        raise PermissionDenied("this role does not import dose files")
+    user = _importing_user(request)
     locked = _locked_facility_code(user)
     form = ImportUploadForm(request.POST or None, request.FILES or None, locked_facility_code=locked)
     if request.method == "POST" and form.is_valid():
@@ -100,9 +103,7 @@ def imports(request: HttpRequest) -> HttpResponse:
                 facility_code=locked or form.cleaned_data["facility_code"] or None,
             )
         except ImportRefused as exc:
-            form.add_error(
-                None, exc.message_en if (get_language() or "").startswith("en") else exc.message_vi
-            )
+            form.add_error(None, _refusal_text(exc))
         else:
             import_batch_run_task.enqueue(batch.pk)
             messages.success(request, _("File received; the import runs in the background."))
@@ -110,6 +111,17 @@ def imports(request: HttpRequest) -> HttpResponse:
     batches = [(b, import_batch_progress(b)) for b in import_batches_for_user(user)[:50]]
     refresh = any(b.status in ACTIVE_STATUSES for b, _rows in batches)
     return render(request, "web/imports.html", {"form": form, "batches": batches, "refresh": refresh})
+
+
+def _importing_user(request: HttpRequest) -> Any:
+    user: Any = request.user
+    if user.role not in IMPORT_ROLES:
+        raise PermissionDenied("this role does not import dose files")
+    return user
+
+
+def _refusal_text(refused: ImportRefused) -> str:
+    return refused.message_en if (get_language() or "").startswith("en") else refused.message_vi
 
 
 def _batch_for_user(user: Any, batch_id: int) -> ImportBatch:
@@ -121,10 +133,26 @@ def _batch_for_user(user: Any, batch_id: int) -> ImportBatch:
     return batch
 
 
+@require_POST
+@login_required
+def import_run_again(request: HttpRequest, batch_id: int) -> HttpResponse:
+    user = _importing_user(request)
+    batch = _batch_for_user(user, batch_id)
+    try:
+        batch = import_batch_requeue(batch_id=batch.pk, user=user)
+    except ImportRefused as exc:
+        messages.error(request, _refusal_text(exc))
+    else:
+        import_batch_run_task.enqueue(batch.pk)
+        messages.success(request, _("The import runs again in the background."))
+    return redirect("web:import_detail", batch_id=batch.pk)
+
+
 @require_GET
 @login_required
 def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
-    batch = _batch_for_user(request.user, batch_id)
+    user: Any = request.user
+    batch = _batch_for_user(user, batch_id)
     rejected = list(batch.rejected_rows.order_by("row_number")[:REJECTED_ROWS_SHOWN])
     context = {
         "batch": batch,
@@ -132,6 +160,7 @@ def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
         "rejected_more": max(batch.rows_rejected - len(rejected), 0),
         "refresh": batch.status in ACTIVE_STATUSES,
         "progress_now": import_batch_progress(batch),
+        "can_run_again": batch.status == ImportBatch.Status.FAILED and user.role in IMPORT_ROLES,
     }
     return render(request, "web/import_detail.html", context)
 

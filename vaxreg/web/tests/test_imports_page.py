@@ -159,3 +159,69 @@ def test_running_batch_page_refreshes_itself(client, world):
     assert 'http-equiv="refresh"' in html
     assert "1200 dòng" in html
     assert 'http-equiv="refresh"' in client.get(reverse("web:imports")).content.decode()
+
+
+def _interrupted_batch(world) -> ImportBatch:
+    """A batch whose import process died: sent, marked running, then closed by the worker's periodic job."""
+    from vaxreg.imports.services import import_batch_create, import_batches_interrupted_close
+
+    upload = csv_upload()
+    batch = import_batch_create(
+        file_name="tiem-bachmai.csv", content=upload.read(), uploaded_by=world.users["facility_hn1"], facility_code="HN001"
+    )
+    ImportBatch.objects.filter(pk=batch.pk).update(status=ImportBatch.Status.RUNNING)
+    assert import_batches_interrupted_close() == 1
+    batch.refresh_from_db()
+    return batch
+
+
+def test_an_interrupted_import_is_run_again_from_its_page(client, world):
+    from vaxreg.core.models import AuditEvent
+
+    batch = _interrupted_batch(world)
+    login(client, world, "facility_hn1")
+    page = reverse("web:import_detail", args=[batch.pk])
+    html = client.get(page).content.decode()
+    assert "Lỗi" in html and "không dòng nào của tệp được lưu" in html and "Chạy lại lần nhập này" in html
+
+    response = client.post(reverse("web:import_run_again", args=[batch.pk]))
+
+    assert response.status_code == 302 and response.url == page
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.DONE and (batch.rows_stored, batch.rows_rejected) == (2, 1)
+    assert batch.message == ""
+    event = AuditEvent.objects.filter(action=AuditEvent.Action.IMPORT_STARTED, object_id=str(batch.pk)).last()
+    assert event.actor == world.users["facility_hn1"] and "no row of the file was stored" in event.detail["run_again_after"]
+    html = client.get(page).content.decode()
+    assert "Hoàn tất" in html and "Chạy lại lần nhập này" not in html
+    # A finished import is not run again.
+    html = client.post(reverse("web:import_run_again", args=[batch.pk]), follow=True).content.decode()
+    assert "Chỉ chạy lại được một lần nhập bị lỗi." in html
+
+
+def test_an_import_whose_file_changed_is_not_run_again(client, world):
+    from pathlib import Path
+
+    batch = _interrupted_batch(world)
+    Path(batch.stored_path).write_bytes(b"other content")
+    login(client, world, "facility_hn1")
+    html = client.post(reverse("web:import_run_again", args=[batch.pk]), follow=True).content.decode()
+    assert "đã bị thay đổi từ khi tải lên" in html
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.FAILED
+
+
+def test_only_who_may_import_the_batch_can_run_it_again(client, world):
+    batch = _interrupted_batch(world)
+    url = reverse("web:import_run_again", args=[batch.pk])
+    assert client.post(url).status_code == 302 and "/login/" in client.post(url).url  # anonymous
+    for other in ("facility_hcm", "province_hcm"):
+        assert login(type(client)(), world, other).post(url).status_code == 404
+    for no_imports in ("commune_badinh", "police_badinh"):
+        assert login(type(client)(), world, no_imports).post(url).status_code == 403
+    assert login(type(client)(), world, "facility_hn1").get(url).status_code == 405
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.FAILED
+    assert login(type(client)(), world, "province_hn").post(url).status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.DONE
