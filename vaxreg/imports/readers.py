@@ -192,7 +192,7 @@ def _split_joined_records(
             rows.extend(SourceRow(number + i, part) for i, part in enumerate(parts))  # type: ignore[arg-type]
             number += len(parts)
         else:
-            rows.append(SourceRow(number, row.values, row.error))
+            rows.append(row._replace(number=number))
             number += 1
     return rows
 
@@ -202,6 +202,7 @@ class DoseFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._marks_nul: bool | None = None  # whether lines are searched for NUL (the file is scanned once)
         with path.open("rb") as handle:
             head = handle.read(SAMPLE_BYTES)
         kind = _sniff_kind(head)
@@ -250,7 +251,9 @@ class DoseFile:
             # Checking every line costs a tenth of the reading: a file is first searched for a zero byte,
             # which, outside UTF-16, is the only way a NUL can reach the text.
             lines: Iterator[str] = text
-            if encoding.startswith("utf-16") or _holds_zero_byte(self.path):
+            if self._marks_nul is None:
+                self._marks_nul = encoding.startswith("utf-16") or _holds_zero_byte(self.path)
+            if self._marks_nul:
                 lines = (line.replace("\x00", "\ufffd") if "\x00" in line else line for line in text)
             # The lines the parser has read are kept until its block of records is done, for the rare block
             # where a record spans lines (a copy of the iterator in C: nothing measurable).

@@ -89,10 +89,10 @@ def import_batch_create(
                 f"Cơ sở “{code}” không thuộc tỉnh/thành phố của bạn.", f"Facility “{code}” is outside your province."
             )
         facility_id = ref.id
-    digest = hashlib.sha256()
     if path is None:
         if content is None:
             raise ValueError("content or path is required")
+        digest = hashlib.sha256()
         stream: IO[bytes] = io.BytesIO(content) if isinstance(content, bytes) else content
         target = _uploads_dir() / f"{clock.now():%Y%m%d%H%M%S%f}-{Path(file_name).name[-100:]}"
         with target.open("wb") as out:
@@ -102,8 +102,7 @@ def import_batch_create(
         stored = target
     else:
         with path.open("rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
+            digest = hashlib.file_digest(handle, "sha256")
         stored = path.resolve()
     batch = ImportBatch.objects.create(
         file_name=Path(file_name).name[:255],
@@ -250,12 +249,9 @@ def import_batch_requeue(*, batch_id: int, user: User) -> ImportBatch:
     batch = ImportBatch.objects.select_for_update().get(pk=batch_id)
     if batch.status != ImportBatch.Status.FAILED:
         raise ImportRefused("Chỉ chạy lại được một lần nhập bị lỗi.", "Only a failed import can be run again.")
-    path = Path(batch.stored_path)
-    digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
+        with Path(batch.stored_path).open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256")
     except OSError:
         raise ImportRefused(
             "Tệp của lần nhập này không còn trên máy chủ: hãy tải tệp lên lại.",
