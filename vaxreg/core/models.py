@@ -58,6 +58,16 @@ class AuditEvent(models.Model):
         API_TOKEN_CREATED = "api_token_created", "API token created"
         API_TOKEN_REVOKED = "api_token_revoked", "API token revoked"
         FHIR_BUNDLE_RECEIVED = "fhir_bundle_received", "FHIR bundle received"
+        FHIR_BUNDLE_REFUSED = "fhir_bundle_refused", "FHIR bundle refused before it was read"
+        LOGIN_SUCCEEDED = "login_succeeded", "staff login succeeded"
+        LOGIN_FAILED = "login_failed", "staff login failed"
+        LOGIN_THROTTLED = "login_throttled", "staff login refused: too many failures"
+        LOGOUT = "logout", "staff logout"
+        SECOND_FACTOR_ADDED = "second_factor_added", "second factor (TOTP) set up"
+        SECOND_FACTOR_REMOVED = "second_factor_removed", "second factor (TOTP) removed"
+        IDENTITY_CHANGE_REQUESTED = "identity_change_requested", "change of an access field awaits a second step"
+        IDENTITY_CHANGE_CONFIRMED = "identity_change_confirmed", "change of an access field confirmed"
+        IDENTITY_CHANGE_CANCELLED = "identity_change_cancelled", "change of an access field cancelled"
 
     action = models.CharField(max_length=32, choices=Action.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
