@@ -1,9 +1,15 @@
 """What a citizen sees of their own record after the one-time code: doses, verification, certificates."""
 
+import datetime as dt
 from dataclasses import dataclass
 
 from vaxreg.certificates.models import Certificate
 from vaxreg.certificates.selectors import certificate_current, certificate_doses, certificate_missing
+from vaxreg.corrections.selectors import (
+    AccessChangeValue,
+    access_change_values,
+    access_changes_pending_of_person,
+)
 from vaxreg.people.models import Person, VerificationState
 from vaxreg.quality.models import Finding, Severity
 from vaxreg.vaccinations.models import DaySignOff, Dose
@@ -99,3 +105,25 @@ def citizen_record(*, person_id: int) -> CitizenRecord:
         certificate=certificate_current(person_id=person_id),
         certificate_missing=[(m.message_vi, m.message_en) for m in missing],
     )
+
+
+@dataclass(frozen=True)
+class CitizenAccessChange:
+    """A change of the citizen's phone on record, ID number or commune that waits for their word."""
+
+    id: int
+    values: list[AccessChangeValue]
+    requested_at: dt.datetime
+    expires_at: dt.datetime
+
+
+def citizen_access_changes(*, person_id: int) -> list[CitizenAccessChange]:
+    return [
+        CitizenAccessChange(
+            id=change.pk,
+            values=access_change_values(change, mask_phone=True),
+            requested_at=change.requested_at,
+            expires_at=change.expires_at,
+        )
+        for change in access_changes_pending_of_person(person_id=person_id)
+    ]

@@ -9,5 +9,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.start_view, name="start"),
     path("ma/", views.code_view, name="code"),
     path("ho-so/", views.record_view, name="record"),
+    path("thay-doi/<int:change_id>/", views.access_change_view, name="access_change"),
     path("thoat/", views.end_view, name="end"),
 ]

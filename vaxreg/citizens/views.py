@@ -10,10 +10,17 @@ from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from vaxreg.citizens.forms import CodeForm, LookupForm
-from vaxreg.citizens.selectors import citizen_record
+from vaxreg.citizens.selectors import citizen_access_changes, citizen_record
 from vaxreg.citizens.services import OtpOutcome, OtpRequestRefused, otp_request, otp_verify
 from vaxreg.citizens.session import citizen_person_id, citizen_session_end, citizen_session_start
 from vaxreg.core.ratelimit import client_address
+from vaxreg.corrections.models import AccessChangeConfirmer
+from vaxreg.corrections.services import (
+    AccessChangeRefused,
+    CorrectionRefused,
+    access_change_cancel,
+    access_change_confirm,
+)
 
 CHALLENGE_KEY = "citizen_otp_token"
 
@@ -85,7 +92,40 @@ def record_view(request: HttpRequest) -> HttpResponse:
             _pick("Phiên tra cứu đã hết; hãy nhận mã mới.", "Your lookup has ended; get a new code."),
         )
         return redirect("citizens:start")
-    return _render(request, "citizens/record.html", {"record": citizen_record(person_id=person_id)})
+    context = {
+        "record": citizen_record(person_id=person_id),
+        "access_changes": citizen_access_changes(person_id=person_id),
+    }
+    return _render(request, "citizens/record.html", context)
+
+
+@require_POST
+def access_change_view(request: HttpRequest, change_id: int) -> HttpResponse:
+    """The citizen confirms or refuses a change of their phone on record, ID number or commune that a
+    complaint asked for: their one-time code, sent to the phone on record, is the second step."""
+    person_id = citizen_person_id(request)
+    if person_id is None:
+        return redirect("citizens:start")
+    confirm = request.POST.get("decision") == "confirm"
+    try:
+        if confirm:
+            access_change_confirm(
+                change_id=change_id, how=AccessChangeConfirmer.CITIZEN, citizen_person_id=person_id
+            )
+        else:
+            access_change_cancel(change_id=change_id, citizen_person_id=person_id)
+    except AccessChangeRefused as exc:
+        messages.error(request, _pick(exc.message_vi, exc.message_en))
+    except CorrectionRefused as exc:  # the change itself no longer applies (a value moved on)
+        messages.error(request, _pick(exc.message_vi, exc.message_en))
+    else:
+        messages.success(
+            request,
+            _pick("Đã xác nhận; hồ sơ đã được cập nhật.", "Confirmed; your record is updated.")
+            if confirm
+            else _pick("Đã từ chối; hồ sơ giữ nguyên.", "Refused; your record stays as it was."),
+        )
+    return redirect("citizens:record")
 
 
 @require_POST

@@ -22,6 +22,7 @@ from vaxreg.complaints.selectors import (
     STAFF_ROLES,
     InboxFilter,
     access_complaint_by_id,
+    complaint_access_changes,
     complaint_attachments,
     complaint_candidates,
     complaint_history,
@@ -57,11 +58,15 @@ class ComplaintOut(Schema):
     deferred_until: dt.date | None
     closed_at: dt.datetime | None
     version: int
+    # False: the reader's unit is only the one the citizen named; it reads what the citizen wrote, not who
+    # handles it nor the records it concerns.
+    handled_here: bool
 
     @staticmethod
     def of(c: Complaint, now: dt.datetime) -> "ComplaintOut":
         overdue, vi, en = time_left(c.due_at, now)
         is_open = c.state in OPEN_STATES
+        here = bool(getattr(c, "handled_here", True))
         return ComplaintOut(
             id=c.pk,
             tracking_code=c.tracking_code,
@@ -71,8 +76,8 @@ class ComplaintOut(Schema):
             birth_date=c.birth_date,
             gender=c.gender,
             id_number_masked=mask_id_number(c.id_number),
-            handler_facility=c.handler_facility.code if c.handler_facility else None,
-            handler_province=c.handler_province_id,
+            handler_facility=c.handler_facility.code if c.handler_facility and here else None,
+            handler_province=c.handler_province_id if here else None,
             received_at=c.received_at,
             due_at=c.due_at,
             overdue=is_open and overdue,
@@ -82,6 +87,7 @@ class ComplaintOut(Schema):
             deferred_until=c.deferred_until,
             closed_at=c.closed_at,
             version=c.version,
+            handled_here=here,
         )
 
 
@@ -128,6 +134,14 @@ class HistoryOut(Schema):
     actor: str | None
 
 
+class AccessChangeOut(Schema):
+    fields: list[str]
+    state: str
+    requested_at: dt.datetime
+    expires_at: dt.datetime
+    decided_at: dt.datetime | None
+
+
 class ComplaintDetailOut(ComplaintOut):
     phone: str
     facility: str | None
@@ -140,6 +154,7 @@ class ComplaintDetailOut(ComplaintOut):
     attachments: list[AttachmentOut]
     persons: list[PersonOut]
     history: list[HistoryOut]
+    access_changes: list[AccessChangeOut]  # asked by an approval, waiting for the citizen or the station
 
 
 class InboxIn(Schema):
@@ -244,6 +259,7 @@ def _staff(request: HttpRequest) -> User | None:
 def _detail(user: User, complaint_id: int) -> ComplaintDetailOut:
     c = access_complaint_by_id(user=user, complaint_id=complaint_id)
     base = ComplaintOut.of(c, clock.now()).model_dump()
+    here = base["handled_here"]
     return ComplaintDetailOut(
         **base,
         phone=c.phone,
@@ -254,8 +270,8 @@ def _detail(user: User, complaint_id: int) -> ComplaintDetailOut:
         description=c.description,
         outcome=c.outcome,
         reject_reason=c.reject_reason,
-        joined_to=c.joined_to_id,
-        joined=[j.pk for j in complaint_joined(c)],
+        joined_to=c.joined_to_id if here else None,
+        joined=[j.pk for j in complaint_joined(c)] if here else [],
         attachments=[
             AttachmentOut(
                 position=a.position,
@@ -297,7 +313,17 @@ def _detail(user: User, complaint_id: int) -> ComplaintDetailOut:
                 reason=h.reason,
                 actor=h.actor.username if h.actor else None,
             )
-            for h in complaint_history(c)
+            for h in (complaint_history(c) if here else [])
+        ],
+        access_changes=[
+            AccessChangeOut(
+                fields=sorted(a.changes),
+                state=a.state,
+                requested_at=a.requested_at,
+                expires_at=a.expires_at,
+                decided_at=a.decided_at,
+            )
+            for a in (complaint_access_changes(c) if here else [])
         ],
     )
 

@@ -35,7 +35,7 @@ MAX_NAME = 200
 MAX_DESCRIPTION = 5000
 MAX_LOT = 40
 MAX_CLAIMED_DOSES = 3
-MAX_DOSE_NUMBER = 5
+MAX_DOSE_NUMBER = 4  # primary series and boosters, as every other path (SPEC §3)
 FIRST_VACCINATION = dt.date(2021, 1, 1)  # no COVID-19 dose was given in Vietnam before 2021
 # Crockford's base32: no I, L, O or U, so a code read aloud or copied by hand off a phone cannot be
 # misread; 16 characters are 80 random bits, grouped by four.
@@ -407,28 +407,84 @@ def intake_clean(intake: Intake, *, identity_required: bool = False) -> _Clean:
     return clean
 
 
-def _route(clean: _Clean, person: Person | None) -> tuple[Facility | None, str | None]:
-    handler_facility = clean.facility
-    if handler_facility is None and person is not None:
-        latest = (
-            Dose.objects.filter(person=person)
-            .select_related("facility")
-            .order_by("-vaccination_date", "-pk")
-            .first()
-        )
-        handler_facility = latest.facility if latest else None
-    handler_province = (
-        handler_facility.province_id
-        if handler_facility
-        else (clean.province.code if clean.province else None) or (person.province_id if person else None)
+def _latest_dose_facility(person: Person) -> Facility | None:
+    latest = (
+        Dose.objects.filter(person=person)
+        .select_related("facility")
+        .order_by("-vaccination_date", "-pk")
+        .first()
     )
-    if handler_facility is None and handler_province is None:
-        raise ComplaintRefused(
-            "Hãy chọn tỉnh/thành phố nơi tiêm để phản ánh đến đúng nơi xử lý.",
-            "Choose the province where you were vaccinated, so the complaint reaches who handles it.",
-            field="province_code",
-        )
-    return handler_facility, handler_province
+    return latest.facility if latest else None
+
+
+@dataclass(frozen=True)
+class _Route:
+    facility: Facility | None
+    province: str | None
+    why: str = ""  # said in the history when the complaint does not go where the citizen named
+
+
+def _route(clean: _Clean, person: Person | None) -> _Route:
+    """Who handles the complaint. Without a matched record: the facility the citizen names, else the health
+    department of the province they name. With one: only a unit that sees that record by the ordinary rules
+    (its doses or its residence) — the named facility when the record has a dose there, else the facility
+    of its latest dose, else the health department of its province. A complaint never opens a record to a
+    unit: whoever names a facility reads, there, only what the citizen wrote."""
+    named = clean.facility
+    if person is None:
+        province = named.province_id if named else (clean.province.code if clean.province else None)
+        if named is None and province is None:
+            raise ComplaintRefused(
+                "Hãy chọn tỉnh/thành phố nơi tiêm để phản ánh đến đúng nơi xử lý.",
+                "Choose the province where you were vaccinated, so the complaint reaches who handles it.",
+                field="province_code",
+            )
+        return _Route(named, province)
+    if named is not None and Dose.objects.filter(person=person, facility=named).exists():
+        return _Route(named, named.province_id)
+    facility = _latest_dose_facility(person)
+    province = facility.province_id if facility else person.province_id
+    if facility is None and province is None:
+        # A record no unit answers for (no dose, no residence): the named unit handles what the citizen
+        # wrote, without the record.
+        return _route(clean, None)
+    differs = (named is not None and facility != named) or (
+        named is None and clean.province is not None and province != clean.province.code
+    )
+    why = (
+        "Gửi đến đơn vị quản lý hồ sơ của người này (nơi đã tiêm hoặc nơi cư trú) / "
+        "sent to the unit that holds this person's record (where vaccinated or resident)"
+        if differs
+        else ""
+    )
+    return _Route(facility, province, why)
+
+
+def _identity_key(name: str, birth_date: str, gender: str, id_number: str, phone: str) -> tuple[str, ...]:
+    return (fold(name), birth_date.strip(), gender, id_number, normalize_phone(phone)[0])
+
+
+def _earlier_to_join(clean: _Clean, category: int) -> Complaint | None:
+    """The first open complaint this one joins: same ID number and category, and the same identity (name,
+    birth date, gender) and phone — a complaint that differs in any of them stands on its own, so nobody can
+    capture another citizen's complaint (and its handler) by filing first with their ID number."""
+    if not clean.id_number:
+        return None
+    wanted = _identity_key(clean.full_name, clean.birth_date, clean.gender, clean.id_number, clean.phone)
+    earlier = (
+        Complaint.objects.filter(id_number=clean.id_number, category=category, state__in=OPEN_STATES)
+        .only("pk", "full_name", "birth_date", "gender", "id_number", "phone", "handler_facility_id",
+              "handler_province_id", "due_at")
+        .order_by("received_at", "pk")
+    )  # fmt: skip
+    return next(
+        (
+            c
+            for c in earlier[:20]
+            if _identity_key(c.full_name, c.birth_date, c.gender, c.id_number, c.phone) == wanted
+        ),
+        None,
+    )
 
 
 @transaction.atomic
@@ -437,9 +493,9 @@ def complaint_submit(
 ) -> Complaint:
     """Record a citizen's complaint, route it, and give back its unguessable tracking code.
 
-    Routing: the facility the citizen names; else the facility of their matched doses (latest first); else
-    the health department of the province they name (or of their matched record). A second open complaint
-    with the same ID number and category joins the first: it is kept, and points at the one being handled.
+    Routing (``_route``): to a unit that sees the matched record by the ordinary rules, never one the
+    complaint alone would open it to. A second open complaint with the same ID number, category, identity
+    and phone joins the first (``_earlier_to_join``): it is kept, and points at the one being handled.
 
     ``from_public``: sent by a citizen through the form or the API, so birth date and gender are required
     and the per-phone quota is taken (inside this transaction: a refused complaint gives it back).
@@ -450,16 +506,9 @@ def complaint_submit(
     if from_public:
         phone_quota_hit(phone=clean.phone)
     person = _matched_person(clean.id_number)
-    handler_facility, handler_province = _route(clean, person)
+    route = _route(clean, person)
     now = clock.now()
-    earlier = (
-        Complaint.objects.filter(id_number=clean.id_number, category=intake.category, state__in=OPEN_STATES)
-        .only("pk", "handler_facility_id", "handler_province_id", "due_at")
-        .order_by("received_at")
-        .first()
-        if clean.id_number
-        else None
-    )
+    earlier = _earlier_to_join(clean, intake.category)
     complaint = Complaint.objects.create(
         tracking_code=tracking_code_new(),
         category=intake.category,
@@ -476,8 +525,9 @@ def complaint_submit(
         person=person,
         handler_facility_id=earlier.handler_facility_id
         if earlier
-        else (handler_facility.pk if handler_facility else None),
-        handler_province_id=earlier.handler_province_id if earlier else handler_province,
+        else (route.facility.pk if route.facility else None),
+        handler_province_id=earlier.handler_province_id if earlier else route.province,
+        rerouted=bool(route.why) and earlier is None,
         joined_to=earlier,
         state=ComplaintState.JOINED if earlier else ComplaintState.OPEN,
         received_at=now,
@@ -490,7 +540,9 @@ def complaint_submit(
         complaint,
         changes,
         actor_id=None,
-        reason="Tiếp nhận / received" + (f" ({channel})" if channel else ""),
+        reason="Tiếp nhận / received"
+        + (f" ({channel})" if channel else "")
+        + (f" — {route.why}" if route.why and not earlier else ""),
     )
     notice_queue(
         complaint,

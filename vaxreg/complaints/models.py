@@ -65,6 +65,9 @@ class Complaint(models.Model):
     handler_province = models.ForeignKey(
         "places.Province", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The intake sent it away from the unit the citizen named, which cannot read the matched record, to the
+    # unit that holds it: the named unit still reads what the citizen wrote, and nothing more.
+    rerouted = models.BooleanField(default=False)
     joined_to = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="joined"
     )

@@ -12,7 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -23,8 +33,10 @@ from vaxreg.core import clock
 from vaxreg.core.cccd import USABLE_ID_KINDS, parse_id_number
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.jurisdiction import jurisdiction_of
-from vaxreg.core.models import AuditEvent, ChangeRecord
+from vaxreg.core.models import AuditEvent, ChangeRecord, SourceType
 from vaxreg.core.text import fold
+from vaxreg.corrections.models import AccessChange
+from vaxreg.corrections.selectors import access_changes_of_source
 from vaxreg.people.models import Person
 from vaxreg.vaccinations.models import Dose
 
@@ -56,22 +68,57 @@ def _unit_q(user: User, prefix: str = "") -> Q | None:
     return None
 
 
+def _addressed_q(user: User) -> Q | None:
+    """The complaints the intake sent away from the user's unit, which the citizen named as where they were
+    vaccinated, to the unit that holds the record: the named unit reads what the citizen wrote."""
+    if user.role == Role.FACILITY and user.facility_id:
+        named = Q(facility_id=user.facility_id)
+    elif user.role == Role.COMMUNE and user.commune_id:
+        named = Q(facility__commune_id=user.commune_id)
+    elif user.role == Role.PROVINCE and user.province_id:
+        named = Q(province_id=user.province_id)
+    else:
+        return None
+    return Q(rerouted=True) & named
+
+
+def _handled_q(user: User) -> Q | None:
+    """The complaints the user's unit handles (or, for the ministry, reads whole); None: none."""
+    own, joined = _unit_q(user), _unit_q(user, "joined_to__")
+    if own is None or joined is None:
+        return None
+    if not own:
+        return Q()
+    return (Q(joined_to__isnull=True) & own) | (Q(joined_to__isnull=False) & joined)
+
+
 def complaints_for_user(*, user: Any) -> QuerySet[Complaint]:
     complaints = Complaint.objects.all()
     if not user.is_authenticated or not user.is_active:
         return complaints.none()
-    own, joined = _unit_q(user), _unit_q(user, "joined_to__")
-    if own is None or joined is None:
+    handled, addressed = _handled_q(user), _addressed_q(user)
+    if handled is None:
         return complaints.none()
-    if not own:
+    if not handled:
         return complaints
-    return complaints.filter((Q(joined_to__isnull=True) & own) | (Q(joined_to__isnull=False) & joined))
+    return complaints.filter(handled | addressed if addressed is not None else handled)
+
+
+def _with_handled_here(complaints: QuerySet[Complaint], user: Any) -> QuerySet[Complaint]:
+    """Each complaint says (``handled_here``) whether the reader's unit handles it (or reads everything):
+    otherwise the unit is only the one the citizen named, and reads only what the citizen wrote — not the
+    handler, the records, the history or the joined complaints."""
+    handled = _handled_q(user) if user.is_authenticated and user.is_active else None
+    # No handled units: nothing is handled here; every unit (the ministry): everything is.
+    here = handled if handled else Q(pk__isnull=handled is None)
+    return complaints.annotate(handled_here=ExpressionWrapper(here, output_field=BooleanField()))
 
 
 def access_complaint_by_id(*, user: Any, complaint_id: int) -> Complaint:
-    """The complaint if the user may read it; otherwise ``ComplaintNotVisible`` (404), never a hint."""
+    """The complaint if the user may read it (with ``handled_here``); otherwise ``ComplaintNotVisible``
+    (404), never a hint."""
     complaint = (
-        complaints_for_user(user=user)
+        _with_handled_here(complaints_for_user(user=user), user)
         .select_related(
             "handler_facility", "handler_province", "facility", "province", "commune", "joined_to"
         )
@@ -118,7 +165,7 @@ def complaint_inbox(
         .values("n")
     )
     complaints = (
-        complaints_for_user(user=user)
+        _with_handled_here(complaints_for_user(user=user), user)
         .filter(state__in=states, joined_to__isnull=True)
         .select_related("handler_facility", "handler_province")
         .annotate(joined_count=Coalesce(Subquery(joined, output_field=IntegerField()), 0))
@@ -162,6 +209,11 @@ def complaint_joined(complaint: Complaint) -> list[Complaint]:
     return list(Complaint.objects.filter(joined_to=complaint).order_by("received_at", "pk"))
 
 
+def complaint_access_changes(complaint: Complaint) -> list[AccessChange]:
+    """The changes of access fields the complaint's approval asked for, and what became of them."""
+    return list(access_changes_of_source(source_type=SourceType.COMPLAINT, source_id=complaint.tracking_code))
+
+
 def complaint_history(complaint: Complaint) -> list[ChangeRecord]:
     """What happened to the complaint, oldest first, with who did it."""
     return list(
@@ -178,12 +230,16 @@ def _claimed_birth_year(complaint: Complaint) -> int | None:
 
 
 def complaint_candidates(*, user: Any, complaint: Complaint) -> list[Person]:
-    """The persons the complaint may be about, each with its doses (two queries).
+    """The persons the complaint may be about, each with its doses (two queries) — only persons the reader
+    sees by the ordinary rules (residence or doses): a complaint never opens a record.
 
-    First the person the complaint was matched to at intake: the complaint is the reason its handler reads
-    that record. Then, inside the reader's jurisdiction, the persons with the same ID number, or, when no ID
-    number matches, the same folded name and birth year.
+    First the person the complaint was matched to at intake, when the reader sees it; then, inside the
+    reader's jurisdiction, the persons with the same ID number, or, when no ID number matches, the same
+    folded name and birth year. A unit that only reads what the citizen wrote (``handled_here`` false) is
+    shown none.
     """
+    if not getattr(complaint, "handled_here", True):
+        return []
     doses = Prefetch(
         "doses",
         queryset=Dose.objects.select_related("vaccine", "facility").order_by(
@@ -201,11 +257,11 @@ def complaint_candidates(*, user: Any, complaint: Complaint) -> list[Person]:
     )
     wanted = Q(pk=complaint.person_id) if complaint.person_id else Q(pk__in=[])
     if by_id is not None and scoped.filter(by_id).exists():
-        wanted |= Q(pk__in=scoped.filter(by_id).values("pk"))
+        wanted |= by_id
     else:
-        wanted |= Q(pk__in=scoped.filter(by_name).values("pk"))
+        wanted |= by_name
     persons = list(
-        Person.objects.filter(wanted)
+        scoped.filter(wanted)
         .select_related("commune")
         .prefetch_related(doses)
         .order_by("pk")[: CANDIDATES_MAX + 1]
@@ -214,10 +270,9 @@ def complaint_candidates(*, user: Any, complaint: Complaint) -> list[Person]:
     return persons[:CANDIDATES_MAX]
 
 
-def complaint_person_allowed(*, user: Any, complaint: Complaint, person_id: int) -> bool:
-    """Whether an approval may touch this person: the one matched at intake, or one the handler may read."""
-    if person_id == complaint.person_id:
-        return True
+def complaint_person_allowed(*, user: Any, person_id: int) -> bool:
+    """Whether an approval may touch this person: only one the handler sees by the ordinary rules, whoever
+    the complaint was matched to."""
     return jurisdiction_of(user).persons_visible(Person.objects.filter(pk=person_id)).exists()
 
 

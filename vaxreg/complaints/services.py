@@ -17,9 +17,19 @@ from vaxreg.complaints.common import ComplaintRefused, complaint_history_write, 
 from vaxreg.complaints.models import OPEN_STATES, Complaint, ComplaintState, Notice, RejectReason
 from vaxreg.complaints.selectors import ComplaintNotVisible, complaint_person_allowed
 from vaxreg.core import clock
+from vaxreg.core.cccd import USABLE_ID_KINDS, parse_id_number
+from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.models import SourceType
 from vaxreg.core.text import normalize_text
-from vaxreg.corrections.services import dose_add, person_correct, person_create
+from vaxreg.corrections.services import (
+    access_change_request,
+    access_field_names,
+    access_fields_split,
+    dose_add,
+    person_correct,
+    person_create,
+)
+from vaxreg.people.models import Person
 from vaxreg.places.models import Facility
 
 TEXT_MAX = 1000
@@ -98,10 +108,10 @@ def _person_for_approval(*, actor: User, complaint: Complaint, person_id: int) -
 
     Returns the complaint fields to save.
     """
-    if not complaint_person_allowed(user=actor, complaint=complaint, person_id=person_id):
+    if not complaint_person_allowed(user=actor, person_id=person_id):
         raise ComplaintRefused(
-            "Hãy chọn một người trong danh sách đối chiếu của phản ánh.",
-            "Choose a person from the complaint's matched records.",
+            "Hãy chọn một người trong danh sách đối chiếu của phản ánh (người thuộc địa bàn của bạn).",
+            "Choose a person from the complaint's matched records (a person in your area).",
             field="person_id",
         )
     if complaint.person_id == person_id:
@@ -129,10 +139,19 @@ def _birth_parts(text: str) -> dict[str, int | None]:
 def _person_from_complaint(*, actor: User, complaint: Complaint, note: str) -> int:
     """Categories 1 and 2: the citizen was vaccinated but is not on record. The handler records them from
     the identity the complaint gives (correction service, the complaint as source) and links them."""
-    if complaint.person_id is not None:
+    parsed = parse_id_number(complaint.id_number) if complaint.id_number else None
+    known_id = (
+        parsed is not None
+        and parsed.kind in USABLE_ID_KINDS
+        and Person.objects.filter(id_number=parsed.number).exists()
+    )
+    if complaint.person_id is not None or known_id:
+        # A second record under a known ID number would be a way around the record's own jurisdiction.
         raise ComplaintRefused(
-            "Phản ánh đã khớp với một người trên hệ thống: hãy bổ sung mũi tiêm cho người đó.",
-            "The complaint already matches a person on record: add the dose to that person.",
+            "Số giấy tờ của phản ánh đã có trên hệ thống: chỉ bổ sung mũi tiêm cho người đó, do đơn vị "
+            "quản lý hồ sơ của người đó thực hiện.",
+            "The complaint's ID number is already on record: the dose is added to that person, by the unit "
+            "that holds their record.",
             field="person_id",
         )
     person = person_create(
@@ -152,25 +171,37 @@ def _person_from_complaint(*, actor: User, complaint: Complaint, note: str) -> i
 
 
 def _dose_facility(*, complaint: Complaint, actor: User, facility_code: str) -> int:
-    if facility_code.strip():
-        facility_id = (
-            Facility.objects.filter(code=facility_code.strip().upper()).values_list("pk", flat=True).first()
-        )
-        if facility_id is None:
+    """Where the added dose was given: the handler's own facility (a commune station: one of its commune's;
+    a province: one of its own) — a complaint never records a dose in another unit's name."""
+    reach = jurisdiction_of(actor)
+    code = facility_code.strip().upper()
+    if code:
+        facility = Facility.objects.filter(code=code).first()
+        if facility is None:
             raise ComplaintRefused(
                 f"Không có cơ sở tiêm mã “{facility_code[:40]}”.",
                 f"No facility has the code “{facility_code[:40]}”.",
                 field="facility_code",
             )
-        return facility_id
-    facility_id = complaint.handler_facility_id or actor.facility_id
-    if facility_id is None:
+    else:
+        handler = complaint.handler_facility
+        own = Facility.objects.filter(pk=actor.facility_id).first() if actor.facility_id else None
+        facility = handler if handler is not None and reach.covers_facility(handler) else own
+        if facility is None:
+            raise ComplaintRefused(
+                "Chưa rõ cơ sở đã tiêm mũi này: hãy ghi mã cơ sở tiêm.",
+                "The facility that gave this dose is not known: enter its code.",
+                field="facility_code",
+            )
+    if not reach.covers_facility(facility):
         raise ComplaintRefused(
-            "Chưa rõ cơ sở đã tiêm mũi này: hãy ghi mã cơ sở tiêm.",
-            "The facility that gave this dose is not known: enter its code.",
+            f"Cơ sở {facility.code} không thuộc đơn vị của bạn: mũi tiêm bổ sung qua phản ánh phải do đơn vị "
+            "của bạn tiêm. Mũi do cơ sở khác tiêm được cơ sở đó ghi qua tệp dữ liệu tiêm chủng của mình.",
+            f"Facility {facility.code} is not in your unit: a dose added through a complaint is one your unit "
+            "gave. A dose another facility gave is recorded by that facility, through its own dose file.",
             field="facility_code",
         )
-    return facility_id
+    return facility.pk
 
 
 @transaction.atomic
@@ -212,18 +243,46 @@ def complaint_approve_with_correction(
 ) -> Complaint:
     """Approve by correcting the person's record (correction service; the complaint is its source).
 
-    ``person_version`` is the version of the person the handler saw (``StaleRecord`` when it moved on).
+    ``person_version`` is the version of the person the handler saw (``StaleRecord`` when it moved on). The
+    fields that open the citizen's own access (phone on record, ID number, commune of residence) are not
+    changed by the approval: they are asked for (``access_change_request``), the phone on record is told,
+    and they change only after the citizen's code or the commune health station's check.
     """
     complaint = _for_action(actor=actor, complaint_id=complaint_id, expected_version=expected_version)
     if not changes:
         raise ComplaintRefused("Chưa có thông tin nào được sửa.", "Nothing was changed.", field="changes")
     linked = _person_for_approval(actor=actor, complaint=complaint, person_id=person_id)
     note = _text(note)
-    person_correct(
-        person_id=person_id, expected_version=person_version, changes=changes, reason=note,
-        actor_id=actor.pk, source_type=SourceType.COMPLAINT, source_id=complaint.tracking_code,
-    )  # fmt: skip
-    _close(complaint, ComplaintState.APPROVED, actor=actor, outcome=note, extra=tuple(linked))
+    ordinary, access = access_fields_split(changes)
+    source = SourceType.COMPLAINT
+    if ordinary:
+        person_correct(
+            person_id=person_id, expected_version=person_version, changes=ordinary, reason=note,
+            actor_id=actor.pk, source_type=source, source_id=complaint.tracking_code,
+        )  # fmt: skip
+    asked = (
+        access_change_request(
+            person_id=person_id,
+            changes=access,
+            reason=note,
+            expected_version=None if ordinary else person_version,
+            actor_id=actor.pk,
+            source_type=source,
+            source_id=complaint.tracking_code,
+        )  # fmt: skip
+        if access
+        else None
+    )
+    outcome = note
+    if asked is not None:
+        fields_vi, fields_en = access_field_names(asked.changes)
+        outcome += (
+            f" Việc đổi {fields_vi} chờ xác nhận: người dân xác nhận tại trang Tra cứu sau mã gửi đến số điện "
+            f"thoại trên hồ sơ, hoặc trạm y tế xã xác minh. / The change of the {fields_en} awaits "
+            "confirmation: by the citizen on the lookup page after a code sent to the phone on record, or by "
+            "the commune health station."
+        )
+    _close(complaint, ComplaintState.APPROVED, actor=actor, outcome=outcome, extra=tuple(linked))
     return complaint
 
 

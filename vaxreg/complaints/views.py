@@ -39,6 +39,7 @@ from vaxreg.complaints.selectors import (
     STAFF_ROLES,
     ComplaintNotVisible,
     access_complaint_by_id,
+    complaint_access_changes,
     complaint_attachments,
     complaint_candidates,
     complaint_full_id_number,
@@ -51,7 +52,8 @@ from vaxreg.complaints.selectors import (
 )
 from vaxreg.complaints.services import NEW_PERSON
 from vaxreg.core import clock
-from vaxreg.corrections.services import CorrectionRefused, StaleRecord
+from vaxreg.corrections.models import AccessChange, AccessChangeState
+from vaxreg.corrections.services import CorrectionRefused, StaleRecord, access_field_names
 from vaxreg.people.models import Person, mask_id_number
 from vaxreg.places.models import Facility
 from vaxreg.vaccinations.models import Vaccine
@@ -94,6 +96,7 @@ class InboxRow:
     time_left: str
     escalated: bool
     id_masked: str
+    handled_here: bool
 
 
 def _row(complaint: Complaint, now: Any) -> InboxRow:
@@ -107,6 +110,7 @@ def _row(complaint: Complaint, now: Any) -> InboxRow:
         time_left=pick(vi, en) if is_open else "",
         escalated=complaint.escalated_at is not None,
         id_masked=mask_id_number(complaint.id_number),
+        handled_here=bool(getattr(complaint, "handled_here", True)),
     )
 
 
@@ -228,6 +232,7 @@ def _complaint_page(
     user: Any = request.user
     bound = bound or {}
     complaint = access_complaint_by_id(user=user, complaint_id=complaint_id)
+    handled_here = bool(getattr(complaint, "handled_here", True))
     can_act = complaint.state in OPEN_STATES and services.handlers_may_act(user, complaint)
     candidates = complaint_candidates(user=user, complaint=complaint)
     initial = {"version": complaint.version}
@@ -254,8 +259,12 @@ def _complaint_page(
         "attachments": complaint_attachments(complaint),
         "proofs_readable": user.role in HANDLER_ROLES,
         "person_rows": person_rows,
-        "joined": complaint_joined(complaint),
-        "history": _history(complaint),
+        "handled_here": handled_here,
+        "joined": complaint_joined(complaint) if handled_here else [],
+        "history": _history(complaint) if handled_here else [],
+        "access_changes": [_access_change_row(a) for a in complaint_access_changes(complaint)]
+        if handled_here
+        else [],
         "can_act": can_act,
         "dose_form": form_for("dose", lambda: _dose_form(complaint, candidates, vaccines))
         if candidates or complaint.person_id is None
@@ -268,6 +277,27 @@ def _complaint_page(
         "bound_errors": [error for form in bound.values() for error in _named_errors(form)],
     }
     return _render(request, "complaints/handler/complaint.html", context, status=status)
+
+
+@dataclass(frozen=True)
+class AccessChangeRow:
+    fields: str
+    state: str
+    requested_at: Any
+    expires_at: Any
+    decided_at: Any
+
+
+def _access_change_row(change: AccessChange) -> AccessChangeRow:
+    vi, en = access_field_names(change.changes)
+    state_vi, _sep, state_en = AccessChangeState(change.state).label.partition(" / ")
+    return AccessChangeRow(
+        fields=pick(vi, en),
+        state=pick(state_vi, state_en),
+        requested_at=change.requested_at,
+        expires_at=change.expires_at,
+        decided_at=change.decided_at,
+    )
 
 
 def _dose_form(complaint: Complaint, candidates: list[Person], vaccines: list[Vaccine]) -> ApproveDoseForm:

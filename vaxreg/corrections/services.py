@@ -6,22 +6,31 @@ written, and ``StaleRecord`` tells them so with the values now stored.
 """
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 
+from vaxreg.accounts.models import Role
 from vaxreg.core import clock
 from vaxreg.core.cccd import parse_id_number
-from vaxreg.core.history import ChangeSource, record_change
-from vaxreg.core.models import SourceType
+from vaxreg.core.history import ChangeSource, audit_event_record, record_change
+from vaxreg.core.jurisdiction import jurisdiction_of
+from vaxreg.core.messaging import MessageNotSent, message_send
+from vaxreg.core.models import AuditEvent, SourceType
+from vaxreg.core.phones import normalize_phone
 from vaxreg.core.text import fold, normalize_text
 from vaxreg.corrections.hooks import after_correction_run
+from vaxreg.corrections.models import AccessChange, AccessChangeConfirmer, AccessChangeState
+from vaxreg.corrections.selectors import ACCESS_FIELD_NAMES
 from vaxreg.people.models import Gender, Person
 from vaxreg.places.models import Commune, Facility
 from vaxreg.quality.services import CheckResult, quality_check_persons
 from vaxreg.vaccinations.models import Dose, DoseStatus, Vaccine
+
+logger = logging.getLogger(__name__)
 
 PERSON_ENTITY = "person"
 DOSE_ENTITY = "dose"
@@ -127,6 +136,51 @@ def _check_birth_date(values: Mapping[str, Any]) -> None:
         )
 
 
+def _id_normalize(new_values: dict[str, Any], changes: Mapping[str, Any]) -> None:
+    """A changed ID number in its stored form, with its kind unless the change names one."""
+    if "id_number" not in changes and "id_type" not in changes:
+        return
+    number = str(new_values["id_number"] or "")
+    parsed = parse_id_number(number) if number else None
+    if not number:
+        new_values["id_type"] = ""
+    elif parsed is not None:
+        new_values["id_number"] = parsed.number
+        if "id_type" not in changes:
+            new_values["id_type"] = parsed.kind.value
+
+
+def _fields_allowed(fields: Any, allowed: tuple[str, ...]) -> None:
+    unknown = set(fields) - set(allowed)
+    if unknown:
+        raise CorrectionRefused(
+            f"Không sửa được trường: {', '.join(sorted(unknown))}.",
+            f"These fields cannot be corrected: {', '.join(sorted(unknown))}.",
+        )
+
+
+def _person_locked(*, person_id: int, fields: Any, allowed: tuple[str, ...], version: int | None) -> Person:
+    """The person locked for a change of ``fields``; refused for a field outside ``allowed`` or when the
+    stored version is not ``version`` (None: not checked)."""
+    _fields_allowed(fields, allowed)
+    person = Person.objects.select_for_update().filter(pk=person_id).first()
+    if person is None:
+        raise CorrectionRefused("Không tìm thấy người này.", "This person does not exist.")
+    if version is not None and person.version != version:
+        raise StaleRecord(entity=PERSON_ENTITY, entity_id=person.pk, current=_person_current(person))
+    return person
+
+
+def _person_values_after(person: Person, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Every correctable field of the person as the change would leave it, each value checked."""
+    new_values = _person_current(person)
+    for field, value in changes.items():
+        new_values[field] = _clean_person_value(field, value)
+    _check_birth_date(new_values)
+    _id_normalize(new_values, changes)
+    return new_values
+
+
 def _person_current(person: Person) -> dict[str, Any]:
     return {f: getattr(person, f) for f in PERSON_FIELDS} | {"version": person.version}
 
@@ -148,30 +202,10 @@ def person_correct(
     ``StaleRecord`` is raised with the stored values.
     """
     reason = _require_reason(reason)
-    unknown = set(changes) - set(PERSON_FIELDS)
-    if unknown:
-        raise CorrectionRefused(
-            f"Không sửa được trường: {', '.join(sorted(unknown))}.",
-            f"These fields cannot be corrected: {', '.join(sorted(unknown))}.",
-        )
-    person = Person.objects.select_for_update().filter(pk=person_id).first()
-    if person is None:
-        raise CorrectionRefused("Không tìm thấy người này.", "This person does not exist.")
-    if person.version != expected_version:
-        raise StaleRecord(entity=PERSON_ENTITY, entity_id=person.pk, current=_person_current(person))
-    new_values = _person_current(person)
-    for field, value in changes.items():
-        new_values[field] = _clean_person_value(field, value)
-    _check_birth_date(new_values)
-    if "id_number" in changes or "id_type" in changes:
-        number = str(new_values["id_number"] or "")
-        parsed = parse_id_number(number) if number else None
-        if not number:
-            new_values["id_type"] = ""
-        elif parsed is not None:
-            new_values["id_number"] = parsed.number
-            if "id_type" not in changes:
-                new_values["id_type"] = parsed.kind.value
+    person = _person_locked(
+        person_id=person_id, fields=changes, allowed=PERSON_FIELDS, version=expected_version
+    )
+    new_values = _person_values_after(person, changes)
     changed = {
         f: (getattr(person, f), new_values[f]) for f in PERSON_FIELDS if getattr(person, f) != new_values[f]
     }
@@ -317,12 +351,7 @@ def dose_correct(
 ) -> CorrectionResult:
     """Change fields of a dose (signed-off ones too: always with a reason), with history and re-check."""
     reason = _require_reason(reason)
-    unknown = set(changes) - set(DOSE_FIELDS)
-    if unknown:
-        raise CorrectionRefused(
-            f"Không sửa được trường: {', '.join(sorted(unknown))}.",
-            f"These fields cannot be corrected: {', '.join(sorted(unknown))}.",
-        )
+    _fields_allowed(changes, DOSE_FIELDS)
     dose = Dose.objects.select_for_update().filter(pk=dose_id).first()
     if dose is None:
         raise CorrectionRefused("Không tìm thấy mũi tiêm này.", "This dose does not exist.")
@@ -399,3 +428,302 @@ def dose_add(
     quality_check_persons(person_ids=[person_id])
     after_correction_run(person_id=person_id, actor_id=actor_id)
     return dose
+
+
+# -- the fields that open the citizen's own access -----------------------------------------------------------
+# The phone on record receives the citizen's one-time code, the ID number is what the lookup asks for, and
+# the commune of residence decides which units read the record. Changed on someone else's word (a complaint),
+# they would hand the record to whoever asked: such a change waits for a second step (``AccessChange``).
+
+ACCESS_FIELDS = ("phone", "id_type", "id_number", "commune_id")
+ACCESS_CHANGE_ENTITY = "access_change"
+ACCESS_CHANGE_LIFETIME = dt.timedelta(days=30)
+
+
+class AccessChangeRefused(CorrectionRefused):
+    """The second step cannot be taken: not pending any more, or not by this user."""
+
+
+def access_fields_split(changes: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the fields a correction changes at once, the fields that open access and need a second step)."""
+    ordinary = {f: v for f, v in changes.items() if f not in ACCESS_FIELDS}
+    access = {f: v for f, v in changes.items() if f in ACCESS_FIELDS}
+    return ordinary, access
+
+
+def access_field_names(fields: Any) -> tuple[str, str]:
+    """The changed fields as people read them: ("số điện thoại, xã/phường cư trú", "phone number, ...")."""
+    names = [ACCESS_FIELD_NAMES[f] for f in ACCESS_FIELDS if f in fields and f != "id_type"] or [
+        ACCESS_FIELD_NAMES["id_type"]
+    ]
+    return ", ".join(vi for vi, _ in names), ", ".join(en for _, en in names)
+
+
+def _access_notice_queue(change: AccessChange, event: str) -> None:
+    # A task row written in this transaction: the message leaves only if the change is committed.
+    from vaxreg.corrections.tasks import access_change_notice_send_task
+
+    access_change_notice_send_task.enqueue(change.pk, event)
+
+
+def _access_history(change: AccessChange, old: str | None, *, actor_id: int | None, reason: str) -> None:
+    record_change(
+        entity=ACCESS_CHANGE_ENTITY,
+        entity_id=change.pk,
+        changes={"state": (old, change.state)},
+        source=ChangeSource(
+            type=SourceType(change.source_type), id=change.source_id, reason=reason, actor_id=actor_id
+        ),
+    )
+
+
+@transaction.atomic
+def access_change_request(
+    *,
+    person_id: int,
+    changes: Mapping[str, Any],
+    reason: str,
+    actor_id: int | None,
+    source_type: SourceType,
+    source_id: str = "",
+    expected_version: int | None = None,
+) -> AccessChange | None:
+    """Ask for a change of the fields that open the citizen's own access; nothing of it is applied yet.
+
+    The values are checked now, as a correction's are. The phone on record is told at once (the message
+    names what is asked and how to confirm it: the lookup page, or the commune health station). None when
+    the values are already those stored.
+    """
+    reason = _require_reason(reason)
+    person = _person_locked(
+        person_id=person_id, fields=changes, allowed=ACCESS_FIELDS, version=expected_version
+    )
+    current, new_values = _person_current(person), _person_values_after(person, changes)
+    if new_values["phone"] != current["phone"] and new_values["phone"]:
+        national, valid = normalize_phone(new_values["phone"])
+        if not valid:
+            raise CorrectionRefused(
+                "Số điện thoại mới không hợp lệ: 10 chữ số bắt đầu bằng 0.",
+                "The new phone number is not valid: 10 digits starting with 0.",
+                field="phone",
+            )
+        new_values["phone"] = national
+    wanted = {f: new_values[f] for f in ACCESS_FIELDS if new_values[f] != current[f]}
+    if not wanted:
+        return None
+    now = clock.now()
+    change = AccessChange.objects.create(
+        person=person,
+        changes=wanted,
+        old_values={f: current[f] for f in wanted},
+        reason=reason,
+        source_type=source_type,
+        source_id=source_id,
+        requested_by_id=actor_id,
+        requested_at=now,
+        expires_at=now + ACCESS_CHANGE_LIFETIME,
+    )
+    _access_history(change, None, actor_id=actor_id, reason=reason)
+    audit_event_record(
+        action=AuditEvent.Action.IDENTITY_CHANGE_REQUESTED,
+        actor_id=actor_id,
+        object_type=PERSON_ENTITY,
+        object_id=str(person.pk),
+        detail={"access_change": change.pk, "fields": sorted(wanted), "source": f"{source_type}:{source_id}"},
+    )
+    _access_notice_queue(change, "requested")
+    return change
+
+
+def _pending_for_update(change_id: int) -> AccessChange:
+    change = AccessChange.objects.select_for_update().filter(pk=change_id).first()
+    if change is None:
+        raise AccessChangeRefused("Không có yêu cầu này.", "There is no such request.")
+    if change.state == AccessChangeState.PENDING and clock.now() >= change.expires_at:
+        raise AccessChangeRefused(
+            "Yêu cầu đã hết hạn; cần gửi yêu cầu mới.", "The request has expired; a new one is needed."
+        )
+    if change.state != AccessChangeState.PENDING:
+        raise AccessChangeRefused(
+            "Yêu cầu này đã được xử lý.", "This request has already been decided.", field="state"
+        )
+    return change
+
+
+def access_change_station_may_decide(*, user: Any, person_id: int) -> bool:
+    """The commune health station that has the person in its jurisdiction (residence, or doses given in its
+    commune) verifies a change on the person's papers."""
+    if getattr(user, "role", "") != Role.COMMUNE:
+        return False
+    return jurisdiction_of(user).persons_visible(Person.objects.filter(pk=person_id)).exists()
+
+
+def _decider_check(
+    change: AccessChange, *, how: AccessChangeConfirmer, actor: Any, citizen_person_id: int | None
+) -> None:
+    if how == AccessChangeConfirmer.CITIZEN:
+        allowed = citizen_person_id is not None and citizen_person_id == change.person_id
+    else:
+        allowed = access_change_station_may_decide(user=actor, person_id=change.person_id)
+    if not allowed:
+        raise AccessChangeRefused(
+            "Chỉ người dân (sau mã gửi đến số điện thoại trên hồ sơ) hoặc trạm y tế xã quản lý người này "
+            "mới xác nhận được.",
+            "Only the citizen (after a code sent to the phone on record) or the commune health station "
+            "responsible for this person can confirm it.",
+        )
+
+
+@transaction.atomic
+def access_change_confirm(
+    *,
+    change_id: int,
+    how: AccessChangeConfirmer,
+    actor: Any = None,
+    citizen_person_id: int | None = None,
+    note: str = "",
+) -> AccessChange:
+    """The second step: apply the asked change through the correction service, and tell the old phone.
+
+    ``how`` CITIZEN: ``citizen_person_id`` is the person the citizen proved to be with a one-time code sent
+    to the phone on record. STATION: ``actor`` is a commune health station user with the person in its
+    jurisdiction, who checked the person's papers. Refused when a field moved on since it was asked.
+    """
+    change = _pending_for_update(change_id)
+    _decider_check(change, how=how, actor=actor, citizen_person_id=citizen_person_id)
+    note = normalize_text(note)[:1000]
+    if how == AccessChangeConfirmer.STATION and len(note) < 3:
+        raise AccessChangeRefused(
+            "Hãy ghi đã kiểm tra giấy tờ gì (ví dụ: CCCD gốc).",
+            "Say which papers you checked (for example: the original CCCD card).",
+            field="note",
+        )
+    person = Person.objects.select_for_update().get(pk=change.person_id)
+    moved = sorted(f for f, old in change.old_values.items() if getattr(person, f) != old)
+    if moved:
+        raise AccessChangeRefused(
+            "Hồ sơ đã thay đổi từ khi có yêu cầu; cần gửi yêu cầu mới.",
+            "The record has changed since the request; a new request is needed.",
+            field=moved[0],
+        )
+    actor_id = actor.pk if actor is not None else None
+    how_vi, _sep, how_en = AccessChangeConfirmer(how).label.partition(" / ")
+    person_correct(
+        person_id=person.pk,
+        expected_version=person.version,
+        changes=change.changes,
+        reason=f"{change.reason} — {how_vi} / {how_en}" + (f": {note}" if note else ""),
+        actor_id=actor_id,
+        source_type=SourceType(change.source_type),
+        source_id=change.source_id,
+    )
+    change.state, change.confirmed_how = AccessChangeState.CONFIRMED, how
+    change.decided_by_id, change.decided_at, change.decision_note = actor_id, clock.now(), note
+    change.save(update_fields=["state", "confirmed_how", "decided_by", "decided_at", "decision_note"])
+    _access_history(change, AccessChangeState.PENDING, actor_id=actor_id, reason=f"{how_vi} / {how_en}")
+    audit_event_record(
+        action=AuditEvent.Action.IDENTITY_CHANGE_CONFIRMED,
+        actor_id=actor_id,
+        object_type=PERSON_ENTITY,
+        object_id=str(person.pk),
+        detail={"access_change": change.pk, "fields": sorted(change.changes), "how": how},
+    )
+    _access_notice_queue(change, "confirmed")
+    return change
+
+
+@transaction.atomic
+def access_change_cancel(
+    *, change_id: int, actor: Any = None, citizen_person_id: int | None = None, note: str = ""
+) -> AccessChange:
+    """Drop a change that waits: by the citizen it concerns ("not me"), the station that would verify it,
+    or the user who asked for it."""
+    change = _pending_for_update(change_id)
+    by_requester = (
+        actor is not None and change.requested_by_id is not None and actor.pk == change.requested_by_id
+    )
+    by_citizen = citizen_person_id is not None and citizen_person_id == change.person_id
+    if not (
+        by_requester or by_citizen or access_change_station_may_decide(user=actor, person_id=change.person_id)
+    ):
+        raise AccessChangeRefused("Bạn không huỷ được yêu cầu này.", "You cannot cancel this request.")
+    actor_id = actor.pk if actor is not None else None
+    note = normalize_text(note)[:1000]
+    who = "người dân / the citizen" if by_citizen and actor is None else ""
+    change.state, change.decided_by_id, change.decided_at = AccessChangeState.CANCELLED, actor_id, clock.now()
+    change.decision_note = note or who
+    change.save(update_fields=["state", "decided_by", "decided_at", "decision_note"])
+    _access_history(
+        change, AccessChangeState.PENDING, actor_id=actor_id, reason=change.decision_note or "Huỷ / cancelled"
+    )
+    audit_event_record(
+        action=AuditEvent.Action.IDENTITY_CHANGE_CANCELLED,
+        actor_id=actor_id,
+        object_type=PERSON_ENTITY,
+        object_id=str(change.person_id),
+        detail={"access_change": change.pk, "by_citizen": by_citizen and actor is None},
+    )
+    return change
+
+
+def access_changes_expire() -> int:
+    """Close the changes that waited past their time (the periodic job); each with its history row."""
+    expired = 0
+    for change_id in AccessChange.objects.filter(
+        state=AccessChangeState.PENDING, expires_at__lte=clock.now()
+    ).values_list("pk", flat=True)[:1000]:
+        with transaction.atomic():
+            change = AccessChange.objects.select_for_update().get(pk=change_id)
+            if change.state != AccessChangeState.PENDING:
+                continue
+            change.state, change.decided_at = AccessChangeState.EXPIRED, clock.now()
+            change.save(update_fields=["state", "decided_at"])
+            _access_history(change, AccessChangeState.PENDING, actor_id=None, reason="Hết hạn / expired")
+            expired += 1
+    return expired
+
+
+def access_change_notice_text(change: AccessChange, event: str) -> tuple[str, str]:
+    """(to whom, what): the phone on record is told of a request; the phone it had before, of a change."""
+    fields_vi, fields_en = access_field_names(change.changes)
+    if event == "requested":
+        to = change.old_values.get("phone") or Person.objects.values_list("phone", flat=True).get(
+            pk=change.person_id
+        )
+        text = (
+            f"VaxReg: có yêu cầu đổi {fields_vi} trên hồ sơ tiêm chủng của bạn. Nếu đúng bạn yêu cầu, hãy xác nhận "
+            "tại trang Tra cứu (/tra-cuu/) hoặc tại trạm y tế xã; nếu không, đừng làm gì và báo trạm y tế xã. / "
+            f"VaxReg: a change of the {fields_en} on your vaccination record was asked. If it was you, confirm it "
+            "on the lookup page (/tra-cuu/) or at your commune health station; if not, do nothing and tell the station."
+        )
+        return to or "", text
+    old_phone = change.old_values.get("phone")
+    to = (
+        old_phone
+        if old_phone is not None
+        else Person.objects.values_list("phone", flat=True).get(pk=change.person_id)
+    )
+    day = f"{(change.decided_at or clock.now()):%d/%m/%Y}"
+    text = (
+        f"VaxReg: {fields_vi} trên hồ sơ tiêm chủng của bạn đã được đổi ngày {day}. Nếu không phải bạn yêu cầu, "
+        f"hãy báo ngay trạm y tế xã. / VaxReg: the {fields_en} on your vaccination record was changed on {day}. "
+        "If you did not ask for it, tell your commune health station at once."
+    )
+    return to or "", text
+
+
+def access_change_notice_send(*, change_id: int, event: str) -> bool:
+    """Send one notice of a change (the worker); False when there is no valid phone to tell or it failed."""
+    change = AccessChange.objects.filter(pk=change_id).first()
+    if change is None:
+        return False
+    to, text = access_change_notice_text(change, event)
+    national, valid = normalize_phone(to)
+    if not valid:
+        return False
+    try:
+        message_send(to=national, text=text)
+    except MessageNotSent:
+        logger.warning("access change %s: the %s notice could not be sent", change.pk, event)
+        return False
+    return True

@@ -15,6 +15,11 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("people/<int:person_id>/", views.person_detail, name="person"),
     path("people/<int:person_id>/id-number/", views.person_full_id, name="person_full_id"),
+    path(
+        "people/<int:person_id>/access-changes/<int:change_id>/",
+        views.person_access_change,
+        name="person_access_change",
+    ),
     path("imports/", views.imports, name="imports"),
     path("sign-off/", views.sign_off, name="sign_off"),
     path("imports/<int:batch_id>/", views.import_detail, name="import_detail"),

@@ -1,6 +1,7 @@
 """Server-rendered pages; each one reads through a scoped selector and never looks past the user's unit."""
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -12,6 +13,18 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from vaxreg.corrections.models import AccessChangeConfirmer
+from vaxreg.corrections.selectors import (
+    AccessChangeValue,
+    access_change_values,
+    access_changes_pending_of_person,
+)
+from vaxreg.corrections.services import (
+    CorrectionRefused,
+    access_change_cancel,
+    access_change_confirm,
+    access_change_station_may_decide,
+)
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.selectors import import_batch_progress, import_batches_for_user
 from vaxreg.imports.services import (
@@ -56,6 +69,33 @@ def search(request: HttpRequest) -> HttpResponse:
     return render(request, "web/search.html", {"form": form, "results": results})
 
 
+@dataclass(frozen=True)
+class AccessChangeRow:
+    id: int
+    values: list[AccessChangeValue]
+    source: str
+    requested_at: dt.datetime
+    expires_at: dt.datetime
+    station_may_decide: bool
+    asked_by_me: bool
+
+
+def _access_change_rows(user: Any, person_id: int) -> list[AccessChangeRow]:
+    station = access_change_station_may_decide(user=user, person_id=person_id)
+    return [
+        AccessChangeRow(
+            id=change.pk,
+            values=access_change_values(change, mask_phone=False),
+            source=f"{change.get_source_type_display()} {change.source_id}".strip(),
+            requested_at=change.requested_at,
+            expires_at=change.expires_at,
+            station_may_decide=station,
+            asked_by_me=change.requested_by_id == user.pk,
+        )
+        for change in access_changes_pending_of_person(person_id=person_id)
+    ]
+
+
 def _person_page(request: HttpRequest, person_id: int, *, full_id_number: str | None = None) -> HttpResponse:
     person = person_get_for_user(user=request.user, person_id=person_id)
     context = {
@@ -63,8 +103,33 @@ def _person_page(request: HttpRequest, person_id: int, *, full_id_number: str | 
         "doses": person_doses(person),
         "history": person_history(person),
         "full_id_number": full_id_number,
+        "access_changes": _access_change_rows(request.user, person.pk),
     }
     return render(request, "web/person.html", context)
+
+
+@require_POST
+@login_required
+def person_access_change(request: HttpRequest, person_id: int, change_id: int) -> HttpResponse:
+    """The commune health station confirms (after checking the papers) or refuses a change of the phone on
+    record, ID number or commune; the user who asked for it may withdraw it."""
+    person = person_get_for_user(user=request.user, person_id=person_id)
+    if not access_changes_pending_of_person(person_id=person.pk).filter(pk=change_id).exists():
+        raise Http404(f"access change {change_id}")
+    note = request.POST.get("note", "")
+    confirm = request.POST.get("decision") == "confirm"
+    try:
+        if confirm:
+            access_change_confirm(
+                change_id=change_id, how=AccessChangeConfirmer.STATION, actor=request.user, note=note
+            )
+        else:
+            access_change_cancel(change_id=change_id, actor=request.user, note=note)
+    except CorrectionRefused as exc:
+        messages.error(request, _refusal_text(exc))
+    else:
+        messages.success(request, _("The change was applied.") if confirm else _("The change was dropped."))
+    return redirect("web:person", person_id=person.pk)
 
 
 @require_GET
@@ -120,7 +185,7 @@ def _importing_user(request: HttpRequest) -> Any:
     return user
 
 
-def _refusal_text(refused: ImportRefused) -> str:
+def _refusal_text(refused: ImportRefused | CorrectionRefused) -> str:
     return refused.message_en if (get_language() or "").startswith("en") else refused.message_vi
 
 
@@ -187,7 +252,9 @@ def sign_off(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             day = dt.date.fromisoformat(request.POST.get("day", ""))
-            signed = day_sign_off(actor=user, facility_id=user.facility_id, day=day, note=request.POST.get("note", ""))
+            signed = day_sign_off(
+                actor=user, facility_id=user.facility_id, day=day, note=request.POST.get("note", "")
+            )
         except ValueError:
             messages.error(request, "Ngày không hợp lệ. / The day is not valid.")
         except SignOffRefused as refused:

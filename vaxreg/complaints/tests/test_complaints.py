@@ -24,10 +24,18 @@ def _intake(**values: Any) -> Intake:
 
 
 def test_routing_named_facility_then_matched_doses_then_the_province(world):
-    named = complaint_submit(intake=_intake(facility_code="hn002"))
-    assert named.handler_facility.code == "HN002" and named.due_at - named.received_at == dt.timedelta(
+    named = complaint_submit(intake=_intake(facility_code="hn001"))  # Đào has her doses there
+    assert named.handler_facility.code == "HN001" and named.due_at - named.received_at == dt.timedelta(
         hours=48
     )
+    # HN002 has no dose of Đào's, so it does not read her record: her record's facility handles it.
+    elsewhere = complaint_submit(intake=_intake(category=4, facility_code="hn002"))
+    assert (elsewhere.handler_facility.code, elsewhere.facility.code) == ("HN001", "HN002")
+    assert "record" in ChangeRecord.objects.get(entity="complaint", entity_id=elsewhere.pk).reason
+    without_record = complaint_submit(
+        intake=_intake(category=2, id_number="", full_name="Lê Văn Mới", facility_code="hn002")
+    )
+    assert without_record.handler_facility.code == "HN002"
     matched = complaint_submit(intake=_intake(category=5))
     assert matched.handler_facility.code == "HN001"  # Đào's latest dose
     assert matched.person == world.persons["dao_hn"]

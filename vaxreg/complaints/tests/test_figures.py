@@ -40,7 +40,7 @@ def history(world: World, monkeypatch: pytest.MonkeyPatch) -> dict[str, Complain
 
     def submit(key: str, at: dt.datetime, **values: Any) -> None:
         _at(monkeypatch, at)
-        made[key] = _submit(full_name=f"Người {key}", **values)
+        made[key] = _submit(**({"full_name": f"Người {key}"} | values))
 
     def reject(key: str, at: dt.datetime, user: str = "facility_hn1") -> None:
         _at(monkeypatch, at)
@@ -55,7 +55,8 @@ def history(world: World, monkeypatch: pytest.MonkeyPatch) -> dict[str, Complain
     complaints_tick(now=NOW - 11 * H)  # C is past due: escalated
     submit("D", NOW - 30 * H, facility_code="HN001")
     submit("E", NOW - 5 * H, facility_code="HN001", id_number="001190012345")
-    submit("J", NOW - 4 * H, facility_code="HN001", id_number="001190012345")
+    # J is the same citizen as E, sending again: it joins E.
+    submit("J", NOW - 4 * H, facility_code="HN001", id_number="001190012345", full_name="Người E")
     submit("F", NOW - 5 * H, facility_code="HN002")
     submit("G", NOW - 3 * H, province_code="01")
     submit("H", NOW - 2 * H, facility_code="HCM01")

@@ -144,7 +144,7 @@ def test_an_unreadable_body_is_400_naming_the_field(world: Any, payload: Any, fi
             "claimed_doses.1.vaccine",
             "not in the catalogue",
         ),
-        ({"claimed_doses": [{"dose_number": 9}]}, "claimed_doses.0.dose_number", "1 to 5"),
+        ({"claimed_doses": [{"dose_number": 9}]}, "claimed_doses.0.dose_number", "1 to 4"),
     ],
 )
 def test_a_refused_complaint_is_422_naming_the_field(
