@@ -1,5 +1,5 @@
 """Finding messages on the verification pages, the API and the exports never carry a full ID number: they
-are shown masked like every list.
+are shown masked like every list, and the police read the full number only through the audited full-ID read.
 """
 
 import io
@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from vaxreg.core.models import AuditEvent
 from vaxreg.core.testing import World, person_make
 from vaxreg.people.models import Person, mask_id_number
 from vaxreg.quality.services import quality_check_persons
@@ -62,6 +63,31 @@ def test_the_police_case_page_shows_finding_messages_with_the_id_masked(world, s
     assert "ID_SHARED" in html
     assert _full_ids_in(html) == set()
     assert mask_id_number(world.persons["dao_hn"].id_number) in html
+
+
+def test_the_police_read_the_full_id_of_a_case_only_through_an_audited_read(world, shared):
+    police = _client(world, "police_badinh")
+    police.get(reverse("verification:police_case", args=[shared.pk]))
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.FULL_ID_READ).exists()
+
+    assert police.get(reverse("verification:police_case_full_id", args=[shared.pk])).status_code == 405
+    revealed = police.post(reverse("verification:police_case_full_id", args=[shared.pk]))
+    assert revealed.status_code == 200 and revealed["Cache-Control"] == "no-store"
+    assert world.persons["dao_hn"].id_number in revealed.content.decode()
+    read = AuditEvent.objects.get(action=AuditEvent.Action.FULL_ID_READ)
+    assert (read.actor_id, read.object_type, read.object_id) == (
+        world.users["police_badinh"].pk,
+        "person",
+        str(world.persons["dao_hn"].pk),
+    )
+    assert read.detail["verification_case"] == shared.pk
+
+
+def test_the_full_id_of_a_case_is_read_only_by_whoever_may_read_the_case(world, shared):
+    url = reverse("verification:police_case_full_id", args=[shared.pk])
+    assert _client(world, "commune_hoankiem").post(url).status_code == 404
+    assert _client(world, "province_hcm").post(url).status_code == 404
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.FULL_ID_READ).exists()
 
 
 def test_the_station_case_page_and_worklist_show_no_full_id(world, shared):
