@@ -8,7 +8,7 @@ from ninja import File, Form, Router, Schema
 from ninja.files import UploadedFile
 
 from vaxreg.imports.models import ImportBatch
-from vaxreg.imports.selectors import import_batch_progress, import_batches_for_user
+from vaxreg.imports.selectors import import_batch_progress, import_batches_for_user, rejected_rows_shown
 from vaxreg.imports.services import ImportRefused, import_batch_create
 from vaxreg.imports.tasks import import_batch_run_task
 
@@ -47,7 +47,7 @@ class BatchOut(Schema):
 
 class RejectedRowOut(Schema):
     row_number: int
-    raw: dict[str, Any]
+    raw: dict[str, Any]  # the values as read, the ID column masked (the full ones: the audited download)
     reasons: list[dict[str, Any]]
 
 
@@ -103,8 +103,7 @@ def import_rejected(
     request: HttpRequest, batch_id: int, offset: int = 0, limit: int = 500
 ) -> RejectedPageOut:
     batch = _batch_for_user(request.user, batch_id)
-    limit = max(1, min(limit, 5000))
-    rows = batch.rejected_rows.order_by("row_number")[max(offset, 0) : max(offset, 0) + limit]
+    rows = rejected_rows_shown(batch=batch, offset=offset, limit=max(1, min(limit, 5000)))
     return RejectedPageOut(
         batch_id=batch.pk,
         total=batch.rejected_rows.count(),

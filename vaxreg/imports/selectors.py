@@ -1,12 +1,16 @@
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
 from vaxreg.accounts.models import Role, User
+from vaxreg.imports.headers import Field
 from vaxreg.imports.models import ImportBatch
+from vaxreg.people.models import mask_id_number
 
 
 def import_batches_for_user(user: User) -> QuerySet[ImportBatch]:
@@ -34,3 +38,35 @@ def import_batch_progress(batch: ImportBatch) -> int:
         return int(json.loads(progress_file(batch.pk).read_text())["rows"])
     except (OSError, ValueError, KeyError):
         return batch.progress_rows
+
+
+@dataclass(frozen=True)
+class RejectedRowShown:
+    """A rejected row as the pages and the API show it: the ID column's value masked, like every list.
+
+    The full values stay in the downloadable report (``rejected_rows_report``), whose every download is
+    an audited full-ID read: the facility needs them there to correct the rows and send them again.
+    """
+
+    row_number: int
+    raw: dict[str, Any]
+    reasons: list[dict[str, Any]]
+
+
+def rejected_rows_shown(*, batch: ImportBatch, offset: int = 0, limit: int = 500) -> list[RejectedRowShown]:
+    """The batch's rejected rows from ``offset`` on, at most ``limit``, in file order, ID numbers masked."""
+    id_header = batch.columns_found.get(Field.ID_NUMBER.value) or ""
+
+    def is_id(name: str) -> bool:
+        # raw_cells names a repeated header "header (column number)"
+        return bool(id_header) and (name == id_header or name.startswith(f"{id_header} ("))
+
+    rows = batch.rejected_rows.order_by("row_number")[max(offset, 0) : max(offset, 0) + max(limit, 0)]
+    return [
+        RejectedRowShown(
+            row_number=row.row_number,
+            raw={name: mask_id_number(str(v)) if is_id(name) else v for name, v in row.raw.items()},
+            reasons=row.reasons,
+        )
+        for row in rows
+    ]

@@ -365,9 +365,21 @@ def _normalizer_for(batch: ImportBatch, dose_file: DoseFile) -> RowNormalizer:
 REPORT_HEADERS = ["Dòng / Row", "Cột / Column", "Mã lỗi / Code", "Lý do", "Reason"]
 
 
-def rejected_rows_report(*, batch: ImportBatch, fmt: str = "csv") -> tuple[bytes, str, str]:
-    """The rejected rows of a batch, one line per (row, reason), with the row's raw values after them."""
+def rejected_rows_report(*, batch: ImportBatch, actor: User | None, fmt: str = "csv") -> tuple[bytes, str, str]:
+    """The rejected rows of a batch, one line per (row, reason), with the row's raw values after them.
+
+    The values are as read, full ID numbers included, so that the facility can correct the rows and send
+    them again; every report made is therefore written to the audit log as a full-ID read (who, which
+    batch, how many rows). Pages and the API show the rows with the ID masked (``rejected_rows_shown``).
+    """
     rows = list(RejectedRow.objects.filter(batch=batch).order_by("row_number"))
+    audit_event_record(
+        action=AuditEvent.Action.FULL_ID_READ,
+        actor_id=actor.pk if actor else None,
+        object_type="import_batch",
+        object_id=str(batch.pk),
+        detail={"report": "rejected_rows", "format": fmt, "rows": len(rows)},
+    )
     raw_headers: list[str] = []
     for row in rows:
         for name in row.raw:

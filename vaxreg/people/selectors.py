@@ -151,11 +151,18 @@ def person_history(person: Person, *, limit: int = 500) -> list[HistoryEntry]:
 def person_full_id_number(*, user: Any, person_id: int) -> tuple[Person, str]:
     """The unmasked ID number; a read that is always written to the audit log (SPEC §2)."""
     person = person_get_for_user(user=user, person_id=person_id)
+    return person, person_full_id_read(user=user, person=person)
+
+
+def person_full_id_read(*, user: Any, person: Person, via: dict[str, Any] | None = None) -> str:
+    """The unmasked ID number of a person the caller has already found the user may read (through its own
+    scoped selector, e.g. a verification case); the read is always written to the audit log, with ``via``
+    saying through what the person was reached. Every full-ID read of a person comes through here."""
     audit_event_record(
         action=AuditEvent.Action.FULL_ID_READ,
         actor_id=user.pk,
         object_type=PERSON_ENTITY,
         object_id=str(person.pk),
-        detail={"id_type": person.id_type},
+        detail={"id_type": person.id_type, **(via or {})},
     )
-    return person, person.id_number
+    return person.id_number

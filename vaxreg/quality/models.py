@@ -1,6 +1,8 @@
 from django.db import models
 from django.db.models import Q
 
+from vaxreg.quality.messages import finding_message
+
 
 class Severity(models.TextChoices):
     BLOCKING = "blocking", "Chặn"
@@ -19,9 +21,11 @@ class Finding(models.Model):
     code = models.CharField(max_length=32)
     severity = models.CharField(max_length=10, choices=Severity.choices)
     fields = models.JSONField(default=list)  # template field aliases (SPEC §3) the finding is about
-    message_vi = models.TextField()
-    message_en = models.TextField()
-    detail = models.JSONField(default=dict)  # the conflicting values, e.g. {"cccd_gender": "F", ...}
+    # The message with a placeholder for each value read from the record ("{id_number}"), filled from
+    # ``detail`` when it is read (``message_vi``, ``message_en``): no ID or phone number is stored as text.
+    template_vi = models.TextField()
+    template_en = models.TextField()
+    detail = models.JSONField(default=dict)  # every value the message names, e.g. {"cccd_gender": "F", ...}
     opened_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
     is_open = models.BooleanField(default=True)
@@ -54,3 +58,12 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} #{self.person_id}"
+
+    @property
+    def message_vi(self) -> str:
+        """The Vietnamese message as every reader sees it: ID and phone numbers masked."""
+        return finding_message(self.template_vi, self.detail)
+
+    @property
+    def message_en(self) -> str:
+        return finding_message(self.template_en, self.detail)

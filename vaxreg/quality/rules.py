@@ -3,6 +3,12 @@
 A rule reads a ``PersonSnapshot`` with its ``DoseSnapshot``s and the catalogue ``Parameters`` and yields
 ``FindingDraft``s whose messages say, in Vietnamese and English, which values conflict. The scan loads
 snapshots in bulk and runs every rule over them; nothing here touches the database.
+
+A message is a template (``vaxreg.quality.messages``): each value read from the record is a placeholder
+named after its key in the draft's ``detail`` ("{id_number}", "{vaccination_date:date}"), filled when the
+message is read, ID and phone numbers masked; only words of our own (genders, reasons, catalogue names) and
+numbers worked out from the detail are written in. So the detail holds every value the message depends on,
+and a finding whose detail changes gets its message refreshed.
 """
 
 import calendar
@@ -106,17 +112,13 @@ class FindingDraft:
     code: str
     severity: str
     fields: tuple[str, ...]
-    message_vi: str
-    message_en: str
+    template_vi: str
+    template_en: str
     detail: dict[str, Any]
     dose_id: int | None = None
 
 
 Doses = list[DoseSnapshot]
-
-
-def _dmy(day: dt.date) -> str:
-    return f"{day.day:02d}/{day.month:02d}/{day.year}"
 
 
 def birth_text(p: PersonSnapshot) -> str:
@@ -218,6 +220,7 @@ class Rule:
         raise NotImplementedError
 
     def draft(self, vi: str, en: str, detail: dict[str, Any], dose_id: int | None = None) -> FindingDraft:
+        """A finding with the message templates ``vi`` and ``en``, whose placeholders name keys of ``detail``."""
         return FindingDraft(self.code, self.severity, self.fields, vi, en, detail, dose_id)
 
 
@@ -279,8 +282,8 @@ class IdFormat(Rule):
     def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
         if p.id_type == "INVALID" or (not p.id_type and p.id_number):
             yield self.draft(
-                f"Số giấy tờ “{p.id_number}” không phải CCCD 12 số, CMND 9 số hay số hộ chiếu.",
-                f"The ID “{p.id_number}” is not a 12-digit CCCD, a 9-digit CMND or a passport number.",
+                "Số giấy tờ “{id_number}” không phải CCCD 12 số, CMND 9 số hay số hộ chiếu.",
+                "The ID “{id_number}” is not a 12-digit CCCD, a 9-digit CMND or a passport number.",
                 {"id_number": p.id_number, "length": len(p.id_number)},
             )
 
@@ -293,8 +296,8 @@ class IdLeadingZeros(Rule):
     def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
         if p.id_repaired:
             yield self.draft(
-                f"Số CCCD bị mất số 0 ở đầu và đã được bổ sung thành {p.id_number}.",
-                f"The CCCD had lost its leading zeros; they were restored as {p.id_number}.",
+                "Số CCCD bị mất số 0 ở đầu và đã được bổ sung thành {id_number}.",
+                "The CCCD had lost its leading zeros; they were restored as {id_number}.",
                 {"id_number": p.id_number, "as_typed": p.id_number.lstrip("0")},
             )
 
@@ -306,11 +309,10 @@ class IdProvinceCode(Rule):
 
     def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
         if p.id_type == "CCCD" and decode_cccd(p.id_number) and not cccd_province_known(p.id_number):
-            prefix = p.id_number[:3]
             yield self.draft(
-                f"Mã tỉnh {prefix} ở đầu số CCCD không phải mã tỉnh nào.",
-                f"The CCCD prefix {prefix} is not a known province code.",
-                {"cccd_province": prefix},
+                "Mã tỉnh {cccd_province} ở đầu số CCCD không phải mã tỉnh nào.",
+                "The CCCD prefix {cccd_province} is not a known province code.",
+                {"cccd_province": p.id_number[:3]},
             )
 
 
@@ -323,14 +325,19 @@ class IdGenderMismatch(Rule):
         info = decode_cccd(p.id_number) if p.id_type == "CCCD" else None
         if info is None or p.gender not in ("M", "F") or info.gender == p.gender:
             return
-        year = f", sinh năm {p.birth_year}" if p.birth_year else ""
-        year_en = f", born {p.birth_year}" if p.birth_year else ""
+        year = ", sinh năm {stated_birth_year}" if p.birth_year else ""
+        year_en = ", born {stated_birth_year}" if p.birth_year else ""
         yield self.draft(
-            f"CCCD cho biết {_GENDER_VI[info.gender]}, sinh năm {info.birth_year}; "
+            f"CCCD cho biết {_GENDER_VI[info.gender]}, sinh năm {{cccd_birth_year}}; "
             f"hồ sơ ghi {_GENDER_VI[p.gender]}{year}.",
-            f"The CCCD says {_GENDER_EN[info.gender]}, born {info.birth_year}; "
+            f"The CCCD says {_GENDER_EN[info.gender]}, born {{cccd_birth_year}}; "
             f"the record says {_GENDER_EN[p.gender]}{year_en}.",
-            {"cccd_gender": info.gender, "stated_gender": p.gender},
+            {
+                "cccd_gender": info.gender,
+                "stated_gender": p.gender,
+                "cccd_birth_year": info.birth_year,
+                "stated_birth_year": p.birth_year,
+            },
         )
 
 
@@ -344,11 +351,16 @@ class IdBirthYearMismatch(Rule):
         if info is None or p.birth_year is None or info.birth_year == p.birth_year:
             return
         yield self.draft(
-            f"CCCD cho biết {_GENDER_VI[info.gender]}, sinh năm {info.birth_year}; hồ sơ ghi "
-            f"{_GENDER_VI.get(p.gender, 'không rõ giới tính')}, sinh năm {p.birth_year}.",
-            f"The CCCD says {_GENDER_EN[info.gender]}, born {info.birth_year}; the record says "
-            f"{_GENDER_EN.get(p.gender, 'gender unknown')}, born {p.birth_year}.",
-            {"cccd_birth_year": info.birth_year, "stated_birth_year": p.birth_year},
+            f"CCCD cho biết {_GENDER_VI[info.gender]}, sinh năm {{cccd_birth_year}}; hồ sơ ghi "
+            f"{_GENDER_VI.get(p.gender, 'không rõ giới tính')}, sinh năm {{stated_birth_year}}.",
+            f"The CCCD says {_GENDER_EN[info.gender]}, born {{cccd_birth_year}}; the record says "
+            f"{_GENDER_EN.get(p.gender, 'gender unknown')}, born {{stated_birth_year}}.",
+            {
+                "cccd_birth_year": info.birth_year,
+                "stated_birth_year": p.birth_year,
+                "cccd_gender": info.gender,
+                "stated_gender": p.gender,
+            },
         )
 
 
@@ -365,18 +377,23 @@ class DobInvalid(Rule):
             return
         text = birth_text(p)
         if p.birth_year is None:
-            vi, en, why = (
-                f"Ngày sinh “{text}” không phải ngày có thật.",
-                f"The date of birth “{text}” is not a real date.",
-                "impossible",
+            yield self.draft(
+                "Ngày sinh “{date_of_birth}” không phải ngày có thật.",
+                "The date of birth “{date_of_birth}” is not a real date.",
+                {"date_of_birth": text, "reason": "impossible"},
             )
         elif p.birth_year < params.min_birth_year:
-            vi = f"Ngày sinh {text} trước năm {params.min_birth_year}."
-            en, why = f"The date of birth {text} is before {params.min_birth_year}.", "too_early"
+            yield self.draft(
+                "Ngày sinh {date_of_birth} trước năm {min_birth_year}.",
+                "The date of birth {date_of_birth} is before {min_birth_year}.",
+                {"date_of_birth": text, "reason": "too_early", "min_birth_year": params.min_birth_year},
+            )
         else:
-            vi = f"Ngày sinh {text} ở sau ngày hôm nay ({_dmy(params.today)})."
-            en, why = f"The date of birth {text} is after today ({_dmy(params.today)}).", "future"
-        yield self.draft(vi, en, {"date_of_birth": text, "reason": why})
+            yield self.draft(
+                "Ngày sinh {date_of_birth} ở sau ngày hôm nay ({today:date}).",
+                "The date of birth {date_of_birth} is after today ({today:date}).",
+                {"date_of_birth": text, "reason": "future", "today": params.today.isoformat()},
+            )
 
 
 class NameSuspect(Rule):
@@ -394,8 +411,8 @@ class NameSuspect(Rule):
         if reason:
             vi, en = self._WHY[reason]
             yield self.draft(
-                f"Họ và tên “{p.full_name}” {vi}.",
-                f"The name “{p.full_name}” {en}.",
+                f"Họ và tên “{{full_name}}” {vi}.",
+                f"The name “{{full_name}}” {en}.",
                 {"full_name": p.full_name, "reason": reason},
             )
 
@@ -414,8 +431,8 @@ class NameNoDiacritics(Rule):
         if suspect or diacritics:
             return
         yield self.draft(
-            f"Họ và tên “{name}” được gõ không dấu.",
-            f"The name “{name}” was typed without diacritics.",
+            "Họ và tên “{full_name}” được gõ không dấu.",
+            "The name “{full_name}” was typed without diacritics.",
             {"full_name": name},
         )
 
@@ -428,8 +445,8 @@ class PhoneInvalid(Rule):
     def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
         if p.phone and not normalize_phone(p.phone)[1]:
             yield self.draft(
-                f"Số điện thoại “{p.phone}” không phải số Việt Nam hợp lệ.",
-                f"The phone number “{p.phone}” is not a valid Vietnamese number.",
+                "Số điện thoại “{phone}” không phải số Việt Nam hợp lệ.",
+                "The phone number “{phone}” is not a valid Vietnamese number.",
                 {"phone": p.phone},
             )
 
@@ -445,10 +462,9 @@ class DoseDateFuture(Rule):
     def check(self, p: PersonSnapshot, doses: Doses, params: Parameters) -> Iterator[FindingDraft]:
         for d in doses:
             if d.vaccination_date > params.today:
-                day = _dmy(d.vaccination_date)
                 yield self.draft(
-                    f"Ngày tiêm {day} ở sau ngày hôm nay ({_dmy(params.today)}).",
-                    f"The vaccination date {day} is after today ({_dmy(params.today)}).",
+                    "Ngày tiêm {vaccination_date:date} ở sau ngày hôm nay ({today:date}).",
+                    "The vaccination date {vaccination_date:date} is after today ({today:date}).",
                     {"vaccination_date": d.vaccination_date.isoformat(), "today": params.today.isoformat()},
                     d.id,
                 )
@@ -463,10 +479,10 @@ class DoseBeforeCampaign(Rule):
         start = params.campaign_start
         for d in doses:
             if d.vaccination_date < start:
-                day = _dmy(d.vaccination_date)
                 yield self.draft(
-                    f"Ngày tiêm {day} trước ngày bắt đầu chiến dịch ({_dmy(start)}).",
-                    f"The vaccination date {day} is before the campaign started ({_dmy(start)}).",
+                    "Ngày tiêm {vaccination_date:date} trước ngày bắt đầu chiến dịch ({campaign_start:date}).",
+                    "The vaccination date {vaccination_date:date} is before the campaign started "
+                    "({campaign_start:date}).",
                     {"vaccination_date": d.vaccination_date.isoformat(), "campaign_start": start.isoformat()},
                     d.id,
                 )
@@ -483,10 +499,9 @@ class DoseBeforeBirth(Rule):
             return
         for d in doses:
             if d.vaccination_date < born:
-                day = _dmy(d.vaccination_date)
                 yield self.draft(
-                    f"Ngày tiêm {day} trước ngày sinh {birth_text(p)}.",
-                    f"The vaccination date {day} is before the date of birth {birth_text(p)}.",
+                    "Ngày tiêm {vaccination_date:date} trước ngày sinh {date_of_birth}.",
+                    "The vaccination date {vaccination_date:date} is before the date of birth {date_of_birth}.",
                     {"vaccination_date": d.vaccination_date.isoformat(), "date_of_birth": birth_text(p)},
                     d.id,
                 )
@@ -501,8 +516,8 @@ class DoseVaccineUnknown(Rule):
         for d in doses:
             if d.vaccine_id is None and d.vaccine_raw:
                 yield self.draft(
-                    f"Tên vắc xin “{d.vaccine_raw}” không có trong danh mục.",
-                    f"The vaccine name “{d.vaccine_raw}” matches no catalogue entry.",
+                    "Tên vắc xin “{vaccine}” không có trong danh mục.",
+                    "The vaccine name “{vaccine}” matches no catalogue entry.",
                     {"vaccine": d.vaccine_raw},
                     d.id,
                 )
@@ -524,13 +539,12 @@ class DoseDuplicate(Rule):
             if key not in first:
                 first[key] = d
                 continue
-            day, name = _dmy(d.vaccination_date), d.vaccine_id or d.vaccine_raw or "?"
             yield self.draft(
-                f"Mũi {name} ngày {day} được ghi hai lần.",
-                f"The {name} dose of {day} is recorded twice.",
+                "Mũi {vaccine} ngày {vaccination_date:date} được ghi hai lần.",
+                "The {vaccine} dose of {vaccination_date:date} is recorded twice.",
                 {
                     "vaccination_date": d.vaccination_date.isoformat(),
-                    "vaccine": name,
+                    "vaccine": d.vaccine_id or d.vaccine_raw or "?",
                     "same_as_dose": first[key].id,
                 },
                 d.id,
@@ -580,11 +594,11 @@ class DoseNumberConflict(Rule):
 
     def drafts(self, conflicts: list[tuple[DoseSnapshot, DoseSnapshot]]) -> Iterator[FindingDraft]:
         for earlier, later in conflicts:
-            e_day, l_day = _dmy(earlier.vaccination_date), _dmy(later.vaccination_date)
             yield self.draft(
-                f"Mũi số {later.dose_number} ngày {l_day} đứng sau "
-                f"mũi số {earlier.dose_number} ngày {e_day}.",
-                f"Dose {later.dose_number} on {l_day} comes after dose {earlier.dose_number} on {e_day}.",
+                "Mũi số {dose_number} ngày {vaccination_date:date} đứng sau "
+                "mũi số {earlier_dose_number} ngày {earlier_vaccination_date:date}.",
+                "Dose {dose_number} on {vaccination_date:date} comes after dose {earlier_dose_number} on "
+                "{earlier_vaccination_date:date}.",
                 {
                     "dose_number": later.dose_number,
                     "vaccination_date": later.vaccination_date.isoformat(),
@@ -625,11 +639,16 @@ class DoseIntervalShort(Rule):
             days = (d.vaccination_date - previous.vaccination_date).days
             if minimum is not None and days < minimum:
                 yield self.draft(
-                    f"Mũi {number} ({vaccine.name}) tiêm sau mũi trước {days} ngày; "
-                    f"tối thiểu {minimum} ngày.",
-                    f"Dose {number} ({vaccine.name}) came {days} days after the previous one; "
-                    f"the minimum is {minimum} days.",
-                    {"interval_days": days, "min_interval_days": minimum, "dose_number": number},
+                    f"Mũi {{dose_number}} ({vaccine.name}) tiêm sau mũi trước {{interval_days}} ngày; "
+                    "tối thiểu {min_interval_days} ngày.",
+                    f"Dose {{dose_number}} ({vaccine.name}) came {{interval_days}} days after the previous one; "
+                    "the minimum is {min_interval_days} days.",
+                    {
+                        "interval_days": days,
+                        "min_interval_days": minimum,
+                        "dose_number": number,
+                        "vaccine": vaccine.code,
+                    },
                     d.id,
                 )
 
@@ -650,13 +669,17 @@ class DoseAgeIneligible(Rule):
             age = months_between(born, d.vaccination_date)
             minimum = vaccine_min_age_months(vaccine, on=d.vaccination_date)
             if age < minimum:
-                day = _dmy(d.vaccination_date)
                 yield self.draft(
-                    f"Ngày {day} người này {age // 12} tuổi {age % 12} tháng; {vaccine.name} khi đó chỉ tiêm "
-                    f"từ {minimum // 12} tuổi.",
-                    f"On {day} this person was {age // 12} years {age % 12} months old; {vaccine.name} was "
-                    f"then given from age {minimum // 12}.",
-                    {"age_months": age, "min_age_months": minimum, "vaccine": vaccine.code},
+                    f"Ngày {{vaccination_date:date}} người này {age // 12} tuổi {age % 12} tháng; {vaccine.name} "
+                    f"khi đó chỉ tiêm từ {minimum // 12} tuổi.",
+                    f"On {{vaccination_date:date}} this person was {age // 12} years {age % 12} months old; "
+                    f"{vaccine.name} was then given from age {minimum // 12}.",
+                    {
+                        "age_months": age,
+                        "min_age_months": minimum,
+                        "vaccine": vaccine.code,
+                        "vaccination_date": d.vaccination_date.isoformat(),
+                    },
                     d.id,
                 )
 
@@ -716,8 +739,8 @@ def id_shared_draft(p: PersonSnapshot, others: int) -> FindingDraft:
         ID_SHARED,
         Severity.BLOCKING,
         ("id_number", "full_name", "date_of_birth"),
-        f"Số giấy tờ {p.id_number} còn có ở {others} người khác có họ tên hoặc ngày sinh khác.",
-        f"The ID {p.id_number} is also on {others} other person(s) with another name or birth date.",
+        "Số giấy tờ {id_number} còn có ở {other_persons} người khác có họ tên hoặc ngày sinh khác.",
+        "The ID {id_number} is also on {other_persons} other person(s) with another name or birth date.",
         {"id_number": p.id_number, "other_persons": others},
     )
 

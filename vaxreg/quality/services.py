@@ -49,8 +49,8 @@ _OPEN_COLUMNS = (
     "code",
     "severity",
     "fields",
-    "message_vi",
-    "message_en",
+    "template_vi",
+    "template_en",
     "detail",
     "is_open",
 )
@@ -267,8 +267,8 @@ def _reconcile(
                 Finding(
                     id=finding_id,
                     detail=draft.detail,
-                    message_vi=draft.message_vi,
-                    message_en=draft.message_en,
+                    template_vi=draft.template_vi,
+                    template_en=draft.template_en,
                 )
             )
     to_open = [
@@ -278,8 +278,8 @@ def _reconcile(
             code,
             d.severity,
             list(d.fields),
-            d.message_vi,
-            d.message_en,
+            d.template_vi,
+            d.template_en,
             d.detail,
             True,
         )
@@ -289,7 +289,7 @@ def _reconcile(
     if to_close:
         Finding.objects.bulk_update(to_close, ["is_open", "closed_at"], batch_size=500)
     if to_refresh:
-        Finding.objects.bulk_update(to_refresh, ["detail", "message_vi", "message_en"], batch_size=500)
+        Finding.objects.bulk_update(to_refresh, ["detail", "template_vi", "template_en"], batch_size=500)
     if len(to_open) >= _BULK_LOAD_MIN:  # the first scan of a large file opens them by the hundred thousand
         stamp = connection.ops.adapt_datetimefield_value(now)
         BulkWriter().insert(

@@ -10,7 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from vaxreg.accounts.models import Role
 from vaxreg.core.cccd import IdKind, parse_id_number
@@ -39,7 +39,7 @@ from vaxreg.verification.registry import (
     case_registry_check,
     registry_configured,
 )
-from vaxreg.verification.selectors import access_case_by_id
+from vaxreg.verification.selectors import access_case_by_id, case_full_id_number
 from vaxreg.verification.services import CaseActionRefused, case_police_result
 
 CASES_PER_PAGE = 100
@@ -183,9 +183,35 @@ def police_case(request: HttpRequest, case_id: int) -> HttpResponse:
                     request, f"Đã ghi kết quả cho hồ sơ #{case.pk}: {vi}. / Result recorded for case #{case.pk}: {en}."
                 )
                 return redirect("verification:police_cases")
+    return _police_case_page(request, case, form=form, may_record=may_record)
+
+
+@require_POST
+@login_required
+def police_case_full_id(request: HttpRequest, case_id: int) -> HttpResponse:
+    # POST, not GET: the read is logged, so a prefetching browser or a shared link must not trigger it.
+    user: Any = request.user
+    case, number = case_full_id_number(user=user, case_id=case_id)
+    form = PoliceResultForm(initial=_initial_of(case.person))
+    response = _police_case_page(
+        request, case, form=form, may_record=can_record_result(user, case), full_id_number=number
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _police_case_page(
+    request: HttpRequest,
+    case: Any,
+    *,
+    form: PoliceResultForm,
+    may_record: bool,
+    full_id_number: str | None = None,
+) -> HttpResponse:
     context = {
         "case": case,
         "person": case.person,
+        "full_id_number": full_id_number,
         "findings": case_blocking_findings(case),
         "escalation_reason": escalation_reasons([case]).get(case.pk, ""),
         "verified": _verified_shown(case.verified_identity),

@@ -14,6 +14,7 @@ from django.http import Http404
 from vaxreg.accounts.models import Role, User
 from vaxreg.core import clock
 from vaxreg.core.text import fold
+from vaxreg.people.selectors import person_full_id_read
 from vaxreg.verification.models import CaseState, ContactAttempt, VerificationCase
 
 
@@ -47,6 +48,13 @@ def access_case_by_id(*, user: User, case_id: int, for_update: bool = False) -> 
     if case is None:
         raise CaseNotVisible(f"case {case_id}")
     return case
+
+
+def case_full_id_number(*, user: User, case_id: int) -> tuple[VerificationCase, str]:
+    """The full ID number of the case's person, for whoever may read the case (the commune police compare
+    it with the population register); the read is audited as every full-ID read of a person is."""
+    case = access_case_by_id(user=user, case_id=case_id)
+    return case, person_full_id_read(user=user, person=case.person, via={"verification_case": case.pk})
 
 
 AGE_GROUPS: dict[str, tuple[int, int]] = {

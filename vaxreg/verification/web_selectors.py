@@ -29,6 +29,8 @@ from vaxreg.people.models import Person, mask_id_number
 from vaxreg.people.selectors import HistoryEntry, person_history
 from vaxreg.places.models import Facility
 from vaxreg.quality.exports import EXPORT_HEADERS
+from vaxreg.quality.messages import date_text as _dmy
+from vaxreg.quality.messages import finding_message
 from vaxreg.quality.models import Finding, Severity
 from vaxreg.quality.rules import ID_SHARED, RULES
 from vaxreg.verification.models import CaseState, VerificationCase
@@ -116,22 +118,6 @@ _GENDER_WORDS = {"M": ("nam", "male"), "F": ("nữ", "female"), "O": ("khác", "
 def _gender_word(gender: str | None) -> str:
     vi, en = _GENDER_WORDS.get(gender or "", ("không rõ giới tính", "gender unknown"))
     return _pick(vi, en)
-
-
-def _dmy(value: Any) -> str:
-    """An ISO date of a finding's detail as dd/mm/yyyy; anything else as it is."""
-    try:
-        day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    return f"{day.day:02d}/{day.month:02d}/{day.year}"
-
-
-def _mask_in(text: str, id_number: str) -> str:
-    # Messages of the ID rules quote the number; short values would match ordinary digits of the text.
-    if id_number and len(id_number) >= 6:
-        return text.replace(id_number, mask_id_number(id_number))
-    return text
 
 
 # -- the worklist --------------------------------------------------------------------------------------
@@ -410,13 +396,12 @@ def case_findings(*, case: VerificationCase) -> list[FindingView]:
     views = []
     for f in findings:
         sides = _sides(f, person)
-        message = f.message_en if is_english() else f.message_vi
         views.append(
             FindingView(
                 code=f.code,
                 label=code_label(f.code),
                 blocking=f.severity == Severity.BLOCKING,
-                message=_mask_in(message, person.id_number),
+                message=_pick(f.message_vi, f.message_en),
                 left=sides[0] if sides else None,
                 right=sides[1] if sides else None,
                 dose_text=_dose_text(f),
@@ -566,15 +551,7 @@ def dose_values_display(values: Mapping[str, Any]) -> list[tuple[str, str]]:
 # -- the findings export -----------------------------------------------------------------------------------
 
 FINDINGS_EXPORT_ROLES = {Role.COMMUNE, Role.FACILITY}
-_FINDING_COLUMNS = (
-    "facility_code",
-    "record_id",
-    "code",
-    "severity",
-    "message_vi",
-    "message_en",
-    "person_id_number",
-)
+_FINDING_COLUMNS = ("facility_code", "record_id", "code", "severity", "template_vi", "template_en", "detail")
 
 
 def _findings_of_records(user: User) -> QuerySet[Any] | None:
@@ -596,14 +573,10 @@ def _findings_of_records(user: User) -> QuerySet[Any] | None:
     else:
         return None
     person_level = person_level.annotate(
-        facility_code=F("person__doses__facility__code"),
-        record_id=F("person__doses__source_record_id"),
-        person_id_number=F("person__id_number"),
+        facility_code=F("person__doses__facility__code"), record_id=F("person__doses__source_record_id")
     )
     dose_level = dose_level.annotate(
-        facility_code=F("dose__facility__code"),
-        record_id=F("dose__source_record_id"),
-        person_id_number=F("person__id_number"),
+        facility_code=F("dose__facility__code"), record_id=F("dose__source_record_id")
     )
     columns = _FINDING_COLUMNS
     return (
@@ -615,20 +588,20 @@ def _findings_of_records(user: User) -> QuerySet[Any] | None:
 
 def findings_export_rows_for_user(*, user: User) -> Iterator[tuple[str, ...]]:
     """The rows of the findings export (``vaxreg.quality.exports`` layout) for a station or a facility:
-    the station's persons, or the facility's own source records. ID numbers in messages are masked."""
+    the station's persons, or the facility's own source records. ID and phone numbers in messages are masked."""
     rows = _findings_of_records(user)
     if rows is None:
         return
     row: tuple[Any, ...]
     for row in rows.iterator(chunk_size=EXPORT_CHUNK):
-        facility_code, record_id, code, severity, message_vi, message_en, id_number = row
+        facility_code, record_id, code, severity, template_vi, template_en, detail = row
         yield (
             facility_code,
             record_id,
             code,
             severity,
-            _mask_in(message_vi, id_number),
-            _mask_in(message_en, id_number),
+            finding_message(template_vi, detail),
+            finding_message(template_en, detail),
         )
 
 

@@ -26,7 +26,7 @@ from vaxreg.corrections.services import (
     access_change_station_may_decide,
 )
 from vaxreg.imports.models import ImportBatch
-from vaxreg.imports.selectors import import_batch_progress, import_batches_for_user
+from vaxreg.imports.selectors import import_batch_progress, import_batches_for_user, rejected_rows_shown
 from vaxreg.imports.services import (
     ImportRefused,
     import_batch_create,
@@ -218,7 +218,7 @@ def import_run_again(request: HttpRequest, batch_id: int) -> HttpResponse:
 def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
     user: Any = request.user
     batch = _batch_for_user(user, batch_id)
-    rejected = list(batch.rejected_rows.order_by("row_number")[:REJECTED_ROWS_SHOWN])
+    rejected = rejected_rows_shown(batch=batch, limit=REJECTED_ROWS_SHOWN)
     context = {
         "batch": batch,
         "rejected": rejected,
@@ -235,10 +235,12 @@ def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
 def import_rejected_download(request: HttpRequest, batch_id: int, fmt: str) -> HttpResponse:
     if fmt not in {"csv", "xlsx"}:
         raise Http404(fmt)
-    batch = _batch_for_user(request.user, batch_id)
-    content, content_type, filename = rejected_rows_report(batch=batch, fmt=fmt)
+    user: Any = request.user
+    batch = _batch_for_user(user, batch_id)
+    content, content_type, filename = rejected_rows_report(batch=batch, actor=user, fmt=fmt)
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"  # it holds full ID numbers
     return response
 
 

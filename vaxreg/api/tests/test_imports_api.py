@@ -97,3 +97,13 @@ def test_batches_are_invisible_outside_the_uploaders_reach(world):
 def test_anonymous_reads_of_batches_are_401(client, world):
     assert client.get("/api/imports/1").status_code == 401
     assert client.get("/api/imports/1/rejected").status_code == 401
+
+
+def test_rejected_rows_show_the_id_column_masked(world):
+    client, token = csrf_client(world, "facility_hcm")
+    batch_id = client.post("/api/imports", {"file": upload()}, HTTP_X_CSRFTOKEN=token).json()["id"]
+    response = client.get(f"/api/imports/{batch_id}/rejected")
+    assert "079060000123" not in response.content.decode()
+    row = response.json()["rows"][0]
+    assert row["raw"]["Số CCCD/CMND"] == "•••••••••123"
+    assert row["raw"]["Họ và tên"] == "Vũ Văn Hải" and row["raw"]["Mã bản ghi"] == "S-2"

@@ -209,10 +209,10 @@ def test_rows_missing_citizen_fields_are_stored_and_unusable_rows_kept_with_reas
     assert rejected[5].reasons[0]["code"] == "VACCINATION_DATE_INVALID"
     assert rejected[5].raw["Ngày tiêm"] == "31/02/2021"
     assert rejected[6].reasons[0]["code"] == "FACILITY_UNKNOWN" and "NOPE" in rejected[6].reasons[0]["message_en"]
-    content, content_type, name = rejected_rows_report(batch=batch, fmt="csv")
+    content, content_type, name = rejected_rows_report(batch=batch, actor=None, fmt="csv")
     text = content.decode("utf-8-sig")
     assert "31/02/2021" in text and "VACCINATION_DATE_INVALID" in text and name.endswith(".csv")
-    xlsx, _, _ = rejected_rows_report(batch=batch, fmt="xlsx")
+    xlsx, _, _ = rejected_rows_report(batch=batch, actor=None, fmt="xlsx")
     assert xlsx[:2] == b"PK"
 
 

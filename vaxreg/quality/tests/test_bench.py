@@ -61,7 +61,7 @@ def _import_defects(tmp_path: Path) -> None:
 
 
 def _open_findings() -> set[tuple[Any, ...]]:
-    return set(Finding.objects.filter(is_open=True).values_list("person_id", "dose_id", "code", "message_en"))
+    return {(f.person_id, f.dose_id, f.code, f.message_en) for f in Finding.objects.filter(is_open=True)}
 
 
 @pytest.mark.django_db

@@ -20,7 +20,9 @@ def _rows(path: Path) -> list[list[str]]:
         return list(csv.reader(handle))[1:]
 
 
-def test_person_findings_list_every_dose_record_and_dose_findings_one(facility: Facility, tmp_path: Path) -> None:
+def test_person_findings_list_every_dose_record_and_dose_findings_one(
+    facility: Facility, tmp_path: Path
+) -> None:
     other = Facility.objects.exclude(pk=facility.pk).order_by("code").first()
     assert other is not None
     wrong_gender = make_person(facility, gender="M")  # the CCCD says female
@@ -36,7 +38,9 @@ def test_person_findings_list_every_dose_record_and_dose_findings_one(facility: 
     assert all(r[0] == facility.code and r[3] == "blocking" for r in gender_rows)
     assert "CCCD" in gender_rows[0][4] and gender_rows[0][5]
     vaccine_rows = [r for r in rows if r[2] == "DOSE_VACCINE_UNKNOWN"]
-    assert [(r[0], r[1]) for r in vaccine_rows] == [(other.code, unknown_vaccine.doses.get().source_record_id)]
+    assert [(r[0], r[1]) for r in vaccine_rows] == [
+        (other.code, unknown_vaccine.doses.get().source_record_id)
+    ]
     assert not {d.source_record_id for d in clean.doses.all()} & {r[1] for r in rows}
 
     only_other = tmp_path / "other.xlsx"

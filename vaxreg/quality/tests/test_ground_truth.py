@@ -85,7 +85,7 @@ def test_scan_finds_every_injected_defect(reference_data: Any, tmp_path: Path) -
     for code in blocking:
         expected, found, hit, extra = table[code]
         if extra:
-            print(code, list(Finding.objects.filter(code=code).values_list("message_en", flat=True)[:10]))
+            print(code, [f.message_en for f in Finding.objects.filter(code=code)[:10]])
         assert extra <= 0.005 * found, (code, extra, found)
 
 
@@ -94,7 +94,7 @@ def test_clean_file_raises_no_blocking_finding(reference_data: Any, tmp_path: Pa
     facilities_generate(province_code="46")
     _import(tmp_path, DefectRates.none(), "clean")
     quality_scan()
-    blocking = list(Finding.objects.filter(severity=Severity.BLOCKING).values_list("code", "message_en")[:10])
+    blocking = [(f.code, f.message_en) for f in Finding.objects.filter(severity=Severity.BLOCKING)[:10]]
     assert blocking == []
 
 

@@ -129,7 +129,12 @@ def test_gender_mismatch_explains_both_sides(facility: Facility) -> None:
     assert finding.severity == Severity.BLOCKING
     assert finding.message_vi == "CCCD cho biết nữ, sinh năm 1987; hồ sơ ghi nam, sinh năm 1978."
     assert finding.message_en == "The CCCD says female, born 1987; the record says male, born 1978."
-    assert finding.detail == {"cccd_gender": "F", "stated_gender": "M"}
+    assert finding.detail == {
+        "cccd_gender": "F",
+        "stated_gender": "M",
+        "cccd_birth_year": 1987,
+        "stated_birth_year": 1978,
+    }
 
 
 def test_fixing_the_cause_closes_the_finding_and_keeps_it(facility: Facility) -> None:

@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from vaxreg.core.models import AuditEvent
 from vaxreg.imports.models import ImportBatch
 
 pytestmark = pytest.mark.django_db
@@ -225,3 +226,34 @@ def test_only_who_may_import_the_batch_can_run_it_again(client, world):
     assert login(type(client)(), world, "province_hn").post(url).status_code == 302
     batch.refresh_from_db()
     assert batch.status == ImportBatch.Status.DONE
+
+
+def test_the_rejected_rows_page_masks_the_id_and_says_the_download_holds_it(client, world):
+    login(client, world, "facility_hn1")
+    client.post(reverse("web:imports"), {"file": csv_upload()})
+    batch = ImportBatch.objects.get()
+    html = client.get(reverse("web:import_detail", args=[batch.pk])).content.decode()
+    assert "001175000111" not in html  # the rejected row's CCCD
+    assert "Số CCCD/CMND: •••••••••111" in html and "Đỗ Thị Lan" in html
+    assert "số CCCD/CMND đầy đủ" in html and "ghi nhật ký" in html
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_each_download_of_the_rejected_rows_is_an_audited_full_id_read(client, world, fmt):
+    login(client, world, "facility_hn1")
+    client.post(reverse("web:imports"), {"file": csv_upload()})
+    batch = ImportBatch.objects.get()
+    reads = AuditEvent.objects.filter(action=AuditEvent.Action.FULL_ID_READ)
+    assert not reads.exists()
+    for _ in range(2):
+        response = client.get(reverse("web:import_rejected_download", args=[batch.pk, fmt]))
+        assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    assert [(r.actor_id, r.object_type, r.object_id, r.detail["rows"], r.detail["format"]) for r in reads] == [
+        (world.users["facility_hn1"].pk, "import_batch", str(batch.pk), 1, fmt)
+    ] * 2
+    # The file keeps the full values, so that the rows can be corrected and sent again.
+    if fmt == "csv":
+        assert "001175000111" in response.content.decode("utf-8-sig")
+    else:
+        sheet = load_workbook(io.BytesIO(response.content)).active
+        assert any("001175000111" in [str(c) for c in row] for row in sheet.iter_rows(values_only=True))

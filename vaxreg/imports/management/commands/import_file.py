@@ -57,7 +57,7 @@ class Command(BaseCommand):
             from vaxreg.imports.services import rejected_rows_report
 
             fmt = "xlsx" if options["report"].suffix.lower() == ".xlsx" else "csv"
-            content, _, _ = rejected_rows_report(batch=batch, fmt=fmt)
+            content, _, _ = rejected_rows_report(batch=batch, actor=None, fmt=fmt)
             options["report"].write_bytes(content)
             self.stdout.write(f"Báo cáo dòng bị từ chối / rejected rows report: {options['report']}")
 
