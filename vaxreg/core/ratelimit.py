@@ -2,15 +2,18 @@
 
 A public endpoint calls ``rate_hit`` once per limit that applies (per address, per subnet, per phone, per
 person); each call is one atomic upsert. ``client_address`` reads the caller's address, trusting
-``X-Forwarded-For`` only from the proxies named in ``VAXREG_TRUSTED_PROXIES``.
+``X-Forwarded-For`` only from the proxies named in ``VAXREG_TRUSTED_PROXIES``. ``rate_limits_parse``
+reads the limits an operator sets, e.g. ``VAXREG_COMPLAINT_LIMITS=address=20/h,subnet=100/h``.
 """
 
 import datetime as dt
 import ipaddress
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.http import HttpRequest
 
@@ -32,6 +35,48 @@ class RateDecision:
     allowed: bool
     count: int
     retry_after_seconds: int
+
+
+_WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_LIMIT_RULE = re.compile(r"^([a-z]+)=(\d+)/(\d*)([smhd])$")
+
+
+def rate_limits_parse(text: str, *, setting: str, defaults: Mapping[str, RateLimit]) -> dict[str, RateLimit]:
+    """Read a setting such as ``address=20/h,subnet=100/15m`` (a count per s, m, h or d, or per e.g. 15m)
+    over ``defaults``: a key left out keeps its default rule, a key given keeps the default's scope.
+
+    Raises ImproperlyConfigured naming the setting and the part it cannot read, so that a bad value stops
+    the server at start-up.
+    """
+    rules = dict(defaults)
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        match = _LIMIT_RULE.match(part.replace(" ", ""))
+        if (
+            match is None
+            or match.group(1) not in defaults
+            or min(int(match.group(2)), int(match.group(3) or 1)) < 1
+        ):
+            raise ImproperlyConfigured(
+                f"{setting}: cannot read {part!r}; write e.g. {rate_limits_text(defaults)!r} "
+                f"(keys {', '.join(defaults)}; a count of at least 1 per s, m, h, d or e.g. 15m)"
+            )
+        key, count, multiple, unit = match.groups()
+        window = dt.timedelta(seconds=int(multiple or 1) * _WINDOW_UNITS[unit])
+        rules[key] = replace(defaults[key], limit=int(count), window=window)
+    return rules
+
+
+def rate_limits_text(rules: Mapping[str, RateLimit]) -> str:
+    """The setting that ``rate_limits_parse`` reads back as ``rules``, e.g. ``account=20/15m,address=20/15m``."""
+    return ",".join(f"{key}={rule.limit}/{_window_text(rule.window)}" for key, rule in rules.items())
+
+
+def _window_text(window: dt.timedelta) -> str:
+    seconds = int(window.total_seconds())
+    unit, size = next((u, n) for u, n in reversed(_WINDOW_UNITS.items()) if seconds % n == 0)
+    return unit if seconds == size else f"{seconds // size}{unit}"
 
 
 def _window_start(now: dt.datetime, window: dt.timedelta) -> dt.datetime:
