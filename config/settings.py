@@ -196,3 +196,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("VAXREG_MAIL_FROM", "VaxReg <no-reply@vaxreg
 # Seconds the public complaint intake keeps a facility and the vaccine catalogue per process (0: ask the
 # database every time; the tests, whose facilities come and go with each test's transaction).
 VAXREG_INTAKE_CACHE_SECONDS = float(os.environ.get("VAXREG_INTAKE_CACHE_SECONDS", "0" if TESTING else "60"))
+
+# --- Staff logins and sessions (vaxreg.accounts) ------------------------------------------------------
+# Every password check goes through the login throttle (VAXREG_LOGIN_LIMITS, read by vaxreg.accounts.logins).
+AUTHENTICATION_BACKENDS = ["vaxreg.accounts.backends.ThrottledPasswordBackend"]

@@ -8,6 +8,7 @@ reads the limits an operator sets, e.g. ``VAXREG_COMPLAINT_LIMITS=address=20/h,s
 
 import datetime as dt
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -105,7 +106,7 @@ def rate_hits(
     for rule, key, now in hits:
         when = now or now_default
         start = _window_start(when, rule.window)
-        rows.append((f"{rule.scope}:{key}"[:160], start, rule, when))
+        rows.append((_counter_key(rule, key), start, rule, when))
     table = connection.ops.quote_name(RateCounter._meta.db_table)
     values = ", ".join(["(%s, %s, 1)"] * len(rows))
     params: list[str | dt.datetime | None] = []
@@ -135,10 +136,36 @@ def rate_hits(
 def rate_count(rule: RateLimit, key: str, *, now: dt.datetime | None = None) -> int:
     """How many hits ``key`` has in the current window, without counting one."""
     start = _window_start(now or clock.now(), rule.window)
-    row = RateCounter.objects.filter(key=f"{rule.scope}:{key}"[:160], window_start=start).values_list(
+    row = RateCounter.objects.filter(key=_counter_key(rule, key), window_start=start).values_list(
         "count", flat=True
     )
     return int(row.first() or 0)
+
+
+def rate_lock_seconds(rule: RateLimit, key: str, *, now: dt.datetime | None = None) -> int:
+    """Seconds until ``key`` has fewer than ``rule.limit`` hits in its current and previous window together
+    (0: it has now), without counting one.
+
+    Read as a lock, this holds from the hit that reached the limit for one to two windows, and a run of
+    hits across a window boundary cannot get twice the limit through, as it could with one window.
+    """
+    when = now or clock.now()
+    start = _window_start(when, rule.window)
+    counts = dict(
+        RateCounter.objects.filter(
+            key=_counter_key(rule, key), window_start__in=[start - rule.window, start]
+        ).values_list("window_start", "count")
+    )
+    current = counts.get(start, 0)
+    if current + counts.get(start - rule.window, 0) < rule.limit:
+        return 0
+    # The hits of this window still count through the next one.
+    until = start + (2 * rule.window if current >= rule.limit else rule.window)
+    return max(1, math.ceil((until - when).total_seconds()))
+
+
+def _counter_key(rule: RateLimit, key: str) -> str:
+    return f"{rule.scope}:{key}"[:160]
 
 
 def rate_counters_prune(*, older_than: dt.timedelta = dt.timedelta(days=2)) -> int:

@@ -44,3 +44,8 @@ class ImportUploadForm(forms.Form):
         if upload.size > settings.VAXREG_IMPORT_MAX_UPLOAD_BYTES:
             raise forms.ValidationError(_("The file is too large."))
         return upload
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    password = forms.CharField(label=_("Password"), strip=False, max_length=4096, widget=forms.PasswordInput)
