@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -200,3 +201,12 @@ VAXREG_INTAKE_CACHE_SECONDS = float(os.environ.get("VAXREG_INTAKE_CACHE_SECONDS"
 # --- Staff logins and sessions (vaxreg.accounts) ------------------------------------------------------
 # Every password check goes through the login throttle (VAXREG_LOGIN_LIMITS, read by vaxreg.accounts.logins).
 AUTHENTICATION_BACKENDS = ["vaxreg.accounts.backends.ThrottledPasswordBackend"]
+_AUTH_MIDDLEWARE = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+MIDDLEWARE[_AUTH_MIDDLEWARE:_AUTH_MIDDLEWARE] = ["vaxreg.accounts.middleware.SessionIdleMiddleware"]
+# A staff session ends this many minutes after its last request (not two weeks after the login), and when
+# the browser closes; the session row expires the same time after its last write.
+VAXREG_SESSION_IDLE_MINUTES = int(os.environ.get("VAXREG_SESSION_IDLE_MINUTES", "480"))
+if VAXREG_SESSION_IDLE_MINUTES < 1:
+    raise ImproperlyConfigured("VAXREG_SESSION_IDLE_MINUTES: minutes, at least 1 (480: 8 hours)")
+SESSION_COOKIE_AGE = VAXREG_SESSION_IDLE_MINUTES * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
