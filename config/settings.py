@@ -201,8 +201,18 @@ VAXREG_INTAKE_CACHE_SECONDS = float(os.environ.get("VAXREG_INTAKE_CACHE_SECONDS"
 # --- Staff logins and sessions (vaxreg.accounts) ------------------------------------------------------
 # Every password check goes through the login throttle (VAXREG_LOGIN_LIMITS, read by vaxreg.accounts.logins).
 AUTHENTICATION_BACKENDS = ["vaxreg.accounts.backends.ThrottledPasswordBackend"]
+# The optional TOTP second factor (django-otp): "1" makes national, province and admin accounts give a code
+# after the password at every login (other accounts may set one up); off, no code is ever asked for.
+VAXREG_SECOND_FACTOR = _env_bool("VAXREG_SECOND_FACTOR")
+INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp"]
+OTP_TOTP_ISSUER = "VaxReg"
 _AUTH_MIDDLEWARE = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware")
-MIDDLEWARE[_AUTH_MIDDLEWARE:_AUTH_MIDDLEWARE] = ["vaxreg.accounts.middleware.SessionIdleMiddleware"]
+MIDDLEWARE[_AUTH_MIDDLEWARE : _AUTH_MIDDLEWARE + 1] = [
+    "vaxreg.accounts.middleware.SessionIdleMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "vaxreg.accounts.middleware.SecondFactorMiddleware",
+]
 # A staff session ends this many minutes after its last request (not two weeks after the login), and when
 # the browser closes; the session row expires the same time after its last write.
 VAXREG_SESSION_IDLE_MINUTES = int(os.environ.get("VAXREG_SESSION_IDLE_MINUTES", "480"))

@@ -1,10 +1,11 @@
 """Staff logins that resist guessing: the throttle, the audit of every attempt, and what the user is told.
 
-Failed attempts (wrong passwords) are counted in the database
+Failed attempts (a wrong password, or a wrong code of the second factor) are counted in the database
 (``vaxreg.core.ratelimit``), so every web worker and restart shares them, per account (the username tried,
 in any case) and per client address: ``VAXREG_LOGIN_LIMITS``, default ``account=20/15m,address=20/15m``.
 When the failures of the current and the previous window together reach a limit, nothing is checked
-until they fall below it again (one to two windows after the failure that reached it). The refusal therefore says nothing about whether the password was right, and a refused
+until they fall below it again (one to two windows after the failure that reached it): not the password,
+not the code. The refusal therefore says nothing about whether the password was right, and a refused
 attempt is audited but not counted, so trying on does not lengthen the lock.
 
 Attempts that all pass the check at the same moment, before any of them is counted, can go past a limit
@@ -16,7 +17,9 @@ actor and object (so that its owner is shown it at the next login); an unknown u
 """
 
 import datetime as dt
+import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -24,8 +27,13 @@ from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 from django.db import transaction
+from django.utils import timezone
+from django_otp import verify_token
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from vaxreg.accounts.models import User
+from vaxreg.accounts.second_factor import second_factor_confirm, second_factor_device
+from vaxreg.accounts.services import AccountRefused
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.models import AuditEvent
 from vaxreg.core.ratelimit import RateLimit, rate_hits, rate_limits_parse, rate_limits_text, rate_lock_seconds
@@ -63,18 +71,13 @@ class LoginStep(StrEnum):
     SECOND_FACTOR = "second_factor"
 
 
-class LoginRefused(Exception):
-    """A login attempt that does not go through; the messages are shown to whoever tried."""
-
-    def __init__(self, message_vi: str, message_en: str) -> None:
-        super().__init__(f"{message_vi} / {message_en}")
-        self.message_vi = message_vi
-        self.message_en = message_en
+class LoginRefused(AccountRefused):
+    """A login attempt that does not go through."""
 
 
 class LoginThrottled(LoginRefused):
-    """Too many failures for the account or from the address: nothing was checked. ``retry_after`` in
-    seconds."""
+    """Too many failures for the account or from the address (or a code too soon after a wrong one):
+    nothing was checked. ``retry_after`` in seconds."""
 
     def __init__(self, retry_after: int, message_vi: str, message_en: str) -> None:
         super().__init__(message_vi, message_en)
@@ -91,12 +94,21 @@ class LoginThrottled(LoginRefused):
             f"Try again in {minutes} minute(s).",
         )
 
+    @classmethod
+    def code_too_soon(cls, retry_after: int) -> "LoginThrottled":
+        return cls(
+            retry_after,
+            f"Sau một mã sai, hãy chờ {retry_after} giây rồi nhập mã mới.",
+            f"After a wrong code, wait {retry_after} second(s) before typing the next one.",
+        )
+
 
 class LoginInvalid(LoginRefused):
-    """A wrong username or password."""
+    """A wrong username or password, or a wrong code of the second factor."""
 
 
 WRONG_PASSWORD = ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password.")
+WRONG_CODE = ("Mã xác thực không đúng.", "The authentication code is wrong.")
 
 
 @dataclass(frozen=True)
@@ -164,6 +176,51 @@ def login_password_check(*, username: str, password: str, address: str) -> User:
         login_failure_record(attempt, step=LoginStep.PASSWORD)
         raise LoginInvalid(*WRONG_PASSWORD)
     return user
+
+
+def login_code_check(*, user: User, code: str, address: str) -> TOTPDevice:
+    """The device that accepts this code of ``user`` (the second step of a login), counted like a password."""
+
+    def verify(attempt: LoginAttempt) -> TOTPDevice | None:
+        device = second_factor_device(user)
+        if device is None:
+            return None
+        allowed, why = device.verify_is_allowed()
+        if not allowed:
+            # django-otp's own back-off on the device after wrong codes (1, 2, 4... seconds, on its own clock).
+            locked_until = (why or {}).get("locked_until")
+            wait = max(1, math.ceil((locked_until - timezone.now()).total_seconds())) if locked_until else 1
+            _attempt_audit(
+                attempt,
+                action=AuditEvent.Action.LOGIN_THROTTLED,
+                step=LoginStep.SECOND_FACTOR,
+                retry_after=wait,
+            )
+            raise LoginThrottled.code_too_soon(wait)
+        return verify_token(user, device.persistent_id, code)
+
+    return _second_step(user=user, address=address, verify=verify)
+
+
+def login_enrolment_confirm(*, user: User, code: str, address: str) -> TOTPDevice:
+    """Set up the second factor during a login: the first code from the new device, counted like a password."""
+    return _second_step(
+        user=user,
+        address=address,
+        verify=lambda _: second_factor_confirm(user=user, code=code, address=address),
+    )
+
+
+def _second_step(
+    *, user: User, address: str, verify: Callable[[LoginAttempt], TOTPDevice | None]
+) -> TOTPDevice:
+    attempt = LoginAttempt(username=user.get_username(), address=address)
+    login_throttle_enforce(attempt, step=LoginStep.SECOND_FACTOR)
+    device = verify(attempt)
+    if device is None:
+        login_failure_record(attempt, step=LoginStep.SECOND_FACTOR)
+        raise LoginInvalid(*WRONG_CODE)
+    return device
 
 
 def login_succeeded_record(*, user: User, address: str, second_factor: bool) -> AuditEvent:

@@ -1,14 +1,18 @@
-"""Staff sessions end after an idle time."""
+"""Staff sessions: they end after an idle time, and count as logged out until a needed second factor is given."""
 
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
 
 from vaxreg.accounts.logins import logout_record
+from vaxreg.accounts.second_factor import second_factor_enabled, second_factor_required
 from vaxreg.core import clock
 from vaxreg.core.ratelimit import client_address
 
@@ -62,3 +66,33 @@ class SessionIdleMiddleware:
             session.flush()
         elif seen is None or now - float(seen) >= min(SEEN_REFRESH, idle / 12).total_seconds():
             session[SEEN_KEY] = now
+
+
+class SecondFactorMiddleware:
+    """After django-otp's OTPMiddleware: a user who needs a second factor and whose session has not given
+    it is anonymous to every page and to the API, as if not logged in (e.g. a session from before the second
+    factor was switched on, or from before the user set one up)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if second_factor_enabled():
+            user = request.user
+            request.user = SimpleLazyObject(lambda: _verified_or_anonymous(user))  # type: ignore[assignment]
+            auser = request.auser
+
+            async def verified_auser() -> Any:
+                return await sync_to_async(_verified_or_anonymous)(await auser())
+
+            request.auser = verified_auser
+        return self.get_response(request)
+
+
+def _verified_or_anonymous(user: Any) -> Any:
+    if user.is_authenticated and not user.is_verified() and second_factor_required(user):
+        anonymous: Any = AnonymousUser()
+        anonymous.otp_device = None
+        anonymous.is_verified = lambda: False
+        return anonymous
+    return user
