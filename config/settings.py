@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -196,3 +197,26 @@ DEFAULT_FROM_EMAIL = os.environ.get("VAXREG_MAIL_FROM", "VaxReg <no-reply@vaxreg
 # Seconds the public complaint intake keeps a facility and the vaccine catalogue per process (0: ask the
 # database every time; the tests, whose facilities come and go with each test's transaction).
 VAXREG_INTAKE_CACHE_SECONDS = float(os.environ.get("VAXREG_INTAKE_CACHE_SECONDS", "0" if TESTING else "60"))
+
+# --- Staff logins and sessions (vaxreg.accounts) ------------------------------------------------------
+# Every password check goes through the login throttle (VAXREG_LOGIN_LIMITS, read by vaxreg.accounts.logins).
+AUTHENTICATION_BACKENDS = ["vaxreg.accounts.backends.ThrottledPasswordBackend"]
+# The optional TOTP second factor (django-otp): "1" makes national, province and admin accounts give a code
+# after the password at every login (other accounts may set one up); off, no code is ever asked for.
+VAXREG_SECOND_FACTOR = _env_bool("VAXREG_SECOND_FACTOR")
+INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp"]
+OTP_TOTP_ISSUER = "VaxReg"
+_AUTH_MIDDLEWARE = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+MIDDLEWARE[_AUTH_MIDDLEWARE : _AUTH_MIDDLEWARE + 1] = [
+    "vaxreg.accounts.middleware.SessionIdleMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "vaxreg.accounts.middleware.SecondFactorMiddleware",
+]
+# A staff session ends this many minutes after its last request (not two weeks after the login), and when
+# the browser closes; the session row expires the same time after its last write.
+VAXREG_SESSION_IDLE_MINUTES = int(os.environ.get("VAXREG_SESSION_IDLE_MINUTES", "480"))
+if VAXREG_SESSION_IDLE_MINUTES < 1:
+    raise ImproperlyConfigured("VAXREG_SESSION_IDLE_MINUTES: minutes, at least 1 (480: 8 hours)")
+SESSION_COOKIE_AGE = VAXREG_SESSION_IDLE_MINUTES * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True

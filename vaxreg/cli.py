@@ -28,6 +28,7 @@ VERBS: dict[tuple[str, ...], str] = {
     ("certs", "verify"): "certs_verify",
     ("fhir", "token"): "fhir_token",
     ("createuser",): "createuser",
+    ("second-factor", "reset"): "second_factor_reset",
     ("worker",): "worker",
 }
 
@@ -55,6 +56,7 @@ Verbs:
   bench certs [--count N]      measure issuing and verifying certificates on one core
   bench complaints             measure the public complaint endpoint against a no-op one (gunicorn, PostgreSQL)
   createuser                   create a staff account with a role and a unit
+  second-factor reset --username U --reason R   take away an account's second factor (a lost phone)
   worker                       run the background tasks and the periodic jobs (complaints' 48-hour clock and notices every minute)
 
 Run `vaxreg VERB --help` for the options of a verb. Any Django management command also works.

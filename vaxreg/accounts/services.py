@@ -12,13 +12,17 @@ from vaxreg.core.models import AuditEvent
 from vaxreg.places.models import Commune, Facility, Province
 
 
-class UserCreateError(ValueError):
-    """A user that cannot be created; the messages are shown to whoever asked."""
+class AccountRefused(ValueError):
+    """Something an account cannot do or have; the messages are shown to whoever asked."""
 
     def __init__(self, message_vi: str, message_en: str) -> None:
         super().__init__(f"{message_vi} / {message_en}")
         self.message_vi = message_vi
         self.message_en = message_en
+
+
+class UserCreateError(AccountRefused):
+    """A user that cannot be created."""
 
 
 # Which unit each role must carry (police work in a commune like the health station).

@@ -30,18 +30,24 @@ ticket and counts against its address.
 
 import datetime as dt
 import os
-import re
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 
 from django.core import signing
-from django.core.exceptions import ImproperlyConfigured
 
 from vaxreg.complaints.common import ComplaintRefused
 from vaxreg.core import clock
 from vaxreg.core.phones import normalize_phone
-from vaxreg.core.ratelimit import RateDecision, RateLimit, rate_hit, rate_hits, subnet_of
+from vaxreg.core.ratelimit import (
+    RateDecision,
+    RateLimit,
+    rate_hit,
+    rate_hits,
+    rate_limits_parse,
+    rate_limits_text,
+    subnet_of,
+)
 
 TICKET_SALT = "vaxreg.complaints.submission-ticket"
 TICKET_LIFETIME = dt.timedelta(hours=2)
@@ -50,9 +56,12 @@ TICKET_ONCE = RateLimit("complaint-ticket", 1, TICKET_LIFETIME)
 HONEYPOT_FIELD = "website"
 
 LIMITS_ENV = "VAXREG_COMPLAINT_LIMITS"
-DEFAULT_LIMITS = "address=20/h,subnet=100/h,phone=3/d"
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_RULE = re.compile(r"^(address|subnet|phone)=(\d+)/(\d*)([smhd])$")
+_DEFAULT_RULES = {
+    "address": RateLimit("complaint-address", 20, dt.timedelta(hours=1)),
+    "subnet": RateLimit("complaint-subnet", 100, dt.timedelta(hours=1)),
+    "phone": RateLimit("complaint-phone", 3, dt.timedelta(days=1)),
+}
+DEFAULT_LIMITS = rate_limits_text(_DEFAULT_RULES)  # address=20/h,subnet=100/h,phone=3/d
 
 
 class FloodRefused(ComplaintRefused):
@@ -77,23 +86,7 @@ class ComplaintLimits:
 def limits_parse(text: str) -> ComplaintLimits:
     """Read ``address=20/h,subnet=100/h,phone=3/d`` (a count per s, m, h or d, optionally ``/15m``);
     a missing key keeps its default. Raises ImproperlyConfigured naming the bad part."""
-    rules: dict[str, RateLimit] = {}
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        match = _RULE.match(part.replace(" ", ""))
-        if match is None or int(match.group(2)) < 1 or int(match.group(3) or 1) < 1:
-            raise ImproperlyConfigured(
-                f"{LIMITS_ENV}: cannot read {part!r}; write e.g. {DEFAULT_LIMITS!r} "
-                "(keys address, subnet, phone; a count of at least 1 per s, m, h, d or e.g. 15m)"
-            )
-        key, count, multiple, unit = match.groups()
-        window = dt.timedelta(seconds=int(multiple or 1) * _UNITS[unit])
-        rules[key] = RateLimit(f"complaint-{key}", int(count), window)
-    if text.strip() != DEFAULT_LIMITS:
-        defaults = limits_parse(DEFAULT_LIMITS)
-        rules = {"address": defaults.address, "subnet": defaults.subnet, "phone": defaults.phone} | rules
-    return ComplaintLimits(**rules)
+    return ComplaintLimits(**rate_limits_parse(text, setting=LIMITS_ENV, defaults=_DEFAULT_RULES))
 
 
 @lru_cache(maxsize=4)

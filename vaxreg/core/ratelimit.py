@@ -2,15 +2,19 @@
 
 A public endpoint calls ``rate_hit`` once per limit that applies (per address, per subnet, per phone, per
 person); each call is one atomic upsert. ``client_address`` reads the caller's address, trusting
-``X-Forwarded-For`` only from the proxies named in ``VAXREG_TRUSTED_PROXIES``.
+``X-Forwarded-For`` only from the proxies named in ``VAXREG_TRUSTED_PROXIES``. ``rate_limits_parse``
+reads the limits an operator sets, e.g. ``VAXREG_COMPLAINT_LIMITS=address=20/h,subnet=100/h``.
 """
 
 import datetime as dt
 import ipaddress
+import math
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.http import HttpRequest
 
@@ -32,6 +36,48 @@ class RateDecision:
     allowed: bool
     count: int
     retry_after_seconds: int
+
+
+_WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_LIMIT_RULE = re.compile(r"^([a-z]+)=(\d+)/(\d*)([smhd])$")
+
+
+def rate_limits_parse(text: str, *, setting: str, defaults: Mapping[str, RateLimit]) -> dict[str, RateLimit]:
+    """Read a setting such as ``address=20/h,subnet=100/15m`` (a count per s, m, h or d, or per e.g. 15m)
+    over ``defaults``: a key left out keeps its default rule, a key given keeps the default's scope.
+
+    Raises ImproperlyConfigured naming the setting and the part it cannot read, so that a bad value stops
+    the server at start-up.
+    """
+    rules = dict(defaults)
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        match = _LIMIT_RULE.match(part.replace(" ", ""))
+        if (
+            match is None
+            or match.group(1) not in defaults
+            or min(int(match.group(2)), int(match.group(3) or 1)) < 1
+        ):
+            raise ImproperlyConfigured(
+                f"{setting}: cannot read {part!r}; write e.g. {rate_limits_text(defaults)!r} "
+                f"(keys {', '.join(defaults)}; a count of at least 1 per s, m, h, d or e.g. 15m)"
+            )
+        key, count, multiple, unit = match.groups()
+        window = dt.timedelta(seconds=int(multiple or 1) * _WINDOW_UNITS[unit])
+        rules[key] = replace(defaults[key], limit=int(count), window=window)
+    return rules
+
+
+def rate_limits_text(rules: Mapping[str, RateLimit]) -> str:
+    """The setting that ``rate_limits_parse`` reads back as ``rules``, e.g. ``account=20/15m,address=20/15m``."""
+    return ",".join(f"{key}={rule.limit}/{_window_text(rule.window)}" for key, rule in rules.items())
+
+
+def _window_text(window: dt.timedelta) -> str:
+    seconds = int(window.total_seconds())
+    unit, size = next((u, n) for u, n in reversed(_WINDOW_UNITS.items()) if seconds % n == 0)
+    return unit if seconds == size else f"{seconds // size}{unit}"
 
 
 def _window_start(now: dt.datetime, window: dt.timedelta) -> dt.datetime:
@@ -60,7 +106,7 @@ def rate_hits(
     for rule, key, now in hits:
         when = now or now_default
         start = _window_start(when, rule.window)
-        rows.append((f"{rule.scope}:{key}"[:160], start, rule, when))
+        rows.append((_counter_key(rule, key), start, rule, when))
     table = connection.ops.quote_name(RateCounter._meta.db_table)
     values = ", ".join(["(%s, %s, 1)"] * len(rows))
     params: list[str | dt.datetime | None] = []
@@ -90,10 +136,36 @@ def rate_hits(
 def rate_count(rule: RateLimit, key: str, *, now: dt.datetime | None = None) -> int:
     """How many hits ``key`` has in the current window, without counting one."""
     start = _window_start(now or clock.now(), rule.window)
-    row = RateCounter.objects.filter(key=f"{rule.scope}:{key}"[:160], window_start=start).values_list(
+    row = RateCounter.objects.filter(key=_counter_key(rule, key), window_start=start).values_list(
         "count", flat=True
     )
     return int(row.first() or 0)
+
+
+def rate_lock_seconds(rule: RateLimit, key: str, *, now: dt.datetime | None = None) -> int:
+    """Seconds until ``key`` has fewer than ``rule.limit`` hits in its current and previous window together
+    (0: it has now), without counting one.
+
+    Read as a lock, this holds from the hit that reached the limit for one to two windows, and a run of
+    hits across a window boundary cannot get twice the limit through, as it could with one window.
+    """
+    when = now or clock.now()
+    start = _window_start(when, rule.window)
+    counts = dict(
+        RateCounter.objects.filter(
+            key=_counter_key(rule, key), window_start__in=[start - rule.window, start]
+        ).values_list("window_start", "count")
+    )
+    current = counts.get(start, 0)
+    if current + counts.get(start - rule.window, 0) < rule.limit:
+        return 0
+    # The hits of this window still count through the next one.
+    until = start + (2 * rule.window if current >= rule.limit else rule.window)
+    return max(1, math.ceil((until - when).total_seconds()))
+
+
+def _counter_key(rule: RateLimit, key: str) -> str:
+    return f"{rule.scope}:{key}"[:160]
 
 
 def rate_counters_prune(*, older_than: dt.timedelta = dt.timedelta(days=2)) -> int:

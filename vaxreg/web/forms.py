@@ -44,3 +44,20 @@ class ImportUploadForm(forms.Form):
         if upload.size > settings.VAXREG_IMPORT_MAX_UPLOAD_BYTES:
             raise forms.ValidationError(_("The file is too large."))
         return upload
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    password = forms.CharField(label=_("Password"), strip=False, max_length=4096, widget=forms.PasswordInput)
+
+
+class SecondFactorCodeForm(forms.Form):
+    code = forms.CharField(label=_("Code from your authenticator app"), max_length=16)
+
+    def clean_code(self) -> str:
+        code = "".join(self.cleaned_data["code"].split())  # "123 456" as the apps show it
+        if not (code.isascii() and code.isdigit() and len(code) == 6):
+            raise forms.ValidationError(
+                "Mã gồm 6 chữ số, lấy từ ứng dụng xác thực. / The code is the 6 digits your authenticator app shows."
+            )
+        return code

@@ -1,17 +1,15 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from vaxreg.web import views
+from vaxreg.web import login_views, views
 
 app_name = "web"
 urlpatterns = [
     path("", views.home, name="home"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", login_views.login_view, name="login"),
+    path("login/code/", login_views.login_code_view, name="login_code"),
+    path("login/setup/", login_views.login_setup_view, name="login_setup"),
+    path("logout/", login_views.logout_view, name="logout"),
+    path("account/second-factor/", login_views.second_factor_view, name="second_factor"),
     path("search/", views.search, name="search"),
     path("people/<int:person_id>/", views.person_detail, name="person"),
     path("people/<int:person_id>/id-number/", views.person_full_id, name="person_full_id"),

@@ -13,6 +13,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from vaxreg.accounts.second_factor import second_factor_device, second_factor_enabled
 from vaxreg.corrections.models import AccessChangeConfirmer
 from vaxreg.corrections.selectors import (
     AccessChangeValue,
@@ -56,7 +57,12 @@ REJECTED_ROWS_SHOWN = 500
 def home(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     unit = user.facility or user.commune or user.province
-    return render(request, "web/home.html", {"unit": unit})
+    context = {
+        "unit": unit,
+        "second_factor_enabled": second_factor_enabled(),
+        "second_factor_on": second_factor_enabled() and second_factor_device(user) is not None,
+    }
+    return render(request, "web/home.html", context)
 
 
 @require_GET

@@ -1,9 +1,19 @@
 import datetime as dt
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
-from vaxreg.core.ratelimit import RateLimit, client_address, rate_count, rate_hit, subnet_of
+from vaxreg.core.ratelimit import (
+    RateLimit,
+    client_address,
+    rate_count,
+    rate_hit,
+    rate_limits_parse,
+    rate_limits_text,
+    rate_lock_seconds,
+    subnet_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -27,3 +37,31 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(monkeypatch: pytest
     assert client_address(request) == "203.0.113.7"
     assert subnet_of("203.0.113.7") == "203.0.113.0/24"
     assert subnet_of("2001:db8::1") == "2001:db8::/64"
+
+
+def test_a_lock_holds_while_the_current_and_previous_window_reach_the_limit() -> None:
+    for i in range(3):
+        rate_hit(PER_HOUR, "key", now=T0 + dt.timedelta(minutes=50 + i))  # 10:55-10:57
+    assert rate_lock_seconds(PER_HOUR, "key", now=T0 + dt.timedelta(minutes=53)) == 3600 + 3600 - 58 * 60
+    # The hits of 10:xx still count through 11:xx, and no longer at 12:00.
+    assert rate_lock_seconds(PER_HOUR, "key", now=T0 + dt.timedelta(hours=1)) == 55 * 60
+    assert rate_lock_seconds(PER_HOUR, "key", now=dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)) == 0
+    assert rate_lock_seconds(PER_HOUR, "other", now=T0) == 0
+
+
+def test_hits_on_both_sides_of_a_window_boundary_add_up_to_a_lock() -> None:
+    rate_hit(PER_HOUR, "key", now=T0 + dt.timedelta(minutes=54))  # 10:59
+    assert rate_lock_seconds(PER_HOUR, "key", now=T0 + dt.timedelta(minutes=54)) == 0
+    for _ in range(2):
+        rate_hit(PER_HOUR, "key", now=T0 + dt.timedelta(minutes=56))  # 11:01
+    assert rate_lock_seconds(PER_HOUR, "key", now=T0 + dt.timedelta(minutes=56)) == 59 * 60
+
+
+def test_limits_are_read_from_a_setting_over_their_defaults() -> None:
+    defaults = {"address": PER_HOUR, "phone": RateLimit(scope="phone", limit=3, window=dt.timedelta(days=1))}
+    assert rate_limits_text(defaults) == "address=3/h,phone=3/d"
+    rules = rate_limits_parse(" address = 20/15m ", setting="X", defaults=defaults)
+    assert rules["address"] == RateLimit(scope="test", limit=20, window=dt.timedelta(minutes=15))
+    assert rules["phone"] == defaults["phone"]
+    with pytest.raises(ImproperlyConfigured, match="X: cannot read 'user=1/h'"):
+        rate_limits_parse("user=1/h", setting="X", defaults=defaults)

@@ -1,5 +1,7 @@
 """Every role logs in through the real login form in Chromium and lands on its own home page."""
 
+import base64
+import time
 from typing import Any
 
 import pytest
@@ -70,3 +72,48 @@ def test_wrong_password_keeps_the_user_on_the_login_page(browser_page: Page, liv
     expect(browser_page.get_by_role("alert")).to_be_visible()
     browser_page.goto(live_server.url + reverse("web:home"))
     expect(browser_page).to_have_url(live_server.url + reverse("web:login") + "?next=/")
+
+
+def _code_of(device: Any, *, steps_ahead: int = 0) -> str:
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() + steps_ahead * device.step
+    return f"{totp.token():06d}"
+
+
+def test_a_province_account_sets_up_its_second_factor_then_logs_in_with_a_code(
+    browser_page: Page, live_server: Any, units: dict[str, str], settings: Any
+) -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.VAXREG_SECOND_FACTOR = True
+    user = user_create(username="can-bo-tinh", password=PASSWORD, role=Role.PROVINCE, province_code="46")
+
+    _log_in(browser_page, live_server.url, "can-bo-tinh", PASSWORD)
+
+    expect(browser_page).to_have_url(live_server.url + reverse("web:login_setup"))
+    expect(browser_page.locator("main svg.segno")).to_be_visible()
+    secret = browser_page.locator("main code.secret").inner_text().replace(" ", "")
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    assert secret == base64.b32encode(device.bin_key).decode()
+    browser_page.goto(live_server.url + reverse("web:home"))  # not logged in yet
+    expect(browser_page).to_have_url(live_server.url + reverse("web:login") + "?next=/")
+    browser_page.goto(live_server.url + reverse("web:login_setup"))
+    browser_page.fill("#id_code", _code_of(device))
+    browser_page.click("main form button[type=submit]")
+    expect(browser_page).to_have_url(live_server.url + reverse("web:home"))
+    expect(browser_page.locator("main")).to_contain_text(units["province"])
+
+    browser_page.click("header form.logout button[type=submit]")
+    _log_in(browser_page, live_server.url, "can-bo-tinh", PASSWORD)
+    expect(browser_page).to_have_url(live_server.url + reverse("web:login_code"))
+    browser_page.fill("#id_code", "000000" if _code_of(device, steps_ahead=1) != "000000" else "111111")
+    browser_page.click("main form button[type=submit]")
+    expect(browser_page.get_by_role("alert")).to_contain_text("Mã xác thực không đúng")
+    browser_page.wait_for_timeout(1100)  # django-otp wants a second between two codes after a wrong one
+    browser_page.fill("#id_code", _code_of(device, steps_ahead=1))
+    browser_page.click("main form button[type=submit]")
+    expect(browser_page).to_have_url(live_server.url + reverse("web:home"))
+    # The failed code is shown on the page the user lands on.
+    expect(browser_page.locator(".messages")).to_contain_text("1 failed login attempt(s)")
