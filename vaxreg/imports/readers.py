@@ -24,8 +24,6 @@ KEPT_CELL_CHARS = 2_000  # a rejected row keeps this much of each cell; enough t
 KEPT_CELLS = 60
 HEADER_SEARCH_ROWS = 20
 SAMPLE_BYTES = 256 * 1024
-# calamine is fast but holds a whole sheet in memory; past this size a workbook is streamed instead.
-STREAMED_XLSX_BYTES = 32 * 1024 * 1024
 
 csv.field_size_limit(MAX_FIELD_CHARS)
 
@@ -106,6 +104,11 @@ def detect_encoding(sample: bytes) -> str:
 
 def _composed(cells: list[str]) -> list[str]:
     return [unicodedata.normalize("NFC", c) for c in cells]
+
+
+def vi_number(count: int) -> str:
+    """A whole number as Vietnamese writes it (1.000.000)."""
+    return f"{count:,}".replace(",", ".")
 
 
 def _holds_zero_byte(path: Path) -> bool:
@@ -286,40 +289,7 @@ class DoseFile:
                 yield from block
 
     def _excel_rows(self, kind: str) -> Iterator[SourceRow]:
-        if kind == "zip" and self.path.stat().st_size > STREAMED_XLSX_BYTES:
-            yield from self._xlsx_rows_streamed()
-            return
-        from python_calamine import CalamineWorkbook
+        from vaxreg.imports.workbook import WorkbookLimits, xls_rows, xlsx_rows  # it imports this module
 
-        try:
-            workbook = CalamineWorkbook.from_path(str(self.path))
-            sheet = workbook.get_sheet_by_index(0)
-            rows = sheet.iter_rows()
-        except Exception as exc:  # calamine raises several error types for damaged or foreign archives
-            label = "ZIP" if kind == "zip" else "OLE2"
-            raise FileRefused(
-                "FILE_NOT_SPREADSHEET",
-                f"Tệp là một tệp nén {label} nhưng không phải bảng tính Excel đọc được ({exc}).",
-                f"The file is a {label} archive but not a readable Excel workbook ({exc}).",
-            ) from exc
-        for number, values in enumerate(rows, start=1):
-            yield SourceRow(number=number, values=list(values))  # type: ignore[arg-type]  # timedelta: read as text
-
-    def _xlsx_rows_streamed(self) -> Iterator[SourceRow]:
-        """A large workbook, read row by row (slower than calamine, which holds the whole sheet in memory)."""
-        from openpyxl import load_workbook
-
-        try:
-            workbook = load_workbook(self.path, read_only=True, data_only=True)
-            sheet = workbook.worksheets[0]
-        except Exception as exc:  # openpyxl raises many kinds for damaged or foreign archives
-            raise FileRefused(
-                "FILE_NOT_SPREADSHEET",
-                f"Tệp là một tệp nén ZIP nhưng không phải bảng tính Excel đọc được ({exc}).",
-                f"The file is a ZIP archive but not a readable Excel workbook ({exc}).",
-            ) from exc
-        try:
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                yield SourceRow(number=number, values=list(values))
-        finally:
-            workbook.close()
+        read = xlsx_rows if kind == "zip" else xls_rows
+        yield from read(self.path, WorkbookLimits.configured())

@@ -198,11 +198,7 @@ def _import_batch_run_locked(batch: ImportBatch, progress: Callable[[ImportCount
             if missing:
                 raise _missing_columns_refusal(missing, dose_file.layout.headers.headers)
         except FileRefused as refused:
-            batch.status = ImportBatch.Status.REFUSED
-            batch.message = f"{refused.message_vi}\n{refused.message_en}"
-            batch.finished_at = clock.now()
-            batch.save(update_fields=["status", "message", "finished_at"])
-            return batch
+            return _import_batch_refused(batch, refused)
         with _bulk_load_mode(), transaction.atomic():
             normalizer = _normalizer_for(batch, dose_file)
             importer = BatchImporter(
@@ -232,6 +228,8 @@ def _import_batch_run_locked(batch: ImportBatch, progress: Callable[[ImportCount
                 object_id=str(batch.pk),
                 detail=counts.as_dict(),
             )
+    except FileRefused as refused:  # found past the start of the file (a cell too long): nothing was stored
+        return _import_batch_refused(batch, refused)
     except BaseException as exc:  # an interrupt too: the transaction is gone, the batch says so
         ImportBatch.objects.filter(pk=batch_id).update(
             status=ImportBatch.Status.FAILED, message=f"{type(exc).__name__}: {exc}"[:2000], finished_at=clock.now()
@@ -239,6 +237,15 @@ def _import_batch_run_locked(batch: ImportBatch, progress: Callable[[ImportCount
         raise
     finally:
         reporter.close()
+    return batch
+
+
+def _import_batch_refused(batch: ImportBatch, refused: FileRefused) -> ImportBatch:
+    """The file cannot be read as a dose list: the batch says why, and its file stays stored."""
+    batch.status = ImportBatch.Status.REFUSED
+    batch.message = f"{refused.message_vi}\n{refused.message_en}"
+    batch.finished_at = clock.now()
+    batch.save(update_fields=["status", "message", "finished_at"])
     return batch
 
 
