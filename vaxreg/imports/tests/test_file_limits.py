@@ -16,7 +16,7 @@ import pytest
 
 from vaxreg.imports.models import ImportBatch, RejectedRow
 from vaxreg.imports.readers import DoseFile, FileRefused
-from vaxreg.imports.tests.conftest import HEADERS, row, run_import
+from vaxreg.imports.tests.conftest import HEADERS, row, run_import, write_csv
 from vaxreg.imports.workbook import WorkbookLimits, xlsx_rows
 from vaxreg.vaccinations.models import Dose
 
@@ -382,3 +382,25 @@ def test_an_xls_cell_past_excels_limit_is_refused_naming_it(places, tmp_path):
     assert (
         "Sheet “Danh sach”, cell D2 (row 2, column D): the cell holds more than 32,767 characters" in message
     )
+
+
+# -- CSV --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_a_csv_line_past_the_row_cap_is_refused_before_it_is_read_whole(places, tmp_path, settings, encoding):
+    settings.VAXREG_IMPORT_MAX_ROW_CHARS = 1_000
+    rows = [row(), row(source_record_id="R2", address="Đ" * 5_000), row(source_record_id="R3")]
+    message = _refusal(run_import(write_csv(tmp_path / "dai.csv", rows, encoding=encoding)))
+    assert "Dòng 3 của tệp dài hơn 1.000 ký tự" in message
+    assert "Line 3 of the file is longer than 1,000 characters" in message
+
+
+def test_lines_ended_by_cr_alone_are_lines(places, tmp_path, settings):
+    settings.VAXREG_IMPORT_MAX_ROW_CHARS = 1_000
+    path = write_csv(
+        tmp_path / "mac.csv", [row(source_record_id=f"R{n}", dose_number="1") for n in range(100)]
+    )
+    path.write_bytes(path.read_bytes().replace(b"\r\n", b"\r"))
+    batch = run_import(path)
+    assert (batch.status, batch.rows_read) == (ImportBatch.Status.DONE, 100), batch.message
