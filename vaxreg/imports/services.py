@@ -18,6 +18,7 @@ from vaxreg.core import clock
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.locks import process_lock
 from vaxreg.core.models import AuditEvent
+from vaxreg.core.task_results import task_result_interrupted_close, task_results_running
 from vaxreg.core.text import spreadsheet_safe
 from vaxreg.imports.headers import COLUMNS_BY_FIELD
 from vaxreg.imports.hooks import after_import_run
@@ -285,6 +286,8 @@ def import_batch_requeue(*, batch_id: int, user: User) -> ImportBatch:
     return batch
 
 
+# The background task that runs a batch (``vaxreg.imports.tasks``, which imports this module), as its rows name it.
+RUN_TASK_PATH = "vaxreg.imports.tasks.import_batch_run_task"
 INTERRUPTED_VI = (
     "Quá trình nhập đã dừng trước khi xong (tiến trình nhập bị tắt hoặc máy chủ khởi động lại); không dòng nào "
     "của tệp được lưu. Hãy nhập lại tệp."
@@ -299,13 +302,20 @@ def import_batches_interrupted_close() -> int:
     """Mark as failed every batch left running by a process that ended mid-import; how many were.
 
     Such a batch stored nothing (its transaction ended with the process), but it would show as running for
-    ever. A batch whose lock someone holds is still being imported and is left alone.
+    ever. A batch whose lock someone holds is still being imported and is left alone. The background task
+    that ran it, left running by the same death, is closed with it.
     """
     closed = 0
     for batch_id in ImportBatch.objects.filter(status=ImportBatch.Status.RUNNING).values_list("pk", flat=True):
         with process_lock(_run_lock(batch_id)) as held:
             if held:  # no living process holds it; its status is read again under the lock
                 closed += _import_batch_interrupted_close(batch_id=batch_id)
+        for result_id in task_results_running(task_path=RUN_TASK_PATH, args=[batch_id]):
+            task_result_interrupted_close(
+                result_id=result_id,
+                reason_vi=f"Lô nhập #{batch_id}: {INTERRUPTED_VI}",
+                reason_en=f"Import batch #{batch_id}: {INTERRUPTED_EN}",
+            )
     return closed
 
 
