@@ -41,6 +41,7 @@ from xml.parsers import expat
 
 from django.conf import settings
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
+from openpyxl.utils.cell import column_index_from_string, get_column_letter
 from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH, from_excel
 
 from vaxreg.imports.readers import CellValue, FileRefused, SourceRow, vi_number
@@ -93,19 +94,7 @@ def _size_vi(count: int) -> str:
 
 def column_letters(index: int) -> str:
     """The letters of the 0-based column ``index`` (0 → A, 26 → AA)."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
-def _column_index(letters: str) -> int:
-    index = 0
-    for letter in letters:
-        index = index * 26 + ord(letter) - 64
-    return index - 1
+    return get_column_letter(index + 1)
 
 
 def _damaged(part: str, detail: str) -> FileRefused:
@@ -448,7 +437,8 @@ def _shared_string_cell(archive: _Archive, part: str, index: int) -> tuple[int, 
         name = _local(element)
         if name == "c":
             letters = attrs.get("r", "").rstrip("0123456789")
-            column = _column_index(letters.upper()) if letters.isascii() and letters.isalpha() else column + 1
+            named = 0 < len(letters) <= 3 and letters.isascii() and letters.isalpha()
+            column = column_index_from_string(letters) - 1 if named else column + 1
             shared = attrs.get("t") == "s"
             value.clear()
         elif name == "v":
@@ -598,7 +588,7 @@ def _sheet_rows(
                 f"Trang tính “{sheet}”, dòng {row_number}: địa chỉ ô “{reference[:20]}” không hợp lệ.",
                 f"Sheet “{sheet}”, row {row_number}: the cell reference “{reference[:20]}” is not valid.",
             )
-        index = _column_index(letters.upper())
+        index = column_index_from_string(letters) - 1
         if index >= SHEET_MAX_COLUMNS:
             raise column_refused(index)
         columns[letters] = index
