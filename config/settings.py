@@ -163,6 +163,12 @@ VAXREG_IMPORT_DEFER_INDEXES = os.environ.get("VAXREG_IMPORT_DEFER_INDEXES", "1")
 # a larger one (a province's first load) queues a background re-scan of its provinces when it commits.
 VAXREG_IMPORT_RECHECK_INLINE_MAX = int(os.environ.get("VAXREG_IMPORT_RECHECK_INLINE_MAX", "50000"))
 VAXREG_IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("VAXREG_IMPORT_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024)))
+# What a file may unpack to while it is read (an .xlsx is a ZIP: 600 KB can hold 600 MB), checked before and while
+# reading. The defaults take a 1,000,000-row workbook (about 800 MB of XML) with room to spare.
+VAXREG_IMPORT_MAX_UNPACKED_BYTES = int(os.environ.get("VAXREG_IMPORT_MAX_UNPACKED_BYTES", str(2 << 30)))
+VAXREG_IMPORT_MAX_PART_BYTES = int(os.environ.get("VAXREG_IMPORT_MAX_PART_BYTES", str(3 << 29)))
+VAXREG_IMPORT_MAX_SHARED_STRINGS_BYTES = int(os.environ.get("VAXREG_IMPORT_MAX_SHARED_STRINGS_BYTES", str(1 << 30)))
+VAXREG_IMPORT_MAX_ROW_CHARS = int(os.environ.get("VAXREG_IMPORT_MAX_ROW_CHARS", "1000000"))
 
 TASKS = {
     "default": {

@@ -63,3 +63,10 @@ def process_lock(name: str) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def process_lock_forget(name: str) -> None:
+    """Remove what the lock ``name`` leaves behind (on SQLite, its file), for a name used once and done with
+    (a task's run): nobody waits on such a lock, they only try it, so the file can go once it is released."""
+    if connection.vendor != "postgresql":
+        _lock_file(name).unlink(missing_ok=True)

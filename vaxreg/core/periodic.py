@@ -33,6 +33,7 @@ from vaxreg.core import clock
 from vaxreg.core.locks import process_lock
 from vaxreg.core.models import RateCounter
 from vaxreg.core.ratelimit import rate_counters_prune
+from vaxreg.core.task_results import task_results_interrupted_close
 
 logger = logging.getLogger(__name__)
 
@@ -155,3 +156,6 @@ def periodic_loop(jobs: list[PeriodicJob], *, stop: threading.Event, recheck: fl
 
 # Core has no ``tasks`` module: its own housekeeping is registered here.
 periodic_register("rate_counters_prune", every=dt.timedelta(hours=1), func=rate_counters_prune)
+periodic_register(
+    "task_results_interrupted_close", every=dt.timedelta(minutes=1), func=task_results_interrupted_close
+)

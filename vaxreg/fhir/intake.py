@@ -1,7 +1,9 @@
 """A Bundle posted by a facility system becomes an import batch, and goes through the file import itself.
 
 1. The body is kept as received (``BundleSubmission``) before anything is checked: a refused Bundle can be
-   looked up, corrected and sent again.
+   looked up, corrected and sent again. A body that cannot be read as a Bundle at all (not UTF-8 JSON, or
+   nested deeper than ``MAX_JSON_DEPTH``, which is found before parsing: a Bundle 50,000 levels deep made
+   the parser fail on recursion) is refused with an audit event of its own.
 2. The whole Bundle is checked: every resource against the ``fhir.resources`` R4B models, then against
    what a dose record needs (a source record id, a full vaccination date, a catalogue vaccine, the
    token's own facility, a Patient). Any problem refuses the whole Bundle with an OperationOutcome naming
@@ -17,6 +19,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +69,11 @@ RESOURCE_MODELS: dict[str, type[Patient] | type[Immunization]] = {
     "Immunization": Immunization,
 }
 MAX_ENTRIES = 5_000
+# The deepest nesting of arrays and objects a posted body may have. A Bundle of Patients and Immunizations
+# needs about 10 (Bundle.entry[].resource.extension[].extension[].valueCodeableConcept.coding[]); extensions
+# nested in extensions take two more each.
+MAX_JSON_DEPTH = 64
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,26 +83,63 @@ class BundleResult:
 
 
 class BundleRefused(Exception):
-    def __init__(self, http_status: int, issues: list[Issue]) -> None:
+    def __init__(self, http_status: int, issues: list[Issue], *, unread: bool = False) -> None:
         super().__init__(f"{len(issues)} issue(s)")
         self.http_status = http_status
         self.issues = issues
+        self.unread = unread  # refused before it could be read as a Bundle
+
+
+SERVER_ERROR = Issue(
+    "SERVER_ERROR",
+    "Lỗi máy chủ; yêu cầu có thể gửi lại.",
+    "Server error; the request can be sent again.",
+    fhir_code="exception",
+)
 
 
 def bundle_receive(*, token: ApiToken, body: bytes) -> BundleResult:
     """Keep the Bundle, check it, import it. Not one transaction on purpose: the kept body must outlive a
-    refusal, which rolls back everything else."""
+    refusal, which rolls back everything else. Whatever happens, the submission ends stored or refused."""
     submission = bundle_submission_record(token=token, body=body)
     try:
-        result = _bundle_import(token=token, submission=submission, body=body)
+        return _bundle_import(token=token, submission=submission, body=body)
     except BundleRefused as refused:
-        outcome = operation_outcome(refused.issues)
+        return bundle_submission_refuse(token=token, submission=submission, refused=refused)
+    except Exception:
+        logger.exception("FHIR bundle %s failed", submission.pk)
+        return bundle_submission_refuse(
+            token=token, submission=submission, refused=BundleRefused(500, [SERVER_ERROR])
+        )
+
+
+@transaction.atomic
+def bundle_submission_refuse(
+    *, token: ApiToken, submission: BundleSubmission | None, refused: BundleRefused
+) -> BundleResult:
+    """Record the refusal on the kept submission (when the body was taken at all) and, for a body that could
+    not be read as a Bundle, in the audit history; the answer is its OperationOutcome."""
+    outcome = operation_outcome(refused.issues)
+    if submission is not None:
         submission.status = BundleSubmission.Status.REFUSED
         submission.http_status = refused.http_status
         submission.outcome = outcome
         submission.save(update_fields=["status", "http_status", "outcome"])
-        return BundleResult(http_status=refused.http_status, body=outcome)
-    return result
+    if refused.unread:
+        audit_event_record(
+            action=AuditEvent.Action.FHIR_BUNDLE_REFUSED,
+            actor_id=None,
+            object_type="fhir_bundle",
+            object_id=str(submission.pk) if submission is not None else "",
+            detail={
+                "token_id": token.pk,
+                "token_prefix": token.prefix,
+                "facility": token.facility.code,
+                "http_status": refused.http_status,
+                "codes": [issue.code for issue in refused.issues],
+            },
+        )
+    return BundleResult(http_status=refused.http_status, body=outcome)
 
 
 @transaction.atomic
@@ -154,9 +199,52 @@ def _bundle_import(*, token: ApiToken, submission: BundleSubmission, body: bytes
     return BundleResult(http_status=200, body=response)
 
 
+# Bytes that are not brackets, and braces written as brackets: what ``_nested_deeper_than`` keeps of a body.
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACES_AS_BRACKETS = bytes.maketrans(b"{}", b"[]")
+
+
+def _nested_deeper_than(body: bytes, limit: int) -> bool:
+    """Whether the JSON text nests arrays and objects deeper than ``limit`` (or leaves more open than that),
+    found without parsing it and in C: strings are cut out (escaped backslashes and quotes first, then every
+    other piece between quotes), the brackets alone are kept, and each pass removes the innermost pairs; a
+    text ``limit`` deep is gone after ``limit`` passes, and one with a longer run of openers is too deep."""
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = b"".join(unescaped.split(b'"')[::2]).translate(_BRACES_AS_BRACKETS, _NOT_BRACKETS)
+    for passes in range(limit + 1):
+        if not brackets:
+            return False
+        if b"[" * (limit - passes + 1) in brackets:  # so many opened in a row: no need to go on
+            return True
+        inner_removed = brackets.replace(b"[]", b"")
+        if len(inner_removed) == len(brackets):  # no pair left: what remains does not close (bad JSON)
+            return passes + brackets.count(b"[") > limit
+        brackets = inner_removed
+    return True
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _parsed(body: bytes) -> dict[str, Any]:
+    if _nested_deeper_than(body, MAX_JSON_DEPTH):
+        raise BundleRefused(
+            400,
+            [
+                Issue(
+                    "BUNDLE_TOO_DEEP",
+                    f"Nội dung gửi lên lồng nhau sâu hơn {MAX_JSON_DEPTH} cấp (mảng và đối tượng JSON); một Bundle "
+                    "bệnh nhân và mũi tiêm chỉ cần khoảng 10 cấp. Bundle không được đọc.",
+                    f"The request body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels; a Bundle of "
+                    "Patients and Immunizations needs about 10. The Bundle was not read.",
+                    fhir_code="too-costly",
+                )
+            ],
+            unread=True,
+        )
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BundleRefused(
             400,
@@ -168,6 +256,7 @@ def _parsed(body: bytes) -> dict[str, Any]:
                     fhir_code="structure",
                 )
             ],
+            unread=True,
         ) from exc
     if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
         raise BundleRefused(

@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from vaxreg.fhir import selectors
 from vaxreg.fhir.capability import capability_statement
-from vaxreg.fhir.intake import bundle_receive
+from vaxreg.fhir.intake import SERVER_ERROR, BundleRefused, bundle_receive, bundle_submission_refuse
 from vaxreg.fhir.mapping import (
     FHIR_JSON,
     Issue,
@@ -101,15 +101,7 @@ def fhir_endpoint(*methods: str) -> Callable[[TokenView], Callable[..., HttpResp
                 # A machine client needs an OperationOutcome, not an HTML error page; a posted Bundle is
                 # already kept (``intake``) and can be sent again.
                 logger.exception("FHIR %s %s failed", request.method, request.path)
-                return outcome_response(
-                    500,
-                    Issue(
-                        "SERVER_ERROR",
-                        "Lỗi máy chủ; yêu cầu có thể gửi lại.",
-                        "Server error; the request can be sent again.",
-                        fhir_code="exception",
-                    ),
-                )
+                return outcome_response(500, SERVER_ERROR)
 
         return wrapped
 
@@ -209,22 +201,25 @@ def immunization_read(request: HttpRequest, token: ApiToken, resource_id: str) -
 
 @fhir_endpoint("POST")
 def bundle_post(request: HttpRequest, token: ApiToken) -> HttpResponse:
-    """A transaction, batch or collection Bundle of Patients and Immunizations (see ``intake``)."""
+    """A transaction, batch or collection Bundle of Patients and Immunizations (see ``intake``). A body not
+    taken at all (another content type, over ``DATA_UPLOAD_MAX_MEMORY_SIZE``) is refused with an audit event."""
     content_type = request.content_type or ""
     if content_type not in ACCEPTED_BODY_TYPES:
-        return outcome_response(
+        return _refused_unread(
+            token,
             415,
             Issue(
                 "MEDIA_TYPE",
-                f"Kiểu nội dung “{content_type}” không được nhận: dùng application/fhir+json.",
-                f"Content type “{content_type}” is not accepted: use application/fhir+json.",
+                f"Kiểu nội dung “{content_type[:100]}” không được nhận: dùng application/fhir+json.",
+                f"Content type “{content_type[:100]}” is not accepted: use application/fhir+json.",
                 fhir_code="not-supported",
             ),
         )
     try:
         body = request.body
     except RequestDataTooBig:
-        return outcome_response(
+        return _refused_unread(
+            token,
             413,
             Issue(
                 "BUNDLE_TOO_LARGE",
@@ -234,4 +229,10 @@ def bundle_post(request: HttpRequest, token: ApiToken) -> HttpResponse:
             ),
         )
     result = bundle_receive(token=token, body=body)
+    return fhir_response(result.body, status=result.http_status)
+
+
+def _refused_unread(token: ApiToken, status: int, issue: Issue) -> HttpResponse:
+    refused = BundleRefused(status, [issue], unread=True)
+    result = bundle_submission_refuse(token=token, submission=None, refused=refused)
     return fhir_response(result.body, status=result.http_status)

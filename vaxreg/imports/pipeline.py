@@ -49,7 +49,7 @@ from vaxreg.imports.normalize import (
     day_date,
     match_key,
 )
-from vaxreg.imports.readers import SourceRow, raw_cells
+from vaxreg.imports.readers import FileRefused, SourceRow, raw_cells
 from vaxreg.imports.writers import BulkWriter
 
 CHUNK_ROWS = 20_000
@@ -141,6 +141,8 @@ def _from_child_process(chunks: Iterator[_Chunk]) -> Generator[_Chunk, None, Non
             for chunk in chunks:
                 sender.send_bytes(marshal.dumps((chunk.rows_read, chunk.rows_blank, chunk.rows, chunk.rejected), 4))
             sender.send_bytes(marshal.dumps(None))
+        except FileRefused as refused:  # found past the start of the file (a cell too long)
+            sender.send_bytes(marshal.dumps({"refused": (refused.code, refused.message_vi, refused.message_en)}))
         except BaseException:
             sender.send_bytes(marshal.dumps(traceback.format_exc()))
         finally:
@@ -149,10 +151,10 @@ def _from_child_process(chunks: Iterator[_Chunk]) -> Generator[_Chunk, None, Non
     child = context.Process(target=produce, name="vaxreg-import-reader", daemon=True)
     child.start()
     sender.close()
-    ahead: queue.Queue[_Chunk | str | None] = queue.Queue(maxsize=CHUNKS_AHEAD)
+    ahead: queue.Queue[_Chunk | FileRefused | str | None] = queue.Queue(maxsize=CHUNKS_AHEAD)
     stop = threading.Event()
 
-    def handed_over(item: _Chunk | str | None) -> bool:
+    def handed_over(item: _Chunk | FileRefused | str | None) -> bool:
         """Queue the item, waiting for room; False when the writer stopped first."""
         while not stop.is_set():
             try:
@@ -166,7 +168,13 @@ def _from_child_process(chunks: Iterator[_Chunk]) -> Generator[_Chunk, None, Non
         while True:
             try:
                 message = marshal.loads(receiver.recv_bytes())
-                item = _Chunk(*message) if isinstance(message, tuple) else message
+                item: _Chunk | FileRefused | str | None
+                if isinstance(message, tuple):
+                    item = _Chunk(*message)
+                elif isinstance(message, dict):
+                    item = FileRefused(*message["refused"])
+                else:
+                    item = message
             except (EOFError, OSError, ValueError, TypeError) as exc:
                 if stop.is_set():
                     return
@@ -183,6 +191,8 @@ def _from_child_process(chunks: Iterator[_Chunk]) -> Generator[_Chunk, None, Non
                 return
             if isinstance(item, str):
                 raise ImportReaderFailed(item)
+            if isinstance(item, FileRefused):
+                raise item
             yield item
     finally:
         stop.set()

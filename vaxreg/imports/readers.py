@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NamedTuple
 
+from django.conf import settings
+
 from vaxreg.imports.headers import HeaderMatch, match_headers
 
 MAX_FIELD_CHARS = 1_000_000
@@ -24,8 +26,6 @@ KEPT_CELL_CHARS = 2_000  # a rejected row keeps this much of each cell; enough t
 KEPT_CELLS = 60
 HEADER_SEARCH_ROWS = 20
 SAMPLE_BYTES = 256 * 1024
-# calamine is fast but holds a whole sheet in memory; past this size a workbook is streamed instead.
-STREAMED_XLSX_BYTES = 32 * 1024 * 1024
 
 csv.field_size_limit(MAX_FIELD_CHARS)
 
@@ -108,12 +108,55 @@ def _composed(cells: list[str]) -> list[str]:
     return [unicodedata.normalize("NFC", c) for c in cells]
 
 
-def _holds_zero_byte(path: Path) -> bool:
+def vi_number(count: int) -> str:
+    """A whole number as Vietnamese writes it (1.000.000)."""
+    return f"{count:,}".replace(",", ".")
+
+
+def _line_too_long(number: int, longest: int) -> FileRefused:
+    return FileRefused(
+        "LINE_TOO_LONG",
+        f"Dòng {vi_number(number)} của tệp dài hơn {vi_number(longest)} ký tự; một dòng của danh sách mũi tiêm "
+        "không bao giờ dài như vậy (tệp hỏng, hoặc không phải tệp CSV). Tệp không được đọc.",
+        f"Line {number:,} of the file is longer than {longest:,} characters; no line of a dose list is that long "
+        "(the file is damaged, or not a CSV file). The file was not read.",
+    )
+
+
+def _scan_bytes(path: Path, longest: int) -> bool:
+    """Whether the file holds a zero byte; a line longer than ``longest`` characters (more than 4 bytes each,
+    the most UTF-8 takes) is refused here, before the text reader would have to hold it whole.
+
+    A block shorter than that can hold no such line whole: only the lines a block starts and ends in are
+    measured, with a few searches in C per block."""
+    holds_zero = False
+    most_bytes = 4 * longest
+    block_bytes = min(1 << 20, most_bytes)
+    number, run = 1, 0  # the line the block starts in, and its bytes before the block
     with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            if b"\x00" in block:
-                return True
-    return False
+        while block := handle.read(block_bytes):
+            holds_zero = holds_zero or b"\x00" in block
+            ends = block.count(b"\n") or block.count(b"\r")  # a Mac file ends its lines with CR alone
+            if not ends:
+                run += len(block)
+            else:
+                first = min(at for at in (block.find(b"\n"), block.find(b"\r")) if at >= 0)
+                if run + first > most_bytes:
+                    raise _line_too_long(number, longest)
+                number += ends
+                run = len(block) - max(block.rfind(b"\n"), block.rfind(b"\r")) - 1
+            if run > most_bytes:
+                raise _line_too_long(number, longest)
+    return holds_zero
+
+
+def _bounded_lines(text: IO[str], longest: int) -> Iterator[str]:
+    """The lines of ``text``; a line longer than ``longest`` characters is refused before it is read whole.
+    For UTF-16, whose line ends ``_scan_bytes`` cannot find among the bytes."""
+    for number, line in enumerate(iter(functools.partial(text.readline, longest + 1), ""), start=1):
+        if len(line) > longest:
+            raise _line_too_long(number, longest)
+        yield line
 
 
 def detect_delimiter(first_line: str) -> str:
@@ -251,10 +294,13 @@ class DoseFile:
             # Checking every line costs a tenth of the reading: a file is first searched for a zero byte,
             # which, outside UTF-16, is the only way a NUL can reach the text.
             lines: Iterator[str] = text
-            if self._marks_nul is None:
-                self._marks_nul = encoding.startswith("utf-16") or _holds_zero_byte(self.path)
+            longest = settings.VAXREG_IMPORT_MAX_ROW_CHARS
+            if self._marks_nul is None:  # the first pass, which also refuses a file with a line too long
+                self._marks_nul = encoding.startswith("utf-16") or _scan_bytes(self.path, longest)
+            if encoding.startswith("utf-16"):
+                lines = _bounded_lines(text, longest)
             if self._marks_nul:
-                lines = (line.replace("\x00", "\ufffd") if "\x00" in line else line for line in text)
+                lines = (line.replace("\x00", "\ufffd") if "\x00" in line else line for line in lines)
             # The lines the parser has read are kept until its block of records is done, for the rare block
             # where a record spans lines (a copy of the iterator in C: nothing measurable).
             lines, lines_behind = itertools.tee(lines) if joined is not None else (lines, iter(()))
@@ -286,40 +332,7 @@ class DoseFile:
                 yield from block
 
     def _excel_rows(self, kind: str) -> Iterator[SourceRow]:
-        if kind == "zip" and self.path.stat().st_size > STREAMED_XLSX_BYTES:
-            yield from self._xlsx_rows_streamed()
-            return
-        from python_calamine import CalamineWorkbook
+        from vaxreg.imports.workbook import WorkbookLimits, xls_rows, xlsx_rows  # it imports this module
 
-        try:
-            workbook = CalamineWorkbook.from_path(str(self.path))
-            sheet = workbook.get_sheet_by_index(0)
-            rows = sheet.iter_rows()
-        except Exception as exc:  # calamine raises several error types for damaged or foreign archives
-            label = "ZIP" if kind == "zip" else "OLE2"
-            raise FileRefused(
-                "FILE_NOT_SPREADSHEET",
-                f"Tệp là một tệp nén {label} nhưng không phải bảng tính Excel đọc được ({exc}).",
-                f"The file is a {label} archive but not a readable Excel workbook ({exc}).",
-            ) from exc
-        for number, values in enumerate(rows, start=1):
-            yield SourceRow(number=number, values=list(values))  # type: ignore[arg-type]  # timedelta: read as text
-
-    def _xlsx_rows_streamed(self) -> Iterator[SourceRow]:
-        """A large workbook, read row by row (slower than calamine, which holds the whole sheet in memory)."""
-        from openpyxl import load_workbook
-
-        try:
-            workbook = load_workbook(self.path, read_only=True, data_only=True)
-            sheet = workbook.worksheets[0]
-        except Exception as exc:  # openpyxl raises many kinds for damaged or foreign archives
-            raise FileRefused(
-                "FILE_NOT_SPREADSHEET",
-                f"Tệp là một tệp nén ZIP nhưng không phải bảng tính Excel đọc được ({exc}).",
-                f"The file is a ZIP archive but not a readable Excel workbook ({exc}).",
-            ) from exc
-        try:
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                yield SourceRow(number=number, values=list(values))
-        finally:
-            workbook.close()
+        read = xlsx_rows if kind == "zip" else xls_rows
+        yield from read(self.path, WorkbookLimits.configured())

@@ -18,6 +18,7 @@ from vaxreg.core import clock
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.locks import process_lock
 from vaxreg.core.models import AuditEvent
+from vaxreg.core.task_results import task_result_interrupted_close, task_results_running
 from vaxreg.core.text import spreadsheet_safe
 from vaxreg.imports.headers import COLUMNS_BY_FIELD
 from vaxreg.imports.hooks import after_import_run
@@ -198,11 +199,7 @@ def _import_batch_run_locked(batch: ImportBatch, progress: Callable[[ImportCount
             if missing:
                 raise _missing_columns_refusal(missing, dose_file.layout.headers.headers)
         except FileRefused as refused:
-            batch.status = ImportBatch.Status.REFUSED
-            batch.message = f"{refused.message_vi}\n{refused.message_en}"
-            batch.finished_at = clock.now()
-            batch.save(update_fields=["status", "message", "finished_at"])
-            return batch
+            return _import_batch_refused(batch, refused)
         with _bulk_load_mode(), transaction.atomic():
             normalizer = _normalizer_for(batch, dose_file)
             importer = BatchImporter(
@@ -232,6 +229,8 @@ def _import_batch_run_locked(batch: ImportBatch, progress: Callable[[ImportCount
                 object_id=str(batch.pk),
                 detail=counts.as_dict(),
             )
+    except FileRefused as refused:  # found past the start of the file (a cell too long): nothing was stored
+        return _import_batch_refused(batch, refused)
     except BaseException as exc:  # an interrupt too: the transaction is gone, the batch says so
         ImportBatch.objects.filter(pk=batch_id).update(
             status=ImportBatch.Status.FAILED, message=f"{type(exc).__name__}: {exc}"[:2000], finished_at=clock.now()
@@ -239,6 +238,15 @@ def _import_batch_run_locked(batch: ImportBatch, progress: Callable[[ImportCount
         raise
     finally:
         reporter.close()
+    return batch
+
+
+def _import_batch_refused(batch: ImportBatch, refused: FileRefused) -> ImportBatch:
+    """The file cannot be read as a dose list: the batch says why, and its file stays stored."""
+    batch.status = ImportBatch.Status.REFUSED
+    batch.message = f"{refused.message_vi}\n{refused.message_en}"
+    batch.finished_at = clock.now()
+    batch.save(update_fields=["status", "message", "finished_at"])
     return batch
 
 
@@ -278,6 +286,8 @@ def import_batch_requeue(*, batch_id: int, user: User) -> ImportBatch:
     return batch
 
 
+# The background task that runs a batch (``vaxreg.imports.tasks``, which imports this module), as its rows name it.
+RUN_TASK_PATH = "vaxreg.imports.tasks.import_batch_run_task"
 INTERRUPTED_VI = (
     "Quá trình nhập đã dừng trước khi xong (tiến trình nhập bị tắt hoặc máy chủ khởi động lại); không dòng nào "
     "của tệp được lưu. Hãy nhập lại tệp."
@@ -292,13 +302,20 @@ def import_batches_interrupted_close() -> int:
     """Mark as failed every batch left running by a process that ended mid-import; how many were.
 
     Such a batch stored nothing (its transaction ended with the process), but it would show as running for
-    ever. A batch whose lock someone holds is still being imported and is left alone.
+    ever. A batch whose lock someone holds is still being imported and is left alone. The background task
+    that ran it, left running by the same death, is closed with it.
     """
     closed = 0
     for batch_id in ImportBatch.objects.filter(status=ImportBatch.Status.RUNNING).values_list("pk", flat=True):
         with process_lock(_run_lock(batch_id)) as held:
             if held:  # no living process holds it; its status is read again under the lock
                 closed += _import_batch_interrupted_close(batch_id=batch_id)
+        for result_id in task_results_running(task_path=RUN_TASK_PATH, args=[batch_id]):
+            task_result_interrupted_close(
+                result_id=result_id,
+                reason_vi=f"Lô nhập #{batch_id}: {INTERRUPTED_VI}",
+                reason_en=f"Import batch #{batch_id}: {INTERRUPTED_EN}",
+            )
     return closed
 
 

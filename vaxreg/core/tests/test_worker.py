@@ -1,5 +1,6 @@
 """`vaxreg worker` as an operator runs it: separate processes on a database of their own."""
 
+import datetime as dt
 import os
 import signal
 import sqlite3
@@ -148,3 +149,36 @@ def test_the_worker_also_runs_queued_tasks_and_the_batch_mode_exits(scratch: Scr
     assert "periodic jobs:" in out
     assert scratch.value("SELECT status FROM django_tasks_database_dbtaskresult") == "SUCCESSFUL"
     assert len(scratch.query(_PERIODIC_RUNS)) == len(JOBS)
+
+
+_TASK_ROW = "SELECT status, exception_class_path, traceback FROM django_tasks_database_dbtaskresult"
+
+
+def _closed(scratch: Scratch, now: str = "") -> str:
+    """What the periodic job closes when it runs at ``now``."""
+    code = "from vaxreg.core.task_results import task_results_interrupted_close as c; print(c())"
+    return scratch.run(["shell", "-v0", "-c", code], now=now).strip().splitlines()[-1]
+
+
+def test_a_task_row_left_running_by_a_killed_worker_is_closed_by_the_periodic_job(scratch: Scratch) -> None:
+    """Any task (here one that sleeps): its row is closed once no living worker holds the task's lock."""
+    scratch.run(
+        ["shell", "-c", "from vaxreg.core.tests.sleepy_tasks import sleep_task; sleep_task.enqueue(120)"]
+    )
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)).isoformat()
+    worker = scratch.start([*WORKER, "--no-periodic"])
+    try:
+        wait_until(lambda: scratch.query(_TASK_ROW)[0][0] == "RUNNING", what="the task to start")
+        assert _closed(scratch, later) == "0"  # its worker lives: the row is left alone
+    finally:
+        stop(worker, signal.SIGKILL)
+    assert scratch.query(_TASK_ROW)[0][0] == "RUNNING"
+    assert _closed(scratch) == "0"  # started a moment ago: its worker may not hold the lock yet
+    wait_until(lambda: _closed(scratch, later) == "1", timeout=30, what="the row to be closed")
+    [(status, exception, reason)] = scratch.query(_TASK_ROW)
+    assert (status, exception) == ("FAILED", "vaxreg.core.task_results.WorkerStopped")
+    assert (
+        "Tiến trình chạy việc nền đã dừng giữa chừng" in reason
+        and "The worker running this task stopped" in reason
+    )
+    assert not list(scratch.folder.glob("*task-result*.lock"))  # a task's lock leaves no file behind

@@ -1,4 +1,5 @@
-"""Killing the import process mid-file, then running it again, gives the records of one clean import."""
+"""Killing the worker mid-import, then running the file again, gives the records of one clean import; the
+worker's periodic job closes the batch and the background task's row the killed worker left running."""
 
 import os
 import signal
@@ -26,9 +27,17 @@ def _counts(db: Path) -> tuple[int, int]:
     return doses, persons
 
 
+def _task_rows(db: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(db) as connection:
+        return connection.execute(
+            "SELECT status, exception_class_path, traceback FROM django_tasks_database_dbtaskresult"
+        ).fetchall()
+
+
 def test_killing_the_import_process_leaves_nothing_and_a_rerun_is_one_clean_import(tmp_path: Path) -> None:
     db = tmp_path / "kill.sqlite3"
     env = dict(os.environ, VAXREG_DATABASE_URL=f"sqlite:///{db}", VAXREG_VAR_DIR=str(tmp_path))
+    env["VAXREG_TASKS_IMMEDIATE"] = "0"  # queued in the database and run by the worker, as an upload is
     env.pop("DJANGO_SETTINGS_MODULE", None)
     assert _vaxreg(["migrate", "-v0"], env).wait() == 0
     facilities = tmp_path / "facilities.csv"
@@ -50,7 +59,17 @@ def test_killing_the_import_process_leaves_nothing_and_a_rerun_is_one_clean_impo
             for i in range(60_000)]  # fmt: skip
     path = write_csv(tmp_path / "big.csv", rows)
 
-    victim = _vaxreg(["import", str(path), "--quiet"], env)
+    queue = subprocess.run(
+        [sys.executable, "-c", (
+            "import django, os, pathlib; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings'); django.setup();"
+            "from vaxreg.imports.services import import_batch_create; from vaxreg.imports.tasks import import_batch_run_task;"
+            f"batch = import_batch_create(file_name='big.csv', path=pathlib.Path({str(path)!r}));"
+            "import_batch_run_task.enqueue(batch.pk)"
+        )],
+        env=env, check=False, capture_output=True,
+    )  # fmt: skip
+    assert queue.returncode == 0, queue.stderr
+    victim = _vaxreg(["worker", "--no-reload", "--no-startup-delay", "--no-periodic", "--queue-name", "*"], env)
     deadline = time.monotonic() + 120
     progress = list(tmp_path.glob("private/imports/batch-*.progress"))
     while not progress and time.monotonic() < deadline and victim.poll() is None:
@@ -60,6 +79,7 @@ def test_killing_the_import_process_leaves_nothing_and_a_rerun_is_one_clean_impo
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     assert _counts(db) == (0, 0)
+    assert [status for status, _, _ in _task_rows(db)] == ["RUNNING"], _task_rows(db)
     # The killed import's batch showed as running; the worker's periodic job finds its process gone.
     closer = subprocess.run(
         [sys.executable, "-c", (
@@ -71,6 +91,9 @@ def test_killing_the_import_process_leaves_nothing_and_a_rerun_is_one_clean_impo
     assert closer.stdout.strip() == "1", closer.stderr
     with sqlite3.connect(db) as connection:
         assert connection.execute("SELECT status FROM imports_importbatch").fetchall() == [("failed",)]
+    [(status, exception, reason)] = _task_rows(db)
+    assert (status, exception) == ("FAILED", "vaxreg.core.task_results.WorkerStopped")
+    assert "Lô nhập #1: Quá trình nhập đã dừng" in reason and "Import batch #1: The import stopped" in reason
 
     rerun = _vaxreg(["import", str(path), "--quiet"], env)
     out, err = rerun.communicate(timeout=300)

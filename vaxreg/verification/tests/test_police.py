@@ -1,6 +1,7 @@
 """The commune police's side of verification: its pages, the export of escalated cases and the result file."""
 
 import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from vaxreg.accounts.models import Role, User
 from vaxreg.accounts.services import user_create
 from vaxreg.core.models import AuditEvent, ChangeRecord, SourceType
 from vaxreg.core.testing import TEST_PASSWORD, World, person_make, world  # noqa: F401
+from vaxreg.imports.readers import FileRefused
 from vaxreg.people.models import Gender, Person, VerificationState
 from vaxreg.people.selectors import person_history
 from vaxreg.quality.services import quality_check_persons
@@ -378,6 +380,20 @@ def test_import_applies_good_rows_and_reports_bad_ones_with_row_and_reason(pw, s
     assert sum("Bị từ chối / rejected" in line for line in lines) == 7  # six rows, one with two reasons
     assert any(line.startswith("9,") and "MAYBE" in line for line in lines)
     assert pw.client("police_badinh").get(url).status_code == 404
+
+
+def test_a_result_workbook_with_a_cell_past_excels_limit_is_refused_whole_naming_the_cell(pw):
+    """openpyxl, like Excel, cuts a cell at 32,767 characters: the long note is put into the file's XML after."""
+    content = _filled_export(
+        pw, {pw.an.pk: ["MATCH", "", "", "Nam", "", "Khớp CSDL"]}, [[str(pw.minh.pk), *[""] * 8, "MATCH", "GHI-CHU-DAI"]]
+    )
+    with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(buffer := io.BytesIO(), "w") as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info).replace(b"GHI-CHU-DAI", b"x" * 40_000))
+    with pytest.raises(FileRefused) as refused:
+        police_results_import(actor=pw.world.users["police_badinh"], file_name="kq.xlsx", content=buffer.getvalue())
+    assert "ô K6 (dòng 6, cột K)" in refused.value.message_vi and "cell K6 (row 6, column K)" in refused.value.message_en
+    assert _refreshed(pw.an).state == CaseState.ESCALATED  # the good row before it is not applied either
 
 
 def _upload(name: str, content: bytes) -> io.BytesIO:
