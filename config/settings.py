@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "vaxreg.synth",
     "vaxreg.web",
     "vaxreg.api",
+    # django-ninja's own copy of Swagger UI (templates and static files, pinned with the package), so the
+    # API documentation loads nothing from a CDN; after vaxreg.api, whose templates come first.
+    "ninja",
 ]
 
 MIDDLEWARE = [
