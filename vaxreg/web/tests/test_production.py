@@ -3,6 +3,8 @@ whose environment holds only what the README lists, outside the test suite's own
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -36,15 +38,32 @@ def readme_production_env(tmp_path: Path) -> dict[str, str]:
 
 
 def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, env=env, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=timeout)
+    """Run to the end; a process still running after ``timeout`` (a server that did start) is stopped with
+    everything it started, and the test fails."""
+    process = subprocess.Popen(
+        args, env=env, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        pytest.fail(f"still running after {timeout} s: {args}\n{out}{err}")
+    return subprocess.CompletedProcess(args, process.returncode, out, err)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "command",
     [
-        # Port 1: nothing could listen there even if the check were missed.
-        ["-m", "vaxreg.cli", "serve", "--port", "1"],
+        ["-m", "vaxreg.cli", "serve", "--port", str(_free_port())],
         ["-m", "vaxreg.cli", "worker", "--batch"],
         ["-c", "import config.wsgi"],  # any WSGI server (gunicorn config.wsgi:application)
     ],
@@ -53,7 +72,7 @@ def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subproces
 def test_servers_refuse_to_start_in_production_without_a_secret_key(
     tmp_path: Path, command: list[str]
 ) -> None:
-    result = run([sys.executable, *command], production_env(tmp_path))
+    result = run([sys.executable, *command], production_env(tmp_path), timeout=60)
 
     assert result.returncode != 0
     assert "VAXREG_SECRET_KEY is not set" in result.stderr, result.stderr
