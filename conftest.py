@@ -143,7 +143,8 @@ def browser(playwright_instance: "Playwright") -> Iterator["Browser"]:
 
 @pytest.fixture
 def browser_page(browser: "Browser", request: pytest.FixtureRequest) -> Iterator["Page"]:
-    """A fresh page (no cookies) in Vietnamese; fails the test on an uncaught JavaScript error.
+    """A fresh page (no cookies) in Vietnamese; fails the test on an uncaught JavaScript error and on
+    anything the Content-Security-Policy blocked (a script, a style, an image, a form target, a frame).
 
     Use it with ``live_server``: ``browser_page.goto(live_server.url + "/login/")``. When the test
     fails, a screenshot is kept in ``var/test-screenshots/`` to show what the user would have seen.
@@ -155,6 +156,16 @@ def browser_page(browser: "Browser", request: pytest.FixtureRequest) -> Iterator
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # Chromium reports every blocked load or execution as a console error naming the policy.
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(f"{message.location.get('url', '')}: {message.text}")
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
     try:
         yield page
         rep = getattr(request.node, "rep_call", None)
@@ -166,6 +177,7 @@ def browser_page(browser: "Browser", request: pytest.FixtureRequest) -> Iterator
     finally:
         context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not blocked, f"The Content-Security-Policy blocked: {blocked}"
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -2,7 +2,7 @@
 
 Environment variables:
     VAXREG_DATABASE_URL   database URL (default: SQLite file ./var/vaxreg.sqlite3)
-    VAXREG_SECRET_KEY     secret key (required when VAXREG_DEBUG is off)
+    VAXREG_SECRET_KEY     secret key (a server refuses to start without it in production)
     VAXREG_DEBUG          "1" for development pages and tracebacks
     VAXREG_ALLOWED_HOSTS  comma-separated host names
     VAXREG_VAR_DIR        folder for the SQLite file, uploads and reports (default ./var)
@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -26,7 +27,13 @@ def _env_bool(name: str, default: bool = False) -> bool:
 
 DEBUG = _env_bool("VAXREG_DEBUG")
 TESTING = _env_bool("VAXREG_TESTING")
-# Without a configured key each process draws a random one: safe, but sessions end on restart.
+# Production is every run that is neither a development one (VAXREG_DEBUG) nor the test suite. There the
+# web server and the task worker refuse to start without VAXREG_SECRET_KEY (vaxreg.web.secret_key): each
+# would draw its own random key, and a login or a citizen's one-time code made by one process would not be
+# recognised by the next. The demo keeps its key in the var folder. A one-shot command (migrate, import,
+# a benchmark) signs nothing that outlives it, so it may run with a random key of its own.
+VAXREG_PRODUCTION = not DEBUG and not TESTING
+VAXREG_SECRET_KEY_SET = bool(os.environ.get("VAXREG_SECRET_KEY"))
 SECRET_KEY = os.environ.get("VAXREG_SECRET_KEY") or secrets.token_urlsafe(50)
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("VAXREG_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 
@@ -54,10 +61,17 @@ INSTALLED_APPS = [
     "vaxreg.synth",
     "vaxreg.web",
     "vaxreg.api",
+    # django-ninja's own copy of Swagger UI (templates and static files, pinned with the package), so the
+    # API documentation loads nothing from a CDN; after vaxreg.api, whose templates come first.
+    "ninja",
 ]
 
 MIDDLEWARE = [
+    # Believes X-Forwarded-Proto only from the proxies of VAXREG_TRUSTED_PROXIES (see the security block).
+    "vaxreg.web.middleware.ForwardedProtoMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, so that the policy also covers the static files it answers by itself.
+    "csp.middleware.CSPMiddleware",
     # Serves collected static files from the WSGI process itself (`vaxreg serve` collects them first).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -147,7 +161,9 @@ MEDIA_ROOT = VAR_DIR / "private"  # never served directly: uploads and reports g
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
-SESSION_COOKIE_SECURE = _env_bool("VAXREG_SECURE_COOKIES")
+# Outside development the cookies travel over HTTPS only (browsers treat http://127.0.0.1 and localhost as
+# secure, so the demo still logs in there); behind a TLS proxy see the security block below.
+SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -226,3 +242,40 @@ if VAXREG_SESSION_IDLE_MINUTES < 1:
     raise ImproperlyConfigured("VAXREG_SESSION_IDLE_MINUTES: minutes, at least 1 (480: 8 hours)")
 SESSION_COOKIE_AGE = VAXREG_SESSION_IDLE_MINUTES * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# --- Security headers and HTTPS -----------------------------------------------------------------------
+# Content-Security-Policy on every response: scripts and styles only from our own static files (no inline
+# script, no event-handler attribute, no eval; no inline <style> or style attribute either: every page
+# keeps its styles in static .css files), nothing embedded, no <base>, forms posting only to us, and no
+# framing. Pages may change CSSOM properties from our scripts (element.style), which CSP allows.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+
+# VAXREG_HTTPS=1 says the site is reached over HTTPS (directly or through a TLS proxy). In production it
+# then redirects plain HTTP to HTTPS and sends HSTS for VAXREG_HSTS_SECONDS, subdomains included.
+# /healthz stays answerable over HTTP for a load balancer's checks inside the network.
+VAXREG_HTTPS = VAXREG_PRODUCTION and _env_bool("VAXREG_HTTPS")
+SECURE_SSL_REDIRECT = VAXREG_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("VAXREG_HSTS_SECONDS", "31536000")) if VAXREG_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = _env_bool("VAXREG_HSTS_PRELOAD")
+# Asking browsers to preload HSTS is a commitment for the whole domain that its owner makes (and submits to
+# the preload list), not a default of this product: check --deploy's reminder about it is left out.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Behind a TLS proxy the request reaches us over HTTP; the proxy says it came over HTTPS in
+# X-Forwarded-Proto. ForwardedProtoMiddleware drops that header unless the request comes from one of the
+# VAXREG_TRUSTED_PROXIES, so a client that reaches the server directly cannot claim HTTPS.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The language chosen with the switcher travels like the session cookie (see SESSION_COOKIE_SECURE).
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE

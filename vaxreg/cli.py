@@ -71,15 +71,29 @@ def resolve(argv: list[str]) -> list[str]:
     return argv
 
 
+# The task worker derives the one-time codes it texts to citizens from the web server's key: like the server
+# (`serve` checks for itself), it does not start in production with a random key of its own.
+KEYED_COMMANDS = {"worker"}
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     argv = sys.argv[1:]
     if not argv or argv[0] in {"-h", "--help", "help"}:
         print(USAGE)
         return
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(["vaxreg", *resolve(argv)])
+    command = resolve(argv)
+    if command[0] in KEYED_COMMANDS and not {"-h", "--help"} & set(command):
+        from vaxreg.web.secret_key import secret_key_require
+
+        try:
+            secret_key_require()
+        except ImproperlyConfigured as exc:
+            sys.exit(f"vaxreg {command[0]}: {exc}")
+    execute_from_command_line(["vaxreg", *command])
 
 
 if __name__ == "__main__":

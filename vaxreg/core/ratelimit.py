@@ -182,6 +182,15 @@ def _trusted_proxies() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     ]
 
 
+def from_trusted_proxy(request: HttpRequest) -> bool:
+    """Whether the socket's peer is one of the proxies named in ``VAXREG_TRUSTED_PROXIES``."""
+    try:
+        peer = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(peer in net for net in _trusted_proxies())
+
+
 def client_address(request: HttpRequest) -> str:
     """The caller's IP address: the socket's peer, or the last untrusted hop of X-Forwarded-For."""
     peer = request.META.get("REMOTE_ADDR", "") or "0.0.0.0"

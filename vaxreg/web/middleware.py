@@ -4,6 +4,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
+from vaxreg.core.ratelimit import from_trusted_proxy
+
 
 class LanguageMiddleware:
     """Vietnamese unless the user chose English with the language switcher.
@@ -25,3 +27,20 @@ class LanguageMiddleware:
         response.headers.setdefault("Content-Language", language)
         translation.deactivate()
         return response
+
+
+class ForwardedProtoMiddleware:
+    """Keeps X-Forwarded-Proto only on requests that come from a trusted proxy.
+
+    Behind a TLS proxy Django learns that a request came over HTTPS from that header
+    (SECURE_PROXY_SSL_HEADER). Anyone else could send it too: a client reaching the server directly must
+    not pass for an HTTPS one, so the header counts only from the proxies of VAXREG_TRUSTED_PROXIES.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "HTTP_X_FORWARDED_PROTO" in request.META and not from_trusted_proxy(request):
+            del request.META["HTTP_X_FORWARDED_PROTO"]
+        return self.get_response(request)

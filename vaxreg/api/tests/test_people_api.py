@@ -80,6 +80,7 @@ def test_missing_query_is_a_bilingual_422(world):
 
 
 def test_openapi_docs_are_served(client, world):
+    client.force_login(world.users["national"])  # the docs are for staff (test_docs_access)
     assert client.get("/api/docs").status_code == 200
     schema = client.get("/api/openapi.json").json()
     assert "/api/people/{person_id}/id-number" in schema["paths"]

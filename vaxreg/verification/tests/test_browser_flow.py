@@ -40,6 +40,12 @@ def test_station_corrects_escalates_and_the_police_match_resolves(browser_page: 
     _log_in(page, base, "commune_badinh")
     page.click("nav >> text=Xác minh")
     expect(page.locator("main")).to_contain_text("Nguyễn Thị Đào")
+    # The head box ticks every case of the page (verification/worklist.js, loaded under the CSP).
+    page.check("#pick-all")
+    boxes = page.locator("input[name=case_ids]")
+    expect(boxes).to_have_count(2)
+    for box in boxes.all():
+        expect(box).to_be_checked()
     page.goto(base + reverse("verification:case", args=[dao_case.pk]))
     expect(page.locator("main")).to_contain_text("ID_GENDER_MISMATCH")
     page.click("summary >> text=Sửa thông tin cá nhân")

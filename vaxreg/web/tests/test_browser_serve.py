@@ -1,10 +1,12 @@
 """`vaxreg serve` as an operator runs it: gunicorn serves the pages and their static files, and stopping
-the server also stops the background worker it started."""
+the server also stops the background worker it started. `vaxreg demo` as the README's first command runs
+it on a fresh machine: no configuration, served on http://127.0.0.1, and its accounts log in."""
 
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,7 +49,10 @@ def _alive(pid: int) -> bool:
 def served(tmp_path: Path) -> Iterator[Served]:
     # Its own SQLite file in a temporary var folder, whatever database the test run itself uses.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAXREG_", "DJANGO_"))}
-    env.update(VAXREG_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings")
+    # A production server: it starts only with a configured secret key (test_production checks the refusal).
+    env.update(
+        VAXREG_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings", VAXREG_SECRET_KEY="k" * 50
+    )
     vaxreg = [sys.executable, "-m", "vaxreg.cli"]
     subprocess.run([*vaxreg, "migrate", "-v0"], env=env, cwd=PROJECT_DIR, check=True)
     port = _free_port()
@@ -92,3 +97,55 @@ def test_serve_gives_styled_pages_and_stopping_it_stops_the_worker_too(browser_p
 
     assert served.process.returncode == 0, output
     assert not [pid for pid in children if _alive(pid)], output
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[Served, list[str]]]:
+    """`vaxreg demo` with nothing configured (no secret key, no database URL), like `uv run vaxreg demo`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAXREG_", "DJANGO_"))}
+    env.update(VAXREG_VAR_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vaxreg.cli", "demo", "--persons", "60", "--port", str(port)],
+        env=env,
+        cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(process.stdout or ()), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None and not any("Ready" in ln for ln in output):
+        time.sleep(0.5)
+    try:
+        yield Served(url=f"http://127.0.0.1:{port}", process=process), output
+    finally:
+        process.terminate()  # the demo stops gunicorn and the worker it started
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        reader.join(timeout=10)
+
+
+def test_the_demo_runs_on_a_fresh_machine_and_its_accounts_log_in_over_http(
+    browser_page: Page, demo: tuple[Served, list[str]]
+) -> None:
+    served, output = demo
+    assert served.process.poll() is None, "".join(output)
+    # The accounts table: role, username, password, unit.
+    facility = next(line.split() for line in output if line.startswith("facility "))
+
+    browser_page.goto(served.url + "/login/")
+    browser_page.fill("#id_username", facility[1])
+    browser_page.fill("#id_password", facility[2])
+    browser_page.click("main form button[type=submit]")
+
+    # The session and CSRF cookies are Secure (not DEBUG); Chromium keeps them on http://127.0.0.1.
+    expect(browser_page).to_have_url(served.url + "/")
+    expect(browser_page.locator("main h1")).to_contain_text(facility[1])
+    cookies = {cookie["name"]: cookie for cookie in browser_page.context.cookies()}
+    assert cookies["sessionid"]["secure"] and cookies["csrftoken"]["secure"]

@@ -333,7 +333,7 @@ class Command(BaseCommand):
         if options["no_serve"]:
             return
         connections.close_all()
-        code = serve_run(host="127.0.0.1", port=options["port"], workers=2, with_worker=True)
+        code = serve_run(host="127.0.0.1", port=options["port"], workers=2, with_worker=True, demo=True)
         if code:
             raise CommandError(f"Máy chủ dừng với mã {code} / The server stopped with exit code {code}.")
 

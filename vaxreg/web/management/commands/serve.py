@@ -1,7 +1,6 @@
 """`vaxreg serve`: the web UI and API behind gunicorn, with the background task worker beside it."""
 
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -12,28 +11,31 @@ from types import FrameType
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from vaxreg.web.secret_key import secret_key_kept, secret_key_require
 
-def _secret_key_env() -> dict[str, str]:
-    """The environment for the children, with one secret key that every gunicorn worker shares.
 
-    Without a configured key each process would draw its own, and a login made by one worker would
-    not be recognised by the next. The key drawn here is kept in the var folder, outside the
-    repository, so that sessions also survive a restart.
+def _server_env(*, demo: bool) -> dict[str, str]:
+    """The environment of the children, with the one secret key that every gunicorn worker and the task
+    worker share.
+
+    In production it must come from VAXREG_SECRET_KEY (refused otherwise); the demo and a development
+    server keep one in the var folder, outside the repository, so that sessions survive a restart.
     """
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = settings.SETTINGS_MODULE
     if not env.get("VAXREG_SECRET_KEY"):
-        key_file = Path(settings.VAR_DIR) / "secret_key"
-        if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            key_file.touch(mode=0o600)
-            key_file.write_text(secrets.token_urlsafe(50))
-        env["VAXREG_SECRET_KEY"] = key_file.read_text().strip()
+        if not demo:
+            try:
+                secret_key_require()
+            except ImproperlyConfigured as exc:
+                raise CommandError(str(exc)) from exc
+        env["VAXREG_SECRET_KEY"] = secret_key_kept(Path(settings.VAR_DIR))
     return env
 
 
@@ -68,9 +70,19 @@ def _stop(process: subprocess.Popen[bytes] | None, *, grace: float = 10.0) -> No
 
 
 def serve_run(
-    *, host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: int = 4, with_worker: bool = True
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 2,
+    threads: int = 4,
+    with_worker: bool = True,
+    demo: bool = False,
 ) -> int:
-    """Serve until stopped (Ctrl-C or SIGTERM); returns gunicorn's exit code."""
+    """Serve until stopped (Ctrl-C or SIGTERM); returns gunicorn's exit code.
+
+    Refuses (CommandError) to start in production without VAXREG_SECRET_KEY, unless it serves the demo.
+    """
+    env = _server_env(demo=demo)
     if _unapplied_migrations():
         print(
             "Cảnh báo: cơ sở dữ liệu chưa cập nhật, hãy chạy `vaxreg migrate`.\n"
@@ -79,7 +91,6 @@ def serve_run(
         )
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
     call_command("collectstatic", interactive=False, verbosity=0)
-    env = _secret_key_env()
     server_cmd = [
         sys.executable, "-m", "gunicorn", "config.wsgi:application",
         "--bind", f"{host}:{port}",
@@ -129,7 +140,9 @@ class Command(BaseCommand):
         "server; static files are served by WhiteNoise after collectstatic). Unless --no-worker is "
         "given, `vaxreg worker` (background tasks and the periodic jobs) runs beside it so that uploaded "
         "files are imported in the background; it is stopped when the server stops. "
-        "Set VAXREG_SECRET_KEY and VAXREG_ALLOWED_HOSTS in production."
+        "In production (without VAXREG_DEBUG=1) it refuses to start unless VAXREG_SECRET_KEY is set; set "
+        "VAXREG_ALLOWED_HOSTS too, and VAXREG_HTTPS=1 when it is reached over HTTPS (see the README's "
+        "Production section)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
