@@ -199,7 +199,7 @@ def case_list(request: HttpRequest, params: Query[WorklistIn]) -> CasePageOut:
     )
 
 
-@router.get("/{case_id}", response=CaseDetailOut, summary="A case with its person's open findings and contacts")
+@router.get("/{int:case_id}", response=CaseDetailOut, summary="A case with its person's open findings and contacts")
 def case_detail(request: HttpRequest, case_id: int) -> CaseDetailOut:
     return _detail(request, case_id)
 
@@ -210,7 +210,7 @@ def case_assign(request: HttpRequest, body: AssignIn) -> AssignOut:
     return AssignOut(assigned=count)
 
 
-@router.post("/{case_id}/person", response=CaseDetailOut, summary="Correct the case's person (optimistic locking)")
+@router.post("/{int:case_id}/person", response=CaseDetailOut, summary="Correct the case's person (optimistic locking)")
 def case_person_correct(request: HttpRequest, case_id: int, body: PersonCorrectionIn) -> CaseDetailOut:
     services.case_person_correct(
         actor=request.user,  # type: ignore[arg-type]
@@ -222,7 +222,7 @@ def case_person_correct(request: HttpRequest, case_id: int, body: PersonCorrecti
     return _detail(request, case_id)
 
 
-@router.post("/{case_id}/doses/{dose_id}", response=CaseDetailOut, summary="Correct one of the person's doses")
+@router.post("/{int:case_id}/doses/{int:dose_id}", response=CaseDetailOut, summary="Correct one of the person's doses")
 def case_dose_correct(request: HttpRequest, case_id: int, dose_id: int, body: DoseCorrectionIn) -> CaseDetailOut:
     services.case_dose_correct(
         actor=request.user,  # type: ignore[arg-type]
@@ -235,7 +235,7 @@ def case_dose_correct(request: HttpRequest, case_id: int, dose_id: int, body: Do
     return _detail(request, case_id)
 
 
-@router.post("/{case_id}/contacts", response=CaseDetailOut, summary="Log an attempt to reach the citizen")
+@router.post("/{int:case_id}/contacts", response=CaseDetailOut, summary="Log an attempt to reach the citizen")
 def case_contact(request: HttpRequest, case_id: int, body: ContactIn) -> CaseDetailOut:
     services.contact_attempt_log(
         actor=request.user, case_id=case_id, channel=body.channel, outcome=body.outcome, note=body.note  # type: ignore[arg-type]
@@ -243,7 +243,7 @@ def case_contact(request: HttpRequest, case_id: int, body: ContactIn) -> CaseDet
     return _detail(request, case_id)
 
 
-@router.post("/{case_id}/escalate", response=CaseDetailOut, summary="Hand the case to the commune police")
+@router.post("/{int:case_id}/escalate", response=CaseDetailOut, summary="Hand the case to the commune police")
 def case_escalate(request: HttpRequest, case_id: int, body: ReasonIn) -> CaseDetailOut:
     services.case_escalate(
         actor=request.user, case_id=case_id, reason=body.reason, expected_version=body.expected_version  # type: ignore[arg-type]
@@ -251,7 +251,7 @@ def case_escalate(request: HttpRequest, case_id: int, body: ReasonIn) -> CaseDet
     return _detail(request, case_id)
 
 
-@router.post("/{case_id}/resolve", response=CaseDetailOut, summary="Resolve (no blocking finding left, or justified)")
+@router.post("/{int:case_id}/resolve", response=CaseDetailOut, summary="Resolve (no blocking finding left, or justified)")
 def case_resolve(request: HttpRequest, case_id: int, body: ReasonIn) -> CaseDetailOut:
     services.case_resolve(
         actor=request.user, case_id=case_id, justification=body.reason, expected_version=body.expected_version  # type: ignore[arg-type]
@@ -259,13 +259,13 @@ def case_resolve(request: HttpRequest, case_id: int, body: ReasonIn) -> CaseDeta
     return _detail(request, case_id)
 
 
-@router.post("/{case_id}/unverifiable", response=CaseDetailOut, summary="Close as unverifiable, with a reason")
+@router.post("/{int:case_id}/unverifiable", response=CaseDetailOut, summary="Close as unverifiable, with a reason")
 def case_unverifiable(request: HttpRequest, case_id: int, body: ReasonIn) -> CaseDetailOut:
     services.case_mark_unverifiable(actor=request.user, case_id=case_id, reason=body.reason)  # type: ignore[arg-type]
     return _detail(request, case_id)
 
 
-@router.post("/{case_id}/police-result", response=CaseDetailOut, summary="The commune police's verification result")
+@router.post("/{int:case_id}/police-result", response=CaseDetailOut, summary="The commune police's verification result")
 def case_police_result(request: HttpRequest, case_id: int, body: PoliceResultIn) -> CaseDetailOut:
     services.case_police_result(
         actor=request.user,  # type: ignore[arg-type]

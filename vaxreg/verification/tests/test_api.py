@@ -96,3 +96,26 @@ def test_the_police_records_a_result_through_the_api(world, cases):
 
 def test_anonymous_gets_401(client, cases):
     assert client.get("/api/cases").status_code == 401
+
+
+def test_the_station_assigns_cases_through_the_api(world, cases):
+    from vaxreg.accounts.models import Role
+    from vaxreg.accounts.services import user_create
+
+    colleague = user_create(
+        username="yta_badinh_2", password="x-9-correct-horse", role=Role.COMMUNE, commune_code="00004"
+    )
+    case = cases["dao_hn"]
+    assigned = _post(
+        _client(world, "commune_badinh"),
+        "/api/cases/assign",
+        {"case_ids": [case.pk], "assignee_id": colleague.pk},
+    )
+    assert (assigned.status_code, assigned.json()) == (200, {"assigned": 1})
+    assert (
+        _client(world, "commune_badinh").get(f"/api/cases/{case.pk}").json()["assigned_to"] == "yta_badinh_2"
+    )
+    elsewhere = _post(
+        _client(world, "facility_hn1"), "/api/cases/assign", {"case_ids": [case.pk], "assignee_id": None}
+    )
+    assert elsewhere.status_code == 403 and elsewhere.json()["message_vi"]
