@@ -11,7 +11,7 @@ from pydantic import Field
 from vaxreg.core.api_schema import ErrorOut, QueryIn, RecordId, errors, text_rules
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.selectors import import_batch_progress, import_batches_for_user
-from vaxreg.imports.services import ImportRefused, import_batch_create
+from vaxreg.imports.services import ImportForbidden, ImportRefused, import_batch_create
 from vaxreg.imports.tasks import import_batch_run_task
 
 router = Router(tags=["imports"])
@@ -75,8 +75,8 @@ def _batch_for_user(user: Any, batch_id: int) -> ImportBatch:
 
 @router.post(
     "",
-    response={201: BatchOut, **errors(400)},
-    summary="Upload a CSV or XLSX file of doses (400: the role or facility may not import it)",
+    response={201: BatchOut, **errors(400, 403)},
+    summary="Upload a CSV or XLSX file of doses (403: not for this role or facility; 400: unknown facility)",
 )
 def import_create(
     request: HttpRequest,
@@ -92,8 +92,9 @@ def import_create(
             facility_code=facility_code or None,
         )
     except ImportRefused as exc:
-        return 400, ErrorOut(
-            code="import_refused", message_vi=exc.message_vi, message_en=exc.message_en, field="facility_code"
+        status, code = (403, "forbidden") if isinstance(exc, ImportForbidden) else (400, "import_refused")
+        return status, ErrorOut(
+            code=code, message_vi=exc.message_vi, message_en=exc.message_en, field="facility_code"
         )
     import_batch_run_task.enqueue(batch.pk)
     return 201, BatchOut.of(_batch_for_user(user, batch.pk))
