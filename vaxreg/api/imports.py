@@ -81,7 +81,8 @@ def _batch_for_user(user: Any, batch_id: int) -> ImportBatch:
 def import_create(
     request: HttpRequest,
     file: File[UploadedFile],
-    facility_code: Form[Annotated[str, text_rules(32)] | None] = None,
+    # Text in a form, where nothing is null: leave it out, or empty, for the file's own facility codes.
+    facility_code: Annotated[str, text_rules(32)] = Form(""),
 ) -> tuple[int, Any]:
     user: Any = request.user  # authenticated by the session auth of the API root
     try:
