@@ -173,10 +173,12 @@ class VersionIn(Schema):
 Note = Annotated[str, text_rules(services.TEXT_MAX)]
 
 
+# A person of the complaint's matched records, or 0: record the citizen as a new person.
+PersonOrNew = Annotated[int, Field(ge=0, le=MAX_RECORD_ID), JsonNumber]
+
+
 class ApproveDoseIn(VersionIn):
-    person_id: Annotated[
-        int, Field(ge=0, le=MAX_RECORD_ID), JsonNumber
-    ]  # 0: record the citizen as a new person
+    person_id: PersonOrNew
     vaccination_date: IsoDate
     vaccine_id: Annotated[str, text_rules(32)] | None = None
     dose_number: DoseNumber | None = None
