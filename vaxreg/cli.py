@@ -24,6 +24,7 @@ VERBS: dict[tuple[str, ...], str] = {
     ("complaints", "tick"): "complaints_tick",
     ("bench", "complaints"): "bench_complaints",
     ("bench", "certs"): "bench_certs",
+    ("api", "conformance"): "api_conformance",
     ("certs", "keygen"): "certs_keygen",
     ("certs", "verify"): "certs_verify",
     ("fhir", "token"): "fhir_token",
@@ -54,6 +55,7 @@ Verbs:
   certs keygen [--out DIR]     create the PS256/ES256 signing keys and certificates
   certs verify "HC1:..."       verify a certificate step by step (exit 0 valid, 1 invalid)
   bench certs [--count N]      measure issuing and verifying certificates on one core
+  api conformance              check the API against its OpenAPI document with schemathesis (dev; CI)
   bench complaints             measure the public complaint endpoint against a no-op one (gunicorn, PostgreSQL)
   createuser                   create a staff account with a role and a unit
   second-factor reset --username U --reason R   take away an account's second factor (a lost phone)

@@ -1,4 +1,4 @@
-"""Every API error is JSON with a stable code and a message in Vietnamese and English."""
+"""Every API error is JSON with a stable code and a message in Vietnamese and English (``ErrorOut``)."""
 
 from typing import Any
 
@@ -6,19 +6,22 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from vaxreg.core.api_schema import error_response
 
-def error_response(
-    api: NinjaAPI,
-    request: HttpRequest,
-    *,
-    status: int,
-    code: str,
-    message_vi: str,
-    message_en: str,
-    **extra: Any,
-) -> HttpResponse:
-    body = {"code": code, "message_vi": message_vi, "message_en": message_en, **extra}
-    return api.create_response(request, body, status=status)
+# Where ninja says an input came from; the field a client fixes is named without it.
+_SOURCES = {"body", "query", "path", "form", "file", "header", "cookie"}
+
+
+def _invalid_field(errors: list[dict[str, Any]]) -> str:
+    """The first invalid input as a client names it: ``changes.gender``, ``page``, ``case_ids.0``."""
+    if not errors:
+        return ""
+    loc = [str(part) for part in errors[0].get("loc", ())]
+    if loc and loc[0] in ("query", "path"):
+        return loc[-1]  # a query string or a path is flat: the parameter's own name
+    while loc and loc[0] in _SOURCES:
+        loc = loc[1:]
+    return ".".join(loc)
 
 
 def error_handlers_install(api: NinjaAPI) -> None:
@@ -53,6 +56,15 @@ def error_handlers_install(api: NinjaAPI) -> None:
                 message_vi="Thiếu hoặc sai mã CSRF.",
                 message_en="CSRF check failed.",
             )
+        if exc.status_code == 400:  # the only 400 ninja itself raises: a body that is not JSON
+            return error_response(
+                api,
+                request,
+                status=400,
+                code="invalid_json",
+                message_vi="Nội dung gửi lên không phải JSON đọc được.",
+                message_en="The request body is not readable JSON.",
+            )
         return error_response(
             api,
             request,
@@ -63,14 +75,19 @@ def error_handlers_install(api: NinjaAPI) -> None:
         )
 
     def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        field = _invalid_field(exc.errors)
         return error_response(
             api,
             request,
             status=422,
             code="invalid_input",
-            message_vi="Dữ liệu gửi lên không hợp lệ.",
-            message_en="The request is not valid.",
-            detail=exc.errors,
+            message_vi=f"Dữ liệu gửi lên không hợp lệ ({field})."
+            if field
+            else "Dữ liệu gửi lên không hợp lệ.",
+            message_en=f"The request is not valid ({field})." if field else "The request is not valid.",
+            field=field,
+            # Only what says where and why: pydantic's ``ctx`` may hold the exception object itself.
+            detail=[{key: error.get(key) for key in ("type", "loc", "msg")} for error in exc.errors],
         )
 
     # django-ninja types the handler's second argument as "the exception or its class"; ours get instances.

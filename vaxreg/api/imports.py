@@ -1,18 +1,21 @@
 """Import batches: upload a file (queued for the worker), follow its status, read its rejected rows."""
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import Http404, HttpRequest
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
+from pydantic import Field
 
+from vaxreg.core.api_schema import ErrorOut, QueryIn, RecordId, errors, text_rules
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.selectors import import_batch_progress, import_batches_for_user, rejected_rows_shown
-from vaxreg.imports.services import ImportRefused, import_batch_create
+from vaxreg.imports.services import ImportForbidden, ImportRefused, import_batch_create
 from vaxreg.imports.tasks import import_batch_run_task
 
 router = Router(tags=["imports"])
+MAX_ROWS = 10**9  # more rows than any file holds; a larger offset is a mistake, not a page
 
 
 class BatchOut(Schema):
@@ -51,17 +54,16 @@ class RejectedRowOut(Schema):
     reasons: list[dict[str, Any]]
 
 
+class RejectedPageIn(QueryIn):
+    offset: Annotated[int, Field(ge=0, le=MAX_ROWS)] = 0
+    limit: Annotated[int, Field(ge=1, le=5000)] = 500
+
+
 class RejectedPageOut(Schema):
     batch_id: int
     total: int
     offset: int
     rows: list[RejectedRowOut]
-
-
-class ImportRefusedOut(Schema):
-    code: str
-    message_vi: str
-    message_en: str
 
 
 def _batch_for_user(user: Any, batch_id: int) -> ImportBatch:
@@ -72,10 +74,15 @@ def _batch_for_user(user: Any, batch_id: int) -> ImportBatch:
 
 
 @router.post(
-    "", response={201: BatchOut, 400: ImportRefusedOut}, summary="Upload a CSV or XLSX file of doses"
+    "",
+    response={201: BatchOut, **errors(400, 403)},
+    summary="Upload a CSV or XLSX file of doses (403: not for this role or facility; 400: unknown facility)",
 )
 def import_create(
-    request: HttpRequest, file: File[UploadedFile], facility_code: Form[str | None] = None
+    request: HttpRequest,
+    file: File[UploadedFile],
+    # Text in a form, where nothing is null: leave it out, or empty, for the file's own facility codes.
+    facility_code: Annotated[str, text_rules(32)] = Form(""),
 ) -> tuple[int, Any]:
     user: Any = request.user  # authenticated by the session auth of the API root
     try:
@@ -86,27 +93,26 @@ def import_create(
             facility_code=facility_code or None,
         )
     except ImportRefused as exc:
-        return 400, ImportRefusedOut(
-            code="import_refused", message_vi=exc.message_vi, message_en=exc.message_en
+        status, code = (403, "forbidden") if isinstance(exc, ImportForbidden) else (400, "import_refused")
+        return status, ErrorOut(
+            code=code, message_vi=exc.message_vi, message_en=exc.message_en, field="facility_code"
         )
     import_batch_run_task.enqueue(batch.pk)
     return 201, BatchOut.of(_batch_for_user(user, batch.pk))
 
 
-@router.get("/{batch_id}", response=BatchOut, summary="Status and counts of one import")
-def import_detail(request: HttpRequest, batch_id: int) -> BatchOut:
+@router.get("/{int:batch_id}", response=BatchOut, summary="Status and counts of one import")
+def import_detail(request: HttpRequest, batch_id: RecordId) -> BatchOut:
     return BatchOut.of(_batch_for_user(request.user, batch_id))
 
 
-@router.get("/{batch_id}/rejected", response=RejectedPageOut, summary="The rows that could not be stored")
-def import_rejected(
-    request: HttpRequest, batch_id: int, offset: int = 0, limit: int = 500
-) -> RejectedPageOut:
+@router.get("/{int:batch_id}/rejected", response=RejectedPageOut, summary="The rows that could not be stored")
+def import_rejected(request: HttpRequest, batch_id: RecordId, page: Query[RejectedPageIn]) -> RejectedPageOut:
     batch = _batch_for_user(request.user, batch_id)
-    rows = rejected_rows_shown(batch=batch, offset=offset, limit=max(1, min(limit, 5000)))
+    rows = rejected_rows_shown(batch=batch, offset=page.offset, limit=page.limit)
     return RejectedPageOut(
         batch_id=batch.pk,
         total=batch.rejected_rows.count(),
-        offset=offset,
+        offset=page.offset,
         rows=[RejectedRowOut(row_number=r.row_number, raw=r.raw, reasons=r.reasons) for r in rows],
     )

@@ -1,10 +1,13 @@
 """Persons: search, record with doses and history (ID numbers masked), and the audited full ID number."""
 
 import datetime as dt
+from typing import Annotated
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
+from pydantic import Field
 
+from vaxreg.core.api_schema import QueryIn, RecordId, text_rules
 from vaxreg.people.models import Person
 from vaxreg.people.selectors import person_doses, person_full_id_number, person_get_for_user, person_history
 from vaxreg.people.selectors import person_search as person_search_select
@@ -93,19 +96,21 @@ class IdNumberOut(Schema):
     id_number: str
 
 
-class SearchIn(Schema):
-    q: str
-    limit: int = 50
+class SearchIn(QueryIn):
+    q: Annotated[str, text_rules(200)]
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
 
 
 @router.get("", response=list[PersonOut], summary="Search persons by name, ID number or phone")
 def person_search(request: HttpRequest, params: Query[SearchIn]) -> list[PersonOut]:
-    persons = person_search_select(user=request.user, q=params.q, limit=max(1, min(params.limit, 200)))
+    persons = person_search_select(user=request.user, q=params.q, limit=params.limit)
     return [PersonOut.of(p) for p in persons]
 
 
-@router.get("/{person_id}", response=PersonDetailOut, summary="A person with doses and history (ID masked)")
-def person_detail(request: HttpRequest, person_id: int) -> PersonDetailOut:
+@router.get(
+    "/{int:person_id}", response=PersonDetailOut, summary="A person with doses and history (ID masked)"
+)
+def person_detail(request: HttpRequest, person_id: RecordId) -> PersonDetailOut:
     person = person_get_for_user(user=request.user, person_id=person_id)
     history = [
         ChangeOut(
@@ -127,8 +132,8 @@ def person_detail(request: HttpRequest, person_id: int) -> PersonDetailOut:
 
 
 @router.get(
-    "/{person_id}/id-number", response=IdNumberOut, summary="The full ID number (every read is audited)"
+    "/{int:person_id}/id-number", response=IdNumberOut, summary="The full ID number (every read is audited)"
 )
-def person_id_number(request: HttpRequest, person_id: int) -> IdNumberOut:
+def person_id_number(request: HttpRequest, person_id: RecordId) -> IdNumberOut:
     person, number = person_full_id_number(user=request.user, person_id=person_id)
     return IdNumberOut(id=person.pk, id_type=person.id_type, id_number=number)

@@ -7,19 +7,21 @@ action — each as JSON ``{code, message_vi, message_en, field}``.
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Query, Router, Schema
+from pydantic import ConfigDict, Field
 
 from vaxreg.accounts.models import User
 from vaxreg.complaints import services
 from vaxreg.complaints.common import ComplaintRefused
 from vaxreg.complaints.figures import FIGURE_ROLES, complaint_figures
-from vaxreg.complaints.models import OPEN_STATES, Complaint
+from vaxreg.complaints.models import OPEN_STATES, Complaint, RejectReason
 from vaxreg.complaints.selectors import (
     STAFF_ROLES,
+    STATE_FILTERS,
     InboxFilter,
     access_complaint_by_id,
     complaint_access_changes,
@@ -31,6 +33,19 @@ from vaxreg.complaints.selectors import (
     time_left,
 )
 from vaxreg.core import clock
+from vaxreg.core.api_schema import (
+    MAX_RECORD_ID,
+    BodyRecordId,
+    BodyVersion,
+    IsoDate,
+    JsonNumber,
+    OneOf,
+    QueryIn,
+    RecordId,
+    errors,
+    text_rules,
+)
+from vaxreg.corrections.schemas import DoseNumber, PersonChangesIn
 from vaxreg.corrections.services import CorrectionRefused, StaleRecord
 from vaxreg.people.models import mask_id_number
 
@@ -98,7 +113,7 @@ class ComplaintPageOut(Schema):
     complaints: list[ComplaintOut]
 
 
-class DoseOut(Schema):
+class ComplaintDoseOut(Schema):
     id: int
     vaccination_date: dt.date
     vaccine: str | None
@@ -107,7 +122,7 @@ class DoseOut(Schema):
     facility: str
 
 
-class PersonOut(Schema):
+class ComplaintPersonOut(Schema):
     id: int
     matched: bool
     full_name: str
@@ -115,7 +130,7 @@ class PersonOut(Schema):
     gender: str
     id_number_masked: str
     version: int
-    doses: list[DoseOut]
+    doses: list[ComplaintDoseOut]
 
 
 class AttachmentOut(Schema):
@@ -152,52 +167,61 @@ class ComplaintDetailOut(ComplaintOut):
     joined_to: int | None
     joined: list[int]
     attachments: list[AttachmentOut]
-    persons: list[PersonOut]
+    persons: list[ComplaintPersonOut]
     history: list[HistoryOut]
     access_changes: list[AccessChangeOut]  # asked by an approval, waiting for the citizen or the station
 
 
-class InboxIn(Schema):
-    state: str = ""
-    category: int | None = None
+class InboxIn(QueryIn):
+    state: Annotated[str, OneOf(STATE_FILTERS)] = ""
+    category: Annotated[int, Field(ge=1, le=5)] | None = None
     overdue: bool = False
-    page: int = 1
+    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
 
 
 class VersionIn(Schema):
-    version: int
+    model_config = ConfigDict(extra="forbid")  # a misspelt member is refused, not ignored
+
+    version: BodyVersion
+
+
+Note = Annotated[str, text_rules(services.TEXT_MAX)]
+
+
+# A person of the complaint's matched records, or 0: record the citizen as a new person.
+PersonOrNew = Annotated[int, Field(ge=0, le=MAX_RECORD_ID), JsonNumber]
 
 
 class ApproveDoseIn(VersionIn):
-    person_id: int
-    vaccination_date: dt.date
-    vaccine_id: str | None = None
-    dose_number: int | None = None
-    lot_number: str = ""
-    facility_code: str = ""
-    note: str = ""
+    person_id: PersonOrNew
+    vaccination_date: IsoDate
+    vaccine_id: Annotated[str, text_rules(32)] | None = None
+    dose_number: DoseNumber | None = None
+    lot_number: Annotated[str, text_rules(64)] = ""
+    facility_code: Annotated[str, text_rules(32)] = ""
+    note: Note = ""
 
 
 class ApproveCorrectionIn(VersionIn):
-    person_id: int
-    person_version: int
-    changes: dict[str, Any]
-    note: str
+    person_id: BodyRecordId
+    person_version: BodyVersion
+    changes: PersonChangesIn
+    note: Annotated[str, text_rules(services.TEXT_MAX, at_least=3)]
 
 
 class DeferIn(VersionIn):
-    until: dt.date
-    reason: str
+    until: IsoDate
+    reason: Annotated[str, text_rules(services.TEXT_MAX, at_least=3)]
 
 
 class RejectIn(VersionIn):
-    reason: str
-    text: str = ""
+    reason: Annotated[str, OneOf(RejectReason.values)]
+    text: Note = ""
 
 
 class TransferIn(VersionIn):
-    facility_code: str
-    reason: str = ""
+    facility_code: Annotated[str, text_rules(32, at_least=1)]
+    reason: Note = ""
 
 
 class TransferredOut(Schema):
@@ -208,9 +232,9 @@ class TransferredOut(Schema):
     version: int
 
 
-class FiguresIn(Schema):
-    received_from: dt.date | None = None
-    received_to: dt.date | None = None
+class FiguresIn(QueryIn):
+    received_from: IsoDate | None = None
+    received_to: IsoDate | None = None
 
 
 class FigureRowOut(Schema):
@@ -282,7 +306,7 @@ def _detail(user: User, complaint_id: int) -> ComplaintDetailOut:
             for a in complaint_attachments(c)
         ],
         persons=[
-            PersonOut(
+            ComplaintPersonOut(
                 id=p.pk,
                 matched=p.pk == c.person_id,
                 full_name=p.full_name,
@@ -291,7 +315,7 @@ def _detail(user: User, complaint_id: int) -> ComplaintDetailOut:
                 id_number_masked=p.id_number_masked,
                 version=p.version,
                 doses=[
-                    DoseOut(
+                    ComplaintDoseOut(
                         id=d.pk,
                         vaccination_date=d.vaccination_date,
                         vaccine=d.vaccine.name if d.vaccine else (d.vaccine_raw or None),
@@ -354,7 +378,7 @@ def _act(
 
 
 @router.get(
-    "", response={200: ComplaintPageOut, 403: dict}, summary="The complaints to handle, most urgent first"
+    "", response={200: ComplaintPageOut, **errors(403)}, summary="The complaints to handle, most urgent first"
 )
 def complaint_list(request: HttpRequest, params: Query[InboxIn]) -> Any:
     user = _staff(request)
@@ -375,7 +399,9 @@ def complaint_list(request: HttpRequest, params: Query[InboxIn]) -> Any:
     )
 
 
-@router.get("/figures", response={200: FiguresOut, 403: dict}, summary="Received / resolved on time / late")
+@router.get(
+    "/figures", response={200: FiguresOut, **errors(403)}, summary="Received / resolved on time / late"
+)
 def figures(request: HttpRequest, params: Query[FiguresIn]) -> Any:
     user: Any = request.user
     if user.role not in FIGURE_ROLES:
@@ -390,21 +416,21 @@ def figures(request: HttpRequest, params: Query[FiguresIn]) -> Any:
     )
 
 
-@router.get("/{int:complaint_id}", response={200: ComplaintDetailOut, 403: dict}, summary="One complaint")
-def complaint_detail(request: HttpRequest, complaint_id: int) -> Any:
+@router.get("/{int:complaint_id}", response={200: ComplaintDetailOut, **errors(403)}, summary="One complaint")
+def complaint_detail(request: HttpRequest, complaint_id: RecordId) -> Any:
     user = _staff(request)
     if user is None:
         return _forbidden()
     return _detail(user, complaint_id)
 
 
-ACTION_RESPONSES: dict[int, Any] = {200: ComplaintDetailOut, 400: dict, 403: dict, 409: dict}
+ACTION_RESPONSES: dict[int, Any] = {200: ComplaintDetailOut, **errors(400, 403, 409)}
 
 
 @router.post(
     "/{int:complaint_id}/approve-dose", response=ACTION_RESPONSES, summary="Approve: add the missing dose"
 )
-def approve_dose(request: HttpRequest, complaint_id: int, body: ApproveDoseIn) -> Any:
+def approve_dose(request: HttpRequest, complaint_id: RecordId, body: ApproveDoseIn) -> Any:
     return _act(
         request,
         complaint_id,
@@ -426,7 +452,7 @@ def approve_dose(request: HttpRequest, complaint_id: int, body: ApproveDoseIn) -
 @router.post(
     "/{int:complaint_id}/approve-correction", response=ACTION_RESPONSES, summary="Approve: correct the person"
 )
-def approve_correction(request: HttpRequest, complaint_id: int, body: ApproveCorrectionIn) -> Any:
+def approve_correction(request: HttpRequest, complaint_id: RecordId, body: ApproveCorrectionIn) -> Any:
     return _act(
         request,
         complaint_id,
@@ -435,7 +461,7 @@ def approve_correction(request: HttpRequest, complaint_id: int, body: ApproveCor
             complaint_id=complaint_id,
             person_id=body.person_id,
             person_version=body.person_version,
-            changes=body.changes,
+            changes=body.changes.as_changes(),
             note=body.note,
             expected_version=body.version,
         ),
@@ -445,7 +471,7 @@ def approve_correction(request: HttpRequest, complaint_id: int, body: ApproveCor
 @router.post(
     "/{int:complaint_id}/defer", response=ACTION_RESPONSES, summary="Defer, with a reason and a new date"
 )
-def defer(request: HttpRequest, complaint_id: int, body: DeferIn) -> Any:
+def defer(request: HttpRequest, complaint_id: RecordId, body: DeferIn) -> Any:
     return _act(
         request,
         complaint_id,
@@ -460,7 +486,7 @@ def defer(request: HttpRequest, complaint_id: int, body: DeferIn) -> Any:
 
 
 @router.post("/{int:complaint_id}/reject", response=ACTION_RESPONSES, summary="Reject with a standard reason")
-def reject(request: HttpRequest, complaint_id: int, body: RejectIn) -> Any:
+def reject(request: HttpRequest, complaint_id: RecordId, body: RejectIn) -> Any:
     return _act(
         request,
         complaint_id,
@@ -479,7 +505,7 @@ def reject(request: HttpRequest, complaint_id: int, body: RejectIn) -> Any:
     response={**ACTION_RESPONSES, 200: TransferredOut},
     summary="Transfer to another facility (the deadline does not move)",
 )
-def transfer(request: HttpRequest, complaint_id: int, body: TransferIn) -> Any:
+def transfer(request: HttpRequest, complaint_id: RecordId, body: TransferIn) -> Any:
     # Once transferred the complaint may lie outside the sender's unit: the answer is only where it went.
     return _act(
         request,

@@ -12,20 +12,23 @@ its content never costs the citizen the complaint itself.
 """
 
 import json
+import re
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Field, Router, Schema
-from pydantic import ValidationError
+from pydantic import BeforeValidator, ConfigDict, StringConstraints, ValidationError, WithJsonSchema
 
 from vaxreg.complaints.antiflood import FloodRefused, submission_admit, ticket_issue
 from vaxreg.complaints.attachments import FIELD as ATTACHMENTS_FIELD
-from vaxreg.complaints.attachments import complaint_proofs_add, proof_read, proofs_count_check
+from vaxreg.complaints.attachments import MAX_FILES, complaint_proofs_add, proof_read, proofs_count_check
 from vaxreg.complaints.common import ComplaintRefused
-from vaxreg.complaints.intake import CHANNEL_API, Intake, citizen_status, complaint_submit
+from vaxreg.complaints.intake import CHANNEL_API, MAX_CLAIMED_DOSES, Intake, citizen_status, complaint_submit
 from vaxreg.complaints.public_views import NOT_FOUND, track_lookup
+from vaxreg.core.api_schema import ErrorOut, JsonNumber, text_rules
 from vaxreg.core.ratelimit import client_address
+from vaxreg.corrections.schemas import DoseNumber
 from vaxreg.places.models import Commune, Facility, Province
 
 S = TypeVar("S", bound=Schema)
@@ -34,36 +37,71 @@ router = Router(tags=["complaints (public)"], auth=None)
 PLACES_MAX_AGE = 3600
 
 
-class ErrorOut(Schema):
-    code: str
-    message_vi: str
-    message_en: str
-    field: str = ""
-
-
 class TicketOut(Schema):
     ticket: str
+
+
+def _dose_number_text(value: Any) -> Any:
+    # A form posts text: "2" is dose 2, "" none; any other text is refused as not a number.
+    if isinstance(value, str) and re.fullmatch(r"[1-4]?", value):
+        return int(value) if value else None
+    return value
+
+
+# 1, 2 primary; 3, 4 boosters, as everywhere (a JSON number, or the same as text).
+ClaimedDoseNumber = Annotated[
+    DoseNumber | None,
+    BeforeValidator(_dose_number_text),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": 4},
+                {"type": "string", "pattern": "^[1-4]?$"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 
 
 class ClaimedDoseIn(Schema):
     date: str = ""
     vaccine: str = ""
-    dose_number: int | str | None = None
+    dose_number: ClaimedDoseNumber = None
     lot: str = ""
 
 
+COMPLAINT_EXAMPLE: dict[str, Any] = {
+    "ticket": "(from GET /api/public/complaints/ticket)",
+    "category": 3,
+    "full_name": "Nguyễn Thị Hoa",
+    "phone": "0912345678",
+    "birth_date": "15/01/1990",
+    "gender": "Nữ",
+    "province_code": "46",
+    "claimed_doses": [{"date": "15/09/2021", "vaccine": "AstraZeneca", "dose_number": 2, "lot": "NJ0342"}],
+    "description": "Tôi đã tiêm mũi 2 nhưng trên ứng dụng chưa có mũi này.",
+}
+
+
+# The text a citizen types is read leniently and checked by the intake's rules (422, naming the field);
+# the schema says its shape: numbers are JSON numbers, the kind is one of five, the name, birth date and
+# gender are not blank, and none of these is text with a NUL in it.
 class ComplaintIn(Schema):
-    ticket: str
-    category: int
-    full_name: str
+    model_config = ConfigDict(json_schema_extra={"examples": [COMPLAINT_EXAMPLE]})
+
+    ticket: Annotated[str, text_rules(256)]
+    category: Annotated[int, Field(ge=1, le=5), JsonNumber]  # the Ministry's five kinds (SPEC §7)
+    full_name: Annotated[str, text_rules(None, at_least=1)]  # its length: the intake's rule (200)
     phone: str
-    birth_date: str = ""
-    gender: str = ""
+    # A citizen's own complaint says who they are: both are required and not blank (dd/mm/yyyy, or the year).
+    birth_date: Annotated[str, text_rules(None, at_least=1)]
+    gender: Annotated[str, text_rules(None, at_least=1)]
     id_number: str = ""
     province_code: str | None = None
     commune_code: str | None = None
     facility_code: str | None = None
-    claimed_doses: list[ClaimedDoseIn] = Field(default_factory=list, max_length=3)
+    claimed_doses: list[ClaimedDoseIn] = Field(default_factory=list, max_length=MAX_CLAIMED_DOSES)
     description: str = ""
 
 
@@ -75,7 +113,10 @@ class SubmittedOut(Schema):
 
 
 class StatusIn(Schema):
-    phone: str
+    phone: Annotated[str, text_rules(40)]
+
+
+TrackingCode = Annotated[str, text_rules(64)]  # as the citizen typed it: any case, dashes or spaces
 
 
 class StatusOut(Schema):
@@ -94,7 +135,7 @@ class StatusOut(Schema):
     reject_reason_en: str
 
 
-class AttachmentOut(Schema):
+class ProofAddedOut(Schema):
     position: int
     content_type: str
     size: int
@@ -214,7 +255,7 @@ def complaint_post(request: HttpRequest) -> HttpResponse:
         }
     },
 )
-def complaint_status(request: HttpRequest, tracking_code: str) -> HttpResponse:
+def complaint_status(request: HttpRequest, tracking_code: TrackingCode) -> HttpResponse:
     body = _body(request, StatusIn)
     if isinstance(body, JsonResponse):
         return body
@@ -226,7 +267,7 @@ def complaint_status(request: HttpRequest, tracking_code: str) -> HttpResponse:
 
 @router.post(
     "/{tracking_code}/attachments",
-    response={201: list[AttachmentOut], 400: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+    response={201: list[ProofAddedOut], 400: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut},
     summary="Add photos or PDFs of paper proof (multipart: phone, files; within 1 hour, 3 in all)",
     openapi_extra={
         "requestBody": {
@@ -237,7 +278,12 @@ def complaint_status(request: HttpRequest, tracking_code: str) -> HttpResponse:
                         "required": ["phone", "files"],
                         "properties": {
                             "phone": {"type": "string"},
-                            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                            "files": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                                "minItems": 1,
+                                "maxItems": MAX_FILES,
+                            },
                         },
                     }
                 }
@@ -245,7 +291,7 @@ def complaint_status(request: HttpRequest, tracking_code: str) -> HttpResponse:
         }
     },
 )
-def attachments_post(request: HttpRequest, tracking_code: str) -> HttpResponse:
+def attachments_post(request: HttpRequest, tracking_code: TrackingCode) -> HttpResponse:
     complaint, status = track_lookup(request, code=tracking_code, phone=request.POST.get("phone", ""))
     if complaint is None:
         return _not_found(status)
@@ -260,6 +306,11 @@ def attachments_post(request: HttpRequest, tracking_code: str) -> HttpResponse:
     return JsonResponse(out, status=201, safe=False)
 
 
+ProvinceCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{2}$")]
+ProvinceCodeOrNone = Annotated[str, StringConstraints(pattern=r"^([0-9]{2})?$")]
+CommuneCodeOrNone = Annotated[str, StringConstraints(pattern=r"^([0-9]{5})?$")]
+
+
 def _cached(rows: Iterable[Mapping[str, Any]]) -> JsonResponse:
     response = JsonResponse([dict(row) for row in rows], safe=False)
     response["Cache-Control"] = f"public, max-age={PLACES_MAX_AGE}"
@@ -272,13 +323,15 @@ def places_provinces(request: HttpRequest) -> HttpResponse:
 
 
 @router.get("/places/communes", response=list[PlaceOut], summary="Communes of a province")
-def places_communes(request: HttpRequest, province: str) -> HttpResponse:
+def places_communes(request: HttpRequest, province: ProvinceCode) -> HttpResponse:
     rows = Commune.objects.filter(province_id=province[:2]).order_by("name_key").values("code", "name")
     return _cached(rows)
 
 
 @router.get("/places/facilities", response=list[PlaceOut], summary="Facilities of a commune (or a province)")
-def places_facilities(request: HttpRequest, commune: str = "", province: str = "") -> HttpResponse:
+def places_facilities(
+    request: HttpRequest, commune: CommuneCodeOrNone = "", province: ProvinceCodeOrNone = ""
+) -> HttpResponse:
     facilities = Facility.objects.filter(is_active=True)
     if commune:
         facilities = facilities.filter(commune_id=commune[:5])

@@ -35,7 +35,7 @@ MAX_NAME = 200
 MAX_DESCRIPTION = 5000
 MAX_LOT = 40
 MAX_CLAIMED_DOSES = 3
-MAX_DOSE_NUMBER = 4  # primary series and boosters, as every other path (SPEC §3)
+MAX_DOSE_NUMBER = 4  # 1, 2 primary; 3, 4 boosters, as everywhere (SPEC §3)
 FIRST_VACCINATION = dt.date(2021, 1, 1)  # no COVID-19 dose was given in Vietnam before 2021
 # Crockford's base32: no I, L, O or U, so a code read aloud or copied by hand off a phone cannot be
 # misread; 16 characters are 80 random bits, grouped by four.

@@ -5,11 +5,14 @@ the PostgreSQL database of VAXREG_BENCH_DATABASE_URL, dropped and created anew),
 depends on what an earlier phase left in memory.
 """
 
+import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from typing import Any
 
 from django.core.management.base import CommandError
@@ -28,6 +31,79 @@ def recreate_pg_database(url: str) -> None:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def scratch_database(
+    *, db: str, folder: str, database_url: str = "", default_pg_url: str = DEFAULT_PG_URL
+) -> str:
+    """The URL of a new scratch database: a SQLite file in ``folder``, or the PostgreSQL database of
+    ``database_url`` (else VAXREG_BENCH_DATABASE_URL, else ``default_pg_url``), dropped and created anew."""
+    if db != "postgres":
+        return f"sqlite:///{folder}/scratch.sqlite3"
+    url = database_url or os.environ.get("VAXREG_BENCH_DATABASE_URL") or default_pg_url
+    recreate_pg_database(url)
+    return url
+
+
+def server_environment(*, url: str, folder: str, **settings: str) -> dict[str, str]:
+    """This process's environment for a server on a scratch database: production settings (not the test
+    suite's), its files in ``folder``, a fresh secret key, loopback only, and the ``settings`` given."""
+    env = {k: v for k, v in os.environ.items() if k not in {"VAXREG_TESTING", "VAXREG_TASKS_IMMEDIATE"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings", VAXREG_DATABASE_URL=url, VAXREG_VAR_DIR=folder,
+        VAXREG_SECRET_KEY=os.urandom(24).hex(), VAXREG_ALLOWED_HOSTS="127.0.0.1", **settings,
+    )  # fmt: skip
+    return env
+
+
+def drop_pg_database(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_start(
+    *, env: dict[str, str], port: int, workers: int, threads: int, extra: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
+    """gunicorn (config.wsgi, gthread workers) on a loopback port, once it answers /healthz."""
+    command = [
+        sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+        "--preload", "--no-control-socket", "--log-level", "warning", "--keep-alive", "30", *extra,
+    ]  # fmt: skip
+    server = subprocess.Popen(command, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.2)
+        finally:
+            connection.close()
+    server_stop(server)
+    raise CommandError("the server did not start")
+
+
+def server_stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
 def run_in_scratch_database(*, db: str, args: list[str]) -> str:
     """Run ``vaxreg ARGS`` against a new scratch database of kind ``db``; its standard output."""
     with tempfile.TemporaryDirectory(prefix="vaxreg-bench-") as folder:
@@ -39,21 +115,29 @@ def run_in_scratch_database(*, db: str, args: list[str]) -> str:
         else:
             env["VAXREG_DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
         completed = subprocess.run(
-            [sys.executable, "-m", "vaxreg.cli", *args], env=env, check=False, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-m", "vaxreg.cli", *args],
+            env=env,
+            check=False,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         if completed.returncode:
             raise CommandError(f"benchmark failed (exit {completed.returncode})")
         return completed.stdout.rstrip("\n")
 
 
-def run_phase(args: list[str]) -> dict[str, Any]:
-    """Run one phase (``vaxreg ARGS``) in a child process with this process's environment; the JSON object
-    its last output line holds."""
+def run_phase(args: list[str], *, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run one phase (``vaxreg ARGS``) in a child process with ``env`` (by default this process's
+    environment); the JSON object its last output line holds."""
     completed = subprocess.run(
-        [sys.executable, "-m", "vaxreg.cli", *args], env=os.environ.copy(), check=False, capture_output=True, text=True
+        [sys.executable, "-m", "vaxreg.cli", *args],
+        env=os.environ.copy() if env is None else env,
+        check=False,
+        capture_output=True,
+        text=True,
     )
     if completed.returncode:
         sys.stderr.write(completed.stderr)
-        raise CommandError(f"benchmark phase {' '.join(args[:4])} failed (exit {completed.returncode})")
+        raise CommandError(f"phase {' '.join(args[:4])} failed (exit {completed.returncode})")
     values: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
     return values

@@ -43,6 +43,10 @@ class ImportRefused(Exception):
         self.message_en = message_en
 
 
+class ImportForbidden(ImportRefused):
+    """The user's role or unit may not import this file (another facility's, another province's)."""
+
+
 def _uploads_dir() -> Path:
     folder = Path(settings.MEDIA_ROOT) / "imports"
     folder.mkdir(parents=True, exist_ok=True)
@@ -53,13 +57,13 @@ def _allowed_facility_code(*, user: User | None, facility_code: str | None) -> s
     if user is not None and user.role == Role.FACILITY:
         own = user.facility.code if user.facility else None
         if facility_code and facility_code.strip().upper() != (own or "").upper():
-            raise ImportRefused(
+            raise ImportForbidden(
                 f"Tài khoản cơ sở chỉ được nhập dữ liệu của cơ sở mình ({own}).",
                 f"A facility account may only import the rows of its own facility ({own}).",
             )
         return own
     if user is not None and user.role not in (Role.NATIONAL, Role.ADMIN, Role.PROVINCE):
-        raise ImportRefused(
+        raise ImportForbidden(
             "Vai trò của bạn không được nhập tệp dữ liệu tiêm.", "Your role may not import dose files."
         )
     return facility_code.strip() if facility_code else None
@@ -86,7 +90,7 @@ def import_batch_create(
                 f"Mã cơ sở tiêm “{code}” không có trong danh mục.", f"The facility code “{code}” is not in the facility list."
             )
         if uploaded_by is not None and uploaded_by.role == Role.PROVINCE and ref.province_code != uploaded_by.province_id:
-            raise ImportRefused(
+            raise ImportForbidden(
                 f"Cơ sở “{code}” không thuộc tỉnh/thành phố của bạn.", f"Facility “{code}” is outside your province."
             )
         facility_id = ref.id

@@ -6,18 +6,35 @@ act, 409 when someone else changed the record first (with the stored values), 40
 """
 
 import datetime as dt
-from typing import Any
+from typing import Annotated
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Query, Router, Schema
+from pydantic import ConfigDict, Field
 
-from vaxreg.api.errors import error_response
+from vaxreg.core.api_schema import (
+    BodyRecordId,
+    BodyVersion,
+    OneOf,
+    QueryIn,
+    RecordId,
+    error_response,
+    errors,
+    text_rules,
+)
+from vaxreg.corrections.schemas import DoseChangesIn, IdentityIn, PersonChangesIn
 from vaxreg.corrections.services import CorrectionRefused, StaleRecord
 from vaxreg.quality.models import Finding
 from vaxreg.verification import services
-from vaxreg.verification.models import VerificationCase
-from vaxreg.verification.selectors import WorklistFilter, access_case_by_id, case_contacts, worklist
+from vaxreg.verification.models import CaseState, ContactChannel, ContactOutcome, VerificationCase
+from vaxreg.verification.selectors import (
+    AGE_GROUPS,
+    WorklistFilter,
+    access_case_by_id,
+    case_contacts,
+    worklist,
+)
 
 router = Router(tags=["verification"])
 PAGE_SIZE = 50
@@ -94,47 +111,66 @@ class CaseDetailOut(CaseOut):
     contacts: list[ContactOut]
 
 
-class WorklistIn(Schema):
-    state: str = ""
-    code: str = ""
-    facility_id: int | None = None
-    age_group: str = ""
-    q: str = ""
-    page: int = 1
+class WorklistIn(QueryIn):
+    state: Annotated[str, OneOf(["", "active", "all", *CaseState.values])] = ""
+    code: Annotated[str, text_rules(64)] = ""
+    facility_id: RecordId | None = None
+    age_group: Annotated[str, OneOf(["", *AGE_GROUPS])] = ""
+    q: Annotated[str, text_rules(200)] = ""
+    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
 
 
-class PersonCorrectionIn(Schema):
-    expected_version: int
-    changes: dict[str, Any]
-    reason: str
+class ActionIn(Schema):
+    """A JSON body of a case action: only the members below; a misspelt one is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
-class DoseCorrectionIn(Schema):
-    expected_version: int
-    changes: dict[str, Any]
-    reason: str
+Reason = Annotated[str, text_rules(1000, at_least=3)]
 
 
-class ContactIn(Schema):
-    channel: str
-    outcome: str
-    note: str = ""
+class PersonCorrectionIn(ActionIn):
+    expected_version: BodyVersion
+    changes: PersonChangesIn
+    reason: Reason
 
 
-class ReasonIn(Schema):
-    reason: str = ""
-    expected_version: int | None = None
+class DoseCorrectionIn(ActionIn):
+    expected_version: BodyVersion
+    changes: DoseChangesIn
+    reason: Reason
 
 
-class PoliceResultIn(Schema):
-    result: str
-    verified: dict[str, Any] = {}
-    note: str = ""
+class ContactIn(ActionIn):
+    channel: Annotated[str, OneOf(ContactChannel.values)]
+    outcome: Annotated[str, OneOf(ContactOutcome.values)]
+    note: Annotated[str, text_rules(2000)] = ""
 
 
-class AssignIn(Schema):
-    case_ids: list[int]
-    assignee_id: int | None
+class EscalateIn(ActionIn):
+    reason: Reason
+    expected_version: BodyVersion | None = None
+
+
+class ResolveIn(ActionIn):
+    # Needed (at least 10 characters) only while blocking findings are left: the case says which.
+    reason: Annotated[str, text_rules(2000)] = ""
+    expected_version: BodyVersion | None = None
+
+
+class UnverifiableIn(ActionIn):
+    reason: Annotated[str, text_rules(2000, at_least=services.MIN_JUSTIFICATION)]
+
+
+class PoliceResultIn(ActionIn):
+    result: Annotated[str, OneOf(services.POLICE_RESULTS)]
+    verified: IdentityIn = IdentityIn()
+    note: Annotated[str, text_rules(1000)] = ""
+
+
+class AssignIn(ActionIn):
+    case_ids: Annotated[list[BodyRecordId], Field(min_length=1, max_length=PAGE_SIZE * 20)]
+    assignee_id: BodyRecordId | None
 
 
 class AssignOut(Schema):
@@ -155,14 +191,28 @@ def _refused(api: NinjaAPI, request: HttpRequest, exc: Exception) -> HttpRespons
     if isinstance(exc, StaleRecord):
         current = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in exc.current.items()}
         return error_response(
-            api, request, status=409, code="stale", message_vi=exc.message_vi, message_en=exc.message_en, current=current
+            api,
+            request,
+            status=409,
+            code="stale",
+            message_vi=exc.message_vi,
+            message_en=exc.message_en,
+            current=current,
         )
     if isinstance(exc, services.CaseActionForbidden):
-        return error_response(api, request, status=403, code="forbidden", message_vi=exc.message_vi, message_en=exc.message_en)
+        return error_response(
+            api, request, status=403, code="forbidden", message_vi=exc.message_vi, message_en=exc.message_en
+        )
     assert isinstance(exc, services.CaseActionRefused | CorrectionRefused)
     extra = {"field": exc.field} if isinstance(exc, CorrectionRefused) and exc.field else {}
     return error_response(
-        api, request, status=400, code="refused", message_vi=exc.message_vi, message_en=exc.message_en, **extra
+        api,
+        request,
+        status=400,
+        code="refused",
+        message_vi=exc.message_vi,
+        message_en=exc.message_en,
+        **extra,
     )
 
 
@@ -175,14 +225,32 @@ def _detail(request: HttpRequest, case_id: int) -> CaseDetailOut:
         resolution=case.resolution,
         police_result=case.police_result,
         findings=[
-            FindingOut(code=f.code, severity=f.severity, dose_id=f.dose_id, message_vi=f.message_vi, message_en=f.message_en)
+            FindingOut(
+                code=f.code,
+                severity=f.severity,
+                dose_id=f.dose_id,
+                message_vi=f.message_vi,
+                message_en=f.message_en,
+            )
             for f in findings
         ],
         contacts=[
-            ContactOut(at=c.at, actor=c.actor.username if c.actor else None, channel=c.channel, outcome=c.outcome, note=c.note)
+            ContactOut(
+                at=c.at,
+                actor=c.actor.username if c.actor else None,
+                channel=c.channel,
+                outcome=c.outcome,
+                note=c.note,
+            )
             for c in case_contacts(case)
         ],
     )
+
+
+# A case action answers the case as it is after the action; 403 when the role or unit may not act on it,
+# 409 when someone changed the case or record first (stale, with the stored values), 400 when the case's
+# state or the record's rules refuse the action. 401, 404 and 422 are declared for every operation.
+ACTION_RESPONSES = {200: CaseDetailOut, **errors(400, 403, 409)}
 
 
 @router.get("", response=CasePageOut, summary="The cases the user may see, filtered, oldest first")
@@ -190,88 +258,135 @@ def case_list(request: HttpRequest, params: Query[WorklistIn]) -> CasePageOut:
     cases = worklist(
         user=request.user,  # type: ignore[arg-type]
         filters=WorklistFilter(
-            state=params.state, code=params.code, facility_id=params.facility_id, age_group=params.age_group, text=params.q
+            state=params.state,
+            code=params.code,
+            facility_id=params.facility_id,
+            age_group=params.age_group,
+            text=params.q,
         ),
     )
     page = Paginator(cases, PAGE_SIZE).get_page(params.page)
     return CasePageOut(
-        count=page.paginator.count, page=page.number, pages=page.paginator.num_pages, cases=[CaseOut.of(c) for c in page]
+        count=page.paginator.count,
+        page=page.number,
+        pages=page.paginator.num_pages,
+        cases=[CaseOut.of(c) for c in page],
     )
 
 
-@router.get("/{case_id}", response=CaseDetailOut, summary="A case with its person's open findings and contacts")
-def case_detail(request: HttpRequest, case_id: int) -> CaseDetailOut:
+@router.get(
+    "/{int:case_id}", response=CaseDetailOut, summary="A case with its person's open findings and contacts"
+)
+def case_detail(request: HttpRequest, case_id: RecordId) -> CaseDetailOut:
     return _detail(request, case_id)
 
 
-@router.post("/assign", response=AssignOut, summary="Assign cases to a health worker of the same station")
+@router.post(
+    "/assign",
+    response={200: AssignOut, **errors(400, 403, 404)},
+    summary="Assign cases to a health worker of the same station",
+)
 def case_assign(request: HttpRequest, body: AssignIn) -> AssignOut:
     count = services.cases_assign(actor=request.user, case_ids=body.case_ids, assignee_id=body.assignee_id)  # type: ignore[arg-type]
     return AssignOut(assigned=count)
 
 
-@router.post("/{case_id}/person", response=CaseDetailOut, summary="Correct the case's person (optimistic locking)")
-def case_person_correct(request: HttpRequest, case_id: int, body: PersonCorrectionIn) -> CaseDetailOut:
+@router.post(
+    "/{int:case_id}/person",
+    response=ACTION_RESPONSES,
+    summary="Correct the case's person (optimistic locking)",
+)
+def case_person_correct(request: HttpRequest, case_id: RecordId, body: PersonCorrectionIn) -> CaseDetailOut:
     services.case_person_correct(
         actor=request.user,  # type: ignore[arg-type]
         case_id=case_id,
         expected_version=body.expected_version,
-        changes=body.changes,
+        changes=body.changes.as_changes(),
         reason=body.reason,
     )
     return _detail(request, case_id)
 
 
-@router.post("/{case_id}/doses/{dose_id}", response=CaseDetailOut, summary="Correct one of the person's doses")
-def case_dose_correct(request: HttpRequest, case_id: int, dose_id: int, body: DoseCorrectionIn) -> CaseDetailOut:
+@router.post(
+    "/{int:case_id}/doses/{int:dose_id}",
+    response=ACTION_RESPONSES,
+    summary="Correct one of the person's doses",
+)
+def case_dose_correct(
+    request: HttpRequest, case_id: RecordId, dose_id: RecordId, body: DoseCorrectionIn
+) -> CaseDetailOut:
     services.case_dose_correct(
         actor=request.user,  # type: ignore[arg-type]
         case_id=case_id,
         dose_id=dose_id,
         expected_version=body.expected_version,
-        changes=body.changes,
+        changes=body.changes.as_changes(),
         reason=body.reason,
     )
     return _detail(request, case_id)
 
 
-@router.post("/{case_id}/contacts", response=CaseDetailOut, summary="Log an attempt to reach the citizen")
-def case_contact(request: HttpRequest, case_id: int, body: ContactIn) -> CaseDetailOut:
+@router.post(
+    "/{int:case_id}/contacts", response=ACTION_RESPONSES, summary="Log an attempt to reach the citizen"
+)
+def case_contact(request: HttpRequest, case_id: RecordId, body: ContactIn) -> CaseDetailOut:
     services.contact_attempt_log(
-        actor=request.user, case_id=case_id, channel=body.channel, outcome=body.outcome, note=body.note  # type: ignore[arg-type]
+        actor=request.user,  # type: ignore[arg-type]
+        case_id=case_id,
+        channel=body.channel,
+        outcome=body.outcome,
+        note=body.note,
     )
     return _detail(request, case_id)
 
 
-@router.post("/{case_id}/escalate", response=CaseDetailOut, summary="Hand the case to the commune police")
-def case_escalate(request: HttpRequest, case_id: int, body: ReasonIn) -> CaseDetailOut:
+@router.post(
+    "/{int:case_id}/escalate", response=ACTION_RESPONSES, summary="Hand the case to the commune police"
+)
+def case_escalate(request: HttpRequest, case_id: RecordId, body: EscalateIn) -> CaseDetailOut:
     services.case_escalate(
-        actor=request.user, case_id=case_id, reason=body.reason, expected_version=body.expected_version  # type: ignore[arg-type]
+        actor=request.user,  # type: ignore[arg-type]
+        case_id=case_id,
+        reason=body.reason,
+        expected_version=body.expected_version,
     )
     return _detail(request, case_id)
 
 
-@router.post("/{case_id}/resolve", response=CaseDetailOut, summary="Resolve (no blocking finding left, or justified)")
-def case_resolve(request: HttpRequest, case_id: int, body: ReasonIn) -> CaseDetailOut:
+@router.post(
+    "/{int:case_id}/resolve",
+    response=ACTION_RESPONSES,
+    summary="Resolve (no blocking finding left, or justified)",
+)
+def case_resolve(request: HttpRequest, case_id: RecordId, body: ResolveIn) -> CaseDetailOut:
     services.case_resolve(
-        actor=request.user, case_id=case_id, justification=body.reason, expected_version=body.expected_version  # type: ignore[arg-type]
+        actor=request.user,  # type: ignore[arg-type]
+        case_id=case_id,
+        justification=body.reason,
+        expected_version=body.expected_version,
     )
     return _detail(request, case_id)
 
 
-@router.post("/{case_id}/unverifiable", response=CaseDetailOut, summary="Close as unverifiable, with a reason")
-def case_unverifiable(request: HttpRequest, case_id: int, body: ReasonIn) -> CaseDetailOut:
+@router.post(
+    "/{int:case_id}/unverifiable", response=ACTION_RESPONSES, summary="Close as unverifiable, with a reason"
+)
+def case_unverifiable(request: HttpRequest, case_id: RecordId, body: UnverifiableIn) -> CaseDetailOut:
     services.case_mark_unverifiable(actor=request.user, case_id=case_id, reason=body.reason)  # type: ignore[arg-type]
     return _detail(request, case_id)
 
 
-@router.post("/{case_id}/police-result", response=CaseDetailOut, summary="The commune police's verification result")
-def case_police_result(request: HttpRequest, case_id: int, body: PoliceResultIn) -> CaseDetailOut:
+@router.post(
+    "/{int:case_id}/police-result",
+    response=ACTION_RESPONSES,
+    summary="The commune police's verification result",
+)
+def case_police_result(request: HttpRequest, case_id: RecordId, body: PoliceResultIn) -> CaseDetailOut:
     services.case_police_result(
         actor=request.user,  # type: ignore[arg-type]
         case_id=case_id,
         result=body.result,
-        verified=body.verified,
+        verified=body.verified.model_dump(exclude_unset=True),
         note=body.note,
         source_id="api",
     )

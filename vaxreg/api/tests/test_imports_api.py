@@ -72,9 +72,21 @@ def test_a_facility_naming_another_facility_gets_a_bilingual_refusal(world):
     response = client.post(
         "/api/imports", {"file": upload(), "facility_code": "HN001"}, HTTP_X_CSRFTOKEN=token
     )
-    assert response.status_code == 400
+    assert response.status_code == 403
     body = response.json()
-    assert body["code"] == "import_refused" and "HCM01" in body["message_vi"] and body["message_en"]
+    assert body["code"] == "forbidden" and "HCM01" in body["message_vi"] and body["message_en"]
+    assert not ImportBatch.objects.exists()
+
+
+def test_a_role_that_does_not_import_is_forbidden_and_an_unknown_facility_refused(world):
+    client, token = csrf_client(world, "commune_badinh")
+    response = client.post("/api/imports", {"file": upload()}, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 403 and response.json()["message_vi"]
+    client, token = csrf_client(world, "province_hn")
+    unknown = client.post(
+        "/api/imports", {"file": upload(), "facility_code": "ZZ999"}, HTTP_X_CSRFTOKEN=token
+    )
+    assert (unknown.status_code, unknown.json()["code"]) == (400, "import_refused")
     assert not ImportBatch.objects.exists()
 
 

@@ -104,6 +104,12 @@ def test_the_minimal_body_the_load_test_sends(world: Any) -> None:
         ({"claimed_doses": "all of them"}, "claimed_doses"),
         ({"claimed_doses": [{"date": "2021-12-01"}] * 4}, "claimed_doses"),
         ({"id_number": 1234}, "id_number"),
+        ({"claimed_doses": [{"dose_number": 5}]}, "claimed_doses.0.dose_number"),  # 1 to 4, as everywhere
+        ({"claimed_doses": [{"dose_number": "5"}]}, "claimed_doses.0.dose_number"),
+        ({"category": True}, "category"),
+        ({"category": 6}, "category"),  # the five kinds: the schema says so
+        ({"full_name": "   "}, "full_name"),  # a name that says nothing
+        ({"birth_date": ""}, "birth_date"),  # required of a citizen's own complaint
     ],
 )
 def test_an_unreadable_body_is_400_naming_the_field(world: Any, payload: Any, field: str) -> None:
@@ -124,7 +130,6 @@ def test_an_unreadable_body_is_400_naming_the_field(world: Any, payload: Any, fi
     ("values", "field", "says"),
     [
         ({"birth_date": "31/02/1985"}, "birth_date", "does not exist"),
-        ({"birth_date": ""}, "birth_date", "required"),
         ({"gender": "?"}, "gender", "Unknown gender"),
         ({"facility_code": "ZZ000"}, "facility_code", "not in the facility list"),
         (
@@ -134,17 +139,14 @@ def test_an_unreadable_body_is_400_naming_the_field(world: Any, payload: Any, fi
         ),
         ({"commune_code": "26740", "facility_code": None}, "commune_code", "not in the chosen province"),
         ({"full_name": "x" * 10_000}, "full_name", "at most 200 characters"),
-        ({"full_name": "   "}, "full_name", "required"),
         ({"description": "y" * 6000}, "description", "at most 5000"),
         ({"phone": "0000"}, "phone", "not valid"),
-        ({"category": 6}, "category", "kind of complaint"),
         ({"claimed_doses": [{"date": "2020-05-01"}]}, "claimed_doses.0.date", "between 01/01/2021"),
         (
             {"claimed_doses": [{}, {"vaccine": "Snake oil"}]},
             "claimed_doses.1.vaccine",
             "not in the catalogue",
         ),
-        ({"claimed_doses": [{"dose_number": 9}]}, "claimed_doses.0.dose_number", "1 to 4"),
     ],
 )
 def test_a_refused_complaint_is_422_naming_the_field(

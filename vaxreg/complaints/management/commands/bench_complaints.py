@@ -3,13 +3,9 @@ import contextlib
 import http.client
 import itertools
 import json
-import os
 import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -23,7 +19,16 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from vaxreg.core.bench import DEFAULT_PG_URL, recreate_pg_database
+from vaxreg.core.bench import (
+    DEFAULT_PG_URL,
+    drop_pg_database,
+    free_port,
+    run_phase,
+    scratch_database,
+    server_environment,
+    server_start,
+    server_stop,
+)
 
 DEFAULT_URL = DEFAULT_PG_URL.rsplit("/", 1)[0] + "/vaxreg_bench_complaints"
 TICKET_PATH = "/api/public/complaints/ticket"
@@ -283,42 +288,6 @@ def _drive_baseline(*, port: int, requests: int, concurrency: int) -> tuple[int,
     return done["ok"], seconds
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _server_start(*, env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
-        "--preload", "--no-control-socket", "--log-level", "warning", "--keep-alive", "30",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            client = _Client(port)
-            if client.send("GET", BASELINE_PATH)[0] == 200:
-                client.close()
-                return server
-        except OSError:
-            time.sleep(0.2)
-    _server_stop(server)
-    raise CommandError("the server did not start")
-
-
-def _server_stop(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
 def _count_stored(url: str) -> int:
     sql = "SELECT COUNT(*) FROM complaints_complaint"
     if url.startswith("sqlite"):
@@ -331,48 +300,28 @@ def _count_stored(url: str) -> int:
         return int(row[0]) if row else 0
 
 
-def _drop_pg_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = url.rsplit("/", 1)[1].split("?")[0]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def _percentile(values: list[float], p: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1] if len(values) > 1 else values[0]
 
 
 def complaints_bench(options: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="vaxreg-bench-complaints-") as folder:
-        if options["db"] == "postgres":
-            url = options["database_url"] or os.environ.get("VAXREG_BENCH_DATABASE_URL") or DEFAULT_URL
-            recreate_pg_database(url)
-        else:
-            url = f"sqlite:///{folder}/bench.sqlite3"
-        env = {k: v for k, v in os.environ.items() if k not in {"VAXREG_TESTING", "VAXREG_TASKS_IMMEDIATE"}}
-        env.update(
-            DJANGO_SETTINGS_MODULE="config.settings", VAXREG_DATABASE_URL=url, VAXREG_VAR_DIR=folder,
-            VAXREG_LOG_LEVEL="ERROR", VAXREG_SECRET_KEY=os.urandom(24).hex(), VAXREG_ALLOWED_HOSTS="127.0.0.1",
-            VAXREG_COMPLAINT_LIMITS=BENCH_LIMITS, VAXREG_DB_CONN_MAX_AGE=str(options["conn_max_age"]),
+        url = scratch_database(
+            db=options["db"], folder=folder, database_url=options["database_url"], default_pg_url=DEFAULT_URL
+        )
+        env = server_environment(
+            url=url, folder=folder, VAXREG_LOG_LEVEL="ERROR", VAXREG_COMPLAINT_LIMITS=BENCH_LIMITS,
+            VAXREG_DB_CONN_MAX_AGE=str(options["conn_max_age"]),
         )  # fmt: skip
         server = None
         try:
-            setup = subprocess.run(
-                [sys.executable, "-m", "vaxreg.cli", "bench", "complaints", "--phase", "setup"],
-                env=env, capture_output=True, text=True, check=False,
-            )  # fmt: skip
-            if setup.returncode:
-                sys.stderr.write(setup.stderr)
-                raise CommandError(f"setting up the scratch database failed (exit {setup.returncode})")
-            facilities = json.loads(setup.stdout.strip().splitlines()[-1])["facilities"]
+            facilities = run_phase(["bench", "complaints", "--phase", "setup"], env=env)["facilities"]
             concurrency = options["concurrency"]
             warmup = min(concurrency * 4, options["submissions"] // 10)
             bodies = _bodies(warmup + options["submissions"], facilities)
             Path(folder, "static").mkdir()  # WhiteNoise's folder: collectstatic is not needed for an API
-            port = _free_port()
-            server = _server_start(env=env, port=port, workers=options["workers"], threads=options["threads"])
+            port = free_port()
+            server = server_start(env=env, port=port, workers=options["workers"], threads=options["threads"])
             # Each worker loads the URLs and the API's modules on its first requests: not measured.
             _drive_baseline(port=port, requests=concurrency * 25, concurrency=concurrency)
             _drive_submissions(port=port, bodies=bodies[:warmup], concurrency=concurrency)
@@ -380,13 +329,13 @@ def complaints_bench(options: dict[str, Any]) -> dict[str, Any]:
                 port=port, requests=options["submissions"], concurrency=concurrency
             )
             load = _drive_submissions(port=port, bodies=bodies[warmup:], concurrency=concurrency)
-            _server_stop(server)
+            server_stop(server)
             stored = _count_stored(url)
         finally:
             if server is not None:
-                _server_stop(server)
+                server_stop(server)
             if options["db"] == "postgres":
-                _drop_pg_database(url)
+                drop_pg_database(url)
     if not load.latencies_ms:
         raise CommandError(f"no submission was answered: {dict(load.errors)}")
     rps = load.completed / load.seconds
