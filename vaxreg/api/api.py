@@ -6,6 +6,7 @@ the statuses the framework itself answers are declared here, by rule, for every 
 (``openapi_complete``), so that a new operation cannot forget them.
 """
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,7 +92,9 @@ class VaxRegAPI(NinjaAPI):
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
     ) -> Any:
-        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        # A copy: the parts django-ninja builds the document from are kept between calls, and completing
+        # the document moves some of them (``$defs``), which a second call would then miss.
+        schema = copy.deepcopy(super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params))
         openapi_complete(schema)
         return schema
 
