@@ -460,31 +460,24 @@ def _route(clean: _Clean, person: Person | None) -> _Route:
     return _Route(facility, province, why)
 
 
-def _identity_key(name: str, birth_date: str, gender: str, id_number: str, phone: str) -> tuple[str, ...]:
-    return (fold(name), birth_date.strip(), gender, id_number, normalize_phone(phone)[0])
-
-
 def _earlier_to_join(clean: _Clean, category: int) -> Complaint | None:
     """The first open complaint this one joins: same ID number and category, and the same identity (name,
     birth date, gender) and phone — a complaint that differs in any of them stands on its own, so nobody can
-    capture another citizen's complaint (and its handler) by filing first with their ID number."""
+    capture another citizen's complaint (and its handler) by filing first with their ID number. Stored
+    complaints hold these values in the form ``intake_clean`` gives them, so all but the name (compared
+    folded) are compared by the database."""
     if not clean.id_number:
         return None
-    wanted = _identity_key(clean.full_name, clean.birth_date, clean.gender, clean.id_number, clean.phone)
     earlier = (
-        Complaint.objects.filter(id_number=clean.id_number, category=category, state__in=OPEN_STATES)
-        .only("pk", "full_name", "birth_date", "gender", "id_number", "phone", "handler_facility_id",
-              "handler_province_id", "due_at")
+        Complaint.objects.filter(
+            id_number=clean.id_number, category=category, state__in=OPEN_STATES,
+            birth_date=clean.birth_date, gender=clean.gender, phone=clean.phone,
+        )
+        .only("pk", "full_name", "handler_facility_id", "handler_province_id", "due_at")
         .order_by("received_at", "pk")
     )  # fmt: skip
-    return next(
-        (
-            c
-            for c in earlier[:20]
-            if _identity_key(c.full_name, c.birth_date, c.gender, c.id_number, c.phone) == wanted
-        ),
-        None,
-    )
+    name = fold(clean.full_name)
+    return next((c for c in earlier[:20] if fold(c.full_name) == name), None)
 
 
 @transaction.atomic

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from vaxreg.accounts.second_factor import second_factor_device, second_factor_enabled
-from vaxreg.corrections.models import AccessChangeConfirmer
+from vaxreg.corrections.models import AccessChange, AccessChangeConfirmer
 from vaxreg.corrections.selectors import (
     AccessChangeValue,
     access_change_values,
@@ -77,25 +77,16 @@ def search(request: HttpRequest) -> HttpResponse:
 
 @dataclass(frozen=True)
 class AccessChangeRow:
-    id: int
+    change: AccessChange
     values: list[AccessChangeValue]
-    source: str
-    requested_at: dt.datetime
-    expires_at: dt.datetime
-    station_may_decide: bool
     asked_by_me: bool
 
 
 def _access_change_rows(user: Any, person_id: int) -> list[AccessChangeRow]:
-    station = access_change_station_may_decide(user=user, person_id=person_id)
     return [
         AccessChangeRow(
-            id=change.pk,
+            change=change,
             values=access_change_values(change, mask_phone=False),
-            source=f"{change.get_source_type_display()} {change.source_id}".strip(),
-            requested_at=change.requested_at,
-            expires_at=change.expires_at,
-            station_may_decide=station,
             asked_by_me=change.requested_by_id == user.pk,
         )
         for change in access_changes_pending_of_person(person_id=person_id)
@@ -110,6 +101,7 @@ def _person_page(request: HttpRequest, person_id: int, *, full_id_number: str | 
         "history": person_history(person),
         "full_id_number": full_id_number,
         "access_changes": _access_change_rows(request.user, person.pk),
+        "station_may_decide": access_change_station_may_decide(user=request.user, person_id=person.pk),
     }
     return render(request, "web/person.html", context)
 
