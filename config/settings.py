@@ -35,7 +35,9 @@ TESTING = _env_bool("VAXREG_TESTING")
 VAXREG_PRODUCTION = not DEBUG and not TESTING
 VAXREG_SECRET_KEY_SET = bool(os.environ.get("VAXREG_SECRET_KEY"))
 SECRET_KEY = os.environ.get("VAXREG_SECRET_KEY") or secrets.token_urlsafe(50)
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("VAXREG_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("VAXREG_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()
+]
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -124,7 +126,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "transaction_mode": "IMMEDIATE",
         }
     )
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")} if _env_bool("VAXREG_TEST_SQLITE_FILE") else {}
+    DATABASES["default"]["TEST"] = (
+        {"NAME": str(VAR_DIR / "test.sqlite3")} if _env_bool("VAXREG_TEST_SQLITE_FILE") else {}
+    )
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Short indexed queries only: JIT compilation would cost more than it saves, many times per import.
@@ -183,7 +187,9 @@ VAXREG_IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("VAXREG_IMPORT_MAX_UPLOAD_BY
 # reading. The defaults take a 1,000,000-row workbook (about 800 MB of XML) with room to spare.
 VAXREG_IMPORT_MAX_UNPACKED_BYTES = int(os.environ.get("VAXREG_IMPORT_MAX_UNPACKED_BYTES", str(2 << 30)))
 VAXREG_IMPORT_MAX_PART_BYTES = int(os.environ.get("VAXREG_IMPORT_MAX_PART_BYTES", str(3 << 29)))
-VAXREG_IMPORT_MAX_SHARED_STRINGS_BYTES = int(os.environ.get("VAXREG_IMPORT_MAX_SHARED_STRINGS_BYTES", str(1 << 30)))
+VAXREG_IMPORT_MAX_SHARED_STRINGS_BYTES = int(
+    os.environ.get("VAXREG_IMPORT_MAX_SHARED_STRINGS_BYTES", str(1 << 30))
+)
 VAXREG_IMPORT_MAX_ROW_CHARS = int(os.environ.get("VAXREG_IMPORT_MAX_ROW_CHARS", "1000000"))
 
 TASKS = {

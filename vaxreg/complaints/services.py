@@ -276,11 +276,15 @@ def complaint_approve_with_correction(
     outcome = note
     if asked is not None:
         fields_vi, fields_en = access_field_names(asked.changes)
-        outcome = outcome.rstrip(". ") + ". " + (
-            f"Việc đổi {fields_vi} chờ xác nhận: người dân xác nhận tại trang Tra cứu sau mã gửi đến số điện "
-            f"thoại trên hồ sơ, hoặc trạm y tế xã xác minh. / The change of the {fields_en} awaits "
-            "confirmation: by the citizen on the lookup page after a code sent to the phone on record, or by "
-            "the commune health station."
+        outcome = (
+            outcome.rstrip(". ")
+            + ". "
+            + (
+                f"Việc đổi {fields_vi} chờ xác nhận: người dân xác nhận tại trang Tra cứu sau mã gửi đến số điện "
+                f"thoại trên hồ sơ, hoặc trạm y tế xã xác minh. / The change of the {fields_en} awaits "
+                "confirmation: by the citizen on the lookup page after a code sent to the phone on record, or by "
+                "the commune health station."
+            )
         )
     _close(complaint, ComplaintState.APPROVED, actor=actor, outcome=outcome, extra=tuple(linked))
     return complaint

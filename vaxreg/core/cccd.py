@@ -172,7 +172,9 @@ def parse_id_number(raw: object) -> ParsedId:
     its leading zeros in Excel; it comes back padded with ``repaired=True``.
     """
     if type(raw) is str and len(raw) == 12 and raw.isdigit() and raw.isascii():
-        return _new_parsed_id(ParsedId, (IdKind.CCCD, raw, False, raw))  # the usual cell: faster than the memo
+        return _new_parsed_id(
+            ParsedId, (IdKind.CCCD, raw, False, raw)
+        )  # the usual cell: faster than the memo
     memo = _MEMO.get(type(raw))
     if memo is None:
         return _parse(raw)

@@ -168,7 +168,11 @@ def _parse(value: object) -> PartialDate | str | None:
 # Memo per exact input type (an int serial and the float with its time of day must not share an entry).
 # A plain dict cleared when full costs half of what an lru_cache lookup does, and this runs for every cell.
 _MEMO: dict[type, dict[object, PartialDate | str | None]] = {
-    str: {}, int: {}, float: {}, dt.date: {}, dt.datetime: {}
+    str: {},
+    int: {},
+    float: {},
+    dt.date: {},
+    dt.datetime: {},
 }
 _MISSING = object()
 

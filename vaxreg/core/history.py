@@ -28,7 +28,12 @@ def _as_text(value: Any) -> str | None:
 
 
 def change_records_build(
-    *, entity: str, entity_id: int, changes: Mapping[str, tuple[Any, Any]], source: ChangeSource, at: dt.datetime
+    *,
+    entity: str,
+    entity_id: int,
+    changes: Mapping[str, tuple[Any, Any]],
+    source: ChangeSource,
+    at: dt.datetime,
 ) -> list[ChangeRecord]:
     return [
         ChangeRecord(
@@ -52,7 +57,9 @@ def record_change(
 ) -> list[ChangeRecord]:
     """Write one history row per changed field; unchanged fields are skipped."""
     real = {f: (o, n) for f, (o, n) in changes.items() if o != n}
-    rows = change_records_build(entity=entity, entity_id=entity_id, changes=real, source=source, at=clock.now())
+    rows = change_records_build(
+        entity=entity, entity_id=entity_id, changes=real, source=source, at=clock.now()
+    )
     return ChangeRecord.objects.bulk_create(rows)
 
 
@@ -69,5 +76,10 @@ def audit_event_record(
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     return AuditEvent.objects.create(
-        action=action, actor_id=actor_id, at=clock.now(), object_type=object_type, object_id=object_id, detail=detail or {}
+        action=action,
+        actor_id=actor_id,
+        at=clock.now(),
+        object_type=object_type,
+        object_id=object_id,
+        detail=detail or {},
     )

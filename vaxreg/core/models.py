@@ -24,7 +24,9 @@ class ChangeRecord(models.Model):
     # NULL is "no value", which is not the same as an empty text.
     old_value = models.TextField(null=True, blank=True)  # noqa: DJ001
     new_value = models.TextField(null=True, blank=True)  # noqa: DJ001
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     at = models.DateTimeField()
     reason = models.TextField(blank=True, default="")
     source_type = models.CharField(max_length=16, choices=SourceType.choices)
@@ -65,12 +67,17 @@ class AuditEvent(models.Model):
         LOGOUT = "logout", "staff logout"
         SECOND_FACTOR_ADDED = "second_factor_added", "second factor (TOTP) set up"
         SECOND_FACTOR_REMOVED = "second_factor_removed", "second factor (TOTP) removed"
-        IDENTITY_CHANGE_REQUESTED = "identity_change_requested", "change of an access field awaits a second step"
+        IDENTITY_CHANGE_REQUESTED = (
+            "identity_change_requested",
+            "change of an access field awaits a second step",
+        )
         IDENTITY_CHANGE_CONFIRMED = "identity_change_confirmed", "change of an access field confirmed"
         IDENTITY_CHANGE_CANCELLED = "identity_change_cancelled", "change of an access field cancelled"
 
     action = models.CharField(max_length=32, choices=Action.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     at = models.DateTimeField()
     object_type = models.CharField(max_length=32, blank=True, default="")
     object_id = models.CharField(max_length=64, blank=True, default="")
@@ -97,7 +104,9 @@ class RateCounter(models.Model):
     count = models.IntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="rate_counter_key_window")]
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window_start"], name="rate_counter_key_window")
+        ]
         indexes = [models.Index(fields=["window_start"], name="rate_counter_window_idx")]
 
     def __str__(self) -> str:

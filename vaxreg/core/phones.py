@@ -116,7 +116,14 @@ def normalize_phone(raw: object) -> tuple[str, bool]:
 
     Accepts +84…, 0084…, 84…, 0…, and the 9 digits Excel leaves of a number typed without quotes.
     """
-    if type(raw) is str and len(raw) == 10 and raw[0] == "0" and raw[1] != "0" and raw.isdigit() and raw.isascii():
+    if (
+        type(raw) is str
+        and len(raw) == 10
+        and raw[0] == "0"
+        and raw[1] != "0"
+        and raw.isdigit()
+        and raw.isascii()
+    ):
         # The usual cell, already in national form: only its validity is in question (faster than the memo).
         return raw, _VALID_NSN.fullmatch(raw, 1) is not None
     memo = _MEMO.get(type(raw))

@@ -115,7 +115,9 @@ def catalogue_parameters_load() -> None:
     """The catalogue's rule parameters (campaign start, ages), which every re-check of the rules reads."""
     catalogue = json.loads(CATALOGUE_JSON.read_text(encoding="utf-8"))
     for parameter in catalogue["parameters"]:
-        CatalogueParameter.objects.update_or_create(key=parameter["key"], defaults={"value": parameter["value"]})
+        CatalogueParameter.objects.update_or_create(
+            key=parameter["key"], defaults={"value": parameter["value"]}
+        )
 
 
 def world_build() -> World:

@@ -41,13 +41,19 @@ TEMPLATE: tuple[Column, ...] = (
     Column(Field.FULL_NAME, "Họ và tên", ("Họ tên", "Tên", "name", "fullname")),
     Column(Field.DATE_OF_BIRTH, "Ngày sinh", ("dob", "birth_date", "Ngày tháng năm sinh")),
     Column(Field.GENDER, "Giới tính", ("sex", "Giới")),
-    Column(Field.ID_NUMBER, "Số CCCD/CMND", ("CCCD", "CMND", "Số CCCD", "Số CMND", "CCCD/CMND", "id", "Số định danh")),
+    Column(
+        Field.ID_NUMBER,
+        "Số CCCD/CMND",
+        ("CCCD", "CMND", "Số CCCD", "Số CMND", "CCCD/CMND", "id", "Số định danh"),
+    ),
     Column(Field.PHONE, "Số điện thoại", ("Điện thoại", "SĐT", "phone_number")),
     Column(Field.ADDRESS, "Địa chỉ", ()),
     Column(Field.COMMUNE_CODE, "Mã xã", ("Mã phường", "Mã xã phường", "ward_code")),
     Column(Field.FACILITY_CODE, "Mã cơ sở tiêm", ("Mã cơ sở", "Mã CSTC", "facility"), structural=True),
     Column(Field.SOURCE_RECORD_ID, "Mã bản ghi", ("record_id", "Mã mũi tiêm"), structural=True),
-    Column(Field.VACCINATION_DATE, "Ngày tiêm", ("date", "vaccination date", "Ngày tiêm chủng"), structural=True),
+    Column(
+        Field.VACCINATION_DATE, "Ngày tiêm", ("date", "vaccination date", "Ngày tiêm chủng"), structural=True
+    ),
     Column(Field.DOSE_NUMBER, "Mũi số", ("Mũi", "Mũi tiêm", "dose", "dose_no")),
     Column(Field.VACCINE, "Tên vắc xin", ("Vắc xin", "Vaccine", "Loại vắc xin", "vaccine_name")),
     Column(Field.LOT_NUMBER, "Số lô", ("Lô", "lot", "batch")),

@@ -16,11 +16,17 @@ class ImportBatch(models.Model):
     file_name = models.CharField(max_length=255)
     file_sha256 = models.CharField(max_length=64, blank=True, default="")
     stored_path = models.CharField(max_length=500, blank=True, default="")
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     # The only facility whose rows this batch may hold (a facility user's own), or none.
-    facility = models.ForeignKey("places.Facility", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    facility = models.ForeignKey(
+        "places.Facility", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     # The province the uploader may write to (province users), or none for national scope.
-    province = models.ForeignKey("places.Province", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    province = models.ForeignKey(
+        "places.Province", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     message = models.TextField(blank=True, default="")
     rows_read = models.IntegerField(default=0)

@@ -48,7 +48,12 @@ class Reason:
     message_en: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "column": self.column, "message_vi": self.message_vi, "message_en": self.message_en}
+        return {
+            "code": self.code,
+            "column": self.column,
+            "message_vi": self.message_vi,
+            "message_en": self.message_en,
+        }
 
 
 # What ``normalize`` returns for a storable row: (number, facility id, facility code, source record id,
@@ -223,9 +228,16 @@ class RowNormalizer:
         # The usual row: a known facility code, a plain source id, a date seen before: three dict lookups.
         facility = self._facility_seen.get(cells[p_facility])
         source_record_id = cells[p_source]
-        source_record_id = source_record_id.strip() if type(source_record_id) is str else _text(source_record_id)
+        source_record_id = (
+            source_record_id.strip() if type(source_record_id) is str else _text(source_record_id)
+        )
         vaccination_day = self._date_seen.get(cells[p_date])
-        if facility is None or vaccination_day is None or not source_record_id or len(source_record_id) > MAX_SOURCE_ID:
+        if (
+            facility is None
+            or vaccination_day is None
+            or not source_record_id
+            or len(source_record_id) > MAX_SOURCE_ID
+        ):
             if not source_record_id and is_blank(values):
                 return None  # a blank row: skipped, not read
             reasons = self._structural_reasons(cells[p_facility], source_record_id, cells[p_date])
@@ -257,7 +269,16 @@ class RowNormalizer:
         except TypeError:  # a spreadsheet row: numbers and dates among the cells
             said = repr((source_record_id, values))
         fingerprint = _fingerprint(said.encode())
-        return (number, facility.id, facility.code, source_record_id, vaccination_day, dose, person, fingerprint)
+        return (
+            number,
+            facility.id,
+            facility.code,
+            source_record_id,
+            vaccination_day,
+            dose,
+            person,
+            fingerprint,
+        )
 
     def storable(self, values: list[CellValue]) -> bool:
         """Whether the cells make a row that can be stored: an allowed facility, a source record id and a readable
@@ -276,7 +297,9 @@ class RowNormalizer:
         """Whether a record that spans lines is really several rows, joined by a stray quote mark: one of its
         later lines is a storable row on its own, and so is its first line, or else the record as a whole is not
         (a name or an address written over two lines makes a storable record whose first line is not one)."""
-        return any(self.storable(line) for line in lines[1:]) and (self.storable(lines[0]) or not self.storable(record))
+        return any(self.storable(line) for line in lines[1:]) and (
+            self.storable(lines[0]) or not self.storable(record)
+        )
 
     def _person(
         self,
@@ -310,15 +333,26 @@ class RowNormalizer:
         phone = normalize_phone(raw_phone)[0][:MAX_PHONE] if raw_phone else ""
         address = normalize_text(_text(raw_address))[:MAX_ADDRESS]
         commune_code_raw = _text(raw_commune)[:16]
-        commune_code, legacy_code = self._communes.get(commune_code_raw, (None, None)) if commune_code_raw else (None, None)
-        province_code = self._commune_province.get(commune_code, facility_province) if commune_code else facility_province
+        commune_code, legacy_code = (
+            self._communes.get(commune_code_raw, (None, None)) if commune_code_raw else (None, None)
+        )
+        province_code = (
+            self._commune_province.get(commune_code, facility_province) if commune_code else facility_province
+        )
         name_key = fold(full_name)
         year, month, day = _NO_BIRTH if birth is None else (birth.year, birth.month, birth.day)
         id_number = parsed_id.number[:32]
         usable_id = parsed_id.kind in USABLE_ID_KINDS
         commune = commune_code or commune_code_raw
         name_match_key = match_key(
-            usable_id=False, id_number="", name_key=name_key, year=year, month=month, day=day, gender=gender, commune=commune
+            usable_id=False,
+            id_number="",
+            name_key=name_key,
+            year=year,
+            month=month,
+            day=day,
+            gender=gender,
+            commune=commune,
         )
         return (
             full_name, name_key, year, month, day, birth_raw, gender, _ID_KIND_TEXT[parsed_id.kind], id_number,
@@ -346,7 +380,9 @@ class RowNormalizer:
         lot_number = normalize_text(_text(raw_lot))[:MAX_LOT]
         return (dose_number, vaccine_code, vaccine_raw, lot_number, unparsed or None)
 
-    def _structural_reasons(self, facility_cell: CellValue, source_record_id: str, date_cell: CellValue) -> list[Reason]:
+    def _structural_reasons(
+        self, facility_cell: CellValue, source_record_id: str, date_cell: CellValue
+    ) -> list[Reason]:
         """Why a row cannot be stored; remembers the facility and date cells that turned out fine."""
         reasons: list[Reason] = []
         facility = self._facility(_text(facility_cell), reasons)
@@ -354,7 +390,12 @@ class RowNormalizer:
             self._facility_seen[facility_cell] = facility
         if not source_record_id:
             reasons.append(
-                Reason("SOURCE_ID_MISSING", _column(Field.SOURCE_RECORD_ID), "Thiếu mã bản ghi.", "The source record id is missing.")
+                Reason(
+                    "SOURCE_ID_MISSING",
+                    _column(Field.SOURCE_RECORD_ID),
+                    "Thiếu mã bản ghi.",
+                    "The source record id is missing.",
+                )
             )
         elif len(source_record_id) > MAX_SOURCE_ID:
             reasons.append(
@@ -375,7 +416,9 @@ class RowNormalizer:
         if not code:
             if self._only_facility is not None:
                 return self._only_facility
-            reasons.append(Reason("FACILITY_MISSING", column, "Thiếu mã cơ sở tiêm.", "The facility code is missing."))
+            reasons.append(
+                Reason("FACILITY_MISSING", column, "Thiếu mã cơ sở tiêm.", "The facility code is missing.")
+            )
             return None
         facility = self._facilities.get(code) or self._facilities.get(code.upper())
         if facility is None:
@@ -415,7 +458,11 @@ class RowNormalizer:
     def _vaccination_date(value: CellValue, reasons: list[Reason]) -> dt.date | None:
         column = _column(Field.VACCINATION_DATE)
         if value is None or (isinstance(value, str) and not value.strip()):
-            reasons.append(Reason("VACCINATION_DATE_MISSING", column, "Thiếu ngày tiêm.", "The vaccination date is missing."))
+            reasons.append(
+                Reason(
+                    "VACCINATION_DATE_MISSING", column, "Thiếu ngày tiêm.", "The vaccination date is missing."
+                )
+            )
             return None
         try:
             return parse_full_date(value)

@@ -139,10 +139,14 @@ def _from_child_process(chunks: Iterator[_Chunk]) -> Generator[_Chunk, None, Non
         receiver.close()
         try:
             for chunk in chunks:
-                sender.send_bytes(marshal.dumps((chunk.rows_read, chunk.rows_blank, chunk.rows, chunk.rejected), 4))
+                sender.send_bytes(
+                    marshal.dumps((chunk.rows_read, chunk.rows_blank, chunk.rows, chunk.rejected), 4)
+                )
             sender.send_bytes(marshal.dumps(None))
         except FileRefused as refused:  # found past the start of the file (a cell too long)
-            sender.send_bytes(marshal.dumps({"refused": (refused.code, refused.message_vi, refused.message_en)}))
+            sender.send_bytes(
+                marshal.dumps({"refused": (refused.code, refused.message_vi, refused.message_en)})
+            )
         except BaseException:
             sender.send_bytes(marshal.dumps(traceback.format_exc()))
         finally:
@@ -226,7 +230,9 @@ class _Writer:
 
     def __init__(self, *, threaded: bool) -> None:
         self._pool = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="vaxreg-import-writer", initializer=_yield_to_the_reader)
+            ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="vaxreg-import-writer", initializer=_yield_to_the_reader
+            )
             if threaded
             else None
         )
@@ -267,7 +273,9 @@ class ImportReaderFailed(RuntimeError):
 
 def _fingerprints(rows: list[CompactRow]) -> dict[tuple[int, str], str]:
     """Each row's dose key (facility id, source record id) → the row's fingerprint."""
-    return {(facility_id, source_id): fingerprint for _, facility_id, _, source_id, _, _, _, fingerprint in rows}
+    return {
+        (facility_id, source_id): fingerprint for _, facility_id, _, source_id, _, _, _, fingerprint in rows
+    }
 
 
 def _birth_parts(row: DoseRow) -> tuple[int | None, int | None, int | None]:
@@ -280,7 +288,9 @@ def _pg_array(values: Iterable[Any], sql_type: str = "text") -> tuple[str, str]:
     psycopg adapts a list parameter element by element in Python (about a microsecond each, thousands per
     chunk); ``json.dumps`` writes the same list at C speed and the server splits it.
     """
-    return f"ARRAY(SELECT json_array_elements_text(%s::json))::{sql_type}[]", json.dumps(list(values), ensure_ascii=False)
+    return f"ARRAY(SELECT json_array_elements_text(%s::json))::{sql_type}[]", json.dumps(
+        list(values), ensure_ascii=False
+    )
 
 
 def _in_clause(values: Sequence[Any], sql_type: str = "text") -> tuple[str, list[Any]]:
@@ -346,7 +356,9 @@ class ParentKeys:
             found = {row[0] for row in cursor.fetchall()}
         missing = wanted - found
         if missing:
-            raise IntegrityError(f"{table}: no row with id {sorted(missing, key=str)[:5]} (referenced by the import)")
+            raise IntegrityError(
+                f"{table}: no row with id {sorted(missing, key=str)[:5]} (referenced by the import)"
+            )
         checked |= wanted
 
 
@@ -372,7 +384,11 @@ class DeferredIndexes:
 
     def defer(self) -> bool:
         """Drop the indexes if the tables are empty and can be locked at once; True when they were."""
-        if connection.vendor != "postgresql" or not settings.VAXREG_IMPORT_DEFER_INDEXES or not self._tables_empty():
+        if (
+            connection.vendor != "postgresql"
+            or not settings.VAXREG_IMPORT_DEFER_INDEXES
+            or not self._tables_empty()
+        ):
             return False
         tables = ", ".join(self.TABLES)
         try:
@@ -387,7 +403,10 @@ class DeferredIndexes:
                 drops, self._rebuild = self._definitions(cursor)
                 for statement in drops:
                     cursor.execute(statement)
-        except (_KeepIndexes, DatabaseError):  # the savepoint's rollback releases the lock and undoes the drops
+        except (
+            _KeepIndexes,
+            DatabaseError,
+        ):  # the savepoint's rollback releases the lock and undoes the drops
             self._rebuild = []
             return False
         self.active = bool(self._rebuild)
@@ -455,7 +474,9 @@ class FreshFacilityKeys:
         self._known: set[int] = set()  # facilities asked about
         self._fresh: set[int] = set()  # of those, the ones that had no dose
         self._written: set[int] = set()
-        self.started_empty = False  # the dose table held no row when the import began: every facility is fresh
+        self.started_empty = (
+            False  # the dose table held no row when the import began: every facility is fresh
+        )
 
     def learn(self, facility_ids: set[int]) -> None:
         """Ask once per facility, before the import writes any of its doses, whether it has any."""
@@ -483,7 +504,9 @@ class FreshFacilityKeys:
         """The hashes of a chunk's distinct keys, made once for ``maybe_stored`` and ``remember``."""
         return set(map(hash, keys)) if self.limit > 0 else set()
 
-    def maybe_stored(self, rows: list[CompactRow], facility_ids: set[int], key_hashes: set[int]) -> list[CompactRow]:
+    def maybe_stored(
+        self, rows: list[CompactRow], facility_ids: set[int], key_hashes: set[int]
+    ) -> list[CompactRow]:
         """The rows whose key may be in the database already (of learnt facilities); ``facility_ids`` and
         ``key_hashes`` are those of ``rows``."""
         if self.limit <= 0:
@@ -493,7 +516,9 @@ class FreshFacilityKeys:
             return []  # the usual chunk of a first load, answered without a look at each row
         return [r for r in rows if r[1] not in fresh or hash((r[1], r[3])) in written]
 
-    def remember(self, rows: list[CompactRow], facility_ids: set[int], key_hashes: set[int] | None = None) -> None:
+    def remember(
+        self, rows: list[CompactRow], facility_ids: set[int], key_hashes: set[int] | None = None
+    ) -> None:
         """Note the keys of doses just written; ``facility_ids`` and ``key_hashes`` (when known) are theirs."""
         if self.limit <= 0:
             return
@@ -571,7 +596,11 @@ class BatchImporter:
             self.parents.switch_triggers_off()
             self.parents.require("imports_importbatch", [self.batch_id])
             self.fresh.started_empty = self.indexes.defer()
-        for table, columns in ((PERSON_TABLE, PERSON_COLUMNS), (DOSE_TABLE, DOSE_COLUMNS), (REJECTED_TABLE, REJECTED_COLUMNS)):
+        for table, columns in (
+            (PERSON_TABLE, PERSON_COLUMNS),
+            (DOSE_TABLE, DOSE_COLUMNS),
+            (REJECTED_TABLE, REJECTED_COLUMNS),
+        ):
             self.writer.prepare(table, columns)
         chunks = self._read_chunks(rows)
         if READ_IN_CHILD_PROCESS and "fork" in multiprocessing.get_all_start_methods():
@@ -629,7 +658,9 @@ class BatchImporter:
         # after the previous one)? Usually not, and then only the stored doses need a row-by-row look.
         fingerprints = _fingerprints(rows)
         facility_ids = {row[1] for row in rows}
-        repeats = len(fingerprints) < len(rows) or not self._in_flight.dose_keys.keys().isdisjoint(fingerprints)
+        repeats = len(fingerprints) < len(rows) or not self._in_flight.dose_keys.keys().isdisjoint(
+            fingerprints
+        )
         key_hashes = self.fresh.hashes(fingerprints)
         self.writes.wait()  # the connection is this thread's again until the next hand-over
         self.fresh.learn(facility_ids)
@@ -638,7 +669,9 @@ class BatchImporter:
             self._restore_indexes()  # a lookup needs them, or the persons to remember are too many
         existing = self._existing_doses(maybe_stored)
         # The usual chunk of a first load: every row is a new dose.
-        new_rows, changed = self._classify(rows, existing, chunk.rejected) if repeats or existing else (rows, [])
+        new_rows, changed = (
+            self._classify(rows, existing, chunk.rejected) if repeats or existing else (rows, [])
+        )
         # Every read of this chunk is done after the lookups: the previous chunk's rows go to the database while
         # this one is matched. Until they land, its new persons and doses are found in ``in_flight``.
         in_flight = self._in_flight
@@ -723,7 +756,9 @@ class BatchImporter:
         )
         return (row.number, _row_as_raw(row), [reason.as_dict()])
 
-    def _existing_doses(self, rows: list[CompactRow]) -> dict[tuple[int, str], tuple[int, int, str, int | None]]:
+    def _existing_doses(
+        self, rows: list[CompactRow]
+    ) -> dict[tuple[int, str], tuple[int, int, str, int | None]]:
         found: dict[tuple[int, str], tuple[int, int, str, int | None]] = {}
         if not rows:
             return found
@@ -761,7 +796,9 @@ class BatchImporter:
         """Enough ids for the new persons of a chunk (at most one per row), taken while the connection is
         free; what a chunk does not use is kept for the next."""
         if len(self._spare_person_ids) < at_most:
-            self._spare_person_ids += self.writer.allocate_ids(PERSON_TABLE, at_most - len(self._spare_person_ids))
+            self._spare_person_ids += self.writer.allocate_ids(
+                PERSON_TABLE, at_most - len(self._spare_person_ids)
+            )
 
     def _match(
         self,
@@ -820,7 +857,10 @@ class BatchImporter:
         del self._spare_person_ids[: len(new_persons)]
         person_tail = ("unverified", self.batch_id, db_now, db_now, 1)
         writes = _ChunkWrites(
-            persons=[(pid, *person[:PERSON_STORED], *person_tail) for pid, person in zip(person_ids, new_persons, strict=True)],
+            persons=[
+                (pid, *person[:PERSON_STORED], *person_tail)
+                for pid, person in zip(person_ids, new_persons, strict=True)
+            ],
             person_keys={key: person_ids[position] for key, position in pending.items()},
             dose_keys=fingerprints,
         )
@@ -841,7 +881,16 @@ class BatchImporter:
         dose_tail = ("valid", False, self.batch_id, db_now, db_now, 1)
         dates = DAY_DATES
         writes.doses = [
-            (person_id, *dose, dates.get(day) or day_date(day), facility_id, source_id, number, fingerprint, *dose_tail)
+            (
+                person_id,
+                *dose,
+                dates.get(day) or day_date(day),
+                facility_id,
+                source_id,
+                number,
+                fingerprint,
+                *dose_tail,
+            )
             for (number, facility_id, _, source_id, day, dose, _, fingerprint), person_id in zip(
                 rows, person_id_of_row, strict=True
             )
@@ -882,8 +931,14 @@ class BatchImporter:
                 )
                 for pid, number, name_key, birth_year in cursor.fetchall():
                     key = match_key(
-                        usable_id=True, id_number=number, name_key=name_key, year=birth_year, month=None, day=None,
-                        gender="", commune="",
+                        usable_id=True,
+                        id_number=number,
+                        name_key=name_key,
+                        year=birth_year,
+                        month=None,
+                        day=None,
+                        gender="",
+                        commune="",
                     )
                     found.setdefault(number, []).append((key, pid))
         return found
@@ -912,11 +967,19 @@ class BatchImporter:
                 results = []
                 for part in _chunks_of(sorted({n for n, _ in pairs})):
                     clause, params = _in_clause(part)
-                    cursor.execute(f"SELECT {columns} FROM {PERSON_TABLE} WHERE name_key {clause} ORDER BY id", params)
+                    cursor.execute(
+                        f"SELECT {columns} FROM {PERSON_TABLE} WHERE name_key {clause} ORDER BY id", params
+                    )
                     results += cursor.fetchall()
         for pid, name_key, year, month, day, gender, commune_id, commune_raw in results:
             key = match_key(
-                usable_id=False, id_number="", name_key=name_key, year=year, month=month, day=day, gender=gender,
+                usable_id=False,
+                id_number="",
+                name_key=name_key,
+                year=year,
+                month=month,
+                day=day,
+                gender=gender,
                 commune=commune_id or commune_raw,
             )
             found.setdefault(name_key, []).append((key, pid))
@@ -930,7 +993,8 @@ class BatchImporter:
             for part in _chunks_of(stored):
                 clause, params = _in_clause(part, "bigint")
                 cursor.execute(
-                    f"SELECT DISTINCT province_id FROM {PERSON_TABLE} WHERE id {clause} AND province_id IS NOT NULL", params
+                    f"SELECT DISTINCT province_id FROM {PERSON_TABLE} WHERE id {clause} AND province_id IS NOT NULL",
+                    params,
                 )
                 provinces.update(row[0] for row in cursor.fetchall())
         return provinces
@@ -953,7 +1017,9 @@ class BatchImporter:
         doses = {d.pk: d for d in Dose.objects.filter(pk__in={did for _, did, _ in changed})}
         history = []
         person_updates: dict[int, dict[str, Any]] = {}
-        refreshed: list[tuple[str, int]] = []  # (new fingerprint, dose id) of rows written otherwise, same values
+        refreshed: list[
+            tuple[str, int]
+        ] = []  # (new fingerprint, dose id) of rows written otherwise, same values
         for row, dose_id, person_id in changed:
             dose = doses[dose_id]
             person = persons[person_id]
@@ -965,7 +1031,9 @@ class BatchImporter:
             # and a person who differs from it may have been corrected since, which a re-import must not undo: only
             # the dose's own values are compared.
             if len(dose.source_hash) == FINGERPRINT_LENGTH:
-                person_changes = {f: (getattr(person, f), v) for f, v in new_values.items() if getattr(person, f) != v}
+                person_changes = {
+                    f: (getattr(person, f), v) for f, v in new_values.items() if getattr(person, f) != v
+                }
             if not dose_changes and not person_changes:
                 # The row is written differently (spaces, another date format) but says the same: nothing changes.
                 self._doses_named.add(dose_id)
@@ -983,7 +1051,9 @@ class BatchImporter:
                 id=str(self.batch_id),
                 reason=f"Nhập lại dòng {row.number} đã thay đổi / re-import of changed row {row.number}",
             )
-            history += change_records_build(entity="dose", entity_id=dose_id, changes=dose_changes, source=source, at=now)
+            history += change_records_build(
+                entity="dose", entity_id=dose_id, changes=dose_changes, source=source, at=now
+            )
             if person_changes:
                 history += change_records_build(
                     entity="person", entity_id=person_id, changes=person_changes, source=source, at=now
@@ -996,12 +1066,22 @@ class BatchImporter:
             self.writer.update(
                 DOSE_TABLE,
                 [f for f, _ in DOSE_FIELDS] + ["source_hash", "updated_at", "version"],
-                [(*(getattr(row, attr) for _, attr in DOSE_FIELDS), row.source_hash, db_now, dose.version + 1, dose_id)],
+                [
+                    (
+                        *(getattr(row, attr) for _, attr in DOSE_FIELDS),
+                        row.source_hash,
+                        db_now,
+                        dose.version + 1,
+                        dose_id,
+                    )
+                ],
             )
             self.counts.doses_updated += 1
             self.counts.rows_stored += 1
         if person_updates:
-            self.parents.require("places_commune", {values["commune_id"] for values in person_updates.values()})
+            self.parents.require(
+                "places_commune", {values["commune_id"] for values in person_updates.values()}
+            )
             columns = [f for f, _ in PERSON_FIELDS]
             self.writer.update(
                 PERSON_TABLE,

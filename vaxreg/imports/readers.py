@@ -69,7 +69,11 @@ def raw_cells(values: list[CellValue], headers: list[str]) -> dict[str, str]:
         name = headers[index] if index < len(headers) and headers[index] else f"column {index + 1}"
         if name in kept:
             name = f"{name} ({index + 1})"
-        text = "" if value is None else (value.isoformat() if isinstance(value, dt.date | dt.time) else str(value))
+        text = (
+            ""
+            if value is None
+            else (value.isoformat() if isinstance(value, dt.date | dt.time) else str(value))
+        )
         kept[name] = text if len(text) <= KEPT_CELL_CHARS else text[:KEPT_CELL_CHARS] + "…"
     return kept
 
@@ -212,7 +216,12 @@ def _line_cells(line: str, delimiter: str) -> list[str]:
 
 
 def _split_joined_records(
-    block: list[SourceRow], lines: list[str], delimiter: str, compose: bool, joined: JoinedLinesTest, after_row: int
+    block: list[SourceRow],
+    lines: list[str],
+    delimiter: str,
+    compose: bool,
+    joined: JoinedLinesTest,
+    after_row: int,
 ) -> list[SourceRow]:
     """The block's records, with each that ``joined`` finds to be several rows replaced by them, numbered on.
 
@@ -313,9 +322,15 @@ class DoseFile:
                 try:
                     # Numbered and made into rows in C: a file holds millions of rows, and this is the whole of
                     # what happens to each between the CSV parser and the normaliser.
-                    block.extend(itertools.islice(map(_as_source_row, zip(numbers, reader, itertools.repeat(""))), READ_BLOCK))
+                    block.extend(
+                        itertools.islice(
+                            map(_as_source_row, zip(numbers, reader, itertools.repeat(""))), READ_BLOCK
+                        )
+                    )
                 except csv.Error as exc:  # a broken line: reported, and the reading goes on after it
-                    following = next(numbers)  # ``zip`` drew the broken line's number before the parser failed
+                    following = next(
+                        numbers
+                    )  # ``zip`` drew the broken line's number before the parser failed
                     numbers = itertools.count(following)
                     block.append(SourceRow(following - 1, [], str(exc)))
                 if not block:
@@ -327,7 +342,9 @@ class DoseFile:
                         next(itertools.islice(lines_behind, spanned - 1, spanned), None)
                     else:
                         block_lines = list(itertools.islice(lines_behind, spanned))
-                        block = _split_joined_records(block, block_lines, delimiter, compose, joined, after_row)
+                        block = _split_joined_records(
+                            block, block_lines, delimiter, compose, joined, after_row
+                        )
                         numbers = itertools.count(block[-1].number + 1)
                 yield from block
 

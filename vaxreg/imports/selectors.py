@@ -19,7 +19,9 @@ def import_batches_for_user(user: User) -> QuerySet[ImportBatch]:
     if user.role in (Role.NATIONAL, Role.ADMIN):
         return batches
     if user.role == Role.PROVINCE:
-        return batches.filter(province_id=user.province_id) | batches.filter(facility__province_id=user.province_id)
+        return batches.filter(province_id=user.province_id) | batches.filter(
+            facility__province_id=user.province_id
+        )
     if user.role == Role.FACILITY:
         return batches.filter(facility_id=user.facility_id or 0)
     return batches.filter(uploaded_by=user)

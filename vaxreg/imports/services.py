@@ -87,11 +87,17 @@ def import_batch_create(
         ref = facilities.get(code) or facilities.get(code.upper())
         if ref is None:
             raise ImportRefused(
-                f"Mã cơ sở tiêm “{code}” không có trong danh mục.", f"The facility code “{code}” is not in the facility list."
+                f"Mã cơ sở tiêm “{code}” không có trong danh mục.",
+                f"The facility code “{code}” is not in the facility list.",
             )
-        if uploaded_by is not None and uploaded_by.role == Role.PROVINCE and ref.province_code != uploaded_by.province_id:
+        if (
+            uploaded_by is not None
+            and uploaded_by.role == Role.PROVINCE
+            and ref.province_code != uploaded_by.province_id
+        ):
             raise ImportForbidden(
-                f"Cơ sở “{code}” không thuộc tỉnh/thành phố của bạn.", f"Facility “{code}” is outside your province."
+                f"Cơ sở “{code}” không thuộc tỉnh/thành phố của bạn.",
+                f"Facility “{code}” is outside your province.",
             )
         facility_id = ref.id
     if path is None:
@@ -115,7 +121,9 @@ def import_batch_create(
         stored_path=str(stored),
         uploaded_by=uploaded_by,
         facility_id=facility_id,
-        province_id=uploaded_by.province_id if uploaded_by is not None and uploaded_by.role == Role.PROVINCE else None,
+        province_id=uploaded_by.province_id
+        if uploaded_by is not None and uploaded_by.role == Role.PROVINCE
+        else None,
         created_at=clock.now(),
     )
     audit_event_record(
@@ -143,7 +151,9 @@ class _Progress:
         self._written_at: float | None = None
         _uploads_dir()
         self.file = progress_file(batch_id)
-        self._connection = connections.create_connection("default") if connection.vendor == "postgresql" else None
+        self._connection = (
+            connections.create_connection("default") if connection.vendor == "postgresql" else None
+        )
         if self._connection is not None:
             with self._connection.cursor() as cursor:
                 cursor.execute("SET synchronous_commit TO off")
@@ -156,7 +166,10 @@ class _Progress:
         handled = counts.rows_read
         if self._connection is not None:
             with self._connection.cursor() as cursor:
-                cursor.execute("UPDATE imports_importbatch SET progress_rows = %s WHERE id = %s", [handled, self.batch_id])
+                cursor.execute(
+                    "UPDATE imports_importbatch SET progress_rows = %s WHERE id = %s",
+                    [handled, self.batch_id],
+                )
         else:
             self.file.write_text(json.dumps({"rows": handled}))
 
@@ -184,7 +197,9 @@ def import_batch_run(*, batch_id: int, progress: Callable[[ImportCounts], None] 
         return _import_batch_run_locked(batch, progress)
 
 
-def _import_batch_run_locked(batch: ImportBatch, progress: Callable[[ImportCounts], None] | None) -> ImportBatch:
+def _import_batch_run_locked(
+    batch: ImportBatch, progress: Callable[[ImportCounts], None] | None
+) -> ImportBatch:
     batch_id = batch.pk
     batch.status = ImportBatch.Status.RUNNING
     batch.started_at = clock.now()
@@ -207,11 +222,16 @@ def _import_batch_run_locked(batch: ImportBatch, progress: Callable[[ImportCount
         with _bulk_load_mode(), transaction.atomic():
             normalizer = _normalizer_for(batch, dose_file)
             importer = BatchImporter(
-                batch_id=batch.pk, normalizer=normalizer, headers=dose_file.layout.headers.headers, progress=report
+                batch_id=batch.pk,
+                normalizer=normalizer,
+                headers=dose_file.layout.headers.headers,
+                progress=report,
             )
             counts = importer.run(dose_file.rows(joined=normalizer.lines_were_joined))
             after_import_run(
-                batch_id=batch.pk, person_ids=importer.touched_person_ids, provinces=importer.touched_provinces()
+                batch_id=batch.pk,
+                person_ids=importer.touched_person_ids,
+                provinces=importer.touched_provinces(),
             )
             layout = dose_file.layout
             for name, value in counts.as_dict().items():
@@ -221,7 +241,9 @@ def _import_batch_run_locked(batch: ImportBatch, progress: Callable[[ImportCount
             batch.encoding = layout.encoding
             batch.delimiter = layout.delimiter
             batch.header_row = layout.header_row
-            batch.columns_found = {f.value: layout.headers.headers[i] for f, i in layout.headers.positions.items()}
+            batch.columns_found = {
+                f.value: layout.headers.headers[i] for f, i in layout.headers.positions.items()
+            }
             batch.columns_ignored = layout.headers.ignored[:100]
             batch.status = ImportBatch.Status.DONE
             batch.finished_at = clock.now()
@@ -237,7 +259,9 @@ def _import_batch_run_locked(batch: ImportBatch, progress: Callable[[ImportCount
         return _import_batch_refused(batch, refused)
     except BaseException as exc:  # an interrupt too: the transaction is gone, the batch says so
         ImportBatch.objects.filter(pk=batch_id).update(
-            status=ImportBatch.Status.FAILED, message=f"{type(exc).__name__}: {exc}"[:2000], finished_at=clock.now()
+            status=ImportBatch.Status.FAILED,
+            message=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=clock.now(),
         )
         raise
     finally:
@@ -260,7 +284,9 @@ def import_batch_requeue(*, batch_id: int, user: User) -> ImportBatch:
     the caller queues the run once this commits. The file must be the one the batch was made from."""
     batch = ImportBatch.objects.select_for_update().get(pk=batch_id)
     if batch.status != ImportBatch.Status.FAILED:
-        raise ImportRefused("Chỉ chạy lại được một lần nhập bị lỗi.", "Only a failed import can be run again.")
+        raise ImportRefused(
+            "Chỉ chạy lại được một lần nhập bị lỗi.", "Only a failed import can be run again."
+        )
     try:
         with Path(batch.stored_path).open("rb") as handle:
             digest = hashlib.file_digest(handle, "sha256")
@@ -285,7 +311,11 @@ def import_batch_requeue(*, batch_id: int, user: User) -> ImportBatch:
         actor_id=user.pk,
         object_type="import_batch",
         object_id=str(batch.pk),
-        detail={"file_name": batch.file_name, "sha256": batch.file_sha256, "run_again_after": previous_message[:500]},
+        detail={
+            "file_name": batch.file_name,
+            "sha256": batch.file_sha256,
+            "run_again_after": previous_message[:500],
+        },
     )
     return batch
 
@@ -310,7 +340,9 @@ def import_batches_interrupted_close() -> int:
     that ran it, left running by the same death, is closed with it.
     """
     closed = 0
-    for batch_id in ImportBatch.objects.filter(status=ImportBatch.Status.RUNNING).values_list("pk", flat=True):
+    for batch_id in ImportBatch.objects.filter(status=ImportBatch.Status.RUNNING).values_list(
+        "pk", flat=True
+    ):
         with process_lock(_run_lock(batch_id)) as held:
             if held:  # no living process holds it; its status is read again under the lock
                 closed += _import_batch_interrupted_close(batch_id=batch_id)
@@ -386,7 +418,9 @@ def _normalizer_for(batch: ImportBatch, dose_file: DoseFile) -> RowNormalizer:
 REPORT_HEADERS = ["Dòng / Row", "Cột / Column", "Mã lỗi / Code", "Lý do", "Reason"]
 
 
-def rejected_rows_report(*, batch: ImportBatch, actor: User | None, fmt: str = "csv") -> tuple[bytes, str, str]:
+def rejected_rows_report(
+    *, batch: ImportBatch, actor: User | None, fmt: str = "csv"
+) -> tuple[bytes, str, str]:
     """The rejected rows of a batch, one line per (row, reason), with the row's raw values after them.
 
     The values are as read, full ID numbers included, so that the facility can correct the rows and send
@@ -410,7 +444,13 @@ def rejected_rows_report(*, batch: ImportBatch, actor: User | None, fmt: str = "
     for row in rows:
         for reason in row.reasons:
             table.append(
-                [str(row.row_number), reason.get("column", ""), reason["code"], reason["message_vi"], reason["message_en"]]
+                [
+                    str(row.row_number),
+                    reason.get("column", ""),
+                    reason["code"],
+                    reason["message_vi"],
+                    reason["message_en"],
+                ]
                 + [spreadsheet_safe(str(row.raw.get(h, ""))) for h in raw_headers]
             )
     base = f"batch-{batch.pk}-rejected"
@@ -423,8 +463,11 @@ def rejected_rows_report(*, batch: ImportBatch, actor: User | None, fmt: str = "
             sheet.append(line)
         buffer = io.BytesIO()
         workbook.save(buffer)
-        return buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"{base}.xlsx"
+        return (
+            buffer.getvalue(),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            f"{base}.xlsx",
+        )
     text = io.StringIO()
     csv.writer(text).writerows(table)
     return ("\ufeff" + text.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", f"{base}.csv"
-

@@ -12,4 +12,6 @@ def import_batch_run_task(batch_id: int) -> None:
     import_batch_run(batch_id=batch_id)
 
 
-periodic_register("import_batches_interrupted_close", every=dt.timedelta(minutes=1), func=import_batches_interrupted_close)
+periodic_register(
+    "import_batches_interrupted_close", every=dt.timedelta(minutes=1), func=import_batches_interrupted_close
+)

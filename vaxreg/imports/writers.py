@@ -59,22 +59,35 @@ class BulkWriter:
         self._next_id[table] = first + count
         return list(range(first, first + count))
 
-    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], json_columns: Sequence[str] = ()) -> None:
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        json_columns: Sequence[str] = (),
+    ) -> None:
         if not rows:
             return
-        if json_columns and self.vendor != "postgresql":  # PostgreSQL's binary COPY takes the objects themselves
+        if (
+            json_columns and self.vendor != "postgresql"
+        ):  # PostgreSQL's binary COPY takes the objects themselves
             positions = [columns.index(c) for c in json_columns]
             rows = [_with_json(row, positions) for row in rows]
         if self.vendor == "postgresql":
             raw = connection.connection if self._driver_connection is None else self._driver_connection
             types = self._column_types(table, columns)
-            with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy,
+            ):
                 copy.set_types(types)
                 for row in rows:
                     copy.write_row(row)
             return
         placeholders = ", ".join(["?"] * len(columns))
-        connection.connection.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)
+        connection.connection.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows
+        )
 
     def _column_types(self, table: str, columns: Sequence[str]) -> list[str]:
         key = (table, tuple(columns))

@@ -29,7 +29,9 @@ class Person(models.Model):
 
     full_name = models.CharField(max_length=200, blank=True, default="")  # as entered, NFC
     # folded: no diacritics, lower case
-    name_key = models.CharField(max_length=200, blank=True, default="", db_collation=settings.VAXREG_KEY_COLLATION)
+    name_key = models.CharField(
+        max_length=200, blank=True, default="", db_collation=settings.VAXREG_KEY_COLLATION
+    )
     # Partial birth dates are first-class: elderly people often know only the year.
     birth_year = models.SmallIntegerField(null=True, blank=True)
     birth_month = models.SmallIntegerField(null=True, blank=True)
@@ -37,9 +39,13 @@ class Person(models.Model):
     birth_date_raw = models.CharField(max_length=64, blank=True, default="")  # kept when it could not be read
     gender = models.CharField(max_length=1, choices=Gender.choices, blank=True, default="")
     id_type = models.CharField(max_length=8, choices=IdType.choices, blank=True, default="")
-    id_number = models.CharField(max_length=32, blank=True, default="", db_collation=settings.VAXREG_KEY_COLLATION)
+    id_number = models.CharField(
+        max_length=32, blank=True, default="", db_collation=settings.VAXREG_KEY_COLLATION
+    )
     id_repaired = models.BooleanField(default=False)  # leading zeros restored on import
-    phone = models.CharField(max_length=32, blank=True, default="", db_collation=settings.VAXREG_KEY_COLLATION)
+    phone = models.CharField(
+        max_length=32, blank=True, default="", db_collation=settings.VAXREG_KEY_COLLATION
+    )
     address = models.CharField(max_length=300, blank=True, default="")
     # Indexed in Meta: the index Django makes for a key to a text column comes with a second, LIKE-only twin
     # that nothing queries and that every imported person would pay for.
@@ -58,7 +64,12 @@ class Person(models.Model):
         max_length=16, choices=VerificationState.choices, default=VerificationState.UNVERIFIED
     )
     created_batch = models.ForeignKey(
-        "imports.ImportBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        "imports.ImportBatch",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
@@ -74,16 +85,20 @@ class Person(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                name="person_birth_month_range", condition=Q(birth_month__isnull=True) | Q(birth_month__gte=1, birth_month__lte=12)
+                name="person_birth_month_range",
+                condition=Q(birth_month__isnull=True) | Q(birth_month__gte=1, birth_month__lte=12),
             ),
             models.CheckConstraint(
-                name="person_birth_day_range", condition=Q(birth_day__isnull=True) | Q(birth_day__gte=1, birth_day__lte=31)
+                name="person_birth_day_range",
+                condition=Q(birth_day__isnull=True) | Q(birth_day__gte=1, birth_day__lte=31),
             ),
             models.CheckConstraint(
-                name="person_birth_day_needs_month", condition=Q(birth_day__isnull=True) | Q(birth_month__isnull=False)
+                name="person_birth_day_needs_month",
+                condition=Q(birth_day__isnull=True) | Q(birth_month__isnull=False),
             ),
             models.CheckConstraint(
-                name="person_birth_month_needs_year", condition=Q(birth_month__isnull=True) | Q(birth_year__isnull=False)
+                name="person_birth_month_needs_year",
+                condition=Q(birth_month__isnull=True) | Q(birth_year__isnull=False),
             ),
             models.CheckConstraint(name="person_gender_valid", condition=Q(gender__in=["M", "F", "O", ""])),
         ]

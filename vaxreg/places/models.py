@@ -47,7 +47,9 @@ class LegacyProvince(models.Model):
     code = models.CharField(max_length=2, primary_key=True)
     name = models.CharField(max_length=100)
     cccd_code = models.CharField(max_length=3, unique=True)
-    new_province = models.ForeignKey(Province, null=True, on_delete=models.PROTECT, related_name="legacy_provinces")
+    new_province = models.ForeignKey(
+        Province, null=True, on_delete=models.PROTECT, related_name="legacy_provinces"
+    )
 
     class Meta:
         ordering = ["code"]
@@ -72,7 +74,9 @@ class LegacyCommune(models.Model):
     name = models.CharField(max_length=120)
     district = models.ForeignKey(LegacyDistrict, on_delete=models.PROTECT, related_name="communes")
     province = models.ForeignKey(LegacyProvince, on_delete=models.PROTECT, related_name="communes")
-    new_commune = models.ForeignKey(Commune, null=True, on_delete=models.PROTECT, related_name="legacy_communes")
+    new_commune = models.ForeignKey(
+        Commune, null=True, on_delete=models.PROTECT, related_name="legacy_communes"
+    )
 
     def __str__(self) -> str:
         return self.name

@@ -10,5 +10,5 @@ _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 
 @lru_cache(maxsize=10_000)
 def alias_key(text: str) -> str:
-    """"Vero Cell", "vero-cell" and "VEROCELL" all become "verocell"."""
+    """ "Vero Cell", "vero-cell" and "VEROCELL" all become "verocell"."""
     return _NOT_ALNUM.sub("", fold(text))

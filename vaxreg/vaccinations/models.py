@@ -56,7 +56,9 @@ class Dose(models.Model):
 
     # Foreign keys whose lookups the composite indexes below already serve carry no index of their own:
     # every index costs time on each of millions of imported rows.
-    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="doses", db_index=False)
+    person = models.ForeignKey(
+        "people.Person", on_delete=models.PROTECT, related_name="doses", db_index=False
+    )
     vaccine = models.ForeignKey(
         Vaccine, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
@@ -64,15 +66,24 @@ class Dose(models.Model):
     lot_number = models.CharField(max_length=64, blank=True, default="")
     vaccination_date = models.DateField()
     dose_number = models.SmallIntegerField(null=True, blank=True)
-    facility = models.ForeignKey("places.Facility", on_delete=models.PROTECT, related_name="doses", db_index=False)
+    facility = models.ForeignKey(
+        "places.Facility", on_delete=models.PROTECT, related_name="doses", db_index=False
+    )
     source_record_id = models.CharField(max_length=64, db_collation=settings.VAXREG_KEY_COLLATION)
     status = models.CharField(max_length=20, choices=DoseStatus.choices, default=DoseStatus.VALID)
     signed_off = models.BooleanField(default=False)
     created_batch = models.ForeignKey(
-        "imports.ImportBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        "imports.ImportBatch",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     source_row = models.IntegerField(null=True, blank=True)  # the row of created_batch it came from
-    source_hash = models.CharField(max_length=32, blank=True, default="")  # fingerprint of the last imported row
+    source_hash = models.CharField(
+        max_length=32, blank=True, default=""
+    )  # fingerprint of the last imported row
     unparsed = models.JSONField(null=True, blank=True)  # field → text as entered, when it could not be read
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
@@ -80,9 +91,12 @@ class Dose(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["facility", "source_record_id"], name="dose_source_record_unique"),
+            models.UniqueConstraint(
+                fields=["facility", "source_record_id"], name="dose_source_record_unique"
+            ),
             models.CheckConstraint(
-                name="dose_number_range", condition=Q(dose_number__isnull=True) | Q(dose_number__gte=1, dose_number__lte=4)
+                name="dose_number_range",
+                condition=Q(dose_number__isnull=True) | Q(dose_number__gte=1, dose_number__lte=4),
             ),
             models.CheckConstraint(name="dose_source_record_not_blank", condition=~Q(source_record_id="")),
         ]
@@ -98,7 +112,9 @@ class DaySignOff(models.Model):
     """The head of a facility has reviewed and signed off one day's doses (SPEC §6): from then on those
     doses change only through the correction service, with a reason."""
 
-    facility = models.ForeignKey("places.Facility", on_delete=models.PROTECT, related_name="+", db_index=False)
+    facility = models.ForeignKey(
+        "places.Facility", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     day = models.DateField()
     signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     signed_at = models.DateTimeField()
@@ -106,7 +122,9 @@ class DaySignOff(models.Model):
     note = models.TextField(blank=True, default="")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["facility", "day"], name="signoff_facility_day_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["facility", "day"], name="signoff_facility_day_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.facility_id} {self.day}"

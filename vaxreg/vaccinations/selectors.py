@@ -92,9 +92,9 @@ def days_of_facility(*, facility_id: int, limit: int = 60) -> list[DayToSignOff]
     )
     sign_offs = {
         s.day: s
-        for s in DaySignOff.objects.filter(facility_id=facility_id, day__in=[r["vaccination_date"] for r in rows]).select_related(
-            "signed_by"
-        )
+        for s in DaySignOff.objects.filter(
+            facility_id=facility_id, day__in=[r["vaccination_date"] for r in rows]
+        ).select_related("signed_by")
     }
     days = []
     for row in rows:

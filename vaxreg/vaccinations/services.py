@@ -81,18 +81,30 @@ def day_sign_off(*, actor: Any, facility_id: int, day: dt.date, note: str = "") 
     """
     if getattr(actor, "role", None) != "facility" or actor.facility_id != facility_id:
         raise SignOffRefused(
-            "Chỉ cơ sở tiêm của các mũi tiêm này mới ký duyệt được.", "Only the facility that gave these doses can sign them off."
+            "Chỉ cơ sở tiêm của các mũi tiêm này mới ký duyệt được.",
+            "Only the facility that gave these doses can sign them off.",
         )
     if day > clock.today():
-        raise SignOffRefused("Không ký duyệt được ngày trong tương lai.", "A day in the future cannot be signed off.")
+        raise SignOffRefused(
+            "Không ký duyệt được ngày trong tương lai.", "A day in the future cannot be signed off."
+        )
     if DaySignOff.objects.filter(facility_id=facility_id, day=day).exists():
-        raise SignOffRefused(f"Ngày {day:%d/%m/%Y} đã được ký duyệt.", f"{day:%d/%m/%Y} is already signed off.")
+        raise SignOffRefused(
+            f"Ngày {day:%d/%m/%Y} đã được ký duyệt.", f"{day:%d/%m/%Y} is already signed off."
+        )
     doses = Dose.objects.filter(facility_id=facility_id, vaccination_date=day)
     count = doses.update(signed_off=True)
     if count == 0:
-        raise SignOffRefused(f"Ngày {day:%d/%m/%Y} không có mũi tiêm nào.", f"There are no doses on {day:%d/%m/%Y}.")
+        raise SignOffRefused(
+            f"Ngày {day:%d/%m/%Y} không có mũi tiêm nào.", f"There are no doses on {day:%d/%m/%Y}."
+        )
     sign_off = DaySignOff.objects.create(
-        facility_id=facility_id, day=day, signed_by=actor, signed_at=clock.now(), doses=count, note=note[:1000]
+        facility_id=facility_id,
+        day=day,
+        signed_by=actor,
+        signed_at=clock.now(),
+        doses=count,
+        note=note[:1000],
     )
     audit_event_record(
         action=AuditEvent.Action.DAY_SIGNED_OFF,

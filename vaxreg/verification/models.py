@@ -13,7 +13,13 @@ class CaseState(models.TextChoices):
     UNVERIFIABLE = "unverifiable", "Không xác minh được / unverifiable"
 
 
-ACTIVE_STATES = (CaseState.OPEN, CaseState.IN_PROGRESS, CaseState.ESCALATED, CaseState.MATCHED, CaseState.NOT_FOUND)
+ACTIVE_STATES = (
+    CaseState.OPEN,
+    CaseState.IN_PROGRESS,
+    CaseState.ESCALATED,
+    CaseState.MATCHED,
+    CaseState.NOT_FOUND,
+)
 CLOSED_STATES = (CaseState.RESOLVED, CaseState.UNVERIFIABLE)
 
 
@@ -23,9 +29,13 @@ class VerificationCase(models.Model):
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="verification_cases")
     # Where the person lives, or where they were vaccinated when that is unknown.
     commune = models.ForeignKey("places.Commune", on_delete=models.PROTECT, related_name="+", db_index=False)
-    province = models.ForeignKey("places.Province", on_delete=models.PROTECT, related_name="+", db_index=False)
+    province = models.ForeignKey(
+        "places.Province", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     # The facility of the person's latest dose: worklists filter by it.
-    facility = models.ForeignKey("places.Facility", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    facility = models.ForeignKey(
+        "places.Facility", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     state = models.CharField(max_length=16, choices=CaseState.choices, default=CaseState.OPEN)
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -44,7 +54,9 @@ class VerificationCase(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["person"], condition=Q(state__in=[s.value for s in ACTIVE_STATES]), name="case_one_active_per_person"
+                fields=["person"],
+                condition=Q(state__in=[s.value for s in ACTIVE_STATES]),
+                name="case_one_active_per_person",
             ),
             models.CheckConstraint(
                 name="case_state_valid", condition=Q(state__in=[s.value for s in CaseState])
@@ -96,8 +108,12 @@ class ContactAttempt(models.Model):
     class Meta:
         ordering = ["at", "id"]
         constraints = [
-            models.CheckConstraint(name="contact_channel_valid", condition=Q(channel__in=ContactChannel.values)),
-            models.CheckConstraint(name="contact_outcome_valid", condition=Q(outcome__in=ContactOutcome.values)),
+            models.CheckConstraint(
+                name="contact_channel_valid", condition=Q(channel__in=ContactChannel.values)
+            ),
+            models.CheckConstraint(
+                name="contact_outcome_valid", condition=Q(outcome__in=ContactOutcome.values)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -125,11 +125,17 @@ class _Column:
 
 
 COLUMNS: dict[PoliceColumn, _Column] = {
-    PoliceColumn.CASE_ID: _Column("Mã hồ sơ", "Case ID", ("Số hồ sơ", "Mã hồ sơ xác minh", "case", "case_no")),
+    PoliceColumn.CASE_ID: _Column(
+        "Mã hồ sơ", "Case ID", ("Số hồ sơ", "Mã hồ sơ xác minh", "case", "case_no")
+    ),
     PoliceColumn.FULL_NAME: _Column("Họ và tên", "Full name", ("Họ tên", "name", "fullname")),
-    PoliceColumn.BIRTH_DATE: _Column("Ngày sinh", "Date of birth", ("dob", "birth_date", "Ngày tháng năm sinh")),
+    PoliceColumn.BIRTH_DATE: _Column(
+        "Ngày sinh", "Date of birth", ("dob", "birth_date", "Ngày tháng năm sinh")
+    ),
     PoliceColumn.GENDER: _Column("Giới tính", "Gender", ("sex",)),
-    PoliceColumn.ID_NUMBER: _Column("Số CCCD/CMND", "ID number", ("CCCD", "CMND", "Số CCCD", "Số CMND", "Số định danh")),
+    PoliceColumn.ID_NUMBER: _Column(
+        "Số CCCD/CMND", "ID number", ("CCCD", "CMND", "Số CCCD", "Số CMND", "Số định danh")
+    ),
     PoliceColumn.PHONE: _Column("Số điện thoại", "Phone", ("Điện thoại", "SĐT", "phone_number")),
     PoliceColumn.ADDRESS: _Column("Địa chỉ", "Address"),
     PoliceColumn.COMMUNE: _Column("Xã/phường", "Commune", ("Mã xã", "commune_code")),
@@ -184,10 +190,16 @@ _GUIDE = (
         "otherwise: ghi thông tin đúng vào các cột xác minh / write the right identity in the verified "
         "columns), NOT_FOUND (không tìm thấy / not in the register)",
     ),
-    (COLUMNS[PoliceColumn.VERIFIED_NAME].header, "Họ và tên theo CSDL dân cư / full name as the register has it"),
+    (
+        COLUMNS[PoliceColumn.VERIFIED_NAME].header,
+        "Họ và tên theo CSDL dân cư / full name as the register has it",
+    ),
     (COLUMNS[PoliceColumn.VERIFIED_BIRTH_DATE].header, "dd/mm/yyyy, mm/yyyy hoặc/or yyyy"),
     (COLUMNS[PoliceColumn.VERIFIED_GENDER].header, "Nam / Nữ / Khác (M / F / O)"),
-    (COLUMNS[PoliceColumn.VERIFIED_ID_NUMBER].header, "Số CCCD 12 số hoặc CMND 9 số / 12-digit CCCD or 9-digit CMND"),
+    (
+        COLUMNS[PoliceColumn.VERIFIED_ID_NUMBER].header,
+        "Số CCCD 12 số hoặc CMND 9 số / 12-digit CCCD or 9-digit CMND",
+    ),
     ("", "Để trống cột xác minh nếu không đổi / leave a verified column empty when it does not change"),
 )
 
@@ -234,7 +246,10 @@ def export_communes(*, user: User) -> list[Commune]:
         return list(Commune.objects.filter(pk=user.commune_id))
     if user.role == Role.PROVINCE and user.province_id:
         codes = (
-            cases_for_user(user=user).filter(state=CaseState.ESCALATED).values_list("commune_id", flat=True).distinct()
+            cases_for_user(user=user)
+            .filter(state=CaseState.ESCALATED)
+            .values_list("commune_id", flat=True)
+            .distinct()
         )
         return list(Commune.objects.filter(pk__in=codes).order_by("name_key"))
     return []
@@ -271,7 +286,9 @@ def police_cases_export(*, actor: User, commune_code: str | None) -> tuple[bytes
             commune_text,
             reasons.get(case.pk, ""),
         ]
-        sheet.append([spreadsheet_safe(v) if isinstance(v, str) else v for v in values] + [""] * len(RESULT_COLUMNS))
+        sheet.append(
+            [spreadsheet_safe(v) if isinstance(v, str) else v for v in values] + [""] * len(RESULT_COLUMNS)
+        )
     guide = workbook.create_sheet("Hướng dẫn - Guide")
     for line in _GUIDE:
         guide.append(list(line))
@@ -443,7 +460,12 @@ class _ResultFile:
         row = _Row(number=source.number, values=source.values)
         if source.error:
             row.reasons.append(
-                Reason("ROW_UNREADABLE", "", f"Không đọc được dòng này ({source.error}).", f"This line cannot be read ({source.error}).")
+                Reason(
+                    "ROW_UNREADABLE",
+                    "",
+                    f"Không đọc được dòng này ({source.error}).",
+                    f"This line cannot be read ({source.error}).",
+                )
             )
             return row
         self._case_id(row)
@@ -459,7 +481,9 @@ class _ResultFile:
         raw = self.cell(row.values, PoliceColumn.CASE_ID)
         row.case_text = _text(raw)
         if not row.case_text:
-            self._reason(row, "CASE_ID_MISSING", PoliceColumn.CASE_ID, "Thiếu mã hồ sơ.", "The case ID is missing.")
+            self._reason(
+                row, "CASE_ID_MISSING", PoliceColumn.CASE_ID, "Thiếu mã hồ sơ.", "The case ID is missing."
+            )
         elif not (row.case_text.isascii() and row.case_text.isdigit()) or len(row.case_text) > 18:
             self._reason(
                 row, "CASE_ID_INVALID", PoliceColumn.CASE_ID,
@@ -607,9 +631,9 @@ class _Importer:
             ids = {r.case_id for r in read if r.case_id is not None}
             visible = {
                 c.pk: c
-                for c in cases_for_user(user=self.actor).filter(pk__in=ids, commune_id=self.actor.commune_id).only(
-                    "id", "state", "commune_id"
-                )
+                for c in cases_for_user(user=self.actor)
+                .filter(pk__in=ids, commune_id=self.actor.commune_id)
+                .only("id", "state", "commune_id")
             }
             for row in read:
                 self._apply(row, visible)
@@ -700,7 +724,8 @@ def police_results_import(*, actor: User, file_name: str, content: bytes) -> Pol
     applied. A file that cannot be read at all raises ``FileRefused`` and changes nothing."""
     if actor.role != Role.POLICE or not actor.commune_id:
         raise CaseActionRefused(
-            "Chỉ công an xã mới nhập được tệp kết quả xác minh.", "Only a commune police account can import a result file."
+            "Chỉ công an xã mới nhập được tệp kết quả xác minh.",
+            "Only a commune police account can import a result file.",
         )
     name = Path(file_name).name or "police-results"
     with tempfile.TemporaryDirectory(prefix="vaxreg-police-") as folder:

@@ -180,7 +180,8 @@ def police_case(request: HttpRequest, case_id: int) -> HttpResponse:
             else:
                 vi, _, en = CaseState(case.state).label.partition(" / ")
                 messages.success(
-                    request, f"Đã ghi kết quả cho hồ sơ #{case.pk}: {vi}. / Result recorded for case #{case.pk}: {en}."
+                    request,
+                    f"Đã ghi kết quả cho hồ sơ #{case.pk}: {vi}. / Result recorded for case #{case.pk}: {en}.",
                 )
                 return redirect("verification:police_cases")
     return _police_case_page(request, case, form=form, may_record=may_record)
@@ -258,7 +259,9 @@ def police_export(request: HttpRequest) -> HttpResponse:
     try:
         content, filename = police_cases_export(actor=request.user, commune_code=request.GET.get("commune"))  # type: ignore[arg-type]
     except PoliceExportRefused as exc:
-        return HttpResponseBadRequest(f"{exc.message_vi}\n{exc.message_en}", content_type="text/plain; charset=utf-8")
+        return HttpResponseBadRequest(
+            f"{exc.message_vi}\n{exc.message_en}", content_type="text/plain; charset=utf-8"
+        )
     response = HttpResponse(
         content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
@@ -283,7 +286,9 @@ def police_import(request: HttpRequest) -> HttpResponse:
             form.add_error("file", _say(exc))
         else:
             token = police_import_report_store(report)
-            request.session[_SESSION_REPORTS] = [*request.session.get(_SESSION_REPORTS, []), token][-_REPORTS_KEPT:]
+            request.session[_SESSION_REPORTS] = [*request.session.get(_SESSION_REPORTS, []), token][
+                -_REPORTS_KEPT:
+            ]
     context = {
         "form": form,
         "report": report,

@@ -76,7 +76,9 @@ class RegistryClient(Protocol):
 
 
 def registry_url() -> str:
-    return str(getattr(settings, "VAXREG_REGISTRY_URL", os.environ.get("VAXREG_REGISTRY_URL", "")) or "").strip()
+    return str(
+        getattr(settings, "VAXREG_REGISTRY_URL", os.environ.get("VAXREG_REGISTRY_URL", "")) or ""
+    ).strip()
 
 
 def registry_configured() -> bool:
@@ -117,7 +119,11 @@ class HttpRegistryClient:
 
     def __init__(self, base_url: str | None = None, *, timeout: float | None = None) -> None:
         self.base_url = (base_url if base_url is not None else registry_url()).rstrip("/")
-        self.timeout = timeout if timeout is not None else float(os.environ.get("VAXREG_REGISTRY_TIMEOUT", DEFAULT_TIMEOUT))
+        self.timeout = (
+            timeout
+            if timeout is not None
+            else float(os.environ.get("VAXREG_REGISTRY_TIMEOUT", DEFAULT_TIMEOUT))
+        )
 
     def lookup(self, id_number: str, full_name: str, birth_year: int | None) -> RegistryAnswer:
         if not self.base_url:
@@ -142,7 +148,9 @@ class HttpRegistryClient:
                 f"The population registry at {url} answered HTTP {exc.code}; no result yet, try again later.",
             ) from exc
         except TimeoutError as exc:
-            raise self._unreachable(url, f"không trả lời sau {self.timeout:g} giây", f"no answer within {self.timeout:g} s") from exc
+            raise self._unreachable(
+                url, f"không trả lời sau {self.timeout:g} giây", f"no answer within {self.timeout:g} s"
+            ) from exc
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, TimeoutError):
                 raise self._unreachable(
@@ -150,7 +158,9 @@ class HttpRegistryClient:
                 ) from exc
             raise self._unreachable(url, str(exc.reason), str(exc.reason)) from exc
         except (OSError, http.client.HTTPException) as exc:  # reset connections, truncated answers
-            raise self._unreachable(url, str(exc) or type(exc).__name__, str(exc) or type(exc).__name__) from exc
+            raise self._unreachable(
+                url, str(exc) or type(exc).__name__, str(exc) or type(exc).__name__
+            ) from exc
         try:
             if len(raw) > _MAX_ANSWER_BYTES:
                 raise ValueError("size")

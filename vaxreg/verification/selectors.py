@@ -75,7 +75,9 @@ class WorklistFilter:
     assigned_to_id: int | None = None
 
 
-def worklist(*, user: User, filters: WorklistFilter, today: dt.date | None = None) -> QuerySet[VerificationCase]:
+def worklist(
+    *, user: User, filters: WorklistFilter, today: dt.date | None = None
+) -> QuerySet[VerificationCase]:
     """The cases a user works through, filtered; oldest first. Rows carry their person (one query)."""
     cases = cases_for_user(user=user).select_related("person", "facility", "assigned_to")
     state = filters.state or "active"
@@ -113,4 +115,8 @@ def staff_of_station(*, user: User) -> list[Any]:
     """Health workers to whom the user's station can assign cases."""
     if user.role != Role.COMMUNE or not user.commune_id:
         return []
-    return list(User.objects.filter(role=Role.COMMUNE, commune_id=user.commune_id, is_active=True).order_by("username"))
+    return list(
+        User.objects.filter(role=Role.COMMUNE, commune_id=user.commune_id, is_active=True).order_by(
+            "username"
+        )
+    )

@@ -204,7 +204,9 @@ def cases_sync(*, person_ids: Iterable[int]) -> SyncResult:
         if not codes and case.state == CaseState.OPEN:
             case.codes = []
             case.resolution = "Không còn lỗi chặn / no blocking finding left"
-            _move(case, CaseState.RESOLVED, actor_id=None, reason=case.resolution, extra=["codes", "resolution"])
+            _move(
+                case, CaseState.RESOLVED, actor_id=None, reason=case.resolution, extra=["codes", "resolution"]
+            )
             Person.objects.filter(pk=pid).update(verification_state=VerificationState.VERIFIED)
             result.resolved += 1
         elif codes != case.codes:
@@ -281,7 +283,8 @@ def cases_assign(*, actor: User, case_ids: Iterable[int], assignee_id: int | Non
         assignee = User.objects.filter(pk=assignee_id, is_active=True).first()
         if assignee is None or assignee.role != Role.COMMUNE or assignee.commune_id != actor.commune_id:
             raise CaseActionRefused(
-                "Chỉ giao được cho cán bộ của trạm mình.", "Cases can only be assigned to staff of your own station."
+                "Chỉ giao được cho cán bộ của trạm mình.",
+                "Cases can only be assigned to staff of your own station.",
             )
     count = 0
     for case_id in sorted(set(case_ids)):
@@ -311,9 +314,16 @@ def contact_attempt_log(
     """Record one attempt to reach the citizen; the first one puts the case in progress."""
     case = _active_station_case(actor=actor, case_id=case_id)
     if channel not in ContactChannel.values or outcome not in ContactOutcome.values:
-        raise CaseActionRefused("Kênh hoặc kết quả liên lạc không hợp lệ.", "Unknown contact channel or outcome.")
+        raise CaseActionRefused(
+            "Kênh hoặc kết quả liên lạc không hợp lệ.", "Unknown contact channel or outcome."
+        )
     attempt = ContactAttempt.objects.create(
-        case=case, at=clock.now(), actor=actor, channel=channel, outcome=outcome, note=normalize_text(note)[:2000]
+        case=case,
+        at=clock.now(),
+        actor=actor,
+        channel=channel,
+        outcome=outcome,
+        note=normalize_text(note)[:2000],
     )
     _start_if_open(case, actor=actor, reason="Liên lạc với người dân / contacting the citizen")
     _history(
@@ -379,7 +389,9 @@ def case_dose_correct(
 
 
 @transaction.atomic
-def case_escalate(*, actor: User, case_id: int, reason: str, expected_version: int | None = None) -> VerificationCase:
+def case_escalate(
+    *, actor: User, case_id: int, reason: str, expected_version: int | None = None
+) -> VerificationCase:
     """Hand the case to the commune police (the person cannot be reached, or the identity needs the register)."""
     case = access_case_by_id(user=actor, case_id=case_id, for_update=True)
     _require_station(actor, case)
@@ -421,7 +433,8 @@ def case_mark_unverifiable(*, actor: User, case_id: int, reason: str) -> Verific
     text = normalize_text(reason)
     if len(text) < MIN_JUSTIFICATION:
         raise CaseActionRefused(
-            f"Cần ghi lý do (ít nhất {MIN_JUSTIFICATION} ký tự).", f"A reason is needed (at least {MIN_JUSTIFICATION} characters)."
+            f"Cần ghi lý do (ít nhất {MIN_JUSTIFICATION} ký tự).",
+            f"A reason is needed (at least {MIN_JUSTIFICATION} characters).",
         )
     case.resolution = text[:2000]
     _move(case, CaseState.UNVERIFIABLE, actor_id=actor.pk, reason=case.resolution, extra=["resolution"])
@@ -495,8 +508,16 @@ def case_police_result(
     person = Person.objects.get(pk=case.person_id)
     changes = _verified_changes(person, verified)
     case.police_result = result
-    case.verified_identity = {k: verified.get(k) for k in VERIFIED_FIELDS if verified.get(k) not in (None, "")}
-    _move(case, CaseState.MATCHED, actor_id=actor.pk, reason=reason, extra=["police_result", "verified_identity"])
+    case.verified_identity = {
+        k: verified.get(k) for k in VERIFIED_FIELDS if verified.get(k) not in (None, "")
+    }
+    _move(
+        case,
+        CaseState.MATCHED,
+        actor_id=actor.pk,
+        reason=reason,
+        extra=["police_result", "verified_identity"],
+    )
     if changes:
         person_correct(
             person_id=person.pk,
@@ -508,9 +529,13 @@ def case_police_result(
             source_id=(source_id or str(case.pk))[:64],
         )
     if not _blocking_codes([case.person_id]):
-        case.resolution = "Công an xác minh, không còn lỗi chặn / verified by the police, no blocking finding left"
+        case.resolution = (
+            "Công an xác minh, không còn lỗi chặn / verified by the police, no blocking finding left"
+        )
         case.codes = []
-        _move(case, CaseState.RESOLVED, actor_id=actor.pk, reason=case.resolution, extra=["resolution", "codes"])
+        _move(
+            case, CaseState.RESOLVED, actor_id=actor.pk, reason=case.resolution, extra=["resolution", "codes"]
+        )
         Person.objects.filter(pk=case.person_id).update(verification_state=VerificationState.VERIFIED)
     else:
         _refresh_codes(case)

@@ -20,7 +20,9 @@ def _database_args() -> list[str]:
 def test_the_complaints_benchmark_submits_through_the_real_server_and_prints_one_json_object(
     tmp_path: Path,
 ) -> None:
-    result = bench_json(["complaints", "--submissions", "50", "--concurrency", "4", *_database_args()], tmp_path)
+    result = bench_json(
+        ["complaints", "--submissions", "50", "--concurrency", "4", *_database_args()], tmp_path
+    )
     assert {"rps", "p50_ms", "p99_ms", "baseline_rps", "ratio", "rps_target_met", "p99_target_met"} <= set(
         result
     )

@@ -128,8 +128,18 @@ def test_decode_reads_province_gender_and_birth_year():
 
 @pytest.mark.parametrize(
     ("digit", "century", "gender"),
-    [(0, 1900, "M"), (1, 1900, "F"), (2, 2000, "M"), (3, 2000, "F"), (4, 2100, "M"), (5, 2100, "F"),
-     (6, 2200, "M"), (7, 2200, "F"), (8, 2300, "M"), (9, 2300, "F")],
+    [
+        (0, 1900, "M"),
+        (1, 1900, "F"),
+        (2, 2000, "M"),
+        (3, 2000, "F"),
+        (4, 2100, "M"),
+        (5, 2100, "F"),
+        (6, 2200, "M"),
+        (7, 2200, "F"),
+        (8, 2300, "M"),
+        (9, 2300, "F"),
+    ],
 )
 def test_century_and_gender_digit(digit, century, gender):
     info = decode_cccd(f"001{digit}45123456")
@@ -203,9 +213,14 @@ def test_every_twelve_digit_number_decodes_and_agrees_with_itself(number):
 
 
 @settings(max_examples=300)
-@given(st.one_of(twelve_digits.map(lambda n: "0" + n[1:]), st.builds(
-    lambda p, rest: p + rest, provinces, st.text(alphabet="0123456789", min_size=9, max_size=9)
-)))
+@given(
+    st.one_of(
+        twelve_digits.map(lambda n: "0" + n[1:]),
+        st.builds(
+            lambda p, rest: p + rest, provinces, st.text(alphabet="0123456789", min_size=9, max_size=9)
+        ),
+    )
+)
 def test_lost_leading_zeros_are_restored_exactly_when_the_prefix_is_a_province(number):
     stripped = number.lstrip("0")
     parsed = parse_id_number(stripped)
@@ -227,16 +242,18 @@ def test_nine_digits_are_cmnd(number):
 
 
 @settings(max_examples=500)
-@given(st.one_of(
-    st.text(),
-    st.text(alphabet="0123456789 .-,eE+'ABCxyz"),
-    st.integers(),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.decimals(),
-    st.none(),
-    st.booleans(),
-    st.lists(st.integers(), max_size=2),
-))
+@given(
+    st.one_of(
+        st.text(),
+        st.text(alphabet="0123456789 .-,eE+'ABCxyz"),
+        st.integers(),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.decimals(),
+        st.none(),
+        st.booleans(),
+        st.lists(st.integers(), max_size=2),
+    )
+)
 def test_junk_never_raises_and_always_gets_a_kind(raw):
     parsed = parse_id_number(raw)
     assert parsed.kind in IdKind

@@ -10,10 +10,23 @@ from vaxreg.core.phones import _national, _national_by_parsing, normalize_phone
 @pytest.mark.parametrize(
     "raw",
     [
-        "0912345678", " 0912 345 678 ", "0912.345.678", "091-234-5678", "(+84) 912 345 678", "+84912345678",
-        "+84 (0) 912 345 678", "84912345678", "0084912345678", "'0912345678", "０９１２３４５６７８",
+        "0912345678",
+        " 0912 345 678 ",
+        "0912.345.678",
+        "091-234-5678",
+        "(+84) 912 345 678",
+        "+84912345678",
+        "+84 (0) 912 345 678",
+        "84912345678",
+        "0084912345678",
+        "'0912345678",
+        "０９１２３４５６７８",
         # Excel dropped the leading zero of a number typed without quotes.
-        "912345678", 912345678, 912345678.0, "912345678.0", 84912345678,
+        "912345678",
+        912345678,
+        912345678.0,
+        "912345678.0",
+        84912345678,
     ],
 )
 def test_one_national_form_for_every_way_of_typing_a_mobile(raw):
@@ -53,9 +66,41 @@ def test_unhashable_input_does_not_break_the_row():
     assert normalize_phone(["0912345678"])[1] is False
 
 
-@given(st.sampled_from(["32", "33", "34", "35", "36", "37", "38", "39", "86", "96", "97", "98", "88", "91",
-                        "94", "81", "82", "83", "84", "85", "70", "76", "77", "78", "79", "89", "90", "93"]),
-       st.text(alphabet="0123456789", min_size=7, max_size=7))
+@given(
+    st.sampled_from(
+        [
+            "32",
+            "33",
+            "34",
+            "35",
+            "36",
+            "37",
+            "38",
+            "39",
+            "86",
+            "96",
+            "97",
+            "98",
+            "88",
+            "91",
+            "94",
+            "81",
+            "82",
+            "83",
+            "84",
+            "85",
+            "70",
+            "76",
+            "77",
+            "78",
+            "79",
+            "89",
+            "90",
+            "93",
+        ]
+    ),
+    st.text(alphabet="0123456789", min_size=7, max_size=7),
+)
 def test_any_number_reads_the_same_in_every_notation(prefix, rest):
     national = f"0{prefix}{rest}"
     expected = normalize_phone(national)
@@ -77,8 +122,10 @@ def test_junk_never_raises(raw):
 
 
 @settings(max_examples=300)
-@given(st.sampled_from(["", "0", "84", "+84", "0084", "00", "+", "8", "1"]),
-       st.text(alphabet="0123456789", min_size=7, max_size=11))
+@given(
+    st.sampled_from(["", "0", "84", "+84", "0084", "00", "+", "8", "1"]),
+    st.text(alphabet="0123456789", min_size=7, max_size=11),
+)
 def test_the_shortcut_for_common_shapes_agrees_with_phonenumbers_parse(prefix, digits):
     # The usual shapes skip phonenumbers.parse for speed; the answer must be the one parsing gives.
     assert _national(prefix + digits) == _national_by_parsing(prefix + digits)
@@ -89,6 +136,8 @@ def test_valid_means_a_valid_vietnamese_mobile_or_landline_for_phonenumbers(digi
     national, valid = normalize_phone("0" + digits)
     number = phonenumbers.parse("0" + digits, "VN")
     expected = phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in (
-        PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
     )
     assert valid == expected

@@ -23,7 +23,14 @@ def test_diacritics_detection():
     assert not has_vietnamese_diacritics("Tran Van Binh")
 
 
-@given(st.text(alphabet=st.sampled_from("aĐđ ễ\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2028\u3000\ufeffx"), max_size=30))
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            "aĐđ ễ\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2028\u3000\ufeffx"
+        ),
+        max_size=30,
+    )
+)
 def test_every_run_of_white_space_becomes_one_space_and_the_ends_are_trimmed(text: str) -> None:
     expected = re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
 
@@ -31,7 +38,10 @@ def test_every_run_of_white_space_becomes_one_space_and_the_ends_are_trimmed(tex
     assert fold(text) == re.sub(r"\s+", " ", fold_reference(text)).strip()
 
 
-@given(st.text(alphabet=st.sampled_from("aAđĐeê ễ\u0301\u0303\u034f\u200bΣσİ\t\xa0\u2000\u2001x"), max_size=30) | st.text(max_size=30))
+@given(
+    st.text(alphabet=st.sampled_from("aAđĐeê ễ\u0301\u0303\u034f\u200bΣσİ\t\xa0\u2000\u2001x"), max_size=30)
+    | st.text(max_size=30)
+)
 def test_folding_and_normalising_agree_with_their_definitions_on_any_text(text: str) -> None:
     """The fast paths (text already folded, words folded once) give what the plain definitions give: combining
     marks alone, marks after a space, the grapheme joiner (not a combining mark), unprintable characters that

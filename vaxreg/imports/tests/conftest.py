@@ -20,25 +20,47 @@ HEADERS = [
 @pytest.fixture
 def places(db: Any) -> dict[str, Any]:
     hue = Province.objects.create(code="46", name="Thành phố Huế", short_name="Huế", name_key="thanh pho hue")
-    hanoi = Province.objects.create(code="01", name="Thành phố Hà Nội", short_name="Hà Nội", name_key="thanh pho ha noi")
+    hanoi = Province.objects.create(
+        code="01", name="Thành phố Hà Nội", short_name="Hà Nội", name_key="thanh pho ha noi"
+    )
     thuan_hoa = Commune.objects.create(
-        code="19753", name="Phường Thuận Hóa", short_name="Thuận Hóa", kind="Phường", province=hue, name_key="phuong thuan hoa"
+        code="19753",
+        name="Phường Thuận Hóa",
+        short_name="Thuận Hóa",
+        kind="Phường",
+        province=hue,
+        name_key="phuong thuan hoa",
     )
     ba_dinh = Commune.objects.create(
-        code="00004", name="Phường Ba Đình", short_name="Ba Đình", kind="Phường", province=hanoi, name_key="phuong ba dinh"
+        code="00004",
+        name="Phường Ba Đình",
+        short_name="Ba Đình",
+        kind="Phường",
+        province=hanoi,
+        name_key="phuong ba dinh",
     )
-    old_province = LegacyProvince.objects.create(code="46", name="Thừa Thiên Huế", cccd_code="046", new_province=hue)
+    old_province = LegacyProvince.objects.create(
+        code="46", name="Thừa Thiên Huế", cccd_code="046", new_province=hue
+    )
     district = LegacyDistrict.objects.create(code="474", name="Thành phố Huế", province=old_province)
     LegacyCommune.objects.create(
         code="19774", name="Phường Phú Hội", district=district, province=old_province, new_commune=thuan_hoa
     )
     facilities = {
-        "TYT19753": Facility.objects.create(code="TYT19753", name="Trạm Y tế Thuận Hóa", commune=thuan_hoa, province=hue),
-        "BV4601": Facility.objects.create(code="BV4601", name="Bệnh viện Trung ương Huế", commune=thuan_hoa, province=hue),
-        "TYT00004": Facility.objects.create(code="TYT00004", name="Trạm Y tế Ba Đình", commune=ba_dinh, province=hanoi),
+        "TYT19753": Facility.objects.create(
+            code="TYT19753", name="Trạm Y tế Thuận Hóa", commune=thuan_hoa, province=hue
+        ),
+        "BV4601": Facility.objects.create(
+            code="BV4601", name="Bệnh viện Trung ương Huế", commune=thuan_hoa, province=hue
+        ),
+        "TYT00004": Facility.objects.create(
+            code="TYT00004", name="Trạm Y tế Ba Đình", commune=ba_dinh, province=hanoi
+        ),
     }
     az = Vaccine.objects.create(code="AZ", name="Vaxzevria", manufacturer="AstraZeneca", primary_doses=2)
-    pfizer = Vaccine.objects.create(code="COMIRNATY", name="Comirnaty", manufacturer="Pfizer-BioNTech", primary_doses=2)
+    pfizer = Vaccine.objects.create(
+        code="COMIRNATY", name="Comirnaty", manufacturer="Pfizer-BioNTech", primary_doses=2
+    )
     for alias in ("AZ", "AstraZeneca", "Astra"):
         VaccineAlias.objects.create(alias_key=alias_key(alias), vaccine=az)
     for alias in ("Pfizer", "Comirnaty"):
@@ -70,7 +92,9 @@ def row(**values: Any) -> list[Any]:
     return [defaults[k] for k in order]
 
 
-def write_csv(path: Path, rows: list[list[Any]], *, encoding: str = "utf-8-sig", delimiter: str = ",", headers=None) -> Path:
+def write_csv(
+    path: Path, rows: list[list[Any]], *, encoding: str = "utf-8-sig", delimiter: str = ",", headers=None
+) -> Path:
     import csv
     import io
 
@@ -78,7 +102,9 @@ def write_csv(path: Path, rows: list[list[Any]], *, encoding: str = "utf-8-sig",
     writer = csv.writer(text, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow(headers or HEADERS)
     for r in rows:
-        writer.writerow(["" if v is None else (v.strftime("%d/%m/%Y") if isinstance(v, dt.date) else v) for v in r])
+        writer.writerow(
+            ["" if v is None else (v.strftime("%d/%m/%Y") if isinstance(v, dt.date) else v) for v in r]
+        )
     path.write_bytes(text.getvalue().encode(encoding))
     return path
 

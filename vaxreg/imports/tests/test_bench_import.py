@@ -18,12 +18,20 @@ def test_bench_imports_exactly_the_rows_asked_for(tmp_path: Path) -> None:
     assert result["ratio"] == pytest.approx(result["rows_per_s"] / result["baseline_rows_per_s"], rel=0.01)
     assert result["peak_rss_mb_importer"] > 20
     assert result["peak_rss_mb_reader"] > 10  # the process that reads the file is counted too
-    assert result["peak_rss_mb"] == pytest.approx(result["peak_rss_mb_importer"] + result["peak_rss_mb_reader"], abs=0.2)
+    assert result["peak_rss_mb"] == pytest.approx(
+        result["peak_rss_mb_importer"] + result["peak_rss_mb_reader"], abs=0.2
+    )
 
 
 def test_cutting_the_file_keeps_whole_records_even_with_line_breaks_in_cells(tmp_path: Path) -> None:
     path = tmp_path / "rows.csv"
-    records = [["Họ và tên", "Địa chỉ"], ["An", "thôn 1"], ["Bình", "thôn 2\nxóm 3"], ["Chi", "thôn 4"], ["Dũng", "x"]]
+    records = [
+        ["Họ và tên", "Địa chỉ"],
+        ["An", "thôn 1"],
+        ["Bình", "thôn 2\nxóm 3"],
+        ["Chi", "thôn 4"],
+        ["Dũng", "x"],
+    ]
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         csv.writer(handle).writerows(records)
 

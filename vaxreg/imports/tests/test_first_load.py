@@ -14,7 +14,8 @@ from vaxreg.people.models import Person
 from vaxreg.vaccinations.models import Dose
 
 pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="indexes are built at the end of a first load on PostgreSQL only"
+    connection.vendor != "postgresql",
+    reason="indexes are built at the end of a first load on PostgreSQL only",
 )
 
 TABLES = ["people_person", "vaccinations_dose"]
@@ -22,7 +23,9 @@ TABLES = ["people_person", "vaccinations_dose"]
 
 def indexes() -> list[tuple[str, str]]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) ORDER BY 1", [TABLES])
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) ORDER BY 1", [TABLES]
+        )
         return cursor.fetchall()
 
 
@@ -58,10 +61,24 @@ def test_a_first_load_stores_what_a_load_with_its_indexes_stores_and_ends_with_e
         row(source_record_id="A1", id_number="046187000555", full_name="Võ Văn Hùng", gender="Nam"),
         row(source_record_id="B1", id_number="", full_name="Đặng Thị Mai", date_of_birth="02/02/1960"),
         row(source_record_id="C1", id_number="046190000003", full_name="Trần Thị Cúc"),
-        row(source_record_id="A2", id_number="046187000555", full_name="Võ Văn Hùng", gender="Nam", dose_number="2"),
-        row(source_record_id="B2", id_number="", full_name="Đặng Thị Mai", date_of_birth="02/02/1960", dose_number="2"),
+        row(
+            source_record_id="A2",
+            id_number="046187000555",
+            full_name="Võ Văn Hùng",
+            gender="Nam",
+            dose_number="2",
+        ),
+        row(
+            source_record_id="B2",
+            id_number="",
+            full_name="Đặng Thị Mai",
+            date_of_birth="02/02/1960",
+            dose_number="2",
+        ),
         row(source_record_id="A1", id_number="046187000555", full_name="Võ Văn Hùng", gender="Nam"),  # again
-        row(source_record_id="C1", id_number="046190000003", full_name="Trần Thị Cúc", lot_number="OTHER"),  # conflict
+        row(
+            source_record_id="C1", id_number="046190000003", full_name="Trần Thị Cúc", lot_number="OTHER"
+        ),  # conflict
     ]
     path = write_csv(tmp_path / "first.csv", rows)
 
@@ -77,15 +94,19 @@ def test_a_first_load_stores_what_a_load_with_its_indexes_stores_and_ends_with_e
             assert (indexes(), constraints()) == (indexes_before, constraints_before)
             transaction.set_rollback(True)
 
-    assert results[True] == results[False] == (
-        (7, 6, 1, 3),
-        [
-            ("Trần Thị Cúc", "C1", "A1001"),
-            ("Võ Văn Hùng", "A1", "A1001"),
-            ("Võ Văn Hùng", "A2", "A1001"),
-            ("Đặng Thị Mai", "B1", "A1001"),
-            ("Đặng Thị Mai", "B2", "A1001"),
-        ],
+    assert (
+        results[True]
+        == results[False]
+        == (
+            (7, 6, 1, 3),
+            [
+                ("Trần Thị Cúc", "C1", "A1001"),
+                ("Võ Văn Hùng", "A1", "A1001"),
+                ("Võ Văn Hùng", "A2", "A1001"),
+                ("Đặng Thị Mai", "B1", "A1001"),
+                ("Đặng Thị Mai", "B2", "A1001"),
+            ],
+        )
     )
 
 
@@ -103,9 +124,15 @@ def test_tables_another_session_is_reading_keep_their_indexes(places: Any) -> No
     db = connection.settings_dict
     before = indexes()
     with psycopg.connect(
-        dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"] or None, password=db["PASSWORD"] or None
+        dbname=db["NAME"],
+        user=db["USER"],
+        host=db["HOST"],
+        port=db["PORT"] or None,
+        password=db["PASSWORD"] or None,
     ) as other:
-        other.execute("LOCK TABLE people_person IN ACCESS SHARE MODE")  # held until this session's transaction ends
+        other.execute(
+            "LOCK TABLE people_person IN ACCESS SHARE MODE"
+        )  # held until this session's transaction ends
         started = time.monotonic()
         with transaction.atomic():
             assert not pipeline.DeferredIndexes().defer()

@@ -25,7 +25,9 @@ from vaxreg.vaccinations.models import Dose
     [(2, 1_000), (2, 1), (2, 0), (5_000, 1_000)],
     ids=["chunks-of-2", "key-memory-full-after-1", "no-key-memory", "one-chunk"],
 )
-def test_a_source_id_seen_in_an_earlier_chunk_is_recognised(places, tmp_path, monkeypatch, chunk_rows, fresh_keys):
+def test_a_source_id_seen_in_an_earlier_chunk_is_recognised(
+    places, tmp_path, monkeypatch, chunk_rows, fresh_keys
+):
     """A facility's first import keeps the keys it wrote instead of looking each row up: a row repeated
     chunks later is still the same dose, and the same id with other values is still refused."""
     monkeypatch.setattr(pipeline, "CHUNK_ROWS", chunk_rows)
@@ -48,7 +50,9 @@ def test_a_source_id_seen_in_an_earlier_chunk_is_recognised(places, tmp_path, mo
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 2, 5_000], ids=["chunks-of-1", "chunks-of-2", "one-chunk"])
-def test_a_person_is_found_again_whatever_chunk_their_doses_fall_in(places, tmp_path, monkeypatch, chunk_rows):
+def test_a_person_is_found_again_whatever_chunk_their_doses_fall_in(
+    places, tmp_path, monkeypatch, chunk_rows
+):
     """A chunk is matched while the one before it is still being written: persons that chunk created are
     found all the same, by ID and, without an ID, by name, birth date, gender and commune."""
     monkeypatch.setattr(pipeline, "CHUNK_ROWS", chunk_rows)
@@ -59,18 +63,29 @@ def test_a_person_is_found_again_whatever_chunk_their_doses_fall_in(places, tmp_
         row(source_record_id="B1", dose_number="1", **without_id),
         row(source_record_id="A2", dose_number="2", vaccination_date="01/10/2021", **with_id),
         row(source_record_id="B2", dose_number="2", vaccination_date="01/10/2021", **without_id),
-        row(source_record_id="X1", id_number="", full_name="Đặng Thị Mai", date_of_birth="1960"),  # another person
+        row(
+            source_record_id="X1", id_number="", full_name="Đặng Thị Mai", date_of_birth="1960"
+        ),  # another person
         row(source_record_id="A3", dose_number="3", vaccination_date="01/03/2022", **with_id),
         row(source_record_id="B3", dose_number="3", vaccination_date="01/03/2022", **without_id),
     ]
     batch = run_import(write_csv(tmp_path / "spread.csv", rows))
 
     assert (batch.rows_stored, batch.persons_created, batch.doses_created) == (7, 3, 7)
-    doses_of = {p.full_name + str(p.birth_day): sorted(p.doses.values_list("source_record_id", flat=True)) for p in Person.objects.all()}
-    assert doses_of == {"Võ Văn Hùng15": ["A1", "A2", "A3"], "Đặng Thị Mai2": ["B1", "B2", "B3"], "Đặng Thị MaiNone": ["X1"]}
+    doses_of = {
+        p.full_name + str(p.birth_day): sorted(p.doses.values_list("source_record_id", flat=True))
+        for p in Person.objects.all()
+    }
+    assert doses_of == {
+        "Võ Văn Hùng15": ["A1", "A2", "A3"],
+        "Đặng Thị Mai2": ["B1", "B2", "B3"],
+        "Đặng Thị MaiNone": ["X1"],
+    }
 
 
-@pytest.mark.parametrize("chunk_rows", [1, 2, 3, 5_000], ids=["chunks-of-1", "chunks-of-2", "chunks-of-3", "one-chunk"])
+@pytest.mark.parametrize(
+    "chunk_rows", [1, 2, 3, 5_000], ids=["chunks-of-1", "chunks-of-2", "chunks-of-3", "one-chunk"]
+)
 def test_a_row_without_an_id_joins_the_person_with_an_id_it_describes_whatever_chunk_it_falls_in(
     places, tmp_path, monkeypatch, chunk_rows
 ):
@@ -82,12 +97,16 @@ def test_a_row_without_an_id_joins_the_person_with_an_id_it_describes_whatever_c
         row(source_record_id="A1", id_number="046085568815", **described),
         row(source_record_id="X1", id_number="046085500001", full_name="Lê Thị Thu"),
         row(source_record_id="X2", id_number="046085500002", full_name="Lê Thị Hạ"),
-        row(source_record_id="A2", id_number="", commune_code="19774", **described),  # the old code of the same commune
+        row(
+            source_record_id="A2", id_number="", commune_code="19774", **described
+        ),  # the old code of the same commune
         row(source_record_id="A3", id_number="046085599999", **described),  # another ID: another person
         row(source_record_id="A4", id_number="", **described),
     ]
     batch = run_import(write_csv(tmp_path / "mixed.csv", rows))
-    later = run_import(write_csv(tmp_path / "later.csv", [row(source_record_id="A5", id_number="", **described)]))
+    later = run_import(
+        write_csv(tmp_path / "later.csv", [row(source_record_id="A5", id_number="", **described)])
+    )
 
     person_of = {d.source_record_id: d.person_id for d in Dose.objects.all()}
     assert person_of["A1"] == person_of["A2"] == person_of["A4"] == person_of["A5"] != person_of["A3"]
@@ -100,7 +119,13 @@ def test_doses_of_one_person_become_one_person_with_every_dose(places, tmp_path)
         [
             row(source_record_id="R1", vaccination_date="01/08/2021", dose_number="1"),
             row(source_record_id="R2", vaccination_date="2021-10-01", dose_number="2", vaccine="Pfizer"),
-            row(full_name="Trần Văn Bình", id_number="046090000777", gender="Nam", date_of_birth="1990", source_record_id="R3"),
+            row(
+                full_name="Trần Văn Bình",
+                id_number="046090000777",
+                gender="Nam",
+                date_of_birth="1990",
+                source_record_id="R3",
+            ),
         ],
     )
     batch = run_import(path)
@@ -120,11 +145,18 @@ def test_doses_of_one_person_become_one_person_with_every_dose(places, tmp_path)
 
 
 def test_reimporting_the_same_file_changes_nothing(places, tmp_path):
-    path = write_csv(tmp_path / "f.csv", [row(source_record_id=f"R{i}", id_number=f"0461870{i:05d}") for i in range(20)])
+    path = write_csv(
+        tmp_path / "f.csv", [row(source_record_id=f"R{i}", id_number=f"0461870{i:05d}") for i in range(20)]
+    )
     first = run_import(path)
     snapshot = list(Dose.objects.order_by("id").values())
     second = run_import(path)
-    assert (second.rows_read, second.doses_unchanged, second.doses_created, second.persons_created) == (20, 20, 0, 0)
+    assert (second.rows_read, second.doses_unchanged, second.doses_created, second.persons_created) == (
+        20,
+        20,
+        0,
+        0,
+    )
     assert list(Dose.objects.order_by("id").values()) == snapshot
     assert Person.objects.count() == first.persons_created == 20
     assert ChangeRecord.objects.count() == 0
@@ -149,7 +181,11 @@ def test_a_changed_row_updates_its_records_with_history(places, tmp_path):
 
 
 def test_a_row_written_differently_but_saying_the_same_changes_nothing(places, tmp_path):
-    run_import(write_csv(tmp_path / "a.csv", [row(source_record_id="R1"), row(source_record_id="R2", lot_number="A1")]))
+    run_import(
+        write_csv(
+            tmp_path / "a.csv", [row(source_record_id="R1"), row(source_record_id="R2", lot_number="A1")]
+        )
+    )
     Dose.objects.filter(source_record_id="R2").update(signed_off=True)
     stored = {d["source_record_id"]: d for d in Dose.objects.values()}
     person = Person.objects.values().get()
@@ -159,7 +195,12 @@ def test_a_row_written_differently_but_saying_the_same_changes_nothing(places, t
         row(source_record_id="R2", lot_number="A1", vaccination_date="2021-08-01"),
     ]
     batch = run_import(write_csv(tmp_path / "b.csv", again))
-    assert (batch.rows_stored, batch.doses_unchanged, batch.doses_updated, batch.persons_updated) == (2, 2, 0, 0)
+    assert (batch.rows_stored, batch.doses_unchanged, batch.doses_updated, batch.persons_updated) == (
+        2,
+        2,
+        0,
+        0,
+    )
     assert batch.rows_rejected == 0  # the signed-off dose is not changed, so not refused either
     assert Person.objects.values().get() == person
     after = {d["source_record_id"]: d for d in Dose.objects.values()}
@@ -174,15 +215,23 @@ def test_a_row_written_differently_but_saying_the_same_changes_nothing(places, t
 
 
 def test_a_fingerprint_of_an_earlier_importer_is_replaced_without_undoing_a_correction(places, tmp_path):
-    path = write_csv(tmp_path / "a.csv", [row(source_record_id="R1"), row(source_record_id="R2", lot_number="A1")])
+    path = write_csv(
+        tmp_path / "a.csv", [row(source_record_id="R1"), row(source_record_id="R2", lot_number="A1")]
+    )
     run_import(path)
     # What an earlier version of the importer left: a shorter fingerprint, and a name corrected since.
     Dose.objects.update(source_hash="0" * 24)
     Person.objects.update(full_name="Nguyễn Thị Hòa", name_key="nguyen thi hoa")
-    batch = run_import(write_csv(tmp_path / "b.csv", [row(source_record_id="R1"), row(source_record_id="R2", lot_number="B2")]))
+    batch = run_import(
+        write_csv(
+            tmp_path / "b.csv", [row(source_record_id="R1"), row(source_record_id="R2", lot_number="B2")]
+        )
+    )
     assert (batch.doses_unchanged, batch.doses_updated, batch.persons_updated) == (1, 1, 0)
     assert Person.objects.get().full_name == "Nguyễn Thị Hòa"
-    assert Dose.objects.get(source_record_id="R2").lot_number == "B2"  # a dose the file changed is still changed
+    assert (
+        Dose.objects.get(source_record_id="R2").lot_number == "B2"
+    )  # a dose the file changed is still changed
     assert {len(h) for h in Dose.objects.values_list("source_hash", flat=True)} == {32}
     assert run_import(path).doses_unchanged == 1  # R1 known at once; R2 changed back
 
@@ -208,7 +257,10 @@ def test_rows_missing_citizen_fields_are_stored_and_unusable_rows_kept_with_reas
     assert rejected[4].reasons[0]["code"] == "VACCINATION_DATE_MISSING"
     assert rejected[5].reasons[0]["code"] == "VACCINATION_DATE_INVALID"
     assert rejected[5].raw["Ngày tiêm"] == "31/02/2021"
-    assert rejected[6].reasons[0]["code"] == "FACILITY_UNKNOWN" and "NOPE" in rejected[6].reasons[0]["message_en"]
+    assert (
+        rejected[6].reasons[0]["code"] == "FACILITY_UNKNOWN"
+        and "NOPE" in rejected[6].reasons[0]["message_en"]
+    )
     content, content_type, name = rejected_rows_report(batch=batch, actor=None, fmt="csv")
     text = content.decode("utf-8-sig")
     assert "31/02/2021" in text and "VACCINATION_DATE_INVALID" in text and name.endswith(".csv")
@@ -217,9 +269,15 @@ def test_rows_missing_citizen_fields_are_stored_and_unusable_rows_kept_with_reas
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "cp1258"])
-def test_a_line_the_csv_reader_cannot_read_is_reported_and_the_rows_after_it_are_read(places, tmp_path, encoding):
+def test_a_line_the_csv_reader_cannot_read_is_reported_and_the_rows_after_it_are_read(
+    places, tmp_path, encoding
+):
     too_long = "x" * (readers.MAX_FIELD_CHARS + 1)  # longer than any field the reader accepts
-    rows = [row(source_record_id="R1"), row(source_record_id="R2", address=too_long), row(source_record_id="R3")]
+    rows = [
+        row(source_record_id="R1"),
+        row(source_record_id="R2", address=too_long),
+        row(source_record_id="R3"),
+    ]
     path = write_csv(tmp_path / "f.csv", rows, encoding="utf-8")
     if encoding == "cp1258":  # tones as combining marks, composed again as the lines are read
         path.write_bytes(_encode_cp1258(path.read_text(encoding="utf-8")))
@@ -289,7 +347,13 @@ def test_xlsx_with_date_cells_serials_and_numeric_ids(places, tmp_path):
     sheet = workbook.active
     sheet.append(["DANH SÁCH TIÊM CHỦNG COVID-19"])  # a title row above the header
     sheet.append(HEADERS)
-    sheet.append(row(date_of_birth=dt.datetime(1987, 3, 15), id_number=1090012345, vaccination_date=dt.datetime(2021, 8, 1)))
+    sheet.append(
+        row(
+            date_of_birth=dt.datetime(1987, 3, 15),
+            id_number=1090012345,
+            vaccination_date=dt.datetime(2021, 8, 1),
+        )
+    )
     sheet.append(row(source_record_id="R2", full_name="Lê Văn Cường", gender="Nam", date_of_birth=1990,
                      id_number="001090000042", vaccination_date=44470, dose_number=2))  # fmt: skip
     path = tmp_path / "f.xlsx"
@@ -307,7 +371,10 @@ def test_xlsx_with_date_cells_serials_and_numeric_ids(places, tmp_path):
 
 def test_a_facility_user_imports_only_its_own_rows(places, tmp_path):
     user = user_create(username="f1", password="x" * 12, role=Role.FACILITY, facility_code="TYT19753")
-    path = write_csv(tmp_path / "f.csv", [row(source_record_id="OWN"), row(source_record_id="OTHER", facility_code="BV4601")])
+    path = write_csv(
+        tmp_path / "f.csv",
+        [row(source_record_id="OWN"), row(source_record_id="OTHER", facility_code="BV4601")],
+    )
     batch = run_import(path, uploaded_by=user)
     assert (batch.rows_stored, batch.rows_rejected) == (1, 1)
     assert RejectedRow.objects.get(batch=batch).reasons[0]["code"] == "FACILITY_NOT_ALLOWED"
@@ -322,7 +389,11 @@ def test_matching_rules(places, tmp_path):
         row(source_record_id="A2", full_name="Phạm Văn Tú", gender="Nam"),
         # no ID: same folded name, birth date, gender and commune → same person
         row(source_record_id="B1", id_number="", full_name="Hồ Thị Lan"),
-        row(source_record_id="B2", id_number="", full_name="HO THI LAN".title().replace("Ho", "Hồ").replace("Lan", "Lan")),
+        row(
+            source_record_id="B2",
+            id_number="",
+            full_name="HO THI LAN".title().replace("Ho", "Hồ").replace("Lan", "Lan"),
+        ),
         # no ID, another commune → another person
         row(source_record_id="B3", id_number="", full_name="Hồ Thị Lan", commune_code="00004"),
         # no ID and no name: never merged
@@ -336,7 +407,12 @@ def test_matching_rules(places, tmp_path):
     assert person_of["B1"] == person_of["B2"] != person_of["B3"]
     assert person_of["C1"] != person_of["C2"]
     # Later files find the same persons again.
-    batch = run_import(write_csv(tmp_path / "g.csv", [row(source_record_id="A9"), row(source_record_id="B9", id_number="", full_name="Hồ Thị Lan")]))
+    batch = run_import(
+        write_csv(
+            tmp_path / "g.csv",
+            [row(source_record_id="A9"), row(source_record_id="B9", id_number="", full_name="Hồ Thị Lan")],
+        )
+    )
     person_of = {d.source_record_id: d.person_id for d in Dose.objects.all()}
     assert person_of["A9"] == person_of["A1"] and person_of["B9"] == person_of["B1"]
     assert batch.persons_created == 0
@@ -357,7 +433,7 @@ def test_hostile_files_never_crash_and_never_lose_a_good_row(places, tmp_path):
         ["", "", "", "", "", "", "", "", "", "", "", "", ""],  # blank line
         row(source_record_id="GOOD1"),  # exact duplicate: the same dose
         row(source_record_id="GOOD1", lot_number="CHANGED"),  # same id, other values: the first is kept
-        row(source_record_id="FORMULA", full_name="=HYPERLINK(\"http://x\")", dose_number="=1+1"),
+        row(source_record_id="FORMULA", full_name='=HYPERLINK("http://x")', dose_number="=1+1"),
         row(source_record_id="EXTRA") + ["extra", "cells", "beyond", "the", "header"],
         row(source_record_id="SHORT")[:10],
         row(source_record_id="LONGNAME", full_name="x" * 10_000),
@@ -382,7 +458,10 @@ def test_hostile_files_never_crash_and_never_lose_a_good_row(places, tmp_path):
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-8", "utf-16"])
 def test_a_nul_character_is_stored_as_a_replacement_mark(places, tmp_path, encoding):
-    rows = [row(source_record_id="NUL1", full_name="Tran\x00 Van Binh", lot_number="A\x001"), row(source_record_id="OK2")]
+    rows = [
+        row(source_record_id="NUL1", full_name="Tran\x00 Van Binh", lot_number="A\x001"),
+        row(source_record_id="OK2"),
+    ]
     batch = run_import(write_csv(tmp_path / "nul.csv", rows, encoding=encoding))
     assert (batch.status, batch.rows_stored, batch.rows_rejected) == ("done", 2, 0), batch.message
     dose = Dose.objects.get(source_record_id="NUL1")
@@ -390,7 +469,9 @@ def test_a_nul_character_is_stored_as_a_replacement_mark(places, tmp_path, encod
 
 
 def test_a_crash_mid_file_leaves_nothing_and_a_rerun_gives_one_clean_import(places, tmp_path, monkeypatch):
-    path = write_csv(tmp_path / "f.csv", [row(source_record_id=f"R{i}", id_number=f"0461870{i:05d}") for i in range(30)])
+    path = write_csv(
+        tmp_path / "f.csv", [row(source_record_id=f"R{i}", id_number=f"0461870{i:05d}") for i in range(30)]
+    )
     monkeypatch.setattr(pipeline, "CHUNK_ROWS", 10)
     calls = {"n": 0}
 
@@ -413,7 +494,9 @@ def test_a_crash_mid_file_leaves_nothing_and_a_rerun_gives_one_clean_import(plac
 def test_a_failed_write_stops_the_import_and_leaves_nothing(places, tmp_path, monkeypatch):
     """The rows of a chunk are written while the next is matched (on PostgreSQL, by another thread): a write
     that fails there still fails the whole import, and nothing of it stays."""
-    path = write_csv(tmp_path / "f.csv", [row(source_record_id=f"R{i}", id_number=f"0461870{i:05d}") for i in range(30)])
+    path = write_csv(
+        tmp_path / "f.csv", [row(source_record_id=f"R{i}", id_number=f"0461870{i:05d}") for i in range(30)]
+    )
     monkeypatch.setattr(pipeline, "CHUNK_ROWS", 10)
     real_insert = BulkWriter.insert
     calls = {"n": 0}
@@ -439,7 +522,10 @@ def test_a_failed_write_stops_the_import_and_leaves_nothing(places, tmp_path, mo
 
 def test_a_province_user_imports_only_rows_of_its_province(places, tmp_path):
     user = user_create(username="p46", password="x" * 12, role=Role.PROVINCE, province_code="46")
-    path = write_csv(tmp_path / "f.csv", [row(source_record_id="HUE"), row(source_record_id="HN", facility_code="TYT00004")])
+    path = write_csv(
+        tmp_path / "f.csv",
+        [row(source_record_id="HUE"), row(source_record_id="HN", facility_code="TYT00004")],
+    )
     batch = run_import(path, uploaded_by=user)
     assert (batch.rows_stored, batch.rows_rejected) == (1, 1)
     assert RejectedRow.objects.get(batch=batch).reasons[0]["code"] == "FACILITY_OUTSIDE_PROVINCE"
@@ -451,7 +537,13 @@ def test_a_workbook_with_date_cells_and_text_dates_gives_one_person(places, tmp_
     workbook = Workbook()
     sheet = workbook.active
     sheet.append(HEADERS)
-    sheet.append(row(date_of_birth=dt.datetime(1987, 3, 15), id_number=1090012345, vaccination_date=dt.datetime(2021, 8, 1)))
+    sheet.append(
+        row(
+            date_of_birth=dt.datetime(1987, 3, 15),
+            id_number=1090012345,
+            vaccination_date=dt.datetime(2021, 8, 1),
+        )
+    )
     sheet.append(row(source_record_id="R2", date_of_birth="15/03/1987", id_number="001090012345",
                      vaccination_date="02/09/2021", dose_number=2))  # fmt: skip
     path = tmp_path / "f.xlsx"
@@ -459,19 +551,33 @@ def test_a_workbook_with_date_cells_and_text_dates_gives_one_person(places, tmp_
     batch = run_import(path)
     assert (batch.rows_stored, batch.rows_rejected, batch.persons_created) == (2, 0, 1), batch.message
     person = Person.objects.get()
-    assert person.id_number == "001090012345" and (person.birth_year, person.birth_month, person.birth_day) == (1987, 3, 15)
+    assert person.id_number == "001090012345" and (
+        person.birth_year,
+        person.birth_month,
+        person.birth_day,
+    ) == (1987, 3, 15)
 
 
 @pytest.mark.parametrize("key_checks", ["importer", "database"])
 def test_both_ways_of_checking_foreign_keys_store_the_same_records(places, tmp_path, settings, key_checks):
     settings.VAXREG_IMPORT_KEY_CHECKS = key_checks
     rows = [row(source_record_id=f"R{i}", dose_number=str(i)) for i in (1, 2)]
-    rows.append(row(full_name="Lê Văn Tám", id_number="", source_record_id="R3", facility_code="BV4601", vaccine="Pfizer"))
+    rows.append(
+        row(
+            full_name="Lê Văn Tám",
+            id_number="",
+            source_record_id="R3",
+            facility_code="BV4601",
+            vaccine="Pfizer",
+        )
+    )
     first = run_import(write_csv(tmp_path / "a.csv", rows))
     rows[0] = row(source_record_id="R1", dose_number="1", commune_code="", lot_number="B7")
     second = run_import(write_csv(tmp_path / "b.csv", rows))
     assert (first.rows_stored, first.persons_created, second.doses_updated) == (3, 2, 1)
-    assert sorted(Dose.objects.values_list("source_record_id", "facility__code", "vaccine_id", "person__full_name")) == [
+    assert sorted(
+        Dose.objects.values_list("source_record_id", "facility__code", "vaccine_id", "person__full_name")
+    ) == [
         ("R1", "TYT19753", "AZ", "Nguyễn Thị Hoa"),
         ("R2", "TYT19753", "AZ", "Nguyễn Thị Hoa"),
         ("R3", "BV4601", "COMIRNATY", "Lê Văn Tám"),
@@ -502,7 +608,9 @@ def test_a_running_import_shows_its_progress_at_most_once_a_second(tmp_path, set
     from vaxreg.imports.selectors import import_batch_progress
 
     settings.MEDIA_ROOT = str(tmp_path)
-    batch = ImportBatch.objects.create(file_name="f.csv", status=ImportBatch.Status.RUNNING, created_at=dt.datetime.now(dt.UTC))
+    batch = ImportBatch.objects.create(
+        file_name="f.csv", status=ImportBatch.Status.RUNNING, created_at=dt.datetime.now(dt.UTC)
+    )
 
     def shown() -> int:
         batch.refresh_from_db()
@@ -540,13 +648,17 @@ def test_an_import_too_large_to_recheck_at_once_queues_a_scan_of_the_provinces_o
     assert queued == [["01", "46"]]
 
     # A later file about the Huế resident only, given a dose in Hà Nội: the stored person's province is Huế.
-    later = [row(source_record_id="HN2", facility_code="TYT00004", vaccination_date="01/09/2021", dose_number="2")]
+    later = [
+        row(source_record_id="HN2", facility_code="TYT00004", vaccination_date="01/09/2021", dose_number="2")
+    ]
     with django_capture_on_commit_callbacks(execute=True):
         run_import(write_csv(tmp_path / "later.csv", later))
     assert queued[1:] == [["46"]]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the writer runs on its own thread on PostgreSQL only")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the writer runs on its own thread on PostgreSQL only"
+)
 def test_an_import_leaves_the_priority_of_the_process_that_ran_it_as_it_was(places, tmp_path):
     """Only the import's writer thread yields to the reading process; the worker that ran the import does not
     stay slowed down."""

@@ -56,7 +56,10 @@ def test_a_batch_left_running_by_a_dead_process_is_closed_and_can_be_run_again(p
 
     batch.refresh_from_db()
     assert batch.status == ImportBatch.Status.FAILED and batch.finished_at is not None
-    assert "không dòng nào của tệp được lưu" in batch.message and "no row of the file was stored" in batch.message
+    assert (
+        "không dòng nào của tệp được lưu" in batch.message
+        and "no row of the file was stored" in batch.message
+    )
     event = AuditEvent.objects.get(action=AuditEvent.Action.IMPORT_INTERRUPTED)
     assert event.object_id == str(batch.pk) and event.detail["rows_handled_before_the_stop"] == 2
     assert import_batches_interrupted_close() == 0  # closed once
@@ -71,7 +74,9 @@ def test_a_batch_still_being_imported_is_left_alone_and_not_run_twice(places, tm
 
     with _held_by_another_process(f"import-batch:{batch.pk}"):
         assert import_batches_interrupted_close() == 0
-        assert import_batch_run(batch_id=batch.pk).status == ImportBatch.Status.RUNNING  # not run a second time
+        assert (
+            import_batch_run(batch_id=batch.pk).status == ImportBatch.Status.RUNNING
+        )  # not run a second time
         assert not Dose.objects.exists()
 
     batch.refresh_from_db()

@@ -32,7 +32,9 @@ def test_a_stray_quote_mark_does_not_swallow_the_rows_after_it(places, tmp_path,
         _line(source_record_id="R2", lot_number='"A1002'),  # typed with a quote mark that nothing closes
         _line(source_record_id="R3", full_name="Trần Văn Bình", id_number="046090000777"),
         # A quoted cell: its first quote mark closes R2's.
-        _line(source_record_id="R4", full_name="Lê Thị Hiền", id_number="046190000888", address='"85, tổ 27"'),
+        _line(
+            source_record_id="R4", full_name="Lê Thị Hiền", id_number="046190000888", address='"85, tổ 27"'
+        ),
         _line(source_record_id="R5"),
     ]
     path = _write(tmp_path / "doses.csv", lines, encoding)

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.slow
 
 
 def _vaxreg(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "vaxreg.cli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "vaxreg.cli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
 def _counts(db: Path) -> tuple[int, int]:
@@ -69,7 +71,9 @@ def test_killing_the_import_process_leaves_nothing_and_a_rerun_is_one_clean_impo
         env=env, check=False, capture_output=True,
     )  # fmt: skip
     assert queue.returncode == 0, queue.stderr
-    victim = _vaxreg(["worker", "--no-reload", "--no-startup-delay", "--no-periodic", "--queue-name", "*"], env)
+    victim = _vaxreg(
+        ["worker", "--no-reload", "--no-startup-delay", "--no-periodic", "--queue-name", "*"], env
+    )
     deadline = time.monotonic() + 120
     progress = list(tmp_path.glob("private/imports/batch-*.progress"))
     while not progress and time.monotonic() < deadline and victim.poll() is None:

@@ -106,7 +106,10 @@ def test_history_shows_person_and_dose_changes_newest_first(world):
     )
     other = world.persons["binh_hn"]
     record_change(
-        entity="person", entity_id=other.pk, changes={"phone": ("1", "2")}, source=ChangeSource(type=SourceType.SYSTEM)
+        entity="person",
+        entity_id=other.pk,
+        changes={"phone": ("1", "2")},
+        source=ChangeSource(type=SourceType.SYSTEM),
     )
     history = person_history(person)
     assert [(c.entity, c.field) for c in history] == [("dose", "lot_number"), ("person", "phone")]

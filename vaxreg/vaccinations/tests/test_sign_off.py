@@ -16,7 +16,11 @@ def test_the_facility_signs_off_a_day_once(world):
     head = world.users["facility_hn1"]
     signed = day_sign_off(actor=head, facility_id=head.facility_id, day=DAY)
     assert signed.doses == 2  # Đào's and Hoa's first doses at HN001
-    assert set(Dose.objects.filter(facility_id=head.facility_id, vaccination_date=DAY).values_list("signed_off", flat=True)) == {True}
+    assert set(
+        Dose.objects.filter(facility_id=head.facility_id, vaccination_date=DAY).values_list(
+            "signed_off", flat=True
+        )
+    ) == {True}
     assert not Dose.objects.filter(facility=world.facilities["HN002"], signed_off=True).exists()
     assert AuditEvent.objects.filter(action="day_signed_off", actor=head).exists()
     with pytest.raises(SignOffRefused, match="already signed off"):
@@ -44,7 +48,13 @@ def test_a_signed_off_dose_changes_by_correction_only(world, tmp_path):
     assert (batch.rows_read, batch.rows_stored, batch.rows_rejected) == (1, 0, 1)
     assert batch.rejected_rows.get().reasons[0]["code"] == "DOSE_SIGNED_OFF"
     assert Dose.objects.get(pk=dose.pk).lot_number == "LOT-dao_hn-0"
-    dose_correct(dose_id=dose.pk, expected_version=1, changes={"lot_number": "OTHER-LOT"}, reason="Sai số lô khi nhập", actor_id=head.pk)
+    dose_correct(
+        dose_id=dose.pk,
+        expected_version=1,
+        changes={"lot_number": "OTHER-LOT"},
+        reason="Sai số lô khi nhập",
+        actor_id=head.pk,
+    )
     assert Dose.objects.get(pk=dose.pk).lot_number == "OTHER-LOT"
 
 

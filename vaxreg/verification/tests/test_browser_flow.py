@@ -25,7 +25,9 @@ def _log_in(page: Page, base_url: str, username: str) -> None:
     expect(page).to_have_url(base_url + reverse("web:home"))
 
 
-def test_station_corrects_escalates_and_the_police_match_resolves(browser_page: Page, live_server: Any) -> None:
+def test_station_corrects_escalates_and_the_police_match_resolves(
+    browser_page: Page, live_server: Any
+) -> None:
     world = world_build()
     dao, hoa = world.persons["dao_hn"], world.persons["hoa_traveller"]
     Person.objects.filter(pk=dao.pk).update(gender="M")  # her CCCD says female
@@ -73,7 +75,9 @@ def test_station_corrects_escalates_and_the_police_match_resolves(browser_page: 
     page.fill("[name=birth_date]", "15/01/1985")
     page.select_option("select[name=gender]", "F")
     page.fill("[name=id_number]", "079185001122")
-    page.locator(f"form[action='{reverse('verification:police_case', args=[hoa_case.pk])}'] button[type=submit]").first.click()
+    page.locator(
+        f"form[action='{reverse('verification:police_case', args=[hoa_case.pk])}'] button[type=submit]"
+    ).first.click()
     page.wait_for_load_state()
     hoa_case.refresh_from_db()
     assert hoa_case.state == CaseState.RESOLVED
@@ -85,7 +89,9 @@ def test_station_corrects_escalates_and_the_police_match_resolves(browser_page: 
     expect(history).to_contain_text("police_badinh")
     expect(history).to_contain_text("commune_badinh")
     steps = list(
-        ChangeRecord.objects.filter(entity="person", entity_id=hoa.pk).order_by("at", "id").values_list("field", "source_type")
+        ChangeRecord.objects.filter(entity="person", entity_id=hoa.pk)
+        .order_by("at", "id")
+        .values_list("field", "source_type")
     )
     assert steps[0] == ("verification_case.state", "case")  # opened
     assert ("gender", "police") in steps and ("birth_year", "police") in steps

@@ -55,7 +55,13 @@ def test_the_station_corrects_in_place_and_resolves(world):
     case = _break(world, "dao_hn", gender="M")
     with pytest.raises(CaseActionRefused, match="Blocking findings are left"):
         case_resolve(actor=station, case_id=case.pk)
-    result = case_person_correct(actor=station, case_id=case.pk, expected_version=1, changes={"gender": "F"}, reason="Gọi điện xác nhận")
+    result = case_person_correct(
+        actor=station,
+        case_id=case.pk,
+        expected_version=1,
+        changes={"gender": "F"},
+        reason="Gọi điện xác nhận",
+    )
     assert result.check.closed["ID_GENDER_MISMATCH"] == 1
     case.refresh_from_db()
     assert (case.state, case.codes) == (CaseState.IN_PROGRESS, [])
@@ -64,7 +70,9 @@ def test_the_station_corrects_in_place_and_resolves(world):
     assert case.state == CaseState.RESOLVED
     assert Person.objects.get(pk=case.person_id).verification_state == "verified"
     steps = list(
-        ChangeRecord.objects.filter(entity="person", entity_id=case.person_id, source_id=str(case.pk)).values_list("field", "new_value")
+        ChangeRecord.objects.filter(
+            entity="person", entity_id=case.person_id, source_id=str(case.pk)
+        ).values_list("field", "new_value")
     )
     assert steps == [
         ("verification_case.state", "open"),
@@ -78,7 +86,9 @@ def test_escalation_police_match_and_not_found(world):
     station, police = world.users["commune_badinh"], world.users["police_badinh"]
     case = _break(world, "dao_hn", gender="M")
     assert not cases_for_user(user=police).exists()  # not escalated yet: the police sees nothing
-    contact_attempt_log(actor=station, case_id=case.pk, channel="phone", outcome="no_answer", note="Gọi 3 lần")
+    contact_attempt_log(
+        actor=station, case_id=case.pk, channel="phone", outcome="no_answer", note="Gọi 3 lần"
+    )
     assert ContactAttempt.objects.filter(case=case).count() == 1
     case_escalate(actor=station, case_id=case.pk, reason="Không liên lạc được")
     assert list(cases_for_user(user=police)) == [case]
@@ -127,7 +137,9 @@ def test_bulk_assignment_only_to_staff_of_the_same_station(world):
     from vaxreg.accounts.services import user_create
 
     station = world.users["commune_badinh"]
-    worker = user_create(username="yta2", password="x-very-long-password-1", role="commune", commune_code="00004")
+    worker = user_create(
+        username="yta2", password="x-very-long-password-1", role="commune", commune_code="00004"
+    )
     cases = [_break(world, "dao_hn", gender="M"), _break(world, "hoa_traveller", gender="M")]
     assert cases_assign(actor=station, case_ids=[cases[0].pk], assignee_id=worker.pk) == 1
     with pytest.raises(CaseActionRefused):

@@ -62,22 +62,40 @@ def pw(world: World) -> PoliceWorld:  # noqa: F811
     badinh, hoankiem = world.communes["00004"], world.communes["00070"]
     persons = {
         "an": person_make(
-            full_name="Nguyễn Văn An", commune=badinh, id_number="001090012399", gender=Gender.FEMALE, birth=(1990, 3, 4)
+            full_name="Nguyễn Văn An",
+            commune=badinh,
+            id_number="001090012399",
+            gender=Gender.FEMALE,
+            birth=(1990, 3, 4),
         ),
         "minh": person_make(
-            full_name="Lê Văn Minh", commune=badinh, id_number="001085012345", gender=Gender.MALE, birth=(1990, 5, 6)
+            full_name="Lê Văn Minh",
+            commune=badinh,
+            id_number="001085012345",
+            gender=Gender.MALE,
+            birth=(1990, 5, 6),
         ),
-        "lan": person_make(full_name="Trần Thị Lan", commune=badinh, gender=Gender.FEMALE, birth=(1985, 1, 2)),
-        "mai": person_make(full_name="Đỗ Thị Mai", commune=badinh, gender=Gender.FEMALE, birth=(1970, None, None)),
-        "tung": person_make(full_name="Phan Văn Tùng", commune=hoankiem, gender=Gender.MALE, birth=(1960, None, None)),
+        "lan": person_make(
+            full_name="Trần Thị Lan", commune=badinh, gender=Gender.FEMALE, birth=(1985, 1, 2)
+        ),
+        "mai": person_make(
+            full_name="Đỗ Thị Mai", commune=badinh, gender=Gender.FEMALE, birth=(1970, None, None)
+        ),
+        "tung": person_make(
+            full_name="Phan Văn Tùng", commune=hoankiem, gender=Gender.MALE, birth=(1960, None, None)
+        ),
     }
     ids = [p.pk for p in persons.values()]
     quality_check_persons(person_ids=ids)
     assert cases_sync(person_ids=ids).opened == 5
     for key in ("an", "minh", "lan"):
-        case_escalate(actor=world.users["commune_badinh"], case_id=_case_of(persons[key]).pk, reason=ESCALATION_REASON)
+        case_escalate(
+            actor=world.users["commune_badinh"], case_id=_case_of(persons[key]).pk, reason=ESCALATION_REASON
+        )
     case_escalate(
-        actor=world.users["commune_hoankiem"], case_id=_case_of(persons["tung"]).pk, reason="Không liên lạc được"
+        actor=world.users["commune_hoankiem"],
+        case_id=_case_of(persons["tung"]).pk,
+        reason="Không liên lạc được",
     )
     police_hoankiem = user_create(
         username="police_hoankiem", password=TEST_PASSWORD, role=Role.POLICE, commune_code="00070"
@@ -190,7 +208,9 @@ def test_match_with_a_corrected_gender_resolves_the_case_with_the_police_in_the_
     # Answered: off the police's waiting list, still readable.
     html = pw.client("police_badinh").get(reverse("verification:police_cases")).content.decode()
     assert "Nguyễn Văn An" not in html
-    page = pw.client("police_badinh").get(reverse("verification:police_case", args=[pw.an.pk])).content.decode()
+    page = (
+        pw.client("police_badinh").get(reverse("verification:police_case", args=[pw.an.pk])).content.decode()
+    )
     assert "MATCH" in page and 'name="result"' not in page
 
 
@@ -203,7 +223,9 @@ def test_not_found_leaves_the_case_not_found_for_the_station(pw):
     assert case.state == CaseState.NOT_FOUND and case.police_result == "NOT_FOUND"
     assert case.person.verification_state == VerificationState.UNVERIFIED
     assert case.closed_at is None
-    again = pw.client("police_badinh").post(reverse("verification:police_case", args=[pw.lan.pk]), {"result": "MATCH"})
+    again = pw.client("police_badinh").post(
+        reverse("verification:police_case", args=[pw.lan.pk]), {"result": "MATCH"}
+    )
     assert again.status_code == 200 and "không chờ kết quả của công an" in again.content.decode()
     assert _refreshed(pw.lan).state == CaseState.NOT_FOUND
 
@@ -233,7 +255,9 @@ def test_a_mismatch_needs_the_identity_and_a_bad_date_is_shown_not_stored(pw):
     bad_date = client.post(url, {"result": "MISMATCH", "birth_date": "31/02/1985"})
     assert bad_date.status_code == 200 and "không tồn tại" in bad_date.content.decode()
     assert _refreshed(pw.minh).state == CaseState.ESCALATED
-    fixed = client.post(url, {"result": "MISMATCH", "full_name": "Lê Văn Minh", "birth_date": "06/05/1985", "gender": "M"})
+    fixed = client.post(
+        url, {"result": "MISMATCH", "full_name": "Lê Văn Minh", "birth_date": "06/05/1985", "gender": "M"}
+    )
     assert fixed.status_code == 302
     case = _refreshed(pw.minh)
     assert case.state == CaseState.RESOLVED
@@ -345,7 +369,9 @@ def test_import_applies_good_rows_and_reports_bad_ones_with_row_and_reason(pw, s
     assert minh.state == CaseState.RESOLVED and minh.police_result == "MISMATCH"
     assert minh.person.birth_year == 1985
     sources = set(
-        ChangeRecord.objects.filter(entity="person", source_type=SourceType.POLICE).values_list("source_id", flat=True)
+        ChangeRecord.objects.filter(entity="person", source_type=SourceType.POLICE).values_list(
+            "source_id", flat=True
+        )
     )
     assert sources == {"police-file:ket-qua.xlsx"}
     assert _refreshed(pw.tung_hoankiem).state == CaseState.ESCALATED
@@ -385,14 +411,24 @@ def test_import_applies_good_rows_and_reports_bad_ones_with_row_and_reason(pw, s
 def test_a_result_workbook_with_a_cell_past_excels_limit_is_refused_whole_naming_the_cell(pw):
     """openpyxl, like Excel, cuts a cell at 32,767 characters: the long note is put into the file's XML after."""
     content = _filled_export(
-        pw, {pw.an.pk: ["MATCH", "", "", "Nam", "", "Khớp CSDL"]}, [[str(pw.minh.pk), *[""] * 8, "MATCH", "GHI-CHU-DAI"]]
+        pw,
+        {pw.an.pk: ["MATCH", "", "", "Nam", "", "Khớp CSDL"]},
+        [[str(pw.minh.pk), *[""] * 8, "MATCH", "GHI-CHU-DAI"]],
     )
-    with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(buffer := io.BytesIO(), "w") as target:
+    with (
+        zipfile.ZipFile(io.BytesIO(content)) as source,
+        zipfile.ZipFile(buffer := io.BytesIO(), "w") as target,
+    ):
         for info in source.infolist():
             target.writestr(info.filename, source.read(info).replace(b"GHI-CHU-DAI", b"x" * 40_000))
     with pytest.raises(FileRefused) as refused:
-        police_results_import(actor=pw.world.users["police_badinh"], file_name="kq.xlsx", content=buffer.getvalue())
-    assert "ô K6 (dòng 6, cột K)" in refused.value.message_vi and "cell K6 (row 6, column K)" in refused.value.message_en
+        police_results_import(
+            actor=pw.world.users["police_badinh"], file_name="kq.xlsx", content=buffer.getvalue()
+        )
+    assert (
+        "ô K6 (dòng 6, cột K)" in refused.value.message_vi
+        and "cell K6 (row 6, column K)" in refused.value.message_en
+    )
     assert _refreshed(pw.an).state == CaseState.ESCALATED  # the good row before it is not applied either
 
 
@@ -421,10 +457,14 @@ def test_a_csv_result_file_with_a_title_row_and_english_headers_is_read(pw):
 
 def test_import_command_applies_the_file_and_writes_the_report(pw, tmp_path: Path):
     source = tmp_path / "ket-qua.csv"
-    source.write_text(f"Mã hồ sơ,Kết quả,Giới tính xác minh\n{pw.an.pk},MATCH,Nam\n424242,MATCH,\n", encoding="utf-8")
+    source.write_text(
+        f"Mã hồ sơ,Kết quả,Giới tính xác minh\n{pw.an.pk},MATCH,Nam\n424242,MATCH,\n", encoding="utf-8"
+    )
     report_path = tmp_path / "report.csv"
     out = io.StringIO()
-    call_command("police_import", str(source), "--user", "police_badinh", "--report", str(report_path), stdout=out)
+    call_command(
+        "police_import", str(source), "--user", "police_badinh", "--report", str(report_path), stdout=out
+    )
     text = out.getvalue()
     assert "rows read:" in text and "applied:" in text
     assert "dòng / row 3" in text and "424242" in text

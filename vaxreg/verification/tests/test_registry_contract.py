@@ -114,7 +114,11 @@ def test_match_returns_the_register_identity(register_url):
         result="MATCH", full_name="Nguyễn Văn An", birth_year=1990, birth_month=3, birth_day=4, gender="M",
         id_number="001090012399",
     )  # fmt: skip
-    assert RegisterHandler.requests[-1] == {"id_number": "001090012399", "full_name": "Nguyễn Văn An", "birth_year": 1990}
+    assert RegisterHandler.requests[-1] == {
+        "id_number": "001090012399",
+        "full_name": "Nguyễn Văn An",
+        "birth_year": 1990,
+    }
 
 
 def test_mismatch_returns_what_the_register_holds(register_url):
@@ -153,9 +157,14 @@ def test_an_unreachable_or_unset_register_says_so():
     with ThreadingHTTPServer(("127.0.0.1", 0), RegisterHandler) as closed:
         port = closed.server_address[1]  # bound, then closed: nobody listens there any more
     with pytest.raises(RegistryUnavailable, match="cannot be reached") as raised:
-        HttpRegistryClient(f"http://127.0.0.1:{port}", timeout=2).lookup("001090012399", "Nguyễn Văn An", 1990)
+        HttpRegistryClient(f"http://127.0.0.1:{port}", timeout=2).lookup(
+            "001090012399", "Nguyễn Văn An", 1990
+        )
     assert f"127.0.0.1:{port}" in raised.value.message_vi
-    with override_settings(VAXREG_REGISTRY_URL=""), pytest.raises(RegistryUnavailable, match="not configured"):
+    with (
+        override_settings(VAXREG_REGISTRY_URL=""),
+        pytest.raises(RegistryUnavailable, match="not configured"),
+    ):
         HttpRegistryClient().lookup("001090012399", "Nguyễn Văn An", 1990)
 
 
@@ -188,7 +197,9 @@ def escalated(world: World) -> VerificationCase:  # noqa: F811
 @pytest.mark.django_db
 def test_registry_check_records_the_answer_as_the_police_result(world, escalated, register_url):  # noqa: F811
     case = case_registry_check(
-        actor=world.users["police_badinh"], case_id=escalated.pk, client=HttpRegistryClient(register_url, timeout=5)
+        actor=world.users["police_badinh"],
+        case_id=escalated.pk,
+        client=HttpRegistryClient(register_url, timeout=5),
     )
     assert case.police_result == "MATCH" and case.state == CaseState.RESOLVED
     change = ChangeRecord.objects.get(entity="person", entity_id=escalated.person_id, field="gender")
@@ -206,7 +217,9 @@ def test_registry_check_is_for_the_police_and_an_outage_changes_nothing(world, e
     assert len(RegisterHandler.requests) == before  # the register was not even asked
     with pytest.raises(RegistryUnavailable):
         case_registry_check(
-            actor=world.users["police_badinh"], case_id=escalated.pk, client=HttpRegistryClient(register_url + "/down")
+            actor=world.users["police_badinh"],
+            case_id=escalated.pk,
+            client=HttpRegistryClient(register_url + "/down"),
         )
     assert VerificationCase.objects.get(pk=escalated.pk).state == CaseState.ESCALATED
 

@@ -21,10 +21,19 @@ PASSWORD = "mat-khau-dai-2024"
 def units() -> dict[str, str]:
     hue = Province.objects.create(code="46", name="Thành phố Huế", short_name="Huế", name_key="hue")
     ward = Commune.objects.create(
-        code="19753", name="Phường Thuận Hóa", short_name="Thuận Hóa", kind="phuong", province=hue, name_key="thuan hoa"
+        code="19753",
+        name="Phường Thuận Hóa",
+        short_name="Thuận Hóa",
+        kind="phuong",
+        province=hue,
+        name_key="thuan hoa",
     )
     Facility.objects.create(code="BV4601", name="Bệnh viện Trung ương Huế", commune=ward, province=hue)
-    return {"province": "Thành phố Huế", "commune": "Phường Thuận Hóa", "facility": "Bệnh viện Trung ương Huế"}
+    return {
+        "province": "Thành phố Huế",
+        "commune": "Phường Thuận Hóa",
+        "facility": "Bệnh viện Trung ương Huế",
+    }
 
 
 ROLE_UNITS = [
@@ -44,9 +53,16 @@ def _log_in(page: Page, base_url: str, username: str, password: str) -> None:
     page.click("main form button[type=submit]")
 
 
-@pytest.mark.parametrize(("role", "unit_codes", "unit_key"), ROLE_UNITS, ids=[r.value for r, _, _ in ROLE_UNITS])
+@pytest.mark.parametrize(
+    ("role", "unit_codes", "unit_key"), ROLE_UNITS, ids=[r.value for r, _, _ in ROLE_UNITS]
+)
 def test_each_role_logs_in_and_sees_its_home_page(
-    browser_page: Page, live_server: Any, units: dict[str, str], role: Role, unit_codes: dict[str, Any], unit_key: str | None
+    browser_page: Page,
+    live_server: Any,
+    units: dict[str, str],
+    role: Role,
+    unit_codes: dict[str, Any],
+    unit_key: str | None,
 ) -> None:
     username = f"can-bo-{role.value}"
     user_create(username=username, password=PASSWORD, role=role, **unit_codes)
@@ -63,7 +79,9 @@ def test_each_role_logs_in_and_sees_its_home_page(
             expect(main).not_to_contain_text(name)
 
 
-def test_wrong_password_keeps_the_user_on_the_login_page(browser_page: Page, live_server: Any, units: dict[str, str]) -> None:
+def test_wrong_password_keeps_the_user_on_the_login_page(
+    browser_page: Page, live_server: Any, units: dict[str, str]
+) -> None:
     user_create(username="can-bo-tinh", password=PASSWORD, role=Role.PROVINCE, province_code="46")
 
     _log_in(browser_page, live_server.url, "can-bo-tinh", "sai-mat-khau-123")

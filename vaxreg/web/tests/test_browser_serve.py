@@ -79,7 +79,9 @@ def served(tmp_path: Path) -> Iterator[Served]:
         process.communicate(timeout=30)
 
 
-def test_serve_gives_styled_pages_and_stopping_it_stops_the_worker_too(browser_page: Page, served: Served) -> None:
+def test_serve_gives_styled_pages_and_stopping_it_stops_the_worker_too(
+    browser_page: Page, served: Served
+) -> None:
     assert served.process.poll() is None, "the server did not start"
 
     response = browser_page.goto(served.url + "/login/")

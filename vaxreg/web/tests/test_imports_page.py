@@ -168,7 +168,10 @@ def _interrupted_batch(world) -> ImportBatch:
 
     upload = csv_upload()
     batch = import_batch_create(
-        file_name="tiem-bachmai.csv", content=upload.read(), uploaded_by=world.users["facility_hn1"], facility_code="HN001"
+        file_name="tiem-bachmai.csv",
+        content=upload.read(),
+        uploaded_by=world.users["facility_hn1"],
+        facility_code="HN001",
     )
     ImportBatch.objects.filter(pk=batch.pk).update(status=ImportBatch.Status.RUNNING)
     assert import_batches_interrupted_close() == 1
@@ -192,7 +195,10 @@ def test_an_interrupted_import_is_run_again_from_its_page(client, world):
     assert batch.status == ImportBatch.Status.DONE and (batch.rows_stored, batch.rows_rejected) == (2, 1)
     assert batch.message == ""
     event = AuditEvent.objects.filter(action=AuditEvent.Action.IMPORT_STARTED, object_id=str(batch.pk)).last()
-    assert event.actor == world.users["facility_hn1"] and "no row of the file was stored" in event.detail["run_again_after"]
+    assert (
+        event.actor == world.users["facility_hn1"]
+        and "no row of the file was stored" in event.detail["run_again_after"]
+    )
     html = client.get(page).content.decode()
     assert "Hoàn tất" in html and "Chạy lại lần nhập này" not in html
     # A finished import is not run again.
@@ -248,9 +254,9 @@ def test_each_download_of_the_rejected_rows_is_an_audited_full_id_read(client, w
     for _ in range(2):
         response = client.get(reverse("web:import_rejected_download", args=[batch.pk, fmt]))
         assert response.status_code == 200 and response["Cache-Control"] == "no-store"
-    assert [(r.actor_id, r.object_type, r.object_id, r.detail["rows"], r.detail["format"]) for r in reads] == [
-        (world.users["facility_hn1"].pk, "import_batch", str(batch.pk), 1, fmt)
-    ] * 2
+    assert [
+        (r.actor_id, r.object_type, r.object_id, r.detail["rows"], r.detail["format"]) for r in reads
+    ] == [(world.users["facility_hn1"].pk, "import_batch", str(batch.pk), 1, fmt)] * 2
     # The file keeps the full values, so that the rows can be corrected and sent again.
     if fmt == "csv":
         assert "001175000111" in response.content.decode("utf-8-sig")

@@ -135,7 +135,10 @@ def _keep_first_rows(path: Path, rows: int) -> int:
             yield line
 
     count = 0
-    with path.open(encoding="utf-8-sig", newline="") as source, kept.open("w", encoding="utf-8-sig", newline="") as out:
+    with (
+        path.open(encoding="utf-8-sig", newline="") as source,
+        kept.open("w", encoding="utf-8-sig", newline="") as out,
+    ):
         records = csv.reader(lines(source))
         for count, _ in enumerate(records):  # the header is record 0
             out.writelines(consumed)
@@ -155,9 +158,13 @@ def _raw_load(path: Path) -> float:
     started = time.perf_counter()
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            with connection.connection.cursor() as cursor, cursor.copy(
-                "COPY bench_raw FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')"
-            ) as copy, path.open("rb") as handle:
+            with (
+                connection.connection.cursor() as cursor,
+                cursor.copy(
+                    "COPY bench_raw FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')"
+                ) as copy,
+                path.open("rb") as handle,
+            ):
                 handle.read(3)  # the UTF-8 byte order mark
                 while block := handle.read(1 << 20):
                     copy.write(block)

@@ -26,7 +26,9 @@ class Command(BaseCommand):
             help="the facility code of every row (the file then needs no facility column); rows of other "
             "facilities are refused",
         )
-        parser.add_argument("--report", type=Path, help="write the rejected rows with their reasons to this .csv/.xlsx")
+        parser.add_argument(
+            "--report", type=Path, help="write the rejected rows with their reasons to this .csv/.xlsx"
+        )
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -16,7 +16,14 @@ from vaxreg.core.bench import DEFAULT_PG_URL, run_in_scratch_database, run_phase
 REQUESTS = 200
 WARM_UP = 10
 # What a health worker does with the list: the first page, later pages, a rule filter, a name search.
-_QUERIES = ("", "?page=2", "?page=40", "?code=ID_GENDER_MISMATCH", "?q=nguyen+thi", "?state=open&age_group=60%2B")
+_QUERIES = (
+    "",
+    "?page=2",
+    "?page=40",
+    "?code=ID_GENDER_MISMATCH",
+    "?q=nguyen+thi",
+    "?state=open&age_group=60%2B",
+)
 
 
 class Command(BaseCommand):
@@ -32,12 +39,18 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--persons", type=int, default=100_000, help="persons to generate (default 100,000)")
-        parser.add_argument("--cases", type=int, default=5_000, help="open cases in the commune (default 5,000)")
+        parser.add_argument(
+            "--persons", type=int, default=100_000, help="persons to generate (default 100,000)"
+        )
+        parser.add_argument(
+            "--cases", type=int, default=5_000, help="open cases in the commune (default 5,000)"
+        )
         parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
         parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--phase", choices=["run", "import", "measure"], default="", help=argparse.SUPPRESS)
+        parser.add_argument(
+            "--phase", choices=["run", "import", "measure"], default="", help=argparse.SUPPRESS
+        )
         parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -75,7 +88,10 @@ class Command(BaseCommand):
         connection.close()
         run_phase(["bench", "worklist", "--phase", "import", "--file", str(path)])
         path.unlink()
-        result = {"db": options["db"], **run_phase(["bench", "worklist", "--phase", "measure", "--cases", str(options["cases"])])}
+        result = {
+            "db": options["db"],
+            **run_phase(["bench", "worklist", "--phase", "measure", "--cases", str(options["cases"])]),
+        }
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
@@ -105,24 +121,40 @@ def _open_cases(*, commune_code: str, count: int) -> int:
     here = list(free.filter(commune_id=commune_code).order_by("pk").values_list("pk", flat=True)[:count])
     if len(here) < count:
         here += list(
-            free.exclude(commune_id=commune_code).order_by("-pk").values_list("pk", flat=True)[: count - len(here)]
+            free.exclude(commune_id=commune_code)
+            .order_by("-pk")
+            .values_list("pk", flat=True)[: count - len(here)]
         )
     taken = set(here)
     others = [
         (pk, commune)
-        for pk, commune in free.exclude(commune_id=None).exclude(commune_id=commune_code).order_by("pk")
+        for pk, commune in free.exclude(commune_id=None)
+        .exclude(commune_id=commune_code)
+        .order_by("pk")
         .values_list("pk", "commune_id")[: count * 2]
         if pk not in taken
     ][:count]
     codes = ["ID_GENDER_MISMATCH"], ["DOB_MISSING", "ID_MISSING"], ["NAME_SUSPECT"]
     cases = [
         VerificationCase(
-            person_id=pk, commune_id=commune_code, province_id=province, codes=codes[i % 3], opened_at=now, updated_at=now
+            person_id=pk,
+            commune_id=commune_code,
+            province_id=province,
+            codes=codes[i % 3],
+            opened_at=now,
+            updated_at=now,
         )
         for i, pk in enumerate(here)
     ]
     cases += [
-        VerificationCase(person_id=pk, commune_id=commune, province_id=province, codes=codes[0], opened_at=now, updated_at=now)
+        VerificationCase(
+            person_id=pk,
+            commune_id=commune,
+            province_id=province,
+            codes=codes[0],
+            opened_at=now,
+            updated_at=now,
+        )
         for pk, commune in others
     ]
     VerificationCase.objects.bulk_create(cases, batch_size=2000)
@@ -151,13 +183,19 @@ def _measure(*, cases: int) -> dict[str, Any]:
     from vaxreg.people.models import Person
 
     busiest = (
-        Person.objects.exclude(commune_id=None).values("commune_id").annotate(n=Count("id")).order_by("-n").first()
+        Person.objects.exclude(commune_id=None)
+        .values("commune_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .first()
     )
     if busiest is None:
         raise CommandError("no person has a commune")
     commune = busiest["commune_id"]
     opened = _open_cases(commune_code=commune, count=cases)
-    user = user_create(username="bench-tram-y-te", password="bench-password-123456", role=Role.COMMUNE, commune_code=commune)
+    user = user_create(
+        username="bench-tram-y-te", password="bench-password-123456", role=Role.COMMUNE, commune_code=commune
+    )
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(user)
     worklist = "/verification/"

@@ -26,7 +26,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path, help="the .xlsx or .csv result file")
         parser.add_argument("--user", required=True, help="username of the commune police account")
-        parser.add_argument("--report", type=Path, help="write the report (every row and its outcome) to this .csv")
+        parser.add_argument(
+            "--report", type=Path, help="write the report (every row and its outcome) to this .csv"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
@@ -34,7 +36,9 @@ class Command(BaseCommand):
             raise CommandError(f"Không tìm thấy tệp / file not found: {path}")
         user = User.objects.filter(username=options["user"], is_active=True).first()
         if user is None:
-            raise CommandError(f"Không có tài khoản “{options['user']}” / no active account “{options['user']}”")
+            raise CommandError(
+                f"Không có tài khoản “{options['user']}” / no active account “{options['user']}”"
+            )
         try:
             report = police_results_import(actor=user, file_name=path.name, content=path.read_bytes())
         except (FileRefused, CaseActionRefused) as refused:
@@ -43,9 +47,13 @@ class Command(BaseCommand):
         for rejected in report.rejected[:REJECTED_PRINTED]:
             for reason in rejected.reasons:
                 column = f" [{reason.column}]" if reason.column else ""
-                self.stdout.write(f"  dòng / row {rejected.row}{column}: {reason.message_vi} / {reason.message_en}")
+                self.stdout.write(
+                    f"  dòng / row {rejected.row}{column}: {reason.message_vi} / {reason.message_en}"
+                )
         if report.rows_rejected > REJECTED_PRINTED:
-            self.stdout.write(f"  … {report.rows_rejected - REJECTED_PRINTED} dòng nữa / more rows (--report)")
+            self.stdout.write(
+                f"  … {report.rows_rejected - REJECTED_PRINTED} dòng nữa / more rows (--report)"
+            )
         if options["report"]:
             options["report"].write_bytes(report.as_csv())
             self.stdout.write(f"Báo cáo / report: {options['report']}")

@@ -235,7 +235,9 @@ def demo_complaints_ensure() -> int:
     facility = _busiest_facility()
     # Citizens who fill the form right: a valid phone (the synthetic data holds broken ones on purpose).
     candidates = (
-        Person.objects.filter(doses__facility=facility, id_number__regex=r"^[0-9]{12}$", phone__startswith="0")
+        Person.objects.filter(
+            doses__facility=facility, id_number__regex=r"^[0-9]{12}$", phone__startswith="0"
+        )
         .distinct()
         .order_by("pk")[:200]
     )

@@ -150,7 +150,9 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
         parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
         parser.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
-        parser.add_argument("--no-worker", action="store_true", help="do not start the background task worker")
+        parser.add_argument(
+            "--no-worker", action="store_true", help="do not start the background task worker"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         code = serve_run(
