@@ -103,7 +103,7 @@ def complaint_form_view(request: HttpRequest) -> HttpResponse:
     except ComplaintRefused as exc:
         form.is_valid()
         place = form.refusal_place(exc.field)
-        message = f"{exc.message_vi} / {exc.message_en}"
+        message = exc.bilingual()
         if place is not None:
             form.add_error(place, message)
         elif exc.field == ATTACHMENTS_FIELD:

@@ -278,7 +278,7 @@ def _import_batch_run_locked(
 def _import_batch_refused(batch: ImportBatch, refused: FileRefused) -> ImportBatch:
     """The file cannot be read as a dose list: the batch says why, and its file stays stored."""
     batch.status = ImportBatch.Status.REFUSED
-    batch.message = f"{refused.message_vi}\n{refused.message_en}"
+    batch.message = refused.bilingual("\n")
     batch.finished_at = clock.now()
     batch.save(update_fields=["status", "message", "finished_at"])
     return batch

@@ -204,10 +204,8 @@ _CODE_MAX = Facility._meta.get_field("code").max_length or 32
 _NAME_MAX = Facility._meta.get_field("name").max_length or 200
 
 
-class _RowRejected(Exception):
-    def __init__(self, message_vi: str, message_en: str) -> None:
-        super().__init__(message_en)
-        self.messages = (message_vi, message_en)
+class _RowRejected(Refusal):
+    """One row of a facility file is refused (the others load); the reason names what is wrong with it."""
 
 
 def _facility_row_commune(
@@ -266,7 +264,9 @@ def facility_upsert_many(*, rows: Iterable[FacilityInput]) -> FacilityUpsertResu
         try:
             commune_code = _facility_row_commune(row, commune_codes, seen)
         except _RowRejected as rejected:
-            result.errors.append(FacilityRowError(row.row_number, row.code, *rejected.messages))
+            result.errors.append(
+                FacilityRowError(row.row_number, row.code, rejected.message_vi, rejected.message_en)
+            )
             continue
         seen.add(row.code.upper())
         wanted[row.code] = {
