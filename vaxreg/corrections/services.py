@@ -233,15 +233,18 @@ def person_correct(
         update_fields.append("birth_date_raw")
     person.updated_at = now
     versioned_update(person, fields=update_fields, stale=_person_stale, expected_version=expected_version)
-    record_change(
-        entity=PERSON_ENTITY,
-        entity_id=person.pk,
-        changes=changed,
-        source=ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id),
-    )
-    check = quality_check_persons(person_ids=[person.pk])
-    after_correction_run(person_id=person.pk, actor_id=actor_id)
-    return CorrectionResult(changed=changed, version=person.version, check=check)
+    source = ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id)
+    return _corrected(PERSON_ENTITY, person, person_id=person.pk, changed=changed, source=source)
+
+
+def _corrected(
+    entity: str, record: Person | Dose, *, person_id: int, changed: dict[str, Any], source: ChangeSource
+) -> CorrectionResult:
+    """After a correction is written: its history, then the rules for the person, in the same transaction."""
+    record_change(entity=entity, entity_id=record.pk, changes=changed, source=source)
+    check = quality_check_persons(person_ids=[person_id])
+    after_correction_run(person_id=person_id, actor_id=source.actor_id)
+    return CorrectionResult(changed=changed, version=record.version, check=check)
 
 
 @transaction.atomic
@@ -365,15 +368,8 @@ def dose_correct(
     versioned_update(
         dose, fields=[*changed, "updated_at"], stale=_dose_stale, expected_version=expected_version
     )
-    record_change(
-        entity=DOSE_ENTITY,
-        entity_id=dose.pk,
-        changes=changed,
-        source=ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id),
-    )
-    check = quality_check_persons(person_ids=[dose.person_id])
-    after_correction_run(person_id=dose.person_id, actor_id=actor_id)
-    return CorrectionResult(changed=changed, version=dose.version, check=check)
+    source = ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id)
+    return _corrected(DOSE_ENTITY, dose, person_id=dose.person_id, changed=changed, source=source)
 
 
 @transaction.atomic

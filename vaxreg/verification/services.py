@@ -8,8 +8,9 @@ States::
     in_progress → escalated → matched | not_found → resolved | unverifiable
 """
 
+import functools
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -333,13 +334,6 @@ def contact_attempt_log(
     return attempt
 
 
-def _after_correction(case: VerificationCase, *, actor: User, changed: bool) -> None:
-    if not changed:
-        return
-    _start_if_open(case, actor=actor, reason="Sửa thông tin / correcting")
-    _refresh_codes(case)
-
-
 def _refresh_codes(case: VerificationCase) -> None:
     codes = _blocking_codes([case.person_id]).get(case.person_id, [])
     if codes != case.codes:
@@ -353,8 +347,25 @@ def case_person_correct(
 ) -> CorrectionResult:
     """Correct the case's person in place (the correction service, with the case as source)."""
     case = _active_station_case(actor=actor, case_id=case_id)
-    result = person_correct(
-        person_id=case.person_id,
+    return _case_correct(
+        case,
+        actor,
+        functools.partial(person_correct, person_id=case.person_id),
+        expected_version,
+        changes,
+        reason,
+    )
+
+
+def _case_correct(
+    case: VerificationCase,
+    actor: User,
+    correct: Callable[..., CorrectionResult],
+    expected_version: int,
+    changes: Mapping[str, Any],
+    reason: str,
+) -> CorrectionResult:
+    result = correct(
         expected_version=expected_version,
         changes=changes,
         reason=reason,
@@ -362,7 +373,9 @@ def case_person_correct(
         source_type=SourceType.CASE,
         source_id=str(case.pk),
     )
-    _after_correction(case, actor=actor, changed=bool(result.changed))
+    if result.changed:
+        _start_if_open(case, actor=actor, reason="Sửa thông tin / correcting")
+        _refresh_codes(case)
     return result
 
 
@@ -373,17 +386,9 @@ def case_dose_correct(
     case = _active_station_case(actor=actor, case_id=case_id)
     if not Dose.objects.filter(pk=dose_id, person_id=case.person_id).exists():
         raise CorrectionRefused("Mũi tiêm không thuộc người này.", "The dose is not this person's.")
-    result = dose_correct(
-        dose_id=dose_id,
-        expected_version=expected_version,
-        changes=changes,
-        reason=reason,
-        actor_id=actor.pk,
-        source_type=SourceType.CASE,
-        source_id=str(case.pk),
+    return _case_correct(
+        case, actor, functools.partial(dose_correct, dose_id=dose_id), expected_version, changes, reason
     )
-    _after_correction(case, actor=actor, changed=bool(result.changed))
-    return result
 
 
 @transaction.atomic
