@@ -1,8 +1,9 @@
 """Verification cases over REST: the worklist, a case, and every action of the station and the police.
 
-Reads go through the same scoped selectors as the pages; each write calls one service. Errors are JSON with
-a code and the message in Vietnamese and English: 404 outside the user's unit, 403 for a role that may not
-act, 409 when someone else changed the record first (with the stored values), 400 for a refused action.
+Reads go through the same scoped selectors as the pages; each write calls one service, whose refusals the
+API answers as JSON with a code and the message in Vietnamese and English: 404 outside the user's unit, 403
+for a role that may not act, 409 when someone else changed the case or the record first (with the stored
+values), 400 for a refused action.
 """
 
 import datetime as dt

@@ -6,6 +6,7 @@ import inspect
 import json
 import pkgutil
 import re
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -65,7 +66,7 @@ def _client(world, key: str) -> Client:
     return client
 
 
-def _post(client: Client, path: str, body: dict) -> object:
+def _post(client: Client, path: str, body: dict) -> Any:
     return client.post(path, json.dumps(body), content_type="application/json")
 
 
