@@ -79,7 +79,7 @@ class PoliceResultForm(forms.Form):
         try:
             return parse_partial_date(self.cleaned_data["birth_date"])
         except DateParseError as exc:
-            raise forms.ValidationError(f"{exc.message_vi} / {exc.message_en}") from exc
+            raise forms.ValidationError(exc.bilingual()) from exc
 
     def clean_id_number(self) -> str:
         text = self.cleaned_data["id_number"]
