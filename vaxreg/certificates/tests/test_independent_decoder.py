@@ -66,7 +66,7 @@ def key_files(tmp_path_factory: pytest.TempPathFactory) -> KeyFiles:
 
 @pytest.fixture
 def key_dir(key_files: KeyFiles, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The folder of the signing keys, configured through the environment as in production."""
+    """The folder of the signing keys, configured through the settings of the VAXREG_DCC_* variables, as in production."""
     for name, value in key_files.environment().items():
         monkeypatch.setattr(settings, name, value)
     return key_files.ps256_key.parent

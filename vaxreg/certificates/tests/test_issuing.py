@@ -47,7 +47,7 @@ def dcc_key_files(tmp_path_factory: pytest.TempPathFactory) -> KeyFiles:
 
 @pytest.fixture
 def dcc_keys(dcc_key_files: KeyFiles, monkeypatch: pytest.MonkeyPatch) -> Iterator[KeyFiles]:
-    """Freshly generated Document Signers, configured through the environment as in production."""
+    """Freshly generated Document Signers, configured through the settings of the VAXREG_DCC_* variables, as in production."""
     for name in KEY_VARIABLES:
         monkeypatch.setattr(settings, name, "")
     for name, value in dcc_key_files.environment().items():
