@@ -28,6 +28,12 @@ from vaxreg.core.phones import normalize_phone
 from vaxreg.core.text import fold, normalize_text
 from vaxreg.people.models import Person
 from vaxreg.places.models import Commune, Facility, Province
+from vaxreg.vaccinations.fields import (
+    MAX_DOSE_NUMBER,
+    birth_date_in_bounds,
+    dose_number_in_range,
+    vaccination_date_in_bounds,
+)
 from vaxreg.vaccinations.models import Dose, Vaccine, VaccineAlias
 
 DEADLINE = dt.timedelta(hours=48)
@@ -35,8 +41,6 @@ MAX_NAME = 200
 MAX_DESCRIPTION = 5000
 MAX_LOT = 40
 MAX_CLAIMED_DOSES = 3
-MAX_DOSE_NUMBER = 4  # 1, 2 primary; 3, 4 boosters, as everywhere (SPEC §3)
-FIRST_VACCINATION = dt.date(2021, 1, 1)  # no COVID-19 dose was given in Vietnam before 2021
 # Crockford's base32: no I, L, O or U, so a code read aloud or copied by hand off a phone cannot be
 # misread; 16 characters are 80 random bits, grouped by four.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -143,14 +147,7 @@ def _birth_date(raw: str, *, required: bool) -> str:
         partial = parse_partial_date(text[:40])
     except DateParseError as exc:
         raise ComplaintRefused(exc.message_vi, exc.message_en, field="birth_date") from exc
-    today = clock.today()
-    full = partial.as_date() if partial is not None else None
-    if (
-        partial is None
-        or partial.year < 1900
-        or partial.year > today.year
-        or (full is not None and full > today)
-    ):
+    if partial is None or not birth_date_in_bounds(partial, today=clock.today()):
         raise ComplaintRefused(
             f"Ngày sinh «{_short(text)}» phải từ năm 1900 đến hôm nay.",
             f"The birth date “{_short(text)}” must be between 1900 and today.",
@@ -326,7 +323,7 @@ def _claimed_dose(index: int, row: Mapping[str, Any]) -> dict[str, Any] | None:
             day = parse_full_date(values["date"][:40])
         except DateParseError as exc:
             raise _dose_refused(index, "date", exc.message_vi, exc.message_en) from exc
-        if day is None or not FIRST_VACCINATION <= day <= clock.today():
+        if day is None or not vaccination_date_in_bounds(day, today=clock.today()):
             raise _dose_refused(
                 index,
                 "date",
@@ -340,7 +337,7 @@ def _claimed_dose(index: int, row: Mapping[str, Any]) -> dict[str, Any] | None:
             number = int(values["dose_number"][:3])
         except ValueError:
             number = 0
-        if not 1 <= number <= MAX_DOSE_NUMBER:
+        if not dose_number_in_range(number):
             raise _dose_refused(
                 index,
                 "dose_number",
