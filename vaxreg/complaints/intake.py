@@ -33,8 +33,10 @@ from vaxreg.vaccinations.fields import (
     birth_date_in_bounds,
     dose_number_in_range,
     vaccination_date_in_bounds,
+    vaccine_alias_map,
+    vaccine_resolve,
 )
-from vaxreg.vaccinations.models import Dose, Vaccine, VaccineAlias
+from vaxreg.vaccinations.models import Dose
 
 DEADLINE = dt.timedelta(hours=48)
 MAX_NAME = 200
@@ -280,29 +282,25 @@ _catalogue_loaded_at = float("-inf")
 
 
 def _catalogue_keys(*, fresh: bool = False) -> dict[str, str]:
-    """Catalogue code by folded code, name and alias, kept ``VAXREG_INTAKE_CACHE_SECONDS`` per process like
+    """The catalogue's alias map (``vaccine_alias_map``), kept ``VAXREG_INTAKE_CACHE_SECONDS`` per process like
     the facilities: every public submission needs it, and the catalogue changes a few times a year."""
     global _catalogue, _catalogue_loaded_at
     ttl = settings.VAXREG_INTAKE_CACHE_SECONDS
     if fresh or time.monotonic() - _catalogue_loaded_at >= ttl:
-        keys: dict[str, str] = {}
-        for alias_key, code in VaccineAlias.objects.values_list("alias_key", "vaccine_id"):
-            keys[alias_key] = code
-        for code, name in Vaccine.objects.values_list("code", "name"):
-            keys[fold(name)] = code
-            keys[fold(code)] = code
-        _catalogue, _catalogue_loaded_at = keys, time.monotonic()
+        _catalogue, _catalogue_loaded_at = vaccine_alias_map(), time.monotonic()
     return _catalogue
 
 
 def _vaccine_codes(names: set[str]) -> dict[str, str]:
-    """Catalogue code by what the citizen typed or picked: a code, a name or an alias ("AZ", "Pfizer")."""
+    """Catalogue code by what the citizen typed or picked: a code, a name or an alias ("AZ", "Pfizer"),
+    resolved as the dose import resolves it."""
     if not names:
         return {}
-    keys = _catalogue_keys()
-    if any(fold(n) not in keys for n in names):
+    found = {n: vaccine_resolve(n, alias_map=_catalogue_keys()) for n in names}
+    if any(code is None for code in found.values()):
         keys = _catalogue_keys(fresh=True)  # a vaccine added since the last load is found at once
-    return {n: keys[fold(n)] for n in names if fold(n) in keys}
+        found = {n: vaccine_resolve(n, alias_map=keys) for n in names}
+    return {n: code for n, code in found.items() if code is not None}
 
 
 def _dose_refused(index: int, part: str, vi: str, en: str) -> ComplaintRefused:

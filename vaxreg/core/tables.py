@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Generic, TypeVar
 
 from vaxreg.core.text import fold
 
@@ -178,14 +178,17 @@ class RejectedLine:
 REJECTION_HEADERS = ["Dòng / Row", "Cột / Column", "Mã lỗi / Code", "Lý do", "Reason"]
 
 
+LineT = TypeVar("LineT", bound=RejectedLine)
+
+
 @dataclass
-class RowReport:
+class RowReport(Generic[LineT]):
     """The account of one file: rows read = rows stored + rows rejected (blank lines apart)."""
 
     rows_read: int = 0
     rows_stored: int = 0
     rows_blank: int = 0
-    rejected: list[RejectedLine] = field(default_factory=list)
+    rejected: list[LineT] = field(default_factory=list)
 
     @property
     def rows_rejected(self) -> int:

@@ -55,8 +55,8 @@ from vaxreg.imports.models import ImportBatch, RejectedRow
 from vaxreg.imports.normalize import MAX_SOURCE_ID
 from vaxreg.imports.services import import_batch_create, import_batch_run
 from vaxreg.people.models import Person
+from vaxreg.vaccinations.fields import vaccine_alias_map, vaccine_resolve
 from vaxreg.vaccinations.models import Dose, Vaccine
-from vaxreg.vaccinations.selectors import vaccine_alias_map, vaccine_resolve
 
 BUNDLE_TYPES = {
     "transaction": "transaction-response",

@@ -7,7 +7,7 @@ Headers are matched case-, accent-, space- and punctuation-insensitively, so "H�
 from dataclasses import dataclass
 from enum import StrEnum
 
-from vaxreg.core.tables import Column, HeaderStyle, TableSpec, header_key
+from vaxreg.core.tables import Column, ColumnType, HeaderStyle, TableSpec, header_key
 
 
 class Field(StrEnum):
@@ -33,7 +33,11 @@ TEMPLATE_SPEC = TableSpec(
     (
         Column(Field.FULL_NAME, "Họ và tên", "Full name", ("Họ tên", "Tên", "name", "fullname")),
         Column(
-            Field.DATE_OF_BIRTH, "Ngày sinh", "Date of birth", ("dob", "birth_date", "Ngày tháng năm sinh")
+            Field.DATE_OF_BIRTH,
+            "Ngày sinh",
+            "Date of birth",
+            ("dob", "birth_date", "Ngày tháng năm sinh"),
+            ColumnType.DATE,
         ),
         Column(Field.GENDER, "Giới tính", "Gender", ("sex", "Giới")),
         Column(
@@ -41,15 +45,25 @@ TEMPLATE_SPEC = TableSpec(
             "Số CCCD/CMND",
             "ID number",
             ("CCCD", "CMND", "Số CCCD", "Số CMND", "CCCD/CMND", "id", "Số định danh"),
+            ColumnType.ID_NUMBER,
         ),
-        Column(Field.PHONE, "Số điện thoại", "Phone", ("Điện thoại", "SĐT", "phone_number")),
+        Column(
+            Field.PHONE, "Số điện thoại", "Phone", ("Điện thoại", "SĐT", "phone_number"), ColumnType.PHONE
+        ),
         Column(Field.ADDRESS, "Địa chỉ", "Address", ()),
-        Column(Field.COMMUNE_CODE, "Mã xã", "Commune code", ("Mã phường", "Mã xã phường", "ward_code")),
+        Column(
+            Field.COMMUNE_CODE,
+            "Mã xã",
+            "Commune code",
+            ("Mã phường", "Mã xã phường", "ward_code"),
+            ColumnType.CODE,
+        ),
         Column(
             Field.FACILITY_CODE,
             "Mã cơ sở tiêm",
             "Facility code",
             ("Mã cơ sở", "Mã CSTC", "facility"),
+            ColumnType.CODE,
             required=True,
         ),
         Column(
@@ -64,9 +78,16 @@ TEMPLATE_SPEC = TableSpec(
             "Ngày tiêm",
             "Vaccination date",
             ("date", "vaccination date", "Ngày tiêm chủng"),
+            ColumnType.DATE,
             required=True,
         ),
-        Column(Field.DOSE_NUMBER, "Mũi số", "Dose number", ("Mũi", "Mũi tiêm", "dose", "dose_no")),
+        Column(
+            Field.DOSE_NUMBER,
+            "Mũi số",
+            "Dose number",
+            ("Mũi", "Mũi tiêm", "dose", "dose_no"),
+            ColumnType.INTEGER,
+        ),
         Column(
             Field.VACCINE, "Tên vắc xin", "Vaccine", ("Vắc xin", "Vaccine", "Loại vắc xin", "vaccine_name")
         ),

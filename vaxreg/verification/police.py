@@ -30,7 +30,7 @@ from vaxreg.core.dates import DateParseError, PartialDate, parse_partial_date
 from vaxreg.core.genders import is_recognised_gender, parse_gender
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.models import AuditEvent, ChangeRecord, SourceType
-from vaxreg.core.tables import Column, TableSpec, header_key, table_bytes
+from vaxreg.core.tables import Column, RejectedLine, RowReport, TableSpec, header_key, table_bytes
 from vaxreg.core.text import normalize_text
 from vaxreg.corrections.services import CorrectionRefused
 from vaxreg.imports.normalize import Reason, is_blank
@@ -308,11 +308,8 @@ def police_cases_export(*, actor: User, commune_code: str | None) -> tuple[bytes
 
 
 @dataclass
-class RejectedPoliceRow:
-    row: int
-    case_id: str
-    reasons: list[Reason]
-    raw: dict[str, str]
+class RejectedPoliceRow(RejectedLine):
+    case_id: str = ""
 
 
 @dataclass
@@ -335,30 +332,21 @@ REPORT_HEADERS = [
 
 
 @dataclass
-class PoliceImportReport:
-    file_name: str
-    rows_read: int = 0  # rows that are not blank: applied + rejected
-    rows_blank: int = 0
+class PoliceImportReport(RowReport[RejectedPoliceRow]):
+    """Rows read (not blank) = rows applied (``rows_stored``) + rows rejected."""
+
+    file_name: str = ""
     applied: list[AppliedPoliceRow] = field(default_factory=list)
-    rejected: list[RejectedPoliceRow] = field(default_factory=list)
     headers: list[str] = field(default_factory=list)
 
     @property
     def rows_applied(self) -> int:
-        return len(self.applied)
-
-    @property
-    def rows_rejected(self) -> int:
-        return len(self.rejected)
+        return self.rows_stored
 
     def as_csv(self) -> bytes:
         """Every row read: applied ones with the case's new state, rejected ones once per reason, followed by
         the raw values as read so that they can be corrected and sent again."""
-        raw_headers: list[str] = []
-        for rejected in self.rejected:
-            for name in rejected.raw:
-                if name not in raw_headers:
-                    raw_headers.append(name)
+        raw_headers = self.raw_headers(self.rejected)
         lines: list[tuple[int, list[str]]] = []
         for applied in self.applied:
             vi, _, en = CaseState(applied.state).label.partition(" / ")
@@ -708,6 +696,7 @@ class _Importer:
             self._reject(row, Reason("CORRECTION_REFUSED", name, exc.message_vi, exc.message_en))
             return
         self.report.rows_read += 1
+        self.report.rows_stored += 1
         self.report.applied.append(
             AppliedPoliceRow(row=row.number, case_id=row.case_id, result=row.result, state=updated.state)
         )
