@@ -14,7 +14,7 @@ from vaxreg.people.models import Person, VerificationState
 from vaxreg.quality.models import Finding, Severity
 from vaxreg.vaccinations.models import DaySignOff, Dose
 from vaxreg.verification.models import ACTIVE_STATES, CaseState, VerificationCase
-from vaxreg.verification.web_selectors import CODE_LABELS
+from vaxreg.verification.web_selectors import code_label
 
 # A case's state as the citizen needs to hear it.
 CASE_WORDS: dict[str, tuple[str, str]] = {
@@ -58,15 +58,13 @@ class CitizenDose:
 class CitizenRecord:
     person: Person
     doses: list[CitizenDose]
-    problems: list[tuple[str, str]]  # open blocking findings, in plain words (vi, en)
+    problems: list[str]  # open blocking findings, in plain words
     status: tuple[str, str]  # where the verification stands (vi, en)
     certificate: Certificate | None
     certificate_missing: list[tuple[str, str]]
 
 
-def _status(
-    person: Person, case: VerificationCase | None, problems: list[tuple[str, str]]
-) -> tuple[str, str]:
+def _status(person: Person, case: VerificationCase | None, problems: list[str]) -> tuple[str, str]:
     if case is not None:
         return CASE_WORDS[case.state]
     if problems:
@@ -94,7 +92,7 @@ def citizen_record(*, person_id: int) -> CitizenRecord:
             )
         )
     )
-    problems = [CODE_LABELS.get(code, (code, code)) for code in codes]
+    problems = [code_label(code) for code in codes]
     case = VerificationCase.objects.filter(person_id=person_id, state__in=ACTIVE_STATES).first()
     missing = certificate_missing(person=person, doses=doses)
     return CitizenRecord(

@@ -31,6 +31,7 @@ from vaxreg.core.cccd import IdKind, parse_id_number
 from vaxreg.core.dates import DateParseError, PartialDate, parse_partial_date
 from vaxreg.core.genders import is_recognised_gender, parse_gender
 from vaxreg.core.history import audit_event_record
+from vaxreg.core.i18n import label_halves
 from vaxreg.core.models import AuditEvent, ChangeRecord, SourceType
 from vaxreg.core.text import normalize_text, spreadsheet_safe
 from vaxreg.corrections.services import CorrectionRefused
@@ -365,7 +366,7 @@ class PoliceImportReport:
                     raw_headers.append(name)
         lines: list[tuple[int, list[str]]] = []
         for applied in self.applied:
-            vi, _, en = CaseState(applied.state).label.partition(" / ")
+            vi, en = label_halves(CaseState(applied.state).label)
             lines.append(
                 (
                     applied.row,
@@ -680,7 +681,7 @@ class _Importer:
             )  # fmt: skip
             return
         if case.state != CaseState.ESCALATED:
-            vi, _, en = CaseState(case.state).label.partition(" / ")
+            vi, en = label_halves(CaseState(case.state).label)
             self._reject(
                 row,
                 self._case_reason(

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from vaxreg.accounts.models import Role
 from vaxreg.core.cccd import IdKind, parse_id_number
 from vaxreg.core.dates import DateParseError, PartialDate, parse_partial_date
+from vaxreg.core.i18n import label_halves
 from vaxreg.corrections.services import CorrectionRefused
 from vaxreg.imports.readers import FileRefused
 from vaxreg.people.models import mask_id_number
@@ -178,7 +179,7 @@ def police_case(request: HttpRequest, case_id: int) -> HttpResponse:
             except (CaseActionRefused, CorrectionRefused) as exc:
                 form.add_error(None, _say(exc))
             else:
-                vi, _, en = CaseState(case.state).label.partition(" / ")
+                vi, en = label_halves(CaseState(case.state).label)
                 messages.success(
                     request,
                     f"Đã ghi kết quả cho hồ sơ #{case.pk}: {vi}. / Result recorded for case #{case.pk}: {en}.",
@@ -244,7 +245,7 @@ def _registry_check(request: HttpRequest, case_id: int) -> HttpResponse:
     except (RegistryUnavailable, CaseActionRefused, CorrectionRefused) as exc:
         messages.error(request, _say(exc))
         return redirect("verification:police_case", case_id=case_id)
-    vi, _, en = CaseState(case.state).label.partition(" / ")
+    vi, en = label_halves(CaseState(case.state).label)
     messages.success(
         request,
         f"CSDL dân cư trả lời {case.police_result}; hồ sơ #{case.pk}: {vi}. / "

@@ -17,10 +17,12 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryD
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from vaxreg.accounts.models import Role, User
 from vaxreg.core import clock
+from vaxreg.core.i18n import in_language
 from vaxreg.corrections.services import CorrectionRefused, CorrectionResult, StaleRecord
 from vaxreg.people.selectors import person_doses
 from vaxreg.vaccinations.models import Dose, Vaccine
@@ -57,7 +59,6 @@ from vaxreg.verification.web_selectors import (
     dose_values_display,
     field_label,
     findings_export_write,
-    is_english,
     person_values_display,
     state_label,
     worklist_export_write,
@@ -74,18 +75,14 @@ CONTENT_TYPES = {
 }
 
 
-def _pick(vi: str, en: str) -> str:
-    return en if is_english() else vi
-
-
 def _refusal(exc: CaseActionRefused | CorrectionRefused) -> str:
-    return exc.message_en if is_english() else exc.message_vi
+    return in_language(exc.message_vi, exc.message_en)
 
 
 def _render(
     request: HttpRequest, template: str, context: Mapping[str, Any], status: int = 200
 ) -> HttpResponse:
-    return render(request, template, {**context, "en": is_english()}, status=status)
+    return render(request, template, context, status=status)
 
 
 def _user(request: HttpRequest) -> User:
@@ -185,7 +182,7 @@ def cases_assign_view(request: HttpRequest) -> HttpResponse:
         except CaseActionRefused as exc:
             form.add_error(None, _refusal(exc))
         else:
-            messages.success(request, _pick(f"Đã giao {count} hồ sơ.", f"{count} case(s) assigned."))
+            messages.success(request, gettext("%(count)s case(s) assigned.") % {"count": count})
             return redirect(back)
     params = QueryDict(urlsplit(back).query)
     context = _worklist_context(user, params, form, frozenset(request.POST.getlist("case_ids")))
@@ -267,14 +264,14 @@ def _back_to_case(case_id: int) -> HttpResponse:
 def _corrected_message(result: CorrectionResult) -> str:
     fields = ", ".join(field_label(name) for name in result.changed)
     closed = ", ".join(code_label(code) for code in sorted(result.check.closed))
-    vi, en = f"Đã sửa: {fields}.", f"Corrected: {fields}."
+    message = gettext("Corrected: %(fields)s.") % {"fields": fields}
     if closed:
-        vi, en = f"{vi} Đã hết lỗi: {closed}.", f"{en} Findings closed: {closed}."
-    return _pick(vi, en)
+        message += " " + gettext("Findings closed: %(codes)s.") % {"codes": closed}
+    return message
 
 
 def _nothing_changed(request: HttpRequest, case_id: int) -> HttpResponse:
-    messages.info(request, _pick("Không có gì thay đổi.", "Nothing changed."))
+    messages.info(request, gettext("Nothing changed."))
     return _back_to_case(case_id)
 
 
@@ -376,7 +373,7 @@ def case_contact_log_view(request: HttpRequest, case_id: int) -> HttpResponse:
         contact_attempt_log(
             actor=user, case_id=case.pk, channel=data["channel"], outcome=data["outcome"], note=data["note"]
         )
-        return _pick("Đã ghi lần liên lạc.", "Contact attempt logged.")
+        return gettext("Contact attempt logged.")
 
     return _case_action(request, case_id, "contact", ContactForm(request.POST), act)
 
@@ -388,7 +385,7 @@ def case_escalate_view(request: HttpRequest, case_id: int) -> HttpResponse:
         case_escalate(
             actor=user, case_id=case.pk, reason=data["reason"], expected_version=data["case_version"]
         )
-        return _pick("Đã chuyển hồ sơ cho công an xã.", "The case was handed to the commune police.")
+        return gettext("The case was handed to the commune police.")
 
     return _case_action(request, case_id, "escalate", EscalateForm(request.POST), act)
 
@@ -403,7 +400,7 @@ def case_resolve_view(request: HttpRequest, case_id: int) -> HttpResponse:
             justification=data["justification"],
             expected_version=data["case_version"],
         )
-        return _pick("Đã đóng hồ sơ: đã xong.", "The case is resolved.")
+        return gettext("The case is resolved.")
 
     return _case_action(request, case_id, "resolve", ResolveForm(request.POST), act)
 
@@ -413,7 +410,7 @@ def case_resolve_view(request: HttpRequest, case_id: int) -> HttpResponse:
 def case_unverifiable_view(request: HttpRequest, case_id: int) -> HttpResponse:
     def act(user: User, case: VerificationCase, data: dict[str, Any]) -> str:
         case_mark_unverifiable(actor=user, case_id=case.pk, reason=data["reason"])
-        return _pick("Đã đóng hồ sơ: không xác minh được.", "The case is closed as unverifiable.")
+        return gettext("The case is closed as unverifiable.")
 
     return _case_action(request, case_id, "unverifiable", UnverifiableForm(request.POST), act)
 

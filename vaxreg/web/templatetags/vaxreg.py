@@ -1,8 +1,8 @@
 from typing import Any
 
 from django import template
-from django.utils.translation import get_language
 
+from vaxreg.core.i18n import in_language, is_english
 from vaxreg.web.labels import label as label_of
 
 register = template.Library()
@@ -19,8 +19,14 @@ def localized(message: dict[str, Any] | None, stem: str = "message") -> str:
     """{{ reason|localized }}: ``message_vi`` or ``message_en`` of a bilingual dict, by the page language."""
     if not message:
         return ""
-    lang = "en" if (get_language() or "vi").startswith("en") else "vi"
+    lang = "en" if is_english() else "vi"
     return str(message.get(f"{stem}_{lang}") or message.get(f"{stem}_vi") or message.get(stem) or "")
+
+
+@register.simple_tag
+def pair(vi: str, en: str) -> str:
+    """{% pair reason.0 reason.1 %}: one half of stored words kept in both languages, by the page language."""
+    return in_language(vi, en)
 
 
 @register.filter
