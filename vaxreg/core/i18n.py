@@ -4,7 +4,9 @@ Interface text goes through gettext (English msgids, the Vietnamese catalogue); 
 that arrive as a Vietnamese and English pair.
 """
 
-from django.utils.translation import get_language
+from django.utils import translation
+from django.utils.functional import lazy
+from django.utils.translation import get_language, gettext
 
 
 def is_english() -> bool:
@@ -27,3 +29,21 @@ def label_halves(label: object) -> tuple[str, str]:
 def label_in_language(label: object) -> str:
     """The reader's half of a model choice label written "tiếng Việt / English"."""
     return in_language(*label_halves(label))
+
+
+def in_both_languages(message: str) -> tuple[str, str]:
+    """The Vietnamese and the English of one interface msgid (marked with ``gettext_noop``), for what the
+    public pages and the public API show in both languages at once."""
+    with translation.override("vi"):
+        vi = gettext(message)
+    with translation.override("en"):
+        en = gettext(message)
+    return vi, en
+
+
+def both_languages(message: str) -> str:
+    """``"tiếng Việt / English"`` of one interface msgid, for a public form's error messages."""
+    return " / ".join(in_both_languages(message))
+
+
+both_languages_lazy = lazy(both_languages, str)

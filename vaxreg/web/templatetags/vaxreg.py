@@ -1,6 +1,9 @@
 from typing import Any
 
 from django import template
+from django.utils import translation
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from vaxreg.core.i18n import in_language, is_english
 from vaxreg.web.labels import label as label_of
@@ -34,3 +37,45 @@ def can_import(user: Any) -> bool:
     from vaxreg.web.views import IMPORT_ROLES
 
     return getattr(user, "role", None) in IMPORT_ROLES
+
+
+class BilingualNode(template.Node):
+    def __init__(self, nodelist: template.NodeList, sep: Any, asvar: str | None) -> None:
+        self.nodelist, self.sep, self.asvar = nodelist, sep, asvar
+
+    def render(self, context: template.Context) -> str:
+        halves = []
+        for language in ("vi", "en"):
+            with translation.override(language):
+                halves.append(self.nodelist.render(context))
+        vi, en = (mark_safe(half) for half in halves)  # each half is what the template itself renders
+        if self.sep is not None:
+            joined = format_html("{}{}{}", vi, self.sep.resolve(context), en)
+        else:
+            joined = format_html('{} <span class="en">{}</span>', vi, en)
+        if self.asvar:
+            context[self.asvar] = (vi, en) if self.sep is None else joined
+            return ""
+        return joined
+
+
+@register.tag
+def bilingual(parser: template.base.Parser, token: template.base.Token) -> BilingualNode:
+    """Both languages side by side, for the public pages read by people of either language:
+
+    ``{% bilingual %}{% translate "Track a complaint" %}{% endbilingual %}`` renders the content in
+    Vietnamese, then in English inside ``<span class="en">``; ``{% bilingual sep " / " %}`` joins the two
+    with the separator instead; ``{% bilingual as title %}`` keeps them as ``title.0`` and ``title.1``
+    (with ``sep``, ``as`` keeps the joined text).
+    """
+    bits = token.split_contents()[1:]
+    sep, asvar = None, None
+    if bits[:1] == ["sep"] and len(bits) >= 2:
+        sep, bits = parser.compile_filter(bits[1]), bits[2:]
+    if bits[:1] == ["as"] and len(bits) == 2:
+        asvar, bits = bits[1], []
+    if bits:
+        raise template.TemplateSyntaxError('{% bilingual [sep " / "] [as name] %}…{% endbilingual %}')
+    nodelist = parser.parse(("endbilingual",))
+    parser.delete_first_token()
+    return BilingualNode(nodelist, sep, asvar)
