@@ -52,7 +52,7 @@ from vaxreg.complaints.selectors import (
 )
 from vaxreg.complaints.services import NEW_PERSON
 from vaxreg.core import clock
-from vaxreg.core.i18n import in_language, label_in_language
+from vaxreg.core.i18n import in_language
 from vaxreg.corrections.models import AccessChange, AccessChangeState
 from vaxreg.corrections.services import CorrectionRefused, StaleRecord, access_field_names
 from vaxreg.people.models import Person, mask_id_number
@@ -81,7 +81,7 @@ def _refusal(exc: ComplaintRefused | CorrectionRefused) -> str:
 
 
 def state_label(state: str) -> str:
-    return label_in_language(ComplaintState(state).label)
+    return str(ComplaintState(state).label)
 
 
 # -- the inbox ---------------------------------------------------------------------------------------------
@@ -292,7 +292,7 @@ def _access_change_row(change: AccessChange) -> AccessChangeRow:
     vi, en = access_field_names(change.changes)
     return AccessChangeRow(
         fields=in_language(vi, en),
-        state=label_in_language(AccessChangeState(change.state).label),
+        state=str(AccessChangeState(change.state).label),
         requested_at=change.requested_at,
         expires_at=change.expires_at,
         decided_at=change.decided_at,

@@ -5,7 +5,7 @@ that arrive as a Vietnamese and English pair.
 """
 
 from django.utils import translation
-from django.utils.functional import lazy
+from django.utils.functional import Promise, lazy
 from django.utils.translation import get_language, gettext
 
 
@@ -20,15 +20,27 @@ def in_language(vi: str, en: str) -> str:
 
 
 def label_halves(label: object) -> tuple[str, str]:
-    """The Vietnamese and English halves of a model choice label written "tiếng Việt / English" (states,
-    channels, confirmers: their stored form is also what the admin, exports and history show)."""
+    """The Vietnamese and English of a translatable label (a model choice's ``pgettext_lazy``), or the
+    halves of one written "tiếng Việt / English"."""
+    if isinstance(label, Promise):
+        with translation.override("vi"):
+            vi = str(label)
+        with translation.override("en"):
+            en = str(label)
+        return vi, en
     vi, _sep, en = str(label).partition(" / ")
     return vi, en or vi
 
 
 def label_in_language(label: object) -> str:
-    """The reader's half of a model choice label written "tiếng Việt / English"."""
+    """The reader's half of a label that ``label_halves`` reads."""
     return in_language(*label_halves(label))
+
+
+def label_both(label: object) -> str:
+    """ "tiếng Việt / English" of a model choice's label: what exports, stored history lines and the pages
+    read by both (the police's) show."""
+    return " / ".join(label_halves(label))
 
 
 def in_both_languages(message: str) -> tuple[str, str]:

@@ -10,7 +10,6 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from vaxreg.accounts.models import User
-from vaxreg.core.i18n import label_in_language
 from vaxreg.people.models import Gender, Person
 from vaxreg.places.models import Facility
 from vaxreg.vaccinations.models import Dose, Vaccine
@@ -19,10 +18,6 @@ from vaxreg.verification.selectors import AGE_GROUPS, WorklistFilter
 from vaxreg.verification.web_selectors import BLOCKING_CODES, CODE_LABELS
 
 UNASSIGN = "none"
-
-
-def _bilingual_choices(choices: Iterable[tuple[str, str]]) -> list[tuple[str, Any]]:
-    return [(value, lazy(label_in_language, str)(label)) for value, label in choices]
 
 
 def _age_group_label(key: str) -> str:
@@ -67,7 +62,7 @@ class WorklistFilterForm(forms.Form):
             "state",
             [
                 ("", _("Not done (every open state)")),
-                *_bilingual_choices(CaseState.choices),
+                *CaseState.choices,
                 ("all", _("All, closed ones too")),
             ],
         )
@@ -285,8 +280,8 @@ class ContactForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_choices(self, "channel", _bilingual_choices(ContactChannel.choices))
-        _set_choices(self, "outcome", _bilingual_choices(ContactOutcome.choices))
+        _set_choices(self, "channel", ContactChannel.choices)
+        _set_choices(self, "outcome", ContactOutcome.choices)
 
 
 class EscalateForm(forms.Form):

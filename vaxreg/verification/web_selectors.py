@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from vaxreg.accounts.models import Role, User
 from vaxreg.core.cccd import decode_cccd
 from vaxreg.core.history import audit_event_record
-from vaxreg.core.i18n import in_language, label_in_language
+from vaxreg.core.i18n import in_language, label_both, label_in_language
 from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.models import AuditEvent, SourceType
 from vaxreg.core.text import spreadsheet_safe
@@ -89,7 +89,7 @@ def code_label_vi(code: str) -> str:
 
 def state_label(state: str) -> str:
     try:
-        return label_in_language(CaseState(state).label)
+        return str(CaseState(state).label)
     except ValueError:
         return state
 
@@ -158,7 +158,7 @@ def worklist_export_rows(*, user: User, filters: WorklistFilter) -> Iterator[lis
             person.birth_date_display,
             "; ".join(code_label_vi(c) for c in case.codes),
             ", ".join(case.codes),
-            CaseState(case.state).label,
+            label_both(CaseState(case.state).label),
             case.facility.code if case.facility else "",
             case.assigned_to.username if case.assigned_to else "",
         ]

@@ -5,7 +5,7 @@ from django.utils import translation
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from vaxreg.core.i18n import in_language, is_english
+from vaxreg.core.i18n import in_language, is_english, label_both
 from vaxreg.web.labels import label as label_of
 
 register = template.Library()
@@ -30,6 +30,13 @@ def localized(message: dict[str, Any] | None, stem: str = "message") -> str:
 def pair(vi: str, en: str) -> str:
     """{% pair reason.0 reason.1 %}: one half of stored words kept in both languages, by the page language."""
     return in_language(vi, en)
+
+
+@register.simple_tag
+def choice_both(instance: Any, field: str) -> str:
+    """{% choice_both case "state" %}: "tiếng Việt / English" of a model field's choice, for pages read in both."""
+    label = dict(instance._meta.get_field(field).flatchoices).get(getattr(instance, field))
+    return label_both(label) if label is not None else ""
 
 
 @register.filter
