@@ -14,7 +14,7 @@ from vaxreg.complaints.intake import (
     Intake,
 )
 from vaxreg.complaints.models import Category
-from vaxreg.core.i18n import both_languages_lazy, in_both_languages
+from vaxreg.core.i18n import both_languages, both_languages_lazy, in_both_languages
 from vaxreg.places.models import Province
 from vaxreg.vaccinations.models import Vaccine
 
@@ -148,7 +148,8 @@ class ComplaintForm(forms.Form):
     def _province_choices(self) -> None:
         field = self.fields["province_code"]
         assert isinstance(field, forms.ChoiceField)
-        field.choices = [("", "— Không rõ / I don't know —")] + [
+        unknown = both_languages(gettext_noop("I don't know"))
+        field.choices = [("", f"— {unknown} —")] + [
             (p.code, p.name) for p in Province.objects.order_by("name_key").only("code", "name")
         ]
 

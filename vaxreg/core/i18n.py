@@ -53,9 +53,10 @@ def in_both_languages(message: str) -> tuple[str, str]:
     return vi, en
 
 
-def both_languages(message: str) -> str:
-    """``"tiếng Việt / English"`` of one interface msgid, for a public form's error messages."""
-    return " / ".join(in_both_languages(message))
+def both_languages(message: str | Promise) -> str:
+    """``"tiếng Việt / English"`` of one interface msgid (or of a ``pgettext_lazy`` text), for the forms of
+    the pages read in both languages."""
+    return " / ".join(label_halves(message) if isinstance(message, Promise) else in_both_languages(message))
 
 
 both_languages_lazy = lazy(both_languages, str)
