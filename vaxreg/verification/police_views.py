@@ -9,13 +9,13 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext_noop, pgettext_lazy
+from django.utils.translation import get_language, gettext_noop, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from vaxreg.accounts.models import Role
 from vaxreg.core.cccd import IdKind, parse_id_number
 from vaxreg.core.dates import DateParseError, PartialDate, parse_partial_date
-from vaxreg.core.i18n import both_languages, both_languages_lazy, in_language, label_halves
+from vaxreg.core.i18n import both_languages, both_languages_lazy, label_halves
 from vaxreg.corrections.services import CorrectionRefused
 from vaxreg.imports.readers import FileRefused
 from vaxreg.people.models import mask_id_number
@@ -52,7 +52,7 @@ _REPORTS_KEPT = 20
 
 def _say(exc: Any) -> str:
     """A bilingual refusal in the page's language."""
-    return in_language(exc.message_vi, exc.message_en)
+    return exc.message_en if (get_language() or "").startswith("en") else exc.message_vi
 
 
 RESULT_CHOICES = [
