@@ -44,7 +44,7 @@ def mine_view(request: HttpRequest) -> HttpResponse:
         try:
             certificate_get_or_issue(person_id=person_id)
         except CertificateRefused as exc:
-            refusal = in_language(exc.message_vi, exc.message_en)
+            refusal = exc.message()
         except KeyNotConfigured:
             refusal = gettext("Certificates cannot be issued right now; try again later.")
         else:
