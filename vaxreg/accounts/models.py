@@ -1,15 +1,16 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    NATIONAL = "national", "Bộ Y tế / Ministry of Health"
-    PROVINCE = "province", "Sở Y tế / Provincial health department"
-    COMMUNE = "commune", "Trạm y tế xã / Commune health station"
-    FACILITY = "facility", "Cơ sở tiêm chủng / Vaccination facility"
-    POLICE = "police", "Công an xã / Commune police"
-    ADMIN = "admin", "Quản trị / Administrator"
+    NATIONAL = "national", _("Ministry of Health")
+    PROVINCE = "province", _("Provincial health department")
+    COMMUNE = "commune", _("Commune health station")
+    FACILITY = "facility", _("Vaccination facility")
+    POLICE = "police", _("Commune police")
+    ADMIN = "admin", _("Administrator")
 
 
 class User(AbstractUser):

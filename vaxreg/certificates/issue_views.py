@@ -7,7 +7,7 @@ staff whose jurisdiction covers that person; anyone else gets the same "not foun
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import get_language
+from django.utils.translation import gettext
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -26,15 +26,8 @@ from vaxreg.certificates.selectors import (
     certificates_of_person,
 )
 from vaxreg.citizens.session import citizen_person_id
+from vaxreg.core.i18n import in_language
 from vaxreg.people.models import Person
-
-
-def _en() -> bool:
-    return (get_language() or "vi").startswith("en")
-
-
-def _pick(vi: str, en: str) -> str:
-    return en if _en() else vi
 
 
 @require_http_methods(["GET", "POST"])
@@ -43,10 +36,7 @@ def mine_view(request: HttpRequest) -> HttpResponse:
     if person_id is None:
         messages.info(
             request,
-            _pick(
-                "Phiên tra cứu đã hết; hãy nhận mã mới để xem chứng nhận.",
-                "Your lookup has ended; get a new code to see your certificate.",
-            ),
+            gettext("Your lookup has ended; get a new code to see your certificate."),
         )
         return redirect("citizens:start")
     refusal = ""
@@ -56,10 +46,7 @@ def mine_view(request: HttpRequest) -> HttpResponse:
         except CertificateRefused as exc:
             refusal = exc.message()
         except KeyNotConfigured:
-            refusal = _pick(
-                "Hệ thống chưa cấp được chứng nhận lúc này; hãy thử lại sau.",
-                "Certificates cannot be issued right now; try again later.",
-            )
+            refusal = gettext("Certificates cannot be issued right now; try again later.")
         else:
             return redirect("certificates:mine")
     person = Person.objects.get(pk=person_id)
@@ -67,11 +54,10 @@ def mine_view(request: HttpRequest) -> HttpResponse:
     current = certificate_current(person_id=person_id)
     missing = certificate_missing(person=person, doses=certificate_doses(person_id=person_id))
     context = {
-        "en": _en(),
         "person": person,
         "current": current,
         "older": [c for c in certificates if current is None or c.pk != current.pk],
-        "missing": [_pick(m.message_vi, m.message_en) for m in missing],
+        "missing": [in_language(m.message_vi, m.message_en) for m in missing],
         "refusal": refusal,
     }
     response = render(request, "certificates/issue/mine.html", context, status=400 if refusal else 200)

@@ -1,12 +1,16 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import pgettext_lazy
 
 
 class RevocationReason(models.TextChoices):
-    CORRECTED = "corrected", "Hồ sơ đã được sửa / record corrected"
-    SUPERSEDED = "superseded", "Đã cấp chứng nhận mới / a newer certificate was issued"
-    WITHDRAWN = "withdrawn", "Không còn đủ điều kiện / no longer qualifies"
+    CORRECTED = "corrected", pgettext_lazy("certificate revocation reason", "record corrected")
+    SUPERSEDED = (
+        "superseded",
+        pgettext_lazy("certificate revocation reason", "a newer certificate was issued"),
+    )
+    WITHDRAWN = "withdrawn", pgettext_lazy("certificate revocation reason", "no longer qualifies")
 
 
 class Certificate(models.Model):

@@ -2,6 +2,10 @@
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from vaxreg.certificates.models import Certificate
 from vaxreg.certificates.selectors import certificate_current, certificate_doses, certificate_missing
@@ -14,36 +18,22 @@ from vaxreg.people.models import Person, VerificationState
 from vaxreg.quality.models import Finding, Severity
 from vaxreg.vaccinations.models import DaySignOff, Dose
 from vaxreg.verification.models import ACTIVE_STATES, CaseState, VerificationCase
-from vaxreg.verification.web_selectors import CODE_LABELS
+from vaxreg.verification.web_selectors import code_label
 
 # A case's state as the citizen needs to hear it.
-CASE_WORDS: dict[str, tuple[str, str]] = {
-    CaseState.OPEN: (
-        "Trạm y tế xã/phường sẽ liên hệ để xác minh thông tin của bạn.",
-        "The commune health station will contact you to check your details.",
-    ),
-    CaseState.IN_PROGRESS: (
-        "Trạm y tế xã/phường đang xác minh thông tin của bạn.",
-        "The commune health station is checking your details.",
-    ),
-    CaseState.ESCALATED: (
-        "Công an xã/phường đang đối chiếu thông tin của bạn với cơ sở dữ liệu dân cư.",
-        "The commune police are checking your details against the population register.",
-    ),
-    CaseState.MATCHED: (
-        "Công an đã xác minh danh tính; trạm y tế đang hoàn tất hồ sơ.",
-        "The police verified your identity; the health station is finishing your record.",
-    ),
-    CaseState.NOT_FOUND: (
-        "Công an chưa tìm thấy thông tin của bạn; trạm y tế xã/phường sẽ liên hệ.",
-        "The police did not find your details; the commune health station will contact you.",
+CASE_WORDS: dict[str, Any] = {
+    CaseState.OPEN: _("The commune health station will contact you to check your details."),
+    CaseState.IN_PROGRESS: _("The commune health station is checking your details."),
+    CaseState.ESCALATED: _("The commune police are checking your details against the population register."),
+    CaseState.MATCHED: _("The police verified your identity; the health station is finishing your record."),
+    CaseState.NOT_FOUND: _(
+        "The police did not find your details; the commune health station will contact you."
     ),
 }
-STATE_WORDS: dict[str, tuple[str, str]] = {
-    VerificationState.VERIFIED: ("Thông tin của bạn đã được xác minh.", "Your details are verified."),
-    VerificationState.UNVERIFIABLE: (
-        "Chưa xác minh được thông tin của bạn; hãy liên hệ trạm y tế xã/phường.",
-        "Your details could not be verified; contact your commune health station.",
+STATE_WORDS: dict[str, Any] = {
+    VerificationState.VERIFIED: _("Your details are verified."),
+    VerificationState.UNVERIFIABLE: _(
+        "Your details could not be verified; contact your commune health station."
     ),
 }
 
@@ -58,25 +48,22 @@ class CitizenDose:
 class CitizenRecord:
     person: Person
     doses: list[CitizenDose]
-    problems: list[tuple[str, str]]  # open blocking findings, in plain words (vi, en)
-    status: tuple[str, str]  # where the verification stands (vi, en)
+    problems: list[str]  # open blocking findings, in plain words
+    status: str  # where the verification stands
     certificate: Certificate | None
     certificate_missing: list[tuple[str, str]]
 
 
-def _status(
-    person: Person, case: VerificationCase | None, problems: list[tuple[str, str]]
-) -> tuple[str, str]:
+def _status(person: Person, case: VerificationCase | None, problems: list[str]) -> str:
     if case is not None:
-        return CASE_WORDS[case.state]
+        return str(CASE_WORDS[case.state])
     if problems:
-        return (
-            "Hồ sơ có thông tin thiếu hoặc sai; trạm y tế xã/phường sẽ xác minh.",
-            "Some of your details are missing or wrong; the commune health station will check them.",
+        return gettext(
+            "Some of your details are missing or wrong; the commune health station will check them."
         )
     if person.verification_state in STATE_WORDS:
-        return STATE_WORDS[person.verification_state]
-    return ("Không có thông tin nào cần xác minh.", "Nothing in your record needs checking.")
+        return str(STATE_WORDS[person.verification_state])
+    return gettext("Nothing in your record needs checking.")
 
 
 def citizen_record(*, person_id: int) -> CitizenRecord:
@@ -94,7 +81,7 @@ def citizen_record(*, person_id: int) -> CitizenRecord:
             )
         )
     )
-    problems = [CODE_LABELS.get(code, (code, code)) for code in codes]
+    problems = [code_label(code) for code in codes]
     case = VerificationCase.objects.filter(person_id=person_id, state__in=ACTIVE_STATES).first()
     missing = certificate_missing(person=person, doses=doses)
     return CitizenRecord(

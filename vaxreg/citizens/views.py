@@ -6,7 +6,8 @@ Every answer before the code is checked is the same whether or not the details m
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import get_language
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from vaxreg.citizens.forms import CodeForm, LookupForm
@@ -25,16 +26,8 @@ from vaxreg.corrections.services import (
 CHALLENGE_KEY = "citizen_otp_token"
 
 
-def _en() -> bool:
-    return (get_language() or "vi").startswith("en")
-
-
-def _pick(vi: str, en: str) -> str:
-    return en if _en() else vi
-
-
 def _render(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
-    response = render(request, template, {**context, "en": _en()}, status=status)
+    response = render(request, template, context, status=status)
     response["Cache-Control"] = "no-store"  # personal data and codes stay out of shared caches
     return response
 
@@ -53,15 +46,9 @@ def start_view(request: HttpRequest) -> HttpResponse:
     return _render(request, "citizens/start.html", {"form": form}, status=400 if form.errors else 200)
 
 
-WRONG = ("Mã không đúng. Còn {n} lần thử.", "Wrong code. {n} tries left.")
-LOCKED = (
-    "Đã nhập sai quá nhiều lần. Hãy yêu cầu mã mới sau ít phút.",
-    "Too many wrong codes. Ask for a new code in a few minutes.",
-)
-EXPIRED = (
-    "Mã đã hết hạn hoặc đã được dùng. Hãy yêu cầu mã mới.",
-    "The code has expired or was used. Ask for a new one.",
-)
+WRONG = _("Wrong code. %(n)s tries left.")
+LOCKED = _("Too many wrong codes. Ask for a new code in a few minutes.")
+EXPIRED = _("The code has expired or was used. Ask for a new one.")
 
 
 @require_http_methods(["GET", "POST"])
@@ -77,9 +64,9 @@ def code_view(request: HttpRequest) -> HttpResponse:
             citizen_session_start(request, person_id=check.person_id)
             return redirect("citizens:record")
         if check.outcome == OtpOutcome.WRONG:
-            form.add_error("code", _pick(*WRONG).format(n=check.tries_left))
+            form.add_error("code", WRONG % {"n": check.tries_left})
         else:
-            form.add_error(None, _pick(*(LOCKED if check.outcome == OtpOutcome.LOCKED else EXPIRED)))
+            form.add_error(None, LOCKED if check.outcome == OtpOutcome.LOCKED else EXPIRED)
     return _render(request, "citizens/code.html", {"form": form}, status=400 if form.errors else 200)
 
 
@@ -89,7 +76,7 @@ def record_view(request: HttpRequest) -> HttpResponse:
     if person_id is None:
         messages.info(
             request,
-            _pick("Phiên tra cứu đã hết; hãy nhận mã mới.", "Your lookup has ended; get a new code."),
+            gettext("Your lookup has ended; get a new code."),
         )
         return redirect("citizens:start")
     context = {
@@ -119,9 +106,9 @@ def access_change_view(request: HttpRequest, change_id: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            _pick("Đã xác nhận; hồ sơ đã được cập nhật.", "Confirmed; your record is updated.")
+            gettext("Confirmed; your record is updated.")
             if confirm
-            else _pick("Đã từ chối; hồ sơ giữ nguyên.", "Refused; your record stays as it was."),
+            else gettext("Refused; your record stays as it was."),
         )
     return redirect("citizens:record")
 

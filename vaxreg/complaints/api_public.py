@@ -26,6 +26,7 @@ from vaxreg.complaints.attachments import MAX_FILES, complaint_proofs_add, proof
 from vaxreg.complaints.intake import CHANNEL_API, MAX_CLAIMED_DOSES, Intake, citizen_status, complaint_submit
 from vaxreg.complaints.public_views import NOT_FOUND, track_lookup
 from vaxreg.core.api_schema import ErrorOut, JsonNumber, text_rules
+from vaxreg.core.i18n import in_both_languages
 from vaxreg.core.ratelimit import client_address
 from vaxreg.corrections.schemas import DoseNumber
 from vaxreg.places.models import Commune, Facility, Province
@@ -183,7 +184,7 @@ def _not_found(status: int) -> JsonResponse:
             "Too many wrong tries. Please try again in an hour.",
             retry_after=3600,
         )
-    return _error(404, "not_found", *NOT_FOUND)
+    return _error(404, "not_found", *in_both_languages(NOT_FOUND))
 
 
 @router.get("/ticket", response=TicketOut, summary="Get a single-use submission ticket (2 hours)")

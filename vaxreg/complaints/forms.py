@@ -6,7 +6,8 @@ from typing import Any
 
 from django import forms
 from django.utils.functional import lazy
-from django.utils.translation import get_language
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from vaxreg.complaints.models import Category, RejectReason
 from vaxreg.complaints.selectors import InboxFilter
@@ -15,19 +16,6 @@ from vaxreg.core import clock
 from vaxreg.people.models import Gender, Person
 from vaxreg.vaccinations.fields import DOSE_NUMBERS, MIN_BIRTH_YEAR
 from vaxreg.vaccinations.models import Vaccine
-
-
-def is_english() -> bool:
-    return (get_language() or "vi").startswith("en")
-
-
-def pick(vi: str, en: str) -> str:
-    """The Vietnamese or the English text, by the language of the request."""
-    return en if is_english() else vi
-
-
-# A text that becomes Vietnamese or English when it is rendered, by the language of the request.
-vi_en = lazy(pick, str)
 
 DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y"]
 
@@ -43,9 +31,7 @@ def _date_field(label: Any, **kwargs: Any) -> forms.DateField:
         label=label,
         input_formats=DATE_FORMATS,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        error_messages={
-            "invalid": vi_en("Ngày không đọc được (dd/mm/yyyy).", "The date cannot be read (dd/mm/yyyy).")
-        },
+        error_messages={"invalid": _("The date cannot be read (dd/mm/yyyy).")},
         **kwargs,
     )
 
@@ -57,7 +43,7 @@ def _text_field(label: Any, *, required: bool = True, min_length: int | None = 3
         max_length=1000,
         min_length=min_length if required else None,
         widget=forms.Textarea(attrs={"rows": 2}),
-        error_messages={"required": vi_en("Cần ghi nội dung này.", "This is required.")},
+        error_messages={"required": _("This is required.")},
     )
 
 
@@ -66,37 +52,36 @@ def _version_field() -> forms.IntegerField:
 
 
 STATE_CHOICES = [
-    ("", vi_en("Cần xử lý (đang xử lý và hẹn lại)", "To handle (open and deferred)")),
-    ("open", vi_en("Đang xử lý", "Open")),
-    ("deferred", vi_en("Hẹn lại", "Deferred")),
-    ("closed", vi_en("Đã đóng (giải quyết hoặc từ chối)", "Closed (approved or rejected)")),
-    ("approved", vi_en("Đã giải quyết", "Approved")),
-    ("rejected", vi_en("Từ chối", "Rejected")),
+    ("", _("To handle (open and deferred)")),
+    ("open", _("Open")),
+    ("deferred", _("Deferred")),
+    ("closed", _("Closed (approved or rejected)")),
+    ("approved", _("Approved")),
+    ("rejected", pgettext_lazy("complaints forms", "Rejected")),
 ]
 
 CATEGORY_SHORT = {
-    1: ("Giấy thiếu ngày, chưa có trên hệ thống", "Proof undated, not on the system"),
-    2: ("Chưa có trên hệ thống", "Not on the system"),
-    3: ("Thiếu mũi tiêm", "Doses missing"),
-    4: ("Sai thông tin, không hiện trên ứng dụng", "Wrong details, not in the app"),
-    5: ("Sai thông tin người hoặc mũi tiêm", "Wrong person or dose details"),
+    1: _("Proof undated, not on the system"),
+    2: _("Not on the system"),
+    3: _("Doses missing"),
+    4: _("Wrong details, not in the app"),
+    5: _("Wrong person or dose details"),
 }
 
-REJECT_REASON_EN = {
-    RejectReason.PROOF_INCOMPLETE: "The proof lacks the date, dose or vaccine",
-    RejectReason.NAME_CONTRADICTS: "The name contradicts the proof",
-    RejectReason.PERSONAL_PHOTO: "A personal photo instead of a certificate",
-    RejectReason.DATA_MISMATCH: "Dose, birth date, vaccination date or vaccine do not match",
-    RejectReason.UNREADABLE: "Key fields are cropped or blurred",
-    RejectReason.NOTHING_MATCHES: "Nothing matches",
-    RejectReason.NAME_INCOMPLETE: "The name is incomplete or without diacritics",
-    RejectReason.HAND_EDITED: "The form was edited by hand",
+REJECT_REASON_LABEL = {
+    RejectReason.PROOF_INCOMPLETE: _("The proof lacks the date, dose or vaccine"),
+    RejectReason.NAME_CONTRADICTS: _("The name contradicts the proof"),
+    RejectReason.PERSONAL_PHOTO: _("A personal photo instead of a certificate"),
+    RejectReason.DATA_MISMATCH: _("Dose, birth date, vaccination date or vaccine do not match"),
+    RejectReason.UNREADABLE: _("Key fields are cropped or blurred"),
+    RejectReason.NOTHING_MATCHES: _("Nothing matches"),
+    RejectReason.NAME_INCOMPLETE: _("The name is incomplete or without diacritics"),
+    RejectReason.HAND_EDITED: _("The form was edited by hand"),
 }
 
 
 def category_label(category: int) -> str:
-    vi, en = CATEGORY_SHORT.get(category, (str(category), str(category)))
-    return pick(f"{category}. {vi}", f"{category}. {en}")
+    return f"{category}. {CATEGORY_SHORT.get(category, category)}"
 
 
 def reject_reason_label(reason: str) -> str:
@@ -104,23 +89,20 @@ def reject_reason_label(reason: str) -> str:
         value = RejectReason(reason)
     except ValueError:
         return reason
-    return pick(str(value.label), REJECT_REASON_EN[value])
+    return str(REJECT_REASON_LABEL[value])
 
 
 class InboxFilterForm(forms.Form):
-    state = forms.ChoiceField(label=vi_en("Trạng thái", "State"), required=False, choices=STATE_CHOICES)
-    category = forms.TypedChoiceField(
-        label=vi_en("Loại phản ánh", "Category"), required=False, coerce=int, empty_value=None
-    )
-    overdue = forms.BooleanField(label=vi_en("Chỉ phản ánh quá hạn", "Overdue only"), required=False)
+    state = forms.ChoiceField(label=_("State"), required=False, choices=STATE_CHOICES)
+    category = forms.TypedChoiceField(label=_("Category"), required=False, coerce=int, empty_value=None)
+    overdue = forms.BooleanField(label=_("Overdue only"), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _set_choices(
             self,
             "category",
-            [("", vi_en("— Tất cả —", "— All —"))]
-            + [(value, lazy(category_label, str)(value)) for value in Category.values],
+            [("", _("— All —"))] + [(value, lazy(category_label, str)(value)) for value in Category.values],
         )
 
     def to_filter(self) -> InboxFilter:
@@ -144,29 +126,27 @@ def _person_choice(person: Person) -> tuple[str, str]:
 class ApproveDoseForm(forms.Form):
     version = _version_field()
     person_id = forms.TypedChoiceField(
-        label=vi_en("Người được bổ sung mũi tiêm", "Person who gets the dose"),
+        label=_("Person who gets the dose"),
         coerce=int,
-        error_messages={"required": vi_en("Hãy chọn một người.", "Choose a person.")},
+        error_messages={"required": _("Choose a person.")},
     )
-    vaccination_date = _date_field(vi_en("Ngày tiêm", "Vaccination date"))
-    vaccine_id = forms.ChoiceField(label=vi_en("Vắc xin", "Vaccine"))
+    vaccination_date = _date_field(_("Vaccination date"))
+    vaccine_id = forms.ChoiceField(label=_("Vaccine"))
     dose_number = forms.TypedChoiceField(
-        label=vi_en("Mũi số", "Dose no."),
+        label=_("Dose no."),
         required=False,
         coerce=int,
         empty_value=None,
         choices=[("", "?"), *((str(n), str(n)) for n in DOSE_NUMBERS)],
     )
-    lot_number = forms.CharField(label=vi_en("Số lô", "Lot"), max_length=64, required=False)
+    lot_number = forms.CharField(label=_("Lot"), max_length=64, required=False)
     facility_code = forms.CharField(
-        label=vi_en("Mã cơ sở đã tiêm", "Code of the facility that gave it"),
+        label=_("Code of the facility that gave it"),
         max_length=20,
         required=False,
-        help_text=vi_en(
-            "Để trống: cơ sở đang xử lý phản ánh.", "Empty: the facility handling the complaint."
-        ),
+        help_text=_("Empty: the facility handling the complaint."),
     )
-    note = _text_field(vi_en("Ghi chú (căn cứ)", "Note (what it rests on)"), required=False)
+    note = _text_field(_("Note (what it rests on)"), required=False)
 
     def __init__(
         self,
@@ -183,14 +163,12 @@ class ApproveDoseForm(forms.Form):
             choices.append(
                 (
                     str(NEW_PERSON),
-                    vi_en("Người mới, theo thông tin phản ánh", "A new person, from the complaint's details"),
+                    gettext("A new person, from the complaint's details"),
                 )
             )
         _set_choices(self, "person_id", choices)
         _set_choices(self, "vaccine_id", [("", "—")] + [(v.code, v.name) for v in vaccines])
-        self.fields["vaccine_id"].error_messages["required"] = vi_en(
-            "Hãy chọn vắc xin.", "Choose the vaccine."
-        )
+        self.fields["vaccine_id"].error_messages["required"] = _("Choose the vaccine.")
 
 
 class ApproveCorrectionForm(forms.Form):
@@ -199,26 +177,22 @@ class ApproveCorrectionForm(forms.Form):
     version = _version_field()
     person_id = forms.IntegerField(widget=forms.HiddenInput)
     person_version = forms.IntegerField(widget=forms.HiddenInput)
-    full_name = forms.CharField(label=vi_en("Họ và tên", "Full name"), max_length=200, required=False)
-    birth_day = forms.IntegerField(
-        label=vi_en("Ngày sinh", "Birth day"), min_value=1, max_value=31, required=False
-    )
-    birth_month = forms.IntegerField(
-        label=vi_en("Tháng sinh", "Birth month"), min_value=1, max_value=12, required=False
-    )
+    full_name = forms.CharField(label=_("Full name"), max_length=200, required=False)
+    birth_day = forms.IntegerField(label=_("Birth day"), min_value=1, max_value=31, required=False)
+    birth_month = forms.IntegerField(label=_("Birth month"), min_value=1, max_value=12, required=False)
     birth_year = forms.IntegerField(
-        label=vi_en("Năm sinh", "Birth year"), min_value=MIN_BIRTH_YEAR, max_value=2200, required=False
+        label=_("Birth year"), min_value=MIN_BIRTH_YEAR, max_value=2200, required=False
     )
-    gender = forms.ChoiceField(label=vi_en("Giới tính", "Gender"), required=False)
+    gender = forms.ChoiceField(label=_("Gender"), required=False)
     id_number = forms.CharField(
-        label=vi_en("Số CCCD/CMND", "ID number"),
+        label=pgettext_lazy("complaints forms", "ID number"),
         max_length=32,
         required=False,
-        help_text=vi_en("Để trống nếu giữ nguyên số đang lưu.", "Leave empty to keep the stored number."),
+        help_text=_("Leave empty to keep the stored number."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
     )
-    phone = forms.CharField(label=vi_en("Số điện thoại", "Phone"), max_length=32, required=False)
-    note = _text_field(vi_en("Lý do sửa", "Reason for the correction"))
+    phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
+    note = _text_field(_("Reason for the correction"))
 
     FIELDS = ("full_name", "birth_day", "birth_month", "birth_year", "gender", "phone")
 
@@ -235,10 +209,10 @@ class ApproveCorrectionForm(forms.Form):
             self,
             "gender",
             [
-                ("", vi_en("Không rõ", "Unknown")),
-                (Gender.MALE, vi_en("Nam", "Male")),
-                (Gender.FEMALE, vi_en("Nữ", "Female")),
-                (Gender.OTHER, vi_en("Khác", "Other")),
+                ("", _("Unknown")),
+                (Gender.MALE, _("Male")),
+                (Gender.FEMALE, _("Female")),
+                (Gender.OTHER, _("Other")),
             ],
         )
         if person.id_number_masked:
@@ -258,8 +232,8 @@ class ApproveCorrectionForm(forms.Form):
 
 class DeferForm(forms.Form):
     version = _version_field()
-    until = _date_field(vi_en("Hẹn xử lý đến ngày", "Handle by"))
-    reason = _text_field(vi_en("Lý do hẹn lại", "Why it is deferred"))
+    until = _date_field(_("Handle by"))
+    reason = _text_field(_("Why it is deferred"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("prefix", "defer")
@@ -268,21 +242,17 @@ class DeferForm(forms.Form):
     def clean_until(self) -> dt.date:
         until: dt.date = self.cleaned_data["until"]
         if until <= clock.today():
-            raise forms.ValidationError(
-                vi_en("Ngày hẹn phải sau hôm nay.", "The new date must be after today.")
-            )
+            raise forms.ValidationError(_("The new date must be after today."))
         return until
 
 
 class RejectForm(forms.Form):
     version = _version_field()
     reason = forms.ChoiceField(
-        label=vi_en("Lý do từ chối", "Reason"),
-        error_messages={
-            "required": vi_en("Hãy chọn một lý do từ chối chuẩn.", "Choose one of the standard reasons.")
-        },
+        label=pgettext_lazy("complaints forms", "Reason"),
+        error_messages={"required": _("Choose one of the standard reasons.")},
     )
-    text = _text_field(vi_en("Ghi thêm cho người dân", "More for the citizen"), required=False)
+    text = _text_field(_("More for the citizen"), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("prefix", "reject")
@@ -297,12 +267,12 @@ class RejectForm(forms.Form):
 class TransferForm(forms.Form):
     version = _version_field()
     facility_code = forms.CharField(
-        label=vi_en("Chuyển đến cơ sở tiêm (mã)", "Transfer to facility (code)"),
+        label=_("Transfer to facility (code)"),
         max_length=20,
-        error_messages={"required": vi_en("Hãy nhập mã cơ sở tiêm.", "Enter the facility code.")},
+        error_messages={"required": _("Enter the facility code.")},
         widget=forms.TextInput(attrs={"list": "facility-list", "autocomplete": "off"}),
     )
-    reason = _text_field(vi_en("Lý do chuyển", "Why it is transferred"))
+    reason = _text_field(_("Why it is transferred"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("prefix", "transfer")
@@ -310,8 +280,8 @@ class TransferForm(forms.Form):
 
 
 class FiguresFilterForm(forms.Form):
-    received_from = _date_field(vi_en("Nhận từ ngày", "Received from"), required=False)
-    received_to = _date_field(vi_en("đến ngày", "to"), required=False)
+    received_from = _date_field(_("Received from"), required=False)
+    received_to = _date_field(_("to"), required=False)
 
     def dates(self) -> tuple[dt.date | None, dt.date | None]:
         if not self.is_bound or not self.is_valid():

@@ -23,6 +23,7 @@ from vaxreg.core import clock
 from vaxreg.core.cccd import USABLE_ID_KINDS, parse_id_number
 from vaxreg.core.dates import DateParseError, parse_full_date, parse_partial_date
 from vaxreg.core.genders import is_recognised_gender, parse_gender
+from vaxreg.core.i18n import label_halves
 from vaxreg.core.models import ChangeRecord
 from vaxreg.core.phones import normalize_phone
 from vaxreg.core.text import fold, normalize_text
@@ -625,7 +626,7 @@ class CitizenStatus:
 
 def citizen_status(complaint: Complaint) -> CitizenStatus:
     handled = complaint.joined_to or complaint
-    state_vi, _sep, state_en = ComplaintState(handled.state).label.partition(" / ")
+    state_vi, state_en = label_halves(ComplaintState(handled.state).label)
     reason = handled.reject_reason
     deferred = handled.state == ComplaintState.DEFERRED
     return CitizenStatus(

@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import pgettext_lazy
 
 
 class Category(models.IntegerChoices):
@@ -13,11 +14,11 @@ class Category(models.IntegerChoices):
 
 
 class ComplaintState(models.TextChoices):
-    OPEN = "open", "Đang xử lý / open"
-    DEFERRED = "deferred", "Hẹn lại / deferred"
-    APPROVED = "approved", "Đã giải quyết / approved"
-    REJECTED = "rejected", "Từ chối / rejected"
-    JOINED = "joined", "Gộp vào phản ánh trước / joined to an earlier complaint"
+    OPEN = "open", pgettext_lazy("complaint state", "open")
+    DEFERRED = "deferred", pgettext_lazy("complaint state", "deferred")
+    APPROVED = "approved", pgettext_lazy("complaint state", "approved")
+    REJECTED = "rejected", pgettext_lazy("complaint state", "rejected")
+    JOINED = "joined", pgettext_lazy("complaint state", "joined to an earlier complaint")
 
 
 OPEN_STATES = (ComplaintState.OPEN, ComplaintState.DEFERRED)

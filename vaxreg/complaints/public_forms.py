@@ -3,6 +3,7 @@
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_noop
 
 from vaxreg.complaints.intake import (
     MAX_CLAIMED_DOSES,
@@ -12,6 +13,7 @@ from vaxreg.complaints.intake import (
     Intake,
 )
 from vaxreg.complaints.models import Category
+from vaxreg.core.i18n import both_languages, both_languages_lazy, in_both_languages
 from vaxreg.places.models import Province
 from vaxreg.vaccinations.fields import DOSE_NUMBERS
 from vaxreg.vaccinations.models import Vaccine
@@ -19,47 +21,39 @@ from vaxreg.vaccinations.models import Vaccine
 DOSE_ROWS = range(1, MAX_CLAIMED_DOSES + 1)
 DOSE_PARTS = ("date", "vaccine", "number", "lot")
 
-# The Ministry's categories (SPEC §7) in the words a citizen would use, Vietnamese first.
-CATEGORY_HELP: dict[int, tuple[str, str, str, str]] = {
+# The Ministry's categories (SPEC §7) in the words a citizen would use: a title and what it covers.
+CATEGORY_TEXT: dict[int, tuple[str, str]] = {
     Category.NO_RECORD_PROOF_UNDATED: (
-        "Đã tiêm, nhưng giấy xác nhận thiếu ngày tiêm",
-        "và cả tôi lẫn các mũi tiêm đều chưa có trên hệ thống.",
-        "Vaccinated, but my paper proof has no dates",
-        "and neither I nor my doses are on the system.",
+        gettext_noop("Vaccinated, but my paper proof has no dates"),
+        gettext_noop("and neither I nor my doses are on the system."),
     ),
     Category.NO_RECORD: (
-        "Đã tiêm, nhưng không có trên hệ thống",
-        "không tìm thấy tôi và các mũi tiêm của tôi.",
-        "Vaccinated, but not on the system",
-        "neither I nor my doses can be found.",
+        gettext_noop("Vaccinated, but not on the system"),
+        gettext_noop("neither I nor my doses can be found."),
     ),
     Category.DOSES_MISSING: (
-        "Có tên trên hệ thống nhưng thiếu mũi tiêm",
-        "một hoặc vài mũi tôi đã tiêm không hiện ra.",
-        "I am on the system but doses are missing",
-        "one or more doses I received do not show.",
+        gettext_noop("I am on the system but doses are missing"),
+        gettext_noop("one or more doses I received do not show."),
     ),
     Category.INFO_WRONG_NOT_IN_APP: (
-        "Thông tin cá nhân sai, mũi tiêm không hiện trên ứng dụng",
-        "ví dụ sai tên, ngày sinh hoặc số CCCD nên ứng dụng sức khỏe không hiện mũi tiêm.",
-        "My personal details are wrong and my doses do not show in the health app",
-        "e.g. a wrong name, birth date or ID number.",
+        gettext_noop("My personal details are wrong and my doses do not show in the health app"),
+        gettext_noop("e.g. a wrong name, birth date or ID number."),
     ),
     Category.INFO_WRONG: (
-        "Có trên hệ thống nhưng thông tin sai",
-        "thông tin cá nhân và/hoặc thông tin mũi tiêm (ngày, vắc xin, mũi số) bị sai.",
-        "I and my doses are on the system, but details are wrong",
-        "personal and/or dose details (date, vaccine, dose number) are wrong.",
+        gettext_noop("I and my doses are on the system, but details are wrong"),
+        gettext_noop("personal and/or dose details (date, vaccine, dose number) are wrong."),
     ),
 }
 
 
-def _vi_en(vi: str, en: str) -> str:
-    return f"{vi} / {en}"
+def category_help(category: int) -> tuple[str, str, str, str]:
+    """Title and explanation of a category in Vietnamese, then in English."""
+    (title_vi, title_en), (detail_vi, detail_en) = map(in_both_languages, CATEGORY_TEXT[category])
+    return title_vi, detail_vi, title_en, detail_en
 
 
-def _required(vi: str, en: str) -> dict[str, str]:
-    return {"required": _vi_en(vi, en)}
+def _required(message: str) -> dict[str, str]:
+    return {"required": both_languages_lazy(message)}
 
 
 class ComplaintForm(forms.Form):
@@ -70,34 +64,35 @@ class ComplaintForm(forms.Form):
         coerce=int,
         widget=forms.RadioSelect,
         error_messages={
-            **_required("Hãy chọn loại phản ánh.", "Choose the kind of complaint."),
-            "invalid_choice": _vi_en(
-                "Hãy chọn một trong năm loại phản ánh.", "Choose one of the five kinds."
-            ),
+            **_required(gettext_noop("Choose the kind of complaint.")),
+            "invalid_choice": both_languages_lazy(gettext_noop("Choose one of the five kinds.")),
         },
     )
     full_name = forms.CharField(
         max_length=MAX_NAME,
         error_messages={
-            **_required("Họ tên bắt buộc.", "The full name is required."),
-            "max_length": _vi_en(
-                "Họ tên tối đa %(limit_value)d ký tự (đã nhập %(show_value)d).",
-                "The full name has at most %(limit_value)d characters (got %(show_value)d).",
+            **_required(gettext_noop("The full name is required.")),
+            "max_length": both_languages_lazy(
+                gettext_noop("The full name has at most %(limit_value)d characters (got %(show_value)d).")
             ),
         },
         widget=forms.TextInput(attrs={"autocomplete": "name", "autocapitalize": "words"}),
     )
     birth_date = forms.CharField(
         max_length=20,
-        error_messages=_required("Ngày sinh bắt buộc.", "The birth date is required."),
+        error_messages=_required(gettext_noop("The birth date is required.")),
         widget=forms.TextInput(attrs={"placeholder": "dd/mm/yyyy", "autocomplete": "bday"}),
     )
     gender = forms.ChoiceField(
-        choices=[("M", "Nam / Male"), ("F", "Nữ / Female"), ("O", "Khác / Other")],
+        choices=[
+            ("M", both_languages_lazy(gettext_noop("Male"))),
+            ("F", both_languages_lazy(gettext_noop("Female"))),
+            ("O", both_languages_lazy(gettext_noop("Other"))),
+        ],
         widget=forms.RadioSelect,
         error_messages={
-            **_required("Hãy chọn giới tính.", "Choose a gender."),
-            "invalid_choice": _vi_en("Hãy chọn Nam, Nữ hoặc Khác.", "Choose male, female or other."),
+            **_required(gettext_noop("Choose a gender.")),
+            "invalid_choice": both_languages_lazy(gettext_noop("Choose male, female or other.")),
         },
     )
     id_number = forms.CharField(
@@ -107,15 +102,13 @@ class ComplaintForm(forms.Form):
     )
     phone = forms.CharField(
         max_length=20,
-        error_messages=_required("Số điện thoại bắt buộc.", "The phone number is required."),
+        error_messages=_required(gettext_noop("The phone number is required.")),
         widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel", "autocomplete": "tel"}),
     )
     province_code = forms.ChoiceField(
         required=False,
         error_messages={
-            "invalid_choice": _vi_en(
-                "Hãy chọn tỉnh/thành phố từ danh sách.", "Choose a province from the list."
-            )
+            "invalid_choice": both_languages_lazy(gettext_noop("Choose a province from the list."))
         },
     )
     commune_code = forms.CharField(
@@ -131,9 +124,8 @@ class ComplaintForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 5}),
         error_messages={
-            "max_length": _vi_en(
-                "Nội dung tối đa %(limit_value)d ký tự (đã nhập %(show_value)d).",
-                "The description has at most %(limit_value)d characters (got %(show_value)d).",
+            "max_length": both_languages_lazy(
+                gettext_noop("The description has at most %(limit_value)d characters (got %(show_value)d).")
             )
         },
     )
@@ -156,7 +148,8 @@ class ComplaintForm(forms.Form):
     def _province_choices(self) -> None:
         field = self.fields["province_code"]
         assert isinstance(field, forms.ChoiceField)
-        field.choices = [("", "— Không rõ / I don't know —")] + [
+        unknown = both_languages(gettext_noop("I don't know"))
+        field.choices = [("", f"— {unknown} —")] + [
             (p.code, p.name) for p in Province.objects.order_by("name_key").only("code", "name")
         ]
 
@@ -167,8 +160,8 @@ class ComplaintForm(forms.Form):
         """The radio options with their plain-words explanation, for the template."""
         chosen = str(self.data.get("category", "")) if self.is_bound else ""
         return [
-            {"value": value, "checked": str(value) == chosen, "text": CATEGORY_HELP[value]}
-            for value in CATEGORY_HELP
+            {"value": value, "checked": str(value) == chosen, "text": category_help(value)}
+            for value in CATEGORY_TEXT
         ]
 
     def to_intake(self) -> Intake:
@@ -212,13 +205,11 @@ class ComplaintForm(forms.Form):
 class TrackForm(forms.Form):
     code = forms.CharField(
         max_length=64,
-        error_messages=_required("Nhập mã tra cứu.", "Enter the tracking code."),
+        error_messages=_required(gettext_noop("Enter the tracking code.")),
         widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false"}),
     )
     phone = forms.CharField(
         max_length=20,
-        error_messages=_required(
-            "Nhập số điện thoại đã dùng khi gửi.", "Enter the phone number you sent it with."
-        ),
+        error_messages=_required(gettext_noop("Enter the phone number you sent it with.")),
         widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel", "autocomplete": "tel"}),
     )

@@ -11,6 +11,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_noop
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -33,17 +34,16 @@ from vaxreg.complaints.intake import (
     tracking_code_normalize,
 )
 from vaxreg.complaints.models import ComplaintState
-from vaxreg.complaints.public_forms import CATEGORY_HELP, ComplaintForm, TrackForm
+from vaxreg.complaints.public_forms import CATEGORY_TEXT, ComplaintForm, TrackForm, category_help
+from vaxreg.core.i18n import in_both_languages
 from vaxreg.core.ratelimit import RateLimit, client_address, rate_count, rate_hit
 
 SENT_SESSION_KEY = "complaint_sent_code"
 # Wrong code or phone: ten tries an hour per address and per code, so neither can be guessed.
 TRACK_ADDRESS = RateLimit("complaint-track-address", 10, dt.timedelta(hours=1))
 TRACK_CODE = RateLimit("complaint-track-code", 10, dt.timedelta(hours=1))
-NOT_FOUND = (
-    "Không tìm thấy phản ánh với mã tra cứu và số điện thoại này. Hãy kiểm tra lại cả hai.",
-    "No complaint matches this tracking code and phone number. Check both.",
-)
+NOT_FOUND = gettext_noop("No complaint matches this tracking code and phone number. Check both.")
+TOO_MANY_TRIES = gettext_noop("Too many wrong tries. Please try again in an hour.")
 
 
 def _form_page(
@@ -163,14 +163,7 @@ def complaint_track_view(request: HttpRequest) -> HttpResponse:
         request, code=form.cleaned_data["code"], phone=form.cleaned_data["phone"]
     )
     if complaint is None:
-        message = (
-            NOT_FOUND
-            if status == 404
-            else (
-                "Quá nhiều lần tra cứu sai. Hãy thử lại sau một giờ.",
-                "Too many wrong tries. Please try again in an hour.",
-            )
-        )
+        message = in_both_languages(NOT_FOUND if status == 404 else TOO_MANY_TRIES)
         response = render(
             request, "complaints/public/track.html", {"form": form, "message": message}, status=status
         )
@@ -181,7 +174,7 @@ def complaint_track_view(request: HttpRequest) -> HttpResponse:
     context = {
         "form": TrackForm(initial={"code": complaint.tracking_code}),
         "status": status_view,
-        "category": CATEGORY_HELP.get(status_view.category),
+        "category": category_help(status_view.category) if status_view.category in CATEGORY_TEXT else None,
         "open": status_view.state in (ComplaintState.OPEN, ComplaintState.JOINED),
         "states": ComplaintState,
     }

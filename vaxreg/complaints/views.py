@@ -14,6 +14,8 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from vaxreg.accounts.models import Role, User
@@ -28,8 +30,6 @@ from vaxreg.complaints.forms import (
     RejectForm,
     TransferForm,
     category_label,
-    is_english,
-    pick,
     reject_reason_label,
 )
 from vaxreg.complaints.models import OPEN_STATES, Attachment, Complaint, ComplaintState
@@ -51,6 +51,7 @@ from vaxreg.complaints.selectors import (
 )
 from vaxreg.complaints.services import NEW_PERSON
 from vaxreg.core import clock
+from vaxreg.core.i18n import in_language
 from vaxreg.core.pages import refusal_form_error
 from vaxreg.core.refusals import Refusal
 from vaxreg.corrections.models import AccessChange, AccessChangeState
@@ -66,7 +67,7 @@ TRANSFER_CHOICES_MAX = 500
 def _render(
     request: HttpRequest, template: str, context: Mapping[str, Any], status: int = 200
 ) -> HttpResponse:
-    return render(request, template, {**context, "en": is_english()}, status=status)
+    return render(request, template, context, status=status)
 
 
 def _staff(request: HttpRequest) -> User:
@@ -77,8 +78,7 @@ def _staff(request: HttpRequest) -> User:
 
 
 def state_label(state: str) -> str:
-    vi, _sep, en = str(ComplaintState(state).label).partition(" / ")
-    return pick(vi, en or vi)
+    return str(ComplaintState(state).label)
 
 
 # -- the inbox ---------------------------------------------------------------------------------------------
@@ -104,7 +104,7 @@ def _row(complaint: Complaint, now: Any) -> InboxRow:
         category=category_label(complaint.category),
         state=state_label(complaint.state),
         overdue=is_open and overdue,
-        time_left=pick(vi, en) if is_open else "",
+        time_left=in_language(vi, en) if is_open else "",
         escalated=complaint.escalated_at is not None,
         id_masked=mask_id_number(complaint.id_number),
         handled_here=bool(getattr(complaint, "handled_here", True)),
@@ -169,13 +169,13 @@ def _claimed(complaint: Complaint) -> list[ClaimedDose]:
 
 
 HISTORY_FIELDS = {
-    "state": ("Trạng thái", "State"),
-    "deferred_until": ("Hẹn xử lý đến", "Deferred until"),
-    "handler_facility": ("Cơ sở xử lý", "Handling facility"),
-    "handler_province": ("Tỉnh xử lý", "Handling province"),
-    "person_id": ("Người được đối chiếu", "Matched person"),
-    "reminded_at": ("Nhắc còn 12 giờ", "12 hours left reminder"),
-    "escalated_at": ("Quá hạn, chuyển Sở Y tế", "Past due, escalated"),
+    "state": _("State"),
+    "deferred_until": _("Deferred until"),
+    "handler_facility": _("Handling facility"),
+    "handler_province": _("Handling province"),
+    "person_id": _("Matched person"),
+    "reminded_at": _("12 hours left reminder"),
+    "escalated_at": _("Past due, escalated"),
 }
 
 
@@ -201,11 +201,11 @@ def _history(complaint: Complaint) -> list[HistoryRow]:
     return [
         HistoryRow(
             at=h.at,
-            what=pick(*HISTORY_FIELDS.get(h.field, (h.field, h.field))),
+            what=str(HISTORY_FIELDS.get(h.field, h.field)),
             old=_history_value(h.field, h.old_value),
             new=_history_value(h.field, h.new_value),
             reason=h.reason,
-            actor=h.actor.username if h.actor else pick("hệ thống", "system"),
+            actor=h.actor.username if h.actor else gettext("system"),
         )
         for h in complaint_history(complaint)
     ]
@@ -248,7 +248,7 @@ def _complaint_page(
         "state": state_label(complaint.state),
         "is_open": complaint.state in OPEN_STATES,
         "overdue": overdue and complaint.state in OPEN_STATES,
-        "time_left": pick(vi, en),
+        "time_left": in_language(vi, en),
         "reject_reason": reject_reason_label(complaint.reject_reason) if complaint.reject_reason else "",
         "id_number_masked": mask_id_number(complaint.id_number),
         "full_id_number": full_id_number,
@@ -287,10 +287,9 @@ class AccessChangeRow:
 
 def _access_change_row(change: AccessChange) -> AccessChangeRow:
     vi, en = access_field_names(change.changes)
-    state_vi, _sep, state_en = AccessChangeState(change.state).label.partition(" / ")
     return AccessChangeRow(
-        fields=pick(vi, en),
-        state=pick(state_vi, state_en),
+        fields=in_language(vi, en),
+        state=str(AccessChangeState(change.state).label),
         requested_at=change.requested_at,
         expires_at=change.expires_at,
         decided_at=change.decided_at,
@@ -428,9 +427,7 @@ def approve_dose_view(request: HttpRequest, complaint_id: int) -> HttpResponse:
             facility_code=data["facility_code"],
             expected_version=data["version"],
         )
-        return pick(
-            "Đã bổ sung mũi tiêm và đóng phản ánh.", "The dose was added and the complaint is closed."
-        )
+        return gettext("The dose was added and the complaint is closed.")
 
     return _act(request, complaint_id, "dose", form, act)
 
@@ -456,9 +453,7 @@ def approve_correction_view(request: HttpRequest, complaint_id: int, person_id: 
             note=data["note"],
             expected_version=data["version"],
         )
-        return pick(
-            "Đã sửa thông tin và đóng phản ánh.", "The record was corrected and the complaint is closed."
-        )
+        return gettext("The record was corrected and the complaint is closed.")
 
     return _act(request, complaint_id, f"person-{person.pk}", form, act)
 
@@ -475,7 +470,7 @@ def defer_view(request: HttpRequest, complaint_id: int) -> HttpResponse:
             expected_version=data["version"],
         )
         day = f"{data['until']:%d/%m/%Y}"
-        return pick(f"Đã hẹn xử lý đến {day}.", f"Deferred until {day}.")
+        return gettext("Deferred until %(day)s.") % {"day": day}
 
     return _act(request, complaint_id, "defer", DeferForm(request.POST), act)
 
@@ -491,7 +486,7 @@ def reject_view(request: HttpRequest, complaint_id: int) -> HttpResponse:
             text=data["text"],
             expected_version=data["version"],
         )
-        return pick("Đã từ chối phản ánh.", "The complaint was rejected.")
+        return gettext("The complaint was rejected.")
 
     return _act(request, complaint_id, "reject", RejectForm(request.POST), act)
 
@@ -510,7 +505,7 @@ def transfer_view(request: HttpRequest, complaint_id: int) -> HttpResponse:
             expected_version=data["version"],
         )
         code = moved.handler_facility.code if moved.handler_facility else ""
-        return pick(f"Đã chuyển phản ánh đến cơ sở {code}.", f"The complaint was transferred to {code}.")
+        return gettext("The complaint was transferred to %(code)s.") % {"code": code}
 
     response = _act(request, complaint_id, "transfer", TransferForm(request.POST), act)
     # Once transferred, the complaint may lie outside the sender's unit: back to the inbox, not a 404.

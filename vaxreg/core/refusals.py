@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from django.utils.translation import get_language
+from vaxreg.core.i18n import in_language
 
 
 class Refusal(Exception):
@@ -49,7 +49,7 @@ class Refusal(Exception):
 
     def message(self) -> str:
         """The reason in the active language (Vietnamese unless English is active)."""
-        return self.message_en if (get_language() or "vi").startswith("en") else self.message_vi
+        return in_language(self.message_vi, self.message_en)
 
     def bilingual(self, separator: str = " / ") -> str:
         """Both languages side by side, for the pages and commands that show both."""

@@ -1,15 +1,16 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import pgettext_lazy
 
 from vaxreg.core.models import SourceType
 
 
 class AccessChangeState(models.TextChoices):
-    PENDING = "pending", "Chờ xác nhận / awaiting confirmation"
-    CONFIRMED = "confirmed", "Đã xác nhận và áp dụng / confirmed and applied"
-    CANCELLED = "cancelled", "Đã huỷ / cancelled"
-    EXPIRED = "expired", "Hết hạn / expired"
+    PENDING = "pending", pgettext_lazy("access change state", "awaiting confirmation")
+    CONFIRMED = "confirmed", pgettext_lazy("access change state", "confirmed and applied")
+    CANCELLED = "cancelled", pgettext_lazy("access change state", "cancelled")
+    EXPIRED = "expired", pgettext_lazy("access change state", "expired")
 
 
 class AccessChangeConfirmer(models.TextChoices):
@@ -17,9 +18,9 @@ class AccessChangeConfirmer(models.TextChoices):
 
     CITIZEN = (
         "citizen",
-        "Người dân, sau mã gửi đến số điện thoại trên hồ sơ / the citizen, after a code to the phone on record",
+        pgettext_lazy("access change confirmer", "the citizen, after a code to the phone on record"),
     )
-    STATION = "station", "Trạm y tế xã đã xác minh / verified by the commune health station"
+    STATION = "station", pgettext_lazy("access change confirmer", "verified by the commune health station")
 
 
 class AccessChange(models.Model):

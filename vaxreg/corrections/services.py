@@ -17,6 +17,7 @@ from vaxreg.accounts.models import Role
 from vaxreg.core import clock
 from vaxreg.core.cccd import parse_id_number
 from vaxreg.core.history import ChangeSource, audit_event_record, record_change
+from vaxreg.core.i18n import label_halves
 from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.messaging import MessageNotSent, message_send
 from vaxreg.core.models import AuditEvent, SourceType
@@ -603,7 +604,7 @@ def access_change_confirm(
             field=moved[0],
         )
     actor_id = actor.pk if actor is not None else None
-    how_vi, _sep, how_en = AccessChangeConfirmer(how).label.partition(" / ")
+    how_vi, how_en = label_halves(AccessChangeConfirmer(how).label)
     person_correct(
         person_id=person.pk,
         expected_version=person.version,

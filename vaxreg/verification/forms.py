@@ -5,6 +5,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import forms
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from vaxreg.accounts.models import User
@@ -13,18 +15,13 @@ from vaxreg.places.models import Facility
 from vaxreg.vaccinations.models import Dose, Vaccine
 from vaxreg.verification.models import CaseState, ContactChannel, ContactOutcome
 from vaxreg.verification.selectors import AGE_GROUPS, WorklistFilter
-from vaxreg.verification.web_selectors import BLOCKING_CODES, CODE_LABELS, vi_en
+from vaxreg.verification.web_selectors import BLOCKING_CODES, CODE_LABELS
 
 UNASSIGN = "none"
 
 
-def _bilingual_choices(choices: Iterable[tuple[str, str]]) -> list[tuple[str, Any]]:
-    return [(value, vi_en(*_halves(label))) for value, label in choices]
-
-
-def _halves(label: str) -> tuple[str, str]:
-    vi, _sep, en = str(label).partition(" / ")
-    return vi, en or vi
+def _age_group_label(key: str) -> str:
+    return gettext("%(key)s years") % {"key": key}
 
 
 def _set_choices(form: forms.Form, name: str, choices: list[tuple[str, Any]]) -> None:
@@ -39,37 +36,34 @@ def _staff_choices(staff: Iterable[User]) -> list[tuple[str, str]]:
 
 class WorklistFilterForm(forms.Form):
     q = forms.CharField(
-        label=vi_en("Họ tên, số giấy tờ hoặc số điện thoại", "Name, ID number or phone"),
+        label=_("Name, ID number or phone"),
         max_length=200,
         required=False,
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
-    code = forms.ChoiceField(label=vi_en("Lỗi", "Finding"), required=False)
+    code = forms.ChoiceField(label=_("Finding"), required=False)
     state = forms.ChoiceField(label=_("Status"), required=False)
     facility = forms.TypedChoiceField(label=_("Facility"), required=False, coerce=int, empty_value=None)
-    age_group = forms.ChoiceField(label=vi_en("Nhóm tuổi", "Age group"), required=False)
-    assignee = forms.TypedChoiceField(
-        label=vi_en("Người phụ trách", "Assigned to"), required=False, coerce=int, empty_value=None
-    )
+    age_group = forms.ChoiceField(label=_("Age group"), required=False)
+    assignee = forms.TypedChoiceField(label=_("Assigned to"), required=False, coerce=int, empty_value=None)
 
     def __init__(
         self, *args: Any, facilities: Iterable[Facility], staff: Iterable[User], **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        everything = vi_en("— Tất cả —", "— All —")
+        everything = _("— All —")
         _set_choices(
             self,
             "code",
-            [("", everything)]
-            + [(code, vi_en(*CODE_LABELS.get(code, (code, code)))) for code in BLOCKING_CODES],
+            [("", everything)] + [(code, CODE_LABELS.get(code, code)) for code in BLOCKING_CODES],
         )
         _set_choices(
             self,
             "state",
             [
-                ("", vi_en("Chưa xong (mọi trạng thái đang mở)", "Not done (every open state)")),
-                *_bilingual_choices(CaseState.choices),
-                ("all", vi_en("Tất cả, kể cả đã đóng", "All, closed ones too")),
+                ("", _("Not done (every open state)")),
+                *CaseState.choices,
+                ("all", _("All, closed ones too")),
             ],
         )
         _set_choices(
@@ -78,7 +72,7 @@ class WorklistFilterForm(forms.Form):
         _set_choices(
             self,
             "age_group",
-            [("", everything)] + [(key, vi_en(f"{key} tuổi", f"{key} years")) for key in AGE_GROUPS],
+            [("", everything)] + [(key, lazy(_age_group_label, str)(key)) for key in AGE_GROUPS],
         )
         staff_choices = _staff_choices(staff)
         if staff_choices:
@@ -111,15 +105,15 @@ class CaseIdsField(forms.Field):
         try:
             return sorted({int(v) for v in value})
         except (TypeError, ValueError) as exc:
-            raise forms.ValidationError(vi_en("Mã hồ sơ không hợp lệ.", "Invalid case id.")) from exc
+            raise forms.ValidationError(_("Invalid case id.")) from exc
 
 
 class AssignForm(forms.Form):
     case_ids = CaseIdsField(
         required=True,
-        error_messages={"required": vi_en("Chọn ít nhất một hồ sơ.", "Pick at least one case.")},
+        error_messages={"required": _("Pick at least one case.")},
     )
-    assignee = forms.ChoiceField(label=vi_en("Giao cho", "Assign to"))
+    assignee = forms.ChoiceField(label=_("Assign to"))
 
     def __init__(self, *args: Any, staff: Iterable[User], **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "assign_%s")  # the filter form on the same page has an "assignee" too
@@ -128,9 +122,9 @@ class AssignForm(forms.Form):
             self,
             "assignee",
             [
-                ("", vi_en("— Chọn cán bộ —", "— Pick a health worker —")),
+                ("", _("— Pick a health worker —")),
                 *_staff_choices(staff),
-                (UNASSIGN, vi_en("Bỏ giao (không ai phụ trách)", "Unassign (nobody)")),
+                (UNASSIGN, _("Unassign (nobody)")),
             ],
         )
 
@@ -154,24 +148,20 @@ class PersonCorrectForm(forms.Form):
 
     expected_version = forms.IntegerField(widget=forms.HiddenInput)
     full_name = forms.CharField(label=_("Full name"), max_length=200, required=False)
-    birth_day = forms.IntegerField(label=vi_en("Ngày", "Day"), min_value=1, max_value=31, required=False)
-    birth_month = forms.IntegerField(label=vi_en("Tháng", "Month"), min_value=1, max_value=12, required=False)
-    birth_year = forms.IntegerField(
-        label=vi_en("Năm", "Year"), min_value=1800, max_value=2200, required=False
-    )
+    birth_day = forms.IntegerField(label=_("Day"), min_value=1, max_value=31, required=False)
+    birth_month = forms.IntegerField(label=_("Month"), min_value=1, max_value=12, required=False)
+    birth_year = forms.IntegerField(label=_("Year"), min_value=1800, max_value=2200, required=False)
     gender = forms.ChoiceField(label=_("Gender"), required=False)
     id_number = forms.CharField(
         label=_("ID number"),
         max_length=32,
         required=False,
-        help_text=vi_en("Để trống nếu giữ nguyên số đang lưu.", "Leave empty to keep the stored number."),
+        help_text=_("Leave empty to keep the stored number."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
     )
     phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
-    commune_code = forms.CharField(
-        label=vi_en("Mã xã nơi cư trú", "Commune code of residence"), max_length=5, required=False
-    )
-    reason = _reason_field(vi_en("Lý do sửa", "Reason for the correction"))
+    commune_code = forms.CharField(label=_("Commune code of residence"), max_length=5, required=False)
+    reason = _reason_field(_("Reason for the correction"))
 
     FIELD_OF = {"commune_id": "commune_code"}  # service field → form field
 
@@ -244,7 +234,7 @@ class DoseCorrectForm(forms.Form):
         choices=[("", "?"), ("1", "1"), ("2", "2"), ("3", "3"), ("4", "4")],
     )
     lot_number = forms.CharField(label=_("Lot"), max_length=64, required=False)
-    reason = _reason_field(vi_en("Lý do sửa", "Reason for the correction"))
+    reason = _reason_field(_("Reason for the correction"))
 
     def __init__(self, *args: Any, dose: Dose, vaccines: Iterable[Vaccine], **kwargs: Any) -> None:
         kwargs.setdefault(
@@ -260,9 +250,7 @@ class DoseCorrectForm(forms.Form):
         kwargs.setdefault("prefix", f"dose-{dose.pk}")
         super().__init__(*args, **kwargs)
         self.dose = dose
-        unknown = vi_en(
-            f"— Chưa rõ ({dose.vaccine_raw or '?'}) —", f"— Unknown ({dose.vaccine_raw or '?'}) —"
-        )
+        unknown = gettext("— Unknown (%(vaccine)s) —") % {"vaccine": dose.vaccine_raw or "?"}
         _set_choices(self, "vaccine_id", [("", unknown)] + [(v.code, v.name) for v in vaccines])
 
     def changes(self) -> dict[str, Any]:
@@ -281,10 +269,10 @@ class DoseCorrectForm(forms.Form):
 
 
 class ContactForm(forms.Form):
-    channel = forms.ChoiceField(label=vi_en("Cách liên lạc", "Channel"))
-    outcome = forms.ChoiceField(label=vi_en("Kết quả", "Outcome"))
+    channel = forms.ChoiceField(label=_("Channel"))
+    outcome = forms.ChoiceField(label=_("Outcome"))
     note = forms.CharField(
-        label=vi_en("Ghi chú", "Note"),
+        label=_("Note"),
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -292,25 +280,22 @@ class ContactForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_choices(self, "channel", _bilingual_choices(ContactChannel.choices))
-        _set_choices(self, "outcome", _bilingual_choices(ContactOutcome.choices))
+        _set_choices(self, "channel", ContactChannel.choices)
+        _set_choices(self, "outcome", ContactOutcome.choices)
 
 
 class EscalateForm(forms.Form):
     case_version = forms.IntegerField(widget=forms.HiddenInput)
-    reason = _reason_field(vi_en("Lý do chuyển công an", "Why the police should verify"))
+    reason = _reason_field(_("Why the police should verify"))
 
 
 class ResolveForm(forms.Form):
     case_version = forms.IntegerField(widget=forms.HiddenInput)
     justification = _reason_field(
-        vi_en(
-            "Ghi chú kết quả (bắt buộc nếu còn lỗi chặn)",
-            "What was done (required if blocking findings are left)",
-        ),
+        _("What was done (required if blocking findings are left)"),
         required=False,
     )
 
 
 class UnverifiableForm(forms.Form):
-    reason = _reason_field(vi_en("Lý do không xác minh được", "Why it cannot be verified"), min_length=10)
+    reason = _reason_field(_("Why it cannot be verified"), min_length=10)

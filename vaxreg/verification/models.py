@@ -1,16 +1,17 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import pgettext_lazy
 
 
 class CaseState(models.TextChoices):
-    OPEN = "open", "Mới / open"
-    IN_PROGRESS = "in_progress", "Đang xử lý / in progress"
-    ESCALATED = "escalated", "Chuyển công an / escalated"
-    MATCHED = "matched", "Công an đã xác minh / matched"
-    NOT_FOUND = "not_found", "Công an không tìm thấy / not found"
-    RESOLVED = "resolved", "Đã xong / resolved"
-    UNVERIFIABLE = "unverifiable", "Không xác minh được / unverifiable"
+    OPEN = "open", pgettext_lazy("case state", "open")
+    IN_PROGRESS = "in_progress", pgettext_lazy("case state", "in progress")
+    ESCALATED = "escalated", pgettext_lazy("case state", "escalated")
+    MATCHED = "matched", pgettext_lazy("case state", "matched")
+    NOT_FOUND = "not_found", pgettext_lazy("case state", "not found")
+    RESOLVED = "resolved", pgettext_lazy("case state", "resolved")
+    UNVERIFIABLE = "unverifiable", pgettext_lazy("case state", "unverifiable")
 
 
 ACTIVE_STATES = (
@@ -82,19 +83,19 @@ class VerificationCase(models.Model):
 
 
 class ContactChannel(models.TextChoices):
-    PHONE = "phone", "Điện thoại / phone"
-    SMS = "sms", "Tin nhắn / SMS"
-    VISIT = "visit", "Đến nhà / home visit"
-    IN_PERSON = "in_person", "Tại trạm / at the station"
-    OTHER = "other", "Khác / other"
+    PHONE = "phone", pgettext_lazy("contact channel", "phone")
+    SMS = "sms", pgettext_lazy("contact channel", "SMS")
+    VISIT = "visit", pgettext_lazy("contact channel", "home visit")
+    IN_PERSON = "in_person", pgettext_lazy("contact channel", "at the station")
+    OTHER = "other", pgettext_lazy("contact channel", "other")
 
 
 class ContactOutcome(models.TextChoices):
-    REACHED = "reached", "Liên lạc được / reached"
-    NO_ANSWER = "no_answer", "Không nghe máy / no answer"
-    WRONG_NUMBER = "wrong_number", "Sai số / wrong number"
-    MOVED = "moved", "Đã chuyển đi / moved away"
-    REFUSED = "refused", "Từ chối / refused"
+    REACHED = "reached", pgettext_lazy("contact outcome", "reached")
+    NO_ANSWER = "no_answer", pgettext_lazy("contact outcome", "no answer")
+    WRONG_NUMBER = "wrong_number", pgettext_lazy("contact outcome", "wrong number")
+    MOVED = "moved", pgettext_lazy("contact outcome", "moved away")
+    REFUSED = "refused", pgettext_lazy("contact outcome", "refused")
 
 
 class ContactAttempt(models.Model):

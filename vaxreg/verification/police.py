@@ -29,6 +29,7 @@ from vaxreg.core.cccd import IdKind, parse_id_number
 from vaxreg.core.dates import DateParseError, PartialDate, parse_partial_date
 from vaxreg.core.genders import is_recognised_gender, parse_gender
 from vaxreg.core.history import audit_event_record
+from vaxreg.core.i18n import label_halves
 from vaxreg.core.models import AuditEvent, ChangeRecord, SourceType
 from vaxreg.core.refusals import Refusal
 from vaxreg.core.tables import Column, RejectedLine, RowReport, TableSpec, header_key, table_bytes
@@ -347,7 +348,7 @@ class PoliceImportReport(RowReport[RejectedPoliceRow]):
         raw_headers = self.raw_headers(self.rejected)
         lines: list[tuple[int, list[str]]] = []
         for applied in self.applied:
-            vi, _, en = CaseState(applied.state).label.partition(" / ")
+            vi, en = label_halves(CaseState(applied.state).label)
             lines.append(
                 (
                     applied.row,
@@ -662,7 +663,7 @@ class _Importer:
             )  # fmt: skip
             return
         if case.state != CaseState.ESCALATED:
-            vi, _, en = CaseState(case.state).label.partition(" / ")
+            vi, en = label_halves(CaseState(case.state).label)
             self._reject(
                 row,
                 self._case_reason(

@@ -9,11 +9,13 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_noop, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from vaxreg.accounts.models import Role
 from vaxreg.core.cccd import IdKind, parse_id_number
 from vaxreg.core.dates import DateParseError, PartialDate, parse_partial_date
+from vaxreg.core.i18n import both_languages, both_languages_lazy, label_halves
 from vaxreg.core.pages import refusal_form_error, refusal_message
 from vaxreg.core.refusals import Refusal
 from vaxreg.people.models import mask_id_number
@@ -48,31 +50,61 @@ _REPORTS_KEPT = 20
 
 
 RESULT_CHOICES = [
-    ("MATCH", "Khớp CSDL dân cư / matches the population register"),
-    ("MISMATCH", "Sai khác: ghi thông tin đúng bên dưới / differs: enter the right identity below"),
-    ("NOT_FOUND", "Không tìm thấy trong CSDL dân cư / not found in the register"),
+    (
+        "MATCH",
+        both_languages_lazy(pgettext_lazy("pages in both languages", "matches the population register")),
+    ),
+    (
+        "MISMATCH",
+        both_languages_lazy(
+            pgettext_lazy("pages in both languages", "differs: enter the right identity below")
+        ),
+    ),
+    ("NOT_FOUND", both_languages_lazy(pgettext_lazy("pages in both languages", "not found in the register"))),
 ]
-GENDER_CHOICES = [("", "—"), ("M", "Nam / male"), ("F", "Nữ / female"), ("O", "Khác / other")]
+GENDER_CHOICES = [
+    ("", "—"),
+    ("M", both_languages_lazy(pgettext_lazy("pages in both languages", "male"))),
+    ("F", both_languages_lazy(pgettext_lazy("pages in both languages", "female"))),
+    ("O", both_languages_lazy(pgettext_lazy("pages in both languages", "other"))),
+]
 
 
 class PoliceResultForm(forms.Form):
-    result = forms.ChoiceField(label="Kết quả / Result", choices=RESULT_CHOICES, widget=forms.RadioSelect)
-    full_name = forms.CharField(label="Họ và tên / Full name", max_length=200, required=False)
-    birth_date = forms.CharField(
-        label="Ngày sinh / Date of birth",
-        max_length=32,
-        required=False,
-        help_text="dd/mm/yyyy hoặc năm sinh / dd/mm/yyyy or the year",
+    result = forms.ChoiceField(
+        label=both_languages_lazy(pgettext_lazy("pages in both languages", "Result")),
+        choices=RESULT_CHOICES,
+        widget=forms.RadioSelect,
     )
-    gender = forms.ChoiceField(label="Giới tính / Gender", choices=GENDER_CHOICES, required=False)
-    id_number = forms.CharField(
-        label="Số CCCD/CMND / ID number",
+    full_name = forms.CharField(
+        label=both_languages_lazy(pgettext_lazy("pages in both languages", "Full name")),
+        max_length=200,
+        required=False,
+    )
+    birth_date = forms.CharField(
+        label=both_languages_lazy(pgettext_lazy("pages in both languages", "Date of birth")),
         max_length=32,
         required=False,
-        help_text="Để trống nếu số trên hồ sơ đúng / leave empty when the number on record is right",
+        help_text=both_languages_lazy(pgettext_lazy("pages in both languages", "dd/mm/yyyy or the year")),
+    )
+    gender = forms.ChoiceField(
+        label=both_languages_lazy(pgettext_lazy("pages in both languages", "Gender")),
+        choices=GENDER_CHOICES,
+        required=False,
+    )
+    id_number = forms.CharField(
+        label=both_languages_lazy(pgettext_lazy("pages in both languages", "ID number")),
+        max_length=32,
+        required=False,
+        help_text=both_languages_lazy(
+            pgettext_lazy("pages in both languages", "leave empty when the number on record is right")
+        ),
     )
     note = forms.CharField(
-        label="Ghi chú / Note", max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=both_languages_lazy(pgettext_lazy("pages in both languages", "Note")),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
 
     def clean_birth_date(self) -> PartialDate | None:
@@ -88,8 +120,7 @@ class PoliceResultForm(forms.Form):
             return ""
         if parsed.kind not in (IdKind.CCCD, IdKind.CMND, IdKind.PASSPORT):
             raise forms.ValidationError(
-                "Không phải CCCD 12 số, CMND 9 số hay số hộ chiếu. / "
-                "Not a 12-digit CCCD, a 9-digit CMND or a passport number."
+                both_languages(gettext_noop("Not a 12-digit CCCD, a 9-digit CMND or a passport number."))
             )
         return parsed.number
 
@@ -107,8 +138,7 @@ class PoliceResultForm(forms.Form):
         data = super().clean() or {}
         if data.get("result") == "MISMATCH" and not self.errors and not self.verified():
             raise forms.ValidationError(
-                "Kết quả sai khác cần thông tin đúng theo CSDL dân cư. / "
-                "A mismatch needs the identity as the register has it."
+                both_languages(gettext_noop("A mismatch needs the identity as the register has it."))
             )
         return data
 
@@ -171,7 +201,7 @@ def police_case(request: HttpRequest, case_id: int) -> HttpResponse:
             except Refusal as refusal:
                 refusal_form_error(form, refusal, on_field=False)
             else:
-                vi, _, en = CaseState(case.state).label.partition(" / ")
+                vi, en = label_halves(CaseState(case.state).label)
                 messages.success(
                     request,
                     f"Đã ghi kết quả cho hồ sơ #{case.pk}: {vi}. / Result recorded for case #{case.pk}: {en}.",
@@ -237,7 +267,7 @@ def _registry_check(request: HttpRequest, case_id: int) -> HttpResponse:
     except Refusal as refusal:
         refusal_message(request, refusal)
         return redirect("verification:police_case", case_id=case_id)
-    vi, _, en = CaseState(case.state).label.partition(" / ")
+    vi, en = label_halves(CaseState(case.state).label)
     messages.success(
         request,
         f"CSDL dân cư trả lời {case.police_result}; hồ sơ #{case.pk}: {vi}. / "

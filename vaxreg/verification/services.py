@@ -19,6 +19,7 @@ from django.db import transaction
 from vaxreg.accounts.models import Role, User
 from vaxreg.core import clock
 from vaxreg.core.history import ChangeSource, change_records_build, record_change, record_changes_bulk
+from vaxreg.core.i18n import label_both
 from vaxreg.core.models import SourceType
 from vaxreg.core.refusals import Forbidden, Refusal, StaleVersion
 from vaxreg.core.text import normalize_text
@@ -76,7 +77,7 @@ class CaseChanged(StaleVersion, CaseActionRefused):
 
 
 def _label(state: str) -> str:
-    return CaseState(state).label
+    return label_both(CaseState(state).label)
 
 
 def _history(
@@ -327,7 +328,12 @@ def contact_attempt_log(
     _start_if_open(case, actor=actor, reason="Liên lạc với người dân / contacting the citizen")
     _history(
         case,
-        {"contact": (None, f"{ContactChannel(channel).label}: {ContactOutcome(outcome).label}")},
+        {
+            "contact": (
+                None,
+                f"{label_both(ContactChannel(channel).label)}: {label_both(ContactOutcome(outcome).label)}",
+            )
+        },
         actor_id=actor.pk,
         reason=attempt.note or "Liên lạc / contact attempt",
     )

@@ -18,6 +18,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from vaxreg.accounts.models import Role, User
@@ -59,7 +60,6 @@ from vaxreg.verification.web_selectors import (
     code_label,
     dose_values_display,
     field_label,
-    is_english,
     person_values_display,
     state_label,
     worklist_export_write,
@@ -76,14 +76,10 @@ CONTENT_TYPES = {
 }
 
 
-def _pick(vi: str, en: str) -> str:
-    return en if is_english() else vi
-
-
 def _render(
     request: HttpRequest, template: str, context: Mapping[str, Any], status: int = 200
 ) -> HttpResponse:
-    return render(request, template, {**context, "en": is_english()}, status=status)
+    return render(request, template, context, status=status)
 
 
 def _user(request: HttpRequest) -> User:
@@ -189,7 +185,7 @@ def cases_assign_view(request: HttpRequest) -> HttpResponse:
         except Refusal as refusal:
             status = refusal_form_error(form, refusal)
         else:
-            messages.success(request, _pick(f"Đã giao {count} hồ sơ.", f"{count} case(s) assigned."))
+            messages.success(request, gettext("%(count)s case(s) assigned.") % {"count": count})
             return redirect(back)
     params = QueryDict(urlsplit(back).query)
     context = _worklist_context(user, params, form, frozenset(request.POST.getlist("case_ids")))
@@ -271,14 +267,14 @@ def _back_to_case(case_id: int) -> HttpResponse:
 def _corrected_message(result: CorrectionResult) -> str:
     fields = ", ".join(field_label(name) for name in result.changed)
     closed = ", ".join(code_label(code) for code in sorted(result.check.closed))
-    vi, en = f"Đã sửa: {fields}.", f"Corrected: {fields}."
+    message = gettext("Corrected: %(fields)s.") % {"fields": fields}
     if closed:
-        vi, en = f"{vi} Đã hết lỗi: {closed}.", f"{en} Findings closed: {closed}."
-    return _pick(vi, en)
+        message += " " + gettext("Findings closed: %(codes)s.") % {"codes": closed}
+    return message
 
 
 def _nothing_changed(request: HttpRequest, case_id: int) -> HttpResponse:
-    messages.info(request, _pick("Không có gì thay đổi.", "Nothing changed."))
+    messages.info(request, gettext("Nothing changed."))
     return _back_to_case(case_id)
 
 
@@ -381,7 +377,7 @@ def case_contact_log_view(request: HttpRequest, case_id: int) -> HttpResponse:
         contact_attempt_log(
             actor=user, case_id=case.pk, channel=data["channel"], outcome=data["outcome"], note=data["note"]
         )
-        return _pick("Đã ghi lần liên lạc.", "Contact attempt logged.")
+        return gettext("Contact attempt logged.")
 
     return _case_action(request, case_id, "contact", ContactForm(request.POST), act)
 
@@ -393,7 +389,7 @@ def case_escalate_view(request: HttpRequest, case_id: int) -> HttpResponse:
         case_escalate(
             actor=user, case_id=case.pk, reason=data["reason"], expected_version=data["case_version"]
         )
-        return _pick("Đã chuyển hồ sơ cho công an xã.", "The case was handed to the commune police.")
+        return gettext("The case was handed to the commune police.")
 
     return _case_action(request, case_id, "escalate", EscalateForm(request.POST), act)
 
@@ -408,7 +404,7 @@ def case_resolve_view(request: HttpRequest, case_id: int) -> HttpResponse:
             justification=data["justification"],
             expected_version=data["case_version"],
         )
-        return _pick("Đã đóng hồ sơ: đã xong.", "The case is resolved.")
+        return gettext("The case is resolved.")
 
     return _case_action(request, case_id, "resolve", ResolveForm(request.POST), act)
 
@@ -418,7 +414,7 @@ def case_resolve_view(request: HttpRequest, case_id: int) -> HttpResponse:
 def case_unverifiable_view(request: HttpRequest, case_id: int) -> HttpResponse:
     def act(user: User, case: VerificationCase, data: dict[str, Any]) -> str:
         case_mark_unverifiable(actor=user, case_id=case.pk, reason=data["reason"])
-        return _pick("Đã đóng hồ sơ: không xác minh được.", "The case is closed as unverifiable.")
+        return gettext("The case is closed as unverifiable.")
 
     return _case_action(request, case_id, "unverifiable", UnverifiableForm(request.POST), act)
 

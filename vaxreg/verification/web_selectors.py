@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from django.core.paginator import Page, Paginator
-from django.utils import timezone
-from django.utils.functional import lazy
-from django.utils.translation import get_language
+from django.utils import timezone, translation
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from vaxreg.accounts.models import Role, User
 from vaxreg.core.cccd import decode_cccd
 from vaxreg.core.history import audit_event_record
+from vaxreg.core.i18n import in_language, label_both, label_in_language
 from vaxreg.core.models import AuditEvent, SourceType
 from vaxreg.core.tables import write_table
 from vaxreg.people.models import Person, mask_id_number
@@ -37,49 +37,31 @@ EXPORT_CHUNK = 2_000
 # -- words shown to people -----------------------------------------------------------------------------
 
 
-def is_english() -> bool:
-    return (get_language() or "vi").startswith("en")
-
-
-def _pick(vi: str, en: str) -> str:
-    return en if is_english() else vi
-
-
-# A text that becomes Vietnamese or English when it is rendered, by the language of the request.
-vi_en = lazy(_pick, str)
-
-
-def bilingual_half(label: str) -> str:
-    """The Vietnamese or English half of a model label written "tiếng Việt / English"."""
-    vi, _sep, en = str(label).partition(" / ")
-    return _pick(vi, en or vi)
-
-
 # What each rule code means, in a few plain words for a list column (SPEC §5).
-CODE_LABELS: dict[str, tuple[str, str]] = {
-    "NAME_MISSING": ("Thiếu họ tên", "Name missing"),
-    "DOB_MISSING": ("Thiếu ngày sinh", "Birth date missing"),
-    "GENDER_MISSING": ("Thiếu giới tính", "Gender missing"),
-    "ID_MISSING": ("Thiếu số CCCD/CMND", "ID number missing"),
-    "ID_FORMAT": ("Số giấy tờ sai dạng", "ID number malformed"),
-    "ID_LEADING_ZEROS": ("CCCD mất số 0 đầu", "ID lost its leading zeros"),
-    "ID_PROVINCE_CODE": ("Mã tỉnh trên CCCD lạ", "Unknown CCCD province code"),
-    "ID_GENDER_MISMATCH": ("CCCD lệch giới tính", "ID contradicts gender"),
-    "ID_BIRTHYEAR_MISMATCH": ("CCCD lệch năm sinh", "ID contradicts birth year"),
-    "ID_SHARED": ("Trùng số giấy tờ với người khác", "ID shared with another person"),
-    "DOB_INVALID": ("Ngày sinh không hợp lệ", "Impossible birth date"),
-    "NAME_SUSPECT": ("Họ tên đáng ngờ", "Suspect name"),
-    "NAME_NO_DIACRITICS": ("Tên gõ không dấu", "Name without diacritics"),
-    "PHONE_INVALID": ("Số điện thoại sai", "Invalid phone number"),
-    "DOSE_DATE_FUTURE": ("Ngày tiêm ở tương lai", "Vaccination date in the future"),
-    "DOSE_BEFORE_CAMPAIGN": ("Tiêm trước chiến dịch", "Dose before the campaign"),
-    "DOSE_BEFORE_BIRTH": ("Tiêm trước ngày sinh", "Dose before birth"),
-    "DOSE_VACCINE_UNKNOWN": ("Vắc xin không rõ", "Unknown vaccine"),
-    "DOSE_DUPLICATE": ("Mũi tiêm bị ghi trùng", "Dose recorded twice"),
-    "DOSE_NUMBER_CONFLICT": ("Số mũi lệch thứ tự", "Dose numbers out of order"),
-    "DOSE_INTERVAL_SHORT": ("Hai mũi quá gần nhau", "Doses too close together"),
-    "DOSE_AGE_INELIGIBLE": ("Chưa đủ tuổi tiêm", "Under the vaccine's age"),
-    "DUPLICATE_SUSPECT": ("Có thể trùng người", "Possibly the same person twice"),
+CODE_LABELS: dict[str, Any] = {
+    "NAME_MISSING": _("Name missing"),
+    "DOB_MISSING": _("Birth date missing"),
+    "GENDER_MISSING": _("Gender missing"),
+    "ID_MISSING": _("ID number missing"),
+    "ID_FORMAT": _("ID number malformed"),
+    "ID_LEADING_ZEROS": _("ID lost its leading zeros"),
+    "ID_PROVINCE_CODE": _("Unknown CCCD province code"),
+    "ID_GENDER_MISMATCH": _("ID contradicts gender"),
+    "ID_BIRTHYEAR_MISMATCH": _("ID contradicts birth year"),
+    "ID_SHARED": _("ID shared with another person"),
+    "DOB_INVALID": _("Impossible birth date"),
+    "NAME_SUSPECT": _("Suspect name"),
+    "NAME_NO_DIACRITICS": _("Name without diacritics"),
+    "PHONE_INVALID": _("Invalid phone number"),
+    "DOSE_DATE_FUTURE": _("Vaccination date in the future"),
+    "DOSE_BEFORE_CAMPAIGN": _("Dose before the campaign"),
+    "DOSE_BEFORE_BIRTH": _("Dose before birth"),
+    "DOSE_VACCINE_UNKNOWN": _("Unknown vaccine"),
+    "DOSE_DUPLICATE": _("Dose recorded twice"),
+    "DOSE_NUMBER_CONFLICT": _("Dose numbers out of order"),
+    "DOSE_INTERVAL_SHORT": _("Doses too close together"),
+    "DOSE_AGE_INELIGIBLE": _("Under the vaccine's age"),
+    "DUPLICATE_SUSPECT": _("Possibly the same person twice"),
 }
 
 # The codes that can open a case, in the order of SPEC §5.
@@ -90,27 +72,26 @@ BLOCKING_CODES: tuple[str, ...] = (
 
 
 def code_label(code: str) -> str:
-    vi, en = CODE_LABELS.get(code, (code, code))
-    return _pick(vi, en)
+    return str(CODE_LABELS.get(code, code))
 
 
 def code_label_vi(code: str) -> str:
-    return CODE_LABELS.get(code, (code, code))[0]
+    with translation.override("vi"):
+        return code_label(code)
 
 
 def state_label(state: str) -> str:
     try:
-        return bilingual_half(CaseState(state).label)
+        return str(CaseState(state).label)
     except ValueError:
         return state
 
 
-_GENDER_WORDS = {"M": ("nam", "male"), "F": ("nữ", "female"), "O": ("khác", "other")}
+_GENDER_WORDS = {"M": _("male"), "F": _("female"), "O": _("other")}
 
 
 def _gender_word(gender: str | None) -> str:
-    vi, en = _GENDER_WORDS.get(gender or "", ("không rõ giới tính", "gender unknown"))
-    return _pick(vi, en)
+    return str(_GENDER_WORDS.get(gender or "", _("gender unknown")))
 
 
 # -- the worklist --------------------------------------------------------------------------------------
@@ -170,7 +151,7 @@ def worklist_export_rows(*, user: User, filters: WorklistFilter) -> Iterator[lis
             person.birth_date_display,
             "; ".join(code_label_vi(c) for c in case.codes),
             ", ".join(case.codes),
-            CaseState(case.state).label,
+            label_both(CaseState(case.state).label),
             case.facility.code if case.facility else "",
             case.assigned_to.username if case.assigned_to else "",
         ]
@@ -229,28 +210,24 @@ def _id_conflict(f: Finding, p: Person) -> tuple[Side, Side]:
     stated_year = f.detail.get("stated_birth_year", p.birth_year)
 
     def says(gender: str, year: Any) -> str:
-        born = (
-            _pick(f"sinh {year}", f"born {year}")
-            if year
-            else _pick("không rõ năm sinh", "birth year unknown")
-        )
+        born = gettext("born %(year)s") % {"year": year} if year else gettext("birth year unknown")
         return f"{_gender_word(gender)}, {born}"
 
     return (
-        Side(_pick("CCCD cho biết", "The CCCD says"), says(cccd_gender, cccd_year)),
-        Side(_pick("hồ sơ ghi", "the record says"), says(stated_gender, stated_year)),
+        Side(gettext("The CCCD says"), says(cccd_gender, cccd_year)),
+        Side(gettext("the record says"), says(stated_gender, stated_year)),
     )
 
 
 _NAME_WHY = {
-    "placeholder": ("chữ thay cho tên chưa biết", "a placeholder for an unknown name"),
-    "characters": ("có chữ số hoặc ký hiệu", "contains digits or symbols"),
-    "single_word": ("chỉ có một từ", "a single word"),
+    "placeholder": _("a placeholder for an unknown name"),
+    "characters": _("contains digits or symbols"),
+    "single_word": _("a single word"),
 }
 _DOB_WHY = {
-    "impossible": ("không phải ngày có thật", "not a real date"),
-    "too_early": ("quá sớm", "too early"),
-    "future": ("ở sau ngày hôm nay", "after today"),
+    "impossible": _("not a real date"),
+    "too_early": _("too early"),
+    "future": _("after today"),
 }
 
 
@@ -261,103 +238,98 @@ def _sides(f: Finding, p: Person) -> tuple[Side, Side] | None:  # noqa: C901 —
         return _id_conflict(f, p)
     if code == "ID_SHARED":
         return (
-            Side(_pick("Số giấy tờ", "ID number"), mask_id_number(p.id_number)),
+            Side(gettext("ID number"), mask_id_number(p.id_number)),
             Side(
-                _pick("cũng có ở", "also on"),
-                _pick(
-                    f"{d.get('other_persons', '?')} người khác, khác họ tên hoặc ngày sinh",
-                    f"{d.get('other_persons', '?')} other person(s) with another name or birth date",
-                ),
+                gettext("also on"),
+                gettext("%(n)s other person(s) with another name or birth date")
+                % {"n": d.get("other_persons", "?")},
             ),
         )
     if code == "ID_FORMAT":
         number = str(d.get("id_number", p.id_number))
         return (
             Side(
-                _pick("Số đang ghi", "Number on record"),
-                _pick(
-                    f"{mask_id_number(number)} ({len(number)} ký tự)",
-                    f"{mask_id_number(number)} ({len(number)} characters)",
-                ),
+                gettext("Number on record"),
+                gettext("%(number)s (%(length)s characters)")
+                % {"number": mask_id_number(number), "length": len(number)},
             ),
             Side(
-                _pick("cần là", "must be"),
-                _pick(
-                    "CCCD 12 số, CMND 9 số hoặc số hộ chiếu",
-                    "a 12-digit CCCD, a 9-digit CMND or a passport number",
-                ),
+                gettext("must be"),
+                gettext("a 12-digit CCCD, a 9-digit CMND or a passport number"),
             ),
         )
     if code == "ID_PROVINCE_CODE":
         return (
-            Side(_pick("Mã tỉnh trên CCCD", "Province code on the CCCD"), str(d.get("cccd_province", ""))),
-            Side(_pick("danh mục", "the list"), _pick("không có mã này", "has no such code")),
+            Side(gettext("Province code on the CCCD"), str(d.get("cccd_province", ""))),
+            Side(gettext("the list"), gettext("has no such code")),
         )
     if code == "DOB_INVALID":
-        vi, en = _DOB_WHY.get(str(d.get("reason")), ("không hợp lệ", "not valid"))
+        why = _DOB_WHY.get(str(d.get("reason")), _("not valid"))
         return (
-            Side(_pick("Ngày sinh đang ghi", "Birth date on record"), str(d.get("date_of_birth", ""))),
-            Side(_pick("vì", "because it is"), _pick(vi, en)),
+            Side(gettext("Birth date on record"), str(d.get("date_of_birth", ""))),
+            Side(gettext("because it is"), str(why)),
         )
     if code == "NAME_SUSPECT":
-        vi, en = _NAME_WHY.get(str(d.get("reason")), ("đáng ngờ", "suspect"))
+        why = _NAME_WHY.get(str(d.get("reason")), _("suspect"))
         return (
-            Side(_pick("Họ tên đang ghi", "Name on record"), str(d.get("full_name", p.full_name))),
-            Side(_pick("vì", "because it is"), _pick(vi, en)),
+            Side(gettext("Name on record"), str(d.get("full_name", p.full_name))),
+            Side(gettext("because it is"), str(why)),
         )
     if code == "PHONE_INVALID":
         return (
-            Side(_pick("Số đang ghi", "Number on record"), str(d.get("phone", p.phone))),
-            Side(_pick("cần là", "must be"), _pick("10 số, bắt đầu bằng 0", "10 digits starting with 0")),
+            Side(gettext("Number on record"), str(d.get("phone", p.phone))),
+            Side(gettext("must be"), gettext("10 digits starting with 0")),
         )
-    day = Side(_pick("Ngày tiêm", "Vaccination date"), _dmy(d.get("vaccination_date", "")))
+    day = Side(gettext("Vaccination date"), _dmy(d.get("vaccination_date", "")))
     if code == "DOSE_DATE_FUTURE":
-        return day, Side(_pick("hôm nay", "today"), _dmy(d.get("today", "")))
+        return day, Side(gettext("today"), _dmy(d.get("today", "")))
     if code == "DOSE_BEFORE_CAMPAIGN":
-        return day, Side(
-            _pick("chiến dịch bắt đầu", "the campaign started"), _dmy(d.get("campaign_start", ""))
-        )
+        return day, Side(gettext("the campaign started"), _dmy(d.get("campaign_start", "")))
     if code == "DOSE_BEFORE_BIRTH":
-        return day, Side(_pick("ngày sinh", "date of birth"), str(d.get("date_of_birth", "")))
+        return day, Side(gettext("date of birth"), str(d.get("date_of_birth", "")))
     if code == "DOSE_VACCINE_UNKNOWN":
         return (
-            Side(_pick("Tên vắc xin đang ghi", "Vaccine name on record"), str(d.get("vaccine", ""))),
-            Side(_pick("danh mục", "the catalogue"), _pick("không có tên này", "has no such name")),
+            Side(gettext("Vaccine name on record"), str(d.get("vaccine", ""))),
+            Side(gettext("the catalogue"), gettext("has no such name")),
         )
     if code == "DOSE_DUPLICATE":
         return (
-            Side(_pick("Mũi", "Dose"), f"{d.get('vaccine', '?')}, {_dmy(d.get('vaccination_date', ''))}"),
-            Side(_pick("trùng với mũi", "same as dose"), f"#{d.get('same_as_dose', '?')}"),
+            Side(
+                pgettext("verification web_selectors", "Dose"),
+                f"{d.get('vaccine', '?')}, {_dmy(d.get('vaccination_date', ''))}",
+            ),
+            Side(gettext("same as dose"), f"#{d.get('same_as_dose', '?')}"),
         )
     if code == "DOSE_NUMBER_CONFLICT":
         return (
             Side(
-                _pick("Mũi số", "Dose"), f"{d.get('dose_number', '?')}, {_dmy(d.get('vaccination_date', ''))}"
+                pgettext("verification web_selectors 2", "Dose"),
+                f"{d.get('dose_number', '?')}, {_dmy(d.get('vaccination_date', ''))}",
             ),
             Side(
-                _pick("đứng sau mũi số", "comes after dose"),
+                gettext("comes after dose"),
                 f"{d.get('earlier_dose_number', '?')}, {_dmy(d.get('earlier_vaccination_date', ''))}",
             ),
         )
     if code == "DOSE_INTERVAL_SHORT":
         return (
             Side(
-                _pick("Cách mũi trước", "After the previous dose"),
-                _pick(f"{d.get('interval_days')} ngày", f"{d.get('interval_days')} days"),
+                gettext("After the previous dose"),
+                gettext("%(n)s days") % {"n": d.get("interval_days")},
             ),
             Side(
-                _pick("tối thiểu", "minimum"),
-                _pick(f"{d.get('min_interval_days')} ngày", f"{d.get('min_interval_days')} days"),
+                gettext("minimum"),
+                gettext("%(n)s days") % {"n": d.get("min_interval_days")},
             ),
         )
     if code == "DOSE_AGE_INELIGIBLE":
         age, minimum = int(d.get("age_months", 0)), int(d.get("min_age_months", 0))
         return (
             Side(
-                _pick("Tuổi khi tiêm", "Age when vaccinated"),
-                _pick(f"{age // 12} tuổi {age % 12} tháng", f"{age // 12} years {age % 12} months"),
+                gettext("Age when vaccinated"),
+                gettext("%(years)s years %(months)s months") % {"years": age // 12, "months": age % 12},
             ),
-            Side(_pick("tối thiểu", "minimum"), _pick(f"{minimum // 12} tuổi", f"{minimum // 12} years")),
+            Side(gettext("minimum"), gettext("%(years)s years") % {"years": minimum // 12}),
         )
     return None
 
@@ -368,10 +340,11 @@ def _dose_text(f: Finding) -> str:
         return ""
     vaccine = dose.vaccine.name if dose.vaccine else (dose.vaccine_raw or "?")
     number = dose.dose_number or "?"
-    return _pick(
-        f"Mũi số {number}, {_dmy(dose.vaccination_date)}, {vaccine}",
-        f"Dose {number}, {_dmy(dose.vaccination_date)}, {vaccine}",
-    )
+    return gettext("Dose %(number)s, %(date)s, %(vaccine)s") % {
+        "number": number,
+        "date": _dmy(dose.vaccination_date),
+        "vaccine": vaccine,
+    }
 
 
 def case_findings(*, case: VerificationCase) -> list[FindingView]:
@@ -390,7 +363,7 @@ def case_findings(*, case: VerificationCase) -> list[FindingView]:
                 code=f.code,
                 label=code_label(f.code),
                 blocking=f.severity == Severity.BLOCKING,
-                message=_pick(f.message_vi, f.message_en),
+                message=in_language(f.message_vi, f.message_en),
                 left=sides[0] if sides else None,
                 right=sides[1] if sides else None,
                 dose_text=_dose_text(f),
@@ -413,8 +386,8 @@ def case_contact_rows(*, case: VerificationCase) -> list[ContactRow]:
         ContactRow(
             at=c.at,
             actor=c.actor,
-            channel=bilingual_half(c.get_channel_display()),
-            outcome=bilingual_half(c.get_outcome_display()),
+            channel=label_in_language(c.get_channel_display()),
+            outcome=label_in_language(c.get_outcome_display()),
             note=c.note,
         )
         for c in case_contacts(case)
@@ -441,12 +414,12 @@ _FIELD_LABELS: dict[str, Any] = {
     "dose_number": _("Dose no."),
     "status": _("Status"),
     "created": _("Created"),
-    f"{CASE_FIELD_PREFIX}state": vi_en("Trạng thái hồ sơ", "Case state"),
-    f"{CASE_FIELD_PREFIX}contact": vi_en("Liên lạc", "Contact"),
-    f"{CASE_FIELD_PREFIX}assigned_to": vi_en("Người phụ trách", "Assigned to"),
+    f"{CASE_FIELD_PREFIX}state": _("Case state"),
+    f"{CASE_FIELD_PREFIX}contact": _("Contact"),
+    f"{CASE_FIELD_PREFIX}assigned_to": _("Assigned to"),
 }
 _SOURCE_LABELS: dict[str, Any] = {
-    SourceType.CASE: vi_en("Hồ sơ xác minh", "Verification case"),
+    SourceType.CASE: _("Verification case"),
     SourceType.CORRECTION: _("Correction"),
     SourceType.POLICE: _("Police result"),
 }
@@ -476,7 +449,7 @@ def _history_value(field: str, value: str | None) -> str | None:
         return state_label(value)
     if field == f"{CASE_FIELD_PREFIX}contact":
         # Stored as "channel label: outcome label", each "vi / en".
-        return ": ".join(bilingual_half(part) for part in value.split(": ", 1))
+        return ": ".join(label_in_language(part) for part in value.split(": ", 1))
     if field == "gender":
         return str(_GENDER_LABELS.get(value, value))
     return value
@@ -490,11 +463,7 @@ def case_history(*, case: VerificationCase) -> list[HistoryRow]:
     for e in entries:
         if e.source_type not in CASE_HISTORY_SOURCES:
             continue
-        record = (
-            _pick("Người", "Person")
-            if e.entity == "person"
-            else _pick(f"Mũi tiêm #{e.entity_id}", f"Dose #{e.entity_id}")
-        )
+        record = gettext("Person") if e.entity == "person" else gettext("Dose #%(id)s") % {"id": e.entity_id}
         rows.append(
             HistoryRow(
                 at=e.at,

@@ -1,17 +1,12 @@
-"""Display labels of stored codes, translated (the models keep bilingual labels for the admin and exports)."""
+"""Display labels of stored codes, in the reader's language (gettext; roles are the model's own choices)."""
 
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-ROLE = {
-    "national": _("Ministry of Health"),
-    "province": _("Provincial health department"),
-    "commune": _("Commune health station"),
-    "facility": _("Vaccination facility"),
-    "police": _("Commune police"),
-    "admin": _("Administrator"),
-}
+from vaxreg.accounts.models import Role
+
+ROLE = dict(Role.choices)
 
 GENDER = {"M": _("Male"), "F": _("Female"), "O": _("Other"), "": _("Unknown")}
 

@@ -1,8 +1,11 @@
 from typing import Any
 
 from django import template
-from django.utils.translation import get_language
+from django.utils import translation
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
+from vaxreg.core.i18n import in_language, is_english, label_both
 from vaxreg.web.labels import label as label_of
 
 register = template.Library()
@@ -19,8 +22,21 @@ def localized(message: dict[str, Any] | None, stem: str = "message") -> str:
     """{{ reason|localized }}: ``message_vi`` or ``message_en`` of a bilingual dict, by the page language."""
     if not message:
         return ""
-    lang = "en" if (get_language() or "vi").startswith("en") else "vi"
+    lang = "en" if is_english() else "vi"
     return str(message.get(f"{stem}_{lang}") or message.get(f"{stem}_vi") or message.get(stem) or "")
+
+
+@register.simple_tag
+def pair(vi: str, en: str) -> str:
+    """{% pair reason.0 reason.1 %}: one half of stored words kept in both languages, by the page language."""
+    return in_language(vi, en)
+
+
+@register.simple_tag
+def choice_both(instance: Any, field: str) -> str:
+    """{% choice_both case "state" %}: "tiếng Việt / English" of a model field's choice, for pages read in both."""
+    label = dict(instance._meta.get_field(field).flatchoices).get(getattr(instance, field))
+    return label_both(label) if label is not None else ""
 
 
 @register.filter
@@ -28,3 +44,45 @@ def can_import(user: Any) -> bool:
     from vaxreg.web.views import IMPORT_ROLES
 
     return getattr(user, "role", None) in IMPORT_ROLES
+
+
+class BilingualNode(template.Node):
+    def __init__(self, nodelist: template.NodeList, sep: Any, asvar: str | None) -> None:
+        self.nodelist, self.sep, self.asvar = nodelist, sep, asvar
+
+    def render(self, context: template.Context) -> str:
+        halves = []
+        for language in ("vi", "en"):
+            with translation.override(language):
+                halves.append(self.nodelist.render(context))
+        vi, en = (mark_safe(half) for half in halves)  # each half is what the template itself renders
+        if self.sep is not None:
+            joined = format_html("{}{}{}", vi, self.sep.resolve(context), en)
+        else:
+            joined = format_html('{} <span class="en">{}</span>', vi, en)
+        if self.asvar:
+            context[self.asvar] = (vi, en) if self.sep is None else joined
+            return ""
+        return joined
+
+
+@register.tag
+def bilingual(parser: template.base.Parser, token: template.base.Token) -> BilingualNode:
+    """Both languages side by side, for the public pages read by people of either language:
+
+    ``{% bilingual %}{% translate "Track a complaint" %}{% endbilingual %}`` renders the content in
+    Vietnamese, then in English inside ``<span class="en">``; ``{% bilingual sep " / " %}`` joins the two
+    with the separator instead; ``{% bilingual as title %}`` keeps them as ``title.0`` and ``title.1``
+    (with ``sep``, ``as`` keeps the joined text).
+    """
+    bits = token.split_contents()[1:]
+    sep, asvar = None, None
+    if bits[:1] == ["sep"] and len(bits) >= 2:
+        sep, bits = parser.compile_filter(bits[1]), bits[2:]
+    if bits[:1] == ["as"] and len(bits) == 2:
+        asvar, bits = bits[1], []
+    if bits:
+        raise template.TemplateSyntaxError('{% bilingual [sep " / "] [as name] %}…{% endbilingual %}')
+    nodelist = parser.parse(("endbilingual",))
+    parser.delete_first_token()
+    return BilingualNode(nodelist, sep, asvar)
