@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "vaxreg.fhir",
     "vaxreg.citizens",
     "vaxreg.synth",
+    "vaxreg.bench",
     "vaxreg.web",
     "vaxreg.api",
     # django-ninja's own copy of Swagger UI (templates and static files, pinned with the package), so the

@@ -25,7 +25,7 @@ from vaxreg.certificates.selectors import (
     certificate_sheet,
     certificates_of_person,
 )
-from vaxreg.citizens.session import citizen_person_id
+from vaxreg.people.citizen_session import citizen_person_id
 from vaxreg.people.models import Person
 
 

@@ -1,4 +1,5 @@
-"""Bulk writes for the import: PostgreSQL ``COPY`` and SQLite ``executemany``, behind one small class.
+"""Bulk writes: PostgreSQL ``COPY`` and SQLite ``executemany``, behind one small class (used by the import
+and the quality scan, so it lives below both).
 
 The ORM creates one Python object per row, which is too slow for millions of doses; these writers take
 plain tuples. They run inside the caller's transaction, on Django's own connection. ``insert`` may run on

@@ -1,40 +1,16 @@
-"""Server-rendered pages; each one reads through a scoped selector and never looks past the user's unit."""
+"""The person pages: search, a person's record with doses and history, and the audited full ID number.
 
-import datetime as dt
-from dataclasses import dataclass
-from typing import Any
+Each one reads through the scoped selectors and never looks past the user's unit; what the rooms above
+people add to the person page (changes awaiting a second step) comes through ``people.hooks``.
+"""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.utils.translation import get_language
-from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
 
-from vaxreg.accounts.second_factor import second_factor_device, second_factor_enabled
-from vaxreg.corrections.models import AccessChange, AccessChangeConfirmer
-from vaxreg.corrections.selectors import (
-    AccessChangeValue,
-    access_change_values,
-    access_changes_pending_of_person,
-)
-from vaxreg.corrections.services import (
-    CorrectionRefused,
-    access_change_cancel,
-    access_change_confirm,
-    access_change_station_may_decide,
-)
-from vaxreg.imports.models import ImportBatch
-from vaxreg.imports.selectors import import_batch_progress, import_batches_for_user, rejected_rows_shown
-from vaxreg.imports.services import (
-    ImportRefused,
-    import_batch_create,
-    import_batch_requeue,
-    rejected_rows_report,
-)
-from vaxreg.imports.tasks import import_batch_run_task
+from vaxreg.people.forms import SearchForm
+from vaxreg.people.hooks import person_sections_render
 from vaxreg.people.selectors import (
     person_doses,
     person_full_id_number,
@@ -42,27 +18,6 @@ from vaxreg.people.selectors import (
     person_history,
     person_search,
 )
-from vaxreg.vaccinations.selectors import days_of_facility
-from vaxreg.vaccinations.services import SignOffRefused, day_sign_off
-from vaxreg.web.forms import ImportUploadForm, SearchForm
-
-ACTIVE_STATUSES = {ImportBatch.Status.QUEUED, ImportBatch.Status.RUNNING}
-# Commune health stations and police work on records but do not send dose files.
-IMPORT_ROLES = {"national", "admin", "province", "facility"}
-REJECTED_ROWS_SHOWN = 500
-
-
-@require_GET
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    user: Any = request.user
-    unit = user.facility or user.commune or user.province
-    context = {
-        "unit": unit,
-        "second_factor_enabled": second_factor_enabled(),
-        "second_factor_on": second_factor_enabled() and second_factor_device(user) is not None,
-    }
-    return render(request, "web/home.html", context)
 
 
 @require_GET
@@ -72,25 +27,7 @@ def search(request: HttpRequest) -> HttpResponse:
     results = None
     if form.is_valid() and form.cleaned_data["q"]:
         results = person_search(user=request.user, q=form.cleaned_data["q"])
-    return render(request, "web/search.html", {"form": form, "results": results})
-
-
-@dataclass(frozen=True)
-class AccessChangeRow:
-    change: AccessChange
-    values: list[AccessChangeValue]
-    asked_by_me: bool
-
-
-def _access_change_rows(user: Any, person_id: int) -> list[AccessChangeRow]:
-    return [
-        AccessChangeRow(
-            change=change,
-            values=access_change_values(change, mask_phone=False),
-            asked_by_me=change.requested_by_id == user.pk,
-        )
-        for change in access_changes_pending_of_person(person_id=person_id)
-    ]
+    return render(request, "people/search.html", {"form": form, "results": results})
 
 
 def _person_page(request: HttpRequest, person_id: int, *, full_id_number: str | None = None) -> HttpResponse:
@@ -100,34 +37,9 @@ def _person_page(request: HttpRequest, person_id: int, *, full_id_number: str | 
         "doses": person_doses(person),
         "history": person_history(person),
         "full_id_number": full_id_number,
-        "access_changes": _access_change_rows(request.user, person.pk),
-        "station_may_decide": access_change_station_may_decide(user=request.user, person_id=person.pk),
+        "sections": person_sections_render(request, person),
     }
-    return render(request, "web/person.html", context)
-
-
-@require_POST
-@login_required
-def person_access_change(request: HttpRequest, person_id: int, change_id: int) -> HttpResponse:
-    """The commune health station confirms (after checking the papers) or refuses a change of the phone on
-    record, ID number or commune; the user who asked for it may withdraw it."""
-    person = person_get_for_user(user=request.user, person_id=person_id)
-    if not access_changes_pending_of_person(person_id=person.pk).filter(pk=change_id).exists():
-        raise Http404(f"access change {change_id}")
-    note = request.POST.get("note", "")
-    confirm = request.POST.get("decision") == "confirm"
-    try:
-        if confirm:
-            access_change_confirm(
-                change_id=change_id, how=AccessChangeConfirmer.STATION, actor=request.user, note=note
-            )
-        else:
-            access_change_cancel(change_id=change_id, actor=request.user, note=note)
-    except CorrectionRefused as exc:
-        messages.error(request, _refusal_text(exc))
-    else:
-        messages.success(request, _("The change was applied.") if confirm else _("The change was dropped."))
-    return redirect("web:person", person_id=person.pk)
+    return render(request, "people/person.html", context)
 
 
 @require_GET
@@ -144,126 +56,3 @@ def person_full_id(request: HttpRequest, person_id: int) -> HttpResponse:
     response = _person_page(request, person_id, full_id_number=number)
     response["Cache-Control"] = "no-store"
     return response
-
-
-def _locked_facility_code(user: Any) -> str | None:
-    return user.facility.code if user.role == "facility" and user.facility_id else None
-
-
-@require_http_methods(["GET", "POST"])
-@login_required
-def imports(request: HttpRequest) -> HttpResponse:
-    user = _importing_user(request)
-    locked = _locked_facility_code(user)
-    form = ImportUploadForm(request.POST or None, request.FILES or None, locked_facility_code=locked)
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        try:
-            batch = import_batch_create(
-                file_name=upload.name,
-                content=upload,
-                uploaded_by=user,
-                facility_code=locked or form.cleaned_data["facility_code"] or None,
-            )
-        except ImportRefused as exc:
-            form.add_error(None, _refusal_text(exc))
-        else:
-            import_batch_run_task.enqueue(batch.pk)
-            messages.success(request, _("File received; the import runs in the background."))
-            return redirect("web:import_detail", batch_id=batch.pk)
-    batches = [(b, import_batch_progress(b)) for b in import_batches_for_user(user)[:50]]
-    refresh = any(b.status in ACTIVE_STATUSES for b, _rows in batches)
-    return render(request, "web/imports.html", {"form": form, "batches": batches, "refresh": refresh})
-
-
-def _importing_user(request: HttpRequest) -> Any:
-    user: Any = request.user
-    if user.role not in IMPORT_ROLES:
-        raise PermissionDenied("this role does not import dose files")
-    return user
-
-
-def _refusal_text(refused: ImportRefused | CorrectionRefused) -> str:
-    return refused.message_en if (get_language() or "").startswith("en") else refused.message_vi
-
-
-def _batch_for_user(user: Any, batch_id: int) -> ImportBatch:
-    batch = (
-        import_batches_for_user(user).select_related("facility", "uploaded_by").filter(pk=batch_id).first()
-    )
-    if batch is None:
-        raise Http404(f"batch {batch_id}")
-    return batch
-
-
-@require_POST
-@login_required
-def import_run_again(request: HttpRequest, batch_id: int) -> HttpResponse:
-    user = _importing_user(request)
-    batch = _batch_for_user(user, batch_id)
-    try:
-        batch = import_batch_requeue(batch_id=batch.pk, user=user)
-    except ImportRefused as exc:
-        messages.error(request, _refusal_text(exc))
-    else:
-        import_batch_run_task.enqueue(batch.pk)
-        messages.success(request, _("The import runs again in the background."))
-    return redirect("web:import_detail", batch_id=batch.pk)
-
-
-@require_GET
-@login_required
-def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
-    user: Any = request.user
-    batch = _batch_for_user(user, batch_id)
-    rejected = rejected_rows_shown(batch=batch, limit=REJECTED_ROWS_SHOWN)
-    context = {
-        "batch": batch,
-        "rejected": rejected,
-        "rejected_more": max(batch.rows_rejected - len(rejected), 0),
-        "refresh": batch.status in ACTIVE_STATUSES,
-        "progress_now": import_batch_progress(batch),
-        "can_run_again": batch.status == ImportBatch.Status.FAILED and user.role in IMPORT_ROLES,
-    }
-    return render(request, "web/import_detail.html", context)
-
-
-@require_GET
-@login_required
-def import_rejected_download(request: HttpRequest, batch_id: int, fmt: str) -> HttpResponse:
-    if fmt not in {"csv", "xlsx"}:
-        raise Http404(fmt)
-    user: Any = request.user
-    batch = _batch_for_user(user, batch_id)
-    content, content_type, filename = rejected_rows_report(batch=batch, actor=user, fmt=fmt)
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"  # it holds full ID numbers
-    return response
-
-
-@require_http_methods(["GET", "POST"])
-@login_required
-def sign_off(request: HttpRequest) -> HttpResponse:
-    """The facility head's review: the latest days of doses, each signed off once (SPEC §6)."""
-    user: Any = request.user
-    if user.role != "facility" or not user.facility_id:
-        raise PermissionDenied
-    if request.method == "POST":
-        try:
-            day = dt.date.fromisoformat(request.POST.get("day", ""))
-            signed = day_sign_off(
-                actor=user, facility_id=user.facility_id, day=day, note=request.POST.get("note", "")
-            )
-        except ValueError:
-            messages.error(request, "Ngày không hợp lệ. / The day is not valid.")
-        except SignOffRefused as refused:
-            messages.error(request, f"{refused.message_vi} / {refused.message_en}")
-        else:
-            messages.success(
-                request,
-                f"Đã ký duyệt {signed.doses} mũi tiêm ngày {signed.day:%d/%m/%Y}. / "
-                f"Signed off {signed.doses} doses of {signed.day:%d/%m/%Y}.",
-            )
-        return redirect("web:sign_off")
-    return render(request, "web/sign_off.html", {"days": days_of_facility(facility_id=user.facility_id)})

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from vaxreg.core.tests.bench_runs import bench_json
+from vaxreg.bench.tests.bench_runs import bench_json
 
 pytestmark = pytest.mark.slow
 

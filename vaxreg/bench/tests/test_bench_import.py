@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from vaxreg.core.tests.bench_runs import bench_json
+from vaxreg.bench.tests.bench_runs import bench_json
 from vaxreg.imports.management.commands.bench_import import _keep_first_rows
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from vaxreg.core.tests.bench_runs import bench_json
+from vaxreg.bench.tests.bench_runs import bench_json
 from vaxreg.imports.services import import_batch_create, import_batch_run
 from vaxreg.people.models import Person
 from vaxreg.places.services import facilities_generate

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from vaxreg.core.bench import recreate_pg_database
+from vaxreg.bench.scratch import recreate_pg_database
 from vaxreg.core.periodic import periodic_autodiscover
 
 pytestmark = pytest.mark.slow

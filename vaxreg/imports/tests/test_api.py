@@ -4,8 +4,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from vaxreg.core.testing import World
 from vaxreg.imports.models import ImportBatch
+from vaxreg.testing.world import World
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from vaxreg.core.models import AuditEvent, SourceType
-from vaxreg.core.testing import World
+from vaxreg.testing.world import World
 
 pytestmark = pytest.mark.django_db
 USERS = list(World.VISIBLE)

@@ -25,6 +25,6 @@ def localized(message: dict[str, Any] | None, stem: str = "message") -> str:
 
 @register.filter
 def can_import(user: Any) -> bool:
-    from vaxreg.web.views import IMPORT_ROLES
+    from vaxreg.imports.views import IMPORT_ROLES
 
     return getattr(user, "role", None) in IMPORT_ROLES

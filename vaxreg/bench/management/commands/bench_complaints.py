@@ -19,7 +19,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from vaxreg.core.bench import (
+from vaxreg.bench.scratch import (
     DEFAULT_PG_URL,
     drop_pg_database,
     free_port,

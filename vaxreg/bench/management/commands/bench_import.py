@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 
-from vaxreg.core.bench import DEFAULT_PG_URL, run_in_scratch_database, run_phase
+from vaxreg.bench.scratch import DEFAULT_PG_URL, run_in_scratch_database, run_phase
 
 ROWS_PER_PERSON = 2.6  # a little under what `vaxreg synth` gives on average (2.65): the file is cut to N rows
 

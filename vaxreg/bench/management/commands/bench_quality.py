@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.models import F
 
-from vaxreg.core.bench import DEFAULT_PG_URL, run_in_scratch_database, run_phase
+from vaxreg.bench.scratch import DEFAULT_PG_URL, run_in_scratch_database, run_phase
 
 RECHECKS = 1_000
 _FLIP = {"M": "F", "F": "M"}

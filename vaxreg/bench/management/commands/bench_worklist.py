@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.models import Count
 
-from vaxreg.core.bench import DEFAULT_PG_URL, run_in_scratch_database, run_phase
+from vaxreg.bench.scratch import DEFAULT_PG_URL, run_in_scratch_database, run_phase
 
 REQUESTS = 200
 WARM_UP = 10
