@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from vaxreg.bench.management.commands.bench_import import _keep_first_rows
 from vaxreg.bench.tests.bench_runs import bench_json
-from vaxreg.imports.management.commands.bench_import import _keep_first_rows
 
 
 @pytest.mark.slow
