@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -52,6 +51,7 @@ from vaxreg.complaints.selectors import (
 )
 from vaxreg.complaints.services import NEW_PERSON
 from vaxreg.core import clock
+from vaxreg.core.pages import form_action
 from vaxreg.corrections.models import AccessChange, AccessChangeState
 from vaxreg.corrections.services import CorrectionRefused, StaleRecord, access_field_names
 from vaxreg.people.models import Person, mask_id_number
@@ -73,10 +73,6 @@ def _staff(request: HttpRequest) -> User:
     if user.role not in STAFF_ROLES:
         raise PermissionDenied("this role handles no complaints")
     return user
-
-
-def _refusal(exc: ComplaintRefused | CorrectionRefused) -> str:
-    return pick(exc.message_vi, exc.message_en)
 
 
 def state_label(state: str) -> str:
@@ -394,23 +390,15 @@ def _act(
 ) -> HttpResponse:
     """One handler action: validate, call the service, then redirect or show the refusal on the page."""
     user, complaint = _acting(request, complaint_id)
-    status = 400
-    if form.is_valid():
-        try:
-            done = act(user, complaint, form.cleaned_data)
-        except services.ComplaintChanged as exc:
-            form.add_error(None, _refusal(exc))
-            status = 409
-        except StaleRecord as exc:
-            form.add_error(None, _refusal(exc))
-            status = 409
-        except (ComplaintRefused, CorrectionRefused) as exc:
-            field = exc.field if exc.field in form.fields and exc.field != "version" else None
-            form.add_error(field, _refusal(exc))
-        else:
-            messages.success(request, done)
-            return redirect("complaints:complaint", complaint_id=complaint.pk)
-    return _complaint_page(request, complaint.pk, bound={key: form}, status=status)
+    return form_action(
+        request,
+        form,
+        lambda data: act(user, complaint, data),
+        refused=(ComplaintRefused, CorrectionRefused),
+        stale=(services.ComplaintChanged, StaleRecord),
+        done=lambda: redirect("complaints:complaint", complaint_id=complaint.pk),
+        again=lambda status: _complaint_page(request, complaint.pk, bound={key: form}, status=status),
+    )
 
 
 @require_POST

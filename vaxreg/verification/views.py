@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from vaxreg.accounts.models import Role, User
 from vaxreg.core import clock
+from vaxreg.core.pages import form_action
 from vaxreg.corrections.services import CorrectionRefused, CorrectionResult, StaleRecord
 from vaxreg.people.selectors import person_doses
 from vaxreg.vaccinations.models import Dose, Vaccine
@@ -358,15 +359,14 @@ def _case_action(
     """One station action on the case: validate, call the service, then redirect or show the refusal."""
     user = _station_user(request)
     case = access_case_by_id(user=user, case_id=case_id)
-    if form.is_valid():
-        try:
-            done = act(user, case, form.cleaned_data)
-        except CaseActionRefused as exc:
-            form.add_error(None, _refusal(exc))
-        else:
-            messages.success(request, done)
-            return _back_to_case(case.pk)
-    return _case_page(request, case.pk, bound={key: form}, status=400)
+    return form_action(
+        request,
+        form,
+        lambda data: act(user, case, data),
+        refused=(CaseActionRefused,),
+        done=lambda: _back_to_case(case.pk),
+        again=lambda status: _case_page(request, case.pk, bound={key: form}, status=status),
+    )
 
 
 @require_POST
