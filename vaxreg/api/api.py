@@ -22,7 +22,6 @@ from vaxreg.complaints.api_public import router as public_complaints_router
 from vaxreg.core.api_schema import ErrorOut
 from vaxreg.imports.api import router as imports_router
 from vaxreg.people.api import router as people_router
-from vaxreg.verification.api import error_handlers_install as cases_error_handlers_install
 from vaxreg.verification.api import router as cases_router
 
 COMPONENTS = "#/components/schemas/"
@@ -140,4 +139,3 @@ api.add_router("/cases", cases_router)
 api.add_router("/complaints", complaints_router)
 api.add_router("/public/complaints", public_complaints_router)
 api.add_router("", fallback_router)  # last: it answers only what no router above does
-cases_error_handlers_install(api)

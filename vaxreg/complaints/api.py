@@ -2,7 +2,7 @@
 
 Same units and rules as the pages: 404 outside the user's unit (as if the complaint did not exist), 403 for
 a role that only reads (or, the police, sees nothing), 409 when someone else acted first, 400 for a refused
-action — each as JSON ``{code, message_vi, message_en, field}``.
+action — each a refusal the API answers as JSON ``{code, message_vi, message_en, field}``.
 """
 
 import datetime as dt
@@ -10,13 +10,12 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import ConfigDict, Field
 
 from vaxreg.accounts.models import User
 from vaxreg.complaints import services
-from vaxreg.complaints.common import ComplaintRefused
 from vaxreg.complaints.figures import FIGURE_ROLES, complaint_figures
 from vaxreg.complaints.models import OPEN_STATES, Complaint, RejectReason
 from vaxreg.complaints.selectors import (
@@ -45,8 +44,8 @@ from vaxreg.core.api_schema import (
     errors,
     text_rules,
 )
+from vaxreg.core.refusals import Forbidden
 from vaxreg.corrections.schemas import DoseNumber, PersonChangesIn
-from vaxreg.corrections.services import CorrectionRefused, StaleRecord
 from vaxreg.people.models import mask_id_number
 
 router = Router(tags=["complaints"])
@@ -259,25 +258,15 @@ class FiguresOut(Schema):
     total: FigureRowOut | None
 
 
-def _error(
-    status: int, code: str, message_vi: str, message_en: str, field: str = "", **extra: Any
-) -> HttpResponse:
-    body = {"code": code, "message_vi": message_vi, "message_en": message_en, "field": field, **extra}
-    return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
+def _forbidden() -> Forbidden:
+    return Forbidden("Vai trò của bạn không xử lý phản ánh này.", "Your role does not handle this complaint.")
 
 
-def _forbidden() -> HttpResponse:
-    return _error(
-        403,
-        "forbidden",
-        "Vai trò của bạn không xử lý phản ánh này.",
-        "Your role does not handle this complaint.",
-    )
-
-
-def _staff(request: HttpRequest) -> User | None:
+def _staff(request: HttpRequest) -> User:
     user: Any = request.user
-    return user if user.role in STAFF_ROLES else None
+    if user.role not in STAFF_ROLES:
+        raise _forbidden()
+    return user
 
 
 def _detail(user: User, complaint_id: int) -> ComplaintDetailOut:
@@ -358,22 +347,12 @@ def _act(
     action: Callable[[User], Complaint],
     respond: Callable[[User, Complaint], Any] | None = None,
 ) -> Any:
-    """Run one action for a user who may act; refusals become JSON errors."""
+    """Run one action for a user who may act (the services' refusals are answered by the API's handler)."""
     user = _staff(request)
-    if user is None:
-        return _forbidden()
     complaint = access_complaint_by_id(user=user, complaint_id=complaint_id)
     if not services.handlers_may_act(user, complaint):
-        return _forbidden()
-    try:
-        done = action(user)
-    except services.ComplaintChanged as exc:
-        return _error(409, "conflict", exc.message_vi, exc.message_en, exc.field, current=exc.current)
-    except StaleRecord as exc:
-        current = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in exc.current.items()}
-        return _error(409, "stale", exc.message_vi, exc.message_en, exc.field, current=current)
-    except (ComplaintRefused, CorrectionRefused) as exc:
-        return _error(400, "refused", exc.message_vi, exc.message_en, exc.field)
+        raise _forbidden()
+    done = action(user)
     return respond(user, done) if respond else _detail(user, complaint_id)
 
 
@@ -382,8 +361,6 @@ def _act(
 )
 def complaint_list(request: HttpRequest, params: Query[InboxIn]) -> Any:
     user = _staff(request)
-    if user is None:
-        return _forbidden()
     now = clock.now()
     complaints = complaint_inbox(
         user=user,
@@ -405,7 +382,7 @@ def complaint_list(request: HttpRequest, params: Query[InboxIn]) -> Any:
 def figures(request: HttpRequest, params: Query[FiguresIn]) -> Any:
     user: Any = request.user
     if user.role not in FIGURE_ROLES:
-        return _forbidden()
+        raise _forbidden()
     f = complaint_figures(user=user, received_from=params.received_from, received_to=params.received_to)
     return FiguresOut(
         at=f.at,
@@ -419,8 +396,6 @@ def figures(request: HttpRequest, params: Query[FiguresIn]) -> Any:
 @router.get("/{int:complaint_id}", response={200: ComplaintDetailOut, **errors(403)}, summary="One complaint")
 def complaint_detail(request: HttpRequest, complaint_id: RecordId) -> Any:
     user = _staff(request)
-    if user is None:
-        return _forbidden()
     return _detail(user, complaint_id)
 
 

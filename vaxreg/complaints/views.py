@@ -17,7 +17,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from vaxreg.accounts.models import Role, User
 from vaxreg.complaints import services
-from vaxreg.complaints.common import ComplaintRefused
 from vaxreg.complaints.figures import FIGURE_ROLES, complaint_figures
 from vaxreg.complaints.forms import (
     ApproveCorrectionForm,
@@ -53,7 +52,7 @@ from vaxreg.complaints.services import NEW_PERSON
 from vaxreg.core import clock
 from vaxreg.core.pages import form_action
 from vaxreg.corrections.models import AccessChange, AccessChangeState
-from vaxreg.corrections.services import CorrectionRefused, StaleRecord, access_field_names
+from vaxreg.corrections.services import access_field_names
 from vaxreg.people.models import Person, mask_id_number
 from vaxreg.places.models import Facility
 from vaxreg.vaccinations.models import Vaccine
@@ -394,8 +393,6 @@ def _act(
         request,
         form,
         lambda data: act(user, complaint, data),
-        refused=(ComplaintRefused, CorrectionRefused),
-        stale=(services.ComplaintChanged, StaleRecord),
         done=lambda: redirect("complaints:complaint", complaint_id=complaint.pk),
         again=lambda status: _complaint_page(request, complaint.pk, bound={key: form}, status=status),
     )

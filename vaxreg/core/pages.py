@@ -1,5 +1,10 @@
-"""The page kit's Python half: what every room's views call to answer a form or fill a shared partial (the
-templates are in ``web/templates/web/kit/``, found by name). It lives in core so that any room may use it.
+"""The page kit's Python half: how a page shows a refusal (its reason in the page's language, on the form
+or as a message), the one way an action form is answered, and the rows of the shared history table. The
+templates are in ``web/templates/web/kit/`` (found by name); these helpers live in core so that every app's
+views may call them.
+
+A page that refuses answers 409 when the record moved on (``StaleVersion``: the user looks again before
+saving), else 400.
 """
 
 import datetime as dt
@@ -9,12 +14,32 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.utils.translation import get_language
+
+from vaxreg.core.refusals import Refusal, StaleVersion
 
 
-def refusal_text(refused: Any) -> str:
-    """A service's refusal in the reader's language (``message_vi`` / ``message_en``)."""
-    return refused.message_en if (get_language() or "").startswith("en") else refused.message_vi
+def refusal_page_status(refusal: Refusal) -> int:
+    return 409 if isinstance(refusal, StaleVersion) else 400
+
+
+def refusal_form_error(form: Any, refusal: Refusal, *, on_field: bool = True) -> int:
+    """Put the refusal's reason on ``form`` and return the page's status.
+
+    The reason stands beside the field the refusal names when the form has it (a form may map service
+    fields to its own with ``field_for``), otherwise above the form; a stale refusal always above it.
+    """
+    field = None
+    if on_field and refusal.field and not isinstance(refusal, StaleVersion):
+        field_for = getattr(form, "field_for", None)
+        field = field_for(refusal.field) if field_for else refusal.field
+        field = field if field in form.fields else None
+    form.add_error(field, refusal.message())
+    return refusal_page_status(refusal)
+
+
+def refusal_message(request: HttpRequest, refusal: Refusal) -> None:
+    """The refusal's reason as the message the next page shows (after a redirect)."""
+    messages.error(request, refusal.message())
 
 
 def form_action(
@@ -22,25 +47,18 @@ def form_action(
     form: Any,
     act: Callable[[dict[str, Any]], str],
     *,
-    refused: tuple[type[Exception], ...],
     done: Callable[[], HttpResponse],
     again: Callable[[int], HttpResponse],
-    stale: tuple[type[Exception], ...] = (),
 ) -> HttpResponse:
     """One action form of a page: validate it and call the service (``act``, which says what it did).
-    Done: that sentence as a message, then ``done()`` (a redirect). Refused: the refusal on the form, on the
-    field it names when the form has that field, and ``again(status)`` shows the page with the form: 400, or
-    409 for a record someone else changed first (``stale``)."""
+    Done: that sentence as a message, then ``done()`` (a redirect). Refused: the reason on the form and
+    ``again(status)`` shows the page with it (400, or 409 for a record someone else changed first)."""
     status = 400
     if form.is_valid():
         try:
             said = act(form.cleaned_data)
-        except stale as exc:
-            form.add_error(None, refusal_text(exc))
-            status = 409
-        except refused as exc:
-            field = getattr(exc, "field", None)
-            form.add_error(field if field in form.fields and field != "version" else None, refusal_text(exc))
+        except Refusal as refusal:
+            status = refusal_form_error(form, refusal)
         else:
             messages.success(request, said)
             return done()

@@ -12,7 +12,8 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from vaxreg.core.pages import refusal_text
+from vaxreg.core.pages import refusal_message
+from vaxreg.core.refusals import Refusal
 from vaxreg.corrections.models import AccessChange, AccessChangeConfirmer
 from vaxreg.corrections.selectors import (
     AccessChangeValue,
@@ -20,7 +21,6 @@ from vaxreg.corrections.selectors import (
     access_changes_pending_of_person,
 )
 from vaxreg.corrections.services import (
-    CorrectionRefused,
     access_change_cancel,
     access_change_confirm,
     access_change_station_may_decide,
@@ -70,8 +70,8 @@ def person_access_change(request: HttpRequest, person_id: int, change_id: int) -
             )
         else:
             access_change_cancel(change_id=change_id, actor=request.user, note=note)
-    except CorrectionRefused as exc:
-        messages.error(request, refusal_text(exc))
+    except Refusal as refusal:
+        refusal_message(request, refusal)
     else:
         messages.success(request, _("The change was applied.") if confirm else _("The change was dropped."))
     return redirect("web:person", person_id=person.pk)

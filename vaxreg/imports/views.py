@@ -11,12 +11,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from vaxreg.core.pages import refusal_text
+from vaxreg.core.pages import refusal_form_error, refusal_message
+from vaxreg.core.refusals import Refusal
 from vaxreg.imports.forms import ImportUploadForm
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.selectors import import_batch_progress, import_batches_for_user, rejected_rows_shown
 from vaxreg.imports.services import (
-    ImportRefused,
     import_batch_create,
     import_batch_requeue,
     rejected_rows_report,
@@ -48,8 +48,8 @@ def imports(request: HttpRequest) -> HttpResponse:
                 uploaded_by=user,
                 facility_code=locked or form.cleaned_data["facility_code"] or None,
             )
-        except ImportRefused as exc:
-            form.add_error(None, refusal_text(exc))
+        except Refusal as refusal:
+            refusal_form_error(form, refusal, on_field=False)
         else:
             import_batch_run_task.enqueue(batch.pk)
             messages.success(request, _("File received; the import runs in the background."))
@@ -82,8 +82,8 @@ def import_run_again(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = _batch_for_user(user, batch_id)
     try:
         batch = import_batch_requeue(batch_id=batch.pk, user=user)
-    except ImportRefused as exc:
-        messages.error(request, refusal_text(exc))
+    except Refusal as refusal:
+        refusal_message(request, refusal)
     else:
         import_batch_run_task.enqueue(batch.pk)
         messages.success(request, _("The import runs again in the background."))

@@ -29,7 +29,7 @@ def sign_off(request: HttpRequest) -> HttpResponse:
         except ValueError:
             messages.error(request, "Ngày không hợp lệ. / The day is not valid.")
         except SignOffRefused as refused:
-            messages.error(request, f"{refused.message_vi} / {refused.message_en}")
+            messages.error(request, refused.bilingual())
         else:
             messages.success(
                 request,
