@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "vaxreg.fhir",
     "vaxreg.citizens",
     "vaxreg.synth",
+    "vaxreg.bench",
     "vaxreg.web",
     "vaxreg.api",
     # django-ninja's own copy of Swagger UI (templates and static files, pinned with the package), so the
@@ -227,7 +228,7 @@ VAXREG_DCC_ES256_CERT = _ENV.dcc_es256_cert
 VAXREG_DCC_ES256_CERT_PEM = _ENV.dcc_es256_cert_pem
 VAXREG_DCC_TRUST_DIR = _ENV.dcc_trust_dir
 
-# The scratch PostgreSQL database of the `vaxreg bench ...` verbs (vaxreg.core.bench; empty: their default).
+# The scratch PostgreSQL database of the `vaxreg bench ...` verbs (vaxreg.bench.scratch; empty: their default).
 VAXREG_BENCH_DATABASE_URL = _ENV.bench_database_url
 
 # --- Staff logins and sessions (vaxreg.accounts) ------------------------------------------------------

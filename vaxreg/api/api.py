@@ -17,11 +17,11 @@ from ninja.security import django_auth
 
 from vaxreg.api.docs import docs_for_api_roles
 from vaxreg.api.errors import error_handlers_install
-from vaxreg.api.imports import router as imports_router
-from vaxreg.api.people import router as people_router
 from vaxreg.complaints.api import router as complaints_router
 from vaxreg.complaints.api_public import router as public_complaints_router
 from vaxreg.core.api_schema import ErrorOut
+from vaxreg.imports.api import router as imports_router
+from vaxreg.people.api import router as people_router
 from vaxreg.verification.api import router as cases_router
 
 COMPONENTS = "#/components/schemas/"

@@ -25,8 +25,8 @@ from vaxreg.certificates.selectors import (
     certificate_sheet,
     certificates_of_person,
 )
-from vaxreg.citizens.session import citizen_person_id
 from vaxreg.core.i18n import in_language
+from vaxreg.people.citizen_session import citizen_person_id
 from vaxreg.people.models import Person
 
 

@@ -13,7 +13,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from vaxreg.citizens.forms import CodeForm, LookupForm
 from vaxreg.citizens.selectors import citizen_access_changes, citizen_record
 from vaxreg.citizens.services import OtpOutcome, OtpRequestRefused, otp_request, otp_verify
-from vaxreg.citizens.session import citizen_person_id, citizen_session_end, citizen_session_start
 from vaxreg.core.pages import refusal_form_error, refusal_message
 from vaxreg.core.ratelimit import client_address
 from vaxreg.corrections.models import AccessChangeConfirmer
@@ -22,6 +21,7 @@ from vaxreg.corrections.services import (
     access_change_cancel,
     access_change_confirm,
 )
+from vaxreg.people.citizen_session import citizen_person_id, citizen_session_end, citizen_session_start
 
 CHALLENGE_KEY = "citizen_otp_token"
 

@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -52,8 +51,7 @@ from vaxreg.complaints.selectors import (
 from vaxreg.complaints.services import NEW_PERSON
 from vaxreg.core import clock
 from vaxreg.core.i18n import in_language
-from vaxreg.core.pages import refusal_form_error
-from vaxreg.core.refusals import Refusal
+from vaxreg.core.pages import form_action
 from vaxreg.corrections.models import AccessChange, AccessChangeState
 from vaxreg.corrections.services import access_field_names
 from vaxreg.people.models import Person, mask_id_number
@@ -390,16 +388,13 @@ def _act(
 ) -> HttpResponse:
     """One handler action: validate, call the service, then redirect or show the refusal on the page."""
     user, complaint = _acting(request, complaint_id)
-    status = 400
-    if form.is_valid():
-        try:
-            done = act(user, complaint, form.cleaned_data)
-        except Refusal as refusal:
-            status = refusal_form_error(form, refusal)
-        else:
-            messages.success(request, done)
-            return redirect("complaints:complaint", complaint_id=complaint.pk)
-    return _complaint_page(request, complaint.pk, bound={key: form}, status=status)
+    return form_action(
+        request,
+        form,
+        lambda data: act(user, complaint, data),
+        done=lambda: redirect("complaints:complaint", complaint_id=complaint.pk),
+        again=lambda status: _complaint_page(request, complaint.pk, bound={key: form}, status=status),
+    )
 
 
 @require_POST

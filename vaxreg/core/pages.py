@@ -1,13 +1,19 @@
-"""How a page shows a refusal: its reason in the page's language, on the form or as a message.
+"""The page kit's Python half: how a page shows a refusal (its reason in the page's language, on the form
+or as a message), the one way an action form is answered, and the rows of the shared history table. The
+templates are in ``web/templates/web/kit/`` (found by name); these helpers live in core so that every app's
+views may call them.
 
-The apps' views share these (``web`` sits above the apps, so the helpers live here). A page that refuses
-answers 409 when the record moved on (``StaleVersion``: the user looks again before saving), else 400.
+A page that refuses answers 409 when the record moved on (``StaleVersion``: the user looks again before
+saving), else 400.
 """
 
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from vaxreg.core.refusals import Refusal, StaleVersion
 
@@ -34,3 +40,40 @@ def refusal_form_error(form: Any, refusal: Refusal, *, on_field: bool = True) ->
 def refusal_message(request: HttpRequest, refusal: Refusal) -> None:
     """The refusal's reason as the message the next page shows (after a redirect)."""
     messages.error(request, refusal.message())
+
+
+def form_action(
+    request: HttpRequest,
+    form: Any,
+    act: Callable[[dict[str, Any]], str],
+    *,
+    done: Callable[[], HttpResponse],
+    again: Callable[[int], HttpResponse],
+) -> HttpResponse:
+    """One action form of a page: validate it and call the service (``act``, which says what it did).
+    Done: that sentence as a message, then ``done()`` (a redirect). Refused: the reason on the form and
+    ``again(status)`` shows the page with it (400, or 409 for a record someone else changed first)."""
+    status = 400
+    if form.is_valid():
+        try:
+            said = act(form.cleaned_data)
+        except Refusal as refusal:
+            status = refusal_form_error(form, refusal)
+        else:
+            messages.success(request, said)
+            return done()
+    return again(status)
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One line of ``web/kit/history_table.html``: a changed field, each cell as the reader sees it."""
+
+    at: dt.datetime
+    record: str
+    field: str
+    old_value: str | None
+    new_value: str | None
+    actor: Any  # the user, or None for the system
+    reason: str
+    source: str

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from vaxreg.core import clock
+from vaxreg.core.bulk import BulkWriter
 from vaxreg.core.history import ChangeSource, change_records_build, record_changes_bulk
 from vaxreg.core.models import SourceType
 from vaxreg.imports.normalize import (
@@ -50,7 +51,6 @@ from vaxreg.imports.normalize import (
     match_key,
 )
 from vaxreg.imports.readers import FileRefused, SourceRow, raw_cells
-from vaxreg.imports.writers import BulkWriter
 
 CHUNK_ROWS = 20_000
 CHUNKS_AHEAD = 4  # chunks read and waiting to be written

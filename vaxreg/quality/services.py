@@ -12,7 +12,7 @@ from typing import Any
 from django.db import connection, connections, transaction
 
 from vaxreg.core import clock
-from vaxreg.imports.writers import BulkWriter
+from vaxreg.core.bulk import BulkWriter
 from vaxreg.people.models import Person
 from vaxreg.quality.models import Finding
 from vaxreg.quality.rules import (

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from vaxreg.accounts.models import Role, User
 from vaxreg.core import clock
-from vaxreg.core.pages import refusal_form_error, refusal_message
+from vaxreg.core.pages import form_action, refusal_form_error, refusal_message
 from vaxreg.core.refusals import Refusal
 from vaxreg.core.tables import TableTooLong
 from vaxreg.corrections.services import CorrectionResult, StaleRecord
@@ -358,16 +358,13 @@ def _case_action(
     """One station action on the case: validate, call the service, then redirect or show the refusal."""
     user = _station_user(request)
     case = access_case_by_id(user=user, case_id=case_id)
-    status = 400
-    if form.is_valid():
-        try:
-            done = act(user, case, form.cleaned_data)
-        except Refusal as refusal:
-            status = refusal_form_error(form, refusal)
-        else:
-            messages.success(request, done)
-            return _back_to_case(case.pk)
-    return _case_page(request, case.pk, bound={key: form}, status=status)
+    return form_action(
+        request,
+        form,
+        lambda data: act(user, case, data),
+        done=lambda: _back_to_case(case.pk),
+        again=lambda status: _case_page(request, case.pk, bound={key: form}, status=status),
+    )
 
 
 @require_POST

@@ -20,6 +20,7 @@ from vaxreg.core.cccd import decode_cccd
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.i18n import in_language, label_both, label_in_language
 from vaxreg.core.models import AuditEvent, SourceType
+from vaxreg.core.pages import HistoryRow
 from vaxreg.core.tables import write_table
 from vaxreg.people.models import Person, mask_id_number
 from vaxreg.people.selectors import HistoryEntry, person_history
@@ -428,18 +429,6 @@ _GENDER_LABELS: dict[str, Any] = {"M": _("Male"), "F": _("Female"), "O": _("Othe
 
 def field_label(name: str) -> str:
     return str(_FIELD_LABELS.get(name, name))
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    at: dt.datetime
-    record: str
-    field: str
-    old_value: str | None
-    new_value: str | None
-    actor: Any
-    reason: str
-    source: str
 
 
 def _history_value(field: str, value: str | None) -> str | None:

@@ -1,5 +1,12 @@
-from django.urls import path
+"""The staff site under the ``web`` namespace: web's own pages (home, login, second factor), then the
+pages each room keeps in its own ``urls`` (the paths and names they have always had)."""
 
+from django.urls import include, path
+
+from vaxreg.corrections import urls as corrections_urls
+from vaxreg.imports import urls as imports_urls
+from vaxreg.people import urls as people_urls
+from vaxreg.vaccinations import urls as vaccinations_urls
 from vaxreg.web import login_views, views
 
 app_name = "web"
@@ -10,21 +17,8 @@ urlpatterns = [
     path("login/setup/", login_views.login_setup_view, name="login_setup"),
     path("logout/", login_views.logout_view, name="logout"),
     path("account/second-factor/", login_views.second_factor_view, name="second_factor"),
-    path("search/", views.search, name="search"),
-    path("people/<int:person_id>/", views.person_detail, name="person"),
-    path("people/<int:person_id>/id-number/", views.person_full_id, name="person_full_id"),
-    path(
-        "people/<int:person_id>/access-changes/<int:change_id>/",
-        views.person_access_change,
-        name="person_access_change",
-    ),
-    path("imports/", views.imports, name="imports"),
-    path("sign-off/", views.sign_off, name="sign_off"),
-    path("imports/<int:batch_id>/", views.import_detail, name="import_detail"),
-    path("imports/<int:batch_id>/run-again/", views.import_run_again, name="import_run_again"),
-    path(
-        "imports/<int:batch_id>/rejected.<str:fmt>",
-        views.import_rejected_download,
-        name="import_rejected_download",
-    ),
+    path("", include(people_urls)),
+    path("", include(corrections_urls)),
+    path("", include(imports_urls)),
+    path("", include(vaccinations_urls)),
 ]

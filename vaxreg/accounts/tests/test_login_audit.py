@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from vaxreg.core import clock
 from vaxreg.core.models import AuditEvent
-from vaxreg.core.testing import TEST_PASSWORD
+from vaxreg.testing.world import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
 Action = AuditEvent.Action

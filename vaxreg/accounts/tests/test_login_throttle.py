@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from vaxreg.core import clock
-from vaxreg.core.testing import TEST_PASSWORD
+from vaxreg.testing.world import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

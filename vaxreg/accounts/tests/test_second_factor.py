@@ -12,7 +12,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from vaxreg.core.models import AuditEvent
-from vaxreg.core.testing import TEST_PASSWORD
+from vaxreg.testing.world import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
 Action = AuditEvent.Action

@@ -5,7 +5,7 @@ from django.core.management import CommandError, call_command
 from vaxreg.accounts.models import Role, User
 from vaxreg.accounts.services import UserCreateError, user_create
 from vaxreg.core.models import AuditEvent
-from vaxreg.core.testing import TEST_PASSWORD
+from vaxreg.testing.world import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -1,1 +1,1 @@
-from vaxreg.core.testing import world  # noqa: F401  (the shared fixture world)
+from vaxreg.testing.world import world  # noqa: F401  (the shared fixture world)

@@ -4,7 +4,7 @@ outside the server."""
 import pytest
 from django.test import Client
 
-from vaxreg.core.testing import World
+from vaxreg.testing.world import World
 
 pytestmark = pytest.mark.django_db
 

@@ -22,9 +22,9 @@ from vaxreg.certificates.tests.qr_codes import read_qr_codes
 from vaxreg.certificates.tests.test_issuing import dcc_key_files, dcc_keys, qualified
 from vaxreg.certificates.tests.test_pdf import pdf_qr_image
 from vaxreg.core.messaging import memory_outbox
-from vaxreg.core.testing import world_build
 from vaxreg.corrections.services import person_correct
 from vaxreg.people.models import Person
+from vaxreg.testing.world import world_build
 
 __all__ = ["dcc_key_files", "dcc_keys"]
 

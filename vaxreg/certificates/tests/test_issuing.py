@@ -22,9 +22,9 @@ from vaxreg.certificates.verifying import hcert_verify
 from vaxreg.core import clock
 from vaxreg.core.messaging import memory_outbox
 from vaxreg.core.models import AuditEvent
-from vaxreg.core.testing import World, world
 from vaxreg.people.models import IdType, Person, VerificationState
 from vaxreg.quality.services import quality_check_persons
+from vaxreg.testing.world import World, world
 from vaxreg.vaccinations.models import Dose, Vaccine
 from vaxreg.vaccinations.services import day_sign_off
 from vaxreg.verification.models import CaseState, VerificationCase

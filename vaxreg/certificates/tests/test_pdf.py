@@ -21,7 +21,7 @@ from vaxreg.certificates.qr import qr_png
 from vaxreg.certificates.selectors import certificate_sheet
 from vaxreg.certificates.tests.qr_codes import read_qr_codes
 from vaxreg.certificates.tests.test_issuing import citizen_client, dcc_key_files, dcc_keys, qualified
-from vaxreg.core.testing import World, world
+from vaxreg.testing.world import World, world
 
 __all__ = ["dcc_key_files", "dcc_keys", "world"]
 

@@ -14,9 +14,9 @@ from vaxreg.certificates.tests.test_issuing import dcc_key_files, dcc_keys, qual
 from vaxreg.certificates.verifying import Step, hcert_verify
 from vaxreg.core import clock
 from vaxreg.core.models import AuditEvent
-from vaxreg.core.testing import World, world
 from vaxreg.corrections.services import dose_correct, person_correct
 from vaxreg.people.models import Person
+from vaxreg.testing.world import World, world
 
 __all__ = ["dcc_key_files", "dcc_keys", "world"]
 

@@ -3,7 +3,7 @@ from collections.abc import Iterator
 import pytest
 
 from vaxreg.core.messaging import memory_outbox
-from vaxreg.core.testing import world
+from vaxreg.testing.world import world
 
 __all__ = ["world"]
 

@@ -22,8 +22,8 @@ from vaxreg.citizens.services import (
 from vaxreg.core import clock
 from vaxreg.core.messaging import Message
 from vaxreg.core.models import AuditEvent
-from vaxreg.core.testing import World, dose_make
 from vaxreg.quality.services import quality_check_persons
+from vaxreg.testing.world import World, dose_make
 from vaxreg.verification.services import cases_sync
 
 DAO_ID, DAO_PHONE = "001190012345", "0912345601"

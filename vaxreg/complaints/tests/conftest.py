@@ -1,3 +1,3 @@
-from vaxreg.core.testing import world
+from vaxreg.testing.world import world
 
 __all__ = ["world"]

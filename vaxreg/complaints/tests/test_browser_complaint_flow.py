@@ -11,7 +11,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from vaxreg.complaints.models import Complaint, ComplaintState
-from vaxreg.core.testing import TEST_PASSWORD, world_build
+from vaxreg.testing.world import TEST_PASSWORD, world_build
 from vaxreg.vaccinations.models import Dose
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -9,7 +9,7 @@ from playwright.sync_api import Dialog, Page, expect
 from vaxreg.complaints.intake import Intake, complaint_submit
 from vaxreg.complaints.models import Complaint, ComplaintState
 from vaxreg.core.models import ChangeRecord
-from vaxreg.core.testing import TEST_PASSWORD, world_build
+from vaxreg.testing.world import TEST_PASSWORD, world_build
 from vaxreg.vaccinations.models import Dose
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -7,7 +7,7 @@ from django.urls import reverse
 from playwright.sync_api import Dialog, Page, expect
 
 from vaxreg.complaints.models import Complaint
-from vaxreg.core.testing import world_build
+from vaxreg.testing.world import world_build
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

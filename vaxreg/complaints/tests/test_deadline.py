@@ -95,7 +95,7 @@ def test_a_worker_down_through_the_reminder_window_escalates_on_its_return(world
 
 T = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 _SETUP = (
-    "from vaxreg.core.testing import world_build\n"
+    "from vaxreg.testing.world import world_build\n"
     "from vaxreg.accounts.models import User\n"
     "from vaxreg.complaints.intake import Intake, complaint_submit\n"
     "world_build()\n"

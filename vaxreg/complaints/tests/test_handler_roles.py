@@ -12,7 +12,7 @@ from vaxreg.complaints.intake import Intake, complaint_submit
 from vaxreg.complaints.models import Attachment, Complaint, ComplaintState
 from vaxreg.core import clock
 from vaxreg.core.models import AuditEvent, ChangeRecord
-from vaxreg.core.testing import World
+from vaxreg.testing.world import World
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from vaxreg.complaints.models import Attachment, Complaint, ComplaintState, Noti
 from vaxreg.complaints.services import ComplaintChanged, complaint_defer, complaint_reject
 from vaxreg.core import clock
 from vaxreg.core.models import AuditEvent, ChangeRecord
-from vaxreg.core.testing import World, person_make
 from vaxreg.people.models import Person
+from vaxreg.testing.world import World, person_make
 from vaxreg.vaccinations.models import Dose
 
 pytestmark = pytest.mark.django_db

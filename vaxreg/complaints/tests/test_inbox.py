@@ -14,7 +14,7 @@ from vaxreg.complaints.intake import Intake, complaint_submit
 from vaxreg.complaints.models import Complaint
 from vaxreg.complaints.services import complaint_defer, complaint_reject
 from vaxreg.core import clock
-from vaxreg.core.testing import World
+from vaxreg.testing.world import World
 
 pytestmark = pytest.mark.django_db
 

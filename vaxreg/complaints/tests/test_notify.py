@@ -109,7 +109,7 @@ def test_one_round_sends_at_most_its_limit_oldest_first(world: Any, outbox: list
 def test_two_workers_sending_at_once_send_each_notice_once(outbox: list[Any]) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("row locks: SQLite lets one writer in at a time, so there is no race to show")
-    from vaxreg.core.testing import world_build
+    from vaxreg.testing.world import world_build
 
     world_build()
     for i in range(60):

@@ -16,9 +16,9 @@ from vaxreg.complaints.models import Complaint
 from vaxreg.core import clock
 from vaxreg.core.jurisdiction import Jurisdiction, Scope
 from vaxreg.core.messaging import memory_outbox
-from vaxreg.core.testing import World
 from vaxreg.corrections.models import AccessChange
 from vaxreg.people.models import Person
+from vaxreg.testing.world import World
 from vaxreg.vaccinations.models import Dose
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 
 from config.env import ENV, child_environment
-from vaxreg.core.bench import recreate_pg_database
+from vaxreg.bench.scratch import recreate_pg_database
 from vaxreg.core.periodic import periodic_autodiscover
 
 pytestmark = pytest.mark.slow

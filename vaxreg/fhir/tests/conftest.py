@@ -4,8 +4,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from vaxreg.core.testing import World, world
 from vaxreg.fhir.tokens import api_token_create
+from vaxreg.testing.world import World, world
 
 __all__ = ["world"]
 

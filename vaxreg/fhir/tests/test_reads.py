@@ -10,7 +10,6 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.patient import Patient
 
 from vaxreg.core.models import AuditEvent
-from vaxreg.core.testing import dose_make, person_make
 from vaxreg.fhir.mapping import (
     CCCD_SYSTEM,
     CMND_SYSTEM,
@@ -22,6 +21,7 @@ from vaxreg.fhir.mapping import (
     VACCINE_SYSTEM,
 )
 from vaxreg.people.models import Gender
+from vaxreg.testing.world import dose_make, person_make
 
 pytestmark = pytest.mark.django_db
 

@@ -4,10 +4,10 @@ from typing import Any
 
 import pytest
 
-from vaxreg.core.testing import catalogue_parameters_load
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.services import import_batch_create, import_batch_run
 from vaxreg.places.models import Commune, Facility, LegacyCommune, LegacyDistrict, LegacyProvince, Province
+from vaxreg.testing.world import catalogue_parameters_load, world  # noqa: F401  (world: the page and API tests)
 from vaxreg.vaccinations.catalogue import alias_key
 from vaxreg.vaccinations.models import Vaccine, VaccineAlias
 

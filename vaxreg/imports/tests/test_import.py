@@ -10,12 +10,12 @@ from openpyxl import Workbook
 
 from vaxreg.accounts.models import Role
 from vaxreg.accounts.services import user_create
+from vaxreg.core.bulk import BulkWriter
 from vaxreg.core.models import ChangeRecord
 from vaxreg.imports import pipeline, readers
 from vaxreg.imports.models import ImportBatch, RejectedRow
 from vaxreg.imports.services import ImportRefused, import_batch_create, import_batch_run, rejected_rows_report
 from vaxreg.imports.tests.conftest import HEADERS, row, run_import, write_csv
-from vaxreg.imports.writers import BulkWriter
 from vaxreg.people.models import Person
 from vaxreg.vaccinations.models import Dose
 

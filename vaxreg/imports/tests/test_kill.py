@@ -53,7 +53,7 @@ def test_killing_the_import_process_leaves_nothing_and_a_rerun_is_one_clean_impo
             "c = Commune.objects.create(code='19753', name='Thuận Hóa', short_name='Thuận Hóa', kind='Phường',"
             " province=p, name_key='thuan hoa');"
             "Facility.objects.create(code='TYT19753', name='Trạm Y tế Thuận Hóa', commune=c, province=p);"
-            "from vaxreg.core.testing import catalogue_parameters_load; catalogue_parameters_load()"
+            "from vaxreg.testing.world import catalogue_parameters_load; catalogue_parameters_load()"
         )],
         env=env, check=False, capture_output=True,
     )  # fmt: skip

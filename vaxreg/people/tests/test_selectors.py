@@ -7,7 +7,6 @@ import pytest
 from vaxreg.core.history import ChangeSource, record_change
 from vaxreg.core.jurisdiction import Scope, jurisdiction_of
 from vaxreg.core.models import AuditEvent, SourceType
-from vaxreg.core.testing import World, dose_make
 from vaxreg.people.selectors import (
     PersonNotVisible,
     person_doses,
@@ -17,6 +16,7 @@ from vaxreg.people.selectors import (
     person_search,
     persons_for_user,
 )
+from vaxreg.testing.world import World, dose_make
 
 pytestmark = pytest.mark.django_db
 USERS = list(World.VISIBLE)

@@ -17,8 +17,8 @@ from vaxreg.places.models import Facility
 from vaxreg.quality.models import Finding
 from vaxreg.quality.services import quality_check_persons, quality_scan
 from vaxreg.quality.tests.conftest import NATIONAL
-from vaxreg.quality.tests.test_bench import _import_defects
 from vaxreg.quality.tests.test_rules import CLEAN_PERSON, make_person
+from vaxreg.quality.tests.test_scan_shortcuts import _import_defects
 
 LEADING_ZEROS_ID = build_cccd(province_code="001", gender="F", birth_year=1987, serial=4242)
 INVALID_ID = "0461870001234567"

@@ -7,9 +7,9 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from vaxreg.core.models import ChangeRecord
-from vaxreg.core.testing import TEST_PASSWORD, world_build
 from vaxreg.people.models import Person
 from vaxreg.quality.services import quality_check_persons
+from vaxreg.testing.world import TEST_PASSWORD, world_build
 from vaxreg.verification.models import CaseState, VerificationCase
 from vaxreg.verification.services import cases_sync
 

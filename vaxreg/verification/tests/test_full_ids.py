@@ -12,9 +12,9 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from vaxreg.core.models import AuditEvent
-from vaxreg.core.testing import World, person_make
 from vaxreg.people.models import Person, mask_id_number
 from vaxreg.quality.services import quality_check_persons
+from vaxreg.testing.world import World, person_make
 from vaxreg.verification.models import VerificationCase
 from vaxreg.verification.services import case_escalate, cases_sync
 

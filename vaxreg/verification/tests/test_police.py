@@ -18,11 +18,11 @@ from vaxreg.accounts.models import Role, User
 from vaxreg.accounts.services import user_create
 from vaxreg.core import clock
 from vaxreg.core.models import AuditEvent, ChangeRecord, SourceType
-from vaxreg.core.testing import TEST_PASSWORD, World, person_make, world  # noqa: F401
 from vaxreg.imports.readers import FileRefused
 from vaxreg.people.models import Gender, Person, VerificationState
 from vaxreg.people.selectors import person_history
 from vaxreg.quality.services import quality_check_persons
+from vaxreg.testing.world import TEST_PASSWORD, World, person_make, world  # noqa: F401
 from vaxreg.vaccinations.models import CatalogueParameter
 from vaxreg.verification.models import CaseState, VerificationCase
 from vaxreg.verification.police import police_results_import

@@ -13,9 +13,9 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from vaxreg.core.models import ChangeRecord, SourceType
-from vaxreg.core.testing import World, person_make, world  # noqa: F401
 from vaxreg.people.models import Gender
 from vaxreg.quality.services import quality_check_persons
+from vaxreg.testing.world import World, person_make, world  # noqa: F401
 from vaxreg.vaccinations.models import CatalogueParameter
 from vaxreg.verification.models import CaseState, VerificationCase
 from vaxreg.verification.registry import (

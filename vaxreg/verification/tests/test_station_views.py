@@ -16,11 +16,11 @@ from openpyxl import load_workbook
 from vaxreg.accounts.models import Role
 from vaxreg.accounts.services import user_create
 from vaxreg.core.models import AuditEvent, ChangeRecord
-from vaxreg.core.testing import TEST_PASSWORD, World, dose_make, person_make
 from vaxreg.corrections.services import person_correct
 from vaxreg.people.models import Gender, Person
 from vaxreg.quality.models import Finding
 from vaxreg.quality.services import quality_check_persons
+from vaxreg.testing.world import TEST_PASSWORD, World, dose_make, person_make
 from vaxreg.vaccinations.models import Dose
 from vaxreg.verification.models import CaseState, ContactAttempt, VerificationCase
 from vaxreg.verification.services import case_escalate, case_police_result, cases_sync

@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from vaxreg.core.models import AuditEvent, SourceType
-from vaxreg.core.testing import TEST_PASSWORD, World
+from vaxreg.testing.world import TEST_PASSWORD, World
 
 pytestmark = pytest.mark.django_db
 USERS = list(World.VISIBLE)

@@ -22,9 +22,9 @@ from django.utils import timezone
 
 from vaxreg.complaints.intake import Intake, complaint_submit
 from vaxreg.core import clock
-from vaxreg.core.testing import World
 from vaxreg.people.models import Gender, Person
 from vaxreg.quality.services import quality_check_persons
+from vaxreg.testing.world import World
 from vaxreg.verification.models import VerificationCase
 from vaxreg.verification.services import case_escalate, cases_sync
 

@@ -14,7 +14,7 @@ from django.test import Client
 from pytest_django.fixtures import Settings
 
 from config.env import child_environment
-from vaxreg.core.testing import TEST_PASSWORD, World
+from vaxreg.testing.world import TEST_PASSWORD, World
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 SECRET = "a-long-random-production-key-0123456789-abcdefghijklmnopqrstuvwxyz"

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from vaxreg.core.history import ChangeSource, record_change
 from vaxreg.core.models import SourceType
-from vaxreg.core.testing import dose_make, person_make
+from vaxreg.testing.world import dose_make, person_make
 
 pytestmark = pytest.mark.django_db
 

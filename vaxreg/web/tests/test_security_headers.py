@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from vaxreg.core.testing import World
+from vaxreg.testing.world import World
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config.env import child_environment
-from vaxreg.core import bench
+from vaxreg.bench import scratch as bench
 
 DEFAULT_URL = bench.DEFAULT_PG_URL.rsplit("/", 1)[0] + "/vaxreg_api_conformance"
 PUBLIC = "^/api/public/"

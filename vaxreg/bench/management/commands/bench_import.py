@@ -1,0 +1,180 @@
+import argparse
+import csv
+import json
+import math
+import resource
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection, transaction
+
+from vaxreg.bench.scratch import DEFAULT_PG_URL, run_in_scratch_database, run_phase
+
+ROWS_PER_PERSON = 2.6  # a little under what `vaxreg synth` gives on average (2.65): the file is cut to N rows
+
+
+class Command(BaseCommand):
+    help = (
+        "Measure the import: generate exactly N synthetic dose rows (Huế), import them into an empty database and "
+        "print rows/s and peak memory, beside a baseline measured in the same run: the same file loaded "
+        "raw into a bare table (PostgreSQL COPY; SQLite one executemany transaction). The ratio is "
+        "import rows/s ÷ baseline rows/s. The database used is a scratch one: a temporary SQLite file, or "
+        f"the PostgreSQL database of VAXREG_BENCH_DATABASE_URL (default {DEFAULT_PG_URL}), dropped and "
+        "created anew."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--rows", type=int, default=100_000, help="how many dose rows (default 100,000)")
+        parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+        parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+        parser.add_argument("--seed", type=int, default=1)
+        # Internal: the benchmark runs its phases in child processes pointed at the scratch database.
+        parser.add_argument("--phase", choices=["run", "import"], default="", help=argparse.SUPPRESS)
+        parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["phase"] == "import":
+            self._phase_import(options["file"])
+            return
+        if options["phase"] == "run":
+            self._phase_run(options)
+            return
+        self._launch(options)
+
+    # The benchmark runs in a child process whose settings point at the scratch database.
+    def _launch(self, options: dict[str, Any]) -> None:
+        args = ["bench", "import", "--phase", "run", "--rows", str(options["rows"]), "--db", options["db"], "--seed", str(options["seed"])]  # fmt: skip
+        if options["json"]:
+            args.append("--json")
+        self.stdout.write(run_in_scratch_database(db=options["db"], args=args))
+
+    def _phase_run(self, options: dict[str, Any]) -> None:
+        from vaxreg.places.services import facilities_generate, reference_load
+        from vaxreg.synth.services import synth_write
+        from vaxreg.vaccinations.services import catalogue_load
+
+        call_command("migrate", verbosity=0)
+        reference_load(verbosity=0)
+        catalogue_load()
+        facilities_generate(province_code="46", seed=options["seed"])
+        folder = Path(settings.VAR_DIR)
+        path = folder / "bench.csv"
+        persons = math.ceil(options["rows"] / ROWS_PER_PERSON) + 10
+        synth_write(out=path, persons=persons, province_code="46", seed=options["seed"])
+        rows = _keep_first_rows(path, options["rows"])
+
+        baseline_seconds = _raw_load(path)
+        measured = run_phase(["bench", "import", "--phase", "import", "--file", str(path)])
+        result = {
+            "db": options["db"],
+            "rows": rows,
+            "seconds": round(measured["seconds"], 3),
+            "rows_per_s": round(rows / measured["seconds"], 1),
+            "baseline_rows_per_s": round(rows / baseline_seconds, 1),
+            "ratio": round((rows / measured["seconds"]) / (rows / baseline_seconds), 4),
+            # An upper bound: the reading process is forked, and the pages both still share are counted twice.
+            "peak_rss_mb": round(measured["peak_rss_mb"] + measured["reader_peak_rss_mb"], 1),
+            "peak_rss_mb_importer": round(measured["peak_rss_mb"], 1),
+            "peak_rss_mb_reader": round(measured["reader_peak_rss_mb"], 1),
+            "rows_stored": measured["rows_stored"],
+            "rows_rejected": measured["rows_rejected"],
+            "persons_created": measured["persons_created"],
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+            return
+        self.stdout.write(
+            f"bench import ({result['db']}): {rows:,} rows in {result['seconds']:.2f} s = {result['rows_per_s']:,.0f} rows/s; "
+            f"peak memory {result['peak_rss_mb']:.0f} MB "
+            f"(importer {result['peak_rss_mb_importer']:.0f} MB + reader {result['peak_rss_mb_reader']:.0f} MB)\n"
+            f"  baseline raw load: {result['baseline_rows_per_s']:,.0f} rows/s; ratio {result['ratio']:.3f}\n"
+            f"  stored {result['rows_stored']:,}, rejected {result['rows_rejected']:,}, persons {result['persons_created']:,}"
+        )
+
+    def _phase_import(self, path: Path) -> None:
+        from vaxreg.imports.services import import_batch_create, import_batch_run
+
+        started = time.perf_counter()
+        batch = import_batch_create(file_name=path.name, path=path)
+        batch = import_batch_run(batch_id=batch.pk)
+        seconds = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # The file is read in a forked process (on SQLite too); its own peak counts as well.
+        reader_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        self.stdout.write(
+            json.dumps(
+                {
+                    "seconds": seconds,
+                    "peak_rss_mb": peak,
+                    "reader_peak_rss_mb": reader_peak,
+                    "rows_stored": batch.rows_stored,
+                    "rows_rejected": batch.rows_rejected,
+                    "persons_created": batch.persons_created,
+                }
+            )
+        )
+
+
+BARE_COLUMNS = 13
+
+
+def _keep_first_rows(path: Path, rows: int) -> int:
+    """Cut the CSV file after its first ``rows`` records (a quoted cell may hold a line break); how many it
+    holds now."""
+    kept = path.with_suffix(".cut")
+    consumed: list[str] = []
+
+    def lines(handle: Iterable[str]) -> Iterator[str]:
+        for line in handle:
+            consumed.append(line)
+            yield line
+
+    count = 0
+    with (
+        path.open(encoding="utf-8-sig", newline="") as source,
+        kept.open("w", encoding="utf-8-sig", newline="") as out,
+    ):
+        records = csv.reader(lines(source))
+        for count, _ in enumerate(records):  # the header is record 0
+            out.writelines(consumed)
+            consumed.clear()
+            if count == rows:
+                break
+    kept.replace(path)
+    return count
+
+
+def _raw_load(path: Path) -> float:
+    """Seconds to load the file's rows, untouched, into a bare table of text columns."""
+    columns = ", ".join(f"c{i} text" for i in range(BARE_COLUMNS))
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_raw")
+        cursor.execute(f"CREATE TABLE bench_raw ({columns})")
+    started = time.perf_counter()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with (
+                connection.connection.cursor() as cursor,
+                cursor.copy(
+                    "COPY bench_raw FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')"
+                ) as copy,
+                path.open("rb") as handle,
+            ):
+                handle.read(3)  # the UTF-8 byte order mark
+                while block := handle.read(1 << 20):
+                    copy.write(block)
+        else:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                reader = csv.reader(handle)
+                next(reader)
+                placeholders = ", ".join(["?"] * BARE_COLUMNS)
+                connection.connection.executemany(f"INSERT INTO bench_raw VALUES ({placeholders})", reader)
+    seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_raw")
+    return seconds

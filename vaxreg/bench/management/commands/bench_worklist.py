@@ -1,0 +1,226 @@
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from django.db.models import Count
+
+from vaxreg.bench.scratch import DEFAULT_PG_URL, run_in_scratch_database, run_phase
+
+REQUESTS = 200
+WARM_UP = 10
+# What a health worker does with the list: the first page, later pages, a rule filter, a name search.
+_QUERIES = (
+    "",
+    "?page=2",
+    "?page=40",
+    "?code=ID_GENDER_MISMATCH",
+    "?q=nguyen+thi",
+    "?state=open&age_group=60%2B",
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Measure the commune health station's worklist through the real view (URL routing, middleware, "
+        "session, selectors, template): generate N synthetic persons (Huế) and import them, open --cases "
+        "verification cases in the commune with the most residents, then request the worklist as that "
+        "commune's health worker 200 times (first page, later pages, a rule filter, a name search, an age "
+        "filter, in turn) and print p50/p95 in ms and the number of queries per page. The baseline, measured "
+        "in the same run with the same client, is the home page; ratio = baseline p95 ÷ worklist p95. The "
+        "database is a scratch one: a temporary SQLite file, or the PostgreSQL database of "
+        f"VAXREG_BENCH_DATABASE_URL (default {DEFAULT_PG_URL}), dropped and created anew."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--persons", type=int, default=100_000, help="persons to generate (default 100,000)"
+        )
+        parser.add_argument(
+            "--cases", type=int, default=5_000, help="open cases in the commune (default 5,000)"
+        )
+        parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+        parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument(
+            "--phase", choices=["run", "import", "measure"], default="", help=argparse.SUPPRESS
+        )
+        parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["phase"] == "import":
+            from vaxreg.imports.services import import_batch_create, import_batch_run
+
+            batch = import_batch_create(file_name=options["file"].name, path=options["file"])
+            import_batch_run(batch_id=batch.pk)
+            self.stdout.write(json.dumps({"persons_created": batch.persons_created}))
+        elif options["phase"] == "measure":
+            self.stdout.write(json.dumps(_measure(cases=options["cases"])))
+        elif options["phase"] == "run":
+            self._run(options)
+        else:
+            self._launch(options)
+
+    def _launch(self, options: dict[str, Any]) -> None:
+        args = ["bench", "worklist", "--phase", "run", "--persons", str(options["persons"]), "--cases", str(options["cases"]),
+                       "--db", options["db"], "--seed", str(options["seed"])]  # fmt: skip
+        if options["json"]:
+            args.append("--json")
+        self.stdout.write(run_in_scratch_database(db=options["db"], args=args))
+
+    def _run(self, options: dict[str, Any]) -> None:
+        from vaxreg.places.services import facilities_generate, reference_load
+        from vaxreg.synth.services import synth_write
+        from vaxreg.vaccinations.services import catalogue_load
+
+        call_command("migrate", verbosity=0)
+        reference_load(verbosity=0)
+        catalogue_load()
+        facilities_generate(province_code="46", seed=options["seed"])
+        path = Path(settings.VAR_DIR) / "bench.csv"
+        synth_write(out=path, persons=max(1, options["persons"]), province_code="46", seed=options["seed"])
+        connection.close()
+        run_phase(["bench", "worklist", "--phase", "import", "--file", str(path)])
+        path.unlink()
+        result = {
+            "db": options["db"],
+            **run_phase(["bench", "worklist", "--phase", "measure", "--cases", str(options["cases"])]),
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+            return
+        self.stdout.write(
+            f"bench worklist ({result['db']}): {result['persons']:,} persons, {result['cases']:,} open cases in "
+            f"commune {result['commune']}: p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms, "
+            f"{result['queries_max']} queries per page at most\n"
+            f"  baseline (home page, same client): p50 {result['baseline_p50_ms']:.1f} ms, "
+            f"p95 {result['baseline_p95_ms']:.1f} ms; ratio {result['ratio']:.3f}"
+        )
+
+
+def _open_cases(*, commune_code: str, count: int) -> int:
+    """``count`` open cases for residents of the commune (persons elsewhere fill up when it has too few),
+    and as many again spread over the other communes, so the table is not the commune's alone."""
+    from vaxreg.core import clock
+    from vaxreg.people.models import Person
+    from vaxreg.places.models import Commune
+    from vaxreg.verification.models import VerificationCase
+
+    now = clock.now()
+    # A small import opens its real cases itself; the benchmark adds cases for persons without one.
+    existing = VerificationCase.objects.filter(commune_id=commune_code).count()
+    count = max(0, count - existing)
+    free = Person.objects.filter(verification_cases__isnull=True)
+    province = Commune.objects.values_list("province_id", flat=True).get(pk=commune_code)
+    here = list(free.filter(commune_id=commune_code).order_by("pk").values_list("pk", flat=True)[:count])
+    if len(here) < count:
+        here += list(
+            free.exclude(commune_id=commune_code)
+            .order_by("-pk")
+            .values_list("pk", flat=True)[: count - len(here)]
+        )
+    taken = set(here)
+    others = [
+        (pk, commune)
+        for pk, commune in free.exclude(commune_id=None)
+        .exclude(commune_id=commune_code)
+        .order_by("pk")
+        .values_list("pk", "commune_id")[: count * 2]
+        if pk not in taken
+    ][:count]
+    codes = ["ID_GENDER_MISMATCH"], ["DOB_MISSING", "ID_MISSING"], ["NAME_SUSPECT"]
+    cases = [
+        VerificationCase(
+            person_id=pk,
+            commune_id=commune_code,
+            province_id=province,
+            codes=codes[i % 3],
+            opened_at=now,
+            updated_at=now,
+        )
+        for i, pk in enumerate(here)
+    ]
+    cases += [
+        VerificationCase(
+            person_id=pk,
+            commune_id=commune,
+            province_id=province,
+            codes=codes[0],
+            opened_at=now,
+            updated_at=now,
+        )
+        for pk, commune in others
+    ]
+    VerificationCase.objects.bulk_create(cases, batch_size=2000)
+    with connection.cursor() as cursor:  # fresh statistics, as autovacuum would have them in service
+        cursor.execute("ANALYZE")
+    return existing + len(here)
+
+
+def _timed(client: Any, url: str) -> tuple[float, int]:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        response = client.get(url)
+        elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise CommandError(f"GET {url} answered {response.status_code}")
+    return elapsed, len(queries)
+
+
+def _measure(*, cases: int) -> dict[str, Any]:
+    from django.test import Client
+
+    from vaxreg.accounts.models import Role
+    from vaxreg.accounts.services import user_create
+    from vaxreg.people.models import Person
+
+    busiest = (
+        Person.objects.exclude(commune_id=None)
+        .values("commune_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .first()
+    )
+    if busiest is None:
+        raise CommandError("no person has a commune")
+    commune = busiest["commune_id"]
+    opened = _open_cases(commune_code=commune, count=cases)
+    user = user_create(
+        username="bench-tram-y-te", password="bench-password-123456", role=Role.COMMUNE, commune_code=commune
+    )
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(user)
+    worklist = "/verification/"
+    for i in range(WARM_UP):
+        _timed(client, worklist + _QUERIES[i % len(_QUERIES)])
+        _timed(client, "/")
+    times, baseline, query_counts = [], [], []
+    for i in range(REQUESTS):
+        elapsed, queries = _timed(client, worklist + _QUERIES[i % len(_QUERIES)])
+        times.append(elapsed)
+        query_counts.append(queries)
+        baseline.append(_timed(client, "/")[0])
+
+    def p95(values: list[float]) -> float:
+        return statistics.quantiles(values, n=20)[-1]
+
+    return {
+        "persons": Person.objects.count(),
+        "cases": opened,
+        "commune": commune,
+        "requests": REQUESTS,
+        "p50_ms": round(statistics.median(times), 2),
+        "p95_ms": round(p95(times), 2),
+        "queries_max": max(query_counts),
+        "baseline_p50_ms": round(statistics.median(baseline), 2),
+        "baseline_p95_ms": round(p95(baseline), 2),
+        "ratio": round(p95(baseline) / p95(times), 4),
+    }

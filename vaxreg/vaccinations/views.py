@@ -1,0 +1,42 @@
+"""The facility head's sign-off page: the latest days of doses, each signed off once (SPEC §6)."""
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from vaxreg.vaccinations.selectors import days_of_facility
+from vaxreg.vaccinations.services import SignOffRefused, day_sign_off
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def sign_off(request: HttpRequest) -> HttpResponse:
+    user: Any = request.user
+    if user.role != "facility" or not user.facility_id:
+        raise PermissionDenied
+    if request.method == "POST":
+        try:
+            day = dt.date.fromisoformat(request.POST.get("day", ""))
+            signed = day_sign_off(
+                actor=user, facility_id=user.facility_id, day=day, note=request.POST.get("note", "")
+            )
+        except ValueError:
+            messages.error(request, "Ngày không hợp lệ. / The day is not valid.")
+        except SignOffRefused as refused:
+            messages.error(request, refused.bilingual())
+        else:
+            messages.success(
+                request,
+                f"Đã ký duyệt {signed.doses} mũi tiêm ngày {signed.day:%d/%m/%Y}. / "
+                f"Signed off {signed.doses} doses of {signed.day:%d/%m/%Y}.",
+            )
+        return redirect("web:sign_off")
+    return render(
+        request, "vaccinations/sign_off.html", {"days": days_of_facility(facility_id=user.facility_id)}
+    )
