@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from vaxreg.accounts.permissions import CapabilityDenied
 from vaxreg.core.api_schema import error_response
 
 # Where ninja says an input came from; the field a client fixes is named without it.
@@ -34,6 +35,11 @@ def error_handlers_install(api: NinjaAPI) -> None:
             code="not_found",
             message_vi="Không tìm thấy hoặc bạn không có quyền xem.",
             message_en="Not found, or outside your jurisdiction.",
+        )
+
+    def forbidden(request: HttpRequest, exc: CapabilityDenied) -> HttpResponse:
+        return error_response(
+            api, request, status=403, code=exc.code, message_vi=exc.message_vi, message_en=exc.message_en
         )
 
     def unauthenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
@@ -93,5 +99,6 @@ def error_handlers_install(api: NinjaAPI) -> None:
     # django-ninja types the handler's second argument as "the exception or its class"; ours get instances.
     api.add_exception_handler(Http404, not_found)  # type: ignore[arg-type]
     api.add_exception_handler(AuthenticationError, unauthenticated)  # type: ignore[arg-type]
+    api.add_exception_handler(CapabilityDenied, forbidden)  # type: ignore[arg-type]
     api.add_exception_handler(HttpError, http_error)  # type: ignore[arg-type]
     api.add_exception_handler(ValidationError, invalid)  # type: ignore[arg-type]

@@ -29,7 +29,6 @@ MEASURES = (
     "open_over_48h",
     "late",
 )
-FIGURE_ROLES = frozenset({Role.FACILITY, Role.COMMUNE, Role.PROVINCE, Role.NATIONAL, Role.ADMIN})
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from vaxreg.accounts.models import Role, User
+from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.core import clock
 from vaxreg.core.text import fold
 from vaxreg.people.selectors import person_full_id_read
@@ -113,7 +114,7 @@ def case_contacts(case: VerificationCase) -> list[ContactAttempt]:
 
 def staff_of_station(*, user: User) -> list[Any]:
     """Health workers to whom the user's station can assign cases."""
-    if user.role != Role.COMMUNE or not user.commune_id:
+    if not user_can(user, Capability.CASE_WORK):
         return []
     return list(
         User.objects.filter(role=Role.COMMUNE, commune_id=user.commune_id, is_active=True).order_by(

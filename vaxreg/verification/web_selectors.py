@@ -550,7 +550,6 @@ def dose_values_display(values: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 # -- the findings export -----------------------------------------------------------------------------------
 
-FINDINGS_EXPORT_ROLES = {Role.COMMUNE, Role.FACILITY}
 _FINDING_COLUMNS = ("facility_code", "record_id", "code", "severity", "template_vi", "template_en", "detail")
 
 

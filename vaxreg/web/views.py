@@ -5,14 +5,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from vaxreg.accounts.permissions import Capability, requires, user_can
 from vaxreg.accounts.second_factor import second_factor_device, second_factor_enabled
 from vaxreg.corrections.models import AccessChange, AccessChangeConfirmer
 from vaxreg.corrections.selectors import (
@@ -47,13 +46,11 @@ from vaxreg.vaccinations.services import SignOffRefused, day_sign_off
 from vaxreg.web.forms import ImportUploadForm, SearchForm
 
 ACTIVE_STATUSES = {ImportBatch.Status.QUEUED, ImportBatch.Status.RUNNING}
-# Commune health stations and police work on records but do not send dose files.
-IMPORT_ROLES = {"national", "admin", "province", "facility"}
 REJECTED_ROWS_SHOWN = 500
 
 
 @require_GET
-@login_required
+@requires(Capability.STAFF)
 def home(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     unit = user.facility or user.commune or user.province
@@ -66,7 +63,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@requires(Capability.PERSON_READ)
 def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET or None)
     results = None
@@ -107,7 +104,7 @@ def _person_page(request: HttpRequest, person_id: int, *, full_id_number: str | 
 
 
 @require_POST
-@login_required
+@requires(Capability.PERSON_READ)
 def person_access_change(request: HttpRequest, person_id: int, change_id: int) -> HttpResponse:
     """The commune health station confirms (after checking the papers) or refuses a change of the phone on
     record, ID number or commune; the user who asked for it may withdraw it."""
@@ -131,13 +128,13 @@ def person_access_change(request: HttpRequest, person_id: int, change_id: int) -
 
 
 @require_GET
-@login_required
+@requires(Capability.PERSON_READ)
 def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
     return _person_page(request, person_id)
 
 
 @require_POST
-@login_required
+@requires(Capability.PERSON_FULL_ID_READ)
 def person_full_id(request: HttpRequest, person_id: int) -> HttpResponse:
     # POST, not GET: the read is logged, so a prefetching browser or a shared link must not trigger it.
     _person, number = person_full_id_number(user=request.user, person_id=person_id)
@@ -151,9 +148,9 @@ def _locked_facility_code(user: Any) -> str | None:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@requires(Capability.IMPORT_RUN)
 def imports(request: HttpRequest) -> HttpResponse:
-    user = _importing_user(request)
+    user: Any = request.user
     locked = _locked_facility_code(user)
     form = ImportUploadForm(request.POST or None, request.FILES or None, locked_facility_code=locked)
     if request.method == "POST" and form.is_valid():
@@ -176,13 +173,6 @@ def imports(request: HttpRequest) -> HttpResponse:
     return render(request, "web/imports.html", {"form": form, "batches": batches, "refresh": refresh})
 
 
-def _importing_user(request: HttpRequest) -> Any:
-    user: Any = request.user
-    if user.role not in IMPORT_ROLES:
-        raise PermissionDenied("this role does not import dose files")
-    return user
-
-
 def _refusal_text(refused: ImportRefused | CorrectionRefused) -> str:
     return refused.message_en if (get_language() or "").startswith("en") else refused.message_vi
 
@@ -197,9 +187,9 @@ def _batch_for_user(user: Any, batch_id: int) -> ImportBatch:
 
 
 @require_POST
-@login_required
+@requires(Capability.IMPORT_RUN)
 def import_run_again(request: HttpRequest, batch_id: int) -> HttpResponse:
-    user = _importing_user(request)
+    user: Any = request.user
     batch = _batch_for_user(user, batch_id)
     try:
         batch = import_batch_requeue(batch_id=batch.pk, user=user)
@@ -212,7 +202,7 @@ def import_run_again(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@requires(Capability.IMPORT_READ)
 def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
     user: Any = request.user
     batch = _batch_for_user(user, batch_id)
@@ -223,13 +213,13 @@ def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
         "rejected_more": max(batch.rows_rejected - len(rejected), 0),
         "refresh": batch.status in ACTIVE_STATUSES,
         "progress_now": import_batch_progress(batch),
-        "can_run_again": batch.status == ImportBatch.Status.FAILED and user.role in IMPORT_ROLES,
+        "can_run_again": batch.status == ImportBatch.Status.FAILED and user_can(user, Capability.IMPORT_RUN),
     }
     return render(request, "web/import_detail.html", context)
 
 
 @require_GET
-@login_required
+@requires(Capability.IMPORT_READ)
 def import_rejected_download(request: HttpRequest, batch_id: int, fmt: str) -> HttpResponse:
     if fmt not in {"csv", "xlsx"}:
         raise Http404(fmt)
@@ -243,12 +233,10 @@ def import_rejected_download(request: HttpRequest, batch_id: int, fmt: str) -> H
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@requires(Capability.SIGN_OFF)
 def sign_off(request: HttpRequest) -> HttpResponse:
     """The facility head's review: the latest days of doses, each signed off once (SPEC §6)."""
     user: Any = request.user
-    if user.role != "facility" or not user.facility_id:
-        raise PermissionDenied
     if request.method == "POST":
         try:
             day = dt.date.fromisoformat(request.POST.get("day", ""))

@@ -3,6 +3,7 @@ from typing import Any
 from django import template
 from django.utils.translation import get_language
 
+from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.web.labels import label as label_of
 
 register = template.Library()
@@ -25,6 +26,4 @@ def localized(message: dict[str, Any] | None, stem: str = "message") -> str:
 
 @register.filter
 def can_import(user: Any) -> bool:
-    from vaxreg.web.views import IMPORT_ROLES
-
-    return getattr(user, "role", None) in IMPORT_ROLES
+    return user_can(user, Capability.IMPORT_RUN)
