@@ -64,3 +64,20 @@ def test_a_deactivated_account_may_do_nothing_but_what_is_public(world):
     assert not user_can(user, Capability.STAFF)
     assert user_can(user, Capability.PUBLIC)
     assert not user_can(None, Capability.PERSON_READ)
+
+
+NAVIGATION = {
+    "/verification/": Capability.CASE_READ,
+    "/complaints/": Capability.COMPLAINT_READ,
+    "/imports/": Capability.IMPORT_RUN,
+    "/verification/police/": Capability.CASE_POLICE,
+    "/sign-off/": Capability.SIGN_OFF,
+}
+
+
+def test_the_navigation_shows_each_role_the_pages_it_may_open(world):
+    for key, user in world.users.items():
+        page = client_for(world, key).get("/").content.decode()
+        nav = page[page.index("<nav") : page.index("</nav>")]
+        shown = {href for href in NAVIGATION if f'href="{href}"' in nav}
+        assert shown == {href for href, needed in NAVIGATION.items() if user_can(user, needed)}, key

@@ -25,5 +25,6 @@ def localized(message: dict[str, Any] | None, stem: str = "message") -> str:
 
 
 @register.filter
-def can_import(user: Any) -> bool:
-    return user_can(user, Capability.IMPORT_RUN)
+def can(user: Any, capability: str) -> bool:
+    """{% if user|can:"import_run" %}: whether the user's role holds the capability (accounts.permissions)."""
+    return user_can(user, Capability(capability))
