@@ -41,7 +41,6 @@ from vaxreg.corrections.selectors import access_changes_of_source
 from vaxreg.people.models import Person
 from vaxreg.vaccinations.models import Dose
 
-READ_ALL_ROLES = frozenset({Role.NATIONAL, Role.ADMIN})  # their jurisdiction: every complaint
 CANDIDATES_MAX = 10
 
 
@@ -51,7 +50,7 @@ class ComplaintNotVisible(Http404):
 
 def _unit_q(user: User, prefix: str = "") -> Q | None:
     """The complaints (or, with ``prefix``, the complaints they joined) a user sees; None: nothing."""
-    if user.role in READ_ALL_ROLES:
+    if jurisdiction_of(user).reads_everything:
         return Q()
     if user.role == Role.PROVINCE and user.province_id:
         return Q(**{f"{prefix}handler_province_id": user.province_id})

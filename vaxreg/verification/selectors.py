@@ -14,6 +14,7 @@ from django.http import Http404
 from vaxreg.accounts.models import Role, User
 from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.core import clock
+from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.text import fold
 from vaxreg.people.selectors import person_full_id_read
 from vaxreg.verification.models import CaseState, ContactAttempt, VerificationCase
@@ -27,7 +28,7 @@ def cases_for_user(*, user: User) -> QuerySet[VerificationCase]:
     cases = VerificationCase.objects.all()
     if not user.is_authenticated or not user.is_active:
         return cases.none()
-    if user.role in (Role.NATIONAL, Role.ADMIN):
+    if jurisdiction_of(user).reads_everything:
         return cases
     if user.role == Role.PROVINCE and user.province_id:
         return cases.filter(province_id=user.province_id)
