@@ -188,3 +188,11 @@ def pytest_runtest_makereport(
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--page-text-update",
+        action="store_true",
+        help="write the golden text of the main pages again (vaxreg/web/tests/page_text) instead of comparing",
+    )
