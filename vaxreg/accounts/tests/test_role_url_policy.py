@@ -26,6 +26,7 @@ from ninja.operation import PathView
 from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.complaints.intake import Intake, complaint_submit
 from vaxreg.core.testing import World
+from vaxreg.fhir.tokens import api_token_create
 from vaxreg.imports.models import ImportBatch
 from vaxreg.people.models import Gender, Person
 from vaxreg.quality.services import quality_check_persons
@@ -235,9 +236,18 @@ def test_every_role_gets_what_the_policy_says_at_every_url(world, objects, capsy
                     f"{actor}: {endpoint.label()} -> {response.status_code} "
                     f"(policy {endpoint.capability.value}: {'allowed' if allowed else 'denied'})"
                 )
+    # FHIR_CLIENT belongs to no role: a facility's software holds it with its bearer token.
+    _, secret = api_token_create(facility_code="HN001", name="Phần mềm HN001", actor_id=None)
+    machine = Client(headers={"Authorization": f"Bearer {secret}"})
+    for endpoint in (e for e in found if e.capability is Capability.FHIR_CLIENT):
+        response = _ask(machine, endpoint, concrete(endpoint.route, objects))
+        pairs += 1
+        if _turned_away(response, endpoint.capability):
+            wrong.append(f"a facility's FHIR token: {endpoint.label()} -> {response.status_code}")
     with capsys.disabled():
         print(
-            f"\nrole x URL policy: {pairs} (actor, URL) pairs over {len(found)} URLs and {len(actors)} actors"
+            f"\nrole x URL policy: {pairs} (actor, URL) pairs over {len(found)} URLs, "
+            f"{len(actors)} actors and a FHIR token"
         )
     assert not wrong, "answers against the policy:\n" + "\n".join(wrong)
     assert pairs >= 70 * len(actors)
