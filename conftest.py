@@ -1,5 +1,4 @@
 import io
-import os
 import re
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -91,7 +90,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 # sync API against pytest-django's ``live_server``; ``bash scripts/test`` installs Chromium when missing.
 # Playwright never downloads a browser of its own here.
 
-CHROMIUM_PATH = os.environ.get("VAXREG_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -107,33 +105,33 @@ BROWSER_TIMEOUT_MS = 15_000
 
 @pytest.fixture(scope="session")
 def playwright_instance() -> Iterator["Playwright"]:
-    if not Path(CHROMIUM_PATH).exists():
+    from django.conf import settings
+
+    if not Path(settings.VAXREG_CHROMIUM).exists():
         pytest.fail(
-            f"Chromium is missing at {CHROMIUM_PATH}: run the tests with `bash scripts/test` "
+            f"Chromium is missing at {settings.VAXREG_CHROMIUM}: run the tests with `bash scripts/test` "
             "(it installs Debian's chromium) or `apt-get install chromium`."
         )
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an asyncio loop in this thread, which Django's ORM takes for async code.
     # The ORM calls in these tests are plain synchronous ones, so the guard is lifted while it runs.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    manager = sync_playwright()
-    playwright = manager.start()
-    try:
-        yield playwright
-    finally:
-        manager.__exit__(None, None, None)
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        manager = sync_playwright()
+        playwright = manager.start()
+        try:
+            yield playwright
+        finally:
+            manager.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")
 def browser(playwright_instance: "Playwright") -> Iterator["Browser"]:
+    from django.conf import settings
+
     browser = playwright_instance.chromium.launch(
-        executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS, chromium_sandbox=False
+        executable_path=settings.VAXREG_CHROMIUM, headless=True, args=CHROMIUM_ARGS, chromium_sandbox=False
     )
     try:
         yield browser
@@ -170,7 +168,9 @@ def browser_page(browser: "Browser", request: pytest.FixtureRequest) -> Iterator
         yield page
         rep = getattr(request.node, "rep_call", None)
         if rep is not None and rep.failed:
-            folder = Path(os.environ.get("VAXREG_VAR_DIR", "var")) / "test-screenshots"
+            from django.conf import settings
+
+            folder = Path(settings.VAR_DIR) / "test-screenshots"
             folder.mkdir(parents=True, exist_ok=True)
             name = re.sub(r"[^\w.-]+", "_", request.node.nodeid) + ".png"
             page.screenshot(path=str(folder / name), full_page=True)

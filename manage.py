@@ -1,9 +1,10 @@
 #!/usr/bin/env python
-import os
 import sys
 
+from config.env import settings_module_default
+
 if __name__ == "__main__":
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    settings_module_default()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

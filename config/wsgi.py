@@ -1,8 +1,8 @@
-import os
-
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+from config.env import settings_module_default
+
+settings_module_default()
 application = get_wsgi_application()
 
 # Any WSGI server (gunicorn through `vaxreg serve` or on its own) refuses to start in production without

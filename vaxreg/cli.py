@@ -4,8 +4,9 @@
 other Django management command can be run by its own name (``vaxreg migrate``, ``vaxreg shell``).
 """
 
-import os
 import sys
+
+from config.env import settings_module_default
 
 VERBS: dict[tuple[str, ...], str] = {
     ("reference", "load"): "reference_load",
@@ -79,7 +80,7 @@ KEYED_COMMANDS = {"worker"}
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    settings_module_default()
     argv = sys.argv[1:]
     if not argv or argv[0] in {"-h", "--help", "help"}:
         print(USAGE)

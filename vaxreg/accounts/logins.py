@@ -18,13 +18,13 @@ actor and object (so that its owner is shown it at the next login); an unknown u
 
 import datetime as dt
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.db import transaction
 from django.utils import timezone
@@ -59,7 +59,7 @@ def _limits_for(text: str) -> LoginLimits:
 
 
 def login_limits() -> LoginLimits:
-    return _limits_for(os.environ.get(LIMITS_ENV, DEFAULT_LIMITS))
+    return _limits_for(settings.VAXREG_LOGIN_LIMITS or DEFAULT_LIMITS)
 
 
 # A bad setting stops the server at start-up rather than at someone's first login.

@@ -19,7 +19,6 @@
 """
 
 import json
-import os
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +28,8 @@ import requests
 import schemathesis
 from schemathesis import Case, CheckContext, GenerationMode, HookContext, Response
 
+from config.env import ENV
+
 SUBMIT = ("POST", "/api/public/complaints")
 TRACKED = {
     ("POST", "/api/public/complaints/{tracking_code}/status"),
@@ -36,8 +37,7 @@ TRACKED = {
 }
 # (tracking code, phone) of the world's complaints, and of those this run submits.
 COMPLAINTS: list[tuple[str, str]] = [
-    (c["tracking_code"], c["phone"])
-    for c in json.loads(os.environ.get("VAXREG_CONFORMANCE_COMPLAINTS", "[]"))
+    (c["tracking_code"], c["phone"]) for c in json.loads(ENV.conformance_complaints)
 ]
 TICKET = "/api/public/complaints/ticket"
 # Codes an API answers when its own rules (beyond its schema) refuse a well-formed request.
@@ -59,7 +59,7 @@ def _address() -> str:
 
 
 def _ticket(address: str) -> str:
-    base = os.environ["VAXREG_CONFORMANCE_URL"]
+    base = ENV.conformance_url
     response = requests.get(base + TICKET, headers={"X-Forwarded-For": address}, timeout=30)
     response.raise_for_status()
     return str(response.json()["ticket"])
@@ -69,7 +69,7 @@ def _ticket(address: str) -> str:
 def before_call(context: HookContext, case: Case, kwargs: dict[str, Any]) -> None:
     address = _address()
     case.headers["X-Forwarded-For"] = address
-    csrf = os.environ.get("VAXREG_CONFORMANCE_CSRF")
+    csrf = ENV.conformance_csrf
     if csrf:  # a write needs the CSRF cookie and the same token in the header, as a page's script sends them
         case.cookies["csrftoken"] = csrf
         case.headers["X-CSRFToken"] = csrf
@@ -127,7 +127,7 @@ def after_call(context: HookContext, case: Case, response: Response) -> None:
         and isinstance(case.body, dict)
     ):
         COMPLAINTS.append((response.json()["tracking_code"], str(case.body.get("phone"))))
-    tally = os.environ.get("VAXREG_CONFORMANCE_TALLY")
+    tally = ENV.conformance_tally
     if tally:
         answer = {"operation": f"{case.method.upper()} {case.path}", "status": response.status_code}
         if _positive(case) and response.status_code in (400, 422):

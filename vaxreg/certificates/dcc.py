@@ -234,7 +234,7 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
-def compile_schema(root: Mapping[str, Any]) -> Validator:
+def compile_schema(root: Mapping[str, Any]) -> Validator:  # noqa: C901 — one branch per JSON-schema keyword of the DCC subset, in the order they are checked
     """A validator for the subset of JSON schema 2020-12 the DCC schemas use.
 
     Supports ``type``, ``required``, ``properties``, ``items``, ``minItems``, ``maxItems``,
@@ -256,7 +256,7 @@ def compile_schema(root: Mapping[str, Any]) -> Validator:
         target = name
         return lambda value, path, errors: compiled[target](value, path, errors)
 
-    def build(schema: Mapping[str, Any]) -> _Check:
+    def build(schema: Mapping[str, Any]) -> _Check:  # noqa: C901 — one branch per JSON-schema keyword of the DCC subset, in the order they are checked
         checks: list[_Check] = []
         unknown = set(schema) - _ANNOTATIONS - {
             "type", "required", "properties", "items", "minItems", "maxItems", "pattern", "maxLength",

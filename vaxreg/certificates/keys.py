@@ -1,6 +1,7 @@
 """The Document Signer keys of the certificates (SPEC §8): loading, the trust list, generating new ones.
 
-A key is configured by files (or PEM text) named in the environment, never stored in the repository::
+A key is configured by files (or PEM text) named in the environment (config/env.py, read into the settings of
+the same names), never stored in the repository::
 
     VAXREG_DCC_PS256_KEY / VAXREG_DCC_PS256_CERT     paths of the PEM private key and certificate
     VAXREG_DCC_ES256_KEY / VAXREG_DCC_ES256_CERT     the same for ES256
@@ -28,6 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+from django.conf import settings
 
 Algorithm = Literal["PS256", "ES256"]
 ALGORITHMS: tuple[Algorithm, ...] = ("PS256", "ES256")
@@ -86,7 +88,8 @@ class KeyFiles:
     es256_cert: Path
 
     def environment(self) -> dict[str, str]:
-        """The environment variables that configure these files as the signing keys."""
+        """The variables (in the environment, and the settings of the same names) that configure these files
+        as the signing keys."""
         return {
             "VAXREG_DCC_PS256_KEY": str(self.ps256_key),
             "VAXREG_DCC_PS256_CERT": str(self.ps256_cert),
@@ -102,7 +105,7 @@ def kid_of(certificate: x509.Certificate) -> bytes:
 
 def default_key_directory() -> Path:
     """Where ``vaxreg certs keygen`` writes by default and where keys are looked for when none is set."""
-    return Path(os.environ.get("VAXREG_VAR_DIR", "var")) / "dcc-keys"
+    return Path(settings.VAR_DIR) / "dcc-keys"
 
 
 def _file_names(alg: Algorithm) -> tuple[str, str]:
@@ -111,9 +114,9 @@ def _file_names(alg: Algorithm) -> tuple[str, str]:
 
 def _configured_pem(alg: Algorithm, what: Literal["KEY", "CERT"]) -> bytes | None:
     name = f"VAXREG_DCC_{alg}_{what}"
-    if text := os.environ.get(f"{name}_PEM"):
-        return text.encode()
-    if path := os.environ.get(name):
+    if text := getattr(settings, f"{name}_PEM"):
+        return str(text).encode()
+    if path := getattr(settings, name):
         return Path(path).read_bytes()
     default = default_key_directory() / _file_names(alg)[0 if what == "KEY" else 1]
     if default.is_file():
@@ -149,7 +152,7 @@ def signing_key(alg: str | None = None) -> SigningKey:
         KeyNotConfigured: the algorithm is unknown, or its key or certificate is not configured or
             does not match.
     """
-    chosen = (alg or os.environ.get("VAXREG_DCC_ALG") or "PS256").upper()
+    chosen = (alg or settings.VAXREG_DCC_ALG or "PS256").upper()
     if chosen not in ALGORITHMS:
         raise KeyNotConfigured(f"Thuật toán không hỗ trợ / Unsupported algorithm: {chosen}")
     algorithm: Algorithm = "PS256" if chosen == "PS256" else "ES256"
@@ -185,7 +188,7 @@ def trusted_certificates() -> dict[bytes, x509.Certificate]:
         cert_pem = _configured_pem(alg, "CERT")
         if cert_pem is not None:
             certificates.extend(certificates_from_pem(cert_pem))
-    if directory := os.environ.get("VAXREG_DCC_TRUST_DIR"):
+    if directory := settings.VAXREG_DCC_TRUST_DIR:
         for path in sorted(Path(directory).iterdir()):
             if path.suffix.lower() in {".pem", ".crt"} and path.is_file():
                 certificates.extend(certificates_from_pem(path.read_bytes()))

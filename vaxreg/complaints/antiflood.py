@@ -29,11 +29,11 @@ ticket and counts against its address.
 """
 
 import datetime as dt
-import os
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 
+from django.conf import settings
 from django.core import signing
 
 from vaxreg.complaints.common import ComplaintRefused
@@ -95,7 +95,7 @@ def _limits_for(text: str) -> ComplaintLimits:
 
 
 def complaint_limits() -> ComplaintLimits:
-    return _limits_for(os.environ.get(LIMITS_ENV, DEFAULT_LIMITS))
+    return _limits_for(settings.VAXREG_COMPLAINT_LIMITS or DEFAULT_LIMITS)
 
 
 # A bad setting stops the server at start-up rather than at a citizen's first complaint.

@@ -15,7 +15,10 @@ import tempfile
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import CommandError
+
+from config.env import child_environment
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/vaxreg_bench"
 
@@ -38,19 +41,20 @@ def scratch_database(
     ``database_url`` (else VAXREG_BENCH_DATABASE_URL, else ``default_pg_url``), dropped and created anew."""
     if db != "postgres":
         return f"sqlite:///{folder}/scratch.sqlite3"
-    url = database_url or os.environ.get("VAXREG_BENCH_DATABASE_URL") or default_pg_url
+    url = database_url or settings.VAXREG_BENCH_DATABASE_URL or default_pg_url
     recreate_pg_database(url)
     return url
 
 
-def server_environment(*, url: str, folder: str, **settings: str) -> dict[str, str]:
+def server_environment(*, url: str, folder: str, **variables: str) -> dict[str, str]:
     """This process's environment for a server on a scratch database: production settings (not the test
-    suite's), its files in ``folder``, a fresh secret key, loopback only, and the ``settings`` given."""
-    env = {k: v for k, v in os.environ.items() if k not in {"VAXREG_TESTING", "VAXREG_TASKS_IMMEDIATE"}}
-    env.update(
+    suite's), its files in ``folder``, a fresh secret key, loopback only, and the ``variables`` given."""
+    env = child_environment(
+        drop={"VAXREG_TESTING", "VAXREG_TASKS_IMMEDIATE"},
         DJANGO_SETTINGS_MODULE="config.settings", VAXREG_DATABASE_URL=url, VAXREG_VAR_DIR=folder,
-        VAXREG_SECRET_KEY=os.urandom(24).hex(), VAXREG_ALLOWED_HOSTS="127.0.0.1", **settings,
+        VAXREG_SECRET_KEY=os.urandom(24).hex(), VAXREG_ALLOWED_HOSTS="127.0.0.1",
     )  # fmt: skip
+    env.update(variables)
     return env
 
 
@@ -107,9 +111,9 @@ def server_stop(server: subprocess.Popen[bytes]) -> None:
 def run_in_scratch_database(*, db: str, args: list[str]) -> str:
     """Run ``vaxreg ARGS`` against a new scratch database of kind ``db``; its standard output."""
     with tempfile.TemporaryDirectory(prefix="vaxreg-bench-") as folder:
-        env = dict(os.environ, VAXREG_VAR_DIR=folder, VAXREG_LOG_LEVEL="ERROR")
+        env = child_environment(VAXREG_VAR_DIR=folder, VAXREG_LOG_LEVEL="ERROR")
         if db == "postgres":
-            url = os.environ.get("VAXREG_BENCH_DATABASE_URL", DEFAULT_PG_URL)
+            url = settings.VAXREG_BENCH_DATABASE_URL or DEFAULT_PG_URL
             recreate_pg_database(url)
             env["VAXREG_DATABASE_URL"] = url
         else:
@@ -131,7 +135,7 @@ def run_phase(args: list[str], *, env: dict[str, str] | None = None) -> dict[str
     environment); the JSON object its last output line holds."""
     completed = subprocess.run(
         [sys.executable, "-m", "vaxreg.cli", *args],
-        env=os.environ.copy() if env is None else env,
+        env=child_environment() if env is None else env,
         check=False,
         capture_output=True,
         text=True,

@@ -9,11 +9,11 @@ reads the limits an operator sets, e.g. ``VAXREG_COMPLAINT_LIMITS=address=20/h,s
 import datetime as dt
 import ipaddress
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.http import HttpRequest
@@ -177,7 +177,7 @@ def rate_counters_prune(*, older_than: dt.timedelta = dt.timedelta(days=2)) -> i
 def _trusted_proxies() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     return [
         ipaddress.ip_network(item.strip(), strict=False)
-        for item in os.environ.get("VAXREG_TRUSTED_PROXIES", "").split(",")
+        for item in settings.VAXREG_TRUSTED_PROXIES
         if item.strip()
     ]
 

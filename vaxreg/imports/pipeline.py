@@ -122,7 +122,7 @@ class _Chunk:
     rejected: list[tuple[int, dict[str, str], list[dict[str, str]]]] = field(default_factory=list)
 
 
-def _from_child_process(chunks: Iterator[_Chunk]) -> Generator[_Chunk, None, None]:
+def _from_child_process(chunks: Iterator[_Chunk]) -> Generator[_Chunk, None, None]:  # noqa: C901 — fork, pipe, reader thread and their failure paths are one protocol, kept in one place
     """Run a chunk generator in a forked process and yield what it sends.
 
     Reading and normalising is pure Python; matching and writing wait on the database. In two processes

@@ -503,7 +503,7 @@ def _where_en(sheet: str, row: int, column: int) -> str:
     return f"Sheet “{sheet}”, cell {column_letters(column)}{row} (row {row}, column {column_letters(column)})"
 
 
-def _sheet_rows(
+def _sheet_rows(  # noqa: C901 — expat handlers on the import's hot path keep their state in closure variables (speed)
     archive: _Archive,
     part: str,
     book: _Book,
@@ -611,7 +611,7 @@ def _sheet_rows(
             if len(data) > CELL_MAX_CHARS or (len(text) > 1 and sum(map(len, text)) > CELL_MAX_CHARS):
                 raise _cell_too_long(sheet, row_number, column)
 
-    def end(element: str) -> None:
+    def end(element: str) -> None:  # noqa: C901 — expat's end-element handler, run for every cell of a million-row file: each call split out costs speed
         nonlocal taking, phonetic, row_chars
         if element == cell:
             value: CellValue

@@ -752,7 +752,7 @@ def person_evaluate_every_rule(
     return [draft for rule in RULES for draft in rule.check(p, doses, params)]
 
 
-def person_evaluate(p: PersonSnapshot, doses: list[DoseSnapshot], params: Parameters) -> list[FindingDraft]:
+def person_evaluate(p: PersonSnapshot, doses: list[DoseSnapshot], params: Parameters) -> list[FindingDraft]:  # noqa: C901 — one cheap pre-test per rule on the full scan's hot path, in RULES order
     """The drafts of every rule, in ``RULES`` order, as ``person_evaluate_every_rule`` gives them.
 
     A full scan runs this for millions of persons, almost all of them clean, so a rule's ``check`` runs

@@ -14,13 +14,12 @@ may be absent or null. Any other status, a body that is not such an object, a re
 answer within the timeout is an error (``RegistryUnavailable``), never a result: a register that cannot be
 asked has not said that the person does not exist.
 
-The address is ``settings.VAXREG_REGISTRY_URL`` or the environment variable of that name; the timeout in
+The address is ``settings.VAXREG_REGISTRY_URL`` (from the environment variable of that name); the timeout in
 seconds ``VAXREG_REGISTRY_TIMEOUT`` (default 10).
 """
 
 import http.client
 import json
-import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -77,9 +76,7 @@ class RegistryClient(Protocol):
 
 
 def registry_url() -> str:
-    return str(
-        getattr(settings, "VAXREG_REGISTRY_URL", os.environ.get("VAXREG_REGISTRY_URL", "")) or ""
-    ).strip()
+    return str(settings.VAXREG_REGISTRY_URL or "").strip()
 
 
 def registry_configured() -> bool:
@@ -120,11 +117,7 @@ class HttpRegistryClient:
 
     def __init__(self, base_url: str | None = None, *, timeout: float | None = None) -> None:
         self.base_url = (base_url if base_url is not None else registry_url()).rstrip("/")
-        self.timeout = (
-            timeout
-            if timeout is not None
-            else float(os.environ.get("VAXREG_REGISTRY_TIMEOUT", DEFAULT_TIMEOUT))
-        )
+        self.timeout = timeout if timeout is not None else float(settings.VAXREG_REGISTRY_TIMEOUT)
 
     def lookup(self, id_number: str, full_name: str, birth_year: int | None) -> RegistryAnswer:
         if not self.base_url:

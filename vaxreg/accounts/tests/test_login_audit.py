@@ -4,6 +4,7 @@ account since their previous login on the page they land on."""
 import datetime as dt
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
@@ -65,7 +66,7 @@ def test_a_refused_login_is_audited_and_not_counted(world):
 
 
 def test_the_address_behind_a_trusted_proxy_is_the_clients(world, monkeypatch):
-    monkeypatch.setenv("VAXREG_TRUSTED_PROXIES", "10.0.0.0/8")
+    monkeypatch.setattr(settings, "VAXREG_TRUSTED_PROXIES", ["10.0.0.0/8"])
     log_in(Client(), "national", "wrong-password", "10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.77")
 
     assert AuditEvent.objects.get(action=Action.LOGIN_FAILED).detail["address"] == "203.0.113.77"

@@ -4,6 +4,7 @@ any account, counted in the database that every worker shares (each Client here 
 import datetime as dt
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
@@ -102,7 +103,7 @@ def test_failures_on_both_sides_of_a_window_boundary_add_up(world, monkeypatch):
 
 
 def test_the_limits_are_configurable(world, monkeypatch):
-    monkeypatch.setenv("VAXREG_LOGIN_LIMITS", "account=3/h")
+    monkeypatch.setattr(settings, "VAXREG_LOGIN_LIMITS", "account=3/h")
     for _ in range(3):
         log_in(Client(), "national", "wrong-password", "203.0.113.7")
     assert log_in(Client(), "national", TEST_PASSWORD, "198.51.100.1").status_code == 429
@@ -114,7 +115,7 @@ def test_the_limits_are_configurable(world, monkeypatch):
 def test_a_bad_limit_setting_is_a_clear_configuration_error(bad, monkeypatch):
     from vaxreg.accounts.logins import login_limits
 
-    monkeypatch.setenv("VAXREG_LOGIN_LIMITS", bad)
+    monkeypatch.setattr(settings, "VAXREG_LOGIN_LIMITS", bad)
     with pytest.raises(ImproperlyConfigured, match="VAXREG_LOGIN_LIMITS"):
         login_limits()
 

@@ -5,6 +5,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from vaxreg.certificates.dcc import (
     compile_schema,
@@ -160,7 +161,7 @@ def test_the_verification_names_the_wrong_field_in_both_languages(
     key_files: KeyFiles, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in key_files.environment().items():
-        monkeypatch.setenv(name, value)
+        monkeypatch.setattr(settings, name, value)
     key = signing_key("ES256")
     text = hcert_encode(
         payload=_payload(dob="2023-01-01"),

@@ -11,6 +11,7 @@ import base45
 import cbor2
 import pytest
 import segno
+from django.conf import settings
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -53,7 +54,7 @@ def key_files(tmp_path_factory: pytest.TempPathFactory) -> KeyFiles:
 @pytest.fixture(params=["PS256", "ES256"])
 def key(request: pytest.FixtureRequest, key_files: KeyFiles, monkeypatch: pytest.MonkeyPatch) -> SigningKey:
     for name, value in key_files.environment().items():
-        monkeypatch.setenv(name, value)
+        monkeypatch.setattr(settings, name, value)
     return signing_key(request.param)
 
 

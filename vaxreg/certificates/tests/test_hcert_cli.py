@@ -8,6 +8,7 @@ import types
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -22,10 +23,10 @@ ISSUED = dt.datetime(2022, 2, 1, tzinfo=dt.UTC)
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for alg in ("PS256", "ES256"):
         for what in ("KEY", "CERT"):
-            monkeypatch.delenv(f"VAXREG_DCC_{alg}_{what}", raising=False)
-            monkeypatch.delenv(f"VAXREG_DCC_{alg}_{what}_PEM", raising=False)
-    monkeypatch.delenv("VAXREG_DCC_TRUST_DIR", raising=False)
-    monkeypatch.setenv("VAXREG_VAR_DIR", str(tmp_path / "var"))
+            monkeypatch.setattr(settings, f"VAXREG_DCC_{alg}_{what}", "")
+            monkeypatch.setattr(settings, f"VAXREG_DCC_{alg}_{what}_PEM", "")
+    monkeypatch.setattr(settings, "VAXREG_DCC_TRUST_DIR", "")
+    monkeypatch.setattr(settings, "VAR_DIR", tmp_path / "var")
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def key_files(tmp_path_factory: pytest.TempPathFactory) -> KeyFiles:
 
 def _certificate(key_files: KeyFiles, monkeypatch: pytest.MonkeyPatch, *, uvci: str | None = None) -> str:
     for name, value in key_files.environment().items():
-        monkeypatch.setenv(name, value)
+        monkeypatch.setattr(settings, name, value)
     payload = dgc_vaccination_payload(
         family_name="Đỗ",
         given_name="Quang Vinh",
@@ -111,7 +112,7 @@ def test_verify_trusts_a_certificate_given_with_cert(
 ) -> None:
     text = _certificate(key_files, monkeypatch)
     for name in key_files.environment():
-        monkeypatch.delenv(name)
+        monkeypatch.setattr(settings, name, "")
 
     assert _verify(text, "--now", "2022-03-01", "--no-revocation")[0] == 1
     assert (

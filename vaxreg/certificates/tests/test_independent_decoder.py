@@ -17,6 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from django.conf import settings
 
 from vaxreg.certificates.dcc import dgc_vaccination_payload, uvci_new
 from vaxreg.certificates.hcert import hcert_encode
@@ -65,9 +66,9 @@ def key_files(tmp_path_factory: pytest.TempPathFactory) -> KeyFiles:
 
 @pytest.fixture
 def key_dir(key_files: KeyFiles, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The folder of the signing keys, configured through the environment as in production."""
+    """The folder of the signing keys, configured through the settings of the VAXREG_DCC_* variables, as in production."""
     for name, value in key_files.environment().items():
-        monkeypatch.setenv(name, value)
+        monkeypatch.setattr(settings, name, value)
     return key_files.ps256_key.parent
 
 

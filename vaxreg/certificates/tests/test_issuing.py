@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
@@ -46,11 +47,11 @@ def dcc_key_files(tmp_path_factory: pytest.TempPathFactory) -> KeyFiles:
 
 @pytest.fixture
 def dcc_keys(dcc_key_files: KeyFiles, monkeypatch: pytest.MonkeyPatch) -> Iterator[KeyFiles]:
-    """Freshly generated Document Signers, configured through the environment as in production."""
+    """Freshly generated Document Signers, configured through the settings of the VAXREG_DCC_* variables, as in production."""
     for name in KEY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setattr(settings, name, "")
     for name, value in dcc_key_files.environment().items():
-        monkeypatch.setenv(name, value)
+        monkeypatch.setattr(settings, name, value)
     yield dcc_key_files
 
 
@@ -279,8 +280,8 @@ def test_no_configured_key_is_said_plainly(
     world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     for name in ("VAXREG_DCC_PS256_KEY", "VAXREG_DCC_PS256_CERT", *KEY_VARIABLES):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("VAXREG_VAR_DIR", str(tmp_path))
+        monkeypatch.setattr(settings, name, "")
+    monkeypatch.setattr(settings, "VAR_DIR", tmp_path)
     dao = qualified(world)
     response = citizen_client(dao).post(reverse("certificates:mine"))
     assert response.status_code == 400 and "thử lại sau" in response.content.decode()

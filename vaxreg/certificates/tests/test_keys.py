@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from django.conf import settings
 
 from vaxreg.certificates.dcc import dgc_vaccination_payload, uvci_new
 from vaxreg.certificates.hcert import hcert_encode
@@ -33,13 +34,13 @@ _KEY_VARIABLES = [
 @pytest.fixture(autouse=True)
 def no_configured_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in [*_KEY_VARIABLES, "VAXREG_DCC_ALG", "VAXREG_DCC_TRUST_DIR"]:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("VAXREG_VAR_DIR", str(tmp_path / "var"))
+        monkeypatch.setattr(settings, name, "")
+    monkeypatch.setattr(settings, "VAR_DIR", tmp_path / "var")
 
 
 def _configure(monkeypatch: pytest.MonkeyPatch, files: KeyFiles) -> None:
     for name, value in files.environment().items():
-        monkeypatch.setenv(name, value)
+        monkeypatch.setattr(settings, name, value)
 
 
 def _certificate_text(alg: str) -> str:
@@ -81,14 +82,14 @@ def test_keys_are_read_from_the_files_the_environment_names(
     )
     assert ps256.kid == hashlib.sha256(der).digest()[:8]
     assert signing_key().alg == "PS256"  # the default
-    monkeypatch.setenv("VAXREG_DCC_ALG", "ES256")
+    monkeypatch.setattr(settings, "VAXREG_DCC_ALG", "ES256")
     assert signing_key().alg == "ES256"
 
 
 def test_keys_can_be_given_as_pem_text(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     files = keys_generate(tmp_path)
-    monkeypatch.setenv("VAXREG_DCC_ES256_KEY_PEM", files.es256_key.read_text())
-    monkeypatch.setenv("VAXREG_DCC_ES256_CERT_PEM", files.es256_cert.read_text())
+    monkeypatch.setattr(settings, "VAXREG_DCC_ES256_KEY_PEM", files.es256_key.read_text())
+    monkeypatch.setattr(settings, "VAXREG_DCC_ES256_CERT_PEM", files.es256_cert.read_text())
 
     assert signing_key("ES256").alg == "ES256"
 
@@ -114,8 +115,8 @@ def test_a_certificate_that_does_not_match_its_key_is_refused(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     first, second = keys_generate(tmp_path / "a"), keys_generate(tmp_path / "b")
-    monkeypatch.setenv("VAXREG_DCC_PS256_KEY", str(first.ps256_key))
-    monkeypatch.setenv("VAXREG_DCC_PS256_CERT", str(second.ps256_cert))
+    monkeypatch.setattr(settings, "VAXREG_DCC_PS256_KEY", str(first.ps256_key))
+    monkeypatch.setattr(settings, "VAXREG_DCC_PS256_CERT", str(second.ps256_cert))
 
     with pytest.raises(KeyNotConfigured, match="không khớp"):
         signing_key("PS256")
@@ -141,7 +142,7 @@ def test_certificates_signed_before_a_key_rotation_keep_verifying(
     trust_dir = tmp_path / "trust"
     trust_dir.mkdir()
     (trust_dir / "2021-ps256.pem").write_bytes(old.ps256_cert.read_bytes())
-    monkeypatch.setenv("VAXREG_DCC_TRUST_DIR", str(trust_dir))
+    monkeypatch.setattr(settings, "VAXREG_DCC_TRUST_DIR", str(trust_dir))
 
     assert hcert_verify(issued_before, now=NOW).valid
     assert hcert_verify(_certificate_text("PS256"), now=NOW).valid

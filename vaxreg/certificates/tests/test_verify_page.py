@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import segno
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -31,8 +32,8 @@ def key_files(tmp_path_factory: pytest.TempPathFactory) -> KeyFiles:
 @pytest.fixture(autouse=True)
 def configured_keys(key_files: KeyFiles, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in key_files.environment().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("VAXREG_DCC_TRUST_DIR", raising=False)
+        monkeypatch.setattr(settings, name, value)
+    monkeypatch.setattr(settings, "VAXREG_DCC_TRUST_DIR", "")
 
 
 def _certificate(
@@ -117,7 +118,7 @@ def test_a_certificate_from_an_unknown_signer_is_shown_as_possibly_forged(
 ) -> None:
     text = _certificate()
     for name, value in keys_generate(tmp_path).environment().items():
-        monkeypatch.setenv(name, value)
+        monkeypatch.setattr(settings, name, value)
 
     page = _text(client.post(URL, {"text": text}))
 

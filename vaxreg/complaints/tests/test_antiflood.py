@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from vaxreg.complaints.antiflood import (
@@ -43,7 +44,7 @@ def test_a_bad_limit_setting_is_a_clear_configuration_error(
 ) -> None:
     with pytest.raises(ImproperlyConfigured, match="VAXREG_COMPLAINT_LIMITS"):
         limits_parse(bad)
-    monkeypatch.setenv("VAXREG_COMPLAINT_LIMITS", bad)
+    monkeypatch.setattr(settings, "VAXREG_COMPLAINT_LIMITS", bad)
     with pytest.raises(ImproperlyConfigured, match=bad.split(",")[0]):
         complaint_limits()
 
@@ -93,7 +94,7 @@ def address_quota_hit(*, address: str) -> None:
 
 def test_address_and_subnet_quotas(monkeypatch: pytest.MonkeyPatch) -> None:
     # Every submission counts against its address and its subnet, a refused one too.
-    monkeypatch.setenv("VAXREG_COMPLAINT_LIMITS", "address=2/h,subnet=4/h")
+    monkeypatch.setattr(settings, "VAXREG_COMPLAINT_LIMITS", "address=2/h,subnet=4/h")
     address_quota_hit(address="203.0.113.1")
     address_quota_hit(address="203.0.113.1")
     with pytest.raises(FloodRefused) as refused:

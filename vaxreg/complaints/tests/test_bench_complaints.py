@@ -1,8 +1,8 @@
-import os
 from pathlib import Path
 
 import pytest
 
+from config.env import ENV
 from vaxreg.core.tests.bench_runs import bench_json
 
 pytestmark = pytest.mark.slow
@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow
 
 def _database_args() -> list[str]:
     """PostgreSQL when the tests run on it (a scratch database of this run's own name), else SQLite."""
-    url = os.environ.get("VAXREG_DATABASE_URL", "")
+    url = ENV.database_url
     if url.startswith("postgres"):
         base, name = url.rsplit("/", 1)
         return ["--db", "postgres", "--database-url", f"{base}/{name.split('?')[0]}_bench_complaints"]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
@@ -185,7 +186,7 @@ def test_a_ticket_is_used_once_and_only_from_its_network(world: Any) -> None:
 def test_past_the_address_limit_the_answer_is_429_with_retry_after(
     world: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("VAXREG_COMPLAINT_LIMITS", "address=3/h,subnet=100/h,phone=3/d")
+    monkeypatch.setattr(settings, "VAXREG_COMPLAINT_LIMITS", "address=3/h,subnet=100/h,phone=3/d")
     client = Client()
     for i in range(3):
         assert post(client, body(client, category=i + 1)).status_code == 201
@@ -196,7 +197,7 @@ def test_past_the_address_limit_the_answer_is_429_with_retry_after(
 
 
 def test_the_phone_limit_is_429_naming_the_phone(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VAXREG_COMPLAINT_LIMITS", "phone=2/d")
+    monkeypatch.setattr(settings, "VAXREG_COMPLAINT_LIMITS", "phone=2/d")
     client = Client()
     assert post(client, body(client, category=1)).status_code == 201
     assert post(client, body(client, category=2, phone="0912.345.603")).status_code == 201

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -221,7 +222,7 @@ def test_the_honeypot_a_fast_robot_and_a_reused_ticket_are_refused(world: Any, p
 def test_past_the_address_quota_the_form_says_when_to_try_again(
     world: Any, monkeypatch: pytest.MonkeyPatch, private_media: Path
 ) -> None:
-    monkeypatch.setenv("VAXREG_COMPLAINT_LIMITS", "address=1/h")
+    monkeypatch.setattr(settings, "VAXREG_COMPLAINT_LIMITS", "address=1/h")
     client = Client()
     assert client.post(FORM, form_data()).status_code == 302
     response = client.post(FORM, form_data(category="5"))
@@ -231,7 +232,7 @@ def test_past_the_address_quota_the_form_says_when_to_try_again(
 
 
 def test_the_phone_quota_counts_only_accepted_complaints(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VAXREG_COMPLAINT_LIMITS", "phone=1/d")
+    monkeypatch.setattr(settings, "VAXREG_COMPLAINT_LIMITS", "phone=1/d")
     client = Client()
     assert client.post(FORM, form_data(birth_date="xx")).status_code == 422  # a typo does not use the quota
     assert client.post(FORM, form_data()).status_code == 302

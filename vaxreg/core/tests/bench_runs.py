@@ -1,19 +1,21 @@
 """Running a `vaxreg bench` command in a test, as a user runs it."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from config.env import child_environment
+
 
 def bench_json(args: list[str], var_dir: Path) -> dict[str, Any]:
     """Run `vaxreg bench ARGS --json` with the settings a user gets and ``var_dir`` as its var folder; the one
     JSON object it prints."""
-    env = dict(os.environ, VAXREG_VAR_DIR=str(var_dir))
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    env.pop("VAXREG_DATABASE_URL", None)  # every bench picks its own scratch database (--db)
+    # Every bench picks its own scratch database (--db).
+    env = child_environment(
+        drop={"DJANGO_SETTINGS_MODULE", "VAXREG_DATABASE_URL"}, VAXREG_VAR_DIR=str(var_dir)
+    )
     completed = subprocess.run(
         [sys.executable, "-m", "vaxreg.cli", "bench", *args, "--json"],
         env=env, capture_output=True, text=True, timeout=600, check=False,

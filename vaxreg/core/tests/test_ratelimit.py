@@ -1,6 +1,7 @@
 import datetime as dt
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
@@ -33,7 +34,7 @@ def test_the_fourth_hit_in_an_hour_is_refused_and_the_next_hour_starts_again() -
 def test_forwarded_for_is_believed_only_from_a_trusted_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="9.9.9.9, 203.0.113.7")
     assert client_address(request) == "10.0.0.5"
-    monkeypatch.setenv("VAXREG_TRUSTED_PROXIES", "10.0.0.0/8")
+    monkeypatch.setattr(settings, "VAXREG_TRUSTED_PROXIES", ["10.0.0.0/8"])
     assert client_address(request) == "203.0.113.7"
     assert subnet_of("203.0.113.7") == "203.0.113.0/24"
     assert subnet_of("2001:db8::1") == "2001:db8::/64"

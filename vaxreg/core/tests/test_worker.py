@@ -1,7 +1,6 @@
 """`vaxreg worker` as an operator runs it: separate processes on a database of their own."""
 
 import datetime as dt
-import os
 import signal
 import sqlite3
 import subprocess
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from config.env import ENV, child_environment
 from vaxreg.core.bench import recreate_pg_database
 from vaxreg.core.periodic import periodic_autodiscover
 
@@ -22,16 +22,16 @@ pytestmark = pytest.mark.slow
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 
-# Runs a `vaxreg` verb with the clock the code asks (vaxreg.core.clock) standing still at VAXREG_TEST_NOW:
-# the only way to let 48 hours pass in a child process.
+# Runs a `vaxreg` verb with the clock the code asks (vaxreg.core.clock) standing still at the time given before
+# the verb (empty: the real clock): the only way to let 48 hours pass in a child process.
 _VAXREG_AT = (
-    "import datetime as dt, os, sys\n"
+    "import datetime as dt, sys\n"
     "from vaxreg.core import clock\n"
-    "if os.environ.get('VAXREG_TEST_NOW'):\n"
-    "    at = dt.datetime.fromisoformat(os.environ['VAXREG_TEST_NOW'])\n"
+    "if sys.argv[1]:\n"
+    "    at = dt.datetime.fromisoformat(sys.argv[1])\n"
     "    clock.now = lambda: at\n"
     "from django.core.management import execute_from_command_line\n"
-    "execute_from_command_line(['vaxreg', *sys.argv[1:]])\n"
+    "execute_from_command_line(['vaxreg', *sys.argv[2:]])\n"
 )
 
 
@@ -57,15 +57,15 @@ class Scratch:
 
     def start(self, args: list[str], *, now: str = "", log: str = "worker.log") -> subprocess.Popen[bytes]:
         """``vaxreg ARGS`` in the background, its output appended to ``log`` in the scratch folder."""
-        env = dict(self.env, VAXREG_TEST_NOW=now)
         with open(self.folder / log, "ab") as out:
             return subprocess.Popen(
-                [sys.executable, "-c", _VAXREG_AT, *args], env=env, cwd=PROJECT_DIR, stdout=out, stderr=out
-            )
+                [sys.executable, "-c", _VAXREG_AT, now, *args], env=self.env, cwd=PROJECT_DIR, stdout=out,
+                stderr=out,
+            )  # fmt: skip
 
     def run(self, args: list[str], *, now: str = "") -> str:
         completed = subprocess.run(
-            [sys.executable, "-c", _VAXREG_AT, *args], env=dict(self.env, VAXREG_TEST_NOW=now),
+            [sys.executable, "-c", _VAXREG_AT, now, *args], env=self.env,
             cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         assert completed.returncode == 0, completed.stderr
@@ -77,14 +77,14 @@ class Scratch:
 
 @pytest.fixture
 def scratch(tmp_path: Path) -> Iterator[Scratch]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAXREG_", "DJANGO_"))}
-    env.update(
+    env = child_environment(
+        drop_prefixes=("VAXREG_", "DJANGO_"),
         DJANGO_SETTINGS_MODULE="config.settings", VAXREG_VAR_DIR=str(tmp_path), VAXREG_MESSAGE_BACKEND="console",
         VAXREG_LOG_LEVEL="INFO", PYTHONUNBUFFERED="1",
     )  # fmt: skip
     pg = connection.vendor == "postgresql"
     if pg:
-        base = os.environ["VAXREG_DATABASE_URL"].rsplit("/", 1)[0]
+        base = ENV.database_url.rsplit("/", 1)[0]
         url = f"{base}/{connection.settings_dict['NAME']}_sub"
         recreate_pg_database(url)
     else:

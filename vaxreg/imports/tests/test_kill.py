@@ -1,7 +1,6 @@
 """Killing the worker mid-import, then running the file again, gives the records of one clean import; the
 worker's periodic job closes the batch and the background task's row the killed worker left running."""
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from config.env import child_environment
 from vaxreg.imports.tests.conftest import row, write_csv
 
 pytestmark = pytest.mark.slow
@@ -38,15 +38,16 @@ def _task_rows(db: Path) -> list[tuple[str, str, str]]:
 
 def test_killing_the_import_process_leaves_nothing_and_a_rerun_is_one_clean_import(tmp_path: Path) -> None:
     db = tmp_path / "kill.sqlite3"
-    env = dict(os.environ, VAXREG_DATABASE_URL=f"sqlite:///{db}", VAXREG_VAR_DIR=str(tmp_path))
-    env["VAXREG_TASKS_IMMEDIATE"] = "0"  # queued in the database and run by the worker, as an upload is
-    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env = child_environment(
+        drop={"DJANGO_SETTINGS_MODULE"}, VAXREG_DATABASE_URL=f"sqlite:///{db}", VAXREG_VAR_DIR=str(tmp_path),
+        VAXREG_TASKS_IMMEDIATE="0",  # queued in the database and run by the worker, as an upload is
+    )  # fmt: skip
     assert _vaxreg(["migrate", "-v0"], env).wait() == 0
     facilities = tmp_path / "facilities.csv"
     facilities.write_text("code,name,commune_code\n")
     setup = subprocess.run(
         [sys.executable, "-c", (
-            "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings'); django.setup();"
+            "import django, os; from config.env import settings_module_default; settings_module_default(); django.setup();"
             "from vaxreg.places.models import Province, Commune, Facility;"
             "p = Province.objects.create(code='46', name='Huế', short_name='Huế', name_key='hue');"
             "c = Commune.objects.create(code='19753', name='Thuận Hóa', short_name='Thuận Hóa', kind='Phường',"
@@ -63,7 +64,7 @@ def test_killing_the_import_process_leaves_nothing_and_a_rerun_is_one_clean_impo
 
     queue = subprocess.run(
         [sys.executable, "-c", (
-            "import django, os, pathlib; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings'); django.setup();"
+            "import django, os, pathlib; from config.env import settings_module_default; settings_module_default(); django.setup();"
             "from vaxreg.imports.services import import_batch_create; from vaxreg.imports.tasks import import_batch_run_task;"
             f"batch = import_batch_create(file_name='big.csv', path=pathlib.Path({str(path)!r}));"
             "import_batch_run_task.enqueue(batch.pk)"
@@ -87,7 +88,7 @@ def test_killing_the_import_process_leaves_nothing_and_a_rerun_is_one_clean_impo
     # The killed import's batch showed as running; the worker's periodic job finds its process gone.
     closer = subprocess.run(
         [sys.executable, "-c", (
-            "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings'); django.setup();"
+            "import django, os; from config.env import settings_module_default; settings_module_default(); django.setup();"
             "from vaxreg.imports.services import import_batches_interrupted_close; print(import_batches_interrupted_close())"
         )],
         env=env, check=False, capture_output=True, text=True,

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from config.env import child_environment
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
@@ -48,11 +50,11 @@ def _alive(pid: int) -> bool:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     # Its own SQLite file in a temporary var folder, whatever database the test run itself uses.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAXREG_", "DJANGO_"))}
     # A production server: it starts only with a configured secret key (test_production checks the refusal).
-    env.update(
-        VAXREG_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings", VAXREG_SECRET_KEY="k" * 50
-    )
+    env = child_environment(
+        drop_prefixes=("VAXREG_", "DJANGO_"),
+        VAXREG_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings", VAXREG_SECRET_KEY="k" * 50,
+    )  # fmt: skip
     vaxreg = [sys.executable, "-m", "vaxreg.cli"]
     subprocess.run([*vaxreg, "migrate", "-v0"], env=env, cwd=PROJECT_DIR, check=True)
     port = _free_port()
@@ -104,8 +106,9 @@ def test_serve_gives_styled_pages_and_stopping_it_stops_the_worker_too(
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[Served, list[str]]]:
     """`vaxreg demo` with nothing configured (no secret key, no database URL), like `uv run vaxreg demo`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAXREG_", "DJANGO_"))}
-    env.update(VAXREG_VAR_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
+    env = child_environment(
+        drop_prefixes=("VAXREG_", "DJANGO_"), VAXREG_VAR_DIR=str(tmp_path), PYTHONUNBUFFERED="1"
+    )
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "vaxreg.cli", "demo", "--persons", "60", "--port", str(port)],

@@ -13,6 +13,7 @@ import pytest
 from django.test import Client
 from pytest_django.fixtures import Settings
 
+from config.env import child_environment
 from vaxreg.core.testing import TEST_PASSWORD, World
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
@@ -21,9 +22,10 @@ SECRET = "a-long-random-production-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 def production_env(tmp_path: Path, **variables: str) -> dict[str, str]:
     """The machine's environment without any VAXREG_ or DJANGO_ variable, plus ``variables``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAXREG_", "DJANGO_"))}
-    env.update(VAXREG_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings", **variables)
-    return env
+    return child_environment(
+        drop_prefixes=("VAXREG_", "DJANGO_"),
+        VAXREG_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings", **variables,
+    )  # fmt: skip
 
 
 def readme_production_env(tmp_path: Path) -> dict[str, str]:

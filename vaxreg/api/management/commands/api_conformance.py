@@ -1,6 +1,5 @@
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from config.env import child_environment
 from vaxreg.core import bench
 
 DEFAULT_URL = bench.DEFAULT_PG_URL.rsplit("/", 1)[0] + "/vaxreg_api_conformance"
@@ -226,8 +226,7 @@ def _schemathesis(
         "--exclude-path-regex" if role.staff else "--include-path-regex", PUBLIC,
     ]  # fmt: skip
     tally = folder / f"tally-{role.name}.txt"
-    env = dict(
-        os.environ,
+    env = child_environment(
         VAXREG_CONFORMANCE_URL=base,
         VAXREG_CONFORMANCE_CSRF=cookie[1] if cookie else "",
         VAXREG_CONFORMANCE_COMPLAINTS=json.dumps(complaints),

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.test import override_settings
 
 TARGET_ISSUED_PER_S_PS256 = 1_000
 TARGET_VERIFIED_PER_S = 3_000
@@ -140,16 +141,8 @@ def certs_bench(*, count: int, seed: int = 1) -> dict[str, Any]:
     result: dict[str, Any] = {"count": count, "clock": "process CPU time"}
     with tempfile.TemporaryDirectory(prefix="vaxreg-bench-certs-") as folder:
         files = keys_generate(folder)
-        saved = {name: os.environ.get(name) for name in files.environment()}
-        os.environ.update(files.environment())
-        try:
+        with override_settings(**files.environment()):
             keys = [signing_key(alg) for alg in ("PS256", "ES256")]
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
     trust = trust_list(key.certificate for key in keys)
     with _one_core() as core:
         result["core"] = core

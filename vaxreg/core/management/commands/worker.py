@@ -1,13 +1,12 @@
 """`vaxreg worker`: the background task worker, with the periodic jobs beside it."""
 
-import os
 import threading
 from argparse import ArgumentParser
 from typing import Any
 
-from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
+from config.env import autoreload_child
 from vaxreg.core.periodic import periodic_autodiscover, periodic_loop, periodic_round
 
 # A job that is running when the worker is told to stop gets this long to finish.
@@ -38,9 +37,7 @@ class Command(DbWorkerCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         periodic = not options.pop("no_periodic")
         # With --reload the first process only watches the files; the process it starts does the work.
-        watcher = (
-            options["reload"] and not options["batch"] and os.environ.get(DJANGO_AUTORELOAD_ENV) != "true"
-        )
+        watcher = options["reload"] and not options["batch"] and not autoreload_child()
         if not periodic or watcher:
             super().handle(*args, **options)
             return

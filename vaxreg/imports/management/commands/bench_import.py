@@ -2,13 +2,13 @@ import argparse
 import csv
 import json
 import math
-import os
 import resource
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
@@ -62,7 +62,7 @@ class Command(BaseCommand):
         reference_load(verbosity=0)
         catalogue_load()
         facilities_generate(province_code="46", seed=options["seed"])
-        folder = Path(os.environ["VAXREG_VAR_DIR"])
+        folder = Path(settings.VAR_DIR)
         path = folder / "bench.csv"
         persons = math.ceil(options["rows"] / ROWS_PER_PERSON) + 10
         synth_write(out=path, persons=persons, province_code="46", seed=options["seed"])

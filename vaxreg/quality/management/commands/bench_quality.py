@@ -1,6 +1,5 @@
 import argparse
 import json
-import os
 import random
 import resource
 import statistics
@@ -8,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
@@ -84,7 +84,7 @@ class Command(BaseCommand):
         reference_load(verbosity=0)
         catalogue_load()
         facilities_generate(province_code="46", seed=options["seed"])
-        path = Path(os.environ["VAXREG_VAR_DIR"]) / "bench.csv"
+        path = Path(settings.VAR_DIR) / "bench.csv"
         synth_write(out=path, persons=max(1, options["persons"]), province_code="46", seed=options["seed"])
         connection.close()  # the children open their own connections; SQLite must not be held here
 

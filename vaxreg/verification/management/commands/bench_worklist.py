@@ -1,11 +1,11 @@
 import argparse
 import json
-import os
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
@@ -83,7 +83,7 @@ class Command(BaseCommand):
         reference_load(verbosity=0)
         catalogue_load()
         facilities_generate(province_code="46", seed=options["seed"])
-        path = Path(os.environ["VAXREG_VAR_DIR"]) / "bench.csv"
+        path = Path(settings.VAR_DIR) / "bench.csv"
         synth_write(out=path, persons=max(1, options["persons"]), province_code="46", seed=options["seed"])
         connection.close()
         run_phase(["bench", "worklist", "--phase", "import", "--file", str(path)])

@@ -1,6 +1,5 @@
 """`vaxreg serve`: the web UI and API behind gunicorn, with the background task worker beside it."""
 
-import os
 import signal
 import socket
 import subprocess
@@ -17,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from config.env import child_environment
 from vaxreg.web.secret_key import secret_key_kept, secret_key_require
 
 
@@ -27,9 +27,8 @@ def _server_env(*, demo: bool) -> dict[str, str]:
     In production it must come from VAXREG_SECRET_KEY (refused otherwise); the demo and a development
     server keep one in the var folder, outside the repository, so that sessions survive a restart.
     """
-    env = dict(os.environ)
-    env["DJANGO_SETTINGS_MODULE"] = settings.SETTINGS_MODULE
-    if not env.get("VAXREG_SECRET_KEY"):
+    env = child_environment(DJANGO_SETTINGS_MODULE=settings.SETTINGS_MODULE)
+    if not settings.VAXREG_SECRET_KEY_SET:
         if not demo:
             try:
                 secret_key_require()
