@@ -79,9 +79,10 @@ class LoginThrottled(LoginRefused):
     """Too many failures for the account or from the address (or a code too soon after a wrong one):
     nothing was checked. ``retry_after`` in seconds."""
 
+    status = 429
+
     def __init__(self, retry_after: int, message_vi: str, message_en: str) -> None:
-        super().__init__(message_vi, message_en)
-        self.retry_after = retry_after
+        super().__init__(message_vi, message_en, retry_after=retry_after)
 
     @classmethod
     def too_many_failures(cls, retry_after: int) -> "LoginThrottled":

@@ -27,6 +27,7 @@ from django.http import Http404, HttpRequest, HttpResponseBase
 from ninja.decorators import decorate_view
 
 from vaxreg.accounts.models import Role
+from vaxreg.core.refusals import Forbidden
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -121,20 +122,17 @@ def user_can(user: Any, capability: Capability) -> bool:
     return getattr(user, "role", None) in ROLES_OF[capability]
 
 
-class CapabilityDenied(PermissionDenied):
-    """The role may not do this (403), with the reason in Vietnamese and English."""
-
-    code = "forbidden"
-    status = 403
+class CapabilityDenied(Forbidden, PermissionDenied):
+    """The role may not do this: the forbidden refusal (403, the reason in Vietnamese and English), which the
+    API answers as every refusal and Django's pages as a permission denied."""
 
     def __init__(self, capability: Capability) -> None:
         self.capability = capability
-        self.message_vi, self.message_en = _REFUSALS.get(capability, _REFUSAL_DEFAULT)
-        super().__init__(self.message_en)
+        super().__init__(*_REFUSALS.get(capability, _REFUSAL_DEFAULT))
 
 
-def forbidden(capability: Capability) -> Exception:
-    """The forbidden refusal for a role without the capability: the one place that names its class."""
+def forbidden(capability: Capability) -> CapabilityDenied:
+    """The forbidden refusal for a role without the capability."""
     return CapabilityDenied(capability)
 
 

@@ -9,16 +9,15 @@ from django.db import transaction
 from vaxreg.accounts.models import Role, User
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.models import AuditEvent
+from vaxreg.core.refusals import Refusal
 from vaxreg.places.models import Commune, Facility, Province
 
 
-class AccountRefused(ValueError):
+class AccountRefused(Refusal, ValueError):
     """Something an account cannot do or have; the messages are shown to whoever asked."""
 
-    def __init__(self, message_vi: str, message_en: str) -> None:
-        super().__init__(f"{message_vi} / {message_en}")
-        self.message_vi = message_vi
-        self.message_en = message_en
+    def __str__(self) -> str:
+        return self.bilingual()
 
 
 class UserCreateError(AccountRefused):

@@ -23,7 +23,6 @@ from vaxreg.api.people import router as people_router
 from vaxreg.complaints.api import router as complaints_router
 from vaxreg.complaints.api_public import router as public_complaints_router
 from vaxreg.core.api_schema import ErrorOut
-from vaxreg.verification.api import error_handlers_install as cases_error_handlers_install
 from vaxreg.verification.api import router as cases_router
 
 COMPONENTS = "#/components/schemas/"
@@ -150,4 +149,3 @@ api.add_router("/cases", cases_router)
 api.add_router("/complaints", complaints_router)
 api.add_router("/public/complaints", public_complaints_router)
 api.add_router("", fallback_router)  # last: it answers only what no router above does
-cases_error_handlers_install(api)

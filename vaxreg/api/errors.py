@@ -1,4 +1,7 @@
-"""Every API error is JSON with a stable code and a message in Vietnamese and English (``ErrorOut``)."""
+"""Every API error is JSON with a stable code and a message in Vietnamese and English (``ErrorOut``).
+
+A service's ``Refusal`` is answered here, once for every router: routers call services and let them refuse.
+"""
 
 from typing import Any
 
@@ -6,8 +9,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from vaxreg.accounts.permissions import CapabilityDenied
 from vaxreg.core.api_schema import error_response
+from vaxreg.core.refusals import Refusal
 
 # Where ninja says an input came from; the field a client fixes is named without it.
 _SOURCES = {"body", "query", "path", "form", "file", "header", "cookie"}
@@ -35,11 +38,6 @@ def error_handlers_install(api: NinjaAPI) -> None:
             code="not_found",
             message_vi="Không tìm thấy hoặc bạn không có quyền xem.",
             message_en="Not found, or outside your jurisdiction.",
-        )
-
-    def forbidden(request: HttpRequest, exc: CapabilityDenied) -> HttpResponse:
-        return error_response(
-            api, request, status=403, code=exc.code, message_vi=exc.message_vi, message_en=exc.message_en
         )
 
     def unauthenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
@@ -96,9 +94,25 @@ def error_handlers_install(api: NinjaAPI) -> None:
             detail=[{key: error.get(key) for key in ("type", "loc", "msg")} for error in exc.errors],
         )
 
+    def refused(request: HttpRequest, exc: Refusal) -> HttpResponse:
+        # Every service refusal of every app: its own status and code, stored values for a stale version.
+        response = error_response(
+            api,
+            request,
+            status=exc.status,
+            code=exc.code,
+            message_vi=exc.message_vi,
+            message_en=exc.message_en,
+            field=exc.field,
+            **exc.extra(),
+        )
+        if exc.retry_after:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+
     # django-ninja types the handler's second argument as "the exception or its class"; ours get instances.
     api.add_exception_handler(Http404, not_found)  # type: ignore[arg-type]
     api.add_exception_handler(AuthenticationError, unauthenticated)  # type: ignore[arg-type]
-    api.add_exception_handler(CapabilityDenied, forbidden)  # type: ignore[arg-type]
     api.add_exception_handler(HttpError, http_error)  # type: ignore[arg-type]
     api.add_exception_handler(ValidationError, invalid)  # type: ignore[arg-type]
+    api.add_exception_handler(Refusal, refused)  # type: ignore[arg-type]

@@ -9,10 +9,10 @@ from ninja.files import UploadedFile
 from pydantic import Field
 
 from vaxreg.accounts.permissions import Capability, operation_requires
-from vaxreg.core.api_schema import ErrorOut, QueryIn, RecordId, errors, text_rules
+from vaxreg.core.api_schema import QueryIn, RecordId, errors, text_rules
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.selectors import import_batch_progress, import_batches_for_user, rejected_rows_shown
-from vaxreg.imports.services import ImportForbidden, ImportRefused, import_batch_create
+from vaxreg.imports.services import import_batch_create
 from vaxreg.imports.tasks import import_batch_run_task
 
 router = Router(tags=["imports"])
@@ -87,18 +87,12 @@ def import_create(
     facility_code: Annotated[str, text_rules(32)] = Form(""),
 ) -> tuple[int, Any]:
     user: Any = request.user  # authenticated by the session auth of the API root
-    try:
-        batch = import_batch_create(
-            file_name=file.name or "upload",
-            content=file,
-            uploaded_by=user,
-            facility_code=facility_code or None,
-        )
-    except ImportRefused as exc:
-        status, code = (403, "forbidden") if isinstance(exc, ImportForbidden) else (400, "import_refused")
-        return status, ErrorOut(
-            code=code, message_vi=exc.message_vi, message_en=exc.message_en, field="facility_code"
-        )
+    batch = import_batch_create(
+        file_name=file.name or "upload",
+        content=file,
+        uploaded_by=user,
+        facility_code=facility_code or None,
+    )
     import_batch_run_task.enqueue(batch.pk)
     return 201, BatchOut.of(_batch_for_user(user, batch.pk))
 

@@ -56,7 +56,7 @@ def mine_view(request: HttpRequest) -> HttpResponse:
         try:
             certificate_get_or_issue(person_id=person_id)
         except CertificateRefused as exc:
-            refusal = _pick(exc.message_vi, exc.message_en)
+            refusal = exc.message()
         except KeyNotConfigured:
             refusal = _pick(
                 "Hệ thống chưa cấp được chứng nhận lúc này; hãy thử lại sau.",

@@ -20,6 +20,7 @@ from vaxreg.certificates.selectors import Missing, certificate_current, certific
 from vaxreg.core import clock
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.models import AuditEvent
+from vaxreg.core.refusals import Refusal
 from vaxreg.people.models import Person
 from vaxreg.vaccinations.models import Dose
 
@@ -29,14 +30,18 @@ VALIDITY = dt.timedelta(days=365)  # SPEC §8: exp 12 months after issue
 CERTIFICATE_ENTITY = "certificate"
 
 
-class CertificateRefused(Exception):
+class CertificateRefused(Refusal):
     """The person does not qualify yet; ``missing`` says what is lacking, in both languages."""
 
+    code = "certificate_refused"
+    status = 422
+
     def __init__(self, missing: list[Missing]) -> None:
+        super().__init__(
+            "Chưa cấp được chứng nhận: " + " ".join(m.message_vi for m in missing),
+            "The certificate cannot be issued yet: " + " ".join(m.message_en for m in missing),
+        )
         self.missing = missing
-        self.message_vi = "Chưa cấp được chứng nhận: " + " ".join(m.message_vi for m in missing)
-        self.message_en = "The certificate cannot be issued yet: " + " ".join(m.message_en for m in missing)
-        super().__init__(self.message_en)
 
 
 def _name_parts(full_name: str) -> tuple[str, str]:

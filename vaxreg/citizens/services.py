@@ -27,6 +27,7 @@ from vaxreg.core.messaging import MessageNotSent, message_send
 from vaxreg.core.models import AuditEvent
 from vaxreg.core.phones import normalize_phone
 from vaxreg.core.ratelimit import RateLimit, rate_count, rate_hit
+from vaxreg.core.refusals import Refusal
 from vaxreg.core.text import fold
 from vaxreg.people.models import Person
 
@@ -75,13 +76,19 @@ class LookupClaim:
         return hashlib.sha256(f"{identity}|{phone}".encode()).hexdigest()
 
 
-class OtpRequestRefused(Exception):
+class OtpRequestRefused(Refusal):
+    """Too many codes asked for; ``retry_after`` in seconds."""
+
+    code = "rate_otp"
+    status = 429
+
     def __init__(self, *, retry_after_seconds: int) -> None:
         minutes = max(1, (retry_after_seconds + 59) // 60)
-        self.retry_after_seconds = retry_after_seconds
-        self.message_vi = f"Bạn đã yêu cầu quá nhiều mã. Hãy thử lại sau {minutes} phút."
-        self.message_en = f"Too many codes were requested. Try again in {minutes} minutes."
-        super().__init__(self.message_en)
+        super().__init__(
+            f"Bạn đã yêu cầu quá nhiều mã. Hãy thử lại sau {minutes} phút.",
+            f"Too many codes were requested. Try again in {minutes} minutes.",
+            retry_after=retry_after_seconds,
+        )
 
 
 class OtpOutcome(enum.StrEnum):

@@ -14,10 +14,10 @@ from vaxreg.citizens.forms import CodeForm, LookupForm
 from vaxreg.citizens.selectors import citizen_access_changes, citizen_record
 from vaxreg.citizens.services import OtpOutcome, OtpRequestRefused, otp_request, otp_verify
 from vaxreg.citizens.session import citizen_person_id, citizen_session_end, citizen_session_start
+from vaxreg.core.pages import refusal_form_error, refusal_message
 from vaxreg.core.ratelimit import client_address
 from vaxreg.corrections.models import AccessChangeConfirmer
 from vaxreg.corrections.services import (
-    AccessChangeRefused,
     CorrectionRefused,
     access_change_cancel,
     access_change_confirm,
@@ -48,7 +48,7 @@ def start_view(request: HttpRequest) -> HttpResponse:
         try:
             challenge = otp_request(claim=form.claim(), address=client_address(request))
         except OtpRequestRefused as exc:
-            form.add_error(None, _pick(exc.message_vi, exc.message_en))
+            refusal_form_error(form, exc)
             return _render(request, "citizens/start.html", {"form": form}, status=429)
         request.session[CHALLENGE_KEY] = challenge.token
         return redirect("citizens:code")
@@ -119,10 +119,8 @@ def access_change_view(request: HttpRequest, change_id: int) -> HttpResponse:
             )
         else:
             access_change_cancel(change_id=change_id, citizen_person_id=person_id)
-    except AccessChangeRefused as exc:
-        messages.error(request, _pick(exc.message_vi, exc.message_en))
-    except CorrectionRefused as exc:  # the change itself no longer applies (a value moved on)
-        messages.error(request, _pick(exc.message_vi, exc.message_en))
+    except CorrectionRefused as refusal:  # not pending any more, or a value moved on since it was asked
+        refusal_message(request, refusal)
     else:
         messages.success(
             request,

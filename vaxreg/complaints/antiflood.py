@@ -71,9 +71,11 @@ class FloodRefused(ComplaintRefused):
     def __init__(
         self, code: str, message_vi: str, message_en: str, *, field: str = "", retry_after: int = 0
     ) -> None:
-        super().__init__(message_vi, message_en, field=field)
-        self.code = code
-        self.retry_after = retry_after
+        # Over a rate limit: 429, waiting helps; a forged, stale or used ticket: 400.
+        status = 429 if code.startswith("rate_") else 400
+        super().__init__(
+            message_vi, message_en, field=field, code=code, status=status, retry_after=retry_after
+        )
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Same units and rules as the pages: 404 outside the user's unit (as if the complaint did not exist), 403 for
 a role that only reads (or, the police, sees nothing), 409 when someone else acted first, 400 for a refused
-action — each as JSON ``{code, message_vi, message_en, field}``.
+action — each a refusal the API answers as JSON ``{code, message_vi, message_en, field}``.
 """
 
 import datetime as dt
@@ -10,14 +10,13 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import ConfigDict, Field
 
 from vaxreg.accounts.models import User
 from vaxreg.accounts.permissions import Capability, operation_requires
 from vaxreg.complaints import services
-from vaxreg.complaints.common import ComplaintRefused
 from vaxreg.complaints.figures import complaint_figures
 from vaxreg.complaints.models import OPEN_STATES, Complaint, RejectReason
 from vaxreg.complaints.selectors import (
@@ -45,8 +44,8 @@ from vaxreg.core.api_schema import (
     errors,
     text_rules,
 )
+from vaxreg.core.refusals import Forbidden
 from vaxreg.corrections.schemas import DoseNumber, PersonChangesIn
-from vaxreg.corrections.services import CorrectionRefused, StaleRecord
 from vaxreg.people.models import mask_id_number
 
 router = Router(tags=["complaints"])
@@ -259,20 +258,8 @@ class FiguresOut(Schema):
     total: FigureRowOut | None
 
 
-def _error(
-    status: int, code: str, message_vi: str, message_en: str, field: str = "", **extra: Any
-) -> HttpResponse:
-    body = {"code": code, "message_vi": message_vi, "message_en": message_en, "field": field, **extra}
-    return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
-
-
-def _forbidden() -> HttpResponse:
-    return _error(
-        403,
-        "forbidden",
-        "Vai trò của bạn không xử lý phản ánh này.",
-        "Your role does not handle this complaint.",
-    )
+def _forbidden() -> Forbidden:
+    return Forbidden("Vai trò của bạn không xử lý phản ánh này.", "Your role does not handle this complaint.")
 
 
 def _staff(request: HttpRequest) -> User:
@@ -359,20 +346,12 @@ def _act(
     action: Callable[[User], Complaint],
     respond: Callable[[User, Complaint], Any] | None = None,
 ) -> Any:
-    """Run one action for a user who may act; refusals become JSON errors."""
+    """Run one action for a user who may act (the services' refusals are answered by the API's handler)."""
     user = _staff(request)
     complaint = access_complaint_by_id(user=user, complaint_id=complaint_id)
     if not services.handlers_may_act(user, complaint):
-        return _forbidden()
-    try:
-        done = action(user)
-    except services.ComplaintChanged as exc:
-        return _error(409, "conflict", exc.message_vi, exc.message_en, exc.field, current=exc.current)
-    except StaleRecord as exc:
-        current = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in exc.current.items()}
-        return _error(409, "stale", exc.message_vi, exc.message_en, exc.field, current=current)
-    except (ComplaintRefused, CorrectionRefused) as exc:
-        return _error(400, "refused", exc.message_vi, exc.message_en, exc.field)
+        raise _forbidden()
+    done = action(user)
     return respond(user, done) if respond else _detail(user, complaint_id)
 
 

@@ -21,10 +21,9 @@ from ninja import Field, Router, Schema
 from pydantic import BeforeValidator, ConfigDict, StringConstraints, ValidationError, WithJsonSchema
 
 from vaxreg.accounts.permissions import public
-from vaxreg.complaints.antiflood import FloodRefused, submission_admit, ticket_issue
+from vaxreg.complaints.antiflood import submission_admit, ticket_issue
 from vaxreg.complaints.attachments import FIELD as ATTACHMENTS_FIELD
 from vaxreg.complaints.attachments import MAX_FILES, complaint_proofs_add, proof_read, proofs_count_check
-from vaxreg.complaints.common import ComplaintRefused
 from vaxreg.complaints.intake import CHANNEL_API, MAX_CLAIMED_DOSES, Intake, citizen_status, complaint_submit
 from vaxreg.complaints.public_views import NOT_FOUND, track_lookup
 from vaxreg.core.api_schema import ErrorOut, JsonNumber, text_rules
@@ -154,13 +153,6 @@ def _error(status: int, code: str, vi: str, en: str, field: str = "", retry_afte
     return response
 
 
-def _refused(exc: ComplaintRefused) -> JsonResponse:
-    if isinstance(exc, FloodRefused):
-        status = 429 if exc.code.startswith("rate_") else 400
-        return _error(status, exc.code, exc.message_vi, exc.message_en, exc.field, exc.retry_after)
-    return _error(422, "refused", exc.message_vi, exc.message_en, exc.field)
-
-
 def _body(request: HttpRequest, schema: type[S]) -> S | JsonResponse:
     try:
         data = json.loads(request.body or b"null")
@@ -233,11 +225,8 @@ def complaint_post(request: HttpRequest) -> HttpResponse:
         ),
         description=body.description,
     )
-    try:
-        submission_admit(ticket=body.ticket, address=address)
-        complaint = complaint_submit(intake=intake, from_public=True, channel=CHANNEL_API)
-    except ComplaintRefused as exc:
-        return _refused(exc)
+    submission_admit(ticket=body.ticket, address=address)
+    complaint = complaint_submit(intake=intake, from_public=True, channel=CHANNEL_API)
     out = {
         "tracking_code": complaint.tracking_code,
         "state": complaint.state,
@@ -301,12 +290,9 @@ def attachments_post(request: HttpRequest, tracking_code: TrackingCode) -> HttpR
     if complaint is None:
         return _not_found(status)
     files = request.FILES.getlist("files") or request.FILES.getlist(ATTACHMENTS_FIELD)
-    try:
-        proofs_count_check(len(files))
-        proofs = [proof_read(f, name=f.name or "", size=f.size) for f in files]
-        rows = complaint_proofs_add(complaint_id=complaint.pk, proofs=proofs)
-    except ComplaintRefused as exc:
-        return _refused(exc)
+    proofs_count_check(len(files))
+    proofs = [proof_read(f, name=f.name or "", size=f.size) for f in files]
+    rows = complaint_proofs_add(complaint_id=complaint.pk, proofs=proofs)
     out = [{"position": r.position, "content_type": r.content_type, "size": r.size} for r in rows]
     return JsonResponse(out, status=201, safe=False)
 

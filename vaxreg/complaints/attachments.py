@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import transaction
 from PIL import Image, UnidentifiedImageError
 
-from vaxreg.complaints.common import ComplaintRefused, complaint_history_write
+from vaxreg.complaints.common import ComplaintInvalid, complaint_history_write
 from vaxreg.complaints.models import Attachment, Complaint
 from vaxreg.core import clock
 
@@ -61,8 +61,8 @@ def _clean_name(name: str) -> str:
     return base.strip()[:200] or "(không tên / unnamed)"
 
 
-def _refused(name: str, vi: str, en: str) -> ComplaintRefused:
-    return ComplaintRefused(f"Tệp «{name}»: {vi}", f"File “{name}”: {en}", field=FIELD)
+def _refused(name: str, vi: str, en: str) -> ComplaintInvalid:
+    return ComplaintInvalid(f"Tệp «{name}»: {vi}", f"File “{name}”: {en}", field=FIELD)
 
 
 def _image_ok(data: bytes, expected: str) -> bool:
@@ -85,7 +85,7 @@ def _image_ok(data: bytes, expected: str) -> bool:
 
 
 def proof_check(*, name: str, data: bytes) -> ProofFile:
-    """The file with its type as its content says; ComplaintRefused (field ``attachments``) otherwise."""
+    """The file with its type as its content says; ComplaintInvalid (field ``attachments``) otherwise."""
     name = _clean_name(name)
     if len(data) > MAX_BYTES:
         raise _refused(name, "lớn hơn 5 MB.", "larger than 5 MB.")
@@ -121,7 +121,7 @@ def proof_read(upload: IO[bytes], *, name: str, size: int | None = None) -> Proo
 
 def proofs_count_check(count: int, *, already: int = 0) -> None:
     if count + already > MAX_FILES:
-        raise ComplaintRefused(
+        raise ComplaintInvalid(
             f"Tối đa {MAX_FILES} tệp cho một phản ánh.",
             f"At most {MAX_FILES} files per complaint.",
             field=FIELD,
@@ -177,13 +177,13 @@ def complaint_proofs_add(*, complaint_id: int, proofs: Sequence[ProofFile]) -> l
     """Add the citizen's files to a complaint sent within the last hour, up to three in all."""
     complaint = Complaint.objects.select_for_update().get(pk=complaint_id)
     if clock.now() - complaint.received_at > ADD_WINDOW:
-        raise ComplaintRefused(
+        raise ComplaintInvalid(
             "Chỉ có thể gửi thêm tệp trong vòng 1 giờ sau khi gửi phản ánh.",
             "Files can be added only within 1 hour of sending the complaint.",
             field=FIELD,
         )
     if not proofs:
-        raise ComplaintRefused("Chưa chọn tệp nào.", "No file was chosen.", field=FIELD)
+        raise ComplaintInvalid("Chưa chọn tệp nào.", "No file was chosen.", field=FIELD)
     positions = list(complaint.attachments.values_list("position", flat=True))
     proofs_count_check(len(proofs), already=len(positions))
     rows = proofs_store(complaint=complaint, proofs=proofs, first_position=max(positions, default=0) + 1)

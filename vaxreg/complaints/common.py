@@ -7,16 +7,19 @@ from vaxreg.complaints.models import Complaint, Notice
 from vaxreg.core import clock
 from vaxreg.core.history import ChangeSource, record_change
 from vaxreg.core.models import SourceType
+from vaxreg.core.refusals import Refusal
 
 ENTITY = "complaint"
 
 
-class ComplaintRefused(Exception):
-    def __init__(self, message_vi: str, message_en: str, *, field: str = "") -> None:
-        super().__init__(message_en)
-        self.message_vi = message_vi
-        self.message_en = message_en
-        self.field = field
+class ComplaintRefused(Refusal):
+    """A complaint action that cannot be done as asked (the handlers' API answers 400)."""
+
+
+class ComplaintInvalid(ComplaintRefused):
+    """What a citizen sent cannot be taken as it is: the public API answers 422, naming the field."""
+
+    status = 422
 
 
 def complaint_history_write(

@@ -17,7 +17,7 @@ from django.dispatch import receiver
 
 from vaxreg.complaints.antiflood import phone_quota_hit
 from vaxreg.complaints.attachments import ProofFile, proofs_count_check, proofs_store
-from vaxreg.complaints.common import ENTITY, ComplaintRefused, complaint_history_write, notice_queue
+from vaxreg.complaints.common import ENTITY, ComplaintInvalid, complaint_history_write, notice_queue
 from vaxreg.complaints.models import OPEN_STATES, Complaint, ComplaintState, Notice, RejectReason
 from vaxreg.core import clock
 from vaxreg.core.cccd import USABLE_ID_KINDS, parse_id_number
@@ -121,7 +121,7 @@ def _short(value: object) -> str:
 def _name(intake: Intake) -> str:
     name = _one_line(intake.full_name)
     if not name or len(name) > MAX_NAME:
-        raise ComplaintRefused(
+        raise ComplaintInvalid(
             f"Họ tên bắt buộc, tối đa {MAX_NAME} ký tự (đã nhập {len(name)} ký tự).",
             f"The full name is required, at most {MAX_NAME} characters (got {len(name)}).",
             field="full_name",
@@ -133,7 +133,7 @@ def _birth_date(raw: str, *, required: bool) -> str:
     text = _one_line(raw)
     if not text:
         if required:
-            raise ComplaintRefused(
+            raise ComplaintInvalid(
                 "Ngày sinh bắt buộc (dd/mm/yyyy, hoặc chỉ năm sinh).",
                 "The birth date is required (dd/mm/yyyy, or just the year).",
                 field="birth_date",
@@ -142,7 +142,7 @@ def _birth_date(raw: str, *, required: bool) -> str:
     try:
         partial = parse_partial_date(text[:40])
     except DateParseError as exc:
-        raise ComplaintRefused(exc.message_vi, exc.message_en, field="birth_date") from exc
+        raise ComplaintInvalid(exc.message_vi, exc.message_en, field="birth_date") from exc
     today = clock.today()
     full = partial.as_date() if partial is not None else None
     if (
@@ -151,7 +151,7 @@ def _birth_date(raw: str, *, required: bool) -> str:
         or partial.year > today.year
         or (full is not None and full > today)
     ):
-        raise ComplaintRefused(
+        raise ComplaintInvalid(
             f"Ngày sinh «{_short(text)}» phải từ năm 1900 đến hôm nay.",
             f"The birth date “{_short(text)}” must be between 1900 and today.",
             field="birth_date",
@@ -161,14 +161,14 @@ def _birth_date(raw: str, *, required: bool) -> str:
 
 def _gender(raw: str, *, required: bool) -> str:
     if not is_recognised_gender(raw):
-        raise ComplaintRefused(
+        raise ComplaintInvalid(
             "Giới tính không hợp lệ: chọn Nam, Nữ hoặc Khác.",
             "Unknown gender: choose male, female or other.",
             field="gender",
         )
     gender = parse_gender(raw)
     if required and not gender:
-        raise ComplaintRefused("Hãy chọn giới tính.", "Choose a gender.", field="gender")
+        raise ComplaintInvalid("Hãy chọn giới tính.", "Choose a gender.", field="gender")
     return gender
 
 
@@ -178,7 +178,7 @@ def _id_number(raw: str) -> str:
         return ""
     parsed = parse_id_number(text[:64])
     if parsed.kind not in USABLE_ID_KINDS:
-        raise ComplaintRefused(
+        raise ComplaintInvalid(
             f"Số giấy tờ «{_short(text)}» không hợp lệ: CCCD 12 chữ số, CMND 9 chữ số hoặc số hộ chiếu.",
             f"ID number “{_short(text)}” is not valid: a 12-digit CCCD, a 9-digit CMND or a passport number.",
             field="id_number",
@@ -189,7 +189,7 @@ def _id_number(raw: str) -> str:
 def _phone(raw: str) -> str:
     national, valid = normalize_phone(_one_line(raw)[:40])
     if not valid:
-        raise ComplaintRefused(
+        raise ComplaintInvalid(
             "Số điện thoại không hợp lệ: 10 chữ số bắt đầu bằng 0 (hoặc +84).",
             "The phone number is not valid: 10 digits starting with 0 (or +84).",
             field="phone",
@@ -197,8 +197,8 @@ def _phone(raw: str) -> str:
     return national
 
 
-def _place_refused(field_name: str, vi: str, en: str) -> ComplaintRefused:
-    return ComplaintRefused(vi, en, field=field_name)
+def _place_refused(field_name: str, vi: str, en: str) -> ComplaintInvalid:
+    return ComplaintInvalid(vi, en, field=field_name)
 
 
 _facilities: dict[str, tuple[float, Facility]] = {}
@@ -308,8 +308,8 @@ def _vaccine_codes(names: set[str]) -> dict[str, str]:
     return {n: keys[fold(n)] for n in names if fold(n) in keys}
 
 
-def _dose_refused(index: int, part: str, vi: str, en: str) -> ComplaintRefused:
-    return ComplaintRefused(
+def _dose_refused(index: int, part: str, vi: str, en: str) -> ComplaintInvalid:
+    return ComplaintInvalid(
         f"Mũi khai báo thứ {index + 1}: {vi}",
         f"Claimed dose {index + 1}: {en}",
         field=f"claimed_doses.{index}.{part}",
@@ -359,7 +359,7 @@ def _claimed_dose(index: int, row: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def _claimed_doses(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     if len(rows) > MAX_CLAIMED_DOSES:
-        raise ComplaintRefused(
+        raise ComplaintInvalid(
             f"Khai báo tối đa {MAX_CLAIMED_DOSES} mũi tiêm.",
             f"At most {MAX_CLAIMED_DOSES} claimed doses.",
             field="claimed_doses",
@@ -382,7 +382,7 @@ def _claimed_doses(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def _description(raw: str) -> str:
     text = _multi_line(raw)
     if len(text) > MAX_DESCRIPTION:
-        raise ComplaintRefused(
+        raise ComplaintInvalid(
             f"Nội dung tối đa {MAX_DESCRIPTION} ký tự (đã nhập {len(text)}).",
             f"The description has at most {MAX_DESCRIPTION} characters (got {len(text)}).",
             field="description",
@@ -391,9 +391,9 @@ def _description(raw: str) -> str:
 
 
 def intake_clean(intake: Intake, *, identity_required: bool = False) -> _Clean:
-    """Check everything the citizen sent; ComplaintRefused naming the first field that is wrong."""
+    """Check everything the citizen sent; ComplaintInvalid naming the first field that is wrong."""
     if not isinstance(intake.category, int) or intake.category not in range(1, 6):
-        raise ComplaintRefused("Hãy chọn loại phản ánh.", "Choose the kind of complaint.", field="category")
+        raise ComplaintInvalid("Hãy chọn loại phản ánh.", "Choose the kind of complaint.", field="category")
     clean = _Clean(
         full_name=_name(intake),
         birth_date=_birth_date(intake.birth_date, required=identity_required),
@@ -434,7 +434,7 @@ def _route(clean: _Clean, person: Person | None) -> _Route:
     if person is None:
         province = named.province_id if named else (clean.province.code if clean.province else None)
         if named is None and province is None:
-            raise ComplaintRefused(
+            raise ComplaintInvalid(
                 "Hãy chọn tỉnh/thành phố nơi tiêm để phản ánh đến đúng nơi xử lý.",
                 "Choose the province where you were vaccinated, so the complaint reaches who handles it.",
                 field="province_code",

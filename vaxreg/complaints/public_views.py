@@ -100,17 +100,18 @@ def complaint_form_view(request: HttpRequest) -> HttpResponse:
             intake=form.to_intake(), proofs=_uploads(request), from_public=True, channel=CHANNEL_WEB
         )
     except FloodRefused as exc:
-        status = 429 if exc.code.startswith("rate_") else 400
-        return _form_page(request, form, status=status, refusal=exc, files_lost=sent_files)
+        return _form_page(request, form, status=exc.status, refusal=exc, files_lost=sent_files)
     except ComplaintRefused as exc:
         form.is_valid()
         place = form.refusal_place(exc.field)
-        message = f"{exc.message_vi} / {exc.message_en}"
+        message = exc.bilingual()
         if place is not None:
             form.add_error(place, message)
         elif exc.field == ATTACHMENTS_FIELD:
             form.errors[ATTACHMENTS_FIELD] = form.error_class([message])
-        return _form_page(request, form, status=422, refusal=None if place else exc, files_lost=sent_files)
+        return _form_page(
+            request, form, status=exc.status, refusal=None if place else exc, files_lost=sent_files
+        )
     request.session[SENT_SESSION_KEY] = complaint.tracking_code
     return redirect("complaints_public:sent")
 

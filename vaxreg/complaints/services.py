@@ -20,7 +20,9 @@ from vaxreg.core import clock
 from vaxreg.core.cccd import USABLE_ID_KINDS, parse_id_number
 from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.models import SourceType
+from vaxreg.core.refusals import StaleVersion
 from vaxreg.core.text import normalize_text
+from vaxreg.core.versioning import version_expect, versioned_update
 from vaxreg.corrections.services import (
     access_change_request,
     access_field_names,
@@ -35,16 +37,18 @@ from vaxreg.places.models import Facility
 TEXT_MAX = 1000
 
 
-class ComplaintChanged(ComplaintRefused):
+class ComplaintChanged(StaleVersion, ComplaintRefused):
     """Someone else acted on the complaint since the handler read it; ``current`` is its state now."""
+
+    code = "conflict"
 
     def __init__(self, complaint: Complaint) -> None:
         super().__init__(
             "Phản ánh vừa được người khác xử lý hoặc thay đổi; hãy tải lại trang để xem.",
             "Someone else has just acted on this complaint; reload the page to see what changed.",
+            current={"state": complaint.state, "version": complaint.version},
             field="version",
         )
-        self.current = {"state": complaint.state, "version": complaint.version}
 
 
 def handlers_may_act(user: Any, complaint: Complaint) -> bool:
@@ -77,8 +81,7 @@ def _for_action(*, actor: User, complaint_id: int, expected_version: int | None)
     )
     if complaint is None or not handlers_may_act(actor, complaint):
         raise ComplaintNotVisible(f"complaint {complaint_id}")
-    if expected_version is not None and complaint.version != expected_version:
-        raise ComplaintChanged(complaint)
+    version_expect(complaint, expected_version, ComplaintChanged)
     if complaint.state not in OPEN_STATES:
         raise ComplaintRefused("Phản ánh đã xử lý xong.", "The complaint is already closed.", field="state")
     return complaint
@@ -95,8 +98,7 @@ def _close(
     complaint.state = state
     complaint.outcome = outcome
     complaint.closed_at = clock.now()
-    complaint.version += 1
-    complaint.save(update_fields=["state", "outcome", "closed_at", "version", *extra])
+    versioned_update(complaint, fields=["state", "outcome", "closed_at", *extra], stale=ComplaintChanged)
     complaint_history_write(complaint, {"state": (old, state)}, actor_id=actor.pk, reason=outcome)
     notice_queue(complaint, Notice.Kind.OUTCOME, f"Kết quả phản ánh {complaint.tracking_code}: {outcome}")
     for joined in Complaint.objects.filter(joined_to=complaint):
@@ -323,8 +325,7 @@ def complaint_defer(
         )
     old_state, old_until = complaint.state, complaint.deferred_until
     complaint.state, complaint.deferred_until = ComplaintState.DEFERRED, until
-    complaint.version += 1
-    complaint.save(update_fields=["state", "deferred_until", "version"])
+    versioned_update(complaint, fields=["state", "deferred_until"], stale=ComplaintChanged)
     complaint_history_write(
         complaint,
         {"state": (old_state, complaint.state), "deferred_until": (old_until, until)},
@@ -361,8 +362,7 @@ def complaint_transfer(
     old = complaint.handler_facility.code if complaint.handler_facility else None
     old_province = complaint.handler_province_id
     complaint.handler_facility, complaint.handler_province_id = target, target.province_id
-    complaint.version += 1
-    complaint.save(update_fields=["handler_facility", "handler_province", "version"])
+    versioned_update(complaint, fields=["handler_facility", "handler_province"], stale=ComplaintChanged)
     Complaint.objects.filter(joined_to=complaint).update(
         handler_facility=target, handler_province_id=target.province_id
     )

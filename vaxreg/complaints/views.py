@@ -18,7 +18,6 @@ from django.views.decorators.http import require_GET, require_POST
 from vaxreg.accounts.models import Role, User
 from vaxreg.accounts.permissions import Capability, requires, user_can
 from vaxreg.complaints import services
-from vaxreg.complaints.common import ComplaintRefused
 from vaxreg.complaints.figures import complaint_figures
 from vaxreg.complaints.forms import (
     ApproveCorrectionForm,
@@ -50,8 +49,10 @@ from vaxreg.complaints.selectors import (
 )
 from vaxreg.complaints.services import NEW_PERSON
 from vaxreg.core import clock
+from vaxreg.core.pages import refusal_form_error
+from vaxreg.core.refusals import Refusal
 from vaxreg.corrections.models import AccessChange, AccessChangeState
-from vaxreg.corrections.services import CorrectionRefused, StaleRecord, access_field_names
+from vaxreg.corrections.services import access_field_names
 from vaxreg.people.models import Person, mask_id_number
 from vaxreg.places.models import Facility
 from vaxreg.vaccinations.models import Vaccine
@@ -70,10 +71,6 @@ def _staff(request: HttpRequest) -> User:
     """The logged-in user; the view's capability was checked by ``@requires``."""
     user: Any = request.user
     return user
-
-
-def _refusal(exc: ComplaintRefused | CorrectionRefused) -> str:
-    return pick(exc.message_vi, exc.message_en)
 
 
 def state_label(state: str) -> str:
@@ -392,15 +389,8 @@ def _act(
     if form.is_valid():
         try:
             done = act(user, complaint, form.cleaned_data)
-        except services.ComplaintChanged as exc:
-            form.add_error(None, _refusal(exc))
-            status = 409
-        except StaleRecord as exc:
-            form.add_error(None, _refusal(exc))
-            status = 409
-        except (ComplaintRefused, CorrectionRefused) as exc:
-            field = exc.field if exc.field in form.fields and exc.field != "version" else None
-            form.add_error(field, _refusal(exc))
+        except Refusal as refusal:
+            status = refusal_form_error(form, refusal)
         else:
             messages.success(request, done)
             return redirect("complaints:complaint", complaint_id=complaint.pk)

@@ -12,6 +12,8 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 
+from vaxreg.core.refusals import Refusal
+
 DATE_FORMAT = "DATE_FORMAT"
 DATE_IMPOSSIBLE = "DATE_IMPOSSIBLE"
 DATE_INCOMPLETE = "DATE_INCOMPLETE"
@@ -32,14 +34,18 @@ _MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-class DateParseError(ValueError):
+class DateParseError(Refusal, ValueError):
+    """A date that cannot be read; ``code`` says why, the messages say it to people."""
+
+    status = 422
+
     def __init__(self, code: str, value: object) -> None:
-        self.code = code
-        self.value = value
         template_vi, template_en = _MESSAGES[code]
-        self.message_vi = template_vi.format(value=value)
-        self.message_en = template_en.format(value=value)
-        super().__init__(f"{code}: {self.message_en}")
+        super().__init__(template_vi.format(value=value), template_en.format(value=value), code=code)
+        self.value = value
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message_en}"
 
 
 @dataclass(frozen=True, slots=True)

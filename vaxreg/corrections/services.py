@@ -21,7 +21,9 @@ from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.messaging import MessageNotSent, message_send
 from vaxreg.core.models import AuditEvent, SourceType
 from vaxreg.core.phones import normalize_phone
+from vaxreg.core.refusals import Refusal, StaleVersion
 from vaxreg.core.text import fold, normalize_text
+from vaxreg.core.versioning import version_expect, versioned_update
 from vaxreg.corrections.hooks import after_correction_run
 from vaxreg.corrections.models import AccessChange, AccessChangeConfirmer, AccessChangeState
 from vaxreg.corrections.selectors import ACCESS_FIELD_NAMES
@@ -43,27 +45,29 @@ PERSON_FIELDS = (
 DOSE_FIELDS = ("vaccine_id", "lot_number", "vaccination_date", "dose_number", "status")
 
 
-class CorrectionRefused(Exception):
+class CorrectionRefused(Refusal):
     """A correction that cannot be made as asked: bad value, missing reason, unknown record."""
 
-    def __init__(self, message_vi: str, message_en: str, *, field: str = "") -> None:
-        super().__init__(message_en)
-        self.message_vi = message_vi
-        self.message_en = message_en
-        self.field = field
 
-
-class StaleRecord(CorrectionRefused):
+class StaleRecord(StaleVersion, CorrectionRefused):
     """Someone else changed the record since the user read it; ``current`` holds what is stored now."""
 
     def __init__(self, *, entity: str, entity_id: int, current: dict[str, Any]) -> None:
         super().__init__(
             "Bản ghi vừa được người khác sửa; hãy xem giá trị mới rồi sửa lại nếu vẫn cần.",
             "Someone else has just changed this record; look at the new values and correct again if still needed.",
+            current=current,
         )
         self.entity = entity
         self.entity_id = entity_id
-        self.current = current
+
+
+def _person_stale(person: Person) -> StaleRecord:
+    return StaleRecord(entity=PERSON_ENTITY, entity_id=person.pk, current=_person_current(person))
+
+
+def _dose_stale(dose: Dose) -> StaleRecord:
+    return StaleRecord(entity=DOSE_ENTITY, entity_id=dose.pk, current=_dose_current(dose))
 
 
 @dataclass(frozen=True)
@@ -166,8 +170,7 @@ def _person_locked(*, person_id: int, fields: Any, allowed: tuple[str, ...], ver
     person = Person.objects.select_for_update().filter(pk=person_id).first()
     if person is None:
         raise CorrectionRefused("Không tìm thấy người này.", "This person does not exist.")
-    if version is not None and person.version != version:
-        raise StaleRecord(entity=PERSON_ENTITY, entity_id=person.pk, current=_person_current(person))
+    version_expect(person, version, _person_stale)
     return person
 
 
@@ -183,6 +186,10 @@ def _person_values_after(person: Person, changes: Mapping[str, Any]) -> dict[str
 
 def _person_current(person: Person) -> dict[str, Any]:
     return {f: getattr(person, f) for f in PERSON_FIELDS} | {"version": person.version}
+
+
+def _dose_current(dose: Dose) -> dict[str, Any]:
+    return {f: getattr(dose, f) for f in DOSE_FIELDS} | {"version": dose.version}
 
 
 @transaction.atomic
@@ -214,7 +221,7 @@ def person_correct(
     now = clock.now()
     for field, (_, new) in changed.items():
         setattr(person, field, new)
-    update_fields = [*changed, "updated_at", "version"]
+    update_fields = [*changed, "updated_at"]
     if "full_name" in changed:
         person.name_key = fold(person.full_name)
         update_fields.append("name_key")
@@ -225,27 +232,19 @@ def person_correct(
         person.birth_date_raw = ""
         update_fields.append("birth_date_raw")
     person.updated_at = now
-    person.version += 1
-    # The version test in the WHERE clause is what makes a concurrent second writer fail, whatever the
-    # isolation level or database.
-    written = Person.objects.filter(pk=person.pk, version=expected_version).update(
-        **{f: getattr(person, f) for f in update_fields}
-    )
-    if written != 1:
-        raise StaleRecord(
-            entity=PERSON_ENTITY,
-            entity_id=person.pk,
-            current=_person_current(Person.objects.get(pk=person.pk)),
-        )
-    record_change(
-        entity=PERSON_ENTITY,
-        entity_id=person.pk,
-        changes=changed,
-        source=ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id),
-    )
-    check = quality_check_persons(person_ids=[person.pk])
-    after_correction_run(person_id=person.pk, actor_id=actor_id)
-    return CorrectionResult(changed=changed, version=person.version, check=check)
+    versioned_update(person, fields=update_fields, stale=_person_stale, expected_version=expected_version)
+    source = ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id)
+    return _corrected(PERSON_ENTITY, person, person_id=person.pk, changed=changed, source=source)
+
+
+def _corrected(
+    entity: str, record: Person | Dose, *, person_id: int, changed: dict[str, Any], source: ChangeSource
+) -> CorrectionResult:
+    """After a correction is written: its history, then the rules for the person, in the same transaction."""
+    record_change(entity=entity, entity_id=record.pk, changes=changed, source=source)
+    check = quality_check_persons(person_ids=[person_id])
+    after_correction_run(person_id=person_id, actor_id=source.actor_id)
+    return CorrectionResult(changed=changed, version=record.version, check=check)
 
 
 @transaction.atomic
@@ -355,9 +354,7 @@ def dose_correct(
     dose = Dose.objects.select_for_update().filter(pk=dose_id).first()
     if dose is None:
         raise CorrectionRefused("Không tìm thấy mũi tiêm này.", "This dose does not exist.")
-    current = {f: getattr(dose, f) for f in DOSE_FIELDS} | {"version": dose.version}
-    if dose.version != expected_version:
-        raise StaleRecord(entity=DOSE_ENTITY, entity_id=dose.pk, current=current)
+    version_expect(dose, expected_version, _dose_stale)
     changed = {}
     for field, value in changes.items():
         new = _clean_dose_value(field, value)
@@ -365,20 +362,14 @@ def dose_correct(
             changed[field] = (getattr(dose, field), new)
     if not changed:
         return CorrectionResult(changed={}, version=dose.version, check=CheckResult())
-    written = Dose.objects.filter(pk=dose.pk, version=expected_version).update(
-        **{f: new for f, (_, new) in changed.items()}, updated_at=clock.now(), version=expected_version + 1
+    for field, (_, new) in changed.items():
+        setattr(dose, field, new)
+    dose.updated_at = clock.now()
+    versioned_update(
+        dose, fields=[*changed, "updated_at"], stale=_dose_stale, expected_version=expected_version
     )
-    if written != 1:
-        raise StaleRecord(entity=DOSE_ENTITY, entity_id=dose.pk, current=current)
-    record_change(
-        entity=DOSE_ENTITY,
-        entity_id=dose.pk,
-        changes=changed,
-        source=ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id),
-    )
-    check = quality_check_persons(person_ids=[dose.person_id])
-    after_correction_run(person_id=dose.person_id, actor_id=actor_id)
-    return CorrectionResult(changed=changed, version=expected_version + 1, check=check)
+    source = ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id)
+    return _corrected(DOSE_ENTITY, dose, person_id=dose.person_id, changed=changed, source=source)
 
 
 @transaction.atomic

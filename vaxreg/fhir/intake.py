@@ -33,6 +33,7 @@ from fhir.resources.R4B.patient import Patient
 from vaxreg.core import clock
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.models import AuditEvent
+from vaxreg.core.refusals import Refusal
 from vaxreg.fhir.mapping import (
     EU_PRODUCT_SYSTEM,
     EU_TEMP_PRODUCT_SYSTEM,
@@ -82,10 +83,15 @@ class BundleResult:
     body: dict[str, Any]
 
 
-class BundleRefused(Exception):
+class BundleRefused(Refusal):
+    """A Bundle refused whole: ``issues`` become its OperationOutcome, ``status`` its HTTP status."""
+
+    code = "bundle_refused"
+
     def __init__(self, http_status: int, issues: list[Issue], *, unread: bool = False) -> None:
-        super().__init__(f"{len(issues)} issue(s)")
-        self.http_status = http_status
+        super().__init__(
+            " ".join(i.message_vi for i in issues), " ".join(i.message_en for i in issues), status=http_status
+        )
         self.issues = issues
         self.unread = unread  # refused before it could be read as a Bundle
 
@@ -122,7 +128,7 @@ def bundle_submission_refuse(
     outcome = operation_outcome(refused.issues)
     if submission is not None:
         submission.status = BundleSubmission.Status.REFUSED
-        submission.http_status = refused.http_status
+        submission.http_status = refused.status
         submission.outcome = outcome
         submission.save(update_fields=["status", "http_status", "outcome"])
     if refused.unread:
@@ -135,11 +141,11 @@ def bundle_submission_refuse(
                 "token_id": token.pk,
                 "token_prefix": token.prefix,
                 "facility": token.facility.code,
-                "http_status": refused.http_status,
+                "http_status": refused.status,
                 "codes": [issue.code for issue in refused.issues],
             },
         )
-    return BundleResult(http_status=refused.http_status, body=outcome)
+    return BundleResult(http_status=refused.status, body=outcome)
 
 
 @transaction.atomic

@@ -17,6 +17,7 @@ from vaxreg.core import clock
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.jurisdiction import Jurisdiction, Scope
 from vaxreg.core.models import AuditEvent
+from vaxreg.core.refusals import Refusal
 from vaxreg.fhir.models import ApiToken
 from vaxreg.places.models import Facility
 
@@ -26,11 +27,8 @@ SECRET_PREFIX = "vxr"
 LAST_USED_PRECISION = dt.timedelta(minutes=1)
 
 
-class ApiTokenError(Exception):
-    def __init__(self, message_vi: str, message_en: str) -> None:
-        super().__init__(message_en)
-        self.message_vi = message_vi
-        self.message_en = message_en
+class ApiTokenError(Refusal):
+    """A token that cannot be created or revoked as asked."""
 
 
 def _sha256(secret: str) -> str:

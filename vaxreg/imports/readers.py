@@ -19,6 +19,7 @@ from typing import IO, NamedTuple
 
 from django.conf import settings
 
+from vaxreg.core.refusals import Refusal
 from vaxreg.imports.headers import HeaderMatch, match_headers
 
 MAX_FIELD_CHARS = 1_000_000
@@ -32,14 +33,13 @@ csv.field_size_limit(MAX_FIELD_CHARS)
 CellValue = str | float | int | bool | dt.date | dt.datetime | dt.time | None
 
 
-class FileRefused(Exception):
+class FileRefused(Refusal):
     """The whole file cannot be read as a dose list; nothing of it is stored."""
 
+    status = 422
+
     def __init__(self, code: str, message_vi: str, message_en: str) -> None:
-        super().__init__(message_en)
-        self.code = code
-        self.message_vi = message_vi
-        self.message_en = message_en
+        super().__init__(message_vi, message_en, code=code)
 
 
 class SourceRow(NamedTuple):

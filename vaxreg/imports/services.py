@@ -19,6 +19,7 @@ from vaxreg.core import clock
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.locks import process_lock
 from vaxreg.core.models import AuditEvent
+from vaxreg.core.refusals import Forbidden, Refusal
 from vaxreg.core.task_results import task_result_interrupted_close, task_results_running
 from vaxreg.core.text import spreadsheet_safe
 from vaxreg.imports.headers import COLUMNS_BY_FIELD
@@ -35,17 +36,17 @@ from vaxreg.vaccinations.selectors import vaccine_alias_map
 PROGRESS_EVERY_SECONDS = 1.0
 
 
-class ImportRefused(Exception):
+class ImportRefused(Refusal):
     """The request to import cannot be accepted (a facility user naming another facility, an unknown code)."""
 
-    def __init__(self, message_vi: str, message_en: str) -> None:
-        super().__init__(message_en)
-        self.message_vi = message_vi
-        self.message_en = message_en
+    code = "import_refused"
 
 
-class ImportForbidden(ImportRefused):
+class ImportForbidden(Forbidden, ImportRefused):
     """The user's role or unit may not import this file (another facility's, another province's)."""
+
+
+FACILITY_FIELD = "facility_code"  # what a refused request to import names: the facility asked for
 
 
 def _uploads_dir() -> Path:
@@ -63,6 +64,7 @@ def _allowed_facility_code(*, user: User | None, facility_code: str | None) -> s
             raise ImportForbidden(
                 f"Tài khoản cơ sở chỉ được nhập dữ liệu của cơ sở mình ({own}).",
                 f"A facility account may only import the rows of its own facility ({own}).",
+                field=FACILITY_FIELD,
             )
         return own
     return facility_code.strip() if facility_code else None
@@ -88,6 +90,7 @@ def import_batch_create(
             raise ImportRefused(
                 f"Mã cơ sở tiêm “{code}” không có trong danh mục.",
                 f"The facility code “{code}” is not in the facility list.",
+                field=FACILITY_FIELD,
             )
         if (
             uploaded_by is not None
@@ -97,6 +100,7 @@ def import_batch_create(
             raise ImportForbidden(
                 f"Cơ sở “{code}” không thuộc tỉnh/thành phố của bạn.",
                 f"Facility “{code}” is outside your province.",
+                field=FACILITY_FIELD,
             )
         facility_id = ref.id
     if path is None:
@@ -271,7 +275,7 @@ def _import_batch_run_locked(
 def _import_batch_refused(batch: ImportBatch, refused: FileRefused) -> ImportBatch:
     """The file cannot be read as a dose list: the batch says why, and its file stays stored."""
     batch.status = ImportBatch.Status.REFUSED
-    batch.message = f"{refused.message_vi}\n{refused.message_en}"
+    batch.message = refused.bilingual("\n")
     batch.finished_at = clock.now()
     batch.save(update_fields=["status", "message", "finished_at"])
     return batch

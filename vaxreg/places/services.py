@@ -14,6 +14,7 @@ from django.db import models, transaction
 
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.models import AuditEvent
+from vaxreg.core.refusals import Refusal
 from vaxreg.core.text import fold, normalize_text
 from vaxreg.places import selectors, sources
 from vaxreg.places.models import (
@@ -203,10 +204,8 @@ _CODE_MAX = Facility._meta.get_field("code").max_length or 32
 _NAME_MAX = Facility._meta.get_field("name").max_length or 200
 
 
-class _RowRejected(Exception):
-    def __init__(self, message_vi: str, message_en: str) -> None:
-        super().__init__(message_en)
-        self.messages = (message_vi, message_en)
+class _RowRejected(Refusal):
+    """One row of a facility file is refused (the others load); the reason names what is wrong with it."""
 
 
 def _facility_row_commune(
@@ -265,7 +264,9 @@ def facility_upsert_many(*, rows: Iterable[FacilityInput]) -> FacilityUpsertResu
         try:
             commune_code = _facility_row_commune(row, commune_codes, seen)
         except _RowRejected as rejected:
-            result.errors.append(FacilityRowError(row.row_number, row.code, *rejected.messages))
+            result.errors.append(
+                FacilityRowError(row.row_number, row.code, rejected.message_vi, rejected.message_en)
+            )
             continue
         seen.add(row.code.upper())
         wanted[row.code] = {
@@ -293,8 +294,11 @@ def facility_upsert_many(*, rows: Iterable[FacilityInput]) -> FacilityUpsertResu
     return result
 
 
-class FacilityFileError(ValueError):
+class FacilityFileError(Refusal, ValueError):
     """The file as a whole cannot be read (not a row: the header or the encoding)."""
+
+    def __str__(self) -> str:
+        return self.bilingual()
 
 
 _REQUIRED_COLUMNS = ("code", "name", "commune_code")
@@ -306,13 +310,13 @@ def facilities_load_csv(*, path: Path) -> FacilityUpsertResult:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FacilityFileError(
-            f"Tệp không phải UTF-8 (byte {exc.start}) / The file is not UTF-8 (byte {exc.start})"
+            f"Tệp không phải UTF-8 (byte {exc.start})", f"The file is not UTF-8 (byte {exc.start})"
         ) from exc
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [fold(h).replace(" ", "_") for h in next(reader, [])]
     missing = [c for c in _REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise FacilityFileError(f"Thiếu cột / Missing columns: {', '.join(missing)}")
+        raise FacilityFileError(f"Thiếu cột: {', '.join(missing)}", f"Missing columns: {', '.join(missing)}")
     index = {c: header.index(c) for c in _REQUIRED_COLUMNS}
 
     def inputs() -> Iterable[FacilityInput]:

@@ -10,14 +10,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vaxreg.core.refusals import Refusal
 from vaxreg.synth.defects import DefectRates
 from vaxreg.synth.generator import BLOCK_PERSONS, MAX_BLOCKS, DoseFileGenerator, SynthPlace, SynthRow
 from vaxreg.synth.selectors import synth_place_get
 from vaxreg.synth.writers import TruthSink, row_sink_open
 
 
-class SynthError(ValueError):
+class SynthError(Refusal, ValueError):
     """The file cannot be generated; the message is in Vietnamese and English."""
+
+    def __str__(self) -> str:
+        return self.bilingual()
 
 
 @dataclass(frozen=True)
@@ -143,25 +147,27 @@ def synth_write(
     out = Path(out)
     if out.suffix.lower() not in (".csv", ".xlsx"):
         raise SynthError(
-            f"Tệp ra phải là .csv hoặc .xlsx / The output file must be .csv or .xlsx: {out.name}"
+            f"Tệp ra phải là .csv hoặc .xlsx: {out.name}",
+            f"The output file must be .csv or .xlsx: {out.name}",
         )
     if not 0 <= persons <= BLOCK_PERSONS * MAX_BLOCKS:
         raise SynthError(
-            f"Số người phải từ 0 đến {BLOCK_PERSONS * MAX_BLOCKS} / "
-            f"The number of persons must be within 0–{BLOCK_PERSONS * MAX_BLOCKS}"
+            f"Số người phải từ 0 đến {BLOCK_PERSONS * MAX_BLOCKS}",
+            f"The number of persons must be within 0–{BLOCK_PERSONS * MAX_BLOCKS}",
         )
     truth_out = Path(truth_out) if truth_out is not None else truth_path_default(out)
     place = synth_place_get(province_code)
     if not place.communes:
         raise SynthError(
-            f"Tỉnh {province_code} chưa có xã nào: hãy chạy `vaxreg reference load`. / "
-            f"Province {province_code} has no communes: run `vaxreg reference load`."
+            f"Tỉnh {province_code} chưa có xã nào: hãy chạy `vaxreg reference load`.",
+            f"Province {province_code} has no communes: run `vaxreg reference load`.",
         )
     if not place.facilities:
         raise SynthError(
             f"Tỉnh {province_code} chưa có cơ sở tiêm: hãy chạy `vaxreg reference load` rồi `vaxreg facilities load "
-            f"FILE.csv`, hoặc thêm --create-facilities. / Province {province_code} has no facilities: run "
-            "`vaxreg reference load` and `vaxreg facilities load FILE.csv`, or pass --create-facilities."
+            f"FILE.csv`, hoặc thêm --create-facilities.",
+            f"Province {province_code} has no facilities: run "
+            "`vaxreg reference load` and `vaxreg facilities load FILE.csv`, or pass --create-facilities.",
         )
     as_csv = out.suffix.lower() == ".csv"
     tasks = [

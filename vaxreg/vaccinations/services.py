@@ -11,6 +11,7 @@ from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.core import clock
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.models import AuditEvent
+from vaxreg.core.refusals import Refusal
 from vaxreg.places.services import SyncCount, reference_load_audit, table_sync
 from vaxreg.vaccinations.catalogue import alias_key
 from vaxreg.vaccinations.models import CatalogueParameter, DaySignOff, Dose, Vaccine, VaccineAlias
@@ -66,11 +67,8 @@ def catalogue_load(*, path: Path = CATALOGUE_JSON) -> dict[str, SyncCount]:
     return counts
 
 
-class SignOffRefused(Exception):
-    def __init__(self, message_vi: str, message_en: str) -> None:
-        super().__init__(message_en)
-        self.message_vi = message_vi
-        self.message_en = message_en
+class SignOffRefused(Refusal):
+    """A day that cannot be signed off (not the facility's, in the future, already signed off)."""
 
 
 @transaction.atomic

@@ -1,16 +1,17 @@
 """Verification cases over REST: the worklist, a case, and every action of the station and the police.
 
-Reads go through the same scoped selectors as the pages; each write calls one service. Errors are JSON with
-a code and the message in Vietnamese and English: 404 outside the user's unit, 403 for a role that may not
-act, 409 when someone else changed the record first (with the stored values), 400 for a refused action.
+Reads go through the same scoped selectors as the pages; each write calls one service, whose refusals the
+API answers as JSON with a code and the message in Vietnamese and English: 404 outside the user's unit, 403
+for a role that may not act, 409 when someone else changed the case or the record first (with the stored
+values), 400 for a refused action.
 """
 
 import datetime as dt
 from typing import Annotated
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI, Query, Router, Schema
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
 from pydantic import ConfigDict, Field
 
 from vaxreg.accounts.permissions import Capability, operation_requires
@@ -20,12 +21,10 @@ from vaxreg.core.api_schema import (
     OneOf,
     QueryIn,
     RecordId,
-    error_response,
     errors,
     text_rules,
 )
 from vaxreg.corrections.schemas import DoseChangesIn, IdentityIn, PersonChangesIn
-from vaxreg.corrections.services import CorrectionRefused, StaleRecord
 from vaxreg.quality.models import Finding
 from vaxreg.verification import services
 from vaxreg.verification.models import CaseState, ContactChannel, ContactOutcome, VerificationCase
@@ -176,45 +175,6 @@ class AssignIn(ActionIn):
 
 class AssignOut(Schema):
     assigned: int
-
-
-def error_handlers_install(api: NinjaAPI) -> None:
-    """Refusals of the case and correction services as JSON: 409 stale, 403 forbidden, 400 refused."""
-
-    def refused(request: HttpRequest, exc: Exception) -> HttpResponse:
-        return _refused(api, request, exc)
-
-    for exception in (StaleRecord, CorrectionRefused, services.CaseActionRefused):
-        api.add_exception_handler(exception, refused)  # type: ignore[arg-type]
-
-
-def _refused(api: NinjaAPI, request: HttpRequest, exc: Exception) -> HttpResponse:
-    if isinstance(exc, StaleRecord):
-        current = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in exc.current.items()}
-        return error_response(
-            api,
-            request,
-            status=409,
-            code="stale",
-            message_vi=exc.message_vi,
-            message_en=exc.message_en,
-            current=current,
-        )
-    if isinstance(exc, services.CaseActionForbidden):
-        return error_response(
-            api, request, status=403, code="forbidden", message_vi=exc.message_vi, message_en=exc.message_en
-        )
-    assert isinstance(exc, services.CaseActionRefused | CorrectionRefused)
-    extra = {"field": exc.field} if isinstance(exc, CorrectionRefused) and exc.field else {}
-    return error_response(
-        api,
-        request,
-        status=400,
-        code="refused",
-        message_vi=exc.message_vi,
-        message_en=exc.message_en,
-        **extra,
-    )
 
 
 def _detail(request: HttpRequest, case_id: int) -> CaseDetailOut:

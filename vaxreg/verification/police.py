@@ -32,6 +32,7 @@ from vaxreg.core.dates import DateParseError, PartialDate, parse_partial_date
 from vaxreg.core.genders import is_recognised_gender, parse_gender
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.models import AuditEvent, ChangeRecord, SourceType
+from vaxreg.core.refusals import Refusal
 from vaxreg.core.text import normalize_text, spreadsheet_safe
 from vaxreg.corrections.services import CorrectionRefused
 from vaxreg.imports.headers import header_key
@@ -208,11 +209,8 @@ class CommuneNotVisible(Http404):
     """The commune does not exist or lies outside the user's unit: both look the same."""
 
 
-class PoliceExportRefused(Exception):
-    def __init__(self, message_vi: str, message_en: str) -> None:
-        super().__init__(message_en)
-        self.message_vi = message_vi
-        self.message_en = message_en
+class PoliceExportRefused(Refusal):
+    """The police list cannot be exported as asked (no commune chosen)."""
 
 
 def can_export(user: Any) -> bool:

@@ -8,15 +8,14 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from vaxreg.accounts.models import Role
 from vaxreg.accounts.permissions import Capability, requires, user_can
 from vaxreg.core.cccd import IdKind, parse_id_number
 from vaxreg.core.dates import DateParseError, PartialDate, parse_partial_date
-from vaxreg.corrections.services import CorrectionRefused
-from vaxreg.imports.readers import FileRefused
+from vaxreg.core.pages import refusal_form_error, refusal_message
+from vaxreg.core.refusals import Refusal
 from vaxreg.people.models import mask_id_number
 from vaxreg.verification.models import CaseState
 from vaxreg.verification.police import (
@@ -35,23 +34,17 @@ from vaxreg.verification.police import (
 )
 from vaxreg.verification.registry import (
     HttpRegistryClient,
-    RegistryUnavailable,
     case_registry_check,
     registry_configured,
 )
 from vaxreg.verification.selectors import access_case_by_id, case_full_id_number
-from vaxreg.verification.services import CaseActionRefused, case_police_result
+from vaxreg.verification.services import case_police_result
 
 CASES_PER_PAGE = 100
 MAX_RESULT_FILE_BYTES = 20 * 1024 * 1024
 REJECTED_SHOWN = 500
 _SESSION_REPORTS = "police_import_reports"  # the report tokens this session may download
 _REPORTS_KEPT = 20
-
-
-def _say(exc: Any) -> str:
-    """A bilingual refusal in the page's language."""
-    return exc.message_en if (get_language() or "").startswith("en") else exc.message_vi
 
 
 RESULT_CHOICES = [
@@ -86,7 +79,7 @@ class PoliceResultForm(forms.Form):
         try:
             return parse_partial_date(self.cleaned_data["birth_date"])
         except DateParseError as exc:
-            raise forms.ValidationError(f"{exc.message_vi} / {exc.message_en}") from exc
+            raise forms.ValidationError(exc.bilingual()) from exc
 
     def clean_id_number(self) -> str:
         text = self.cleaned_data["id_number"]
@@ -175,8 +168,8 @@ def police_case(request: HttpRequest, case_id: int) -> HttpResponse:
                     verified=form.verified(),
                     note=form.cleaned_data["note"],
                 )
-            except (CaseActionRefused, CorrectionRefused) as exc:
-                form.add_error(None, _say(exc))
+            except Refusal as refusal:
+                refusal_form_error(form, refusal, on_field=False)
             else:
                 vi, _, en = CaseState(case.state).label.partition(" / ")
                 messages.success(
@@ -241,8 +234,8 @@ def _verified_shown(identity: dict[str, Any]) -> list[tuple[str, Any]]:
 def _registry_check(request: HttpRequest, case_id: int) -> HttpResponse:
     try:
         case = case_registry_check(actor=request.user, case_id=case_id, client=HttpRegistryClient())  # type: ignore[arg-type]
-    except (RegistryUnavailable, CaseActionRefused, CorrectionRefused) as exc:
-        messages.error(request, _say(exc))
+    except Refusal as refusal:
+        refusal_message(request, refusal)
         return redirect("verification:police_case", case_id=case_id)
     vi, _, en = CaseState(case.state).label.partition(" / ")
     messages.success(
@@ -259,9 +252,7 @@ def police_export(request: HttpRequest) -> HttpResponse:
     try:
         content, filename = police_cases_export(actor=request.user, commune_code=request.GET.get("commune"))  # type: ignore[arg-type]
     except PoliceExportRefused as exc:
-        return HttpResponseBadRequest(
-            f"{exc.message_vi}\n{exc.message_en}", content_type="text/plain; charset=utf-8"
-        )
+        return HttpResponseBadRequest(exc.bilingual("\n"), content_type="text/plain; charset=utf-8")
     response = HttpResponse(
         content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
@@ -280,8 +271,8 @@ def police_import(request: HttpRequest) -> HttpResponse:
         upload = form.cleaned_data["file"]
         try:
             report = police_results_import(actor=user, file_name=upload.name, content=upload.read())
-        except (FileRefused, CaseActionRefused) as exc:
-            form.add_error("file", _say(exc))
+        except Refusal as refusal:
+            form.add_error("file", refusal.message())
         else:
             token = police_import_report_store(report)
             request.session[_SESSION_REPORTS] = [*request.session.get(_SESSION_REPORTS, []), token][

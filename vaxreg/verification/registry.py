@@ -29,6 +29,7 @@ from django.conf import settings
 
 from vaxreg.accounts.models import User
 from vaxreg.accounts.permissions import Capability, user_can
+from vaxreg.core.refusals import Refusal
 from vaxreg.core.text import normalize_text
 from vaxreg.people.models import Person
 from vaxreg.verification.models import CaseState, VerificationCase
@@ -62,13 +63,11 @@ class RegistryAnswer:
         return {name: value for name, value in fields.items() if value not in (None, "")}
 
 
-class RegistryUnavailable(Exception):
+class RegistryUnavailable(Refusal):
     """The register could not be asked, or its answer could not be understood; said in both languages."""
 
-    def __init__(self, message_vi: str, message_en: str) -> None:
-        super().__init__(message_en)
-        self.message_vi = message_vi
-        self.message_en = message_en
+    code = "registry_unavailable"
+    status = 503
 
 
 class RegistryClient(Protocol):

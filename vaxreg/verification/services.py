@@ -8,8 +8,9 @@ States::
     in_progress → escalated → matched | not_found → resolved | unverifiable
 """
 
+import functools
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,9 @@ from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.core import clock
 from vaxreg.core.history import ChangeSource, change_records_build, record_change, record_changes_bulk
 from vaxreg.core.models import SourceType
+from vaxreg.core.refusals import Forbidden, Refusal, StaleVersion
 from vaxreg.core.text import normalize_text
+from vaxreg.core.versioning import version_expect, versioned_update
 from vaxreg.corrections.services import CorrectionRefused, CorrectionResult, dose_correct, person_correct
 from vaxreg.people.models import Person, VerificationState
 from vaxreg.places.models import Commune
@@ -54,17 +57,23 @@ VERIFIED_FIELDS = ("full_name", "birth_year", "birth_month", "birth_day", "gende
 MIN_JUSTIFICATION = 10
 
 
-class CaseActionRefused(Exception):
+class CaseActionRefused(Refusal):
     """The action does not fit the case's state, or the user's role; said in both languages."""
 
-    def __init__(self, message_vi: str, message_en: str) -> None:
-        super().__init__(message_en)
-        self.message_vi = message_vi
-        self.message_en = message_en
 
-
-class CaseActionForbidden(CaseActionRefused):
+class CaseActionForbidden(Forbidden, CaseActionRefused):
     """The user's role or unit may not do this to the case (the API answers 403)."""
+
+
+class CaseChanged(StaleVersion, CaseActionRefused):
+    """Someone else updated the case since the user read it; ``current`` is its state and version now."""
+
+    def __init__(self, case: VerificationCase) -> None:
+        super().__init__(
+            "Hồ sơ vừa được người khác cập nhật; hãy tải lại trang.",
+            "Someone else has just updated this case; reload the page.",
+            current={"state": case.state, "version": case.version},
+        )
 
 
 def _label(state: str) -> str:
@@ -94,15 +103,14 @@ def _move(
     old = case.state
     case.state = to
     case.updated_at = now
-    case.version += 1
-    fields = ["state", "updated_at", "version", *extra]
+    fields = ["state", "updated_at", *extra]
     if to == CaseState.ESCALATED:
         case.escalated_at = now
         fields.append("escalated_at")
     if to in (CaseState.RESOLVED, CaseState.UNVERIFIABLE):
         case.closed_at = now
         fields.append("closed_at")
-    case.save(update_fields=fields)
+    versioned_update(case, fields=fields, stale=CaseChanged)
     _history(case, {"state": (old, to)}, actor_id=actor_id, reason=reason)
 
 
@@ -254,14 +262,6 @@ def _require_station(user: User, case: VerificationCase) -> None:
         )
 
 
-def _require_version(case: VerificationCase, expected_version: int | None) -> None:
-    if expected_version is not None and expected_version != case.version:
-        raise CaseActionRefused(
-            "Hồ sơ vừa được người khác cập nhật; hãy tải lại trang.",
-            "Someone else has just updated this case; reload the page.",
-        )
-
-
 def _active_station_case(*, actor: User, case_id: int) -> VerificationCase:
     """The case, locked, if the actor's station works it and it is still open."""
     case = access_case_by_id(user=actor, case_id=case_id, for_update=True)
@@ -300,8 +300,7 @@ def cases_assign(*, actor: User, case_ids: Iterable[int], assignee_id: int | Non
         old = case.assigned_to.username if case.assigned_to else None
         case.assigned_to = assignee
         case.updated_at = clock.now()
-        case.version += 1
-        case.save(update_fields=["assigned_to", "updated_at", "version"])
+        versioned_update(case, fields=["assigned_to", "updated_at"], stale=CaseChanged)
         _history(
             case,
             {"assigned_to": (old, assignee.username if assignee else None)},
@@ -340,13 +339,6 @@ def contact_attempt_log(
     return attempt
 
 
-def _after_correction(case: VerificationCase, *, actor: User, changed: bool) -> None:
-    if not changed:
-        return
-    _start_if_open(case, actor=actor, reason="Sửa thông tin / correcting")
-    _refresh_codes(case)
-
-
 def _refresh_codes(case: VerificationCase) -> None:
     codes = _blocking_codes([case.person_id]).get(case.person_id, [])
     if codes != case.codes:
@@ -360,8 +352,25 @@ def case_person_correct(
 ) -> CorrectionResult:
     """Correct the case's person in place (the correction service, with the case as source)."""
     case = _active_station_case(actor=actor, case_id=case_id)
-    result = person_correct(
-        person_id=case.person_id,
+    return _case_correct(
+        case,
+        actor,
+        functools.partial(person_correct, person_id=case.person_id),
+        expected_version,
+        changes,
+        reason,
+    )
+
+
+def _case_correct(
+    case: VerificationCase,
+    actor: User,
+    correct: Callable[..., CorrectionResult],
+    expected_version: int,
+    changes: Mapping[str, Any],
+    reason: str,
+) -> CorrectionResult:
+    result = correct(
         expected_version=expected_version,
         changes=changes,
         reason=reason,
@@ -369,7 +378,9 @@ def case_person_correct(
         source_type=SourceType.CASE,
         source_id=str(case.pk),
     )
-    _after_correction(case, actor=actor, changed=bool(result.changed))
+    if result.changed:
+        _start_if_open(case, actor=actor, reason="Sửa thông tin / correcting")
+        _refresh_codes(case)
     return result
 
 
@@ -380,17 +391,9 @@ def case_dose_correct(
     case = _active_station_case(actor=actor, case_id=case_id)
     if not Dose.objects.filter(pk=dose_id, person_id=case.person_id).exists():
         raise CorrectionRefused("Mũi tiêm không thuộc người này.", "The dose is not this person's.")
-    result = dose_correct(
-        dose_id=dose_id,
-        expected_version=expected_version,
-        changes=changes,
-        reason=reason,
-        actor_id=actor.pk,
-        source_type=SourceType.CASE,
-        source_id=str(case.pk),
+    return _case_correct(
+        case, actor, functools.partial(dose_correct, dose_id=dose_id), expected_version, changes, reason
     )
-    _after_correction(case, actor=actor, changed=bool(result.changed))
-    return result
 
 
 @transaction.atomic
@@ -400,7 +403,7 @@ def case_escalate(
     """Hand the case to the commune police (the person cannot be reached, or the identity needs the register)."""
     case = access_case_by_id(user=actor, case_id=case_id, for_update=True)
     _require_station(actor, case)
-    _require_version(case, expected_version)
+    version_expect(case, expected_version, CaseChanged)
     text = normalize_text(reason)
     if len(text) < 3:
         raise CaseActionRefused("Cần ghi lý do chuyển công an.", "Say why the case goes to the police.")
@@ -415,7 +418,7 @@ def case_resolve(
     """Close the case as done: no blocking finding may be left, unless a written justification says why."""
     case = access_case_by_id(user=actor, case_id=case_id, for_update=True)
     _require_station(actor, case)
-    _require_version(case, expected_version)
+    version_expect(case, expected_version, CaseChanged)
     left = _blocking_codes([case.person_id]).get(case.person_id, [])
     text = normalize_text(justification)
     if left and len(text) < MIN_JUSTIFICATION:

@@ -20,7 +20,9 @@ from django.views.decorators.http import require_GET, require_POST
 from vaxreg.accounts.models import Role, User
 from vaxreg.accounts.permissions import Capability, requires, user_can
 from vaxreg.core import clock
-from vaxreg.corrections.services import CorrectionRefused, CorrectionResult, StaleRecord
+from vaxreg.core.pages import refusal_form_error
+from vaxreg.core.refusals import Refusal
+from vaxreg.corrections.services import CorrectionResult, StaleRecord
 from vaxreg.people.selectors import person_doses
 from vaxreg.vaccinations.models import Dose, Vaccine
 from vaxreg.verification.forms import (
@@ -37,7 +39,6 @@ from vaxreg.verification.models import CaseState, VerificationCase
 from vaxreg.verification.selectors import access_case_by_id, staff_of_station
 from vaxreg.verification.services import (
     TRANSITIONS,
-    CaseActionRefused,
     case_dose_correct,
     case_escalate,
     case_mark_unverifiable,
@@ -73,10 +74,6 @@ CONTENT_TYPES = {
 
 def _pick(vi: str, en: str) -> str:
     return en if is_english() else vi
-
-
-def _refusal(exc: CaseActionRefused | CorrectionRefused) -> str:
-    return exc.message_en if is_english() else exc.message_vi
 
 
 def _render(
@@ -165,19 +162,20 @@ def cases_assign_view(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     back = _worklist_back(request)
     form = AssignForm(request.POST, staff=staff_of_station(user=user))
+    status = 400
     if form.is_valid():
         try:
             count = cases_assign(
                 actor=user, case_ids=form.cleaned_data["case_ids"], assignee_id=form.assignee_id()
             )
-        except CaseActionRefused as exc:
-            form.add_error(None, _refusal(exc))
+        except Refusal as refusal:
+            status = refusal_form_error(form, refusal)
         else:
             messages.success(request, _pick(f"Đã giao {count} hồ sơ.", f"{count} case(s) assigned."))
             return redirect(back)
     params = QueryDict(urlsplit(back).query)
     context = _worklist_context(user, params, form, frozenset(request.POST.getlist("case_ids")))
-    return _render(request, "verification/worklist.html", context, status=400)
+    return _render(request, "verification/worklist.html", context, status=status)
 
 
 # -- one case ----------------------------------------------------------------------------------------------
@@ -289,10 +287,10 @@ def case_person_correct_view(request: HttpRequest, case_id: int) -> HttpResponse
             # What the user typed stays; the hidden version moves on so that saving again is a choice made
             # with the other person's values in sight.
             data["expected_version"] = str(exc.current["version"])
-            form.add_error(None, _refusal(exc))
-            stale, status = person_values_display(exc.current), 409
-        except (CorrectionRefused, CaseActionRefused) as exc:
-            form.add_error(form.field_for(getattr(exc, "field", "")), _refusal(exc))
+            status = refusal_form_error(form, exc)
+            stale = person_values_display(exc.current)
+        except Refusal as refusal:
+            status = refusal_form_error(form, refusal)
         else:
             messages.success(request, _corrected_message(result))
             return _back_to_case(case.pk)
@@ -325,10 +323,10 @@ def case_dose_correct_view(request: HttpRequest, case_id: int, dose_id: int) -> 
             )
         except StaleRecord as exc:
             data[form.add_prefix("expected_version")] = str(exc.current["version"])
-            form.add_error(None, _refusal(exc))
-            stale, status = dose_values_display(exc.current), 409
-        except (CorrectionRefused, CaseActionRefused) as exc:
-            form.add_error(form.field_for(getattr(exc, "field", "")), _refusal(exc))
+            status = refusal_form_error(form, exc)
+            stale = dose_values_display(exc.current)
+        except Refusal as refusal:
+            status = refusal_form_error(form, refusal)
         else:
             messages.success(request, _corrected_message(result))
             return _back_to_case(case.pk)
@@ -345,15 +343,16 @@ def _case_action(
     """One station action on the case: validate, call the service, then redirect or show the refusal."""
     user = _user(request)
     case = access_case_by_id(user=user, case_id=case_id)
+    status = 400
     if form.is_valid():
         try:
             done = act(user, case, form.cleaned_data)
-        except CaseActionRefused as exc:
-            form.add_error(None, _refusal(exc))
+        except Refusal as refusal:
+            status = refusal_form_error(form, refusal)
         else:
             messages.success(request, done)
             return _back_to_case(case.pk)
-    return _case_page(request, case.pk, bound={key: form}, status=400)
+    return _case_page(request, case.pk, bound={key: form}, status=status)
 
 
 @require_POST

@@ -49,17 +49,12 @@ from vaxreg.accounts.second_factor import (
     second_factor_required,
 )
 from vaxreg.accounts.selectors import LoginFailures, login_failures_since_last_login
-from vaxreg.accounts.services import AccountRefused
 from vaxreg.core import clock
 from vaxreg.core.ratelimit import client_address
 from vaxreg.web.forms import LoginForm, SecondFactorCodeForm
 
 PENDING_KEY = "login_pending"
 PENDING_FOR = dt.timedelta(minutes=10)  # time to open the authenticator app and type a code
-
-
-def _bilingual(exc: AccountRefused) -> str:
-    return f"{exc.message_vi} / {exc.message_en}"
 
 
 def _next_url(request: HttpRequest, candidate: str = "") -> str:
@@ -76,7 +71,7 @@ def _render(
 ) -> HttpResponse:
     status = 200
     if isinstance(refused, LoginThrottled):
-        context = {**context, "refusal": _bilingual(refused)}
+        context = {**context, "refusal": refused.bilingual()}
         status = 429
     response = render(request, template, context, status=status)
     if isinstance(refused, LoginThrottled):
@@ -189,7 +184,7 @@ def _second_step(request: HttpRequest, *, enrol: bool) -> HttpResponse:
         except LoginRefused as exc:
             refused = exc
             if isinstance(exc, LoginInvalid):
-                form.add_error("code", _bilingual(exc))
+                form.add_error("code", exc.bilingual())
         else:
             return _login_complete(request, user, device=device, next_url=next_url)
     context = {"form": form, "pending_user": user, "enrol": enrol, **(_enrolment(user) if enrol else {})}
@@ -239,7 +234,7 @@ def second_factor_view(request: HttpRequest) -> HttpResponse:
             try:
                 second_factor_remove(user=user, code=form.cleaned_data["code"], address=address)
             except SecondFactorRefused as exc:
-                form.add_error("code", _bilingual(exc))
+                form.add_error("code", exc.bilingual())
             else:
                 messages.success(
                     request, _("The second factor is removed: logins ask for the password only.")

@@ -7,12 +7,13 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from vaxreg.accounts.permissions import Capability, requires, user_can
 from vaxreg.accounts.second_factor import second_factor_device, second_factor_enabled
+from vaxreg.core.pages import refusal_form_error, refusal_message
+from vaxreg.core.refusals import Refusal
 from vaxreg.corrections.models import AccessChange, AccessChangeConfirmer
 from vaxreg.corrections.selectors import (
     AccessChangeValue,
@@ -20,7 +21,6 @@ from vaxreg.corrections.selectors import (
     access_changes_pending_of_person,
 )
 from vaxreg.corrections.services import (
-    CorrectionRefused,
     access_change_cancel,
     access_change_confirm,
     access_change_station_may_decide,
@@ -28,7 +28,6 @@ from vaxreg.corrections.services import (
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.selectors import import_batch_progress, import_batches_for_user, rejected_rows_shown
 from vaxreg.imports.services import (
-    ImportRefused,
     import_batch_create,
     import_batch_requeue,
     rejected_rows_report,
@@ -120,8 +119,8 @@ def person_access_change(request: HttpRequest, person_id: int, change_id: int) -
             )
         else:
             access_change_cancel(change_id=change_id, actor=request.user, note=note)
-    except CorrectionRefused as exc:
-        messages.error(request, _refusal_text(exc))
+    except Refusal as refusal:
+        refusal_message(request, refusal)
     else:
         messages.success(request, _("The change was applied.") if confirm else _("The change was dropped."))
     return redirect("web:person", person_id=person.pk)
@@ -162,8 +161,8 @@ def imports(request: HttpRequest) -> HttpResponse:
                 uploaded_by=user,
                 facility_code=locked or form.cleaned_data["facility_code"] or None,
             )
-        except ImportRefused as exc:
-            form.add_error(None, _refusal_text(exc))
+        except Refusal as refusal:
+            refusal_form_error(form, refusal, on_field=False)
         else:
             import_batch_run_task.enqueue(batch.pk)
             messages.success(request, _("File received; the import runs in the background."))
@@ -171,10 +170,6 @@ def imports(request: HttpRequest) -> HttpResponse:
     batches = [(b, import_batch_progress(b)) for b in import_batches_for_user(user)[:50]]
     refresh = any(b.status in ACTIVE_STATUSES for b, _rows in batches)
     return render(request, "web/imports.html", {"form": form, "batches": batches, "refresh": refresh})
-
-
-def _refusal_text(refused: ImportRefused | CorrectionRefused) -> str:
-    return refused.message_en if (get_language() or "").startswith("en") else refused.message_vi
 
 
 def _batch_for_user(user: Any, batch_id: int) -> ImportBatch:
@@ -193,8 +188,8 @@ def import_run_again(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = _batch_for_user(user, batch_id)
     try:
         batch = import_batch_requeue(batch_id=batch.pk, user=user)
-    except ImportRefused as exc:
-        messages.error(request, _refusal_text(exc))
+    except Refusal as refusal:
+        refusal_message(request, refusal)
     else:
         import_batch_run_task.enqueue(batch.pk)
         messages.success(request, _("The import runs again in the background."))
@@ -246,7 +241,7 @@ def sign_off(request: HttpRequest) -> HttpResponse:
         except ValueError:
             messages.error(request, "Ngày không hợp lệ. / The day is not valid.")
         except SignOffRefused as refused:
-            messages.error(request, f"{refused.message_vi} / {refused.message_en}")
+            messages.error(request, refused.bilingual())
         else:
             messages.success(
                 request,

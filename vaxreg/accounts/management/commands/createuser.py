@@ -37,7 +37,7 @@ class Command(BaseCommand):
                 facility_code=options["facility"],
             )
         except UserCreateError as exc:
-            raise CommandError(f"{exc.message_vi}\n{exc.message_en}") from exc
+            raise CommandError(exc.bilingual("\n")) from exc
         unit = user.facility or user.commune or user.province
         where = f" ({unit})" if unit else ""
         self.stdout.write(f"Đã tạo / Created: {user.username} [{user.role}]{where}")

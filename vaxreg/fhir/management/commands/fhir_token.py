@@ -57,7 +57,7 @@ class Command(BaseCommand):
             else:
                 self._list(options)
         except ApiTokenError as exc:
-            raise CommandError(f"{exc.message_vi}\n{exc.message_en}") from exc
+            raise CommandError(exc.bilingual("\n")) from exc
 
     def _actor_id(self, username: str | None) -> int | None:
         if not username:

@@ -38,7 +38,7 @@ class Command(BaseCommand):
         try:
             batch = import_batch_create(file_name=path.name, path=path, facility_code=options["facility"])
         except ImportRefused as refused:
-            raise CommandError(f"{refused.message_vi}\n{refused.message_en}") from refused
+            raise CommandError(refused.bilingual("\n")) from refused
         started = time.monotonic()
         show = not options["quiet"] and sys.stderr.isatty()
 

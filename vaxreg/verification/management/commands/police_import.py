@@ -42,7 +42,7 @@ class Command(BaseCommand):
         try:
             report = police_results_import(actor=user, file_name=path.name, content=path.read_bytes())
         except (FileRefused, CaseActionRefused) as refused:
-            raise CommandError(f"{refused.message_vi}\n{refused.message_en}") from refused
+            raise CommandError(refused.bilingual("\n")) from refused
         self.stdout.write(report_summary(report))
         for rejected in report.rejected[:REJECTED_PRINTED]:
             for reason in rejected.reasons:
