@@ -45,7 +45,7 @@ Verbs:
   demo                         set up a demo database with data and users, then serve the web UI
   serve                        serve the web UI and API
   quality scan [--province P]  run the data-quality rules over every person (or one province)
-  quality export --out F       export open findings per source record (.csv/.xlsx) [--facility C]
+  quality export --user U --out F  export the open findings U may read, per source record (.csv/.xlsx) [--facility C]
   verification sync            open and close verification cases to follow the findings
   complaints tick              send 12-hour reminders and escalate past-due complaints (idempotent; cron)
   police import --user U FILE  apply the police's result file (.xlsx/.csv) to escalated cases

@@ -30,6 +30,7 @@ from vaxreg.core.api_schema import ErrorOut, JsonNumber, text_rules
 from vaxreg.core.ratelimit import client_address
 from vaxreg.corrections.schemas import DoseNumber
 from vaxreg.places.models import Commune, Facility, Province
+from vaxreg.vaccinations.fields import DOSE_NUMBER_PATTERN, DOSE_NUMBERS, MAX_DOSE_NUMBER
 
 S = TypeVar("S", bound=Schema)
 
@@ -43,7 +44,7 @@ class TicketOut(Schema):
 
 def _dose_number_text(value: Any) -> Any:
     # A form posts text: "2" is dose 2, "" none; any other text is refused as not a number.
-    if isinstance(value, str) and re.fullmatch(r"[1-4]?", value):
+    if isinstance(value, str) and re.fullmatch(DOSE_NUMBER_PATTERN, value):
         return int(value) if value else None
     return value
 
@@ -55,8 +56,8 @@ ClaimedDoseNumber = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "integer", "minimum": 1, "maximum": 4},
-                {"type": "string", "pattern": "^[1-4]?$"},
+                {"type": "integer", "minimum": min(DOSE_NUMBERS), "maximum": MAX_DOSE_NUMBER},
+                {"type": "string", "pattern": DOSE_NUMBER_PATTERN},
                 {"type": "null"},
             ]
         }

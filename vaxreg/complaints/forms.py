@@ -13,6 +13,7 @@ from vaxreg.complaints.selectors import InboxFilter
 from vaxreg.complaints.services import NEW_PERSON
 from vaxreg.core import clock
 from vaxreg.people.models import Gender, Person
+from vaxreg.vaccinations.fields import DOSE_NUMBERS, MIN_BIRTH_YEAR
 from vaxreg.vaccinations.models import Vaccine
 
 
@@ -154,7 +155,7 @@ class ApproveDoseForm(forms.Form):
         required=False,
         coerce=int,
         empty_value=None,
-        choices=[("", "?"), ("1", "1"), ("2", "2"), ("3", "3"), ("4", "4")],
+        choices=[("", "?"), *((str(n), str(n)) for n in DOSE_NUMBERS)],
     )
     lot_number = forms.CharField(label=vi_en("Số lô", "Lot"), max_length=64, required=False)
     facility_code = forms.CharField(
@@ -206,7 +207,7 @@ class ApproveCorrectionForm(forms.Form):
         label=vi_en("Tháng sinh", "Birth month"), min_value=1, max_value=12, required=False
     )
     birth_year = forms.IntegerField(
-        label=vi_en("Năm sinh", "Birth year"), min_value=1900, max_value=2200, required=False
+        label=vi_en("Năm sinh", "Birth year"), min_value=MIN_BIRTH_YEAR, max_value=2200, required=False
     )
     gender = forms.ChoiceField(label=vi_en("Giới tính", "Gender"), required=False)
     id_number = forms.CharField(

@@ -28,15 +28,21 @@ from vaxreg.core.phones import normalize_phone
 from vaxreg.core.text import fold, normalize_text
 from vaxreg.people.models import Person
 from vaxreg.places.models import Commune, Facility, Province
-from vaxreg.vaccinations.models import Dose, Vaccine, VaccineAlias
+from vaxreg.vaccinations.fields import (
+    MAX_DOSE_NUMBER,
+    birth_date_in_bounds,
+    dose_number_in_range,
+    vaccination_date_in_bounds,
+    vaccine_alias_map,
+    vaccine_resolve,
+)
+from vaxreg.vaccinations.models import Dose
 
 DEADLINE = dt.timedelta(hours=48)
 MAX_NAME = 200
 MAX_DESCRIPTION = 5000
 MAX_LOT = 40
 MAX_CLAIMED_DOSES = 3
-MAX_DOSE_NUMBER = 4  # 1, 2 primary; 3, 4 boosters, as everywhere (SPEC §3)
-FIRST_VACCINATION = dt.date(2021, 1, 1)  # no COVID-19 dose was given in Vietnam before 2021
 # Crockford's base32: no I, L, O or U, so a code read aloud or copied by hand off a phone cannot be
 # misread; 16 characters are 80 random bits, grouped by four.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -143,14 +149,7 @@ def _birth_date(raw: str, *, required: bool) -> str:
         partial = parse_partial_date(text[:40])
     except DateParseError as exc:
         raise ComplaintInvalid(exc.message_vi, exc.message_en, field="birth_date") from exc
-    today = clock.today()
-    full = partial.as_date() if partial is not None else None
-    if (
-        partial is None
-        or partial.year < 1900
-        or partial.year > today.year
-        or (full is not None and full > today)
-    ):
+    if partial is None or not birth_date_in_bounds(partial, today=clock.today()):
         raise ComplaintInvalid(
             f"Ngày sinh «{_short(text)}» phải từ năm 1900 đến hôm nay.",
             f"The birth date “{_short(text)}” must be between 1900 and today.",
@@ -283,29 +282,25 @@ _catalogue_loaded_at = float("-inf")
 
 
 def _catalogue_keys(*, fresh: bool = False) -> dict[str, str]:
-    """Catalogue code by folded code, name and alias, kept ``VAXREG_INTAKE_CACHE_SECONDS`` per process like
+    """The catalogue's alias map (``vaccine_alias_map``), kept ``VAXREG_INTAKE_CACHE_SECONDS`` per process like
     the facilities: every public submission needs it, and the catalogue changes a few times a year."""
     global _catalogue, _catalogue_loaded_at
     ttl = settings.VAXREG_INTAKE_CACHE_SECONDS
     if fresh or time.monotonic() - _catalogue_loaded_at >= ttl:
-        keys: dict[str, str] = {}
-        for alias_key, code in VaccineAlias.objects.values_list("alias_key", "vaccine_id"):
-            keys[alias_key] = code
-        for code, name in Vaccine.objects.values_list("code", "name"):
-            keys[fold(name)] = code
-            keys[fold(code)] = code
-        _catalogue, _catalogue_loaded_at = keys, time.monotonic()
+        _catalogue, _catalogue_loaded_at = vaccine_alias_map(), time.monotonic()
     return _catalogue
 
 
 def _vaccine_codes(names: set[str]) -> dict[str, str]:
-    """Catalogue code by what the citizen typed or picked: a code, a name or an alias ("AZ", "Pfizer")."""
+    """Catalogue code by what the citizen typed or picked: a code, a name or an alias ("AZ", "Pfizer"),
+    resolved as the dose import resolves it."""
     if not names:
         return {}
-    keys = _catalogue_keys()
-    if any(fold(n) not in keys for n in names):
+    found = {n: vaccine_resolve(n, alias_map=_catalogue_keys()) for n in names}
+    if any(code is None for code in found.values()):
         keys = _catalogue_keys(fresh=True)  # a vaccine added since the last load is found at once
-    return {n: keys[fold(n)] for n in names if fold(n) in keys}
+        found = {n: vaccine_resolve(n, alias_map=keys) for n in names}
+    return {n: code for n, code in found.items() if code is not None}
 
 
 def _dose_refused(index: int, part: str, vi: str, en: str) -> ComplaintInvalid:
@@ -326,7 +321,7 @@ def _claimed_dose(index: int, row: Mapping[str, Any]) -> dict[str, Any] | None:
             day = parse_full_date(values["date"][:40])
         except DateParseError as exc:
             raise _dose_refused(index, "date", exc.message_vi, exc.message_en) from exc
-        if day is None or not FIRST_VACCINATION <= day <= clock.today():
+        if day is None or not vaccination_date_in_bounds(day, today=clock.today()):
             raise _dose_refused(
                 index,
                 "date",
@@ -340,7 +335,7 @@ def _claimed_dose(index: int, row: Mapping[str, Any]) -> dict[str, Any] | None:
             number = int(values["dose_number"][:3])
         except ValueError:
             number = 0
-        if not 1 <= number <= MAX_DOSE_NUMBER:
+        if not dose_number_in_range(number):
             raise _dose_refused(
                 index,
                 "dose_number",

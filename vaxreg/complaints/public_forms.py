@@ -7,13 +7,13 @@ from django import forms
 from vaxreg.complaints.intake import (
     MAX_CLAIMED_DOSES,
     MAX_DESCRIPTION,
-    MAX_DOSE_NUMBER,
     MAX_LOT,
     MAX_NAME,
     Intake,
 )
 from vaxreg.complaints.models import Category
 from vaxreg.places.models import Province
+from vaxreg.vaccinations.fields import DOSE_NUMBERS
 from vaxreg.vaccinations.models import Vaccine
 
 DOSE_ROWS = range(1, MAX_CLAIMED_DOSES + 1)
@@ -144,7 +144,7 @@ class ComplaintForm(forms.Form):
         vaccines = [("", "—")] + [
             (v.code, v.name) for v in Vaccine.objects.order_by("name").only("code", "name")
         ]
-        numbers = [("", "—")] + [(str(n), str(n)) for n in range(1, MAX_DOSE_NUMBER + 1)]
+        numbers = [("", "—")] + [(str(n), str(n)) for n in DOSE_NUMBERS]
         for row in DOSE_ROWS:
             self.fields[f"dose{row}_date"] = forms.CharField(
                 max_length=20, required=False, widget=forms.TextInput(attrs={"placeholder": "dd/mm/yyyy"})

@@ -48,8 +48,3 @@ def _fold_word(word: str) -> str:
 
 def has_vietnamese_diacritics(value: str) -> bool:
     return fold(value) != _SPACES.sub(" ", value).strip().lower()
-
-
-def spreadsheet_safe(value: str) -> str:
-    """A cell starting with =, +, - or @ would run as a formula when the file is opened in Excel."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value

@@ -12,12 +12,15 @@ from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from vaxreg.core.api_schema import IsoDate, JsonNumber, OneOf, text_rules
 from vaxreg.people.models import Gender, IdType
+from vaxreg.vaccinations.fields import DOSE_NUMBERS, MAX_DOSE_NUMBER, MIN_BIRTH_YEAR
 from vaxreg.vaccinations.models import DoseStatus
 
-BirthYear = Annotated[int, Field(ge=1900, le=9999), JsonNumber]
+BirthYear = Annotated[int, Field(ge=MIN_BIRTH_YEAR, le=9999), JsonNumber]
 BirthMonth = Annotated[int, Field(ge=1, le=12), JsonNumber]
 BirthDay = Annotated[int, Field(ge=1, le=31), JsonNumber]
-DoseNumber = Annotated[int, Field(ge=1, le=4), JsonNumber]  # 1, 2 primary; 3, 4 boosters (SPEC §3)
+DoseNumber = Annotated[
+    int, Field(ge=min(DOSE_NUMBERS), le=MAX_DOSE_NUMBER), JsonNumber
+]  # 1, 2 primary; 3, 4 boosters (SPEC §3)
 CommuneCode = Annotated[str, StringConstraints(pattern=r"^(\d{5})?$")]  # a 2025 commune, or "" for none
 GenderIn = Annotated[str, OneOf(Gender.values)]
 

@@ -30,6 +30,7 @@ from vaxreg.corrections.selectors import ACCESS_FIELD_NAMES
 from vaxreg.people.models import Gender, Person
 from vaxreg.places.models import Commune, Facility
 from vaxreg.quality.services import CheckResult, quality_check_persons
+from vaxreg.vaccinations.fields import MAX_DOSE_NUMBER, dose_number_in_range
 from vaxreg.vaccinations.models import Dose, DoseStatus, Vaccine
 
 logger = logging.getLogger(__name__)
@@ -325,8 +326,12 @@ def _clean_dose_value(field: str, value: Any) -> Any:
         if value in (None, ""):
             return None
         number = int(value)
-        if not 1 <= number <= 4:
-            raise CorrectionRefused("Mũi số phải từ 1 đến 4.", "The dose number must be 1 to 4.", field=field)
+        if not dose_number_in_range(number):
+            raise CorrectionRefused(
+                f"Mũi số phải từ 1 đến {MAX_DOSE_NUMBER}.",
+                f"The dose number must be 1 to {MAX_DOSE_NUMBER}.",
+                field=field,
+            )
         return number
     if field == "status":
         if value not in DoseStatus.values:

@@ -15,9 +15,7 @@
    back and the Bundle refused, as a FHIR transaction must be.
 """
 
-import csv
 import hashlib
-import io
 import json
 import logging
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ from vaxreg.core import clock
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.models import AuditEvent
 from vaxreg.core.refusals import Refusal
+from vaxreg.core.tables import table_bytes
 from vaxreg.fhir.mapping import (
     EU_PRODUCT_SYSTEM,
     EU_TEMP_PRODUCT_SYSTEM,
@@ -57,8 +56,8 @@ from vaxreg.imports.models import ImportBatch, RejectedRow
 from vaxreg.imports.normalize import MAX_SOURCE_ID
 from vaxreg.imports.services import import_batch_create, import_batch_run
 from vaxreg.people.models import Person
+from vaxreg.vaccinations.fields import vaccine_alias_map, vaccine_resolve
 from vaxreg.vaccinations.models import Dose, Vaccine
-from vaxreg.vaccinations.selectors import vaccine_alias_map, vaccine_resolve
 
 BUNDLE_TYPES = {
     "transaction": "transaction-response",
@@ -177,16 +176,15 @@ def bundle_submission_record(*, token: ApiToken, body: bytes) -> BundleSubmissio
 def _bundle_import(*, token: ApiToken, submission: BundleSubmission, body: bytes) -> BundleResult:
     data = _parsed(body)
     doses = BundleChecker(token=token, data=data).doses()
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\r\n")
-    writer.writerow(TEMPLATE_HEADERS)
-    writer.writerows(template_row(dose) for dose in doses)
+    # The file stands for what the facility sent and is read by the import, never handed out: values go as
+    # they are (a phone "+84…" stays a phone), without formula escaping.
+    content = table_bytes(TEMPLATE_HEADERS, [template_row(dose) for dose in doses], escape=False, bom=False)
     stored_path: str | None = None
     try:
         with transaction.atomic():
             batch = import_batch_create(
                 file_name=f"fhir-bundle-{submission.pk}-{token.prefix}.csv",
-                content=text.getvalue().encode("utf-8"),
+                content=content,
                 uploaded_by=None,
                 facility_code=token.facility.code,
             )

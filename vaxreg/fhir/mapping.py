@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vaxreg.imports.headers import TEMPLATE_HEADERS_KEYS
 from vaxreg.people.models import Gender, IdType, Person
 from vaxreg.vaccinations.models import Dose, DoseStatus, Vaccine
 
@@ -367,10 +368,8 @@ def patient_fields_of_person(person: Person) -> PatientFields:
     )
 
 
-TEMPLATE_HEADERS = (
-    "full_name", "date_of_birth", "gender", "id_number", "phone", "address", "commune_code", "facility_code",
-    "source_record_id", "vaccination_date", "dose_number", "vaccine", "lot_number",
-)  # fmt: skip
+# The dose import's template by field name: a bundle becomes the file a facility would have sent.
+TEMPLATE_HEADERS = TEMPLATE_HEADERS_KEYS
 
 
 def template_row(dose: DoseFields) -> list[str]:

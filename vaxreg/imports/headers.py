@@ -4,13 +4,10 @@ Headers are matched case-, accent-, space- and punctuation-insensitively, so "H�
 "ho_va_ten" and "full_name" all name the same column.
 """
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from vaxreg.core.text import fold
-
-_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+from vaxreg.core.tables import Column, ColumnType, HeaderStyle, TableSpec, header_key
 
 
 class Field(StrEnum):
@@ -29,48 +26,91 @@ class Field(StrEnum):
     LOT_NUMBER = "lot_number"
 
 
-@dataclass(frozen=True)
-class Column:
-    field: Field
-    vietnamese: str
-    aliases: tuple[str, ...] = ()
-    structural: bool = False
-
-
-TEMPLATE: tuple[Column, ...] = (
-    Column(Field.FULL_NAME, "Họ và tên", ("Họ tên", "Tên", "name", "fullname")),
-    Column(Field.DATE_OF_BIRTH, "Ngày sinh", ("dob", "birth_date", "Ngày tháng năm sinh")),
-    Column(Field.GENDER, "Giới tính", ("sex", "Giới")),
-    Column(
-        Field.ID_NUMBER,
-        "Số CCCD/CMND",
-        ("CCCD", "CMND", "Số CCCD", "Số CMND", "CCCD/CMND", "id", "Số định danh"),
+# The template's columns in the order of SPEC §3; the required ones ("structural") are those without which
+# no row can be placed: facility, record and date.
+TEMPLATE_SPEC = TableSpec(
+    "dose_import",
+    (
+        Column(Field.FULL_NAME, "Họ và tên", "Full name", ("Họ tên", "Tên", "name", "fullname")),
+        Column(
+            Field.DATE_OF_BIRTH,
+            "Ngày sinh",
+            "Date of birth",
+            ("dob", "birth_date", "Ngày tháng năm sinh"),
+            ColumnType.DATE,
+        ),
+        Column(Field.GENDER, "Giới tính", "Gender", ("sex", "Giới")),
+        Column(
+            Field.ID_NUMBER,
+            "Số CCCD/CMND",
+            "ID number",
+            ("CCCD", "CMND", "Số CCCD", "Số CMND", "CCCD/CMND", "id", "Số định danh"),
+            ColumnType.ID_NUMBER,
+        ),
+        Column(
+            Field.PHONE, "Số điện thoại", "Phone", ("Điện thoại", "SĐT", "phone_number"), ColumnType.PHONE
+        ),
+        Column(Field.ADDRESS, "Địa chỉ", "Address", ()),
+        Column(
+            Field.COMMUNE_CODE,
+            "Mã xã",
+            "Commune code",
+            ("Mã phường", "Mã xã phường", "ward_code"),
+            ColumnType.CODE,
+        ),
+        Column(
+            Field.FACILITY_CODE,
+            "Mã cơ sở tiêm",
+            "Facility code",
+            ("Mã cơ sở", "Mã CSTC", "facility"),
+            ColumnType.CODE,
+            required=True,
+        ),
+        Column(
+            Field.SOURCE_RECORD_ID,
+            "Mã bản ghi",
+            "Source record ID",
+            ("record_id", "Mã mũi tiêm"),
+            required=True,
+        ),
+        Column(
+            Field.VACCINATION_DATE,
+            "Ngày tiêm",
+            "Vaccination date",
+            ("date", "vaccination date", "Ngày tiêm chủng"),
+            ColumnType.DATE,
+            required=True,
+        ),
+        Column(
+            Field.DOSE_NUMBER,
+            "Mũi số",
+            "Dose number",
+            ("Mũi", "Mũi tiêm", "dose", "dose_no"),
+            ColumnType.INTEGER,
+        ),
+        Column(
+            Field.VACCINE, "Tên vắc xin", "Vaccine", ("Vắc xin", "Vaccine", "Loại vắc xin", "vaccine_name")
+        ),
+        Column(Field.LOT_NUMBER, "Số lô", "Lot number", ("Lô", "lot", "batch")),
     ),
-    Column(Field.PHONE, "Số điện thoại", ("Điện thoại", "SĐT", "phone_number")),
-    Column(Field.ADDRESS, "Địa chỉ", ()),
-    Column(Field.COMMUNE_CODE, "Mã xã", ("Mã phường", "Mã xã phường", "ward_code")),
-    Column(Field.FACILITY_CODE, "Mã cơ sở tiêm", ("Mã cơ sở", "Mã CSTC", "facility"), structural=True),
-    Column(Field.SOURCE_RECORD_ID, "Mã bản ghi", ("record_id", "Mã mũi tiêm"), structural=True),
-    Column(
-        Field.VACCINATION_DATE, "Ngày tiêm", ("date", "vaccination date", "Ngày tiêm chủng"), structural=True
-    ),
-    Column(Field.DOSE_NUMBER, "Mũi số", ("Mũi", "Mũi tiêm", "dose", "dose_no")),
-    Column(Field.VACCINE, "Tên vắc xin", ("Vắc xin", "Vaccine", "Loại vắc xin", "vaccine_name")),
-    Column(Field.LOT_NUMBER, "Số lô", ("Lô", "lot", "batch")),
+    style=HeaderStyle.VIETNAMESE,
 )
+TEMPLATE: tuple[Column, ...] = TEMPLATE_SPEC.columns
+COLUMNS_BY_FIELD: dict[Field, Column] = {Field(c.key): c for c in TEMPLATE}
+STRUCTURAL_FIELDS = tuple(Field(key) for key in TEMPLATE_SPEC.required)
+# The header rows of the files that carry the template: as facilities write it, and by field name.
+TEMPLATE_HEADERS_VI: tuple[str, ...] = tuple(TEMPLATE_SPEC.headers(HeaderStyle.VIETNAMESE))
+TEMPLATE_HEADERS_KEYS: tuple[str, ...] = tuple(TEMPLATE_SPEC.headers(HeaderStyle.KEY))
 
-COLUMNS_BY_FIELD = {c.field: c for c in TEMPLATE}
-STRUCTURAL_FIELDS = tuple(c.field for c in TEMPLATE if c.structural)
-
-
-def header_key(text: str) -> str:
-    return _NOT_ALNUM.sub("", fold(str(text)))
-
-
-_HEADER_INDEX: dict[str, Field] = {}
-for _column in TEMPLATE:
-    for _name in (_column.vietnamese, _column.field.value, *_column.aliases):
-        _HEADER_INDEX.setdefault(header_key(_name), _column.field)
+__all__ = [
+    "COLUMNS_BY_FIELD",
+    "TEMPLATE",
+    "TEMPLATE_SPEC",
+    "Field",
+    "HeaderMatch",
+    "header_key",
+    "match_headers",
+]
 
 
 @dataclass(frozen=True)
@@ -85,13 +125,6 @@ class HeaderMatch:
 
 
 def match_headers(headers: list[str]) -> HeaderMatch:
-    positions: dict[Field, int] = {}
-    ignored: list[str] = []
-    for index, header in enumerate(headers):
-        field = _HEADER_INDEX.get(header_key(header or ""))
-        if field is None or field in positions:
-            if (header or "").strip():
-                ignored.append(str(header))
-            continue
-        positions[field] = index
-    return HeaderMatch(positions=positions, ignored=ignored, headers=[str(h) for h in headers])
+    found = TEMPLATE_SPEC.match(headers)
+    positions = {Field(key): index for key, index in found.positions.items()}
+    return HeaderMatch(positions=positions, ignored=found.ignored, headers=found.headers)

@@ -6,7 +6,6 @@ rules: such a row is still a real dose.
 """
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import xxhash
@@ -15,11 +14,13 @@ from vaxreg.core.cccd import USABLE_ID_KINDS, IdKind, parse_id_number
 from vaxreg.core.dates import DateParseError, PartialDate, parse_full_date, parse_partial_date
 from vaxreg.core.genders import parse_gender
 from vaxreg.core.phones import normalize_phone
+from vaxreg.core.tables import Reason
 from vaxreg.core.text import fold, normalize_text
 from vaxreg.imports.headers import COLUMNS_BY_FIELD, Field
 from vaxreg.imports.readers import CellValue
 from vaxreg.places.selectors import FacilityRef
 from vaxreg.vaccinations.catalogue import alias_key
+from vaxreg.vaccinations.fields import dose_number_read
 
 MAX_NAME = 200
 MAX_ADDRESS = 300
@@ -38,22 +39,6 @@ FIELD_ORDER = (
     Field.FACILITY_CODE, Field.SOURCE_RECORD_ID, Field.VACCINATION_DATE, Field.DOSE_NUMBER, Field.VACCINE,
     Field.LOT_NUMBER,
 )  # fmt: skip
-
-
-@dataclass(slots=True)
-class Reason:
-    code: str
-    column: str
-    message_vi: str
-    message_en: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "code": self.code,
-            "column": self.column,
-            "message_vi": self.message_vi,
-            "message_en": self.message_en,
-        }
 
 
 # What ``normalize`` returns for a storable row: (number, facility id, facility code, source record id,
@@ -478,13 +463,4 @@ class RowNormalizer:
             return None
 
 
-_DOSE_WORDS = str.maketrans("", "", " .")
-
-
-def _dose_number(text: str) -> int | None:
-    if not text:
-        return None
-    cleaned = fold(text).translate(_DOSE_WORDS).removeprefix("mui").removeprefix("dose").removeprefix("so")
-    if cleaned.isdigit() and 1 <= int(cleaned) <= 4:
-        return int(cleaned)
-    return None
+_dose_number = dose_number_read  # the field specification's reading, shared by every way in

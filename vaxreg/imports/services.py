@@ -1,7 +1,6 @@
 """Import batches: create one from an uploaded or local file, run it, report what was refused."""
 
 import contextlib
-import csv
 import hashlib
 import io
 import json
@@ -20,8 +19,8 @@ from vaxreg.core.history import audit_event_record
 from vaxreg.core.locks import process_lock
 from vaxreg.core.models import AuditEvent
 from vaxreg.core.refusals import Forbidden, Refusal
+from vaxreg.core.tables import REJECTION_HEADERS, Reason, RejectedLine, RowReport, rejection_rows, table_bytes
 from vaxreg.core.task_results import task_result_interrupted_close, task_results_running
-from vaxreg.core.text import spreadsheet_safe
 from vaxreg.imports.headers import COLUMNS_BY_FIELD
 from vaxreg.imports.hooks import after_import_run
 from vaxreg.imports.models import ImportBatch, RejectedRow
@@ -418,9 +417,6 @@ def _normalizer_for(batch: ImportBatch, dose_file: DoseFile) -> RowNormalizer:
     )
 
 
-REPORT_HEADERS = ["Dòng / Row", "Cột / Column", "Mã lỗi / Code", "Lý do", "Reason"]
-
-
 def rejected_rows_report(
     *, batch: ImportBatch, actor: User | None, fmt: str = "csv"
 ) -> tuple[bytes, str, str]:
@@ -438,39 +434,21 @@ def rejected_rows_report(
         object_id=str(batch.pk),
         detail={"report": "rejected_rows", "format": fmt, "rows": len(rows)},
     )
-    raw_headers: list[str] = []
-    for row in rows:
-        for name in row.raw:
-            if name not in raw_headers:
-                raw_headers.append(name)
-    table: list[list[str]] = [REPORT_HEADERS + raw_headers]
-    for row in rows:
-        for reason in row.reasons:
-            table.append(
-                [
-                    str(row.row_number),
-                    reason.get("column", ""),
-                    reason["code"],
-                    reason["message_vi"],
-                    reason["message_en"],
-                ]
-                + [spreadsheet_safe(str(row.raw.get(h, ""))) for h in raw_headers]
-            )
-    base = f"batch-{batch.pk}-rejected"
-    if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet("Rejected")
-        for line in table:
-            sheet.append(line)
-        buffer = io.BytesIO()
-        workbook.save(buffer)
-        return (
-            buffer.getvalue(),
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            f"{base}.xlsx",
+    lines = [
+        RejectedLine(
+            row=row.row_number,
+            reasons=[
+                Reason(r["code"], r.get("column", ""), r["message_vi"], r["message_en"]) for r in row.reasons
+            ],
+            raw=row.raw,
         )
-    text = io.StringIO()
-    csv.writer(text).writerows(table)
-    return ("\ufeff" + text.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", f"{base}.csv"
+        for row in rows
+    ]
+    raw_headers = RowReport.raw_headers(lines)
+    base = f"batch-{batch.pk}-rejected"
+    content = table_bytes(
+        REJECTION_HEADERS + raw_headers, rejection_rows(lines, raw_headers), fmt=fmt, sheet="Rejected"
+    )
+    if fmt == "xlsx":
+        return content, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"{base}.xlsx"
+    return content, "text/csv; charset=utf-8", f"{base}.csv"

@@ -15,40 +15,14 @@ from dataclasses import dataclass, field
 from random import Random
 
 from vaxreg.core.cccd import build_cccd
+from vaxreg.imports.headers import TEMPLATE_HEADERS_KEYS, TEMPLATE_HEADERS_VI
 from vaxreg.synth.defects import DefectRates, name_typo
 from vaxreg.synth.tables import Tables, strip_diacritics, tables
 
-HEADERS: tuple[str, ...] = (
-    "Họ và tên",
-    "Ngày sinh",
-    "Giới tính",
-    "Số CCCD/CMND",
-    "Số điện thoại",
-    "Địa chỉ",
-    "Mã xã",
-    "Mã cơ sở tiêm",
-    "Mã bản ghi",
-    "Ngày tiêm",
-    "Mũi số",
-    "Tên vắc xin",
-    "Số lô",
-)
-# The header aliases of SPEC §3: the ground truth names fields by them.
-FIELDS: tuple[str, ...] = (
-    "full_name",
-    "date_of_birth",
-    "gender",
-    "id_number",
-    "phone",
-    "address",
-    "commune_code",
-    "facility_code",
-    "source_record_id",
-    "vaccination_date",
-    "dose_number",
-    "vaccine",
-    "lot_number",
-)
+# The dose import's template (SPEC §3): the file's headers as facilities write them, and the field names by
+# which the ground truth names the columns.
+HEADERS: tuple[str, ...] = TEMPLATE_HEADERS_VI
+FIELDS: tuple[str, ...] = TEMPLATE_HEADERS_KEYS
 TRUTH_HEADERS: tuple[str, ...] = (
     "facility_code",
     "source_record_id",

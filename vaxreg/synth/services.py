@@ -1,8 +1,6 @@
 """Writing a synthetic dose file (SPEC §3 template) and its ground truth for one province."""
 
-import csv
 import gc
-import io
 import multiprocessing
 import os
 from collections import Counter
@@ -11,8 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vaxreg.core.refusals import Refusal
+from vaxreg.core.tables import csv_text
 from vaxreg.synth.defects import DefectRates
-from vaxreg.synth.generator import BLOCK_PERSONS, MAX_BLOCKS, DoseFileGenerator, SynthPlace, SynthRow
+from vaxreg.synth.generator import (
+    BLOCK_PERSONS,
+    MAX_BLOCKS,
+    DoseFileGenerator,
+    SynthPlace,
+    SynthRow,
+    TruthRow,
+)
 from vaxreg.synth.selectors import synth_place_get
 from vaxreg.synth.writers import TruthSink, row_sink_open
 
@@ -84,24 +90,21 @@ def _block_build(block: int, count: int) -> _Block:
     generator = DoseFileGenerator(place=place, seed=seed, rates=rates, block=block)
     result = _Block()
     rows: list[SynthRow] = []
-    truth_buffer = io.StringIO()
-    truth_writer = csv.writer(truth_buffer, lineterminator="\n")
+    truth: list[TruthRow] = []
     for person in generator.persons(count):
         rows.extend(person.rows)
         if person.truth:
-            truth_writer.writerows(person.truth)
+            truth.extend(person.truth)
             # A row key belongs to one person and an ID_SHARED donor is used once: no double count.
             result.defective_rows += len({t[:2] for t in person.truth})
             result.truth_by_code.update(t[3] for t in person.truth)
         if person.defect:
             result.persons_by_code[person.defect] += 1
     result.row_count = len(rows)
-    result.truth_text = truth_buffer.getvalue()
+    result.truth_text = csv_text(truth, line_end="\n")
     if as_csv:
         # Formatting the CSV here lets the workers share that work too; the parent only writes text.
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(row.cells for row in rows)
-        result.csv_text = buffer.getvalue()
+        result.csv_text = csv_text([row.cells for row in rows])
     else:
         result.rows = rows
     return result

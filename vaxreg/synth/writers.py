@@ -1,12 +1,12 @@
 """Writing the rows out as a facility would send them: a CSV from Excel, or the .xlsx itself."""
 
-import csv
 import datetime as dt
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from vaxreg.core.tables import TableWriter
 from vaxreg.synth.generator import (
     DOB,
     DOB_DATE_CELL,
@@ -21,9 +21,9 @@ from vaxreg.synth.generator import (
     TruthRow,
 )
 
-_FILE_BUFFER = 1 << 20
 # openpyxl stamps the workbook with the time of writing; a fixed stamp keeps the content reproducible.
 _WORKBOOK_TIME = dt.datetime(2021, 11, 11)
+_DATE_FORMAT = "DD/MM/YYYY"
 
 
 def _as_date(text: str) -> dt.date:
@@ -31,7 +31,14 @@ def _as_date(text: str) -> dt.date:
 
 
 class RowSink(AbstractContextManager["RowSink"]):
-    """Where the dose rows go; ``write`` takes the rows of one or more persons."""
+    """Where the dose rows go; ``write`` takes the rows of one or more persons.
+
+    The file stands for what a facility sends, not for values leaving the registry: cells are written as
+    they are, without formula escaping (a phone "+84…" is a phone the import must read).
+    """
+
+    def __init__(self, table: TableWriter) -> None:
+        self._table = table
 
     def write(self, rows: Iterable[SynthRow]) -> None:
         raise NotImplementedError
@@ -40,65 +47,49 @@ class RowSink(AbstractContextManager["RowSink"]):
         """Rows already formatted as CSV lines; only a CSV sink takes them."""
         raise NotImplementedError
 
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self._table.__exit__(exc_type, *exc)
+
 
 class CsvRowSink(RowSink):
     """UTF-8 with a byte-order mark and CRLF line ends, as Excel writes and reads Vietnamese CSV."""
 
     def __init__(self, path: Path) -> None:
-        # The BOM by hand: the utf-8-sig codec is pure Python and would triple the time of a large file.
-        self._handle: IO[str] = path.open("w", encoding="utf-8", newline="", buffering=_FILE_BUFFER)
-        self._handle.write("\ufeff")
-        self._writer = csv.writer(self._handle)
-        self._writer.writerow(HEADERS)
+        super().__init__(TableWriter(HEADERS, fmt="csv", out=path, escape=False))
 
     def write(self, rows: Iterable[SynthRow]) -> None:
-        self._writer.writerows(row.cells for row in rows)
+        self._table.write([row.cells for row in rows])
 
     def write_text(self, text: str) -> None:
         """Rows already formatted as CSV lines (by a worker process)."""
-        self._handle.write(text)
-
-    def __exit__(self, *exc: object) -> None:
-        self._handle.close()
+        self._table.write_text(text)
 
 
 class XlsxRowSink(RowSink):
     """One sheet, streamed (openpyxl write-only mode): IDs as text except where Excel lost the zeros."""
 
     def __init__(self, path: Path) -> None:
-        from openpyxl import Workbook
-        from openpyxl.cell import WriteOnlyCell
+        super().__init__(
+            TableWriter(
+                HEADERS, fmt="xlsx", out=path, sheet="Danh sách tiêm", escape=False, created=_WORKBOOK_TIME
+            )
+        )
 
-        self._path = path
-        self._cell = WriteOnlyCell
-        self._workbook = Workbook(write_only=True)
-        self._workbook.properties.created = _WORKBOOK_TIME
-        self._workbook.properties.modified = _WORKBOOK_TIME
-        self._sheet = self._workbook.create_sheet("Danh sách tiêm")
-        self._sheet.append(list(HEADERS))
-
-    def _date_cell(self, text: str) -> Any:
-        cell = self._cell(self._sheet, value=_as_date(text))
-        cell.number_format = "DD/MM/YYYY"
-        return cell
+    def _values(self, row: SynthRow) -> list[Any]:
+        values: list[Any] = list(row.cells)
+        flags = row.flags
+        if flags & DOB_DATE_CELL:
+            values[DOB] = self._table.cell(_as_date(values[DOB]), number_format=_DATE_FORMAT)
+        if flags & VDATE_DATE_CELL:
+            values[VDATE] = self._table.cell(_as_date(values[VDATE]), number_format=_DATE_FORMAT)
+        if flags & ID_NUMBER_CELL:
+            values[ID] = int(values[ID])
+        if values[DOSE_NO].isdigit():
+            values[DOSE_NO] = int(values[DOSE_NO])
+        return values
 
     def write(self, rows: Iterable[SynthRow]) -> None:
-        append = self._sheet.append
-        for row in rows:
-            values: list[Any] = list(row.cells)
-            flags = row.flags
-            if flags & DOB_DATE_CELL:
-                values[DOB] = self._date_cell(values[DOB])
-            if flags & VDATE_DATE_CELL:
-                values[VDATE] = self._date_cell(values[VDATE])
-            if flags & ID_NUMBER_CELL:
-                values[ID] = int(values[ID])
-            if values[DOSE_NO].isdigit():
-                values[DOSE_NO] = int(values[DOSE_NO])
-            append(values)
-
-    def __exit__(self, *exc: object) -> None:
-        self._workbook.save(self._path)
+        self._table.write([self._values(row) for row in rows])
 
 
 def row_sink_open(path: Path) -> RowSink:
@@ -114,15 +105,13 @@ class TruthSink(AbstractContextManager["TruthSink"]):
     """The ground truth: plain UTF-8 CSV (no BOM), one row per (defect, affected dose row)."""
 
     def __init__(self, path: Path) -> None:
-        self._handle: IO[str] = path.open("w", encoding="utf-8", newline="", buffering=_FILE_BUFFER)
-        self._writer = csv.writer(self._handle, lineterminator="\n")
-        self._writer.writerow(TRUTH_HEADERS)
+        self._table = TableWriter(TRUTH_HEADERS, fmt="csv", out=path, escape=False, bom=False, line_end="\n")
 
     def write(self, rows: Iterable[TruthRow]) -> None:
-        self._writer.writerows(rows)
+        self._table.write(list(rows))
 
     def write_text(self, text: str) -> None:
-        self._handle.write(text)
+        self._table.write_text(text)
 
-    def __exit__(self, *exc: object) -> None:
-        self._handle.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self._table.__exit__(exc_type, *exc)

@@ -8,9 +8,7 @@ with its row number, its column and the reason in Vietnamese and English, and th
 applied. For every file: rows read = rows applied + rows rejected.
 """
 
-import csv
 import datetime as dt
-import io
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
@@ -33,14 +31,15 @@ from vaxreg.core.genders import is_recognised_gender, parse_gender
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.models import AuditEvent, ChangeRecord, SourceType
 from vaxreg.core.refusals import Refusal
-from vaxreg.core.text import normalize_text, spreadsheet_safe
+from vaxreg.core.tables import Column, RejectedLine, RowReport, TableSpec, header_key, table_bytes
+from vaxreg.core.text import normalize_text
 from vaxreg.corrections.services import CorrectionRefused
-from vaxreg.imports.headers import header_key
 from vaxreg.imports.normalize import Reason, is_blank
 from vaxreg.imports.readers import HEADER_SEARCH_ROWS, CellValue, DoseFile, FileRefused, SourceRow, raw_cells
 from vaxreg.people.models import Gender
 from vaxreg.places.models import Commune
 from vaxreg.quality.models import Finding, Severity
+from vaxreg.vaccinations.fields import MIN_BIRTH_YEAR, birth_date_in_bounds
 from vaxreg.verification.models import CaseState, VerificationCase
 from vaxreg.verification.selectors import cases_for_user
 from vaxreg.verification.services import CASE_FIELD, CaseActionRefused, case_police_result
@@ -114,50 +113,59 @@ class PoliceColumn(StrEnum):
     NOTE = "note"
 
 
-@dataclass(frozen=True)
-class _Column:
-    vietnamese: str
-    english: str
-    aliases: tuple[str, ...] = ()
-
-    @property
-    def header(self) -> str:
-        return f"{self.vietnamese} / {self.english}"
-
-
-COLUMNS: dict[PoliceColumn, _Column] = {
-    PoliceColumn.CASE_ID: _Column(
-        "Mã hồ sơ", "Case ID", ("Số hồ sơ", "Mã hồ sơ xác minh", "case", "case_no")
+POLICE_SPEC = TableSpec(
+    "police_cases",
+    (
+        Column(
+            PoliceColumn.CASE_ID, "Mã hồ sơ", "Case ID", ("Số hồ sơ", "Mã hồ sơ xác minh", "case", "case_no")
+        ),
+        Column(PoliceColumn.FULL_NAME, "Họ và tên", "Full name", ("Họ tên", "name", "fullname")),
+        Column(
+            PoliceColumn.BIRTH_DATE,
+            "Ngày sinh",
+            "Date of birth",
+            ("dob", "birth_date", "Ngày tháng năm sinh"),
+        ),
+        Column(PoliceColumn.GENDER, "Giới tính", "Gender", ("sex",)),
+        Column(
+            PoliceColumn.ID_NUMBER,
+            "Số CCCD/CMND",
+            "ID number",
+            ("CCCD", "CMND", "Số CCCD", "Số CMND", "Số định danh"),
+        ),
+        Column(PoliceColumn.PHONE, "Số điện thoại", "Phone", ("Điện thoại", "SĐT", "phone_number")),
+        Column(PoliceColumn.ADDRESS, "Địa chỉ", "Address"),
+        Column(PoliceColumn.COMMUNE, "Xã/phường", "Commune", ("Mã xã", "commune_code")),
+        Column(PoliceColumn.REASON, "Lý do chuyển công an", "Reason for escalation", ("Lý do", "reason")),
+        Column(
+            PoliceColumn.RESULT,
+            "Kết quả",
+            "Result",
+            ("Kết quả xác minh", "Verification result", "police_result"),
+        ),
+        Column(
+            PoliceColumn.VERIFIED_NAME,
+            "Họ và tên xác minh",
+            "Verified name",
+            ("Họ tên xác minh", "Verified full name", "verified_full_name"),
+        ),
+        Column(
+            PoliceColumn.VERIFIED_BIRTH_DATE,
+            "Ngày sinh xác minh",
+            "Verified date of birth",
+            ("Verified birth date", "verified_dob"),
+        ),
+        Column(PoliceColumn.VERIFIED_GENDER, "Giới tính xác minh", "Verified gender", ("verified_sex",)),
+        Column(
+            PoliceColumn.VERIFIED_ID_NUMBER,
+            "Số CCCD/CMND xác minh",
+            "Verified ID number",
+            ("Số CCCD xác minh", "CCCD xác minh", "verified_id", "verified_cccd"),
+        ),
+        Column(PoliceColumn.NOTE, "Ghi chú", "Note", ("Notes", "Ghi chú của công an")),
     ),
-    PoliceColumn.FULL_NAME: _Column("Họ và tên", "Full name", ("Họ tên", "name", "fullname")),
-    PoliceColumn.BIRTH_DATE: _Column(
-        "Ngày sinh", "Date of birth", ("dob", "birth_date", "Ngày tháng năm sinh")
-    ),
-    PoliceColumn.GENDER: _Column("Giới tính", "Gender", ("sex",)),
-    PoliceColumn.ID_NUMBER: _Column(
-        "Số CCCD/CMND", "ID number", ("CCCD", "CMND", "Số CCCD", "Số CMND", "Số định danh")
-    ),
-    PoliceColumn.PHONE: _Column("Số điện thoại", "Phone", ("Điện thoại", "SĐT", "phone_number")),
-    PoliceColumn.ADDRESS: _Column("Địa chỉ", "Address"),
-    PoliceColumn.COMMUNE: _Column("Xã/phường", "Commune", ("Mã xã", "commune_code")),
-    PoliceColumn.REASON: _Column("Lý do chuyển công an", "Reason for escalation", ("Lý do", "reason")),
-    PoliceColumn.RESULT: _Column(
-        "Kết quả", "Result", ("Kết quả xác minh", "Verification result", "police_result")
-    ),
-    PoliceColumn.VERIFIED_NAME: _Column(
-        "Họ và tên xác minh", "Verified name", ("Họ tên xác minh", "Verified full name", "verified_full_name")
-    ),
-    PoliceColumn.VERIFIED_BIRTH_DATE: _Column(
-        "Ngày sinh xác minh", "Verified date of birth", ("Verified birth date", "verified_dob")
-    ),
-    PoliceColumn.VERIFIED_GENDER: _Column("Giới tính xác minh", "Verified gender", ("verified_sex",)),
-    PoliceColumn.VERIFIED_ID_NUMBER: _Column(
-        "Số CCCD/CMND xác minh",
-        "Verified ID number",
-        ("Số CCCD xác minh", "CCCD xác minh", "verified_id", "verified_cccd"),
-    ),
-    PoliceColumn.NOTE: _Column("Ghi chú", "Note", ("Notes", "Ghi chú của công an")),
-}
+)
+COLUMNS: dict[PoliceColumn, Column] = {PoliceColumn(c.key): c for c in POLICE_SPEC.columns}
 EXPORT_COLUMNS = tuple(PoliceColumn)
 RESULT_COLUMNS = (
     PoliceColumn.RESULT,
@@ -177,28 +185,23 @@ _PLAIN_FALLBACK = {
     PoliceColumn.VERIFIED_ID_NUMBER: PoliceColumn.ID_NUMBER,
 }
 
-_HEADER_INDEX: dict[str, PoliceColumn] = {}
-for _name, _column in COLUMNS.items():
-    for _spelling in (_column.header, _column.vietnamese, _column.english, _name.value, *_column.aliases):
-        _HEADER_INDEX.setdefault(header_key(_spelling), _name)
-
 _GENDER_TEXT: dict[str, str] = {Gender.MALE: "Nam", Gender.FEMALE: "Nữ", Gender.OTHER: "Khác"}
 _GUIDE = (
     ("Cột / Column", "Cách ghi / How to fill it in"),
     (
-        COLUMNS[PoliceColumn.RESULT].header,
+        COLUMNS[PoliceColumn.RESULT].bilingual,
         "MATCH (khớp CSDL dân cư / matches the register), MISMATCH (CSDL ghi khác / the register says "
         "otherwise: ghi thông tin đúng vào các cột xác minh / write the right identity in the verified "
         "columns), NOT_FOUND (không tìm thấy / not in the register)",
     ),
     (
-        COLUMNS[PoliceColumn.VERIFIED_NAME].header,
+        COLUMNS[PoliceColumn.VERIFIED_NAME].bilingual,
         "Họ và tên theo CSDL dân cư / full name as the register has it",
     ),
-    (COLUMNS[PoliceColumn.VERIFIED_BIRTH_DATE].header, "dd/mm/yyyy, mm/yyyy hoặc/or yyyy"),
-    (COLUMNS[PoliceColumn.VERIFIED_GENDER].header, "Nam / Nữ / Khác (M / F / O)"),
+    (COLUMNS[PoliceColumn.VERIFIED_BIRTH_DATE].bilingual, "dd/mm/yyyy, mm/yyyy hoặc/or yyyy"),
+    (COLUMNS[PoliceColumn.VERIFIED_GENDER].bilingual, "Nam / Nữ / Khác (M / F / O)"),
     (
-        COLUMNS[PoliceColumn.VERIFIED_ID_NUMBER].header,
+        COLUMNS[PoliceColumn.VERIFIED_ID_NUMBER].bilingual,
         "Số CCCD 12 số hoặc CMND 9 số / 12-digit CCCD or 9-digit CMND",
     ),
     ("", "Để trống cột xác minh nếu không đổi / leave a verified column empty when it does not change"),
@@ -253,8 +256,6 @@ def export_communes(*, user: User) -> list[Commune]:
 def police_cases_export(*, actor: User, commune_code: str | None) -> tuple[bytes, str]:
     """The escalated cases of a commune as an .xlsx workbook for the police, with the full ID numbers;
     the disclosure is logged (one event listing the cases). Returns the content and a file name."""
-    from openpyxl import Workbook
-
     commune = police_export_commune(user=actor, commune_code=commune_code)
     cases = list(
         cases_for_user(user=actor)
@@ -263,31 +264,26 @@ def police_cases_export(*, actor: User, commune_code: str | None) -> tuple[bytes
         .order_by("escalated_at", "pk")
     )
     reasons = escalation_reasons(cases)
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Hồ sơ - Cases")
-    sheet.append([COLUMNS[c].header for c in EXPORT_COLUMNS])
     commune_text = f"{commune.code} {commune.name}"
-    for case in cases:
-        person = case.person
-        values = [
+    blank_results = [""] * len(RESULT_COLUMNS)
+    rows = (
+        [
             str(case.pk),
-            person.full_name,
-            person.birth_date_display,
-            _GENDER_TEXT.get(person.gender, ""),
-            person.id_number,  # text, so that Excel keeps the leading zeros
-            person.phone,
-            person.address,
+            case.person.full_name,
+            case.person.birth_date_display,
+            _GENDER_TEXT.get(case.person.gender, ""),
+            case.person.id_number,  # text, so that Excel keeps the leading zeros
+            case.person.phone,
+            case.person.address,
             commune_text,
             reasons.get(case.pk, ""),
+            *blank_results,
         ]
-        sheet.append(
-            [spreadsheet_safe(v) if isinstance(v, str) else v for v in values] + [""] * len(RESULT_COLUMNS)
-        )
-    guide = workbook.create_sheet("Hướng dẫn - Guide")
-    for line in _GUIDE:
-        guide.append(list(line))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
+        for case in cases
+    )
+    content = table_bytes(
+        POLICE_SPEC, rows, fmt="xlsx", sheet="Hồ sơ - Cases", more_sheets={"Hướng dẫn - Guide": _GUIDE}
+    )
     audit_event_record(
         action=AuditEvent.Action.EXPORT,
         actor_id=actor.pk,
@@ -299,18 +295,15 @@ def police_cases_export(*, actor: User, commune_code: str | None) -> tuple[bytes
             "full_id_read": {"object_type": "verification_case", "case_ids": [c.pk for c in cases]},
         },
     )
-    return buffer.getvalue(), f"cong-an-{commune.pk}-{clock.today():%Y%m%d}.xlsx"
+    return content, f"cong-an-{commune.pk}-{clock.today():%Y%m%d}.xlsx"
 
 
 # -- the import of the police's result file ------------------------------------------------------------
 
 
 @dataclass
-class RejectedPoliceRow:
-    row: int
-    case_id: str
-    reasons: list[Reason]
-    raw: dict[str, str]
+class RejectedPoliceRow(RejectedLine):
+    case_id: str = ""
 
 
 @dataclass
@@ -333,30 +326,21 @@ REPORT_HEADERS = [
 
 
 @dataclass
-class PoliceImportReport:
-    file_name: str
-    rows_read: int = 0  # rows that are not blank: applied + rejected
-    rows_blank: int = 0
+class PoliceImportReport(RowReport[RejectedPoliceRow]):
+    """Rows read (not blank) = rows applied (``rows_stored``) + rows rejected."""
+
+    file_name: str = ""
     applied: list[AppliedPoliceRow] = field(default_factory=list)
-    rejected: list[RejectedPoliceRow] = field(default_factory=list)
     headers: list[str] = field(default_factory=list)
 
     @property
     def rows_applied(self) -> int:
-        return len(self.applied)
-
-    @property
-    def rows_rejected(self) -> int:
-        return len(self.rejected)
+        return self.rows_stored
 
     def as_csv(self) -> bytes:
         """Every row read: applied ones with the case's new state, rejected ones once per reason, followed by
         the raw values as read so that they can be corrected and sent again."""
-        raw_headers: list[str] = []
-        for rejected in self.rejected:
-            for name in rejected.raw:
-                if name not in raw_headers:
-                    raw_headers.append(name)
+        raw_headers = self.raw_headers(self.rejected)
         lines: list[tuple[int, list[str]]] = []
         for applied in self.applied:
             vi, _, en = CaseState(applied.state).label.partition(" / ")
@@ -368,20 +352,17 @@ class PoliceImportReport:
                 )
             )  # fmt: skip
         for rejected in self.rejected:
-            raw = [spreadsheet_safe(rejected.raw.get(h, "")) for h in raw_headers]
+            raw = [rejected.raw.get(h, "") for h in raw_headers]
             for reason in rejected.reasons:
                 lines.append(
                     (
                         rejected.row,
-                        [str(rejected.row), spreadsheet_safe(rejected.case_id), "Bị từ chối / rejected",
-                         spreadsheet_safe(reason.column), reason.code, reason.message_vi, reason.message_en] + raw,
+                        [str(rejected.row), rejected.case_id, "Bị từ chối / rejected",
+                         reason.column, reason.code, reason.message_vi, reason.message_en] + raw,
                     )
                 )  # fmt: skip
-        text = io.StringIO()
-        writer = csv.writer(text)
-        writer.writerow(REPORT_HEADERS + raw_headers)
-        writer.writerows(line for _, line in sorted(lines, key=lambda item: item[0]))
-        return ("\ufeff" + text.getvalue()).encode("utf-8")
+        ordered = [line for _, line in sorted(lines, key=lambda item: item[0])]
+        return table_bytes(REPORT_HEADERS + raw_headers, ordered, fmt="csv")
 
 
 _RESULT_WORDS: dict[str, str] = {
@@ -418,11 +399,7 @@ class _ResultFile:
 
     def __init__(self, headers: list[str]) -> None:
         self.headers = headers
-        found: dict[PoliceColumn, int] = {}
-        for index, header in enumerate(headers):
-            name = _HEADER_INDEX.get(header_key(header or ""))
-            if name is not None and name not in found:
-                found[name] = index
+        found = {PoliceColumn(key): index for key, index in POLICE_SPEC.match(headers).positions.items()}
         self.positions = {
             verified: found[plain]
             for verified, plain in _PLAIN_FALLBACK.items()
@@ -434,14 +411,14 @@ class _ResultFile:
 
     @classmethod
     def matches(cls, headers: list[str]) -> bool:
-        keys = {_HEADER_INDEX.get(header_key(h or "")) for h in headers}
+        keys = {POLICE_SPEC.column_for(h) for h in headers}
         return PoliceColumn.CASE_ID in keys and PoliceColumn.RESULT in keys
 
     def column(self, name: PoliceColumn) -> str:
         position = self.positions.get(name)
         if position is not None and position < len(self.headers) and self.headers[position].strip():
             return self.headers[position].strip()
-        return COLUMNS[name].header
+        return COLUMNS[name].bilingual
 
     def cell(self, values: list[CellValue], name: PoliceColumn) -> CellValue:
         position = self.positions.get(name)
@@ -516,7 +493,14 @@ class _ResultFile:
             except DateParseError as exc:
                 self._reason(row, exc.code, PoliceColumn.VERIFIED_BIRTH_DATE, exc.message_vi, exc.message_en)
             else:
-                verified.update(birth_parts(date))
+                if date is not None and not birth_date_in_bounds(date, today=clock.today()):
+                    self._reason(
+                        row, "BIRTH_DATE_OUT_OF_RANGE", PoliceColumn.VERIFIED_BIRTH_DATE,
+                        f"Ngày sinh “{_text(birth)[:40]}” phải từ năm {MIN_BIRTH_YEAR} đến hôm nay.",
+                        f"The birth date “{_text(birth)[:40]}” must be between {MIN_BIRTH_YEAR} and today.",
+                    )  # fmt: skip
+                else:
+                    verified.update(birth_parts(date))
         gender_cell = self.cell(row.values, PoliceColumn.VERIFIED_GENDER)
         if gender_cell is not None:
             gender = parse_gender(gender_cell)
@@ -574,7 +558,7 @@ def _open_result_file(path: Path) -> tuple[_ResultFile, Iterator[SourceRow]]:
         texts = ["" if v is None else str(v) for v in row.values]
         if _ResultFile.matches(texts):
             return _ResultFile(texts), rows
-    needed = f"“{COLUMNS[PoliceColumn.CASE_ID].header}”, “{COLUMNS[PoliceColumn.RESULT].header}”"
+    needed = f"“{COLUMNS[PoliceColumn.CASE_ID].bilingual}”, “{COLUMNS[PoliceColumn.RESULT].bilingual}”"
     shown = ", ".join(f"“{h[:40]}”" for h in headers[:30] if h.strip()) or "—"
     raise FileRefused(
         "COLUMNS_MISSING",
@@ -706,6 +690,7 @@ class _Importer:
             self._reject(row, Reason("CORRECTION_REFUSED", name, exc.message_vi, exc.message_en))
             return
         self.report.rows_read += 1
+        self.report.rows_stored += 1
         self.report.applied.append(
             AppliedPoliceRow(row=row.number, case_id=row.case_id, result=row.result, state=updated.state)
         )

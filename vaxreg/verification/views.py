@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -20,10 +21,12 @@ from django.views.decorators.http import require_GET, require_POST
 from vaxreg.accounts.models import Role, User
 from vaxreg.accounts.permissions import Capability, requires, user_can
 from vaxreg.core import clock
-from vaxreg.core.pages import refusal_form_error
+from vaxreg.core.pages import refusal_form_error, refusal_message
 from vaxreg.core.refusals import Refusal
+from vaxreg.core.tables import TableTooLong
 from vaxreg.corrections.services import CorrectionResult, StaleRecord
 from vaxreg.people.selectors import person_doses
+from vaxreg.quality.exports import EXPORT_FORMATS, findings_export_write
 from vaxreg.vaccinations.models import Dose, Vaccine
 from vaxreg.verification.forms import (
     AssignForm,
@@ -48,14 +51,12 @@ from vaxreg.verification.services import (
     contact_attempt_log,
 )
 from vaxreg.verification.web_selectors import (
-    FINDINGS_WRITERS,
     case_contact_rows,
     case_findings,
     case_history,
     code_label,
     dose_values_display,
     field_label,
-    findings_export_write,
     is_english,
     person_values_display,
     state_label,
@@ -134,13 +135,18 @@ def worklist_view(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @requires(Capability.CASE_READ)
-def worklist_export(request: HttpRequest) -> FileResponse:
+def worklist_export(request: HttpRequest) -> HttpResponseBase:
     user = _user(request)
     form = WorklistFilterForm(
         request.GET or None, facilities=worklist_facilities(user=user), staff=staff_of_station(user=user)
     )
     out = tempfile.TemporaryFile()  # noqa: SIM115 - the response closes it once sent
-    worklist_export_write(user=user, filters=form.to_filter(), out=out)
+    try:
+        worklist_export_write(user=user, filters=form.to_filter(), out=out)
+    except TableTooLong as refused:
+        out.close()
+        refusal_message(request, refused)
+        return redirect(f"{reverse('verification:worklist')}?{request.GET.urlencode()}")
     return _download(out, filename=f"xac-minh-{clock.today():%Y%m%d}.xlsx", fmt="xlsx")
 
 
@@ -410,7 +416,7 @@ def case_unverifiable_view(request: HttpRequest, case_id: int) -> HttpResponse:
 @require_GET
 @requires(Capability.FINDINGS_EXPORT)
 def findings_export(request: HttpRequest, fmt: str) -> FileResponse:
-    if fmt not in FINDINGS_WRITERS:
+    if fmt not in EXPORT_FORMATS:
         raise Http404(fmt)
     user: Any = request.user
     out = tempfile.TemporaryFile()  # noqa: SIM115 - the response closes it once sent

@@ -5,32 +5,26 @@ Every read goes through the verification selectors (``worklist``, ``access_case_
 jurisdiction, so nothing here widens what a user may see; ID numbers leave this module masked.
 """
 
-import csv
 import datetime as dt
-import io
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from vaxreg.accounts.models import Role, User
+from vaxreg.accounts.models import User
 from vaxreg.core.cccd import decode_cccd
 from vaxreg.core.history import audit_event_record
-from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.models import AuditEvent, SourceType
-from vaxreg.core.text import spreadsheet_safe
+from vaxreg.core.tables import write_table
 from vaxreg.people.models import Person, mask_id_number
 from vaxreg.people.selectors import HistoryEntry, person_history
 from vaxreg.places.models import Facility
-from vaxreg.quality.exports import EXPORT_HEADERS
 from vaxreg.quality.messages import date_text as _dmy
-from vaxreg.quality.messages import finding_message
 from vaxreg.quality.models import Finding, Severity
 from vaxreg.quality.rules import ID_SHARED, RULES
 from vaxreg.verification.models import CaseState, VerificationCase
@@ -38,7 +32,6 @@ from vaxreg.verification.selectors import WorklistFilter, case_contacts, cases_f
 
 WORKLIST_PAGE_SIZE = 50
 EXPORT_CHUNK = 2_000
-EXCEL_MAX_ROWS = 1_048_575  # one row of the sheet is the header
 
 
 # -- words shown to people -----------------------------------------------------------------------------
@@ -172,7 +165,7 @@ def worklist_export_rows(*, user: User, filters: WorklistFilter) -> Iterator[lis
         yield [
             case.pk,
             _local(case.opened_at),
-            spreadsheet_safe(person.full_name),
+            person.full_name,
             person.id_number_masked,
             person.birth_date_display,
             "; ".join(code_label_vi(c) for c in case.codes),
@@ -188,19 +181,15 @@ def _filters_detail(filters: WorklistFilter) -> dict[str, Any]:
 
 
 def worklist_export_write(*, user: User, filters: WorklistFilter, out: IO[bytes]) -> int:
-    """The filtered worklist as an .xlsx (write-only, so memory stays flat); the export is audited."""
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Xác minh")
-    sheet.append(list(WORKLIST_EXPORT_HEADERS))
-    written = 0
-    for row in worklist_export_rows(user=user, filters=filters):
-        if written >= EXCEL_MAX_ROWS:
-            break
-        sheet.append(row)
-        written += 1
-    workbook.save(out)
+    """The filtered worklist as an .xlsx (write-only, so memory stays flat); the export is audited. A worklist
+    longer than an Excel sheet is refused (``TableTooLong``) rather than cut short."""
+    written = write_table(
+        WORKLIST_EXPORT_HEADERS,
+        worklist_export_rows(user=user, filters=filters),
+        fmt="xlsx",
+        out=out,
+        sheet="Xác minh",
+    )
     audit_event_record(
         action=AuditEvent.Action.EXPORT,
         actor_id=user.pk,
@@ -549,104 +538,3 @@ def dose_values_display(values: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 # -- the findings export -----------------------------------------------------------------------------------
-
-_FINDING_COLUMNS = ("facility_code", "record_id", "code", "severity", "template_vi", "template_en", "detail")
-
-
-def _findings_of_records(user: User) -> QuerySet[Any] | None:
-    """Open findings × the source records they concern, restricted to the user's unit.
-
-    A finding about the person concerns each dose record of that person; a finding about a dose, that record.
-    Each filter on the multi-valued ``person__doses`` comes before the annotations that read it, so both use
-    the same join and a person-level finding yields one row per dose record, never a cross product.
-    """
-    person_level = Finding.objects.filter(is_open=True, dose__isnull=True)
-    dose_level = Finding.objects.filter(is_open=True, dose__isnull=False)
-    if user.role == Role.COMMUNE and user.commune_id:
-        scope = jurisdiction_of(user).person_q(prefix="person__")
-        person_level = person_level.filter(scope).filter(person__doses__isnull=False)
-        dose_level = dose_level.filter(scope)
-    elif user.role == Role.FACILITY and user.facility_id:
-        person_level = person_level.filter(person__doses__facility_id=user.facility_id)
-        dose_level = dose_level.filter(dose__facility_id=user.facility_id)
-    else:
-        return None
-    person_level = person_level.annotate(
-        facility_code=F("person__doses__facility__code"), record_id=F("person__doses__source_record_id")
-    )
-    dose_level = dose_level.annotate(
-        facility_code=F("dose__facility__code"), record_id=F("dose__source_record_id")
-    )
-    columns = _FINDING_COLUMNS
-    return (
-        person_level.values_list(*columns)
-        .union(dose_level.values_list(*columns), all=True)
-        .order_by("facility_code", "record_id", "code")
-    )
-
-
-def findings_export_rows_for_user(*, user: User) -> Iterator[tuple[str, ...]]:
-    """The rows of the findings export (``vaxreg.quality.exports`` layout) for a station or a facility:
-    the station's persons, or the facility's own source records. ID and phone numbers in messages are masked."""
-    rows = _findings_of_records(user)
-    if rows is None:
-        return
-    row: tuple[Any, ...]
-    for row in rows.iterator(chunk_size=EXPORT_CHUNK):
-        facility_code, record_id, code, severity, template_vi, template_en, detail = row
-        yield (
-            facility_code,
-            record_id,
-            code,
-            severity,
-            finding_message(template_vi, detail),
-            finding_message(template_en, detail),
-        )
-
-
-def _write_csv(rows: Iterator[tuple[Any, ...]], headers: tuple[str, ...], out: IO[bytes]) -> int:
-    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
-    writer = csv.writer(text)
-    writer.writerow(headers)
-    written = 0
-    for row in rows:
-        writer.writerow([spreadsheet_safe(str(v)) for v in row])
-        written += 1
-    text.flush()
-    text.detach()  # the caller keeps the binary file open
-    return written
-
-
-def _write_xlsx(rows: Iterator[tuple[Any, ...]], headers: tuple[str, ...], out: IO[bytes], sheet: str) -> int:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    ws = workbook.create_sheet(sheet)
-    ws.append(list(headers))
-    written = 0
-    for row in rows:
-        if written >= EXCEL_MAX_ROWS:
-            break
-        ws.append([spreadsheet_safe(str(v)) for v in row])
-        written += 1
-    workbook.save(out)
-    return written
-
-
-FINDINGS_WRITERS: dict[str, Callable[[Iterator[tuple[Any, ...]], IO[bytes]], int]] = {
-    "csv": lambda rows, out: _write_csv(rows, EXPORT_HEADERS, out),
-    "xlsx": lambda rows, out: _write_xlsx(rows, EXPORT_HEADERS, out, "Findings"),
-}
-
-
-def findings_export_write(*, user: User, fmt: str, out: IO[bytes]) -> int:
-    """Write the user's findings export as .csv (UTF-8 with BOM, for Excel) or .xlsx; the export is audited."""
-    written = FINDINGS_WRITERS[fmt](findings_export_rows_for_user(user=user), out)
-    audit_event_record(
-        action=AuditEvent.Action.EXPORT,
-        actor_id=user.pk,
-        object_type="findings",
-        object_id=str(user.facility_id or user.commune_id or ""),
-        detail={"format": fmt, "rows": written, "role": user.role},
-    )
-    return written

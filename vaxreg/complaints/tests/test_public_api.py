@@ -267,3 +267,12 @@ def test_places_to_pick_from(world: Any) -> None:
     assert [f["code"] for f in by_province] == ["HCM01"]
     provinces = client.get(f"{BASE}/places/provinces").json()
     assert {p["code"] for p in provinces} == {"01", "79"}
+
+
+@pytest.mark.parametrize("typed", ["Vắc xin AstraZeneca", "astrazeneca covid-19 vaccine", "ASTRA ZENECA"])
+def test_a_claimed_vaccine_is_resolved_as_the_dose_import_resolves_it(world: Any, typed: str) -> None:
+    client = Client()
+    dose = {"date": "2021-12-01", "vaccine": typed, "dose_number": 3, "lot": "B77"}
+    response = post(client, body(client, claimed_doses=[dose]))
+    assert response.status_code == 201, response.content
+    assert Complaint.objects.get().claimed_doses[0]["vaccine"] == "AZ"

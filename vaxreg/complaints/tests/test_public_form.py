@@ -253,3 +253,12 @@ def test_not_knowing_the_place_routes_to_the_province(world: Any) -> None:
     assert Client().post(FORM, data).status_code == 302
     complaint = Complaint.objects.get()
     assert (complaint.handler_facility, complaint.handler_province_id) == (None, "79")
+
+
+@pytest.mark.parametrize("number", ["5", "0", "12"])
+def test_a_dose_number_outside_1_to_4_is_refused_as_on_every_other_path(
+    world: Any, private_media: Path, number: str
+) -> None:
+    response = Client().post(FORM, form_data(dose1_number=number))
+    assert response.status_code in (400, 422), response.status_code
+    assert stored_nothing(private_media)

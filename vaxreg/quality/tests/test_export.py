@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 
 from vaxreg.places.models import Facility
 from vaxreg.quality.services import quality_check_persons
+from vaxreg.quality.tests.conftest import NATIONAL
 from vaxreg.quality.tests.test_rules import make_person
 
 D = dt.date
@@ -31,7 +32,7 @@ def test_person_findings_list_every_dose_record_and_dose_findings_one(
     quality_check_persons(person_ids=[wrong_gender.pk, unknown_vaccine.pk, clean.pk])
 
     out = tmp_path / "findings.csv"
-    call_command("quality_export", "--out", str(out))
+    call_command("quality_export", "--user", NATIONAL, "--out", str(out))
     rows = _rows(out)
     gender_rows = [r for r in rows if r[2] == "ID_GENDER_MISMATCH"]
     assert sorted(r[1] for r in gender_rows) == sorted(d.source_record_id for d in wrong_gender.doses.all())
@@ -44,7 +45,7 @@ def test_person_findings_list_every_dose_record_and_dose_findings_one(
     assert not {d.source_record_id for d in clean.doses.all()} & {r[1] for r in rows}
 
     only_other = tmp_path / "other.xlsx"
-    call_command("quality_export", "--facility", other.code, "--out", str(only_other))
+    call_command("quality_export", "--user", NATIONAL, "--facility", other.code, "--out", str(only_other))
     sheet = load_workbook(only_other).active
     assert sheet is not None
     listed = [row for row in sheet.iter_rows(min_row=2, values_only=True)]
@@ -53,4 +54,6 @@ def test_person_findings_list_every_dose_record_and_dose_findings_one(
 
 def test_export_refuses_an_unknown_facility(facility: Facility, tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="NOPE"):
-        call_command("quality_export", "--facility", "NOPE", "--out", str(tmp_path / "x.csv"))
+        call_command(
+            "quality_export", "--user", NATIONAL, "--facility", "NOPE", "--out", str(tmp_path / "x.csv")
+        )

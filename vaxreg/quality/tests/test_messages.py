@@ -16,6 +16,7 @@ from vaxreg.people.models import Person, mask_id_number
 from vaxreg.places.models import Facility
 from vaxreg.quality.models import Finding
 from vaxreg.quality.services import quality_check_persons, quality_scan
+from vaxreg.quality.tests.conftest import NATIONAL
 from vaxreg.quality.tests.test_bench import _import_defects
 from vaxreg.quality.tests.test_rules import CLEAN_PERSON, make_person
 
@@ -54,7 +55,7 @@ def test_stored_messages_hold_no_id_or_phone_and_read_masked(facility: Facility)
 def test_the_quality_export_masks_ids_and_phones(facility: Facility, tmp_path: Path) -> None:
     persons = _quoting_persons(facility)
     out = tmp_path / "findings.csv"
-    call_command("quality_export", "--out", str(out))
+    call_command("quality_export", "--user", NATIONAL, "--out", str(out))
     text = out.read_text(encoding="utf-8-sig")
     rows = list(csv.reader(text.splitlines()))[1:]
     for code, person in persons.items():

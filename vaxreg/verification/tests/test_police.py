@@ -1,5 +1,6 @@
 """The commune police's side of verification: its pages, the export of escalated cases and the result file."""
 
+import datetime as dt
 import io
 import zipfile
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from openpyxl import Workbook, load_workbook
 
 from vaxreg.accounts.models import Role, User
 from vaxreg.accounts.services import user_create
+from vaxreg.core import clock
 from vaxreg.core.models import AuditEvent, ChangeRecord, SourceType
 from vaxreg.core.testing import TEST_PASSWORD, World, person_make, world  # noqa: F401
 from vaxreg.imports.readers import FileRefused
@@ -480,4 +482,18 @@ def test_only_a_police_account_imports_a_result_file(pw, tmp_path: Path):
     source.write_text(f"Mã hồ sơ,Kết quả\n{pw.an.pk},NOT_FOUND\n", encoding="utf-8")
     with pytest.raises(CommandError, match="police"):
         call_command("police_import", str(source), "--user", "commune_badinh", stdout=io.StringIO())
+    assert _refreshed(pw.an).state == CaseState.ESCALATED
+
+
+def test_a_verified_birth_date_outside_1900_to_today_is_refused_as_everywhere(pw):
+    future = (clock.today() + dt.timedelta(days=400)).strftime("%d/%m/%Y")
+    content = (
+        "Mã hồ sơ,Kết quả,Ngày sinh xác minh\n"
+        f"{pw.an.pk},MISMATCH,01/01/1850\n"
+        f"{pw.minh.pk},MISMATCH,{future}\n"
+    ).encode()
+    report = police_results_import(actor=pw.world.users["police_badinh"], file_name="kq.csv", content=content)
+    assert (report.rows_read, report.rows_applied, report.rows_rejected) == (2, 0, 2)
+    assert [[r.code for r in row.reasons] for row in report.rejected] == [["BIRTH_DATE_OUT_OF_RANGE"]] * 2
+    assert "01/01/1850" in report.rejected[0].reasons[0].message_en
     assert _refreshed(pw.an).state == CaseState.ESCALATED

@@ -60,7 +60,7 @@ class Command(BaseCommand):
 
 
 def report_summary(report: PoliceImportReport) -> str:
-    balanced = report.rows_read == report.rows_applied + report.rows_rejected
+    balanced = report.adds_up
     return "\n".join(
         [
             f"Tệp kết quả công an / police result file: {report.file_name}",
