@@ -1,11 +1,13 @@
 from django.urls import include, path
+from django.views.i18n import set_language
 
+from vaxreg.accounts.permissions import public
 from vaxreg.api.api import api
 from vaxreg.core.health import healthz
 
 urlpatterns = [
-    path("healthz", healthz, name="healthz"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("healthz", public(healthz), name="healthz"),
+    path("i18n/setlang/", public(set_language), name="set_language"),  # as django.conf.urls.i18n has it
     path("api/", api.urls),
     path("verification/", include("vaxreg.verification.urls")),
     path("complaints/", include("vaxreg.complaints.urls")),

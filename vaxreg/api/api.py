@@ -15,6 +15,7 @@ from django.urls import register_converter
 from ninja import NinjaAPI, Router
 from ninja.security import django_auth
 
+from vaxreg.accounts.permissions import public
 from vaxreg.api.docs import docs_for_api_roles
 from vaxreg.api.errors import error_handlers_install
 from vaxreg.complaints.api import router as complaints_router
@@ -97,6 +98,14 @@ class VaxRegAPI(NinjaAPI):
         openapi_complete(schema)
         return schema
 
+    def _get_urls(self) -> list[Any]:
+        urls = super()._get_urls()
+        for pattern in urls:
+            callback = getattr(pattern, "callback", None)
+            if getattr(pattern, "name", "") == "api-root" and callback:  # django-ninja's own root: a 404
+                public(callback)
+        return urls
+
 
 # Any other path under /api/ answers the API's own JSON 404, not the site's HTML page: a client that
 # sends an id of the wrong shape (``/api/cases/abc``) reads the same error body as for an unknown id.
@@ -118,6 +127,7 @@ class AnyPath:
 register_converter(AnyPath, "anypath")
 
 
+@public
 def not_found(request: HttpRequest, rest: str) -> None:
     raise Http404(rest)
 

@@ -4,8 +4,8 @@ Every staff role has operations of its own in the API, so every staff role reads
 national and admin read everything, the province and the facility import files and handle complaints,
 the commune health station works its verification cases, and the commune police list the cases escalated
 to them and post their result (``POST /api/cases/{id}/police-result``). Anonymous visitors, and any role
-added later until it is named here, see neither the page nor the schema: the list of operations is a map
-of the system that people without an account have no use for.
+added later until ``Capability.API_DOCS`` names it, see neither the page nor the schema: the list of
+operations is a map of the system that people without an account have no use for.
 """
 
 from collections.abc import Callable
@@ -17,16 +17,14 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
-from vaxreg.accounts.models import Role
-
-API_ROLES = frozenset({Role.NATIONAL, Role.ADMIN, Role.PROVINCE, Role.FACILITY, Role.COMMUNE, Role.POLICE})
+from vaxreg.accounts.permissions import Capability, user_can
 
 DocsView = Callable[..., HttpResponseBase]
 
 
 def docs_for_api_roles(view: DocsView) -> DocsView:
     """The docs page sends a visitor to the login page; the schema answers JSON like the rest of the API
-    (401 without a login, 403 for a role outside ``API_ROLES``)."""
+    (401 without a login, 403 for a role without ``Capability.API_DOCS``)."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
@@ -43,7 +41,7 @@ def docs_for_api_roles(view: DocsView) -> DocsView:
                     status=401,
                 )
             return redirect_to_login(request.get_full_path())
-        if getattr(user, "role", None) not in API_ROLES:
+        if not user_can(user, Capability.API_DOCS):
             if wants_json:
                 return JsonResponse(
                     {
@@ -58,4 +56,5 @@ def docs_for_api_roles(view: DocsView) -> DocsView:
 
     # Swagger UI's stylesheet draws its small icons (the arrow of a list, the lock of an operation) as
     # data: SVG images. An image cannot run script, so the page's policy allows them; nothing else changes.
+    wrapped.required_capability = Capability.API_DOCS  # type: ignore[attr-defined]
     return csp_update({"img-src": ["data:"]})(wrapped)

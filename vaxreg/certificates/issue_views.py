@@ -11,6 +11,7 @@ from django.utils.translation import gettext
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
+from vaxreg.accounts.permissions import public
 from vaxreg.certificates.issuing import CertificateRefused, certificate_get_or_issue
 from vaxreg.certificates.keys import KeyNotConfigured
 from vaxreg.certificates.models import Certificate
@@ -30,6 +31,7 @@ from vaxreg.people.citizen_session import citizen_person_id
 from vaxreg.people.models import Person
 
 
+@public
 @require_http_methods(["GET", "POST"])
 def mine_view(request: HttpRequest) -> HttpResponse:
     person_id = citizen_person_id(request)
@@ -78,6 +80,7 @@ def _file_name(certificate: Certificate, extension: str) -> str:
     return f"chung-nhan-{certificate.uvci.rsplit(':', 1)[-1][:12].lower()}.{extension}"
 
 
+@public
 @require_GET
 def qr_view(request: HttpRequest, reference: str) -> HttpResponse:
     certificate = _downloadable(request, reference)
@@ -87,6 +90,7 @@ def qr_view(request: HttpRequest, reference: str) -> HttpResponse:
     return response
 
 
+@public
 @require_GET
 def pdf_view(request: HttpRequest, reference: str) -> HttpResponse:
     certificate = _downloadable(request, reference)
@@ -99,12 +103,14 @@ def pdf_view(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 # Verifiers fetch these often; a minute of caching spares the database without delaying a revocation long.
+@public
 @require_GET
 @cache_control(public=True, max_age=60)
 def revocations_view(request: HttpRequest) -> JsonResponse:
     return JsonResponse(revocation_list())
 
 
+@public
 @require_GET
 @cache_control(public=True, max_age=60)
 def trust_list_view(request: HttpRequest) -> JsonResponse:

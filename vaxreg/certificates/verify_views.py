@@ -18,6 +18,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from vaxreg.accounts.permissions import public
 from vaxreg.certificates.keys import trusted_certificates
 from vaxreg.certificates.verifying import STEP_LABELS, Step, Verification, hcert_verify, never_revoked
 from vaxreg.core import clock
@@ -123,6 +124,7 @@ def _steps_shown(result: Verification) -> list[dict[str, Any]]:
     ]
 
 
+@public
 @never_cache
 @require_http_methods(["GET", "POST"])
 def verify_page(request: HttpRequest) -> HttpResponse:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from vaxreg.accounts.permissions import public
 from vaxreg.citizens.forms import CodeForm, LookupForm
 from vaxreg.citizens.selectors import citizen_access_changes, citizen_record
 from vaxreg.citizens.services import OtpOutcome, OtpRequestRefused, otp_request, otp_verify
@@ -32,6 +33,7 @@ def _render(request: HttpRequest, template: str, context: dict, status: int = 20
     return response
 
 
+@public
 @require_http_methods(["GET", "POST"])
 def start_view(request: HttpRequest) -> HttpResponse:
     form = LookupForm(request.POST or None)
@@ -51,6 +53,7 @@ LOCKED = _("Too many wrong codes. Ask for a new code in a few minutes.")
 EXPIRED = _("The code has expired or was used. Ask for a new one.")
 
 
+@public
 @require_http_methods(["GET", "POST"])
 def code_view(request: HttpRequest) -> HttpResponse:
     token = request.session.get(CHALLENGE_KEY, "")
@@ -70,6 +73,7 @@ def code_view(request: HttpRequest) -> HttpResponse:
     return _render(request, "citizens/code.html", {"form": form}, status=400 if form.errors else 200)
 
 
+@public
 @require_GET
 def record_view(request: HttpRequest) -> HttpResponse:
     person_id = citizen_person_id(request)
@@ -86,6 +90,7 @@ def record_view(request: HttpRequest) -> HttpResponse:
     return _render(request, "citizens/record.html", context)
 
 
+@public
 @require_POST
 def access_change_view(request: HttpRequest, change_id: int) -> HttpResponse:
     """The citizen confirms or refuses a change of their phone on record, ID number or commune that a
@@ -113,6 +118,7 @@ def access_change_view(request: HttpRequest, change_id: int) -> HttpResponse:
     return redirect("citizens:record")
 
 
+@public
 @require_POST
 def end_view(request: HttpRequest) -> HttpResponse:
     citizen_session_end(request)

@@ -15,11 +15,11 @@ from ninja import Query, Router, Schema
 from pydantic import ConfigDict, Field
 
 from vaxreg.accounts.models import User
+from vaxreg.accounts.permissions import Capability, operation_requires
 from vaxreg.complaints import services
-from vaxreg.complaints.figures import FIGURE_ROLES, complaint_figures
+from vaxreg.complaints.figures import complaint_figures
 from vaxreg.complaints.models import OPEN_STATES, Complaint, RejectReason
 from vaxreg.complaints.selectors import (
-    STAFF_ROLES,
     STATE_FILTERS,
     InboxFilter,
     access_complaint_by_id,
@@ -263,9 +263,8 @@ def _forbidden() -> Forbidden:
 
 
 def _staff(request: HttpRequest) -> User:
+    """The logged-in user; the operation's capability was checked by ``@operation_requires``."""
     user: Any = request.user
-    if user.role not in STAFF_ROLES:
-        raise _forbidden()
     return user
 
 
@@ -359,6 +358,7 @@ def _act(
 @router.get(
     "", response={200: ComplaintPageOut, **errors(403)}, summary="The complaints to handle, most urgent first"
 )
+@operation_requires(Capability.COMPLAINT_READ)
 def complaint_list(request: HttpRequest, params: Query[InboxIn]) -> Any:
     user = _staff(request)
     now = clock.now()
@@ -379,10 +379,9 @@ def complaint_list(request: HttpRequest, params: Query[InboxIn]) -> Any:
 @router.get(
     "/figures", response={200: FiguresOut, **errors(403)}, summary="Received / resolved on time / late"
 )
+@operation_requires(Capability.COMPLAINT_FIGURES)
 def figures(request: HttpRequest, params: Query[FiguresIn]) -> Any:
     user: Any = request.user
-    if user.role not in FIGURE_ROLES:
-        raise _forbidden()
     f = complaint_figures(user=user, received_from=params.received_from, received_to=params.received_to)
     return FiguresOut(
         at=f.at,
@@ -394,9 +393,9 @@ def figures(request: HttpRequest, params: Query[FiguresIn]) -> Any:
 
 
 @router.get("/{int:complaint_id}", response={200: ComplaintDetailOut, **errors(403)}, summary="One complaint")
+@operation_requires(Capability.COMPLAINT_READ)
 def complaint_detail(request: HttpRequest, complaint_id: RecordId) -> Any:
-    user = _staff(request)
-    return _detail(user, complaint_id)
+    return _detail(_staff(request), complaint_id)
 
 
 ACTION_RESPONSES: dict[int, Any] = {200: ComplaintDetailOut, **errors(400, 403, 409)}
@@ -405,6 +404,7 @@ ACTION_RESPONSES: dict[int, Any] = {200: ComplaintDetailOut, **errors(400, 403, 
 @router.post(
     "/{int:complaint_id}/approve-dose", response=ACTION_RESPONSES, summary="Approve: add the missing dose"
 )
+@operation_requires(Capability.COMPLAINT_HANDLE)
 def approve_dose(request: HttpRequest, complaint_id: RecordId, body: ApproveDoseIn) -> Any:
     return _act(
         request,
@@ -427,6 +427,7 @@ def approve_dose(request: HttpRequest, complaint_id: RecordId, body: ApproveDose
 @router.post(
     "/{int:complaint_id}/approve-correction", response=ACTION_RESPONSES, summary="Approve: correct the person"
 )
+@operation_requires(Capability.COMPLAINT_HANDLE)
 def approve_correction(request: HttpRequest, complaint_id: RecordId, body: ApproveCorrectionIn) -> Any:
     return _act(
         request,
@@ -446,6 +447,7 @@ def approve_correction(request: HttpRequest, complaint_id: RecordId, body: Appro
 @router.post(
     "/{int:complaint_id}/defer", response=ACTION_RESPONSES, summary="Defer, with a reason and a new date"
 )
+@operation_requires(Capability.COMPLAINT_HANDLE)
 def defer(request: HttpRequest, complaint_id: RecordId, body: DeferIn) -> Any:
     return _act(
         request,
@@ -461,6 +463,7 @@ def defer(request: HttpRequest, complaint_id: RecordId, body: DeferIn) -> Any:
 
 
 @router.post("/{int:complaint_id}/reject", response=ACTION_RESPONSES, summary="Reject with a standard reason")
+@operation_requires(Capability.COMPLAINT_HANDLE)
 def reject(request: HttpRequest, complaint_id: RecordId, body: RejectIn) -> Any:
     return _act(
         request,
@@ -480,6 +483,7 @@ def reject(request: HttpRequest, complaint_id: RecordId, body: RejectIn) -> Any:
     response={**ACTION_RESPONSES, 200: TransferredOut},
     summary="Transfer to another facility (the deadline does not move)",
 )
+@operation_requires(Capability.COMPLAINT_HANDLE)
 def transfer(request: HttpRequest, complaint_id: RecordId, body: TransferIn) -> Any:
     # Once transferred the complaint may lie outside the sender's unit: the answer is only where it went.
     return _act(

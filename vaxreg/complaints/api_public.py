@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Field, Router, Schema
 from pydantic import BeforeValidator, ConfigDict, StringConstraints, ValidationError, WithJsonSchema
 
+from vaxreg.accounts.permissions import public
 from vaxreg.complaints.antiflood import submission_admit, ticket_issue
 from vaxreg.complaints.attachments import FIELD as ATTACHMENTS_FIELD
 from vaxreg.complaints.attachments import MAX_FILES, complaint_proofs_add, proof_read, proofs_count_check
@@ -188,6 +189,7 @@ def _not_found(status: int) -> JsonResponse:
 
 
 @router.get("/ticket", response=TicketOut, summary="Get a single-use submission ticket (2 hours)")
+@public
 def ticket_get(request: HttpRequest) -> dict[str, str]:
     return {"ticket": ticket_issue(address=client_address(request))}
 
@@ -203,6 +205,7 @@ def ticket_get(request: HttpRequest) -> dict[str, str]:
         }
     },
 )
+@public
 def complaint_post(request: HttpRequest) -> HttpResponse:
     body = _body(request, ComplaintIn)
     if isinstance(body, JsonResponse):
@@ -246,6 +249,7 @@ def complaint_post(request: HttpRequest) -> HttpResponse:
         }
     },
 )
+@public
 def complaint_status(request: HttpRequest, tracking_code: TrackingCode) -> HttpResponse:
     body = _body(request, StatusIn)
     if isinstance(body, JsonResponse):
@@ -282,6 +286,7 @@ def complaint_status(request: HttpRequest, tracking_code: TrackingCode) -> HttpR
         }
     },
 )
+@public
 def attachments_post(request: HttpRequest, tracking_code: TrackingCode) -> HttpResponse:
     complaint, status = track_lookup(request, code=tracking_code, phone=request.POST.get("phone", ""))
     if complaint is None:
@@ -306,17 +311,20 @@ def _cached(rows: Iterable[Mapping[str, Any]]) -> JsonResponse:
 
 
 @router.get("/places/provinces", response=list[PlaceOut], summary="Provinces to pick from")
+@public
 def places_provinces(request: HttpRequest) -> HttpResponse:
     return _cached(Province.objects.order_by("name_key").values("code", "name"))
 
 
 @router.get("/places/communes", response=list[PlaceOut], summary="Communes of a province")
+@public
 def places_communes(request: HttpRequest, province: ProvinceCode) -> HttpResponse:
     rows = Commune.objects.filter(province_id=province[:2]).order_by("name_key").values("code", "name")
     return _cached(rows)
 
 
 @router.get("/places/facilities", response=list[PlaceOut], summary="Facilities of a commune (or a province)")
+@public
 def places_facilities(
     request: HttpRequest, commune: CommuneCodeOrNone = "", province: ProvinceCodeOrNone = ""
 ) -> HttpResponse:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from vaxreg.accounts.models import Role
 from vaxreg.complaints.models import OPEN_STATES, Complaint, ComplaintState
 from vaxreg.core import clock
+from vaxreg.core.jurisdiction import jurisdiction_of
 
 MEASURES = (
     "received",
@@ -29,7 +30,6 @@ MEASURES = (
     "open_over_48h",
     "late",
 )
-FIGURE_ROLES = frozenset({Role.FACILITY, Role.COMMUNE, Role.PROVINCE, Role.NATIONAL, Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def _measures(now: dt.datetime) -> dict[str, Any]:
 
 def _scoped(user: Any) -> QuerySet[Complaint] | None:
     complaints = Complaint.objects.exclude(state=ComplaintState.JOINED)
-    if user.role in (Role.NATIONAL, Role.ADMIN):
+    if jurisdiction_of(user).reads_everything:
         return complaints
     if user.role == Role.PROVINCE and user.province_id:
         return complaints.filter(handler_province_id=user.province_id)
@@ -157,7 +157,7 @@ def complaint_figures(
         complaints = complaints.filter(received_at__lt=_day_start(received_to + dt.timedelta(days=1)))
     measures = _measures(now)
     total = FigureRow(level="", code="", name="", **_counts(complaints.aggregate(**measures)))
-    if user.role in (Role.NATIONAL, Role.ADMIN):
+    if jurisdiction_of(user).reads_everything:
         rows = _province_rows(complaints, measures)
         total = replace(total, level="nation", code="VN", name="Toàn quốc / nationwide")
     else:

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from vaxreg.accounts.permissions import public
 from vaxreg.complaints.antiflood import (
     FORM_MIN_AGE,
     HONEYPOT_FIELD,
@@ -76,6 +77,7 @@ def _uploads(request: HttpRequest) -> list[ProofFile]:
     return [proof_read(f, name=f.name or "", size=f.size) for f in files]
 
 
+@public
 @never_cache
 @require_http_methods(["GET", "POST"])
 def complaint_form_view(request: HttpRequest) -> HttpResponse:
@@ -114,6 +116,7 @@ def complaint_form_view(request: HttpRequest) -> HttpResponse:
     return redirect("complaints_public:sent")
 
 
+@public
 @never_cache
 @require_GET
 def complaint_sent_view(request: HttpRequest) -> HttpResponse:
@@ -150,6 +153,7 @@ def track_lookup(request: HttpRequest, *, code: str, phone: str) -> tuple[Any, i
     return complaint, 200
 
 
+@public
 @never_cache
 @require_http_methods(["GET", "POST"])
 def complaint_track_view(request: HttpRequest) -> HttpResponse:

@@ -27,6 +27,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from vaxreg.accounts.models import Role, User
+from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.complaints.common import ENTITY
 from vaxreg.complaints.models import OPEN_STATES, Attachment, Complaint, ComplaintState
 from vaxreg.core import clock
@@ -40,9 +41,6 @@ from vaxreg.corrections.selectors import access_changes_of_source
 from vaxreg.people.models import Person
 from vaxreg.vaccinations.models import Dose
 
-READ_ALL_ROLES = frozenset({Role.NATIONAL, Role.ADMIN})
-HANDLER_ROLES = frozenset({Role.FACILITY, Role.COMMUNE, Role.PROVINCE})
-STAFF_ROLES = HANDLER_ROLES | READ_ALL_ROLES
 CANDIDATES_MAX = 10
 
 
@@ -52,7 +50,7 @@ class ComplaintNotVisible(Http404):
 
 def _unit_q(user: User, prefix: str = "") -> Q | None:
     """The complaints (or, with ``prefix``, the complaints they joined) a user sees; None: nothing."""
-    if user.role in READ_ALL_ROLES:
+    if jurisdiction_of(user).reads_everything:
         return Q()
     if user.role == Role.PROVINCE and user.province_id:
         return Q(**{f"{prefix}handler_province_id": user.province_id})
@@ -282,7 +280,7 @@ def complaint_proof_read(*, user: Any, complaint_id: int, position: int) -> tupl
     The ministry and administrators read complaints but not the citizens' photos. A file whose stored path
     would lead outside ``MEDIA_ROOT`` or that is gone is treated as absent.
     """
-    if user.role not in HANDLER_ROLES:
+    if not user_can(user, Capability.COMPLAINT_HANDLE):
         raise ComplaintNotVisible(f"complaint {complaint_id} proof {position}")
     complaint = access_complaint_by_id(user=user, complaint_id=complaint_id)
     attachment = Attachment.objects.filter(complaint=complaint, position=position).first()

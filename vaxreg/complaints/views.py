@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -18,8 +17,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from vaxreg.accounts.models import Role, User
+from vaxreg.accounts.permissions import Capability, requires, user_can
 from vaxreg.complaints import services
-from vaxreg.complaints.figures import FIGURE_ROLES, complaint_figures
+from vaxreg.complaints.figures import complaint_figures
 from vaxreg.complaints.forms import (
     ApproveCorrectionForm,
     ApproveDoseForm,
@@ -33,8 +33,6 @@ from vaxreg.complaints.forms import (
 )
 from vaxreg.complaints.models import OPEN_STATES, Attachment, Complaint, ComplaintState
 from vaxreg.complaints.selectors import (
-    HANDLER_ROLES,
-    STAFF_ROLES,
     ComplaintNotVisible,
     access_complaint_by_id,
     complaint_access_changes,
@@ -69,9 +67,8 @@ def _render(
 
 
 def _staff(request: HttpRequest) -> User:
+    """The logged-in user; the view's capability was checked by ``@requires``."""
     user: Any = request.user
-    if user.role not in STAFF_ROLES:
-        raise PermissionDenied("this role handles no complaints")
     return user
 
 
@@ -110,7 +107,7 @@ def _row(complaint: Complaint, now: Any) -> InboxRow:
 
 
 @require_GET
-@login_required
+@requires(Capability.COMPLAINT_READ)
 def inbox_view(request: HttpRequest) -> HttpResponse:
     user = _staff(request)
     form = InboxFilterForm(request.GET or None)
@@ -252,7 +249,7 @@ def _complaint_page(
         "full_id_number": full_id_number,
         "claimed": _claimed(complaint),
         "attachments": complaint_attachments(complaint),
-        "proofs_readable": user.role in HANDLER_ROLES,
+        "proofs_readable": user_can(user, Capability.COMPLAINT_HANDLE),
         "person_rows": person_rows,
         "handled_here": handled_here,
         "joined": complaint_joined(complaint) if handled_here else [],
@@ -332,14 +329,13 @@ def _correction_form(person: Person, complaint: Complaint) -> ApproveCorrectionF
 
 
 @require_GET
-@login_required
+@requires(Capability.COMPLAINT_READ)
 def complaint_detail(request: HttpRequest, complaint_id: int) -> HttpResponse:
-    _staff(request)
     return _complaint_page(request, complaint_id)
 
 
 @require_POST
-@login_required
+@requires(Capability.COMPLAINT_READ)
 def complaint_full_id(request: HttpRequest, complaint_id: int) -> HttpResponse:
     user = _staff(request)
     _complaint, number = complaint_full_id_number(user=user, complaint_id=complaint_id)
@@ -349,11 +345,9 @@ def complaint_full_id(request: HttpRequest, complaint_id: int) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@requires(Capability.COMPLAINT_HANDLE)
 def proof_view(request: HttpRequest, complaint_id: int, position: int) -> HttpResponse:
     user = _staff(request)
-    if user.role not in HANDLER_ROLES:
-        raise PermissionDenied("proof files are for the complaint's handlers")
     attachment, content = complaint_proof_read(user=user, complaint_id=complaint_id, position=position)
     response = HttpResponse(content, content_type=attachment.content_type)
     disposition = "attachment" if attachment.content_type == Attachment.Kind.PDF else "inline"
@@ -398,7 +392,7 @@ def _act(
 
 
 @require_POST
-@login_required
+@requires(Capability.COMPLAINT_HANDLE)
 def approve_dose_view(request: HttpRequest, complaint_id: int) -> HttpResponse:
     user, complaint = _acting(request, complaint_id)
     persons = complaint_candidates(user=user, complaint=complaint)
@@ -428,7 +422,7 @@ def approve_dose_view(request: HttpRequest, complaint_id: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@requires(Capability.COMPLAINT_HANDLE)
 def approve_correction_view(request: HttpRequest, complaint_id: int, person_id: int) -> HttpResponse:
     user, complaint = _acting(request, complaint_id)
     person = next(
@@ -454,7 +448,7 @@ def approve_correction_view(request: HttpRequest, complaint_id: int, person_id: 
 
 
 @require_POST
-@login_required
+@requires(Capability.COMPLAINT_HANDLE)
 def defer_view(request: HttpRequest, complaint_id: int) -> HttpResponse:
     def act(user: User, complaint: Complaint, data: dict[str, Any]) -> str:
         services.complaint_defer(
@@ -471,7 +465,7 @@ def defer_view(request: HttpRequest, complaint_id: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@requires(Capability.COMPLAINT_HANDLE)
 def reject_view(request: HttpRequest, complaint_id: int) -> HttpResponse:
     def act(user: User, complaint: Complaint, data: dict[str, Any]) -> str:
         services.complaint_reject(
@@ -487,7 +481,7 @@ def reject_view(request: HttpRequest, complaint_id: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@requires(Capability.COMPLAINT_HANDLE)
 def transfer_view(request: HttpRequest, complaint_id: int) -> HttpResponse:
     user = _staff(request)
 
@@ -517,11 +511,9 @@ def _still_visible(user: User, complaint_id: int) -> bool:
 
 
 @require_GET
-@login_required
+@requires(Capability.COMPLAINT_FIGURES)
 def figures_view(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
-    if user.role not in FIGURE_ROLES:
-        raise PermissionDenied("this role has no complaint figures")
     form = FiguresFilterForm(request.GET or None)
     received_from, received_to = form.dates()
     figures = complaint_figures(user=user, received_from=received_from, received_to=received_to)

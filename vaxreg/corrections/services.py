@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
-from vaxreg.accounts.models import Role
+from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.core import clock
 from vaxreg.core.cccd import parse_id_number
 from vaxreg.core.history import ChangeSource, audit_event_record, record_change
@@ -550,7 +550,7 @@ def _pending_for_update(change_id: int) -> AccessChange:
 def access_change_station_may_decide(*, user: Any, person_id: int) -> bool:
     """The commune health station that has the person in its jurisdiction (residence, or doses given in its
     commune) verifies a change on the person's papers."""
-    if getattr(user, "role", "") != Role.COMMUNE:
+    if not user_can(user, Capability.ACCESS_CHANGE_CONFIRM):
         return False
     return jurisdiction_of(user).persons_visible(Person.objects.filter(pk=person_id)).exists()
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from vaxreg.accounts.permissions import Capability, requires
 from vaxreg.core.pages import refusal_message
 from vaxreg.core.refusals import Refusal
 from vaxreg.corrections.models import AccessChange, AccessChangeConfirmer
@@ -56,7 +56,7 @@ def access_changes_section(request: HttpRequest, person: Person) -> dict[str, An
 
 
 @require_POST
-@login_required
+@requires(Capability.PERSON_READ)
 def person_access_change(request: HttpRequest, person_id: int, change_id: int) -> HttpResponse:
     person = person_get_for_user(user=request.user, person_id=person_id)
     if not access_changes_pending_of_person(person_id=person.pk).filter(pk=change_id).exists():

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
+from vaxreg.accounts.permissions import Capability, public
 from vaxreg.fhir import selectors
 from vaxreg.fhir.capability import capability_statement
 from vaxreg.fhir.intake import SERVER_ERROR, BundleRefused, bundle_receive, bundle_submission_refuse
@@ -103,6 +104,7 @@ def fhir_endpoint(*methods: str) -> Callable[[TokenView], Callable[..., HttpResp
                 logger.exception("FHIR %s %s failed", request.method, request.path)
                 return outcome_response(500, SERVER_ERROR)
 
+        wrapped.required_capability = Capability.FHIR_CLIENT  # type: ignore[attr-defined]
         return wrapped
 
     return decorate
@@ -116,6 +118,7 @@ def _numeric_id(value: str) -> int | None:
     return int(value) if value.isdigit() and len(value) < 18 else None
 
 
+@public
 @csrf_exempt
 def metadata(request: HttpRequest) -> HttpResponse:
     """The CapabilityStatement: open to all, as FHIR clients read it before they authenticate."""

@@ -8,6 +8,7 @@ from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 from pydantic import Field
 
+from vaxreg.accounts.permissions import Capability, operation_requires
 from vaxreg.core.api_schema import QueryIn, RecordId, errors, text_rules
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.selectors import import_batch_progress, import_batches_for_user, rejected_rows_shown
@@ -78,6 +79,7 @@ def _batch_for_user(user: Any, batch_id: int) -> ImportBatch:
     response={201: BatchOut, **errors(400, 403)},
     summary="Upload a CSV or XLSX file of doses (403: not for this role or facility; 400: unknown facility)",
 )
+@operation_requires(Capability.IMPORT_RUN)
 def import_create(
     request: HttpRequest,
     file: File[UploadedFile],
@@ -96,11 +98,13 @@ def import_create(
 
 
 @router.get("/{int:batch_id}", response=BatchOut, summary="Status and counts of one import")
+@operation_requires(Capability.IMPORT_READ)
 def import_detail(request: HttpRequest, batch_id: RecordId) -> BatchOut:
     return BatchOut.of(_batch_for_user(request.user, batch_id))
 
 
 @router.get("/{int:batch_id}/rejected", response=RejectedPageOut, summary="The rows that could not be stored")
+@operation_requires(Capability.IMPORT_READ)
 def import_rejected(request: HttpRequest, batch_id: RecordId, page: Query[RejectedPageIn]) -> RejectedPageOut:
     batch = _batch_for_user(request.user, batch_id)
     rows = rejected_rows_shown(batch=batch, offset=page.offset, limit=page.limit)

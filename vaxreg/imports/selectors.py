@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from vaxreg.accounts.models import Role, User
+from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.imports.headers import Field
 from vaxreg.imports.models import ImportBatch
 from vaxreg.people.models import mask_id_number
@@ -16,7 +17,7 @@ from vaxreg.people.models import mask_id_number
 def import_batches_for_user(user: User) -> QuerySet[ImportBatch]:
     """Batches a user may see: all for national staff, the province's for a province, one's own otherwise."""
     batches = ImportBatch.objects.select_related("facility", "uploaded_by")
-    if user.role in (Role.NATIONAL, Role.ADMIN):
+    if jurisdiction_of(user).reads_everything:
         return batches
     if user.role == Role.PROVINCE:
         return batches.filter(province_id=user.province_id) | batches.filter(

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 
 from vaxreg.accounts.models import Role, User
+from vaxreg.accounts.permissions import Capability, capability_require
 from vaxreg.core import clock
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.locks import process_lock
@@ -54,6 +55,8 @@ def _uploads_dir() -> Path:
 
 
 def _allowed_facility_code(*, user: User | None, facility_code: str | None) -> str | None:
+    if user is not None:
+        capability_require(user, Capability.IMPORT_RUN)
     if user is not None and user.role == Role.FACILITY:
         own = user.facility.code if user.facility else None
         if facility_code and facility_code.strip().upper() != (own or "").upper():
@@ -63,12 +66,6 @@ def _allowed_facility_code(*, user: User | None, facility_code: str | None) -> s
                 field=FACILITY_FIELD,
             )
         return own
-    if user is not None and user.role not in (Role.NATIONAL, Role.ADMIN, Role.PROVINCE):
-        raise ImportForbidden(
-            "Vai trò của bạn không được nhập tệp dữ liệu tiêm.",
-            "Your role may not import dose files.",
-            field=FACILITY_FIELD,
-        )
     return facility_code.strip() if facility_code else None
 
 

@@ -4,13 +4,12 @@ rejected rows (an audited full-ID read). Each reads through the scoped selectors
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from vaxreg.accounts.permissions import Capability, requires, user_can
 from vaxreg.core.pages import refusal_form_error, refusal_message
 from vaxreg.core.refusals import Refusal
 from vaxreg.imports.forms import ImportUploadForm
@@ -24,8 +23,6 @@ from vaxreg.imports.services import (
 from vaxreg.imports.tasks import import_batch_run_task
 
 ACTIVE_STATUSES = {ImportBatch.Status.QUEUED, ImportBatch.Status.RUNNING}
-# Commune health stations and police work on records but do not send dose files.
-IMPORT_ROLES = {"national", "admin", "province", "facility"}
 REJECTED_ROWS_SHOWN = 500
 
 
@@ -34,9 +31,9 @@ def _locked_facility_code(user: Any) -> str | None:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@requires(Capability.IMPORT_RUN)
 def imports(request: HttpRequest) -> HttpResponse:
-    user = _importing_user(request)
+    user: Any = request.user
     locked = _locked_facility_code(user)
     form = ImportUploadForm(request.POST or None, request.FILES or None, locked_facility_code=locked)
     if request.method == "POST" and form.is_valid():
@@ -59,13 +56,6 @@ def imports(request: HttpRequest) -> HttpResponse:
     return render(request, "imports/imports.html", {"form": form, "batches": batches, "refresh": refresh})
 
 
-def _importing_user(request: HttpRequest) -> Any:
-    user: Any = request.user
-    if user.role not in IMPORT_ROLES:
-        raise PermissionDenied("this role does not import dose files")
-    return user
-
-
 def _batch_for_user(user: Any, batch_id: int) -> ImportBatch:
     batch = (
         import_batches_for_user(user).select_related("facility", "uploaded_by").filter(pk=batch_id).first()
@@ -76,9 +66,9 @@ def _batch_for_user(user: Any, batch_id: int) -> ImportBatch:
 
 
 @require_POST
-@login_required
+@requires(Capability.IMPORT_RUN)
 def import_run_again(request: HttpRequest, batch_id: int) -> HttpResponse:
-    user = _importing_user(request)
+    user: Any = request.user
     batch = _batch_for_user(user, batch_id)
     try:
         batch = import_batch_requeue(batch_id=batch.pk, user=user)
@@ -91,7 +81,7 @@ def import_run_again(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@requires(Capability.IMPORT_READ)
 def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
     user: Any = request.user
     batch = _batch_for_user(user, batch_id)
@@ -102,13 +92,13 @@ def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
         "rejected_more": max(batch.rows_rejected - len(rejected), 0),
         "refresh": batch.status in ACTIVE_STATUSES,
         "progress_now": import_batch_progress(batch),
-        "can_run_again": batch.status == ImportBatch.Status.FAILED and user.role in IMPORT_ROLES,
+        "can_run_again": batch.status == ImportBatch.Status.FAILED and user_can(user, Capability.IMPORT_RUN),
     }
     return render(request, "imports/import_detail.html", context)
 
 
 @require_GET
-@login_required
+@requires(Capability.IMPORT_READ)
 def import_rejected_download(request: HttpRequest, batch_id: int, fmt: str) -> HttpResponse:
     if fmt not in {"csv", "xlsx"}:
         raise Http404(fmt)

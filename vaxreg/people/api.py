@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from vaxreg.accounts.permissions import Capability, operation_requires
 from vaxreg.core.api_schema import QueryIn, RecordId, text_rules
 from vaxreg.people.models import Person
 from vaxreg.people.selectors import person_doses, person_full_id_number, person_get_for_user, person_history
@@ -102,6 +103,7 @@ class SearchIn(QueryIn):
 
 
 @router.get("", response=list[PersonOut], summary="Search persons by name, ID number or phone")
+@operation_requires(Capability.PERSON_READ)
 def person_search(request: HttpRequest, params: Query[SearchIn]) -> list[PersonOut]:
     persons = person_search_select(user=request.user, q=params.q, limit=params.limit)
     return [PersonOut.of(p) for p in persons]
@@ -110,6 +112,7 @@ def person_search(request: HttpRequest, params: Query[SearchIn]) -> list[PersonO
 @router.get(
     "/{int:person_id}", response=PersonDetailOut, summary="A person with doses and history (ID masked)"
 )
+@operation_requires(Capability.PERSON_READ)
 def person_detail(request: HttpRequest, person_id: RecordId) -> PersonDetailOut:
     person = person_get_for_user(user=request.user, person_id=person_id)
     history = [
@@ -134,6 +137,7 @@ def person_detail(request: HttpRequest, person_id: RecordId) -> PersonDetailOut:
 @router.get(
     "/{int:person_id}/id-number", response=IdNumberOut, summary="The full ID number (every read is audited)"
 )
+@operation_requires(Capability.PERSON_FULL_ID_READ)
 def person_id_number(request: HttpRequest, person_id: RecordId) -> IdNumberOut:
     person, number = person_full_id_number(user=request.user, person_id=person_id)
     return IdNumberOut(id=person.pk, id_type=person.id_type, id_number=number)

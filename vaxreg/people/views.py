@@ -4,11 +4,11 @@ Each one reads through the scoped selectors and never looks past the user's unit
 people add to the person page (changes awaiting a second step) comes through ``people.hooks``.
 """
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
+from vaxreg.accounts.permissions import Capability, requires
 from vaxreg.core.labels import label
 from vaxreg.core.pages import HistoryRow
 from vaxreg.people.forms import SearchForm
@@ -24,7 +24,7 @@ from vaxreg.people.selectors import (
 
 
 @require_GET
-@login_required
+@requires(Capability.PERSON_READ)
 def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET or None)
     results = None
@@ -62,13 +62,13 @@ def _person_page(request: HttpRequest, person_id: int, *, full_id_number: str | 
 
 
 @require_GET
-@login_required
+@requires(Capability.PERSON_READ)
 def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
     return _person_page(request, person_id)
 
 
 @require_POST
-@login_required
+@requires(Capability.PERSON_FULL_ID_READ)
 def person_full_id(request: HttpRequest, person_id: int) -> HttpResponse:
     # POST, not GET: the read is logged, so a prefetching browser or a shared link must not trigger it.
     _person, number = person_full_id_number(user=request.user, person_id=person_id)

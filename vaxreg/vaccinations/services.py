@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
+from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.core import clock
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.models import AuditEvent
@@ -77,7 +78,7 @@ def day_sign_off(*, actor: Any, facility_id: int, day: dt.date, note: str = "") 
     Signed-off doses are then changed only by the correction service with a reason; a re-imported row that
     would change one is refused with its reason instead.
     """
-    if getattr(actor, "role", None) != "facility" or actor.facility_id != facility_id:
+    if not user_can(actor, Capability.SIGN_OFF) or actor.facility_id != facility_id:
         raise SignOffRefused(
             "Chỉ cơ sở tiêm của các mũi tiêm này mới ký duyệt được.",
             "Only the facility that gave these doses can sign them off.",

@@ -4,22 +4,19 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from vaxreg.accounts.permissions import Capability, requires
 from vaxreg.vaccinations.selectors import days_of_facility
 from vaxreg.vaccinations.services import SignOffRefused, day_sign_off
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@requires(Capability.SIGN_OFF)
 def sign_off(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
-    if user.role != "facility" or not user.facility_id:
-        raise PermissionDenied
     if request.method == "POST":
         try:
             day = dt.date.fromisoformat(request.POST.get("day", ""))

@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import ConfigDict, Field
 
+from vaxreg.accounts.permissions import Capability, operation_requires
 from vaxreg.core.api_schema import (
     BodyRecordId,
     BodyVersion,
@@ -214,6 +215,7 @@ ACTION_RESPONSES = {200: CaseDetailOut, **errors(400, 403, 409)}
 
 
 @router.get("", response=CasePageOut, summary="The cases the user may see, filtered, oldest first")
+@operation_requires(Capability.CASE_READ)
 def case_list(request: HttpRequest, params: Query[WorklistIn]) -> CasePageOut:
     cases = worklist(
         user=request.user,  # type: ignore[arg-type]
@@ -237,6 +239,7 @@ def case_list(request: HttpRequest, params: Query[WorklistIn]) -> CasePageOut:
 @router.get(
     "/{int:case_id}", response=CaseDetailOut, summary="A case with its person's open findings and contacts"
 )
+@operation_requires(Capability.CASE_READ)
 def case_detail(request: HttpRequest, case_id: RecordId) -> CaseDetailOut:
     return _detail(request, case_id)
 
@@ -246,6 +249,7 @@ def case_detail(request: HttpRequest, case_id: RecordId) -> CaseDetailOut:
     response={200: AssignOut, **errors(400, 403, 404)},
     summary="Assign cases to a health worker of the same station",
 )
+@operation_requires(Capability.CASE_WORK)
 def case_assign(request: HttpRequest, body: AssignIn) -> AssignOut:
     count = services.cases_assign(actor=request.user, case_ids=body.case_ids, assignee_id=body.assignee_id)  # type: ignore[arg-type]
     return AssignOut(assigned=count)
@@ -256,6 +260,7 @@ def case_assign(request: HttpRequest, body: AssignIn) -> AssignOut:
     response=ACTION_RESPONSES,
     summary="Correct the case's person (optimistic locking)",
 )
+@operation_requires(Capability.CASE_WORK)
 def case_person_correct(request: HttpRequest, case_id: RecordId, body: PersonCorrectionIn) -> CaseDetailOut:
     services.case_person_correct(
         actor=request.user,  # type: ignore[arg-type]
@@ -272,6 +277,7 @@ def case_person_correct(request: HttpRequest, case_id: RecordId, body: PersonCor
     response=ACTION_RESPONSES,
     summary="Correct one of the person's doses",
 )
+@operation_requires(Capability.CASE_WORK)
 def case_dose_correct(
     request: HttpRequest, case_id: RecordId, dose_id: RecordId, body: DoseCorrectionIn
 ) -> CaseDetailOut:
@@ -289,6 +295,7 @@ def case_dose_correct(
 @router.post(
     "/{int:case_id}/contacts", response=ACTION_RESPONSES, summary="Log an attempt to reach the citizen"
 )
+@operation_requires(Capability.CASE_WORK)
 def case_contact(request: HttpRequest, case_id: RecordId, body: ContactIn) -> CaseDetailOut:
     services.contact_attempt_log(
         actor=request.user,  # type: ignore[arg-type]
@@ -303,6 +310,7 @@ def case_contact(request: HttpRequest, case_id: RecordId, body: ContactIn) -> Ca
 @router.post(
     "/{int:case_id}/escalate", response=ACTION_RESPONSES, summary="Hand the case to the commune police"
 )
+@operation_requires(Capability.CASE_WORK)
 def case_escalate(request: HttpRequest, case_id: RecordId, body: EscalateIn) -> CaseDetailOut:
     services.case_escalate(
         actor=request.user,  # type: ignore[arg-type]
@@ -318,6 +326,7 @@ def case_escalate(request: HttpRequest, case_id: RecordId, body: EscalateIn) -> 
     response=ACTION_RESPONSES,
     summary="Resolve (no blocking finding left, or justified)",
 )
+@operation_requires(Capability.CASE_WORK)
 def case_resolve(request: HttpRequest, case_id: RecordId, body: ResolveIn) -> CaseDetailOut:
     services.case_resolve(
         actor=request.user,  # type: ignore[arg-type]
@@ -331,6 +340,7 @@ def case_resolve(request: HttpRequest, case_id: RecordId, body: ResolveIn) -> Ca
 @router.post(
     "/{int:case_id}/unverifiable", response=ACTION_RESPONSES, summary="Close as unverifiable, with a reason"
 )
+@operation_requires(Capability.CASE_WORK)
 def case_unverifiable(request: HttpRequest, case_id: RecordId, body: UnverifiableIn) -> CaseDetailOut:
     services.case_mark_unverifiable(actor=request.user, case_id=case_id, reason=body.reason)  # type: ignore[arg-type]
     return _detail(request, case_id)
@@ -341,6 +351,7 @@ def case_unverifiable(request: HttpRequest, case_id: RecordId, body: Unverifiabl
     response=ACTION_RESPONSES,
     summary="The commune police's verification result",
 )
+@operation_requires(Capability.CASE_POLICE)
 def case_police_result(request: HttpRequest, case_id: RecordId, body: PoliceResultIn) -> CaseDetailOut:
     services.case_police_result(
         actor=request.user,  # type: ignore[arg-type]

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 
 from vaxreg.accounts.models import Role, User
+from vaxreg.accounts.permissions import Capability, capability_require, user_can
 from vaxreg.core import clock
 from vaxreg.core.cccd import IdKind, parse_id_number
 from vaxreg.core.dates import DateParseError, PartialDate, parse_partial_date
@@ -90,7 +90,7 @@ def case_blocking_findings(case: VerificationCase) -> list[Finding]:
 
 
 def can_record_result(user: Any, case: VerificationCase) -> bool:
-    return getattr(user, "role", None) == Role.POLICE and user.commune_id == case.commune_id
+    return user_can(user, Capability.CASE_POLICE) and user.commune_id == case.commune_id
 
 
 # -- the export of a commune's escalated cases ------------------------------------------------------------
@@ -218,18 +218,14 @@ class PoliceExportRefused(Refusal):
 
 
 def can_export(user: Any) -> bool:
-    role = getattr(user, "role", None)
-    if role in (Role.POLICE, Role.COMMUNE):
-        return bool(user.commune_id)
-    return role == Role.PROVINCE and bool(user.province_id)
+    return user_can(user, Capability.POLICE_EXPORT)
 
 
 def police_export_commune(*, user: User, commune_code: str | None) -> Commune:
     """The commune whose escalated cases the user may export: police and health station their own, a
     province any of its communes; ``CommuneNotVisible`` (404) for any other."""
     code = (commune_code or "").strip()
-    if not can_export(user):
-        raise PermissionDenied("this role does not export the police list")
+    capability_require(user, Capability.POLICE_EXPORT)
     if user.role in (Role.POLICE, Role.COMMUNE):
         if code and code != user.commune_id:
             raise CommuneNotVisible(f"commune {code}")
@@ -706,7 +702,7 @@ def police_results_import(*, actor: User, file_name: str, content: bytes) -> Pol
     """Apply the police's result file (.xlsx or CSV): one ``case_police_result`` per row, with the file as
     source. Rows that cannot be applied are reported with their row, column and reason; the others are
     applied. A file that cannot be read at all raises ``FileRefused`` and changes nothing."""
-    if actor.role != Role.POLICE or not actor.commune_id:
+    if not user_can(actor, Capability.CASE_POLICE):
         raise CaseActionRefused(
             "Chỉ công an xã mới nhập được tệp kết quả xác minh.",
             "Only a commune police account can import a result file.",

@@ -4,7 +4,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -13,6 +12,7 @@ from django.utils.translation import gettext_noop, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from vaxreg.accounts.models import Role
+from vaxreg.accounts.permissions import Capability, requires, user_can
 from vaxreg.core.cccd import IdKind, parse_id_number
 from vaxreg.core.dates import DateParseError, PartialDate, parse_partial_date
 from vaxreg.core.i18n import both_languages, both_languages_lazy, label_halves
@@ -157,7 +157,7 @@ class PoliceImportForm(forms.Form):
 
 
 @require_GET
-@login_required
+@requires(Capability.CASE_READ)
 def police_cases(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     page = Paginator(police_cases_waiting(user=user), CASES_PER_PAGE).get_page(request.GET.get("page"))
@@ -167,7 +167,7 @@ def police_cases(request: HttpRequest) -> HttpResponse:
         "rows": [(case, reasons.get(case.pk, "")) for case in page.object_list],
         "can_export": can_export(user),
         "communes": export_communes(user=user) if user.role == Role.PROVINCE else [],
-        "can_import": user.role == Role.POLICE,
+        "can_import": user_can(user, Capability.CASE_POLICE),
     }
     return render(request, "verification/police_cases.html", context)
 
@@ -177,7 +177,7 @@ def _initial_of(person: Any) -> dict[str, Any]:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@requires(Capability.CASE_READ)
 def police_case(request: HttpRequest, case_id: int) -> HttpResponse:
     user: Any = request.user
     case = access_case_by_id(user=user, case_id=case_id)
@@ -211,7 +211,7 @@ def police_case(request: HttpRequest, case_id: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@requires(Capability.CASE_READ)
 def police_case_full_id(request: HttpRequest, case_id: int) -> HttpResponse:
     # POST, not GET: the read is logged, so a prefetching browser or a shared link must not trigger it.
     user: Any = request.user
@@ -277,7 +277,7 @@ def _registry_check(request: HttpRequest, case_id: int) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@requires(Capability.POLICE_EXPORT)
 def police_export(request: HttpRequest) -> HttpResponse:
     try:
         content, filename = police_cases_export(actor=request.user, commune_code=request.GET.get("commune"))  # type: ignore[arg-type]
@@ -292,11 +292,9 @@ def police_export(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@requires(Capability.CASE_POLICE)
 def police_import(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
-    if user.role != Role.POLICE:
-        raise PermissionDenied("only the commune police imports result files")
     form = PoliceImportForm(request.POST or None, request.FILES or None)
     report = token = None
     if request.method == "POST" and form.is_valid():
@@ -321,7 +319,7 @@ def police_import(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@requires(Capability.CASE_POLICE, hidden=True)
 def police_import_report(request: HttpRequest, token: str) -> HttpResponse:
     content = police_import_report_read(token) if token in request.session.get(_SESSION_REPORTS, []) else None
     if content is None:

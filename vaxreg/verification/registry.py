@@ -27,7 +27,8 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from vaxreg.accounts.models import Role, User
+from vaxreg.accounts.models import User
+from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.core.refusals import Refusal
 from vaxreg.core.text import normalize_text
 from vaxreg.people.models import Person
@@ -178,7 +179,7 @@ def case_registry_check(*, actor: User, case_id: int, client: RegistryClient) ->
     ``case_police_result`` then locks it and checks its state again.
     """
     case = access_case_by_id(user=actor, case_id=case_id)
-    if actor.role != Role.POLICE or actor.commune_id != case.commune_id:
+    if not user_can(actor, Capability.CASE_POLICE) or actor.commune_id != case.commune_id:
         raise CaseActionRefused(
             "Chỉ công an xã của hồ sơ mới tra cứu CSDL dân cư cho hồ sơ này.",
             "Only the case's commune police can look the case up in the population registry.",

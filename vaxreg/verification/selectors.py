@@ -12,7 +12,9 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from vaxreg.accounts.models import Role, User
+from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.core import clock
+from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.text import fold
 from vaxreg.people.selectors import person_full_id_read
 from vaxreg.verification.models import CaseState, ContactAttempt, VerificationCase
@@ -26,7 +28,7 @@ def cases_for_user(*, user: User) -> QuerySet[VerificationCase]:
     cases = VerificationCase.objects.all()
     if not user.is_authenticated or not user.is_active:
         return cases.none()
-    if user.role in (Role.NATIONAL, Role.ADMIN):
+    if jurisdiction_of(user).reads_everything:
         return cases
     if user.role == Role.PROVINCE and user.province_id:
         return cases.filter(province_id=user.province_id)
@@ -113,7 +115,7 @@ def case_contacts(case: VerificationCase) -> list[ContactAttempt]:
 
 def staff_of_station(*, user: User) -> list[Any]:
     """Health workers to whom the user's station can assign cases."""
-    if user.role != Role.COMMUNE or not user.commune_id:
+    if not user_can(user, Capability.CASE_WORK):
         return []
     return list(
         User.objects.filter(role=Role.COMMUNE, commune_id=user.commune_id, is_active=True).order_by(

@@ -16,7 +16,8 @@ from typing import Any
 
 from django.db import transaction
 
-from vaxreg.accounts.models import Role, User
+from vaxreg.accounts.models import User
+from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.core import clock
 from vaxreg.core.history import ChangeSource, change_records_build, record_change, record_changes_bulk
 from vaxreg.core.i18n import label_both
@@ -255,7 +256,7 @@ def cases_sync_all(*, batch_size: int = 5000, province_code: str | None = None) 
 
 
 def _require_station(user: User, case: VerificationCase) -> None:
-    if user.role != Role.COMMUNE or user.commune_id != case.commune_id:
+    if not user_can(user, Capability.CASE_WORK) or user.commune_id != case.commune_id:
         raise CaseActionForbidden(
             "Chỉ trạm y tế xã của hồ sơ mới làm được việc này.",
             "Only the case's commune health station can do this.",
@@ -282,7 +283,11 @@ def cases_assign(*, actor: User, case_ids: Iterable[int], assignee_id: int | Non
     assignee = None
     if assignee_id is not None:
         assignee = User.objects.filter(pk=assignee_id, is_active=True).first()
-        if assignee is None or assignee.role != Role.COMMUNE or assignee.commune_id != actor.commune_id:
+        if (
+            assignee is None
+            or not user_can(assignee, Capability.CASE_WORK)
+            or assignee.commune_id != actor.commune_id
+        ):
             raise CaseActionRefused(
                 "Chỉ giao được cho cán bộ của trạm mình.",
                 "Cases can only be assigned to staff of your own station.",
@@ -493,7 +498,7 @@ def case_police_result(
     NOT_FOUND: the register does not know them; the station decides between resolved and unverifiable.
     """
     case = access_case_by_id(user=actor, case_id=case_id, for_update=True)
-    if actor.role != Role.POLICE or actor.commune_id != case.commune_id:
+    if not user_can(actor, Capability.CASE_POLICE) or actor.commune_id != case.commune_id:
         raise CaseActionForbidden(
             "Chỉ công an xã của hồ sơ mới ghi được kết quả xác minh.",
             "Only the case's commune police can record a verification result.",

@@ -11,8 +11,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -22,6 +20,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from vaxreg.accounts.models import Role, User
+from vaxreg.accounts.permissions import Capability, requires, user_can
 from vaxreg.core import clock
 from vaxreg.core.pages import form_action, refusal_form_error, refusal_message
 from vaxreg.core.refusals import Refusal
@@ -53,7 +52,6 @@ from vaxreg.verification.services import (
     contact_attempt_log,
 )
 from vaxreg.verification.web_selectors import (
-    FINDINGS_EXPORT_ROLES,
     case_contact_rows,
     case_findings,
     case_history,
@@ -67,7 +65,6 @@ from vaxreg.verification.web_selectors import (
     worklist_page,
 )
 
-WORKLIST_ROLES = {Role.COMMUNE, Role.POLICE, Role.PROVINCE, Role.FACILITY, Role.NATIONAL, Role.ADMIN}
 # The police's own case page is built elsewhere; the station's page only points to it.
 POLICE_CASE_PATH = "/verification/police/cases/{case_id}/"
 CONTENT_TYPES = {
@@ -83,17 +80,8 @@ def _render(
 
 
 def _user(request: HttpRequest) -> User:
+    """The logged-in user; the view's capability was checked by ``@requires``."""
     user: Any = request.user
-    if user.role not in WORKLIST_ROLES:
-        raise PermissionDenied("this role has no verification worklist")
-    return user
-
-
-def _station_user(request: HttpRequest) -> User:
-    """Only a commune health station works cases; everyone else is refused before any case is read."""
-    user: Any = request.user
-    if user.role != Role.COMMUNE:
-        raise PermissionDenied("only the commune health station works verification cases")
     return user
 
 
@@ -118,7 +106,7 @@ def _worklist_context(
     page, rows = worklist_page(user=user, filters=form.to_filter(), page_number=params.get("page"))
     query = params.copy()
     query.pop("page", None)
-    is_station = user.role == Role.COMMUNE
+    is_station = user_can(user, Capability.CASE_WORK)
     if is_station and assign_form is None:
         assign_form = AssignForm(staff=staff)
     here = reverse("verification:worklist") + (f"?{params.urlencode()}" if params else "")
@@ -130,19 +118,19 @@ def _worklist_context(
         "here": here,
         "assign_form": assign_form if is_station else None,
         "selected": selected,
-        "can_export_findings": user.role in FINDINGS_EXPORT_ROLES,
+        "can_export_findings": user_can(user, Capability.FINDINGS_EXPORT),
     }
 
 
 @require_GET
-@login_required
+@requires(Capability.CASE_READ)
 def worklist_view(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     return _render(request, "verification/worklist.html", _worklist_context(user, request.GET))
 
 
 @require_GET
-@login_required
+@requires(Capability.CASE_READ)
 def worklist_export(request: HttpRequest) -> HttpResponseBase:
     user = _user(request)
     form = WorklistFilterForm(
@@ -171,9 +159,9 @@ def _worklist_back(request: HttpRequest) -> str:
 
 
 @require_POST
-@login_required
+@requires(Capability.CASE_WORK)
 def cases_assign_view(request: HttpRequest) -> HttpResponse:
-    user = _station_user(request)
+    user = _user(request)
     back = _worklist_back(request)
     form = AssignForm(request.POST, staff=staff_of_station(user=user))
     status = 400
@@ -208,7 +196,7 @@ def _case_page(
     case = access_case_by_id(user=user, case_id=case_id)
     person = case.person
     doses = person_doses(person)
-    can_act = user.role == Role.COMMUNE and case.commune_id == user.commune_id and case.is_active
+    can_act = user_can(user, Capability.CASE_WORK) and case.commune_id == user.commune_id and case.is_active
     moves = TRANSITIONS[case.state] if can_act else set()
     vaccines = list(Vaccine.objects.order_by("name")) if can_act and doses else []
 
@@ -230,7 +218,7 @@ def _case_page(
         "dose_rows": dose_rows,
         "contacts": case_contact_rows(case=case),
         "history": case_history(case=case),
-        "is_police": user.role == Role.POLICE,
+        "is_police": user_can(user, Capability.CASE_POLICE),
         "police_path": POLICE_CASE_PATH.format(case_id=case.pk),
         "can_act": can_act,
         "person_form": form_for("person", lambda: PersonCorrectForm(person=person)),
@@ -254,9 +242,8 @@ def _case_page(
 
 
 @require_GET
-@login_required
+@requires(Capability.CASE_READ)
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
-    _user(request)
     return _case_page(request, case_id)
 
 
@@ -279,9 +266,9 @@ def _nothing_changed(request: HttpRequest, case_id: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@requires(Capability.CASE_WORK)
 def case_person_correct_view(request: HttpRequest, case_id: int) -> HttpResponse:
-    user = _station_user(request)
+    user = _user(request)
     case = access_case_by_id(user=user, case_id=case_id)
     data = request.POST.copy()
     form = PersonCorrectForm(data, person=case.person)
@@ -313,9 +300,9 @@ def case_person_correct_view(request: HttpRequest, case_id: int) -> HttpResponse
 
 
 @require_POST
-@login_required
+@requires(Capability.CASE_WORK)
 def case_dose_correct_view(request: HttpRequest, case_id: int, dose_id: int) -> HttpResponse:
-    user = _station_user(request)
+    user = _user(request)
     case = access_case_by_id(user=user, case_id=case_id)
     dose = Dose.objects.filter(pk=dose_id, person_id=case.person_id).first()
     if dose is None:
@@ -356,7 +343,7 @@ def _case_action(
     act: Callable[[User, VerificationCase, dict[str, Any]], str],
 ) -> HttpResponse:
     """One station action on the case: validate, call the service, then redirect or show the refusal."""
-    user = _station_user(request)
+    user = _user(request)
     case = access_case_by_id(user=user, case_id=case_id)
     return form_action(
         request,
@@ -368,7 +355,7 @@ def _case_action(
 
 
 @require_POST
-@login_required
+@requires(Capability.CASE_WORK)
 def case_contact_log_view(request: HttpRequest, case_id: int) -> HttpResponse:
     def act(user: User, case: VerificationCase, data: dict[str, Any]) -> str:
         contact_attempt_log(
@@ -380,7 +367,7 @@ def case_contact_log_view(request: HttpRequest, case_id: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@requires(Capability.CASE_WORK)
 def case_escalate_view(request: HttpRequest, case_id: int) -> HttpResponse:
     def act(user: User, case: VerificationCase, data: dict[str, Any]) -> str:
         case_escalate(
@@ -392,7 +379,7 @@ def case_escalate_view(request: HttpRequest, case_id: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@requires(Capability.CASE_WORK)
 def case_resolve_view(request: HttpRequest, case_id: int) -> HttpResponse:
     def act(user: User, case: VerificationCase, data: dict[str, Any]) -> str:
         case_resolve(
@@ -407,7 +394,7 @@ def case_resolve_view(request: HttpRequest, case_id: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@requires(Capability.CASE_WORK)
 def case_unverifiable_view(request: HttpRequest, case_id: int) -> HttpResponse:
     def act(user: User, case: VerificationCase, data: dict[str, Any]) -> str:
         case_mark_unverifiable(actor=user, case_id=case.pk, reason=data["reason"])
@@ -420,13 +407,11 @@ def case_unverifiable_view(request: HttpRequest, case_id: int) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@requires(Capability.FINDINGS_EXPORT)
 def findings_export(request: HttpRequest, fmt: str) -> FileResponse:
     if fmt not in EXPORT_FORMATS:
         raise Http404(fmt)
     user: Any = request.user
-    if user.role not in FINDINGS_EXPORT_ROLES:
-        raise PermissionDenied("the findings export is for a health station or a facility")
     out = tempfile.TemporaryFile()  # noqa: SIM115 - the response closes it once sent
     findings_export_write(user=user, fmt=fmt, out=out)
     unit = user.facility.code if user.role == Role.FACILITY else user.commune_id

@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from vaxreg.accounts.models import Role, User
+from vaxreg.accounts.models import User
 from vaxreg.core.cccd import decode_cccd
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.i18n import in_language, label_both, label_in_language
@@ -496,5 +496,3 @@ def dose_values_display(values: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 # -- the findings export -----------------------------------------------------------------------------------
-
-FINDINGS_EXPORT_ROLES = {Role.COMMUNE, Role.FACILITY}

@@ -14,7 +14,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
@@ -38,6 +37,7 @@ from vaxreg.accounts.logins import (
     logout_record,
 )
 from vaxreg.accounts.models import User
+from vaxreg.accounts.permissions import Capability, public, requires
 from vaxreg.accounts.second_factor import (
     SECOND_FACTOR_ROLES,
     SecondFactorRefused,
@@ -79,6 +79,7 @@ def _render(
     return response
 
 
+@public
 @sensitive_post_parameters("password")
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -149,6 +150,7 @@ def _failures_notice(failures: LoginFailures) -> str:
     )
 
 
+@public
 @sensitive_post_parameters("code")
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -157,6 +159,7 @@ def login_code_view(request: HttpRequest) -> HttpResponse:
     return _second_step(request, enrol=False)
 
 
+@public
 @sensitive_post_parameters("code")
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -200,6 +203,7 @@ def _enrolment(user: User) -> dict[str, str]:
     }
 
 
+@public
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
@@ -211,7 +215,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters("code")
 @never_cache
 @require_http_methods(["GET", "POST"])
-@login_required
+@requires(Capability.STAFF)
 def second_factor_view(request: HttpRequest) -> HttpResponse:
     """The user's own second factor: set one up, or take it away (roles that need not have one)."""
     user: Any = request.user

@@ -2,16 +2,16 @@
 
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from vaxreg.accounts.permissions import Capability, requires
 from vaxreg.accounts.second_factor import second_factor_device, second_factor_enabled
 
 
 @require_GET
-@login_required
+@requires(Capability.STAFF)
 def home(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     unit = user.facility or user.commune or user.province

@@ -6,6 +6,7 @@ from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.core.i18n import in_language, is_english, label_both
 from vaxreg.core.labels import label as label_of
 
@@ -41,10 +42,9 @@ def choice_both(instance: Any, field: str) -> str:
 
 
 @register.filter
-def can_import(user: Any) -> bool:
-    from vaxreg.imports.views import IMPORT_ROLES
-
-    return getattr(user, "role", None) in IMPORT_ROLES
+def can(user: Any, capability: str) -> bool:
+    """{% if user|can:"import_run" %}: whether the user's role holds the capability (accounts.permissions)."""
+    return user_can(user, Capability(capability))
 
 
 class BilingualNode(template.Node):
