@@ -25,7 +25,7 @@ from ninja.operation import PathView
 
 from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.complaints.intake import Intake, complaint_submit
-from vaxreg.core.testing import World
+from vaxreg.testing.world import World
 from vaxreg.fhir.tokens import api_token_create
 from vaxreg.imports.models import ImportBatch
 from vaxreg.people.models import Gender, Person
