@@ -75,7 +75,8 @@ def test_a_missing_dose_complaint_goes_from_the_citizen_to_the_facility_and_back
     page.click(f"a[href='{reverse('complaints:complaint', args=[complaint.pk])}']")
     photo = page.locator("img[src*='/proof/1/']")
     expect(photo).to_be_visible()
-    assert photo.evaluate("img => img.naturalWidth") == 320
+    # Visible is not yet loaded: wait for the picture itself (decode() fails if it is not a picture).
+    assert photo.evaluate("img => img.decode().then(() => img.naturalWidth)") == 320
     expect(page.locator("#records")).to_contain_text("001190012345"[:3])
     form = page.locator("form#approve-dose")
     form.locator("select[name=dose-vaccine_id]").select_option("AZ")
