@@ -6,9 +6,9 @@ from django.test import Client
 
 from vaxreg.accounts.permissions import Capability, CapabilityDenied, capability_require, user_can
 from vaxreg.complaints.intake import Intake, complaint_submit
-from vaxreg.testing.world import World
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.services import import_batch_create
+from vaxreg.testing.world import World
 
 pytestmark = pytest.mark.django_db
 

@@ -25,11 +25,11 @@ from ninja.operation import PathView
 
 from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.complaints.intake import Intake, complaint_submit
-from vaxreg.testing.world import World
 from vaxreg.fhir.tokens import api_token_create
 from vaxreg.imports.models import ImportBatch
 from vaxreg.people.models import Gender, Person
 from vaxreg.quality.services import quality_check_persons
+from vaxreg.testing.world import World
 from vaxreg.vaccinations.models import Dose
 from vaxreg.verification.models import VerificationCase
 from vaxreg.verification.services import cases_sync
