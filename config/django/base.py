@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "vaxreg.verification",
     "vaxreg.complaints",
     "vaxreg.certificates",
+    "vaxreg.linkage",
     "vaxreg.fhir",
     "vaxreg.citizens",
     "vaxreg.synth",
