@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -145,3 +146,35 @@ def run_phase(args: list[str], *, env: dict[str, str] | None = None) -> dict[str
         raise CommandError(f"phase {' '.join(args[:4])} failed (exit {completed.returncode})")
     values: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
     return values
+
+
+def scratch_launch(*, verb: str, options: dict[str, Any], keys: tuple[str, ...]) -> str:
+    """Run ``vaxreg bench VERB --phase run`` with the options named by ``keys`` (and ``--json`` when asked)
+    in a new scratch database of kind ``options["db"]``; its standard output."""
+    args = ["bench", verb, "--phase", "run"]
+    for key in (*keys, "db", "seed"):
+        args += [f"--{key}", str(options[key])]
+    if options.get("json"):
+        args.append("--json")
+    return run_in_scratch_database(db=options["db"], args=args)
+
+
+def scratch_world(*, persons: int, seed: int, file_name: str = "bench.csv") -> Path:
+    """Fill the (empty) scratch database this process points at with what every benchmark starts from —
+    the tables, the administrative units, the vaccine catalogue and the facilities of Thừa Thiên Huế
+    (province 46) — and write a synthetic dose file of ``persons`` persons there; the file's path."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    from vaxreg.places.services import facilities_generate, reference_load
+    from vaxreg.synth.services import synth_write
+    from vaxreg.vaccinations.services import catalogue_load
+
+    call_command("migrate", verbosity=0)
+    reference_load(verbosity=0)
+    catalogue_load()
+    facilities_generate(province_code="46", seed=seed)
+    path = Path(settings.VAR_DIR) / file_name
+    synth_write(out=path, persons=max(1, persons), province_code="46", seed=seed)
+    connection.close()  # the phases open their own connections; SQLite must not be held here
+    return path

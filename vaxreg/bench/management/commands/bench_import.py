@@ -8,12 +8,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 
-from vaxreg.bench.scratch import DEFAULT_PG_URL, run_in_scratch_database, run_phase
+from vaxreg.bench.scratch import DEFAULT_PG_URL, run_phase, scratch_launch, scratch_world
 
 ROWS_PER_PERSON = 2.6  # a little under what `vaxreg synth` gives on average (2.65): the file is cut to N rows
 
@@ -48,24 +46,11 @@ class Command(BaseCommand):
 
     # The benchmark runs in a child process whose settings point at the scratch database.
     def _launch(self, options: dict[str, Any]) -> None:
-        args = ["bench", "import", "--phase", "run", "--rows", str(options["rows"]), "--db", options["db"], "--seed", str(options["seed"])]  # fmt: skip
-        if options["json"]:
-            args.append("--json")
-        self.stdout.write(run_in_scratch_database(db=options["db"], args=args))
+        self.stdout.write(scratch_launch(verb="import", options=options, keys=("rows",)))
 
     def _phase_run(self, options: dict[str, Any]) -> None:
-        from vaxreg.places.services import facilities_generate, reference_load
-        from vaxreg.synth.services import synth_write
-        from vaxreg.vaccinations.services import catalogue_load
-
-        call_command("migrate", verbosity=0)
-        reference_load(verbosity=0)
-        catalogue_load()
-        facilities_generate(province_code="46", seed=options["seed"])
-        folder = Path(settings.VAR_DIR)
-        path = folder / "bench.csv"
         persons = math.ceil(options["rows"] / ROWS_PER_PERSON) + 10
-        synth_write(out=path, persons=persons, province_code="46", seed=options["seed"])
+        path = scratch_world(persons=persons, seed=options["seed"])
         rows = _keep_first_rows(path, options["rows"])
 
         baseline_seconds = _raw_load(path)

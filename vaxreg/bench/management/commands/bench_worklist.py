@@ -5,13 +5,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.models import Count
 
-from vaxreg.bench.scratch import DEFAULT_PG_URL, run_in_scratch_database, run_phase
+from vaxreg.bench.scratch import DEFAULT_PG_URL, run_phase, scratch_launch, scratch_world
 
 REQUESTS = 200
 WARM_UP = 10
@@ -68,24 +66,10 @@ class Command(BaseCommand):
             self._launch(options)
 
     def _launch(self, options: dict[str, Any]) -> None:
-        args = ["bench", "worklist", "--phase", "run", "--persons", str(options["persons"]), "--cases", str(options["cases"]),
-                       "--db", options["db"], "--seed", str(options["seed"])]  # fmt: skip
-        if options["json"]:
-            args.append("--json")
-        self.stdout.write(run_in_scratch_database(db=options["db"], args=args))
+        self.stdout.write(scratch_launch(verb="worklist", options=options, keys=("persons", "cases")))
 
     def _run(self, options: dict[str, Any]) -> None:
-        from vaxreg.places.services import facilities_generate, reference_load
-        from vaxreg.synth.services import synth_write
-        from vaxreg.vaccinations.services import catalogue_load
-
-        call_command("migrate", verbosity=0)
-        reference_load(verbosity=0)
-        catalogue_load()
-        facilities_generate(province_code="46", seed=options["seed"])
-        path = Path(settings.VAR_DIR) / "bench.csv"
-        synth_write(out=path, persons=max(1, options["persons"]), province_code="46", seed=options["seed"])
-        connection.close()
+        path = scratch_world(persons=options["persons"], seed=options["seed"])
         run_phase(["bench", "worklist", "--phase", "import", "--file", str(path)])
         path.unlink()
         result = {
