@@ -6,6 +6,10 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self) -> None:
+        from vaxreg.accounts.models import Role
+        from vaxreg.core.labels import labels_register
+
+        labels_register("role", {role.value: role.label for role in Role})
         from django.contrib.auth.signals import user_logged_in
 
         from vaxreg.accounts.middleware import session_activity_on_login

@@ -1,44 +1,9 @@
 """Display labels of stored codes, in the reader's language (gettext)."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
-
-# The same English msgids as accounts.models.Role's choices (core sits below accounts, so they are not imported).
-ROLE = {
-    "national": _("Ministry of Health"),
-    "province": _("Provincial health department"),
-    "commune": _("Commune health station"),
-    "facility": _("Vaccination facility"),
-    "police": _("Commune police"),
-    "admin": _("Administrator"),
-}
-
-GENDER = {"M": _("Male"), "F": _("Female"), "O": _("Other"), "": _("Unknown")}
-
-ID_TYPE = {
-    "CCCD": _("Citizen ID (CCCD)"),
-    "CMND": _("Old ID card (CMND)"),
-    "PASSPORT": _("Passport"),
-    "INVALID": _("Invalid number"),
-    "": _("None"),
-}
-
-VERIFICATION_STATE = {
-    "unverified": _("Not verified"),
-    "verified": _("Verified"),
-    "unverifiable": _("Cannot be verified"),
-}
-
-DOSE_STATUS = {"valid": _("Valid"), "entered_in_error": _("Entered in error")}
-
-BATCH_STATUS = {
-    "queued": _("Queued"),
-    "running": _("Importing"),
-    "done": _("Done"),
-    "refused": _("Refused"),
-    "failed": _("Failed"),
-}
 
 SOURCE_TYPE = {
     "import": _("Import"),
@@ -73,17 +38,18 @@ FIELD = {
     "created": _("Created"),
 }
 
-KINDS: dict[str, dict[str, Any]] = {
-    "role": ROLE,
-    "gender": GENDER,
-    "id_type": ID_TYPE,
-    "verification_state": VERIFICATION_STATE,
-    "dose_status": DOSE_STATUS,
-    "batch_status": BATCH_STATUS,
+# The kinds core owns; the apps above register theirs (`labels_register` in their AppConfig.ready), so that a
+# stored code's label is written once, beside the code, in the app that owns it.
+KINDS: dict[str, Mapping[str, Any]] = {
     "source_type": SOURCE_TYPE,
     "entity": ENTITY,
     "field": FIELD,
 }
+
+
+def labels_register(kind: str, labels: Mapping[str, Any]) -> None:
+    """Make ``label(kind, code)`` (and the templates' ``code|label:"kind"``) read ``labels``."""
+    KINDS[kind] = labels
 
 
 def label(kind: str, code: str | None) -> str:

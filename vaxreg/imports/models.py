@@ -1,6 +1,16 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+# What pages show for a batch's status, in the reader's language; registered in ImportsConfig.ready.
+BATCH_STATUS_LABELS = {
+    "queued": _("Queued"),
+    "running": _("Importing"),
+    "done": _("Done"),
+    "refused": _("Refused"),
+    "failed": _("Failed"),
+}
 
 
 class ImportBatch(models.Model):

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Gender(models.TextChoices):
@@ -22,6 +23,23 @@ class VerificationState(models.TextChoices):
     UNVERIFIED = "unverified", "Chưa xác minh"
     VERIFIED = "verified", "Đã xác minh"
     UNVERIFIABLE = "unverifiable", "Không xác minh được"
+
+
+# What pages show for these codes, in the reader's language (the choices above keep the archive's Vietnamese
+# labels, which the certificate and the FHIR exchange print as they are); registered in PeopleConfig.ready.
+GENDER_LABELS = {"M": _("Male"), "F": _("Female"), "O": _("Other"), "": _("Unknown")}
+ID_TYPE_LABELS = {
+    "CCCD": _("Citizen ID (CCCD)"),
+    "CMND": _("Old ID card (CMND)"),
+    "PASSPORT": _("Passport"),
+    "INVALID": _("Invalid number"),
+    "": _("None"),
+}
+VERIFICATION_STATE_LABELS = {
+    "unverified": _("Not verified"),
+    "verified": _("Verified"),
+    "unverifiable": _("Cannot be verified"),
+}
 
 
 class Person(models.Model):

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Vaccine(models.Model):
@@ -49,6 +50,10 @@ class CatalogueParameter(models.Model):
 class DoseStatus(models.TextChoices):
     VALID = "valid", "Hợp lệ"
     ENTERED_IN_ERROR = "entered_in_error", "Nhập nhầm"
+
+
+# What pages show for a dose's status, in the reader's language; registered in VaccinationsConfig.ready.
+DOSE_STATUS_LABELS = {"valid": _("Valid"), "entered_in_error": _("Entered in error")}
 
 
 class Dose(models.Model):
