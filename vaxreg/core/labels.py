@@ -1,6 +1,6 @@
 """Display labels of stored codes, in the reader's language (gettext)."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -27,9 +27,11 @@ FIELD = {
     "phone": _("Phone"),
     "address": _("Address"),
     "commune": _("Commune of residence"),
+    "commune_id": _("Commune of residence"),
     "province": _("Province"),
     "verification_state": _("Verification"),
     "vaccine": _("Vaccine"),
+    "vaccine_id": _("Vaccine"),
     "lot_number": _("Lot"),
     "vaccination_date": _("Vaccination date"),
     "dose_number": _("Dose no."),
@@ -50,6 +52,28 @@ KINDS: dict[str, Mapping[str, Any]] = {
 def labels_register(kind: str, labels: Mapping[str, Any]) -> None:
     """Make ``label(kind, code)`` (and the templates' ``code|label:"kind"``) read ``labels``."""
     KINDS[kind] = labels
+
+
+def labels_extend(kind: str, labels: Mapping[str, Any]) -> None:
+    """Add the codes an app above core writes to one of core's kinds (a field name in the history, a
+    source type), keeping core's own."""
+    KINDS[kind] = {**KINDS[kind], **labels}
+
+
+# How a stored history value of a field reads, for the fields whose values are codes (a gender, a case
+# state); registered by the app that writes the field. Other values read as stored.
+HISTORY_VALUES: dict[str, Callable[[str], str]] = {}
+
+
+def history_value_register(field: str, format_value: Callable[[str], str]) -> None:
+    HISTORY_VALUES[field] = format_value
+
+
+def history_value(field: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    format_value = HISTORY_VALUES.get(field)
+    return format_value(value) if format_value else value
 
 
 def label(kind: str, code: str | None) -> str:

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,9 @@ from django.http import Http404
 
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.jurisdiction import jurisdiction_of
+from vaxreg.core.labels import history_value, label
 from vaxreg.core.models import AuditEvent, ChangeRecord
+from vaxreg.core.pages import HistoryRow
 from vaxreg.core.phones import normalize_phone
 from vaxreg.core.text import fold, normalize_text
 from vaxreg.people.models import Person, mask_id_number
@@ -146,6 +149,24 @@ def person_history(person: Person, *, limit: int = 500) -> list[HistoryEntry]:
         .order_by("-at", "-pk")[:limit]
     )
     return [HistoryEntry.of(record) for record in records]
+
+
+def person_history_rows(entries: Iterable[HistoryEntry]) -> list[HistoryRow]:
+    """History entries as the history table shows them (``web/kit/history_table.html``), on the person page
+    and the case page alike: field names, coded values and sources in the reader's language."""
+    return [
+        HistoryRow(
+            at=e.at,
+            record=label("entity", e.entity) + (f" #{e.entity_id}" if e.entity == DOSE_ENTITY else ""),
+            field=label("field", e.field),
+            old_value=history_value(e.field, e.old_value),
+            new_value=history_value(e.field, e.new_value),
+            actor=e.actor,
+            reason=e.reason,
+            source=f"{label('source_type', e.source_type)} {e.source_id or ''}".strip(),
+        )
+        for e in entries
+    ]
 
 
 def person_full_id_number(*, user: Any, person_id: int) -> tuple[Person, str]:

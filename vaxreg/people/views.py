@@ -9,16 +9,14 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from vaxreg.accounts.permissions import Capability, requires
-from vaxreg.core.labels import label
-from vaxreg.core.pages import HistoryRow
 from vaxreg.people.forms import SearchForm
 from vaxreg.people.hooks import person_sections_render
 from vaxreg.people.selectors import (
-    HistoryEntry,
     person_doses,
     person_full_id_number,
     person_get_for_user,
     person_history,
+    person_history_rows,
     person_search,
 )
 
@@ -33,28 +31,12 @@ def search(request: HttpRequest) -> HttpResponse:
     return render(request, "people/search.html", {"form": form, "results": results})
 
 
-def _history_rows(entries: list[HistoryEntry]) -> list[HistoryRow]:
-    return [
-        HistoryRow(
-            at=e.at,
-            record=label("entity", e.entity) + (f" #{e.entity_id}" if e.entity == "dose" else ""),
-            field=label("field", e.field),
-            old_value=e.old_value,
-            new_value=e.new_value,
-            actor=e.actor,
-            reason=e.reason,
-            source=label("source_type", e.source_type) + (f" {e.source_id}" if e.source_id else ""),
-        )
-        for e in entries
-    ]
-
-
 def _person_page(request: HttpRequest, person_id: int, *, full_id_number: str | None = None) -> HttpResponse:
     person = person_get_for_user(user=request.user, person_id=person_id)
     context = {
         "person": person,
         "doses": person_doses(person),
-        "history": _history_rows(person_history(person)),
+        "history": person_history_rows(person_history(person)),
         "full_id_number": full_id_number,
         "sections": person_sections_render(request, person),
     }

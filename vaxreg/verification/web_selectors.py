@@ -19,11 +19,12 @@ from vaxreg.accounts.models import User
 from vaxreg.core.cccd import decode_cccd
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.i18n import in_language, label_both, label_in_language
+from vaxreg.core.labels import label
 from vaxreg.core.models import AuditEvent, SourceType
 from vaxreg.core.pages import HistoryRow
 from vaxreg.core.tables import write_table
 from vaxreg.people.models import Person, mask_id_number
-from vaxreg.people.selectors import HistoryEntry, person_history
+from vaxreg.people.selectors import person_history, person_history_rows
 from vaxreg.places.models import Facility
 from vaxreg.quality.messages import date_text as _dmy
 from vaxreg.quality.models import Finding, Severity
@@ -398,74 +399,30 @@ def case_contact_rows(*, case: VerificationCase) -> list[ContactRow]:
 CASE_HISTORY_SOURCES = {SourceType.CASE, SourceType.CORRECTION, SourceType.POLICE}
 CASE_FIELD_PREFIX = "verification_case."
 
-_FIELD_LABELS: dict[str, Any] = {
-    "full_name": _("Full name"),
-    "birth_year": _("Year of birth"),
-    "birth_month": _("Month of birth"),
-    "birth_day": _("Day of birth"),
-    "gender": _("Gender"),
-    "id_type": _("ID type"),
-    "id_number": _("ID number"),
-    "phone": _("Phone"),
-    "address": _("Address"),
-    "commune_id": _("Commune of residence"),
-    "vaccine_id": _("Vaccine"),
-    "lot_number": _("Lot"),
-    "vaccination_date": _("Vaccination date"),
-    "dose_number": _("Dose no."),
-    "status": _("Status"),
-    "created": _("Created"),
+# The history fields and source a case writes, and how their values read (registered with core.labels in
+# VerificationConfig.ready, so that the person page and the case page read them alike).
+CASE_HISTORY_FIELDS: dict[str, Any] = {
     f"{CASE_FIELD_PREFIX}state": _("Case state"),
     f"{CASE_FIELD_PREFIX}contact": _("Contact"),
     f"{CASE_FIELD_PREFIX}assigned_to": _("Assigned to"),
 }
-_SOURCE_LABELS: dict[str, Any] = {
-    SourceType.CASE: _("Verification case"),
-    SourceType.CORRECTION: _("Correction"),
-    SourceType.POLICE: _("Police result"),
-}
-_GENDER_LABELS: dict[str, Any] = {"M": _("Male"), "F": _("Female"), "O": _("Other"), "": _("Unknown")}
+CASE_SOURCE_LABELS: dict[str, Any] = {SourceType.CASE: _("Verification case")}
+
+
+def contact_history_value(value: str) -> str:
+    # Stored as "channel label: outcome label", each "vi / en".
+    return ": ".join(label_in_language(part) for part in value.split(": ", 1))
 
 
 def field_label(name: str) -> str:
-    return str(_FIELD_LABELS.get(name, name))
-
-
-def _history_value(field: str, value: str | None) -> str | None:
-    if value is None:
-        return None
-    if field == f"{CASE_FIELD_PREFIX}state":
-        return state_label(value)
-    if field == f"{CASE_FIELD_PREFIX}contact":
-        # Stored as "channel label: outcome label", each "vi / en".
-        return ": ".join(label_in_language(part) for part in value.split(": ", 1))
-    if field == "gender":
-        return str(_GENDER_LABELS.get(value, value))
-    return value
+    return label("field", name)
 
 
 def case_history(*, case: VerificationCase) -> list[HistoryRow]:
     """The person's history written by the case, corrections and the police, newest first; ID numbers
     masked by ``person_history``."""
-    entries: list[HistoryEntry] = person_history(case.person)
-    rows = []
-    for e in entries:
-        if e.source_type not in CASE_HISTORY_SOURCES:
-            continue
-        record = gettext("Person") if e.entity == "person" else gettext("Dose #%(id)s") % {"id": e.entity_id}
-        rows.append(
-            HistoryRow(
-                at=e.at,
-                record=record,
-                field=field_label(e.field),
-                old_value=_history_value(e.field, e.old_value),
-                new_value=_history_value(e.field, e.new_value),
-                actor=e.actor,
-                reason=e.reason,
-                source=f"{_SOURCE_LABELS.get(e.source_type, e.source_type)} {e.source_id}".strip(),
-            )
-        )
-    return rows
+    entries = [e for e in person_history(case.person) if e.source_type in CASE_HISTORY_SOURCES]
+    return person_history_rows(entries)
 
 
 def person_values_display(values: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -479,7 +436,7 @@ def person_values_display(values: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [
         (str(_("Full name")), str(values.get("full_name") or "—")),
         (str(_("Date of birth")), birth or "—"),
-        (str(_("Gender")), str(_GENDER_LABELS.get(values.get("gender") or "", values.get("gender")))),
+        (str(_("Gender")), label("gender", values.get("gender"))),
         (str(_("ID number")), mask_id_number(str(values.get("id_number") or "")) or "—"),
         (str(_("Phone")), str(values.get("phone") or "—")),
         (str(_("Commune of residence")), str(values.get("commune_id") or "—")),
