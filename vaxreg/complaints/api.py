@@ -44,6 +44,7 @@ from vaxreg.core.api_schema import (
     errors,
     text_rules,
 )
+from vaxreg.core.i18n import in_each_language
 from vaxreg.core.refusals import Forbidden
 from vaxreg.corrections.schemas import DoseNumber, PersonChangesIn
 from vaxreg.people.models import mask_id_number
@@ -78,7 +79,7 @@ class ComplaintOut(Schema):
 
     @staticmethod
     def of(c: Complaint, now: dt.datetime) -> "ComplaintOut":
-        overdue, vi, en = time_left(c.due_at, now)
+        (overdue, vi), (_overdue, en) = in_each_language(lambda: time_left(c.due_at, now))
         is_open = c.state in OPEN_STATES
         here = bool(getattr(c, "handled_here", True))
         return ComplaintOut(

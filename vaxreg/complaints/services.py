@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from vaxreg.accounts.models import Role, User
 from vaxreg.complaints.common import ComplaintRefused, complaint_history_write, notice_queue
@@ -25,7 +26,7 @@ from vaxreg.core.text import normalize_text
 from vaxreg.core.versioning import version_expect, versioned_update
 from vaxreg.corrections.services import (
     access_change_request,
-    access_field_names,
+    access_change_words,
     access_fields_split,
     dose_add,
     person_correct,
@@ -277,17 +278,11 @@ def complaint_approve_with_correction(
     )
     outcome = note
     if asked is not None:
-        fields_vi, fields_en = access_field_names(asked.changes)
-        outcome = (
-            outcome.rstrip(". ")
-            + ". "
-            + (
-                f"Việc đổi {fields_vi} chờ xác nhận: người dân xác nhận tại trang Tra cứu sau mã gửi đến số điện "
-                f"thoại trên hồ sơ, hoặc trạm y tế xã xác minh. / The change of the {fields_en} awaits "
-                "confirmation: by the citizen on the lookup page after a code sent to the phone on record, or by "
-                "the commune health station."
-            )
+        awaits = gettext_noop(
+            "The change of the %(fields)s awaits confirmation: by the citizen on the lookup page after a code "
+            "sent to the phone on record, or by the commune health station."
         )
+        outcome = outcome.rstrip(". ") + ". " + access_change_words(asked.changes, awaits, {})
     _close(complaint, ComplaintState.APPROVED, actor=actor, outcome=outcome, extra=tuple(linked))
     return complaint
 

@@ -229,7 +229,7 @@ def second_factor_view(request: HttpRequest) -> HttpResponse:
                 otp_login(request, confirmed)  # this session gave the code: it stays logged in
                 messages.success(request, _("The second factor is set up: every login now asks for a code."))
                 return redirect("web:second_factor")
-            form.add_error("code", "Mã xác thực không đúng. / The authentication code is wrong.")
+            form.add_error("code", _("The authentication code is wrong."))
         else:
             try:
                 second_factor_remove(user=user, code=form.cleaned_data["code"], address=address)
