@@ -115,16 +115,13 @@ def certificate_verify(text: str) -> Verification:
 def _steps_shown(result: Verification) -> list[dict[str, Any]]:
     """Every step, with the ones not reached after a failure shown as not checked."""
     done = {step.step: step for step in result.steps}
-    return [
-        {
-            "code": step.value,
-            "vi": STEP_LABELS[step][0],
-            "en": STEP_LABELS[step][1],
-            "state": "not-run" if step not in done else ("ok" if done[step].ok else "failed"),
-            "detail": done[step].detail if step in done else "",
-        }
-        for step in Step
-    ]
+    shown = []
+    for step in Step:
+        vi, en = in_both_languages(STEP_LABELS[step])
+        state = "not-run" if step not in done else ("ok" if done[step].ok else "failed")
+        detail = done[step].detail if step in done else ""
+        shown.append({"code": step.value, "vi": vi, "en": en, "state": state, "detail": detail})
+    return shown
 
 
 @public
