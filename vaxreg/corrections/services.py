@@ -18,7 +18,7 @@ from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.core import clock
 from vaxreg.core.cccd import parse_id_number
 from vaxreg.core.history import ChangeSource, audit_event_record, record_change
-from vaxreg.core.i18n import in_each_language, label_halves
+from vaxreg.core.i18n import both_languages, in_each_language, label_halves
 from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.messaging import MessageNotSent, message_send
 from vaxreg.core.models import AuditEvent, SourceType
@@ -655,12 +655,15 @@ def access_change_cancel(
         raise AccessChangeRefused("Bạn không huỷ được yêu cầu này.", "You cannot cancel this request.")
     actor_id = actor.pk if actor is not None else None
     note = normalize_text(note)[:1000]
-    who = "người dân / the citizen" if by_citizen and actor is None else ""
+    who = both_languages(gettext_noop("the citizen")) if by_citizen and actor is None else ""
     change.state, change.decided_by_id, change.decided_at = AccessChangeState.CANCELLED, actor_id, clock.now()
     change.decision_note = note or who
     change.save(update_fields=["state", "decided_by", "decided_at", "decision_note"])
     _access_history(
-        change, AccessChangeState.PENDING, actor_id=actor_id, reason=change.decision_note or "Huỷ / cancelled"
+        change,
+        AccessChangeState.PENDING,
+        actor_id=actor_id,
+        reason=change.decision_note or both_languages(gettext_noop("cancelled")),
     )
     audit_event_record(
         action=AuditEvent.Action.IDENTITY_CHANGE_CANCELLED,
@@ -684,7 +687,12 @@ def access_changes_expire() -> int:
                 continue
             change.state, change.decided_at = AccessChangeState.EXPIRED, clock.now()
             change.save(update_fields=["state", "decided_at"])
-            _access_history(change, AccessChangeState.PENDING, actor_id=None, reason="Hết hạn / expired")
+            _access_history(
+                change,
+                AccessChangeState.PENDING,
+                actor_id=None,
+                reason=both_languages(gettext_noop("expired")),
+            )
             expired += 1
     return expired
 
