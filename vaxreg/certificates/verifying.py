@@ -88,11 +88,6 @@ class StepResult:
     ok: bool
     detail: str = ""
 
-    @property
-    def label(self) -> str:
-        """The step's name in the active language."""
-        return gettext(STEP_LABELS[self.step])
-
 
 @dataclass(frozen=True)
 class Holder:

@@ -67,6 +67,8 @@ class ComplaintOut(Schema):
     received_at: dt.datetime
     due_at: dt.datetime
     overdue: bool
+    # Both languages whatever the caller's, like a refusal's message_vi/message_en: the catalogue's words
+    # ("còn 5 giờ 20 phút", "5 h 20 min left"); empty once the complaint is closed.
     time_left_vi: str
     time_left_en: str
     escalated_at: dt.datetime | None
