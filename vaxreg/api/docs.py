@@ -16,8 +16,12 @@ from csp.decorators import csp_update
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.utils.translation import gettext_noop
 
 from vaxreg.accounts.permissions import Capability, user_can
+from vaxreg.core.i18n import both_languages, in_both_languages
+
+NO_API = gettext_noop("Your role does not use the API.")
 
 DocsView = Callable[..., HttpResponseBase]
 
@@ -43,15 +47,9 @@ def docs_for_api_roles(view: DocsView) -> DocsView:
             return redirect_to_login(request.get_full_path())
         if not user_can(user, Capability.API_DOCS):
             if wants_json:
-                return JsonResponse(
-                    {
-                        "code": "forbidden",
-                        "message_vi": "Vai trò của bạn không dùng API.",
-                        "message_en": "Your role does not use the API.",
-                    },
-                    status=403,
-                )
-            raise PermissionDenied("Vai trò của bạn không dùng API. / Your role does not use the API.")
+                vi, en = in_both_languages(NO_API)
+                return JsonResponse({"code": "forbidden", "message_vi": vi, "message_en": en}, status=403)
+            raise PermissionDenied(both_languages(NO_API))
         return view(request, *args, **kwargs)
 
     # Swagger UI's stylesheet draws its small icons (the arrow of a list, the lock of an operation) as

@@ -15,6 +15,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_noop
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -22,6 +23,7 @@ from vaxreg.accounts.permissions import public
 from vaxreg.certificates.keys import trusted_certificates
 from vaxreg.certificates.verifying import STEP_LABELS, Step, Verification, hcert_verify, never_revoked
 from vaxreg.core import clock
+from vaxreg.core.i18n import both_languages, in_both_languages
 from vaxreg.core.ratelimit import RateLimit, client_address, rate_hit
 
 # A checkpoint verifies one person after another from the same address: generous, yet too few to
@@ -47,18 +49,19 @@ class VerifyForm(forms.Form):
     def clean_image(self) -> Any:
         upload = self.cleaned_data.get("image")
         if upload is not None and upload.size > MAX_IMAGE_BYTES:
-            raise ValidationError(
-                f"Ảnh quá lớn (tối đa {MAX_IMAGE_BYTES // (1024 * 1024)} MB). / "
-                f"The picture is too large (at most {MAX_IMAGE_BYTES // (1024 * 1024)} MB)."
-            )
+            too_large = gettext_noop("The picture is too large (at most %(megabytes)s MB).")
+            raise ValidationError(both_languages(too_large, {"megabytes": MAX_IMAGE_BYTES // (1024 * 1024)}))
         return upload
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if not self.errors and not cleaned.get("text") and not cleaned.get("image"):
             raise ValidationError(
-                "Dán mã chứng nhận (bắt đầu bằng HC1:) hoặc tải ảnh mã QR lên. / "
-                "Paste the certificate text (starting with HC1:) or upload a picture of its QR code."
+                both_languages(
+                    gettext_noop(
+                        "Paste the certificate text (starting with HC1:) or upload a picture of its QR code."
+                    )
+                )
             )
         return cleaned
 
@@ -72,14 +75,14 @@ def qr_text_from_image(data: bytes) -> str:
         image = Image.open(io.BytesIO(data))
         if image.format not in IMAGE_FORMATS:
             raise ImageUnreadable(
-                "Tệp không phải ảnh PNG, JPEG, GIF, WebP hay BMP. / The file is not a PNG, JPEG, GIF, WebP or BMP picture."
+                both_languages(gettext_noop("The file is not a PNG, JPEG, GIF, WebP or BMP picture."))
             )
         width, height = image.size
         if width * height > MAX_IMAGE_PIXELS:
-            raise ImageUnreadable("Ảnh có quá nhiều điểm ảnh. / The picture has too many pixels.")
+            raise ImageUnreadable(both_languages(gettext_noop("The picture has too many pixels.")))
         image.load()
     except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise ImageUnreadable("Không mở được tệp ảnh. / The picture cannot be opened.") from error
+        raise ImageUnreadable(both_languages(gettext_noop("The picture cannot be opened."))) from error
     found = [
         result.text
         for result in zxingcpp.read_barcodes(
@@ -87,10 +90,10 @@ def qr_text_from_image(data: bytes) -> str:
         )
     ]
     if not found:
-        raise ImageUnreadable(
-            "Không tìm thấy mã QR trong ảnh: chụp lại rõ nét, đủ sáng, cả mã nằm trong ảnh. / "
+        no_code = gettext_noop(
             "No QR code found in the picture: take a sharp, well-lit photo with the whole code in it."
         )
+        raise ImageUnreadable(both_languages(no_code))
     return next((text for text in found if text.startswith("HC1:")), found[0])
 
 
@@ -112,16 +115,13 @@ def certificate_verify(text: str) -> Verification:
 def _steps_shown(result: Verification) -> list[dict[str, Any]]:
     """Every step, with the ones not reached after a failure shown as not checked."""
     done = {step.step: step for step in result.steps}
-    return [
-        {
-            "code": step.value,
-            "vi": STEP_LABELS[step][0],
-            "en": STEP_LABELS[step][1],
-            "state": "not-run" if step not in done else ("ok" if done[step].ok else "failed"),
-            "detail": done[step].detail if step in done else "",
-        }
-        for step in Step
-    ]
+    shown = []
+    for step in Step:
+        vi, en = in_both_languages(STEP_LABELS[step])
+        state = "not-run" if step not in done else ("ok" if done[step].ok else "failed")
+        detail = done[step].detail if step in done else ""
+        shown.append({"code": step.value, "vi": vi, "en": en, "state": state, "detail": detail})
+    return shown
 
 
 @public
@@ -136,9 +136,10 @@ def verify_page(request: HttpRequest) -> HttpResponse:
             request,
             VerifyForm(),
             status=429,
-            refusal=(
-                "Bạn đã kiểm tra quá nhiều chứng nhận trong ít phút. Hãy thử lại sau.",
-                "Too many certificates were checked from here in a few minutes. Please try again later.",
+            refusal=in_both_languages(
+                gettext_noop(
+                    "Too many certificates were checked from here in a few minutes. Please try again later."
+                )
             ),
         )
         response["Retry-After"] = str(decision.retry_after_seconds)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from cryptography import x509
+from django.utils.translation import gettext, gettext_noop
 
 from vaxreg.certificates.dcc import dgc_schema_errors, uvci_sha256_hex, value_sets
 from vaxreg.certificates.hcert import (
@@ -34,6 +35,7 @@ from vaxreg.certificates.hcert import (
     hcert_unprefix,
 )
 from vaxreg.certificates.keys import EKU_RECOVERY, EKU_TEST, EKU_VACCINATION, certificate_key_usages
+from vaxreg.core.i18n import in_both_languages, in_each_language
 
 
 class Step(enum.StrEnum):
@@ -49,53 +51,33 @@ class Step(enum.StrEnum):
     REVOKED = "REVOKED"
 
 
-STEP_LABELS: dict[Step, tuple[str, str]] = {
-    Step.UNPREFIX: ("Tiền tố HC1:", "HC1: prefix"),
-    Step.B45DECODE: ("Giải mã base45", "Base45 decoding"),
-    Step.COMPRESSION: ("Giải nén zlib", "zlib decompression"),
-    Step.DECODE: ("Cấu trúc COSE/CBOR", "COSE/CBOR structure"),
-    Step.VERIFY: ("Chữ ký số", "Digital signature"),
-    Step.EXPIRATION: ("Thời hạn", "Validity period"),
-    Step.SCHEMA: ("Nội dung theo lược đồ DCC", "Content against the DCC schema"),
-    Step.REVOKED: ("Chưa bị thu hồi", "Not revoked"),
+STEP_LABELS: dict[Step, str] = {
+    Step.UNPREFIX: gettext_noop("HC1: prefix"),
+    Step.B45DECODE: gettext_noop("Base45 decoding"),
+    Step.COMPRESSION: gettext_noop("zlib decompression"),
+    Step.DECODE: gettext_noop("COSE/CBOR structure"),
+    Step.VERIFY: gettext_noop("Digital signature"),
+    Step.EXPIRATION: gettext_noop("Validity period"),
+    Step.SCHEMA: gettext_noop("Content against the DCC schema"),
+    Step.REVOKED: gettext_noop("Not revoked"),
 }
 
-# What the holder of the certificate reads when a step fails (Vietnamese, English).
-FAILURE_MESSAGES: dict[Step, tuple[str, str]] = {
-    Step.UNPREFIX: (
-        "Đây không phải chứng nhận tiêm chủng điện tử (không bắt đầu bằng HC1:).",
-        "This is not a digital COVID certificate (it does not start with HC1:).",
+# What the holder of the certificate reads when a step fails (msgids; the Vietnamese is in the catalogue).
+FAILURE_MESSAGES: dict[Step, str] = {
+    Step.UNPREFIX: gettext_noop("This is not a digital COVID certificate (it does not start with HC1:)."),
+    Step.B45DECODE: gettext_noop(
+        "The certificate code is damaged or incompletely copied (invalid characters)."
     ),
-    Step.B45DECODE: (
-        "Mã chứng nhận bị hỏng hoặc chép thiếu (ký tự không hợp lệ).",
-        "The certificate code is damaged or incompletely copied (invalid characters).",
+    Step.COMPRESSION: gettext_noop("The certificate code is damaged (it cannot be decompressed)."),
+    Step.DECODE: gettext_noop("The certificate code does not have the structure of an EU DCC."),
+    Step.VERIFY: gettext_noop(
+        "The digital signature is invalid or the signing key is not trusted: the certificate may be forged."
     ),
-    Step.COMPRESSION: (
-        "Mã chứng nhận bị hỏng (không giải nén được).",
-        "The certificate code is damaged (it cannot be decompressed).",
-    ),
-    Step.DECODE: (
-        "Mã chứng nhận không đúng cấu trúc chứng nhận EU DCC.",
-        "The certificate code does not have the structure of an EU DCC.",
-    ),
-    Step.VERIFY: (
-        "Chữ ký số không hợp lệ hoặc khóa ký không nằm trong danh sách tin cậy: chứng nhận có thể bị giả mạo.",
-        "The digital signature is invalid or the signing key is not trusted: the certificate may be forged.",
-    ),
-    Step.EXPIRATION: (
-        "Chứng nhận đã hết hạn hoặc chưa có hiệu lực.",
-        "The certificate has expired or is not yet valid.",
-    ),
-    Step.SCHEMA: (
-        "Nội dung chứng nhận không đúng lược đồ EU DCC.",
-        "The certificate content does not follow the EU DCC schema.",
-    ),
-    Step.REVOKED: (
-        "Chứng nhận đã bị thu hồi (đã được cấp lại hoặc hủy).",
-        "The certificate has been revoked (it was re-issued or cancelled).",
-    ),
+    Step.EXPIRATION: gettext_noop("The certificate has expired or is not yet valid."),
+    Step.SCHEMA: gettext_noop("The certificate content does not follow the EU DCC schema."),
+    Step.REVOKED: gettext_noop("The certificate has been revoked (it was re-issued or cancelled)."),
 }
-VALID_MESSAGE = ("Chứng nhận hợp lệ.", "The certificate is valid.")
+VALID_MESSAGE = gettext_noop("The certificate is valid.")
 
 
 @dataclass(frozen=True)
@@ -105,14 +87,6 @@ class StepResult:
     step: Step
     ok: bool
     detail: str = ""
-
-    @property
-    def label_vi(self) -> str:
-        return STEP_LABELS[self.step][0]
-
-    @property
-    def label_en(self) -> str:
-        return STEP_LABELS[self.step][1]
 
 
 @dataclass(frozen=True)
@@ -206,11 +180,16 @@ def _error_fields(errors: list[str]) -> tuple[str, ...]:
 
 
 def _failure_message(step: Step, fields: tuple[str, ...]) -> tuple[str, str]:
-    vi, en = FAILURE_MESSAGES[step]
+    """(Vietnamese, English): the step's failure, naming the fields found wrong."""
     if not fields:
-        return vi, en
-    named = ", ".join(fields)
-    return f"{vi[:-1]} (trường {named}).", f"{en[:-1]} (field {named})."
+        return in_both_languages(FAILURE_MESSAGES[step])
+    values = {"fields": ", ".join(fields)}
+    return in_each_language(
+        lambda: (
+            gettext("%(sentence)s (field %(fields)s).")
+            % {"sentence": gettext(FAILURE_MESSAGES[step]).removesuffix("."), **values}
+        )
+    )
 
 
 def _alg_name(alg: Any) -> str | None:
@@ -308,12 +287,13 @@ def hcert_verify(
     except _Failed as failure:
         steps.append(StepResult(failure.step, False, failure.detail))
         return _failure(steps, failure.step, cose, claims, failure.fields)
+    valid_vi, valid_en = in_both_languages(VALID_MESSAGE)
     return Verification(
         valid=True,
         failed_step=None,
         steps=tuple(steps),
-        message_vi=VALID_MESSAGE[0],
-        message_en=VALID_MESSAGE[1],
+        message_vi=valid_vi,
+        message_en=valid_en,
         kid=parsed.kid,
         alg=_alg_name(parsed.alg),
         issuer_country=claims.issuer,

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from vaxreg.citizens.models import OtpChallenge
 from vaxreg.core import clock
 from vaxreg.core.cccd import USABLE_ID_KINDS, parse_id_number
 from vaxreg.core.dates import PartialDate
 from vaxreg.core.history import audit_event_record
+from vaxreg.core.i18n import both_languages
 from vaxreg.core.messaging import MessageNotSent, message_send
 from vaxreg.core.models import AuditEvent
 from vaxreg.core.phones import normalize_phone
@@ -198,9 +200,9 @@ def otp_message_send(*, challenge_id: int) -> bool:
     try:
         message_send(
             to=challenge.person.phone,
-            text=(
-                f"VaxReg: mã tra cứu của bạn là {code}, hiệu lực 5 phút. Không đưa mã này cho ai. / "
-                f"Your VaxReg code is {code}, valid for 5 minutes. Do not share it."
+            text=both_languages(
+                gettext_noop("Your VaxReg code is %(code)s, valid for 5 minutes. Do not share it."),
+                {"code": code},
             ),
         )
     except MessageNotSent:

@@ -44,6 +44,7 @@ from vaxreg.core.api_schema import (
     errors,
     text_rules,
 )
+from vaxreg.core.i18n import in_each_language
 from vaxreg.core.refusals import Forbidden
 from vaxreg.corrections.schemas import DoseNumber, PersonChangesIn
 from vaxreg.people.models import mask_id_number
@@ -66,6 +67,8 @@ class ComplaintOut(Schema):
     received_at: dt.datetime
     due_at: dt.datetime
     overdue: bool
+    # Both languages whatever the caller's, like a refusal's message_vi/message_en: the catalogue's words
+    # ("còn 5 giờ 20 phút", "5 h 20 min left"); empty once the complaint is closed.
     time_left_vi: str
     time_left_en: str
     escalated_at: dt.datetime | None
@@ -78,7 +81,7 @@ class ComplaintOut(Schema):
 
     @staticmethod
     def of(c: Complaint, now: dt.datetime) -> "ComplaintOut":
-        overdue, vi, en = time_left(c.due_at, now)
+        (overdue, vi), (_overdue, en) = in_each_language(lambda: time_left(c.due_at, now))
         is_open = c.state in OPEN_STATES
         here = bool(getattr(c, "handled_here", True))
         return ComplaintOut(

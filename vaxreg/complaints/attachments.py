@@ -25,11 +25,13 @@ from typing import IO
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext_noop
 from PIL import Image, UnidentifiedImageError
 
 from vaxreg.complaints.common import ComplaintInvalid, complaint_history_write
 from vaxreg.complaints.models import Attachment, Complaint
 from vaxreg.core import clock
+from vaxreg.core.i18n import both_languages
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_FILES = 3
@@ -58,7 +60,7 @@ class ProofFile:
 def _clean_name(name: str) -> str:
     base = os.path.basename((name or "").replace("\\", "/"))
     base = "".join(ch for ch in unicodedata.normalize("NFC", base) if unicodedata.category(ch)[0] != "C")
-    return base.strip()[:200] or "(không tên / unnamed)"
+    return base.strip()[:200] or f"({both_languages(gettext_noop('unnamed'))})"
 
 
 def _refused(name: str, vi: str, en: str) -> ComplaintInvalid:
@@ -191,7 +193,7 @@ def complaint_proofs_add(*, complaint_id: int, proofs: Sequence[ProofFile]) -> l
         complaint,
         {f"attachment_{row.position}": (None, f"{row.content_type} {row.sha256}") for row in rows},
         actor_id=None,
-        reason="Người dân gửi thêm giấy tờ qua API / proof added by the citizen through the API",
+        reason=both_languages(gettext_noop("proof added by the citizen through the API")),
     )
     return rows
 

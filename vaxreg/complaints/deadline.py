@@ -4,13 +4,17 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from vaxreg.complaints.common import complaint_history_write, notice_queue
 from vaxreg.complaints.models import OPEN_STATES, Complaint, Notice
 from vaxreg.complaints.notify import unit_recipient
 from vaxreg.core import clock
+from vaxreg.core.i18n import both_languages
 
 REMINDER_BEFORE = dt.timedelta(hours=12)
+REMINDER = gettext_noop("Complaint %(code)s: less than 12 hours left.")
+ESCALATED = gettext_noop("Complaint %(code)s is past due: escalated to the health department.")
 
 
 @dataclass(frozen=True)
@@ -39,13 +43,15 @@ def complaints_tick(*, now: dt.datetime | None = None) -> TickResult:
         complaint.reminded_at = now
         complaint.save(update_fields=["reminded_at"])
         complaint_history_write(
-            complaint, {"reminded_at": (None, now)}, actor_id=None, reason="Còn 12 giờ / 12 hours left"
+            complaint,
+            {"reminded_at": (None, now)},
+            actor_id=None,
+            reason=both_languages(gettext_noop("12 hours left")),
         )
         notice_queue(
             complaint,
             Notice.Kind.REMINDER,
-            f"Phản ánh {complaint.tracking_code} còn dưới 12 giờ để xử lý. / Complaint "
-            f"{complaint.tracking_code}: less than 12 hours left.",
+            both_languages(REMINDER, {"code": complaint.tracking_code}),
             recipient=unit_recipient(
                 facility_code=complaint.handler_facility.code if complaint.handler_facility else None,
                 province_code=complaint.handler_province_id,
@@ -60,13 +66,12 @@ def complaints_tick(*, now: dt.datetime | None = None) -> TickResult:
             complaint,
             {"escalated_at": (None, now)},
             actor_id=None,
-            reason="Quá hạn 48 giờ / past the 48 hours",
+            reason=both_languages(gettext_noop("past the 48 hours")),
         )
         notice_queue(
             complaint,
             Notice.Kind.ESCALATED,
-            f"Phản ánh {complaint.tracking_code} quá hạn, chuyển Sở Y tế. / Complaint "
-            f"{complaint.tracking_code} is past due: escalated to the health department.",
+            both_languages(ESCALATED, {"code": complaint.tracking_code}),
             recipient=unit_recipient(province_code=complaint.handler_province_id),
         )
         escalated += 1

@@ -14,10 +14,12 @@ from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from vaxreg.accounts.models import Role
 from vaxreg.complaints.models import OPEN_STATES, Complaint, ComplaintState
 from vaxreg.core import clock
+from vaxreg.core.i18n import both_languages
 from vaxreg.core.jurisdiction import jurisdiction_of
 
 MEASURES = (
@@ -128,7 +130,7 @@ def _facility_rows(complaints: QuerySet[Complaint], measures: dict[str, Any]) ->
             row = FigureRow(
                 level="province",
                 code=g["handler_province_id"],
-                name="Sở Y tế (chưa rõ cơ sở) / health department",
+                name=both_languages(gettext_noop("health department")),
                 **_counts(g),
             )
         else:
@@ -159,11 +161,13 @@ def complaint_figures(
     total = FigureRow(level="", code="", name="", **_counts(complaints.aggregate(**measures)))
     if jurisdiction_of(user).reads_everything:
         rows = _province_rows(complaints, measures)
-        total = replace(total, level="nation", code="VN", name="Toàn quốc / nationwide")
+        total = replace(total, level="nation", code="VN", name=both_languages(gettext_noop("nationwide")))
     else:
         rows = _facility_rows(complaints, measures)
         unit = user.province_id if user.role == Role.PROVINCE else user.commune_id
-        total = replace(total, level=str(user.role), code=unit or "", name="Tổng / total")
+        total = replace(
+            total, level=str(user.role), code=unit or "", name=both_languages(gettext_noop("total"))
+        )
     return Figures(
         rows=rows,
         total=None if user.role == Role.FACILITY else total,

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils.translation import gettext_noop
 
 from vaxreg.complaints.antiflood import phone_quota_hit
 from vaxreg.complaints.attachments import ProofFile, proofs_count_check, proofs_store
@@ -23,7 +24,7 @@ from vaxreg.core import clock
 from vaxreg.core.cccd import USABLE_ID_KINDS, parse_id_number
 from vaxreg.core.dates import DateParseError, parse_full_date, parse_partial_date
 from vaxreg.core.genders import is_recognised_gender, parse_gender
-from vaxreg.core.i18n import label_halves
+from vaxreg.core.i18n import both_languages, both_languages_lazy, label_halves
 from vaxreg.core.models import ChangeRecord
 from vaxreg.core.phones import normalize_phone
 from vaxreg.core.text import fold, normalize_text
@@ -49,7 +50,7 @@ MAX_CLAIMED_DOSES = 3
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 16
 _LOOKALIKES = str.maketrans("OIL", "011")
-CHANNEL_WEB = "biểu mẫu web / web form"
+CHANNEL_WEB = both_languages_lazy(gettext_noop("web form"))
 CHANNEL_API = "API"
 
 
@@ -448,8 +449,9 @@ def _route(clean: _Clean, person: Person | None) -> _Route:
         named is None and clean.province is not None and province != clean.province.code
     )
     why = (
-        "Gửi đến đơn vị quản lý hồ sơ của người này (nơi đã tiêm hoặc nơi cư trú) / "
-        "sent to the unit that holds this person's record (where vaccinated or resident)"
+        both_languages(
+            gettext_noop("sent to the unit that holds this person's record (where vaccinated or resident)")
+        )
         if differs
         else ""
     )
@@ -529,15 +531,16 @@ def complaint_submit(
         complaint,
         changes,
         actor_id=None,
-        reason="Tiếp nhận / received"
+        reason=both_languages(gettext_noop("received"))
         + (f" ({channel})" if channel else "")
         + (f" — {route.why}" if route.why and not earlier else ""),
     )
     notice_queue(
         complaint,
         Notice.Kind.RECEIVED,
-        f"Đã nhận phản ánh. Mã tra cứu: {complaint.tracking_code}. / Complaint received; tracking code "
-        f"{complaint.tracking_code}.",
+        both_languages(
+            gettext_noop("Complaint received; tracking code %(code)s."), {"code": complaint.tracking_code}
+        ),
     )
     return complaint
 

@@ -19,11 +19,13 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from vaxreg.accounts.models import Role, User
 from vaxreg.complaints.models import Notice
 from vaxreg.core import clock
 from vaxreg.core.history import ChangeSource, record_change
+from vaxreg.core.i18n import both_languages
 from vaxreg.core.messaging import MessageNotSent, message_send
 from vaxreg.core.models import SourceType
 
@@ -84,9 +86,9 @@ def _notice_send_next(*, after_id: int) -> tuple[Notice | None, str]:
     notice.sent_at = clock.now()
     notice.save(update_fields=["sent_at"])
     how = (
-        f"Đã gửi {len(addresses)} người nhận / sent to {len(addresses)} recipient(s)"
+        both_languages(gettext_noop("sent to %(count)s recipient(s)"), {"count": len(addresses)})
         if addresses
-        else "Không có địa chỉ liên hệ, chỉ hiện trong ứng dụng / no contact: in-app only"
+        else both_languages(gettext_noop("no contact: in-app only"))
     )
     record_change(
         entity="notice",

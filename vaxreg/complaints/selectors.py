@@ -25,6 +25,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils.translation import gettext
 
 from vaxreg.accounts.models import Role, User
 from vaxreg.accounts.permissions import Capability, user_can
@@ -177,22 +178,23 @@ def complaint_inbox(
     return complaints.order_by("-closed_at", "due_at", "-pk")
 
 
-def time_left(due_at: dt.datetime, now: dt.datetime) -> tuple[bool, str, str]:
-    """(overdue, Vietnamese, English): "còn 5 giờ 20 phút" / "5 h 20 min left", or how long overdue."""
+def time_left(due_at: dt.datetime, now: dt.datetime) -> tuple[bool, str]:
+    """(overdue, the words in the active language): "còn 5 giờ 20 phút" / "5 h 20 min left", or how long
+    overdue."""
     seconds = int((due_at - now).total_seconds())
     overdue = seconds < 0
     minutes = abs(seconds) // 60
     hours, mins = minutes // 60, minutes % 60
     # Inside the 48-hour window hours read best; past it, days.
     if hours > 48:
-        vi, en = f"{hours // 24} ngày {hours % 24} giờ", f"{hours // 24} d {hours % 24} h"
+        span = gettext("%(days)d d %(hours)d h") % {"days": hours // 24, "hours": hours % 24}
     elif hours:
-        vi, en = f"{hours} giờ {mins} phút", f"{hours} h {mins} min"
+        span = gettext("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": mins}
     else:
-        vi, en = f"{mins} phút", f"{mins} min"
+        span = gettext("%(minutes)d min") % {"minutes": mins}
     if overdue:
-        return True, f"quá hạn {vi}", f"overdue by {en}"
-    return False, f"còn {vi}", f"{en} left"
+        return True, gettext("overdue by %(time)s") % {"time": span}
+    return False, gettext("%(time)s left") % {"time": span}
 
 
 # -- one complaint -------------------------------------------------------------------------------------------

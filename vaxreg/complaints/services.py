@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from vaxreg.accounts.models import Role, User
 from vaxreg.complaints.common import ComplaintRefused, complaint_history_write, notice_queue
@@ -18,6 +19,7 @@ from vaxreg.complaints.models import OPEN_STATES, Complaint, ComplaintState, Not
 from vaxreg.complaints.selectors import ComplaintNotVisible, complaint_person_allowed
 from vaxreg.core import clock
 from vaxreg.core.cccd import USABLE_ID_KINDS, parse_id_number
+from vaxreg.core.i18n import both_languages
 from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.models import SourceType
 from vaxreg.core.refusals import StaleVersion
@@ -25,7 +27,7 @@ from vaxreg.core.text import normalize_text
 from vaxreg.core.versioning import version_expect, versioned_update
 from vaxreg.corrections.services import (
     access_change_request,
-    access_field_names,
+    access_change_words,
     access_fields_split,
     dose_add,
     person_correct,
@@ -122,7 +124,7 @@ def _person_for_approval(*, actor: User, complaint: Complaint, person_id: int) -
         complaint,
         {"person_id": (complaint.person_id, person_id)},
         actor_id=actor.pk,
-        reason="Đối chiếu / matched",
+        reason=both_languages(gettext_noop("matched")),
     )
     complaint.person_id = person_id
     return ["person"]
@@ -162,11 +164,14 @@ def _person_from_complaint(*, actor: User, complaint: Complaint, note: str) -> i
             "phone": complaint.phone, "commune_id": complaint.commune_id, **_birth_parts(complaint.birth_date),
         },
         province_id=complaint.province_id or complaint.handler_province_id,
-        reason=note or f"Phản ánh {complaint.tracking_code}: chưa có trên hệ thống / not on record",
+        reason=note or f"{complaint.tracking_code}: {both_languages(gettext_noop('not on record'))}",
         actor_id=actor.pk, source_type=SourceType.COMPLAINT, source_id=complaint.tracking_code,
     )  # fmt: skip
     complaint_history_write(
-        complaint, {"person_id": (None, person.pk)}, actor_id=actor.pk, reason="Tạo người mới / new person"
+        complaint,
+        {"person_id": (None, person.pk)},
+        actor_id=actor.pk,
+        reason=both_languages(gettext_noop("new person")),
     )
     complaint.person_id = person.pk
     return person.pk
@@ -227,7 +232,7 @@ def complaint_approve_with_dose(
         dose_number=dose_number, lot_number=lot_number, reason=note or f"Phản ánh {complaint.tracking_code}",
         actor_id=actor.pk, source_type=SourceType.COMPLAINT, source_id=complaint.tracking_code,
     )  # fmt: skip
-    outcome = note or "Đã bổ sung mũi tiêm / the dose was added"
+    outcome = note or both_languages(gettext_noop("the dose was added"))
     _close(complaint, ComplaintState.APPROVED, actor=actor, outcome=outcome, extra=tuple(linked))
     return complaint
 
@@ -277,17 +282,11 @@ def complaint_approve_with_correction(
     )
     outcome = note
     if asked is not None:
-        fields_vi, fields_en = access_field_names(asked.changes)
-        outcome = (
-            outcome.rstrip(". ")
-            + ". "
-            + (
-                f"Việc đổi {fields_vi} chờ xác nhận: người dân xác nhận tại trang Tra cứu sau mã gửi đến số điện "
-                f"thoại trên hồ sơ, hoặc trạm y tế xã xác minh. / The change of the {fields_en} awaits "
-                "confirmation: by the citizen on the lookup page after a code sent to the phone on record, or by "
-                "the commune health station."
-            )
+        awaits = gettext_noop(
+            "The change of the %(fields)s awaits confirmation: by the citizen on the lookup page after a code "
+            "sent to the phone on record, or by the commune health station."
         )
+        outcome = outcome.rstrip(". ") + ". " + access_change_words(asked.changes, awaits, {})
     _close(complaint, ComplaintState.APPROVED, actor=actor, outcome=outcome, extra=tuple(linked))
     return complaint
 
@@ -370,6 +369,6 @@ def complaint_transfer(
         complaint,
         {"handler_facility": (old, target.code), "handler_province": (old_province, target.province_id)},
         actor_id=actor.pk,
-        reason=_text(reason) or "Chuyển / transferred",
+        reason=_text(reason) or both_languages(gettext_noop("transferred")),
     )
     return complaint

@@ -48,7 +48,6 @@ from vaxreg.complaints.selectors import (
 )
 from vaxreg.complaints.services import NEW_PERSON
 from vaxreg.core import clock
-from vaxreg.core.i18n import in_language
 from vaxreg.core.pages import form_action
 from vaxreg.corrections.models import AccessChange, AccessChangeState
 from vaxreg.corrections.services import access_field_names
@@ -92,14 +91,14 @@ class InboxRow:
 
 
 def _row(complaint: Complaint, now: Any) -> InboxRow:
-    overdue, vi, en = time_left(complaint.due_at, now)
+    overdue, left = time_left(complaint.due_at, now)
     is_open = complaint.state in OPEN_STATES
     return InboxRow(
         complaint=complaint,
         category=category_label(complaint.category),
         state=state_label(complaint.state),
         overdue=is_open and overdue,
-        time_left=in_language(vi, en) if is_open else "",
+        time_left=left if is_open else "",
         escalated=complaint.escalated_at is not None,
         id_masked=mask_id_number(complaint.id_number),
         handled_here=bool(getattr(complaint, "handled_here", True)),
@@ -236,14 +235,14 @@ def _complaint_page(
     person_rows = [
         (p, form_for(f"person-{p.pk}", functools.partial(_correction_form, p, complaint))) for p in candidates
     ]
-    overdue, vi, en = time_left(complaint.due_at, clock.now())
+    overdue, left = time_left(complaint.due_at, clock.now())
     context = {
         "complaint": complaint,
         "category": category_label(complaint.category),
         "state": state_label(complaint.state),
         "is_open": complaint.state in OPEN_STATES,
         "overdue": overdue and complaint.state in OPEN_STATES,
-        "time_left": in_language(vi, en),
+        "time_left": left,
         "reject_reason": reject_reason_label(complaint.reject_reason) if complaint.reject_reason else "",
         "id_number_masked": mask_id_number(complaint.id_number),
         "full_id_number": full_id_number,
@@ -281,9 +280,8 @@ class AccessChangeRow:
 
 
 def _access_change_row(change: AccessChange) -> AccessChangeRow:
-    vi, en = access_field_names(change.changes)
     return AccessChangeRow(
-        fields=in_language(vi, en),
+        fields=access_field_names(change.changes),
         state=str(AccessChangeState(change.state).label),
         requested_at=change.requested_at,
         expires_at=change.expires_at,

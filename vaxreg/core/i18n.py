@@ -4,9 +4,14 @@ Interface text goes through gettext (English msgids, the Vietnamese catalogue); 
 that arrive as a Vietnamese and English pair.
 """
 
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
 from django.utils import translation
 from django.utils.functional import Promise, lazy
 from django.utils.translation import get_language, gettext
+
+T = TypeVar("T")
 
 
 def is_english() -> bool:
@@ -43,20 +48,29 @@ def label_both(label: object) -> str:
     return " / ".join(label_halves(label))
 
 
-def in_both_languages(message: str) -> tuple[str, str]:
-    """The Vietnamese and the English of one interface msgid (marked with ``gettext_noop``), for what the
-    public pages and the public API show in both languages at once."""
+def in_each_language(make: Callable[[], T]) -> tuple[T, T]:
+    """What ``make`` says (built with gettext) in Vietnamese, then in English: for the API answers and the
+    stored lines that keep both languages (``time_left_vi``/``time_left_en``, a closure's outcome)."""
     with translation.override("vi"):
-        vi = gettext(message)
+        vi = make()
     with translation.override("en"):
-        en = gettext(message)
+        en = make()
     return vi, en
 
 
-def both_languages(message: str | Promise) -> str:
+def in_both_languages(message: str, values: Mapping[str, Any] | None = None) -> tuple[str, str]:
+    """The Vietnamese and the English of one interface msgid (marked with ``gettext_noop``), its
+    ``%(name)s`` placeholders filled from ``values``: for what the public pages, the public API, the
+    commands and the citizens' text messages show in both languages at once."""
+    return in_each_language(lambda: gettext(message) % values if values is not None else gettext(message))
+
+
+def both_languages(message: str | Promise, values: Mapping[str, Any] | None = None) -> str:
     """``"tiếng Việt / English"`` of one interface msgid (or of a ``pgettext_lazy`` text), for the forms of
-    the pages read in both languages."""
-    return " / ".join(label_halves(message) if isinstance(message, Promise) else in_both_languages(message))
+    the pages read in both languages and the lines the ``vaxreg`` commands print (one line, both
+    languages, for operators of either)."""
+    halves = label_halves(message) if isinstance(message, Promise) else in_both_languages(message, values)
+    return " / ".join(halves)
 
 
 both_languages_lazy = lazy(both_languages, str)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import pgettext_lazy
 
 from vaxreg.core import clock
 from vaxreg.core.models import SourceType
@@ -12,19 +13,19 @@ from vaxreg.corrections.models import AccessChange, AccessChangeState
 from vaxreg.people.models import mask_id_number
 from vaxreg.places.models import Commune
 
+# As they stand inside a sentence (lower case): the pages, the closure's outcome and the citizen's SMS.
 ACCESS_FIELD_NAMES = {
-    "phone": ("số điện thoại", "phone number"),
-    "id_type": ("loại giấy tờ", "ID type"),
-    "id_number": ("số CCCD/CMND", "ID number"),
-    "commune_id": ("xã/phường cư trú", "commune of residence"),
+    "phone": pgettext_lazy("access field", "phone number"),
+    "id_type": pgettext_lazy("access field", "ID type"),
+    "id_number": pgettext_lazy("access field", "ID number"),
+    "commune_id": pgettext_lazy("access field", "commune of residence"),
 }
 
 
 @dataclass(frozen=True)
 class AccessChangeValue:
     field: str
-    name_vi: str
-    name_en: str
+    name: str  # in the active language
     shown: str  # the new value as the reader may see it
 
 
@@ -42,7 +43,7 @@ def access_change_values(change: AccessChange, *, mask_phone: bool) -> list[Acce
         return str(value)
 
     return [
-        AccessChangeValue(field, *ACCESS_FIELD_NAMES[field], shown(field, value))
+        AccessChangeValue(field, str(ACCESS_FIELD_NAMES[field]), shown(field, value))
         for field, value in change.changes.items()
         if field != "id_type"
     ]

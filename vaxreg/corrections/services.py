@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext, gettext_noop
 
 from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.core import clock
 from vaxreg.core.cccd import parse_id_number
 from vaxreg.core.history import ChangeSource, audit_event_record, record_change
-from vaxreg.core.i18n import label_halves
+from vaxreg.core.i18n import both_languages, in_each_language, label_halves
 from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.messaging import MessageNotSent, message_send
 from vaxreg.core.models import AuditEvent, SourceType
@@ -448,12 +449,20 @@ def access_fields_split(changes: Mapping[str, Any]) -> tuple[dict[str, Any], dic
     return ordinary, access
 
 
-def access_field_names(fields: Any) -> tuple[str, str]:
-    """The changed fields as people read them: ("số điện thoại, xã/phường cư trú", "phone number, ...")."""
+def access_field_names(fields: Any) -> str:
+    """The changed fields as people read them, in the active language: "phone number, commune of residence"."""
     names = [ACCESS_FIELD_NAMES[f] for f in ACCESS_FIELDS if f in fields and f != "id_type"] or [
         ACCESS_FIELD_NAMES["id_type"]
     ]
-    return ", ".join(vi for vi, _ in names), ", ".join(en for _, en in names)
+    return ", ".join(str(name) for name in names)
+
+
+def access_change_words(fields: Any, message: str, values: Mapping[str, Any]) -> str:
+    """One sentence about an access change in both languages, "tiếng Việt / English", with the changed
+    ``fields`` named in each (``%(fields)s``): the citizen's SMS and a complaint's stored outcome are read by
+    people of either language."""
+    halves = in_each_language(lambda: gettext(message) % {"fields": access_field_names(fields), **values})
+    return " / ".join(halves)
 
 
 def _access_notice_queue(change: AccessChange, event: str) -> None:
@@ -646,12 +655,15 @@ def access_change_cancel(
         raise AccessChangeRefused("Bạn không huỷ được yêu cầu này.", "You cannot cancel this request.")
     actor_id = actor.pk if actor is not None else None
     note = normalize_text(note)[:1000]
-    who = "người dân / the citizen" if by_citizen and actor is None else ""
+    who = both_languages(gettext_noop("the citizen")) if by_citizen and actor is None else ""
     change.state, change.decided_by_id, change.decided_at = AccessChangeState.CANCELLED, actor_id, clock.now()
     change.decision_note = note or who
     change.save(update_fields=["state", "decided_by", "decided_at", "decision_note"])
     _access_history(
-        change, AccessChangeState.PENDING, actor_id=actor_id, reason=change.decision_note or "Huỷ / cancelled"
+        change,
+        AccessChangeState.PENDING,
+        actor_id=actor_id,
+        reason=change.decision_note or both_languages(gettext_noop("cancelled")),
     )
     audit_event_record(
         action=AuditEvent.Action.IDENTITY_CHANGE_CANCELLED,
@@ -675,23 +687,30 @@ def access_changes_expire() -> int:
                 continue
             change.state, change.decided_at = AccessChangeState.EXPIRED, clock.now()
             change.save(update_fields=["state", "decided_at"])
-            _access_history(change, AccessChangeState.PENDING, actor_id=None, reason="Hết hạn / expired")
+            _access_history(
+                change,
+                AccessChangeState.PENDING,
+                actor_id=None,
+                reason=both_languages(gettext_noop("expired")),
+            )
             expired += 1
     return expired
 
 
 def access_change_notice_text(change: AccessChange, event: str) -> tuple[str, str]:
     """(to whom, what): the phone on record is told of a request; the phone it had before, of a change."""
-    fields_vi, fields_en = access_field_names(change.changes)
     if event == "requested":
         to = change.old_values.get("phone") or Person.objects.values_list("phone", flat=True).get(
             pk=change.person_id
         )
-        text = (
-            f"VaxReg: có yêu cầu đổi {fields_vi} trên hồ sơ tiêm chủng của bạn. Nếu đúng bạn yêu cầu, hãy xác nhận "
-            "tại trang Tra cứu (/tra-cuu/) hoặc tại trạm y tế xã; nếu không, đừng làm gì và báo trạm y tế xã. / "
-            f"VaxReg: a change of the {fields_en} on your vaccination record was asked. If it was you, confirm it "
-            "on the lookup page (/tra-cuu/) or at your commune health station; if not, do nothing and tell the station."
+        text = access_change_words(
+            change.changes,
+            gettext_noop(
+                "VaxReg: a change of the %(fields)s on your vaccination record was asked. If it was you, confirm "
+                "it on the lookup page (/tra-cuu/) or at your commune health station; if not, do nothing and tell "
+                "the station."
+            ),
+            {},
         )
         return to or "", text
     old_phone = change.old_values.get("phone")
@@ -701,10 +720,13 @@ def access_change_notice_text(change: AccessChange, event: str) -> tuple[str, st
         else Person.objects.values_list("phone", flat=True).get(pk=change.person_id)
     )
     day = f"{(change.decided_at or clock.now()):%d/%m/%Y}"
-    text = (
-        f"VaxReg: {fields_vi} trên hồ sơ tiêm chủng của bạn đã được đổi ngày {day}. Nếu không phải bạn yêu cầu, "
-        f"hãy báo ngay trạm y tế xã. / VaxReg: the {fields_en} on your vaccination record was changed on {day}. "
-        "If you did not ask for it, tell your commune health station at once."
+    text = access_change_words(
+        change.changes,
+        gettext_noop(
+            "VaxReg: the %(fields)s on your vaccination record was changed on %(day)s. If you did not ask for it, "
+            "tell your commune health station at once."
+        ),
+        {"day": day},
     )
     return to or "", text
 

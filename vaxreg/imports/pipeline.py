@@ -24,10 +24,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils.translation import gettext_noop
 
 from vaxreg.core import clock
 from vaxreg.core.bulk import BulkWriter
 from vaxreg.core.history import ChangeSource, change_records_build, record_changes_bulk
+from vaxreg.core.i18n import both_languages
 from vaxreg.core.models import SourceType
 from vaxreg.imports.normalize import (
     D_VACCINE,
@@ -52,6 +54,7 @@ from vaxreg.imports.normalize import (
 )
 from vaxreg.imports.readers import FileRefused, SourceRow, raw_cells
 
+REIMPORT_REASON = gettext_noop("re-import of changed row %(row)s")
 CHUNK_ROWS = 20_000
 CHUNKS_AHEAD = 4  # chunks read and waiting to be written
 FRESH_KEYS_MAX = 2_000_000  # hashes of written keys kept to spare lookups (about 100 MB at most)
@@ -1049,7 +1052,7 @@ class BatchImporter:
             source = ChangeSource(
                 type=SourceType.IMPORT,
                 id=str(self.batch_id),
-                reason=f"Nhập lại dòng {row.number} đã thay đổi / re-import of changed row {row.number}",
+                reason=both_languages(REIMPORT_REASON, {"row": row.number}),
             )
             history += change_records_build(
                 entity="dose", entity_id=dose_id, changes=dose_changes, source=source, at=now

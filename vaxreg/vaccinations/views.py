@@ -6,9 +6,11 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from vaxreg.accounts.permissions import Capability, requires
+from vaxreg.core.pages import refusal_message
 from vaxreg.vaccinations.selectors import days_of_facility
 from vaxreg.vaccinations.services import SignOffRefused, day_sign_off
 
@@ -24,14 +26,14 @@ def sign_off(request: HttpRequest) -> HttpResponse:
                 actor=user, facility_id=user.facility_id, day=day, note=request.POST.get("note", "")
             )
         except ValueError:
-            messages.error(request, "Ngày không hợp lệ. / The day is not valid.")
+            messages.error(request, gettext("The day is not valid."))
         except SignOffRefused as refused:
-            messages.error(request, refused.bilingual())
+            refusal_message(request, refused)
         else:
             messages.success(
                 request,
-                f"Đã ký duyệt {signed.doses} mũi tiêm ngày {signed.day:%d/%m/%Y}. / "
-                f"Signed off {signed.doses} doses of {signed.day:%d/%m/%Y}.",
+                gettext("Signed off %(doses)s doses of %(day)s.")
+                % {"doses": signed.doses, "day": f"{signed.day:%d/%m/%Y}"},
             )
         return redirect("web:sign_off")
     return render(

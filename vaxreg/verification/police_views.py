@@ -15,7 +15,7 @@ from vaxreg.accounts.models import Role
 from vaxreg.accounts.permissions import Capability, requires, user_can
 from vaxreg.core.cccd import IdKind, parse_id_number
 from vaxreg.core.dates import DateParseError, PartialDate, parse_partial_date
-from vaxreg.core.i18n import both_languages, both_languages_lazy, label_halves
+from vaxreg.core.i18n import both_languages, both_languages_lazy
 from vaxreg.core.pages import refusal_form_error, refusal_message
 from vaxreg.core.refusals import Refusal
 from vaxreg.people.models import mask_id_number
@@ -145,14 +145,14 @@ class PoliceResultForm(forms.Form):
 
 class PoliceImportForm(forms.Form):
     file = forms.FileField(
-        label="Tệp kết quả (.xlsx hoặc CSV) / Result file (.xlsx or CSV)",
+        label=both_languages_lazy(gettext_noop("Result file (.xlsx or CSV)")),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,text/csv"}),
     )
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
         if upload.size > MAX_RESULT_FILE_BYTES:
-            raise forms.ValidationError("Tệp quá lớn. / The file is too large.")
+            raise forms.ValidationError(both_languages(gettext_noop("The file is too large.")))
         return upload
 
 
@@ -201,10 +201,9 @@ def police_case(request: HttpRequest, case_id: int) -> HttpResponse:
             except Refusal as refusal:
                 refusal_form_error(form, refusal, on_field=False)
             else:
-                vi, en = label_halves(CaseState(case.state).label)
+                recorded = gettext_noop("Result recorded for case #%(case)s: %(state)s.")
                 messages.success(
-                    request,
-                    f"Đã ghi kết quả cho hồ sơ #{case.pk}: {vi}. / Result recorded for case #{case.pk}: {en}.",
+                    request, both_languages(recorded, {"case": case.pk, "state": CaseState(case.state).label})
                 )
                 return redirect("verification:police_cases")
     return _police_case_page(request, case, form=form, may_record=may_record)
@@ -267,12 +266,9 @@ def _registry_check(request: HttpRequest, case_id: int) -> HttpResponse:
     except Refusal as refusal:
         refusal_message(request, refusal)
         return redirect("verification:police_case", case_id=case_id)
-    vi, en = label_halves(CaseState(case.state).label)
-    messages.success(
-        request,
-        f"CSDL dân cư trả lời {case.police_result}; hồ sơ #{case.pk}: {vi}. / "
-        f"The register answered {case.police_result}; case #{case.pk}: {en}.",
-    )
+    answered = gettext_noop("The register answered %(result)s; case #%(case)s: %(state)s.")
+    values = {"result": case.police_result, "case": case.pk, "state": CaseState(case.state).label}
+    messages.success(request, both_languages(answered, values))
     return redirect("verification:police_cases")
 
 

@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from vaxreg.accounts.models import User
 from vaxreg.accounts.permissions import Capability, user_can
+from vaxreg.core.i18n import both_languages
 from vaxreg.core.refusals import Refusal
 from vaxreg.core.text import normalize_text
 from vaxreg.people.models import Person
@@ -195,6 +197,6 @@ def case_registry_check(*, actor: User, case_id: int, client: RegistryClient) ->
         case_id=case.pk,
         result=answer.result,
         verified=answer.verified(),
-        note=f"Tra cứu CSDL dân cư / population registry lookup: {answer.result}",
+        note=f"{both_languages(gettext_noop('population registry lookup'))}: {answer.result}",
         source_id="registry",
     )

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from vaxreg.accounts.models import User
 from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.core import clock
 from vaxreg.core.history import ChangeSource, change_records_build, record_change, record_changes_bulk
-from vaxreg.core.i18n import label_both
+from vaxreg.core.i18n import both_languages, label_both
 from vaxreg.core.models import SourceType
 from vaxreg.core.refusals import Forbidden, Refusal, StaleVersion
 from vaxreg.core.text import normalize_text
@@ -39,6 +40,8 @@ from vaxreg.verification.models import (
     VerificationCase,
 )
 from vaxreg.verification.selectors import access_case_by_id
+
+NO_BLOCKING_LEFT = gettext_noop("no blocking finding left")
 
 CASE_FIELD = "verification_case"  # the history field under which a person's case steps are written
 _IN_CHUNK = 900
@@ -213,7 +216,7 @@ def cases_sync(*, person_ids: Iterable[int]) -> SyncResult:
         codes = blocking.get(pid, [])
         if not codes and case.state == CaseState.OPEN:
             case.codes = []
-            case.resolution = "Không còn lỗi chặn / no blocking finding left"
+            case.resolution = both_languages(NO_BLOCKING_LEFT)
             _move(
                 case, CaseState.RESOLVED, actor_id=None, reason=case.resolution, extra=["codes", "resolution"]
             )
@@ -306,7 +309,7 @@ def cases_assign(*, actor: User, case_ids: Iterable[int], assignee_id: int | Non
             case,
             {"assigned_to": (old, assignee.username if assignee else None)},
             actor_id=actor.pk,
-            reason="Giao việc / assignment",
+            reason=both_languages(gettext_noop("assignment")),
         )
         count += 1
     return count
@@ -330,7 +333,7 @@ def contact_attempt_log(
         outcome=outcome,
         note=normalize_text(note)[:2000],
     )
-    _start_if_open(case, actor=actor, reason="Liên lạc với người dân / contacting the citizen")
+    _start_if_open(case, actor=actor, reason=both_languages(gettext_noop("contacting the citizen")))
     _history(
         case,
         {
@@ -340,7 +343,7 @@ def contact_attempt_log(
             )
         },
         actor_id=actor.pk,
-        reason=attempt.note or "Liên lạc / contact attempt",
+        reason=attempt.note or both_languages(gettext_noop("contact attempt")),
     )
     return attempt
 
@@ -385,7 +388,7 @@ def _case_correct(
         source_id=str(case.pk),
     )
     if result.changed:
-        _start_if_open(case, actor=actor, reason="Sửa thông tin / correcting")
+        _start_if_open(case, actor=actor, reason=both_languages(gettext_noop("correcting")))
         _refresh_codes(case)
     return result
 
@@ -433,7 +436,7 @@ def case_resolve(
             f"Blocking findings are left ({', '.join(left)}): fix them, or write a justification "
             f"(at least {MIN_JUSTIFICATION} characters).",
         )
-    case.resolution = text[:2000] or "Không còn lỗi chặn / no blocking finding left"
+    case.resolution = text[:2000] or both_languages(NO_BLOCKING_LEFT)
     _move(case, CaseState.RESOLVED, actor_id=actor.pk, reason=case.resolution, extra=["resolution"])
     Person.objects.filter(pk=case.person_id).update(verification_state=VerificationState.VERIFIED)
     return case
@@ -514,7 +517,7 @@ def case_police_result(
             f"The case is “{_label(case.state)}”; it is not waiting for the police.",
         )
     verified = dict(verified or {})
-    reason = normalize_text(note)[:1000] or f"Kết quả xác minh của công an / police result: {result}"
+    reason = normalize_text(note)[:1000] or f"{both_languages(gettext_noop('police result'))}: {result}"
     if result == "NOT_FOUND":
         case.police_result = result
         _move(case, CaseState.NOT_FOUND, actor_id=actor.pk, reason=reason, extra=["police_result"])
@@ -537,15 +540,13 @@ def case_police_result(
             person_id=person.pk,
             expected_version=person.version,
             changes=changes,
-            reason=f"Công an xác minh theo CSDL dân cư / verified by the police against the population register. {reason}",
+            reason=f"{both_languages(gettext_noop('verified by the police against the population register'))}. {reason}",
             actor_id=actor.pk,
             source_type=SourceType.POLICE,
             source_id=(source_id or str(case.pk))[:64],
         )
     if not _blocking_codes([case.person_id]):
-        case.resolution = (
-            "Công an xác minh, không còn lỗi chặn / verified by the police, no blocking finding left"
-        )
+        case.resolution = both_languages(gettext_noop("verified by the police, no blocking finding left"))
         case.codes = []
         _move(
             case, CaseState.RESOLVED, actor_id=actor.pk, reason=case.resolution, extra=["resolution", "codes"]

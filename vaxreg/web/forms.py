@@ -13,7 +13,5 @@ class SecondFactorCodeForm(forms.Form):
     def clean_code(self) -> str:
         code = "".join(self.cleaned_data["code"].split())  # "123 456" as the apps show it
         if not (code.isascii() and code.isdigit() and len(code) == 6):
-            raise forms.ValidationError(
-                "Mã gồm 6 chữ số, lấy từ ứng dụng xác thực. / The code is the 6 digits your authenticator app shows."
-            )
+            raise forms.ValidationError(_("The code is the 6 digits your authenticator app shows."))
         return code

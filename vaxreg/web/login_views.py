@@ -19,6 +19,7 @@ from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
@@ -50,6 +51,7 @@ from vaxreg.accounts.second_factor import (
 )
 from vaxreg.accounts.selectors import LoginFailures, login_failures_since_last_login
 from vaxreg.core import clock
+from vaxreg.core.i18n import both_languages
 from vaxreg.core.ratelimit import client_address
 from vaxreg.web.forms import LoginForm, SecondFactorCodeForm
 
@@ -142,12 +144,11 @@ def _login_complete(
 def _failures_notice(failures: LoginFailures) -> str:
     when = timezone.localtime(failures.last_at).strftime("%H:%M %d/%m/%Y")
     where = failures.last_address or "?"
-    return (
-        f"Có {failures.count} lần đăng nhập không thành công vào tài khoản của bạn kể từ lần đăng nhập trước; "
-        f"lần gần nhất lúc {when}, từ địa chỉ {where}. Nếu đó không phải là bạn, hãy báo quản trị viên. / "
-        f"{failures.count} failed login attempt(s) on your account since your last login; the last at {when}, "
-        f"from {where}. If that was not you, tell your administrator."
+    failed = gettext_noop(
+        "%(count)s failed login attempt(s) on your account since your last login; the last at %(when)s, from "
+        "%(where)s. If that was not you, tell your administrator."
     )
+    return both_languages(failed, {"count": failures.count, "when": when, "where": where})
 
 
 @public
@@ -229,7 +230,7 @@ def second_factor_view(request: HttpRequest) -> HttpResponse:
                 otp_login(request, confirmed)  # this session gave the code: it stays logged in
                 messages.success(request, _("The second factor is set up: every login now asks for a code."))
                 return redirect("web:second_factor")
-            form.add_error("code", "Mã xác thực không đúng. / The authentication code is wrong.")
+            form.add_error("code", _("The authentication code is wrong."))
         else:
             try:
                 second_factor_remove(user=user, code=form.cleaned_data["code"], address=address)

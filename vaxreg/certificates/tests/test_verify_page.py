@@ -113,6 +113,16 @@ def test_an_expired_certificate_names_the_failed_check_and_not_the_person(client
     assert "Phạm Thu Hà" not in page
 
 
+def test_each_check_is_named_in_both_languages_whatever_the_page_language(client: Client) -> None:
+    for language in ("vi", "en"):
+        client.post(reverse("set_language"), {"language": language, "next": "/"})
+        page = _text(client.post(URL, {"text": _certificate(expires_in=-dt.timedelta(days=1))}))
+
+        assert "Chữ ký số / Digital signature" in page
+        assert "Thời hạn / Validity period" in page
+        assert "Nội dung theo lược đồ DCC / Content against the DCC schema" in page
+
+
 def test_a_certificate_from_an_unknown_signer_is_shown_as_possibly_forged(
     client: Client, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

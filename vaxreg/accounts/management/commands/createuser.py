@@ -1,9 +1,11 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import pgettext_lazy
 
 from vaxreg.accounts.models import Role
 from vaxreg.accounts.services import UserCreateError, password_generate, user_create
+from vaxreg.core.i18n import both_languages
 
 
 class Command(BaseCommand):
@@ -40,6 +42,8 @@ class Command(BaseCommand):
             raise CommandError(exc.bilingual("\n")) from exc
         unit = user.facility or user.commune or user.province
         where = f" ({unit})" if unit else ""
-        self.stdout.write(f"Đã tạo / Created: {user.username} [{user.role}]{where}")
+        self.stdout.write(
+            f"{both_languages(pgettext_lazy('command', 'Created'))}: {user.username} [{user.role}]{where}"
+        )
         if not options["password"]:
-            self.stdout.write(f"Mật khẩu / Password: {password}")
+            self.stdout.write(f"{both_languages(pgettext_lazy('command', 'Password'))}: {password}")

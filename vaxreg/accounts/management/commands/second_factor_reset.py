@@ -1,9 +1,11 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext_noop
 
 from vaxreg.accounts.models import User
 from vaxreg.accounts.second_factor import second_factor_reset
+from vaxreg.core.i18n import both_languages
 
 
 class Command(BaseCommand):
@@ -24,12 +26,12 @@ class Command(BaseCommand):
         user = User.objects.filter(username__iexact=options["username"].strip()).first()
         if user is None:
             raise CommandError(
-                f"Không có tài khoản {options['username']}.\nNo account {options['username']}."
+                both_languages(gettext_noop("No account %(username)s."), {"username": options["username"]})
             )
         removed = second_factor_reset(user=user, reason=options["reason"])
         if removed:
-            self.stdout.write(f"Đã gỡ xác thực hai bước / Second factor removed: {user.username}")
+            self.stdout.write(f"{both_languages(gettext_noop('Second factor removed'))}: {user.username}")
         else:
             self.stdout.write(
-                f"Tài khoản chưa có xác thực hai bước / No second factor was set up: {user.username}"
+                f"{both_languages(gettext_noop('No second factor was set up'))}: {user.username}"
             )

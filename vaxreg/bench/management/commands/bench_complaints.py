@@ -18,6 +18,7 @@ from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext_noop
 
 from vaxreg.bench.scratch import (
     DEFAULT_PG_URL,
@@ -29,6 +30,7 @@ from vaxreg.bench.scratch import (
     server_start,
     server_stop,
 )
+from vaxreg.core.i18n import both_languages
 
 DEFAULT_URL = DEFAULT_PG_URL.rsplit("/", 1)[0] + "/vaxreg_bench_complaints"
 TICKET_PATH = "/api/public/complaints/ticket"
@@ -102,7 +104,7 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
-        met = {True: "đạt / met", False: "KHÔNG đạt / NOT met"}
+        met = {True: both_languages(gettext_noop("met")), False: both_languages(gettext_noop("NOT met"))}
         self.stdout.write(
             f"bench complaints ({result['db']}, gunicorn {result['workers']}×{result['threads']} gthread, "
             f"{result['concurrency']} client threads, all from one address: the server's quotas are raised "

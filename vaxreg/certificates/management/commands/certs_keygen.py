@@ -2,8 +2,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext_noop
 
 from vaxreg.certificates.keys import default_key_directory, keys_generate
+from vaxreg.core.i18n import both_languages
 
 
 class Command(BaseCommand):
@@ -33,11 +35,11 @@ class Command(BaseCommand):
         folder: Path = options["out"] or default_key_directory()
         existing = [p for p in ("ps256-key.pem", "es256-key.pem") if (folder / p).exists()]
         if existing and not options["force"]:
-            raise CommandError(
-                f"{folder} đã có khóa ({', '.join(existing)}); dùng --force để thay / {folder} already holds keys "
-                f"({', '.join(existing)}); use --force to replace them"
-            )
+            holds = gettext_noop("%(folder)s already holds keys (%(files)s); use --force to replace them")
+            raise CommandError(both_languages(holds, {"folder": folder, "files": ", ".join(existing)}))
         files = keys_generate(folder, country=options["country"], days=options["days"])
-        self.stdout.write(f"Đã tạo khóa ký / Signing keys written to {folder}:")
+        self.stdout.write(
+            both_languages(gettext_noop("Signing keys written to %(folder)s:"), {"folder": folder})
+        )
         for name, value in files.environment().items():
             self.stdout.write(f"  export {name}={value}")

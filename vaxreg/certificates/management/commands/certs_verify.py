@@ -5,9 +5,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
+from django.utils.translation import gettext_noop, pgettext_lazy
 
 from vaxreg.certificates.keys import certificates_from_pem, trust_list, trusted_certificates
-from vaxreg.certificates.verifying import Verification, hcert_verify
+from vaxreg.certificates.verifying import STEP_LABELS, Verification, hcert_verify
+from vaxreg.core.i18n import both_languages
 
 
 def _revocation_check() -> Any:
@@ -56,10 +58,10 @@ class Command(BaseCommand):
         try:
             result = hcert_verify(text, now=now, trust=trust, **({"is_revoked": checker} if checker else {}))
         except DatabaseError as error:
-            raise CommandError(
-                "Không đọc được danh sách thu hồi trong cơ sở dữ liệu (dùng --no-revocation để bỏ qua) / "
-                f"Cannot read the revocation list from the database (use --no-revocation to skip it): {error}"
-            ) from error
+            message = gettext_noop(
+                "Cannot read the revocation list from the database (use --no-revocation to skip it)"
+            )
+            raise CommandError(f"{both_languages(message)}: {error}") from error
         self.stdout.write(render(result, revocation_checked=checker is not None))
         if not result.valid:
             sys.exit(1)
@@ -71,7 +73,7 @@ def _parse_now(value: str | None) -> dt.datetime:
     try:
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as error:
-        raise CommandError(f"--now không hợp lệ / invalid --now: {value}") from error
+        raise CommandError(f"{both_languages(gettext_noop('invalid --now'))}: {value}") from error
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
@@ -80,28 +82,32 @@ def render(result: Verification, *, revocation_checked: bool = True) -> str:
     lines = []
     for step in result.steps:
         mark = "✓" if step.ok else "✗"
-        line = f"{mark} {step.step:<12} {step.label_vi} / {step.label_en}"
+        line = f"{mark} {step.step:<12} {both_languages(STEP_LABELS[step.step])}"
         if step.step == "REVOKED" and step.ok and not revocation_checked:
-            line += " (không kiểm tra / not checked)"
+            line += f" ({both_languages(pgettext_lazy('certificate verify', 'not checked'))})"
         if step.detail:
             line += f"\n    {step.detail}"
         lines.append(line)
     lines.append("")
-    lines.append(("HỢP LỆ / VALID: " if result.valid else "KHÔNG HỢP LỆ / INVALID: ") + result.message)
+    outcome = gettext_noop("VALID") if result.valid else gettext_noop("INVALID")
+    lines.append(f"{both_languages(outcome)}: {result.message}")
     if result.kid is not None:
         lines.append(f"kid {result.kid.hex()}  alg {result.alg}  iss {result.issuer_country or '-'}")
     if result.issued_at and result.expires_at:
         lines.append(
-            f"cấp / issued {result.issued_at:%Y-%m-%d %H:%M} UTC  hết hạn / expires {result.expires_at:%Y-%m-%d %H:%M} UTC"
+            f"{both_languages(gettext_noop('issued'))} {result.issued_at:%Y-%m-%d %H:%M} UTC  "
+            f"{both_languages(gettext_noop('expires'))} {result.expires_at:%Y-%m-%d %H:%M} UTC"
         )
     if result.valid and result.holder:
         lines.append(
-            f"Họ tên / Name: {result.holder.full_name} ({result.holder.family_name_icao}<<{result.holder.given_name_icao})"
+            f"{both_languages(pgettext_lazy('certificate holder', 'Name'))}: {result.holder.full_name} "
+            f"({result.holder.family_name_icao}<<{result.holder.given_name_icao})"
         )
-        lines.append(f"Ngày sinh / Date of birth: {result.holder.birth_date or '-'}")
+        lines.append(f"{both_languages(gettext_noop('Date of birth'))}: {result.holder.birth_date or '-'}")
         for dose in result.vaccinations:
             lines.append(
-                f"Mũi / Dose {dose.dose_number}/{dose.total_doses}: {dose.date} {dose.product_name} "
+                f"{both_languages(pgettext_lazy('certificate dose', 'Dose'))} {dose.dose_number}/{dose.total_doses}: "
+                f"{dose.date} {dose.product_name} "
                 f"({dose.country}, {dose.issuer})"
             )
         lines.append(f"UVCI: {result.uvci}")

@@ -4,8 +4,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from vaxreg.complaints.deadline import complaints_tick
+from vaxreg.core.i18n import both_languages
 
 
 def _instant(value: str) -> dt.datetime:
@@ -37,7 +39,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         result = complaints_tick(now=options["now"])
+        ticked = gettext_noop("reminded %(reminded)s, escalated %(escalated)s")
         self.stdout.write(
-            f"Nhắc {result.reminded}, chuyển Sở Y tế {result.escalated} / reminded {result.reminded}, "
-            f"escalated {result.escalated}"
+            both_languages(ticked, {"reminded": result.reminded, "escalated": result.escalated})
         )

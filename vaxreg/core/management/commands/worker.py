@@ -4,9 +4,11 @@ import threading
 from argparse import ArgumentParser
 from typing import Any
 
+from django.utils.translation import gettext_noop
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
 from config.env import autoreload_child
+from vaxreg.core.i18n import both_languages
 from vaxreg.core.periodic import periodic_autodiscover, periodic_loop, periodic_round
 
 # A job that is running when the worker is told to stop gets this long to finish.
@@ -44,7 +46,7 @@ class Command(DbWorkerCommand):
         jobs = periodic_autodiscover()
         if options["verbosity"]:
             listed = ", ".join(f"{job.name} ({job.every.total_seconds():g} s)" for job in jobs)
-            self.stdout.write(f"Việc định kỳ / periodic jobs: {listed}")
+            self.stdout.write(f"{both_languages(gettext_noop('periodic jobs'))}: {listed}")
         if options["batch"]:
             periodic_round(jobs)
             super().handle(*args, **options)

@@ -2,8 +2,10 @@ import argparse
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
+from django.utils.translation import gettext_noop
 
 from vaxreg.accounts.models import User
+from vaxreg.core.i18n import both_languages
 from vaxreg.fhir.tokens import (
     ApiTokenError,
     api_token_create,
@@ -64,30 +66,37 @@ class Command(BaseCommand):
             return None
         user = User.objects.filter(username=username).first()
         if user is None:
-            raise CommandError(f"Không có tài khoản “{username}”. / No account “{username}”.")
+            raise CommandError(
+                both_languages(gettext_noop("No account “%(username)s”."), {"username": username})
+            )
         return user.pk
 
     def _create(self, options: dict[str, Any]) -> None:
         token, secret = api_token_create(
             facility_code=options["facility"], name=options["name"], actor_id=self._actor_id(options["user"])
         )
-        self.stdout.write(
-            f"Đã tạo khoá / Created token #{token.pk} ({token.prefix}) for {token.facility.code}: {token.name}"
-        )
-        self.stdout.write("Khoá bí mật, chỉ hiện một lần / Secret, shown only once:")
+        created = gettext_noop("Created token #%(id)s (%(prefix)s) for %(facility)s: %(name)s")
+        values = {"id": token.pk, "prefix": token.prefix, "facility": token.facility.code, "name": token.name}
+        self.stdout.write(both_languages(created, values))
+        self.stdout.write(both_languages(gettext_noop("Secret, shown only once:")))
         self.stdout.write(secret)
 
     def _revoke(self, options: dict[str, Any]) -> None:
         found = api_token_find(reference=options["token"])
         if found is None:
-            raise CommandError(f"Không có khoá “{options['token']}”. / No token “{options['token']}”.")
+            raise CommandError(
+                both_languages(gettext_noop("No token “%(token)s”."), {"token": options["token"]})
+            )
         token = api_token_revoke(token_id=found.pk, actor_id=self._actor_id(options["user"]))
-        self.stdout.write(f"Đã thu hồi / Revoked token #{token.pk} ({token.prefix}) of {token.facility.code}")
+        revoked = gettext_noop("Revoked token #%(id)s (%(prefix)s) of %(facility)s")
+        self.stdout.write(
+            both_languages(revoked, {"id": token.pk, "prefix": token.prefix, "facility": token.facility.code})
+        )
 
     def _list(self, options: dict[str, Any]) -> None:
         tokens = list(api_tokens_list(facility_code=options["facility"]))
         if not tokens:
-            self.stdout.write("Chưa có khoá nào. / No tokens.")
+            self.stdout.write(both_languages(gettext_noop("No tokens.")))
             return
         for token in tokens:
             used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"

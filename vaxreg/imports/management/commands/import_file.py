@@ -4,7 +4,9 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext_noop, pgettext_lazy
 
+from vaxreg.core.i18n import both_languages
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.pipeline import ImportCounts
 from vaxreg.imports.services import ImportRefused, import_batch_create, import_batch_run
@@ -34,18 +36,19 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
         if not path.is_file():
-            raise CommandError(f"Không tìm thấy tệp / file not found: {path}")
+            raise CommandError(f"{both_languages(gettext_noop('file not found'))}: {path}")
         try:
             batch = import_batch_create(file_name=path.name, path=path, facility_code=options["facility"])
         except ImportRefused as refused:
             raise CommandError(refused.bilingual("\n")) from refused
         started = time.monotonic()
         show = not options["quiet"] and sys.stderr.isatty()
+        rows = both_languages(gettext_noop("rows"))
 
         def progress(counts: ImportCounts) -> None:
             if show:
                 rate = counts.rows_read / max(time.monotonic() - started, 1e-6)
-                sys.stderr.write(f"\r  {counts.rows_read:,} dòng / rows  ({rate:,.0f}/s)   ")
+                sys.stderr.write(f"\r  {counts.rows_read:,} {rows}  ({rate:,.0f}/s)   ")
                 sys.stderr.flush()
 
         batch = import_batch_run(batch_id=batch.pk, progress=progress)
@@ -53,7 +56,7 @@ class Command(BaseCommand):
             sys.stderr.write("\n")
         elapsed = time.monotonic() - started
         if batch.status == ImportBatch.Status.REFUSED:
-            raise CommandError(f"Tệp bị từ chối / file refused: {path}\n{batch.message}")
+            raise CommandError(f"{both_languages(gettext_noop('file refused'))}: {path}\n{batch.message}")
         self.stdout.write(batch_summary(batch, elapsed))
         if options["report"] and batch.rows_rejected:
             from vaxreg.imports.services import rejected_rows_report
@@ -61,25 +64,33 @@ class Command(BaseCommand):
             fmt = "xlsx" if options["report"].suffix.lower() == ".xlsx" else "csv"
             content, _, _ = rejected_rows_report(batch=batch, actor=None, fmt=fmt)
             options["report"].write_bytes(content)
-            self.stdout.write(f"Báo cáo dòng bị từ chối / rejected rows report: {options['report']}")
+            self.stdout.write(f"{both_languages(gettext_noop('rejected rows report'))}: {options['report']}")
 
 
 def batch_summary(batch: ImportBatch, elapsed: float) -> str:
+    balanced = "OK" if batch.rows_read == batch.rows_stored + batch.rows_rejected else "MISMATCH"
+    counts = [
+        (pgettext_lazy("import summary", "rows read"), batch.rows_read),
+        (pgettext_lazy("import summary", "rows stored"), batch.rows_stored),
+        (pgettext_lazy("import summary", "rejected"), batch.rows_rejected),
+    ]
+    more = [
+        (pgettext_lazy("import summary", "blank"), batch.rows_blank),
+        (pgettext_lazy("import summary", "persons created"), batch.persons_created),
+        (pgettext_lazy("import summary", "updated"), batch.persons_updated),
+        (pgettext_lazy("import summary", "doses created"), batch.doses_created),
+        (pgettext_lazy("import summary", "doses updated"), batch.doses_updated),
+        (pgettext_lazy("import summary", "unchanged"), batch.doses_unchanged),
+    ]
+    rate = batch.rows_read / max(elapsed, 1e-6)
     return "\n".join(
         [
-            f"Lô nhập / batch #{batch.pk}: {batch.file_name}",
-            f"  Dòng đọc / rows read:          {batch.rows_read:>10,}",
-            f"  Dòng lưu / rows stored:        {batch.rows_stored:>10,}",
-            f"  Dòng bị từ chối / rejected:    {batch.rows_rejected:>10,}",
-            f"  (đọc = lưu + từ chối / read = stored + rejected: "
-            f"{'OK' if batch.rows_read == batch.rows_stored + batch.rows_rejected else 'MISMATCH'})",
-            f"  Dòng trống bỏ qua / blank:     {batch.rows_blank:>10,}",
-            f"  Người mới / persons created:   {batch.persons_created:>10,}",
-            f"  Người cập nhật / updated:      {batch.persons_updated:>10,}",
-            f"  Mũi mới / doses created:       {batch.doses_created:>10,}",
-            f"  Mũi cập nhật / doses updated:  {batch.doses_updated:>10,}",
-            f"  Mũi không đổi / unchanged:     {batch.doses_unchanged:>10,}",
-            f"  CCCD khôi phục số 0 / IDs with leading zeros restored: {batch.ids_repaired:,}",
-            f"  Thời gian / time: {elapsed:.1f} s ({batch.rows_read / max(elapsed, 1e-6):,.0f} dòng/s rows/s)",
+            f"{both_languages(gettext_noop('batch'))} #{batch.pk}: {batch.file_name}",
+            *(f"  {both_languages(label) + ':':<31}{value:>10,}" for label, value in counts),
+            f"  ({both_languages(gettext_noop('read = stored + rejected'))}: {balanced})",
+            *(f"  {both_languages(label) + ':':<31}{value:>10,}" for label, value in more),
+            f"  {both_languages(gettext_noop('IDs with leading zeros restored'))}: {batch.ids_repaired:,}",
+            f"  {both_languages(gettext_noop('time'))}: {elapsed:.1f} s "
+            f"({both_languages(gettext_noop('%(rate)s rows/s'), {'rate': f'{rate:,.0f}'})})",
         ]
     )

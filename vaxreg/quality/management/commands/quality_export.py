@@ -2,8 +2,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext_noop
 
 from vaxreg.accounts.models import User
+from vaxreg.core.i18n import both_languages
 from vaxreg.core.jurisdiction import Scope, jurisdiction_of
 from vaxreg.core.tables import TableTooLong
 from vaxreg.places.models import Facility
@@ -30,9 +32,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         user = User.objects.filter(username=options["user"], is_active=True).first()
         if user is None:
-            raise CommandError(
-                f"Không có tài khoản “{options['user']}” / no active account “{options['user']}”"
-            )
+            no_account = gettext_noop("no active account “%(username)s”")
+            raise CommandError(both_languages(no_account, {"username": options["user"]}))
         if jurisdiction_of(user).scope is Scope.NOTHING:
             raise CommandError(
                 f"Tài khoản “{user.username}” không được xem lỗi dữ liệu.\n"
@@ -53,4 +54,4 @@ class Command(BaseCommand):
         except TableTooLong as refused:
             out.unlink(missing_ok=True)
             raise CommandError(f"{refused.message_vi}\n{refused.message_en}") from refused
-        self.stdout.write(f"{written:,} dòng / rows → {out}")
+        self.stdout.write(f"{written:,} {both_languages(gettext_noop('rows'))} → {out}")

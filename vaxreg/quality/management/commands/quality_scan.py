@@ -3,7 +3,9 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils.translation import gettext_noop
 
+from vaxreg.core.i18n import both_languages
 from vaxreg.quality.hooks import after_scan_run
 from vaxreg.quality.rules import RULES
 from vaxreg.quality.selectors import open_findings_by_code
@@ -30,11 +32,13 @@ class Command(BaseCommand):
         started = time.monotonic()
         show = not options["quiet"] and sys.stderr.isatty()
 
+        persons = both_languages(gettext_noop("persons"))
+
         def progress(p: ScanProgress) -> None:
             if show:
                 rate = p.persons_done / max(time.monotonic() - started, 1e-6)
                 sys.stderr.write(
-                    f"\r  {p.persons_done:,}/{p.persons_total:,} người / persons  ({rate:,.0f}/s)  "
+                    f"\r  {p.persons_done:,}/{p.persons_total:,} {persons}  ({rate:,.0f}/s)  "
                     f"id {p.last_id}   "
                 )
                 sys.stderr.flush()
@@ -49,9 +53,9 @@ class Command(BaseCommand):
             sys.stderr.write("\n")
         after_scan_run(province_code=options["province"])  # verification cases follow the findings
         elapsed = time.monotonic() - started
+        checked = gettext_noop("checked %(persons)s persons in %(seconds)s s")
         self.stdout.write(
-            f"Đã kiểm tra {result.persons:,} người trong {elapsed:.1f} s / "
-            f"checked {result.persons:,} persons in {elapsed:.1f} s"
+            both_languages(checked, {"persons": f"{result.persons:,}", "seconds": f"{elapsed:.1f}"})
         )
         open_now = open_findings_by_code()
         codes = [rule.code for rule in RULES] + ["ID_SHARED"]

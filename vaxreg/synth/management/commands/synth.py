@@ -4,7 +4,9 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext_noop
 
+from vaxreg.core.i18n import both_languages
 from vaxreg.places.selectors import province_facilities
 from vaxreg.places.services import facilities_generate
 from vaxreg.synth.defects import DefectRates
@@ -13,7 +15,6 @@ from vaxreg.synth.services import SynthError, synth_write
 
 class Command(BaseCommand):
     help = (
-        "Tạo tệp liều tiêm giả lập thực tế cho một tỉnh, có lỗi cài sẵn và tệp đáp án. / "
         "Generate a realistic synthetic dose file for one province, with injected defects and their ground truth.\n\n"
         "The file follows the import template (SPEC §3): Vietnamese headers, one row per dose; .csv is UTF-8 with "
         "a BOM, .xlsx is written streamed. People, communes and facilities are those of the province in the "
@@ -68,10 +69,12 @@ class Command(BaseCommand):
                 **{**{f.name: getattr(base, f.name) for f in fields(DefectRates)}, **overrides}
             )
         except ValueError as exc:
-            raise CommandError(f"Tỉ lệ lỗi không hợp lệ / Invalid defect rates: {exc}") from exc
+            raise CommandError(f"{both_languages(gettext_noop('Invalid defect rates'))}: {exc}") from exc
         if options["create_facilities"] and not province_facilities(province):
             created = facilities_generate(province_code=province, seed=options["seed"])
-            self.stdout.write(f"Đã tạo {len(created)} cơ sở tiêm / Created {len(created)} facilities")
+            self.stdout.write(
+                both_languages(gettext_noop("Created %(count)s facilities"), {"count": len(created)})
+            )
         started = time.perf_counter()
         try:
             summary = synth_write(

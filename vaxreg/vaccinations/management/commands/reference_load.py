@@ -2,14 +2,16 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext_noop
 
+from vaxreg.core.i18n import both_languages
 from vaxreg.places.services import SyncCount, reference_load
 from vaxreg.vaccinations.services import catalogue_load
 
 
 class Command(BaseCommand):
     help = (
-        "Nạp dữ liệu tham chiếu / Load the reference data: the 34 provinces and 3,321 communes of the 2025 "
+        "Load the reference data: the 34 provinces and 3,321 communes of the 2025 "
         "reform, the 63 old provinces (with their CCCD prefixes), old districts and communes each mapped "
         "to its 2025 unit (from the MIT-licensed vietnamadminunits package), and the vaccine catalogue "
         "with its aliases and rule parameters (vaxreg/vaccinations/data/catalogue.json). Safe to run "
@@ -31,6 +33,13 @@ class Command(BaseCommand):
                 )
         unmapped = places["legacy_communes_unmapped"]
         without_communes = places["legacy_districts_without_communes"]
-        self.stdout.write(f"Xã cũ chưa ánh xạ được / old communes without a 2025 commune: {unmapped}")
-        self.stdout.write(f"Huyện cũ không có xã / old districts without communes: {without_communes}")
-        self.stdout.write(self.style.SUCCESS(f"Xong / Done in {time.monotonic() - started:.1f} s"))
+        self.stdout.write(
+            f"{both_languages(gettext_noop('old communes without a 2025 commune'))}: {unmapped}"
+        )
+        self.stdout.write(
+            f"{both_languages(gettext_noop('old districts without communes'))}: {without_communes}"
+        )
+        done = both_languages(
+            gettext_noop("Done in %(seconds)s s"), {"seconds": f"{time.monotonic() - started:.1f}"}
+        )
+        self.stdout.write(self.style.SUCCESS(done))

@@ -2,8 +2,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext_noop, pgettext_lazy
 
 from vaxreg.accounts.models import User
+from vaxreg.core.i18n import both_languages
 from vaxreg.imports.readers import FileRefused
 from vaxreg.verification.police import PoliceImportReport, police_results_import
 from vaxreg.verification.services import CaseActionRefused
@@ -33,12 +35,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
         if not path.is_file():
-            raise CommandError(f"Không tìm thấy tệp / file not found: {path}")
+            raise CommandError(f"{both_languages(gettext_noop('file not found'))}: {path}")
         user = User.objects.filter(username=options["user"], is_active=True).first()
         if user is None:
-            raise CommandError(
-                f"Không có tài khoản “{options['user']}” / no active account “{options['user']}”"
-            )
+            no_account = gettext_noop("no active account “%(username)s”")
+            raise CommandError(both_languages(no_account, {"username": options["user"]}))
         try:
             report = police_results_import(actor=user, file_name=path.name, content=path.read_bytes())
         except (FileRefused, CaseActionRefused) as refused:
@@ -48,26 +49,31 @@ class Command(BaseCommand):
             for reason in rejected.reasons:
                 column = f" [{reason.column}]" if reason.column else ""
                 self.stdout.write(
-                    f"  dòng / row {rejected.row}{column}: {reason.message_vi} / {reason.message_en}"
+                    f"  {both_languages(pgettext_lazy('file row', 'row'))} {rejected.row}{column}: "
+                    f"{reason.message_vi} / {reason.message_en}"
                 )
         if report.rows_rejected > REJECTED_PRINTED:
+            more = gettext_noop("%(count)s more rows")
             self.stdout.write(
-                f"  … {report.rows_rejected - REJECTED_PRINTED} dòng nữa / more rows (--report)"
+                f"  … {both_languages(more, {'count': report.rows_rejected - REJECTED_PRINTED})} (--report)"
             )
         if options["report"]:
             options["report"].write_bytes(report.as_csv())
-            self.stdout.write(f"Báo cáo / report: {options['report']}")
+            self.stdout.write(f"{both_languages(gettext_noop('report'))}: {options['report']}")
 
 
 def report_summary(report: PoliceImportReport) -> str:
     balanced = report.adds_up
+    counts = [
+        (pgettext_lazy("import summary", "rows read"), report.rows_read),
+        (pgettext_lazy("import summary", "applied"), report.rows_applied),
+        (pgettext_lazy("import summary", "rejected"), report.rows_rejected),
+    ]
     return "\n".join(
         [
-            f"Tệp kết quả công an / police result file: {report.file_name}",
-            f"  Dòng đọc / rows read:          {report.rows_read:>8,}",
-            f"  Dòng đã ghi / applied:         {report.rows_applied:>8,}",
-            f"  Dòng bị từ chối / rejected:    {report.rows_rejected:>8,}",
-            f"  (đọc = ghi + từ chối / read = applied + rejected: {'OK' if balanced else 'MISMATCH'})",
-            f"  Dòng trống bỏ qua / blank:     {report.rows_blank:>8,}",
+            f"{both_languages(gettext_noop('police result file'))}: {report.file_name}",
+            *(f"  {both_languages(label) + ':':<31}{value:>8,}" for label, value in counts),
+            f"  ({both_languages(gettext_noop('read = applied + rejected'))}: {'OK' if balanced else 'MISMATCH'})",
+            f"  {both_languages(pgettext_lazy('import summary', 'blank')) + ':':<31}{report.rows_blank:>8,}",
         ]
     )

@@ -2,7 +2,9 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils.translation import gettext_noop
 
+from vaxreg.core.i18n import both_languages
 from vaxreg.verification.services import cases_sync_all
 
 
@@ -22,9 +24,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
         result = cases_sync_all(batch_size=options["batch_size"], province_code=options["province"])
-        self.stdout.write(
-            f"Mở {result.opened:,}, cập nhật {result.updated:,}, đóng {result.resolved:,} hồ sơ; "
-            f"{len(result.skipped):,} người không xác định được xã / "
-            f"opened {result.opened:,}, updated {result.updated:,}, resolved {result.resolved:,} cases; "
-            f"{len(result.skipped):,} persons without a commune ({time.monotonic() - started:.1f} s)"
+        synced = gettext_noop(
+            "opened %(opened)s, updated %(updated)s, resolved %(resolved)s cases; %(skipped)s persons without a commune"
         )
+        counts = {"opened": result.opened, "updated": result.updated, "resolved": result.resolved}
+        values = {name: f"{count:,}" for name, count in {**counts, "skipped": len(result.skipped)}.items()}
+        self.stdout.write(f"{both_languages(synced, values)} ({time.monotonic() - started:.1f} s)")

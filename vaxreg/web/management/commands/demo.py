@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, connections, transaction
 from django.db.models import Count
+from django.utils.translation import gettext_noop, pgettext_lazy
 
 from vaxreg.accounts.models import Role, User
 from vaxreg.accounts.services import password_generate, user_create
@@ -21,6 +22,7 @@ from vaxreg.complaints.deadline import complaints_tick
 from vaxreg.complaints.intake import Intake, complaint_submit
 from vaxreg.complaints.models import Complaint
 from vaxreg.core import clock
+from vaxreg.core.i18n import both_languages
 from vaxreg.core.phones import normalize_phone
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.services import import_batch_create, import_batch_run
@@ -30,7 +32,7 @@ from vaxreg.places.services import facilities_generate
 from vaxreg.synth.services import synth_write
 from vaxreg.vaccinations.models import DaySignOff, Dose
 from vaxreg.vaccinations.services import day_sign_off
-from vaxreg.web.management.commands.serve import serve_run
+from vaxreg.web.management.commands.serve import SERVER_STOPPED, serve_run
 
 DEMO_PERSONS = 20_000  # the README's demo: about 20,000 people of Huế
 
@@ -85,10 +87,8 @@ def _busiest_facility() -> Facility:
 
 
 def _missing_reference() -> Any:
-    raise CommandError(
-        f"Không có đơn vị nào của tỉnh {DEMO_PROVINCE}: dữ liệu tham chiếu chưa nạp. / "
-        f"No units of province {DEMO_PROVINCE}: the reference data is not loaded."
-    )
+    missing = gettext_noop("No units of province %(province)s: the reference data is not loaded.")
+    raise CommandError(both_languages(missing, {"province": DEMO_PROVINCE}))
 
 
 def _unit_label(user: User) -> str:
@@ -98,7 +98,7 @@ def _unit_label(user: User) -> str:
         return f"{user.commune.code} {user.commune}"
     if user.province is not None:
         return f"{user.province.code} {user.province.name}"
-    return "Toàn quốc / whole country"
+    return both_languages(gettext_noop("whole country"))
 
 
 def _user_ensure(role: Role, password: str) -> User:
@@ -148,16 +148,16 @@ def demo_setup(
         started = time.monotonic()
         say(f"… {label}")
         action()
-        say(f"  xong / done ({time.monotonic() - started:.1f} s)")
+        say(f"  {both_languages(gettext_noop('done'))} ({time.monotonic() - started:.1f} s)")
 
     if not Province.objects.filter(code=DEMO_PROVINCE).exists():
         step(
-            "Nạp dữ liệu tham chiếu / Loading reference data (provinces, communes, old units, vaccines)",
+            both_languages(gettext_noop("Loading reference data (provinces, communes, old units, vaccines)")),
             lambda: call_command("reference_load", verbosity=0, stdout=io.StringIO()),
         )
     if not Facility.objects.filter(province_id=DEMO_PROVINCE).exists():
         step(
-            "Tạo cơ sở tiêm chủng của Huế / Creating Huế's vaccination facilities",
+            both_languages(gettext_noop("Creating Huế's vaccination facilities")),
             lambda: facilities_generate(province_code=DEMO_PROVINCE, seed=DEMO_SEED),
         )
 
@@ -166,15 +166,13 @@ def demo_setup(
         file_name__startswith=_DEMO_FILE_PREFIX, status=ImportBatch.Status.DONE
     ).first()
     if imported is not None:
-        say(
-            f"Dữ liệu mẫu đã có ({imported.file_name}), bỏ qua; --reset để làm lại. / "
-            f"The demo data is already imported ({imported.file_name}): skipped; --reset starts over."
-        )
+        already = gettext_noop("The demo data is already imported (%(file)s): skipped; --reset starts over.")
+        say(both_languages(already, {"file": imported.file_name}))
     elif persons > 0:
         work_dir.mkdir(parents=True, exist_ok=True)
         out = work_dir / file_name
         step(
-            f"Sinh {persons} người ở Huế / Generating {persons} people in Huế",
+            both_languages(gettext_noop("Generating %(persons)s people in Huế"), {"persons": persons}),
             lambda: synth_write(out=out, persons=persons, province_code=DEMO_PROVINCE, seed=DEMO_SEED),
         )
         # The national account is the uploader; its password is replaced with the others' at the end.
@@ -183,21 +181,24 @@ def demo_setup(
         def run_import() -> None:
             batch = import_batch_create(file_name=file_name, content=out.read_bytes(), uploaded_by=uploader)
             done = import_batch_run(batch_id=batch.pk)
+            counted = gettext_noop(
+                "%(read)s rows: %(stored)s stored, %(rejected)s rejected; %(people)s people, %(doses)s doses"
+            )
+            counts = {"read": done.rows_read, "stored": done.rows_stored, "rejected": done.rows_rejected}
             say(
-                f"  {done.rows_read} dòng / rows: {done.rows_stored} lưu / stored, {done.rows_rejected} "
-                f"bị từ chối / rejected; {done.persons_created} người / people, {done.doses_created} mũi / doses"
+                f"  {both_languages(counted, {**counts, 'people': done.persons_created, 'doses': done.doses_created})}"
             )
             if done.status != ImportBatch.Status.DONE:
-                raise CommandError(f"Nhập tệp không thành công / The import did not finish: {done.message}")
+                raise CommandError(
+                    f"{both_languages(gettext_noop('The import did not finish'))}: {done.message}"
+                )
 
-        step("Nhập tệp qua quy trình nhập / Importing the file through the import pipeline", run_import)
+        step(both_languages(gettext_noop("Importing the file through the import pipeline")), run_import)
     accounts = demo_users_ensure()
     if persons > 0:
-        step(
-            "Ký duyệt các ngày tiêm của cơ sở mẫu / Signing off the demo facility's days", demo_days_sign_off
-        )
-        step("Tạo vài phản ánh của người dân / Filing a few citizens' complaints", demo_complaints_ensure)
-    step("Khóa ký chứng nhận / Certificate signing keys", demo_signing_keys_ensure)
+        step(both_languages(gettext_noop("Signing off the demo facility's days")), demo_days_sign_off)
+        step(both_languages(gettext_noop("Filing a few citizens' complaints")), demo_complaints_ensure)
+    step(both_languages(gettext_noop("Certificate signing keys")), demo_signing_keys_ensure)
     return accounts
 
 
@@ -284,7 +285,10 @@ def demo_complaints_ensure() -> int:
 
 
 def demo_accounts_table(accounts: list[DemoAccount]) -> str:
-    header = ("Vai trò / role", "Tên đăng nhập / username", "Mật khẩu / password", "Đơn vị / unit")
+    header = tuple(
+        both_languages(pgettext_lazy("demo accounts", word))
+        for word in ("role", "username", "password", "unit")
+    )
     rows = [header, *((a.role, a.username, a.password, a.unit) for a in accounts)]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = ["  ".join([*(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])), row[3]]) for row in rows]
@@ -294,7 +298,7 @@ def demo_accounts_table(accounts: list[DemoAccount]) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Dựng bản trình diễn / Set up a demo and serve it: migrates the SQLite database (default "
+        "Set up a demo and serve it: migrates the SQLite database (default "
         "./var/vaxreg.sqlite3; a non-SQLite database is refused unless --force), loads the reference "
         "data, creates facilities for Thành phố Huế (province 46), generates --persons synthetic people "
         "with their doses and imports them through the import pipeline, creates one account per role "
@@ -316,12 +320,15 @@ class Command(BaseCommand):
         started = time.monotonic()
         if connection.vendor != "sqlite" and not options["force"]:
             raise CommandError(
-                "Bản trình diễn chỉ dùng cơ sở dữ liệu SQLite; thêm --force để dùng cơ sở dữ liệu đã cấu hình. / "
-                "The demo only uses a SQLite database; add --force to use the configured one anyway."
+                both_languages(
+                    gettext_noop(
+                        "The demo only uses a SQLite database; add --force to use the configured one anyway."
+                    )
+                )
             )
         if options["reset"]:
             self._reset()
-        self.stdout.write("… Cập nhật cấu trúc cơ sở dữ liệu / Migrating the database")
+        self.stdout.write(f"… {both_languages(gettext_noop('Migrating the database'))}")
         call_command("migrate", interactive=False, verbosity=0)
         accounts = demo_setup(persons=options["persons"], say=self.stdout.write)
         self.stdout.write("")
@@ -329,7 +336,8 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(
             self.style.SUCCESS(
-                f"Sẵn sàng sau / Set up in {time.monotonic() - started:.0f} s: {settings.DATABASES['default']['NAME']}"
+                f"{both_languages(gettext_noop('Set up in'))} {time.monotonic() - started:.0f} s: "
+                f"{settings.DATABASES['default']['NAME']}"
             )
         )
         if options["no_serve"]:
@@ -337,7 +345,7 @@ class Command(BaseCommand):
         connections.close_all()
         code = serve_run(host="127.0.0.1", port=options["port"], workers=2, with_worker=True, demo=True)
         if code:
-            raise CommandError(f"Máy chủ dừng với mã {code} / The server stopped with exit code {code}.")
+            raise CommandError(both_languages(SERVER_STOPPED, {"code": code}))
 
     def _reset(self) -> None:
         if connection.vendor == "sqlite":
@@ -347,4 +355,4 @@ class Command(BaseCommand):
                 path.unlink(missing_ok=True)
         else:
             call_command("flush", interactive=False, verbosity=0)
-        self.stdout.write("Đã xoá dữ liệu cũ / The old data was removed.")
+        self.stdout.write(both_languages(gettext_noop("The old data was removed.")))

@@ -15,9 +15,13 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
+from django.utils.translation import gettext_noop
 
 from config.env import child_environment
+from vaxreg.core.i18n import both_languages
 from vaxreg.web.secret_key import secret_key_kept, secret_key_require
+
+SERVER_STOPPED = gettext_noop("The server stopped with exit code %(code)s.")
 
 
 def _server_env(*, demo: bool) -> dict[str, str]:
@@ -122,7 +126,8 @@ def serve_run(
         server = subprocess.Popen(server_cmd, env=env)
         connect_host = "127.0.0.1" if host in {"0.0.0.0", ""} else host
         if _wait_for_port(host=connect_host, port=port, process=server, timeout=60):
-            print(f"Sẵn sàng / Ready: http://{connect_host}:{port}/  (Ctrl-C để dừng / to stop)", flush=True)
+            ready, stop = both_languages(gettext_noop("Ready")), both_languages(gettext_noop("to stop"))
+            print(f"{ready}: http://{connect_host}:{port}/  (Ctrl-C {stop})", flush=True)
         return server.wait()
     except KeyboardInterrupt:
         return 0
@@ -135,7 +140,7 @@ def serve_run(
 
 class Command(BaseCommand):
     help = (
-        "Phục vụ giao diện web và API / Serve the web UI and the API with gunicorn (a production WSGI "
+        "Serve the web UI and the API with gunicorn (a production WSGI "
         "server; static files are served by WhiteNoise after collectstatic). Unless --no-worker is "
         "given, `vaxreg worker` (background tasks and the periodic jobs) runs beside it so that uploaded "
         "files are imported in the background; it is stopped when the server stops. "
@@ -162,4 +167,4 @@ class Command(BaseCommand):
             with_worker=not options["no_worker"],
         )
         if code:
-            raise CommandError(f"Máy chủ dừng với mã {code} / The server stopped with exit code {code}.")
+            raise CommandError(both_languages(SERVER_STOPPED, {"code": code}))
