@@ -163,6 +163,8 @@ def table(parser: Parser, token: Token) -> TableNode:
     - ``|numeric`` marks a column of figures: its header aligned right like its ``class="num"`` cells;
     - ``when``: when it is empty, the ``empty`` sentence in a paragraph instead of the table;
     - ``class``: the table's class; ``{% tablefoot %}`` (optional): the rows of its ``<tfoot>``.
+    - cells: ``class="num"`` for figures, ``class="long"`` for a cell of sentences or many values (kept
+      readable on a phone, where the table scrolls sideways inside its wrapper).
     """
     headers: list[FilterExpression] = []
     options: dict[str, FilterExpression] = {}
