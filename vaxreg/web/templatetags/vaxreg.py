@@ -1,10 +1,12 @@
+from dataclasses import dataclass
 from typing import Any
 
 from django import template
 from django.template.base import FilterExpression, Parser, Token
 from django.utils import translation
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.text import smart_split
 
 from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.core.i18n import in_language, is_english, label_both
@@ -89,25 +91,55 @@ def bilingual(parser: template.base.Parser, token: template.base.Token) -> Bilin
     return BilingualNode(nodelist, sep, asvar)
 
 
+@dataclass(frozen=True)
+class Column:
+    """A column header with a class for its ``<th>`` (``num``: a column of figures, aligned right)."""
+
+    label: Any
+    css: str
+
+
+@register.filter
+def numeric(label: Any) -> Column:
+    """``{% table _("Unit") _("Received")|numeric %}``: a column of figures, its header aligned right (its
+    cells carry ``class="num"``)."""
+    return Column(label, "num")
+
+
 class TableNode(template.Node):
     def __init__(
-        self, headers: list[FilterExpression], options: dict[str, FilterExpression], body: template.NodeList
+        self,
+        headers: list[FilterExpression],
+        options: dict[str, FilterExpression],
+        body: template.NodeList,
+        foot: template.NodeList | None,
     ) -> None:
-        self.headers, self.options, self.body = headers, options, body
+        self.headers, self.options, self.body, self.foot = headers, options, body, foot
+
+    def _head(self, context: template.Context) -> str:
+        cells = []
+        for expression in self.headers:
+            header = expression.resolve(context, ignore_failures=True)
+            if header is None:  # a column shown to some readers only: its variable is not set
+                continue
+            css = format_html(' class="{}"', header.css) if isinstance(header, Column) else ""
+            label = header.label if isinstance(header, Column) else header
+            cells.append(format_html('\n      <th scope="col"{}>{}</th>', css, label))
+        return mark_safe("".join(cells))  # each cell is built by format_html
 
     def render(self, context: template.Context) -> str:
         options = {name: value.resolve(context) for name, value in self.options.items()}
         if "when" in options and not options["when"]:
             return format_html("<p>{}</p>", options.get("empty", ""))
-        heads = format_html_join(
-            "", '\n      <th scope="col">{}</th>', ((h.resolve(context),) for h in self.headers)
-        )
+        foot = self.foot.render(context) if self.foot else ""
+        foot = format_html("    <tfoot>{}</tfoot>\n", foot) if foot.strip() else ""
         return format_html(
             '<div class="table-wrap">\n  <table{}>\n    <thead><tr>{}\n    </tr></thead>\n    <tbody>{}</tbody>\n'
-            "  </table>\n  </div>",
+            "{}  </table>\n  </div>",
             format_html(' class="{}"', options["class"]) if options.get("class") else "",
-            heads,
+            self._head(context),
             self.body.render(context),
+            foot,
         )
 
 
@@ -116,17 +148,56 @@ TABLE_OPTIONS = ("class", "when", "empty")
 
 @register.tag
 def table(parser: Parser, token: Token) -> TableNode:
-    """The page kit's table, around the rows it holds: the scrolling wrapper, the table and its column
-    headers. ``{% table _("Date") _("Vaccine") when=doses empty=_("No dose.") class="doses" %}<tr>…</tr>
-    {% endtable %}``: with ``when`` empty, the ``empty`` sentence in a paragraph instead of the table."""
+    """The page kit's table, around the rows it holds: the wrapper that scrolls sideways on a narrow
+    screen, the table and its column headers. The page writes its rows (``<tr>…</tr>``, links, badges,
+    masked IDs and all); the tag writes the rest::
+
+        {% table _("Date") _("Doses")|numeric pick_all when=doses empty=_("No dose.") class="doses" %}
+          {% for d in doses %}<tr>…<td class="num">{{ d.count }}</td></tr>{% endfor %}
+        {% tablefoot %}<tr>…</tr>
+        {% endtable %}
+
+    - a header is any value: a translated literal, a variable (``{% translate "…" context "…" as h %}``,
+      ``{% bilingual sep " / " as h %}``, or markup kept with ``{% capture as h %}``); a header variable
+      that is not set leaves its column out (a column some readers do not get), ``""`` is an empty header;
+    - ``|numeric`` marks a column of figures: its header aligned right like its ``class="num"`` cells;
+    - ``when``: when it is empty, the ``empty`` sentence in a paragraph instead of the table;
+    - ``class``: the table's class; ``{% tablefoot %}`` (optional): the rows of its ``<tfoot>``.
+    - cells: ``class="num"`` for figures, ``class="long"`` for a cell of sentences or many values (kept
+      readable on a phone, where the table scrolls sideways inside its wrapper).
+    """
     headers: list[FilterExpression] = []
     options: dict[str, FilterExpression] = {}
-    for bit in token.split_contents()[1:]:
+    for bit in list(smart_split(token.contents))[1:]:  # split_contents would not end _("…") at its filters
         name, equals, value = bit.partition("=")
         if equals and name in TABLE_OPTIONS:
             options[name] = parser.compile_filter(value)
         else:
             headers.append(parser.compile_filter(bit))
-    body = parser.parse(("endtable",))
+    body = parser.parse(("tablefoot", "endtable"))
+    foot = None
+    if parser.next_token().contents == "tablefoot":
+        foot = parser.parse(("endtable",))
+        parser.delete_first_token()
+    return TableNode(headers, options, body, foot)
+
+
+class CaptureNode(template.Node):
+    def __init__(self, nodelist: template.NodeList, asvar: str) -> None:
+        self.nodelist, self.asvar = nodelist, asvar
+
+    def render(self, context: template.Context) -> str:
+        context[self.asvar] = mark_safe(self.nodelist.render(context))  # what the template itself renders
+        return ""
+
+
+@register.tag
+def capture(parser: Parser, token: Token) -> CaptureNode:
+    """``{% capture as name %}…{% endcapture %}``: keeps what the content renders (escaped as usual) as
+    ``name``, for a value built of markup, such as a table header holding a control."""
+    bits = token.split_contents()[1:]
+    if len(bits) != 2 or bits[0] != "as":
+        raise template.TemplateSyntaxError("{% capture as name %}…{% endcapture %}")
+    nodelist = parser.parse(("endcapture",))
     parser.delete_first_token()
-    return TableNode(headers, options, body)
+    return CaptureNode(nodelist, bits[1])
