@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from vaxreg.core.tables import rows_add_up
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.pipeline import ImportCounts
 from vaxreg.imports.services import ImportRefused, import_batch_create, import_batch_run
@@ -65,14 +66,14 @@ class Command(BaseCommand):
 
 
 def batch_summary(batch: ImportBatch, elapsed: float) -> str:
+    balanced = rows_add_up(read=batch.rows_read, stored=batch.rows_stored, rejected=batch.rows_rejected)
     return "\n".join(
         [
             f"Lô nhập / batch #{batch.pk}: {batch.file_name}",
             f"  Dòng đọc / rows read:          {batch.rows_read:>10,}",
             f"  Dòng lưu / rows stored:        {batch.rows_stored:>10,}",
             f"  Dòng bị từ chối / rejected:    {batch.rows_rejected:>10,}",
-            f"  (đọc = lưu + từ chối / read = stored + rejected: "
-            f"{'OK' if batch.rows_read == batch.rows_stored + batch.rows_rejected else 'MISMATCH'})",
+            f"  (đọc = lưu + từ chối / read = stored + rejected: {'OK' if balanced else 'MISMATCH'})",
             f"  Dòng trống bỏ qua / blank:     {batch.rows_blank:>10,}",
             f"  Người mới / persons created:   {batch.persons_created:>10,}",
             f"  Người cập nhật / updated:      {batch.persons_updated:>10,}",
