@@ -18,14 +18,19 @@ import datetime as dt
 import enum
 import io
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Generic, TypeVar
+from typing import IO, Any, Generic, Protocol, TypeVar
 
+from vaxreg.core.cccd import IdKind, ParsedId, parse_id_number
+from vaxreg.core.dates import DateParseError, PartialDate, parse_full_date, parse_partial_date
+from vaxreg.core.genders import is_recognised_gender, parse_gender
+from vaxreg.core.phones import normalize_phone
 from vaxreg.core.refusals import Refusal
-from vaxreg.core.text import fold
+from vaxreg.core.text import fold, normalize_text
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 
@@ -51,11 +56,131 @@ def cell_safe(value: str) -> str:
 
 class ColumnType(enum.StrEnum):
     TEXT = "text"
-    DATE = "date"
+    DATE = "date"  # a full date
+    PARTIAL_DATE = "partial_date"  # a date, a month or a year (a birth date)
     INTEGER = "integer"
     ID_NUMBER = "id_number"
     PHONE = "phone"
     CODE = "code"
+    GENDER = "gender"
+
+
+class CellInvalid(ValueError):
+    """A cell that is not of its column's type: a stable code, the reason in both languages, and what could
+    be read of it (``value``), which a column that keeps such cells for the quality rules stores as written."""
+
+    def __init__(self, code: str, message_vi: str, message_en: str, *, value: Any = None) -> None:
+        super().__init__(f"{code}: {message_en}")
+        self.code = code
+        self.message_vi = message_vi
+        self.message_en = message_en
+        self.value = value
+
+
+def cell_text(value: Any) -> str:
+    """A cell as text: trimmed; a whole number without ".0"; a date (or a midnight date-time) as ISO."""
+    if type(value) is str:
+        return value.strip()
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value).strip()
+
+
+# Why a cell is not of its type, in both languages ("{}": the cell as written).
+_NOT_OF_TYPE = {
+    "INTEGER_INVALID": ("“{}” không phải một số.", "“{}” is not a number."),
+    "ID_INVALID": (
+        "Số giấy tờ “{}” không phải CCCD 12 số, CMND 9 số hay số hộ chiếu.",
+        "The ID “{}” is not a 12-digit CCCD, a 9-digit CMND or a passport number.",
+    ),
+    "PHONE_INVALID": (
+        "Số điện thoại “{}” không phải số điện thoại Việt Nam.",
+        "The phone number “{}” is not a Vietnamese phone number.",
+    ),
+    "GENDER_INVALID": (
+        "Giới tính “{}” không đọc được: ghi Nam, Nữ hoặc Khác.",
+        "The gender “{}” cannot be read: write Nam, Nữ or Khác (M, F, O).",
+    ),
+}
+
+
+def _not_of_type(code: str, cell: Any, read: Any) -> CellInvalid:
+    shown = normalize_text(cell_text(cell))
+    vi, en = _NOT_OF_TYPE[code]
+    return CellInvalid(code, vi.format(shown), en.format(shown), value=read)
+
+
+# The one reading of each column type. A blank cell reads as empty (None, "" or an ``IdKind.NONE`` id): whether
+# a column may be blank is the caller's rule. A cell of another type raises ``CellInvalid``. The domain's own
+# rules (dose number range, date bounds, vaccine names) are the field specification's
+# (``vaxreg.vaccinations.fields``); a column hands its cells to one of them through ``Column.rule``.
+
+
+def _read_integer(value: Any) -> int | None:
+    text = cell_text(value)
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise _not_of_type("INTEGER_INVALID", value, text)
+    return int(text)
+
+
+def _read_date(value: Any) -> dt.date | None:
+    try:
+        return parse_full_date(value)
+    except DateParseError as exc:
+        raise CellInvalid(exc.code, exc.message_vi, exc.message_en, value=value) from None
+
+
+def _read_partial_date(value: Any) -> PartialDate | None:
+    try:
+        return parse_partial_date(value)
+    except DateParseError as exc:
+        raise CellInvalid(exc.code, exc.message_vi, exc.message_en, value=value) from None
+
+
+def _read_id_number(value: Any) -> ParsedId:
+    parsed = parse_id_number(value)
+    if parsed.kind is IdKind.INVALID:
+        raise _not_of_type("ID_INVALID", value, parsed)
+    return parsed
+
+
+def _read_phone(value: Any) -> str:
+    number, valid = normalize_phone(value)
+    if not valid and number:
+        raise _not_of_type("PHONE_INVALID", value, number)
+    return number
+
+
+def _read_gender(value: Any) -> str:
+    if not is_recognised_gender(value):
+        raise _not_of_type("GENDER_INVALID", value, cell_text(value))
+    return parse_gender(value)
+
+
+CellReader = Callable[[Any], Any]
+CELL_READERS: dict[ColumnType, CellReader] = {
+    ColumnType.TEXT: cell_text,
+    ColumnType.CODE: cell_text,  # what a code names is the caller's lookup (facilities, communes)
+    ColumnType.INTEGER: _read_integer,
+    ColumnType.DATE: _read_date,
+    ColumnType.PARTIAL_DATE: _read_partial_date,
+    ColumnType.ID_NUMBER: _read_id_number,
+    ColumnType.PHONE: _read_phone,
+    ColumnType.GENDER: _read_gender,
+}
+
+
+def cell_read(column_type: ColumnType, value: Any) -> Any:
+    """A cell read as a column type (``CellInvalid`` when it is not one)."""
+    return CELL_READERS[column_type](value)
 
 
 class HeaderStyle(enum.StrEnum):
@@ -75,6 +200,14 @@ class Column:
     aliases: tuple[str, ...] = ()
     type: ColumnType = ColumnType.TEXT
     required: bool = False
+    # The field specification's reading of the column's cells, in place of its type's own (a dose number may
+    # be written "Mũi 2"); it raises ``CellInvalid`` as they do.
+    rule: CellReader | None = None
+
+    @property
+    def reader(self) -> CellReader:
+        """How a cell of this column is read: take it once per file, call it per cell."""
+        return self.rule or CELL_READERS[self.type]
 
     @property
     def bilingual(self) -> str:
@@ -180,24 +313,70 @@ REJECTION_HEADERS = ["Dòng / Row", "Cột / Column", "Mã lỗi / Code", "Lý d
 
 
 LineT = TypeVar("LineT", bound=RejectedLine)
+LineIn = TypeVar("LineIn", bound=RejectedLine, contravariant=True)
+
+
+class RejectedSink(Protocol[LineIn]):
+    """Where a report's rejected lines go: kept in memory (``KeptLines``) or streamed elsewhere (the dose
+    import writes them to its rejected-rows table a chunk at a time, so a file of a million rows is never held
+    whole)."""
+
+    def put(self, lines: Sequence[LineIn]) -> None: ...
+
+
+@dataclass
+class KeptLines(Generic[LineT]):
+    """The rejected lines kept in memory, for a small file whose report is shown at once (the police's)."""
+
+    lines: list[LineT] = field(default_factory=list)
+
+    def put(self, lines: Sequence[LineT]) -> None:
+        self.lines.extend(lines)
+
+
+def rows_add_up(*, read: int, stored: int, rejected: int) -> bool:
+    """The account of every file read: rows read = rows stored + rows rejected (blank lines apart)."""
+    return read == stored + rejected
 
 
 @dataclass
 class RowReport(Generic[LineT]):
-    """The account of one file: rows read = rows stored + rows rejected (blank lines apart)."""
+    """The account of one file: rows read = rows stored + rows rejected (blank lines apart), the rejected
+    rows counted by code, and the rejected lines given to a sink.
+
+    The counts are the report's own; the lines go to ``sink`` (kept in memory unless the caller streams them
+    elsewhere). The file's reader counts ``rows_read`` and ``rows_blank`` itself, so that ``adds_up`` checks
+    that every row read ended stored or rejected.
+    """
 
     rows_read: int = 0
     rows_stored: int = 0
     rows_blank: int = 0
-    rejected: list[LineT] = field(default_factory=list)
+    rows_rejected: int = 0
+    # code → how many rejected rows carry a reason of that code (a row with two reasons counts under each)
+    rejected_by_code: Counter[str] = field(default_factory=Counter)
+    sink: RejectedSink[LineT] = field(default_factory=KeptLines)
+
+    def reject(self, lines: Sequence[LineT]) -> None:
+        """Count rejected lines (by code too) and give them to the sink."""
+        if not lines:
+            return
+        self.rows_rejected += len(lines)
+        by_code = self.rejected_by_code
+        for line in lines:
+            by_code.update({reason.code for reason in line.reasons})
+        self.sink.put(lines)
 
     @property
-    def rows_rejected(self) -> int:
-        return len(self.rejected)
+    def rejected(self) -> list[LineT]:
+        """The rejected lines, when the report keeps them (a streamed report has handed them on)."""
+        if not isinstance(self.sink, KeptLines):
+            raise TypeError(f"the rejected lines went to {type(self.sink).__name__}, not kept in the report")
+        return self.sink.lines
 
     @property
     def adds_up(self) -> bool:
-        return self.rows_read == self.rows_stored + self.rows_rejected
+        return rows_add_up(read=self.rows_read, stored=self.rows_stored, rejected=self.rows_rejected)
 
     @staticmethod
     def raw_headers(lines: Iterable[RejectedLine]) -> list[str]:

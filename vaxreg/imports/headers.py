@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from vaxreg.core.tables import Column, ColumnType, HeaderStyle, TableSpec, header_key
+from vaxreg.vaccinations.fields import dose_number_cell
 
 
 class Field(StrEnum):
@@ -37,9 +38,9 @@ TEMPLATE_SPEC = TableSpec(
             "Ngày sinh",
             "Date of birth",
             ("dob", "birth_date", "Ngày tháng năm sinh"),
-            ColumnType.DATE,
+            ColumnType.PARTIAL_DATE,
         ),
-        Column(Field.GENDER, "Giới tính", "Gender", ("sex", "Giới")),
+        Column(Field.GENDER, "Giới tính", "Gender", ("sex", "Giới"), ColumnType.GENDER),
         Column(
             Field.ID_NUMBER,
             "Số CCCD/CMND",
@@ -87,6 +88,7 @@ TEMPLATE_SPEC = TableSpec(
             "Dose number",
             ("Mũi", "Mũi tiêm", "dose", "dose_no"),
             ColumnType.INTEGER,
+            rule=dose_number_cell,
         ),
         Column(
             Field.VACCINE, "Tên vắc xin", "Vaccine", ("Vắc xin", "Vaccine", "Loại vắc xin", "vaccine_name")

@@ -10,17 +10,14 @@ from typing import Any, NamedTuple
 
 import xxhash
 
-from vaxreg.core.cccd import USABLE_ID_KINDS, IdKind, parse_id_number
-from vaxreg.core.dates import DateParseError, PartialDate, parse_full_date, parse_partial_date
-from vaxreg.core.genders import parse_gender
-from vaxreg.core.phones import normalize_phone
-from vaxreg.core.tables import Reason
+from vaxreg.core.cccd import USABLE_ID_KINDS, IdKind, ParsedId
+from vaxreg.core.dates import PartialDate
+from vaxreg.core.tables import CellInvalid, Reason, cell_text
 from vaxreg.core.text import fold, normalize_text
 from vaxreg.imports.headers import COLUMNS_BY_FIELD, Field
 from vaxreg.imports.readers import CellValue
 from vaxreg.places.selectors import FacilityRef
 from vaxreg.vaccinations.catalogue import alias_key
-from vaxreg.vaccinations.fields import dose_number_read
 
 MAX_NAME = 200
 MAX_ADDRESS = 300
@@ -157,22 +154,23 @@ def is_blank(values: list[CellValue]) -> bool:
         return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
 
 
-def _text(value: CellValue) -> str:
-    if type(value) is str:
-        return value.strip()
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    return str(value).strip()
+_text = cell_text
 
 
 def _column(field: Field) -> str:
     return COLUMNS_BY_FIELD[field].vietnamese
+
+
+# Each column's cells are read by the reader of its type (``vaxreg.core.tables``), or by the field specification's
+# rule the column names; taken once here, called per distinct cell.
+_read_birth = COLUMNS_BY_FIELD[Field.DATE_OF_BIRTH].reader
+_read_gender = COLUMNS_BY_FIELD[Field.GENDER].reader
+_read_id = COLUMNS_BY_FIELD[Field.ID_NUMBER].reader
+_read_phone = COLUMNS_BY_FIELD[Field.PHONE].reader
+_read_commune = COLUMNS_BY_FIELD[Field.COMMUNE_CODE].reader
+_read_facility = COLUMNS_BY_FIELD[Field.FACILITY_CODE].reader
+_read_vaccination_date = COLUMNS_BY_FIELD[Field.VACCINATION_DATE].reader
+_read_dose_number = COLUMNS_BY_FIELD[Field.DOSE_NUMBER].reader
 
 
 class RowNormalizer:
@@ -303,21 +301,32 @@ class RowNormalizer:
         if len(full_name) > MAX_NAME:
             unparsed[Field.FULL_NAME.value] = full_name
             full_name = full_name[:MAX_NAME]
+        # A citizen field of the wrong type is kept as written, for the quality rules: the row is still a dose.
         birth: PartialDate | None = None
         birth_raw = ""
         try:
-            birth = parse_partial_date(raw_birth)
-        except DateParseError:
+            birth = _read_birth(raw_birth)
+        except CellInvalid:
             birth_raw = _text(raw_birth)[:64]
         raw_gender = _text(raw_gender_cell)
-        gender = parse_gender(raw_gender)
-        if raw_gender and not gender:
+        try:
+            gender = _read_gender(raw_gender)
+        except CellInvalid:
+            gender = ""
+        if raw_gender and not gender:  # unreadable, or said to be unknown ("không rõ"): kept as written
             unparsed[Field.GENDER.value] = raw_gender[:64]
-        parsed_id = parse_id_number(raw_id)
+        parsed_id: ParsedId
+        try:
+            parsed_id = _read_id(raw_id)
+        except CellInvalid as invalid:
+            parsed_id = invalid.value
         raw_phone = _text(raw_phone_cell)
-        phone = normalize_phone(raw_phone)[0][:MAX_PHONE] if raw_phone else ""
+        try:
+            phone = _read_phone(raw_phone)[:MAX_PHONE]
+        except CellInvalid as invalid:
+            phone = invalid.value[:MAX_PHONE]
         address = normalize_text(_text(raw_address))[:MAX_ADDRESS]
-        commune_code_raw = _text(raw_commune)[:16]
+        commune_code_raw = _read_commune(raw_commune)[:16]
         commune_code, legacy_code = (
             self._communes.get(commune_code_raw, (None, None)) if commune_code_raw else (None, None)
         )
@@ -354,8 +363,10 @@ class RowNormalizer:
         """The dose fields of a row other than its keys and date, in DoseRow order."""
         unparsed: dict[str, str] = {}
         raw_dose_number = _text(raw_dose_cell)
-        dose_number = _dose_number(raw_dose_number)
-        if raw_dose_number and dose_number is None:
+        try:
+            dose_number = _read_dose_number(raw_dose_number)
+        except CellInvalid:  # kept as written, for the quality rules
+            dose_number = None
             unparsed[Field.DOSE_NUMBER.value] = raw_dose_number[:64]
         vaccine_raw = normalize_text(_text(raw_vaccine))
         vaccine_code = self._vaccines.get(alias_key(vaccine_raw)) if vaccine_raw else None
@@ -370,7 +381,7 @@ class RowNormalizer:
     ) -> list[Reason]:
         """Why a row cannot be stored; remembers the facility and date cells that turned out fine."""
         reasons: list[Reason] = []
-        facility = self._facility(_text(facility_cell), reasons)
+        facility = self._facility(_read_facility(facility_cell), reasons)
         if facility is not None:
             self._facility_seen[facility_cell] = facility
         if not source_record_id:
@@ -450,8 +461,8 @@ class RowNormalizer:
             )
             return None
         try:
-            return parse_full_date(value)
-        except DateParseError as exc:
+            return _read_vaccination_date(value)
+        except CellInvalid as exc:
             reasons.append(
                 Reason(
                     "VACCINATION_DATE_INVALID",
@@ -461,6 +472,3 @@ class RowNormalizer:
                 )
             )
             return None
-
-
-_dose_number = dose_number_read  # the field specification's reading, shared by every way in

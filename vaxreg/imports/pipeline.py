@@ -31,6 +31,7 @@ from vaxreg.core.bulk import BulkWriter
 from vaxreg.core.history import ChangeSource, change_records_build, record_changes_bulk
 from vaxreg.core.i18n import both_languages
 from vaxreg.core.models import SourceType
+from vaxreg.core.tables import RejectedLine, RowReport
 from vaxreg.imports.normalize import (
     D_VACCINE,
     DAY_DATES,
@@ -100,12 +101,15 @@ DOSE_FIELDS = (
 )  # fmt: skip
 
 
+# A rejected row as it crosses from the reading process (plain values, for ``marshal``): (row, raw, reasons).
+RejectedTuple = tuple[int, dict[str, str], list[dict[str, str]]]
+
+
 @dataclass
-class ImportCounts:
-    rows_read: int = 0
-    rows_stored: int = 0
-    rows_rejected: int = 0
-    rows_blank: int = 0
+class ImportCounts(RowReport[RejectedLine]):
+    """The row report of a dose import (rows read = stored + rejected, rejected rows by code), its rejected
+    lines streamed to the batch's rejected-rows table (``RejectedRowsTable``), and what the stored rows did."""
+
     persons_created: int = 0
     persons_updated: int = 0
     doses_created: int = 0
@@ -114,7 +118,46 @@ class ImportCounts:
     ids_repaired: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
+        """The counts the batch records (its fields of the same names)."""
+        names = ("rows_read", "rows_stored", "rows_rejected", "rows_blank", "persons_created", "persons_updated",
+                 "doses_created", "doses_updated", "doses_unchanged", "ids_repaired")  # fmt: skip
+        return {name: getattr(self, name) for name in names}
+
+
+class RejectedRowsTable:
+    """The sink of a dose import's rejected lines: its rejected-rows table, written a chunk at a time with the
+    chunk's persons and doses, so that no more than a chunk's rejected lines are ever held.
+
+    ``put`` and ``take`` run on the importer's thread; ``write`` on the writer's (see ``_Writer``).
+    """
+
+    def __init__(self, *, batch_id: int, writer: BulkWriter) -> None:
+        self.batch_id = batch_id
+        self.writer = writer
+        self._pending: list[RejectedLine] = []
+
+    def put(self, lines: Sequence[RejectedLine]) -> None:
+        self._pending.extend(lines)
+
+    def take(self) -> list[RejectedLine]:
+        """The lines put since the last take, for the writer."""
+        lines, self._pending = self._pending, []
+        return lines
+
+    def write(self, lines: list[RejectedLine]) -> None:
+        self.writer.insert(
+            REJECTED_TABLE,
+            REJECTED_COLUMNS,
+            [(self.batch_id, line.row, line.raw, [r.as_dict() for r in line.reasons]) for line in lines],
+            json_columns=("raw", "reasons"),
+        )
+
+
+def rejected_lines(rejected: list[RejectedTuple]) -> list[RejectedLine]:
+    return [
+        RejectedLine(row=number, reasons=[Reason(**reason) for reason in reasons], raw=raw)
+        for number, raw, reasons in rejected
+    ]
 
 
 @dataclass
@@ -122,7 +165,7 @@ class _Chunk:
     rows_read: int = 0
     rows_blank: int = 0
     rows: list[CompactRow] = field(default_factory=list)
-    rejected: list[tuple[int, dict[str, str], list[dict[str, str]]]] = field(default_factory=list)
+    rejected: list[RejectedTuple] = field(default_factory=list)
 
 
 def _from_child_process(chunks: Iterator[_Chunk]) -> Generator[_Chunk, None, None]:  # noqa: C901 — fork, pipe, reader thread and their failure paths are one protocol, kept in one place
@@ -216,7 +259,7 @@ class _ChunkWrites:
 
     persons: list[tuple[Any, ...]] = field(default_factory=list)
     doses: list[tuple[Any, ...]] = field(default_factory=list)
-    rejected: list[tuple[int, dict[str, str], list[dict[str, str]]]] = field(default_factory=list)
+    rejected: list[RejectedLine] = field(default_factory=list)
     parents: dict[str, set[Any]] = field(default_factory=dict)  # table → keys the rows point at
     person_keys: dict[tuple[Any, ...], int] = field(default_factory=dict)  # match key → new person id
     dose_keys: dict[tuple[int, str], str] = field(default_factory=dict)  # (facility, source id) → fingerprint
@@ -550,8 +593,9 @@ class BatchImporter:
         self.normalizer = normalizer
         self.headers = headers
         self.progress = progress
-        self.counts = ImportCounts()
         self.writer = BulkWriter()
+        self.rejected_rows = RejectedRowsTable(batch_id=batch_id, writer=self.writer)
+        self.counts = ImportCounts(sink=self.rejected_rows)
         self.parents = ParentKeys()
         self.fresh = FreshFacilityKeys()
         self.indexes = DeferredIndexes()
@@ -694,10 +738,10 @@ class BatchImporter:
         every_row_new = new_rows is rows
         new_fingerprints = fingerprints if every_row_new else _fingerprints(new_rows)
         self._in_flight = self._match(new_rows, by_id, by_name, db_now, known, new_fingerprints)
-        self._in_flight.rejected = chunk.rejected
+        # Counted now, handed to the writer with this chunk's persons and doses (see ``_hand_over``).
+        self.counts.reject(rejected_lines(chunk.rejected))
         if self.indexes.active:  # none of the chunk's keys is known yet (see ``_match``)
             self._created_persons.update(self._in_flight.person_keys)
-        self.counts.rows_rejected += len(chunk.rejected)
         self.fresh.remember(new_rows, facility_ids, key_hashes if every_row_new else None)
         if self.progress:
             self.progress(self.counts)
@@ -706,7 +750,7 @@ class BatchImporter:
         self,
         rows: list[CompactRow],
         existing: dict[tuple[int, str], tuple[int, int, str, int | None]],
-        rejected: list[tuple[int, dict[str, str], list[dict[str, str]]]],
+        rejected: list[RejectedTuple],
     ) -> tuple[list[CompactRow], list[tuple[DoseRow, int, int]]]:
         """The rows that are new doses, and the stored doses a row gives other values (row, dose id, person
         id); the other rows are counted as unchanged, or added to ``rejected`` (a dose the file already named
@@ -747,7 +791,7 @@ class BatchImporter:
                 changed.append((DoseRow.of(row), dose_id, person_id))
         return new_rows, changed
 
-    def _conflict(self, compact_row: CompactRow) -> tuple[int, dict[str, str], list[dict[str, str]]]:
+    def _conflict(self, compact_row: CompactRow) -> RejectedTuple:
         row = DoseRow.of(compact_row)
         reason = Reason(
             "DUPLICATE_SOURCE_ID_CONFLICT",
@@ -905,6 +949,7 @@ class BatchImporter:
     def _hand_over(self) -> None:
         """Lock the parents the matched chunk points at, then give its rows to the writer."""
         writes = self._in_flight
+        writes.rejected = self.rejected_rows.take()
         for table, keys in writes.parents.items():
             self.parents.require(table, keys)
         self._in_flight = _ChunkWrites()
@@ -915,12 +960,7 @@ class BatchImporter:
         """Runs on the writer thread: only the writer's own connection handle, never Django's."""
         self.writer.insert(PERSON_TABLE, PERSON_COLUMNS, writes.persons, json_columns=("unparsed",))
         self.writer.insert(DOSE_TABLE, DOSE_COLUMNS, writes.doses, json_columns=("unparsed",))
-        self.writer.insert(
-            REJECTED_TABLE,
-            REJECTED_COLUMNS,
-            [(self.batch_id, number, raw, reasons) for number, raw, reasons in writes.rejected],
-            json_columns=("raw", "reasons"),
-        )
+        self.rejected_rows.write(writes.rejected)
 
     def _persons_by_id_number(self, numbers: list[str]) -> Candidates:
         found: Candidates = {}
@@ -1009,7 +1049,7 @@ class BatchImporter:
         changed: list[tuple[DoseRow, int, int]],
         now: dt.datetime,
         db_now: Any,
-        rejected: list[tuple[int, dict[str, str], list[dict[str, str]]]],
+        rejected: list[RejectedTuple],
     ) -> None:
         if not changed:
             return
@@ -1099,7 +1139,7 @@ class BatchImporter:
         record_changes_bulk(history)
 
 
-def _signed_off(row: DoseRow) -> tuple[int, dict[str, str], list[dict[str, str]]]:
+def _signed_off(row: DoseRow) -> RejectedTuple:
     reason = Reason(
         "DOSE_SIGNED_OFF",
         "Mã bản ghi",

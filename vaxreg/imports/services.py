@@ -45,6 +45,15 @@ class ImportForbidden(Forbidden, ImportRefused):
     """The user's role or unit may not import this file (another facility's, another province's)."""
 
 
+class ImportRowsLost(RuntimeError):
+    """The rows read are not the rows stored plus the rows rejected: the import is rolled back."""
+
+    def __init__(self, counts: ImportCounts) -> None:
+        super().__init__(
+            f"rows read {counts.rows_read:,} ≠ stored {counts.rows_stored:,} + rejected {counts.rows_rejected:,}"
+        )
+
+
 FACILITY_FIELD = "facility_code"  # what a refused request to import names: the facility asked for
 
 
@@ -230,6 +239,8 @@ def _import_batch_run_locked(
                 progress=report,
             )
             counts = importer.run(dose_file.rows(joined=normalizer.lines_were_joined))
+            if not counts.adds_up:  # a row neither stored nor rejected: nothing of the file is kept
+                raise ImportRowsLost(counts)
             after_import_run(
                 batch_id=batch.pk,
                 person_ids=importer.touched_person_ids,

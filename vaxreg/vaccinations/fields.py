@@ -13,6 +13,7 @@ import datetime as dt
 from vaxreg.core.cccd import IdKind, ParsedId, parse_id_number
 from vaxreg.core.dates import PartialDate
 from vaxreg.core.phones import normalize_phone
+from vaxreg.core.tables import CellInvalid, cell_text
 from vaxreg.core.text import fold
 from vaxreg.vaccinations.selectors import vaccine_alias_map, vaccine_resolve
 
@@ -32,6 +33,7 @@ __all__ = [
     "IdKind",
     "ParsedId",
     "birth_date_in_bounds",
+    "dose_number_cell",
     "dose_number_in_range",
     "dose_number_read",
     "normalize_phone",
@@ -57,6 +59,23 @@ def dose_number_read(text: str) -> int | None:
     if cleaned.isdigit() and dose_number_in_range(int(cleaned)):
         return int(cleaned)
     return None
+
+
+def dose_number_cell(value: object) -> int | None:
+    """The dose number column's reading of a cell (``Column.rule``): None when blank, ``CellInvalid`` when it
+    names no dose number in range."""
+    text = cell_text(value)
+    if not text:
+        return None
+    number = dose_number_read(text)
+    if number is None:
+        raise CellInvalid(
+            "DOSE_NUMBER_INVALID",
+            f"Mũi số “{text[:40]}” phải từ {MIN_DOSE_NUMBER} đến {MAX_DOSE_NUMBER}.",
+            f"The dose number “{text[:40]}” must be from {MIN_DOSE_NUMBER} to {MAX_DOSE_NUMBER}.",
+            value=text,
+        )
+    return number
 
 
 def birth_date_in_bounds(partial: PartialDate, *, today: dt.date) -> bool:

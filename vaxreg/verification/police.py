@@ -25,14 +25,23 @@ from django.http import Http404
 from vaxreg.accounts.models import Role, User
 from vaxreg.accounts.permissions import Capability, capability_require, user_can
 from vaxreg.core import clock
-from vaxreg.core.cccd import IdKind, parse_id_number
-from vaxreg.core.dates import DateParseError, PartialDate, parse_partial_date
-from vaxreg.core.genders import is_recognised_gender, parse_gender
+from vaxreg.core.cccd import USABLE_ID_KINDS
+from vaxreg.core.dates import PartialDate
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.i18n import label_halves
 from vaxreg.core.models import AuditEvent, ChangeRecord, SourceType
 from vaxreg.core.refusals import Refusal
-from vaxreg.core.tables import Column, RejectedLine, RowReport, TableSpec, header_key, table_bytes
+from vaxreg.core.tables import (
+    CellInvalid,
+    Column,
+    ColumnType,
+    KeptLines,
+    RejectedLine,
+    RowReport,
+    TableSpec,
+    header_key,
+    table_bytes,
+)
 from vaxreg.core.text import normalize_text
 from vaxreg.corrections.services import CorrectionRefused
 from vaxreg.imports.normalize import Reason, is_blank
@@ -118,7 +127,11 @@ POLICE_SPEC = TableSpec(
     "police_cases",
     (
         Column(
-            PoliceColumn.CASE_ID, "Mã hồ sơ", "Case ID", ("Số hồ sơ", "Mã hồ sơ xác minh", "case", "case_no")
+            PoliceColumn.CASE_ID,
+            "Mã hồ sơ",
+            "Case ID",
+            ("Số hồ sơ", "Mã hồ sơ xác minh", "case", "case_no"),
+            ColumnType.INTEGER,
         ),
         Column(PoliceColumn.FULL_NAME, "Họ và tên", "Full name", ("Họ tên", "name", "fullname")),
         Column(
@@ -126,15 +139,23 @@ POLICE_SPEC = TableSpec(
             "Ngày sinh",
             "Date of birth",
             ("dob", "birth_date", "Ngày tháng năm sinh"),
+            ColumnType.PARTIAL_DATE,
         ),
-        Column(PoliceColumn.GENDER, "Giới tính", "Gender", ("sex",)),
+        Column(PoliceColumn.GENDER, "Giới tính", "Gender", ("sex",), ColumnType.GENDER),
         Column(
             PoliceColumn.ID_NUMBER,
             "Số CCCD/CMND",
             "ID number",
             ("CCCD", "CMND", "Số CCCD", "Số CMND", "Số định danh"),
+            ColumnType.ID_NUMBER,
         ),
-        Column(PoliceColumn.PHONE, "Số điện thoại", "Phone", ("Điện thoại", "SĐT", "phone_number")),
+        Column(
+            PoliceColumn.PHONE,
+            "Số điện thoại",
+            "Phone",
+            ("Điện thoại", "SĐT", "phone_number"),
+            ColumnType.PHONE,
+        ),
         Column(PoliceColumn.ADDRESS, "Địa chỉ", "Address"),
         Column(PoliceColumn.COMMUNE, "Xã/phường", "Commune", ("Mã xã", "commune_code")),
         Column(PoliceColumn.REASON, "Lý do chuyển công an", "Reason for escalation", ("Lý do", "reason")),
@@ -155,13 +176,21 @@ POLICE_SPEC = TableSpec(
             "Ngày sinh xác minh",
             "Verified date of birth",
             ("Verified birth date", "verified_dob"),
+            ColumnType.PARTIAL_DATE,
         ),
-        Column(PoliceColumn.VERIFIED_GENDER, "Giới tính xác minh", "Verified gender", ("verified_sex",)),
+        Column(
+            PoliceColumn.VERIFIED_GENDER,
+            "Giới tính xác minh",
+            "Verified gender",
+            ("verified_sex",),
+            ColumnType.GENDER,
+        ),
         Column(
             PoliceColumn.VERIFIED_ID_NUMBER,
             "Số CCCD/CMND xác minh",
             "Verified ID number",
             ("Số CCCD xác minh", "CCCD xác minh", "verified_id", "verified_cccd"),
+            ColumnType.ID_NUMBER,
         ),
         Column(PoliceColumn.NOTE, "Ghi chú", "Note", ("Notes", "Ghi chú của công an")),
     ),
@@ -333,6 +362,7 @@ class PoliceImportReport(RowReport[RejectedPoliceRow]):
     file_name: str = ""
     applied: list[AppliedPoliceRow] = field(default_factory=list)
     headers: list[str] = field(default_factory=list)
+    sink: KeptLines[RejectedPoliceRow] = field(default_factory=KeptLines)  # a small file: shown at once
 
     @property
     def rows_applied(self) -> int:
@@ -381,6 +411,13 @@ def _text(value: CellValue) -> str:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return normalize_text(str(value))
+
+
+# Each column's cells are read by the reader of its column type (``vaxreg.core.tables``).
+_read_case_id = COLUMNS[PoliceColumn.CASE_ID].reader
+_read_verified_birth_date = COLUMNS[PoliceColumn.VERIFIED_BIRTH_DATE].reader
+_read_verified_gender = COLUMNS[PoliceColumn.VERIFIED_GENDER].reader
+_read_verified_id = COLUMNS[PoliceColumn.VERIFIED_ID_NUMBER].reader
 
 
 @dataclass
@@ -456,13 +493,14 @@ class _ResultFile:
             self._reason(
                 row, "CASE_ID_MISSING", PoliceColumn.CASE_ID, "Thiếu mã hồ sơ.", "The case ID is missing."
             )
-        elif not (row.case_text.isascii() and row.case_text.isdigit()) or len(row.case_text) > 18:
-            self._reason(
-                row, "CASE_ID_INVALID", PoliceColumn.CASE_ID,
-                f"Mã hồ sơ “{row.case_text}” không phải một số.", f"The case ID “{row.case_text}” is not a number.",
-            )  # fmt: skip
         else:
-            row.case_id = int(row.case_text)
+            try:
+                row.case_id = _read_case_id(row.case_text)
+            except CellInvalid:
+                self._reason(
+                    row, "CASE_ID_INVALID", PoliceColumn.CASE_ID,
+                    f"Mã hồ sơ “{row.case_text}” không phải một số.", f"The case ID “{row.case_text}” is not a number.",
+                )  # fmt: skip
 
     def _result(self, row: _Row) -> None:
         text = _text(self.cell(row.values, PoliceColumn.RESULT))
@@ -490,8 +528,8 @@ class _ResultFile:
         birth = self.cell(row.values, PoliceColumn.VERIFIED_BIRTH_DATE)
         if birth is not None:
             try:
-                date = parse_partial_date(birth)
-            except DateParseError as exc:
+                date = _read_verified_birth_date(birth)
+            except CellInvalid as exc:
                 self._reason(row, exc.code, PoliceColumn.VERIFIED_BIRTH_DATE, exc.message_vi, exc.message_en)
             else:
                 if date is not None and not birth_date_in_bounds(date, today=clock.today()):
@@ -504,26 +542,22 @@ class _ResultFile:
                     verified.update(birth_parts(date))
         gender_cell = self.cell(row.values, PoliceColumn.VERIFIED_GENDER)
         if gender_cell is not None:
-            gender = parse_gender(gender_cell)
-            if not is_recognised_gender(gender_cell):
-                self._reason(
-                    row, "GENDER_INVALID", PoliceColumn.VERIFIED_GENDER,
-                    f"Giới tính “{_text(gender_cell)}” không đọc được: ghi Nam, Nữ hoặc Khác.",
-                    f"The gender “{_text(gender_cell)}” cannot be read: write Nam, Nữ or Khác (M, F, O).",
-                )  # fmt: skip
-            elif gender:
-                verified["gender"] = gender
+            try:
+                gender = _read_verified_gender(gender_cell)
+            except CellInvalid as exc:
+                self._reason(row, exc.code, PoliceColumn.VERIFIED_GENDER, exc.message_vi, exc.message_en)
+            else:
+                if gender:
+                    verified["gender"] = gender
         id_cell = self.cell(row.values, PoliceColumn.VERIFIED_ID_NUMBER)
         if id_cell is not None:
-            parsed = parse_id_number(id_cell)
-            if parsed.kind in (IdKind.CCCD, IdKind.CMND, IdKind.PASSPORT):
-                verified["id_number"] = parsed.number
-            elif parsed.kind is not IdKind.NONE:
-                self._reason(
-                    row, "ID_INVALID", PoliceColumn.VERIFIED_ID_NUMBER,
-                    f"Số giấy tờ “{_text(id_cell)}” không phải CCCD 12 số, CMND 9 số hay số hộ chiếu.",
-                    f"The ID “{_text(id_cell)}” is not a 12-digit CCCD, a 9-digit CMND or a passport number.",
-                )  # fmt: skip
+            try:
+                parsed = _read_verified_id(id_cell)
+            except CellInvalid as exc:
+                self._reason(row, exc.code, PoliceColumn.VERIFIED_ID_NUMBER, exc.message_vi, exc.message_en)
+            else:
+                if parsed.kind in USABLE_ID_KINDS:
+                    verified["id_number"] = parsed.number
         row.verified = verified
         if row.result == "MISMATCH" and not verified and not row.reasons:
             self._reason(
@@ -620,13 +654,15 @@ class _Importer:
 
     def _reject(self, row: _Row, *reasons: Reason) -> None:
         self.report.rows_read += 1
-        self.report.rejected.append(
-            RejectedPoliceRow(
-                row=row.number,
-                case_id=row.case_text,
-                reasons=[*row.reasons, *reasons],
-                raw=raw_cells(row.values, self.file.headers),
-            )
+        self.report.reject(
+            [
+                RejectedPoliceRow(
+                    row=row.number,
+                    case_id=row.case_text,
+                    reasons=[*row.reasons, *reasons],
+                    raw=raw_cells(row.values, self.file.headers),
+                )
+            ]
         )
 
     def _case_reason(self, row: _Row, code: str, vi: str, en: str) -> Reason:

@@ -1,6 +1,7 @@
 """The one writer of CSV and Excel files, and the header matching every imported file goes through."""
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -8,11 +9,19 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from vaxreg.core.cccd import IdKind, ParsedId
+from vaxreg.core.dates import PartialDate
 from vaxreg.core.tables import (
     EXCEL_MAX_ROWS,
+    CellInvalid,
     Column,
+    ColumnType,
+    Reason,
+    RejectedLine,
+    RowReport,
     TableSpec,
     TableTooLong,
+    cell_read,
     cell_safe,
     write_table,
 )
@@ -106,3 +115,80 @@ def test_a_streamed_xlsx_stops_at_the_limit_instead_of_losing_rows() -> None:
         write_table(SPEC, rows(), fmt="xlsx", out=out, max_rows=6)
     assert out.getvalue() == b""  # nothing half written
     assert write_table(SPEC, list(rows())[:5], fmt="xlsx", out=io.BytesIO(), max_rows=6) == 5
+
+
+# -- the column types: one reading of each --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("column_type", "cell", "read"),
+    [
+        (ColumnType.TEXT, "  Nguyễn Văn A ", "Nguyễn Văn A"),
+        (ColumnType.TEXT, 12.0, "12"),
+        (ColumnType.CODE, " HN001 ", "HN001"),
+        (ColumnType.INTEGER, " 42 ", 42),
+        (ColumnType.INTEGER, 7.0, 7),
+        (ColumnType.INTEGER, "", None),
+        (ColumnType.DATE, "02/08/2021", dt.date(2021, 8, 2)),
+        (ColumnType.DATE, dt.datetime(2021, 8, 2), dt.date(2021, 8, 2)),
+        (ColumnType.DATE, "", None),
+        (ColumnType.PARTIAL_DATE, "1980", PartialDate(1980)),
+        (ColumnType.PARTIAL_DATE, "03/1980", PartialDate(1980, 3)),
+        (ColumnType.ID_NUMBER, "001080012345", ParsedId(IdKind.CCCD, "001080012345", False, "001080012345")),
+        (ColumnType.ID_NUMBER, "", ParsedId(IdKind.NONE, "", False, "")),
+        (ColumnType.PHONE, "+84 912 000 001", "0912000001"),
+        (ColumnType.PHONE, "", ""),
+        (ColumnType.GENDER, "Nữ", "F"),
+        (ColumnType.GENDER, "không rõ", ""),
+    ],
+)
+def test_each_column_type_reads_its_cells(column_type: ColumnType, cell: Any, read: Any) -> None:
+    assert cell_read(column_type, cell) == read
+
+
+@pytest.mark.parametrize(
+    ("column_type", "cell", "code", "kept"),
+    [
+        (ColumnType.INTEGER, "12a", "INTEGER_INVALID", "12a"),
+        (ColumnType.INTEGER, "1" * 19, "INTEGER_INVALID", "1" * 19),
+        (ColumnType.DATE, "31/02/2021", "DATE_IMPOSSIBLE", "31/02/2021"),
+        (ColumnType.DATE, "2021", "DATE_INCOMPLETE", "2021"),
+        (ColumnType.DATE, "hôm qua", "DATE_FORMAT", "hôm qua"),
+        (ColumnType.PARTIAL_DATE, "13/1980", "DATE_IMPOSSIBLE", "13/1980"),
+        (ColumnType.ID_NUMBER, "12345", "ID_INVALID", ParsedId(IdKind.INVALID, "12345", False, "12345")),
+        (ColumnType.PHONE, "0000", "PHONE_INVALID", "0000"),
+        (ColumnType.GENDER, "abc", "GENDER_INVALID", "abc"),
+    ],
+)
+def test_a_cell_of_another_type_is_refused_with_a_code_and_both_languages(
+    column_type: ColumnType, cell: Any, code: str, kept: Any
+) -> None:
+    with pytest.raises(CellInvalid) as refused:
+        cell_read(column_type, cell)
+    assert refused.value.code == code
+    assert refused.value.message_vi and refused.value.message_en
+    assert refused.value.message_vi != refused.value.message_en
+    assert refused.value.value == kept  # what a column that keeps such cells stores
+
+
+def test_a_row_report_counts_by_code_and_keeps_or_hands_on_the_lines() -> None:
+    bad_date = Reason("DATE_IMPOSSIBLE", "Ngày tiêm", "vi", "en")
+    no_source = Reason("SOURCE_ID_MISSING", "Mã bản ghi", "vi", "en")
+    lines = [RejectedLine(2, [bad_date, no_source], {}), RejectedLine(3, [bad_date], {})]
+    kept: RowReport[RejectedLine] = RowReport(rows_read=3, rows_stored=1)
+    kept.reject(lines)
+    assert kept.adds_up and kept.rows_rejected == 2 and kept.rejected == lines
+    assert kept.rejected_by_code == {"DATE_IMPOSSIBLE": 2, "SOURCE_ID_MISSING": 1}
+
+    handed: list[RejectedLine] = []
+
+    class Elsewhere:
+        def put(self, lines: Sequence[RejectedLine]) -> None:
+            handed.extend(lines)
+
+    streamed: RowReport[RejectedLine] = RowReport(rows_read=4, rows_stored=1, sink=Elsewhere())
+    streamed.reject(lines)
+    assert handed == lines and streamed.rows_rejected == 2
+    assert not streamed.adds_up  # a row read that was neither stored nor rejected
+    with pytest.raises(TypeError):
+        _ = streamed.rejected

@@ -497,3 +497,31 @@ def test_a_verified_birth_date_outside_1900_to_today_is_refused_as_everywhere(pw
     assert [[r.code for r in row.reasons] for row in report.rejected] == [["BIRTH_DATE_OUT_OF_RANGE"]] * 2
     assert "01/01/1850" in report.rejected[0].reasons[0].message_en
     assert _refreshed(pw.an).state == CaseState.ESCALATED
+
+
+def test_cells_of_the_wrong_type_are_rejected_lines_counted_by_code(pw):
+    content = (
+        "Mã hồ sơ,Kết quả,Giới tính xác minh,Số CCCD/CMND xác minh,Ngày sinh xác minh\n"
+        f"{pw.an.pk},MISMATCH,xyz,,\n"
+        f"{pw.minh.pk},MISMATCH,,12345,\n"
+        f"{pw.lan.pk}x,MATCH,,,\n"
+        f"{pw.lan.pk},MISMATCH,Nữ,12345,31/02/1985\n"
+    ).encode()
+    report = police_results_import(actor=pw.world.users["police_badinh"], file_name="kq.csv", content=content)
+    assert (report.rows_read, report.rows_applied, report.rows_rejected) == (4, 0, 4) and report.adds_up
+    codes = {r.row: [(reason.column, reason.code) for reason in r.reasons] for r in report.rejected}
+    assert codes == {
+        2: [("Giới tính xác minh", "GENDER_INVALID")],
+        3: [("Số CCCD/CMND xác minh", "ID_INVALID")],
+        4: [("Mã hồ sơ", "CASE_ID_INVALID")],
+        5: [("Ngày sinh xác minh", "DATE_IMPOSSIBLE"), ("Số CCCD/CMND xác minh", "ID_INVALID")],
+    }
+    assert report.rejected_by_code == {
+        "GENDER_INVALID": 1,
+        "ID_INVALID": 2,
+        "CASE_ID_INVALID": 1,
+        "DATE_IMPOSSIBLE": 1,
+    }
+    [gender] = report.rejected[0].reasons
+    assert "“xyz”" in gender.message_vi and "“xyz”" in gender.message_en
+    assert _refreshed(pw.an).state == CaseState.ESCALATED

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext_noop, pgettext_lazy
 
 from vaxreg.core.i18n import both_languages
+from vaxreg.core.tables import rows_add_up
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.pipeline import ImportCounts
 from vaxreg.imports.services import ImportRefused, import_batch_create, import_batch_run
@@ -68,7 +69,8 @@ class Command(BaseCommand):
 
 
 def batch_summary(batch: ImportBatch, elapsed: float) -> str:
-    balanced = "OK" if batch.rows_read == batch.rows_stored + batch.rows_rejected else "MISMATCH"
+    adds_up = rows_add_up(read=batch.rows_read, stored=batch.rows_stored, rejected=batch.rows_rejected)
+    balanced = "OK" if adds_up else "MISMATCH"
     counts = [
         (pgettext_lazy("import summary", "rows read"), batch.rows_read),
         (pgettext_lazy("import summary", "rows stored"), batch.rows_stored),
