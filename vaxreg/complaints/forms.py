@@ -2,7 +2,7 @@
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.utils.functional import lazy
@@ -13,17 +13,13 @@ from vaxreg.complaints.models import Category, RejectReason
 from vaxreg.complaints.selectors import InboxFilter
 from vaxreg.complaints.services import NEW_PERSON
 from vaxreg.core import clock
-from vaxreg.people.models import Gender, Person
-from vaxreg.vaccinations.fields import DOSE_NUMBERS, MIN_BIRTH_YEAR
+from vaxreg.core.pages import choices_set
+from vaxreg.corrections.forms import PersonIdentityForm
+from vaxreg.people.models import Person
+from vaxreg.vaccinations.fields import DOSE_NUMBERS
 from vaxreg.vaccinations.models import Vaccine
 
 DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y"]
-
-
-def _set_choices(form: forms.Form, name: str, choices: list[tuple[Any, Any]]) -> None:
-    field = form.fields[name]
-    assert isinstance(field, forms.ChoiceField)
-    field.choices = choices
 
 
 def _date_field(label: Any, **kwargs: Any) -> forms.DateField:
@@ -99,7 +95,7 @@ class InboxFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_choices(
+        choices_set(
             self,
             "category",
             [("", _("— All —"))] + [(value, lazy(category_label, str)(value)) for value in Category.values],
@@ -166,68 +162,34 @@ class ApproveDoseForm(forms.Form):
                     gettext("A new person, from the complaint's details"),
                 )
             )
-        _set_choices(self, "person_id", choices)
-        _set_choices(self, "vaccine_id", [("", "—")] + [(v.code, v.name) for v in vaccines])
+        choices_set(self, "person_id", choices)
+        choices_set(self, "vaccine_id", [("", "—")] + [(v.code, v.name) for v in vaccines])
         self.fields["vaccine_id"].error_messages["required"] = _("Choose the vaccine.")
 
 
-class ApproveCorrectionForm(forms.Form):
+class ApproveCorrectionForm(PersonIdentityForm):
     """The person's identity as the complaint says it should be; ``changes`` keeps what differs."""
 
     version = _version_field()
     person_id = forms.IntegerField(widget=forms.HiddenInput)
     person_version = forms.IntegerField(widget=forms.HiddenInput)
-    full_name = forms.CharField(label=_("Full name"), max_length=200, required=False)
-    birth_day = forms.IntegerField(label=_("Birth day"), min_value=1, max_value=31, required=False)
-    birth_month = forms.IntegerField(label=_("Birth month"), min_value=1, max_value=12, required=False)
-    birth_year = forms.IntegerField(
-        label=_("Birth year"), min_value=MIN_BIRTH_YEAR, max_value=2200, required=False
-    )
-    gender = forms.ChoiceField(label=_("Gender"), required=False)
-    id_number = forms.CharField(
-        label=pgettext_lazy("complaints forms", "ID number"),
-        max_length=32,
-        required=False,
-        help_text=_("Leave empty to keep the stored number."),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
-    )
-    phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
     note = _text_field(_("Reason for the correction"))
 
-    FIELDS = ("full_name", "birth_day", "birth_month", "birth_year", "gender", "phone")
+    field_order = [*PersonIdentityForm.base_fields, "note"]
+    LABELS: ClassVar[dict[str, Any]] = {
+        "birth_day": _("Birth day"),
+        "birth_month": _("Birth month"),
+        "birth_year": _("Birth year"),
+        "id_number": pgettext_lazy("complaints forms", "ID number"),
+    }
 
     def __init__(self, *args: Any, person: Person, **kwargs: Any) -> None:
         kwargs.setdefault("prefix", f"person-{person.pk}")
-        kwargs.setdefault(
-            "initial",
-            {"person_id": person.pk, "person_version": person.version}
-            | {name: getattr(person, name) for name in self.FIELDS},
-        )
-        super().__init__(*args, **kwargs)
-        self.person = person
-        _set_choices(
-            self,
-            "gender",
-            [
-                ("", _("Unknown")),
-                (Gender.MALE, _("Male")),
-                (Gender.FEMALE, _("Female")),
-                (Gender.OTHER, _("Other")),
-            ],
-        )
-        if person.id_number_masked:
-            self.fields["id_number"].widget.attrs["placeholder"] = person.id_number_masked
+        kwargs.setdefault("initial", {"person_id": person.pk, "person_version": person.version})
+        super().__init__(*args, person=person, **kwargs)
 
     def changes(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        typed: dict[str, Any] = {name: data[name] for name in self.FIELDS}
-        typed["full_name"] = typed["full_name"].strip()
-        typed["phone"] = typed["phone"].strip()
-        changes = {name: value for name, value in typed.items() if value != getattr(self.person, name)}
-        id_number = "".join(data["id_number"].split())
-        if id_number and id_number != self.person.id_number:
-            changes["id_number"] = id_number
-        return changes
+        return self.identity_changes()
 
 
 class DeferForm(forms.Form):
@@ -257,7 +219,7 @@ class RejectForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("prefix", "reject")
         super().__init__(*args, **kwargs)
-        _set_choices(
+        choices_set(
             self,
             "reason",
             [("", "—")] + [(value, lazy(reject_reason_label, str)(value)) for value in RejectReason.values],

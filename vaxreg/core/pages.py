@@ -77,3 +77,13 @@ class HistoryRow:
     actor: Any  # the user, or None for the system
     reason: str
     source: str
+
+
+def choices_set(form: Any, name: str, choices: list[tuple[Any, Any]]) -> None:
+    """Give the choice field ``name`` of ``form`` its choices, made per request (a unit's staff, the
+    catalogue's vaccines, labels in the reader's language)."""
+    from django import forms
+
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    field.choices = choices

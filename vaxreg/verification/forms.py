@@ -10,7 +10,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from vaxreg.accounts.models import User
-from vaxreg.people.models import Gender, Person
+from vaxreg.core.pages import choices_set
+from vaxreg.corrections.forms import PersonIdentityForm
+from vaxreg.people.models import Person
 from vaxreg.places.models import Facility
 from vaxreg.vaccinations.models import Dose, Vaccine
 from vaxreg.verification.models import CaseState, ContactChannel, ContactOutcome
@@ -22,12 +24,6 @@ UNASSIGN = "none"
 
 def _age_group_label(key: str) -> str:
     return gettext("%(key)s years") % {"key": key}
-
-
-def _set_choices(form: forms.Form, name: str, choices: list[tuple[str, Any]]) -> None:
-    field = form.fields[name]
-    assert isinstance(field, forms.ChoiceField)
-    field.choices = choices
 
 
 def _staff_choices(staff: Iterable[User]) -> list[tuple[str, str]]:
@@ -52,12 +48,12 @@ class WorklistFilterForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         everything = _("— All —")
-        _set_choices(
+        choices_set(
             self,
             "code",
             [("", everything)] + [(code, CODE_LABELS.get(code, code)) for code in BLOCKING_CODES],
         )
-        _set_choices(
+        choices_set(
             self,
             "state",
             [
@@ -66,17 +62,17 @@ class WorklistFilterForm(forms.Form):
                 ("all", _("All, closed ones too")),
             ],
         )
-        _set_choices(
+        choices_set(
             self, "facility", [("", everything)] + [(str(f.pk), f"{f.code} {f.name}") for f in facilities]
         )
-        _set_choices(
+        choices_set(
             self,
             "age_group",
             [("", everything)] + [(key, lazy(_age_group_label, str)(key)) for key in AGE_GROUPS],
         )
         staff_choices = _staff_choices(staff)
         if staff_choices:
-            _set_choices(self, "assignee", [("", everything), *staff_choices])
+            choices_set(self, "assignee", [("", everything), *staff_choices])
         else:
             del self.fields["assignee"]
 
@@ -118,7 +114,7 @@ class AssignForm(forms.Form):
     def __init__(self, *args: Any, staff: Iterable[User], **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "assign_%s")  # the filter form on the same page has an "assignee" too
         super().__init__(*args, **kwargs)
-        _set_choices(
+        choices_set(
             self,
             "assignee",
             [
@@ -143,74 +139,27 @@ def _reason_field(label: Any, *, required: bool = True, min_length: int = 3) -> 
     )
 
 
-class PersonCorrectForm(forms.Form):
+class PersonCorrectForm(PersonIdentityForm):
     """The person's identity as the station corrects it; ``changes`` keeps only what differs from the record."""
 
     expected_version = forms.IntegerField(widget=forms.HiddenInput)
-    full_name = forms.CharField(label=_("Full name"), max_length=200, required=False)
-    birth_day = forms.IntegerField(label=_("Day"), min_value=1, max_value=31, required=False)
-    birth_month = forms.IntegerField(label=_("Month"), min_value=1, max_value=12, required=False)
-    birth_year = forms.IntegerField(label=_("Year"), min_value=1800, max_value=2200, required=False)
-    gender = forms.ChoiceField(label=_("Gender"), required=False)
-    id_number = forms.CharField(
-        label=_("ID number"),
-        max_length=32,
-        required=False,
-        help_text=_("Leave empty to keep the stored number."),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
-    )
-    phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
     commune_code = forms.CharField(label=_("Commune code of residence"), max_length=5, required=False)
     reason = _reason_field(_("Reason for the correction"))
 
+    field_order = ["expected_version", *PersonIdentityForm.base_fields, "commune_code", "reason"]
     FIELD_OF = {"commune_id": "commune_code"}  # service field → form field
 
     def __init__(self, *args: Any, person: Person, **kwargs: Any) -> None:
         kwargs.setdefault(
-            "initial",
-            {
-                "expected_version": person.version,
-                "full_name": person.full_name,
-                "birth_day": person.birth_day,
-                "birth_month": person.birth_month,
-                "birth_year": person.birth_year,
-                "gender": person.gender,
-                "phone": person.phone,
-                "commune_code": person.commune_id or "",
-            },
+            "initial", {"expected_version": person.version, "commune_code": person.commune_id or ""}
         )
-        super().__init__(*args, **kwargs)
-        self.person = person
-        _set_choices(
-            self,
-            "gender",
-            [
-                ("", _("Unknown")),
-                (Gender.MALE, _("Male")),
-                (Gender.FEMALE, _("Female")),
-                (Gender.OTHER, _("Other")),
-            ],
-        )
-        masked = person.id_number_masked
-        if masked:
-            self.fields["id_number"].widget.attrs["placeholder"] = masked
+        super().__init__(*args, person=person, **kwargs)
 
     def changes(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        p = self.person
-        typed: dict[str, Any] = {
-            "full_name": data["full_name"].strip(),
-            "birth_day": data["birth_day"],
-            "birth_month": data["birth_month"],
-            "birth_year": data["birth_year"],
-            "gender": data["gender"],
-            "phone": data["phone"].strip(),
-            "commune_id": data["commune_code"].strip() or None,
-        }
-        changes = {name: value for name, value in typed.items() if value != getattr(p, name)}
-        id_number = "".join(data["id_number"].split())
-        if id_number and id_number != p.id_number:
-            changes["id_number"] = id_number
+        changes = self.identity_changes()
+        commune_id = self.cleaned_data["commune_code"].strip() or None
+        if commune_id != self.person.commune_id:
+            changes["commune_id"] = commune_id
         return changes
 
     def field_for(self, service_field: str) -> str | None:
@@ -251,7 +200,7 @@ class DoseCorrectForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.dose = dose
         unknown = gettext("— Unknown (%(vaccine)s) —") % {"vaccine": dose.vaccine_raw or "?"}
-        _set_choices(self, "vaccine_id", [("", unknown)] + [(v.code, v.name) for v in vaccines])
+        choices_set(self, "vaccine_id", [("", unknown)] + [(v.code, v.name) for v in vaccines])
 
     def changes(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -280,8 +229,8 @@ class ContactForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_choices(self, "channel", ContactChannel.choices)
-        _set_choices(self, "outcome", ContactOutcome.choices)
+        choices_set(self, "channel", ContactChannel.choices)
+        choices_set(self, "outcome", ContactOutcome.choices)
 
 
 class EscalateForm(forms.Form):
