@@ -92,6 +92,16 @@ class Env:
         "transaction; a larger one (a province's first load) queues a background re-scan of its provinces "
         "when it commits"
     )  # fmt: skip
+    linkage_engine: str = _var(
+        "duckdb", "where record linkage runs: `duckdb` (embedded, one machine) or `spark` (a Spark cluster)"
+    )
+    linkage_inline_max: int = _var(
+        10_000, "an import or correction touching up to this many persons links them against everyone in "
+        "its own transaction; a larger one queues a background linkage task when it commits"
+    )  # fmt: skip
+    linkage_on_import: bool = _var(
+        True, "`0`: imports and corrections do not link persons (run `vaxreg linkage run`)"
+    )
     tasks_immediate: bool | None = _var(
         None, "`1`: background tasks run at once in the process that queues them, `0`: in the database "
         "for `vaxreg worker` (unset: at once in the tests only)"

@@ -73,6 +73,7 @@ class AuditEvent(models.Model):
         )
         IDENTITY_CHANGE_CONFIRMED = "identity_change_confirmed", "change of an access field confirmed"
         IDENTITY_CHANGE_CANCELLED = "identity_change_cancelled", "change of an access field cancelled"
+        DUPLICATE_PAIR_DECIDED = "duplicate_pair_decided", "suspected duplicate pair decided"
 
     action = models.CharField(max_length=32, choices=Action.choices)
     actor = models.ForeignKey(

@@ -7,3 +7,11 @@ class LinkageConfig(AppConfig):
     name = "vaxreg.linkage"
     label = "linkage"
     verbose_name = "Trùng người / Record linkage"
+
+    def ready(self) -> None:
+        from vaxreg.corrections.hooks import after_correction_register
+        from vaxreg.imports.hooks import after_import_register
+        from vaxreg.linkage.hooks import link_after_correction, link_after_import
+
+        after_import_register("linkage", link_after_import)
+        after_correction_register("linkage", link_after_correction)
