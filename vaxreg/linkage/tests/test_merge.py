@@ -265,3 +265,22 @@ def test_the_defaults_prefer_a_value_then_the_cccd_consistent_record_then_the_la
     dao_hcm.refresh_from_db()
     newer = dao_hcm if dao_hcm.updated_at > cuong.updated_at else cuong
     assert merge_defaults(cuong, dao_hcm)["phone"] == ("merged" if newer is dao_hcm else "survivor")
+
+
+def test_the_rules_leave_the_merged_record_alone_even_when_it_shares_the_survivors_id(world: World) -> None:
+    dao = world.persons["dao_hn"]
+    twin = person_make(full_name="Nguyễn Thị Đào", commune=world.communes["00004"], id_number=dao.id_number)
+    Person.objects.filter(pk=twin.pk).update(gender=Gender.MALE, birth_year=1991)  # typed wrong twice
+    twin.refresh_from_db()
+    quality_check_persons(person_ids=[dao.pk, twin.pk])
+    assert Finding.objects.filter(person=twin, is_open=True, code="ID_SHARED").exists()
+
+    person_merge(
+        survivor=dao, merged=twin, field_choices={}, actor=world.users["province_hn"], reason="Trùng"
+    )
+    quality_check_persons(person_ids=[dao.pk, twin.pk])
+
+    assert not Finding.objects.filter(person=twin).exists()
+    assert not Finding.objects.filter(
+        person=dao, is_open=True, code__in=["ID_SHARED", "ID_GENDER_MISMATCH"]
+    ).exists()
