@@ -155,8 +155,12 @@ def _select(
     return _fetch(sql, [json.dumps(rows.values), *extra_params])
 
 
+# A record merged into another one (the same citizen recorded twice) is checked through its survivor only.
+_NOT_MERGED = " AND merged_into_id IS NULL"
+
+
 def _persons_read(rows: _Rows, suffix: str = "") -> list[PersonSnapshot]:
-    return list(map(PersonSnapshot._make, _select(Person, _PERSON_COLUMNS, rows, suffix=suffix)))
+    return list(map(PersonSnapshot._make, _select(Person, _PERSON_COLUMNS, rows, _NOT_MERGED, suffix=suffix)))
 
 
 def _doses_read(rows: _Rows) -> dict[int, list[DoseSnapshot]]:
@@ -241,7 +245,7 @@ def _holders_read(numbers: Iterable[str]) -> dict[str, list[Holder]]:
     """Every person holding one of these ID numbers, by number: the other side of ID_SHARED."""
     holders: dict[str, list[Holder]] = defaultdict(list)
     columns = ("id_number", "id", "name_key", "birth_year", "birth_month", "birth_day")
-    for number, *rest in _select(Person, columns, _Rows.among("id_number", numbers)):
+    for number, *rest in _select(Person, columns, _Rows.among("id_number", numbers), _NOT_MERGED):
         holders[number].append(tuple(rest))  # type: ignore[arg-type]
     return holders
 
