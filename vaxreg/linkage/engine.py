@@ -252,13 +252,15 @@ GENDER = Comparison(
 
 COMPARISONS: tuple[Comparison, ...] = (SURNAME, GIVEN, BIRTH, ID_NUMBER, HOUSEHOLD, GENDER)
 
-# Blocking: the pairs scored are those sharing one of these. Measured on 100,000 synthetic persons (see the
-# README): together they keep ≥ 99% of true pairs at a few pairs per person.
+# Blocking: the pairs scored are those sharing one of these. Measured on 20,000 synthetic persons with 5%
+# recorded twice (`vaxreg bench linkage`): together they keep 99.6% of the true pairs at 0.9 pairs per
+# person; each of phone, names + year + province, surname + date, given + middle + year + province finds
+# pairs no other rule does. The ID keeps the pairs imports cannot join (an ID typed on another name);
+# surname + given + commune was dropped: 40% of the pairs, none of them found by it alone.
 BLOCKING_RULES: tuple[str, ...] = (
     "l.id = r.id",
     "l.phone = r.phone",
     "l.given = r.given AND l.dob = r.dob",
-    "l.surname = r.surname AND l.given = r.given AND l.commune = r.commune",
     "l.dob = r.dob AND l.commune = r.commune",
     "l.surname = r.surname AND l.given = r.given AND l.dob_y = r.dob_y AND l.province = r.province",
     "l.surname = r.surname AND l.dob = r.dob",
@@ -436,6 +438,9 @@ class Engine:
         settings = dict(model if model is not None else model_load())
         # Each pair's levels (gamma_*) and weights (mw_*) are kept for the evidence the review page explains.
         settings["retain_matching_columns"] = True
+        # The blocking is the code's (measured, see BLOCKING_RULES), whatever model is loaded: the baseline
+        # and every model version score the same candidate pairs.
+        settings["blocking_rules_to_generate_predictions"] = [{"blocking_rule": r} for r in BLOCKING_RULES]
         settings["retain_intermediate_calculation_columns"] = True
         self.linker = Linker(frame, settings, log_level=None)
 
