@@ -549,6 +549,9 @@ U_UNSEEN = 1e-6  # a level no random pair fell into: rare among different people
 # A shared phone and commune is a household's, not a person's: relatives share both, so the household
 # evidence is capped (log2 Bayes factor) rather than taken at the value random pairs would give it.
 HOUSEHOLD_CAP = 6.0
+# Levels that say nothing either way, whatever the synthetic data's mix: a CCCD beside an old CMND (people
+# carried both; the generator's second records often hold the CMND, which would teach it as evidence).
+NEUTRAL_LEVELS = frozenset({"kinds_differ"})
 
 
 def calibrate(model: dict[str, Any]) -> dict[str, Any]:
@@ -561,6 +564,8 @@ def calibrate(model: dict[str, Any]) -> dict[str, Any]:
             u = level.get("u_probability") or U_UNSEEN
             if comparison["output_column_name"] == HOUSEHOLD.name and m / u > 2**HOUSEHOLD_CAP:
                 u = m / 2**HOUSEHOLD_CAP
+            if level.get("label_for_charts") in NEUTRAL_LEVELS:
+                u = m
             level["m_probability"], level["u_probability"] = m, u
     return model
 
