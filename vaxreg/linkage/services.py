@@ -116,20 +116,48 @@ def linkage_run(
     return result
 
 
+# Above this many changed persons their candidates are most of the table: everyone is read instead.
+_CANDIDATES_ALL_FROM = 2_000
+_IN_CHUNK = 500
+
+
+def _rows_where(field: str, values: set[Any]) -> list[tuple[Any, ...]]:
+    ordered = sorted(values)
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(ordered), _IN_CHUNK):
+        rows += _rows(Person.objects.filter(**{f"{field}__in": ordered[start : start + _IN_CHUNK]}))
+    return rows
+
+
 def _candidates(person_ids: Sequence[int]) -> list[tuple[Any, ...]]:
     """The changed persons and everyone who shares a blocking key with them (ID, phone, commune, birth year
-    in the province): the pairs the full run's blocking would give them."""
-    changed = _rows(Person.objects.filter(id__in=person_ids))
-    numbers = {r[8] for r in changed if r[8]}
-    phones = {r[9] for r in changed if r[9]}
-    communes = {r[10] for r in changed if r[10]}
-    years = {(r[11], r[3]) for r in changed if r[11] and r[3]}
-    q = Q(id_number__in=numbers) | Q(phone__in=phones) | Q(commune_id__in=communes)
-    for province, year in years:
-        q |= Q(province_id=province, birth_year=year)
-    seen = {r[0] for r in changed}
-    others = [r for r in _rows(Person.objects.filter(q)) if r[0] not in seen]
-    return changed + others
+    in the province, birth date): the pairs the full run's blocking would give them."""
+    if len(person_ids) > _CANDIDATES_ALL_FROM:
+        return _rows(Person.objects.order_by("id"))
+    changed = _rows_where("id", set(person_ids))
+    rows = list(changed)
+    rows += _rows_where("id_number", {r[8] for r in changed if r[8]})
+    rows += _rows_where("phone", {r[9] for r in changed if r[9]})
+    rows += _rows_where("commune_id", {r[10] for r in changed if r[10]})
+    years: dict[str, set[int]] = defaultdict(set)
+    dates: set[tuple[int, int, int]] = set()
+    for r in changed:
+        if r[11] and r[3]:
+            years[r[11]].add(r[3])
+        if r[3] and r[4] and r[5]:
+            dates.add((r[3], r[4], r[5]))
+    for province, province_years in years.items():
+        rows += _rows(Person.objects.filter(province_id=province, birth_year__in=sorted(province_years)))
+    ordered = sorted(dates)
+    for start in range(0, len(ordered), 100):  # the same birth date anywhere (given or surname blocks)
+        q = Q()
+        for year, month, day in ordered[start : start + 100]:
+            q |= Q(birth_year=year, birth_month=month, birth_day=day)
+        rows += _rows(Person.objects.filter(q))
+    unique: dict[int, tuple[Any, ...]] = {}
+    for row in rows:
+        unique.setdefault(row[0], row)
+    return list(unique.values())
 
 
 def linkage_link_persons(*, person_ids: Iterable[int], engine: str | None = None) -> RunResult:

@@ -387,6 +387,9 @@ class DoseFileGenerator:
                 cells[DOB] = f"{p.month:02d}/{p.day:02d}/{p.year}"
             elif u < 0.2:
                 cells[DOB] = str(p.year)
+            elif u < 0.25:
+                day = p.day + 1 if p.day < 28 else p.day - 1  # one digit typed wrong
+                cells[DOB] = f"{day:02d}/{p.month:02d}/{p.year}"
         u = r()
         if u < 0.3:
             cells[ID] = ""

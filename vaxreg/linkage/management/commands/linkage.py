@@ -66,7 +66,12 @@ class Command(BaseCommand):
         started = time.perf_counter()
         province = options["province"].strip().zfill(2) if options["province"] else None
         progress = (lambda phase, share: None) if options["no_progress"] or options["json"] else _bar
-        result = linkage_run(province_code=province, engine=options["engine"], progress=progress)
+        from vaxreg.linkage.spark import SparkUnavailable
+
+        try:
+            result = linkage_run(province_code=province, engine=options["engine"], progress=progress)
+        except SparkUnavailable as refused:
+            raise CommandError(f"{refused.message_vi}\n{refused.message_en}") from refused
         figures = {
             "persons": result.persons,
             "pairs_suspected": result.pairs_scored,
