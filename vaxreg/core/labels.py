@@ -45,6 +45,7 @@ SOURCE_TYPE = {
     "correction": _("Correction"),
     "police": _("Police result"),
     "complaint": _("Complaint"),
+    "merge": _("Merge of two records"),
     "system": _("System"),
 }
 
@@ -71,6 +72,9 @@ FIELD = {
     "facility": _("Facility"),
     "status": _("Status"),
     "created": _("Created"),
+    "person_id": _("Record of the person"),
+    "merged_from": _("Merged from record"),
+    "merged_into_id": _("Merged into record"),
 }
 
 KINDS: dict[str, dict[str, Any]] = {

@@ -7,3 +7,9 @@ class LinkageConfig(AppConfig):
     name = "vaxreg.linkage"
     label = "linkage"
     verbose_name = "Trùng người / Record linkage"
+
+    def ready(self) -> None:
+        from vaxreg.linkage.views import merges_section
+        from vaxreg.people.hooks import person_section_register
+
+        person_section_register("merges", template="linkage/_merges.html", context=merges_section)
