@@ -9,7 +9,7 @@ exactly, and refuses, naming what, when a later change touched something it woul
 """
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +101,25 @@ class UnmergeBlocked(MergeRefused):
             f"The merge cannot be undone: these were changed after it ({listed}).",
         )
         self.changed = changed
+
+
+# -- what else follows a merge or its undo -------------------------------------------------------------------
+# The suspected pairs (DUPLICATE_SUSPECT) close when their two records are merged and come back when the merge
+# is undone: the pairs' module registers here, so that merging does not need to know it.
+
+AfterMerge = Callable[[PersonMerge, bool], None]  # (the merge, True when it was just undone)
+_after_merge: list[tuple[str, AfterMerge]] = []
+
+
+def after_merge_register(name: str, handler: AfterMerge) -> None:
+    """Run ``handler`` inside every merge and every undo, after the rows moved (once per name)."""
+    if all(existing != name for existing, _ in _after_merge):
+        _after_merge.append((name, handler))
+
+
+def _after_merge_run(merge: PersonMerge, *, undone: bool) -> None:
+    for _, handler in _after_merge:
+        handler(merge, undone)
 
 
 # -- the sensible defaults the review page shows ------------------------------------------------------------
@@ -397,6 +416,7 @@ def person_merge(
     after["rows"] = _rows_state(person_ids=[s.pk, m.pk])
     merge.after, merge.certificate = after, certificate
     merge.save(update_fields=["after", "certificate"])
+    _after_merge_run(merge, undone=False)
 
     records = _history(PERSON_ENTITY, {
         str(s.pk): {**_diff(before["persons"][str(s.pk)], after["persons"][str(s.pk)]), "merged_from": (None, str(m.pk))},
@@ -539,6 +559,7 @@ def person_unmerge(*, merge: PersonMerge, actor: Any, reason: str) -> PersonMerg
     record_changes_bulk(records)
     merge.undone_at, merge.undone_by_id, merge.undo_reason = clock.now(), actor_id, reason
     merge.save(update_fields=["undone_at", "undone_by", "undo_reason"])
+    _after_merge_run(merge, undone=True)
     audit_event_record(
         action=AuditEvent.Action.PERSONS_UNMERGED,
         actor_id=actor_id,

@@ -22,6 +22,8 @@ from vaxreg.imports.tests.conftest import row, run_import, write_csv
 from vaxreg.linkage.merging import (
     MergeRefused,
     UnmergeBlocked,
+    _after_merge,
+    after_merge_register,
     merge_defaults,
     person_merge,
     person_unmerge,
@@ -323,3 +325,21 @@ def test_imports_and_complaints_reach_the_survivor_not_the_merged_record(
         )
     )
     assert complaint.person_id == newer.pk
+
+
+def test_what_registers_after_merges_runs_inside_the_merge_and_its_undo(world: World) -> None:
+    dao, twin = world.persons["dao_hn"], second_record(world)
+    seen: list[tuple[int, bool, int | None]] = []
+
+    def note(merge: PersonMerge, undone: bool) -> None:
+        seen.append((merge.pk, undone, Person.objects.get(pk=merge.merged_id).merged_into_id))
+
+    after_merge_register("test-note", note)
+    try:
+        merge = person_merge(
+            survivor=dao, merged=twin, field_choices={}, actor=world.users["national"], reason="Trùng"
+        ).merge
+        person_unmerge(merge=merge, actor=world.users["national"], reason="Nhầm")
+    finally:
+        _after_merge[:] = [(n, h) for n, h in _after_merge if n != "test-note"]
+    assert seen == [(merge.pk, False, dao.pk), (merge.pk, True, None)]
