@@ -177,6 +177,16 @@ class Env:
     dcc_trust_dir: str = _var(
         "", "folder of extra PEM certificates that keep old keys verifying after a rotation"
     )
+    # --- record linkage -------------------------------------------------------------------------------
+    linkage_auto_merge: bool = _var(
+        False, "`1`: a suspected pair of records above `VAXREG_LINKAGE_AUTO_MERGE_ABOVE` that share a valid "
+        "CCCD is merged without review (each merge can be undone and is listed for audit); `0`: every pair "
+        "waits for a reviewer"
+    )  # fmt: skip
+    linkage_auto_merge_above: float = _var(
+        0.999, "with `VAXREG_LINKAGE_AUTO_MERGE=1`: the match probability a pair must exceed to be merged "
+        "without review"
+    )  # fmt: skip
     # --- development and tests ------------------------------------------------------------------------
     bench_database_url: str = _var(
         "", "the PostgreSQL database the `vaxreg bench` verbs drop and create (unset: `vaxreg_bench` on "

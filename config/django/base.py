@@ -176,6 +176,10 @@ VAXREG_IMPORT_MAX_UNPACKED_BYTES = _ENV.import_max_unpacked_bytes
 VAXREG_IMPORT_MAX_PART_BYTES = _ENV.import_max_part_bytes
 VAXREG_IMPORT_MAX_SHARED_STRINGS_BYTES = _ENV.import_max_shared_strings_bytes
 VAXREG_IMPORT_MAX_ROW_CHARS = _ENV.import_max_row_chars
+# Record linkage: pairs above the upper threshold that share a valid CCCD may merge without review (off by
+# default); each such merge is undoable and listed for audit (source "auto-merge").
+VAXREG_LINKAGE_AUTO_MERGE = _ENV.linkage_auto_merge
+VAXREG_LINKAGE_AUTO_MERGE_ABOVE = _ENV.linkage_auto_merge_above
 
 TASKS = {
     "default": {

@@ -140,5 +140,5 @@ class BulkForm(forms.Form):
         _set_choices(self, "pair_ids", [(i, i) for i in ids[:BULK_MAX] if str(i).isdigit()])
 
 
-class UndoForm(forms.Form):
-    reason = _reason_field(_("Why the merge is undone"))
+class UndoMergeForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), min_length=3, max_length=1000)

@@ -9,12 +9,14 @@ exactly, and refuses, naming what, when a later change touched something it woul
 """
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import models, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
+from django.http import Http404
 
 from vaxreg.accounts.permissions import Capability, capability_require
 from vaxreg.certificates.issuing import CertificateRefused, certificate_issue, certificates_revoke
@@ -99,6 +101,25 @@ class UnmergeBlocked(MergeRefused):
             f"The merge cannot be undone: these were changed after it ({listed}).",
         )
         self.changed = changed
+
+
+# -- what else follows a merge or its undo -------------------------------------------------------------------
+# The suspected pairs (DUPLICATE_SUSPECT) close when their two records are merged and come back when the merge
+# is undone: the pairs' module registers here, so that merging does not need to know it.
+
+AfterMerge = Callable[[PersonMerge, bool], None]  # (the merge, True when it was just undone)
+_after_merge: list[tuple[str, AfterMerge]] = []
+
+
+def after_merge_register(name: str, handler: AfterMerge) -> None:
+    """Run ``handler`` inside every merge and every undo, after the rows moved (once per name)."""
+    if all(existing != name for existing, _ in _after_merge):
+        _after_merge.append((name, handler))
+
+
+def _after_merge_run(merge: PersonMerge, *, undone: bool) -> None:
+    for _, handler in _after_merge:
+        handler(merge, undone)
 
 
 # -- the sensible defaults the review page shows ------------------------------------------------------------
@@ -395,6 +416,7 @@ def person_merge(
     after["rows"] = _rows_state(person_ids=[s.pk, m.pk])
     merge.after, merge.certificate = after, certificate
     merge.save(update_fields=["after", "certificate"])
+    _after_merge_run(merge, undone=False)
 
     records = _history(PERSON_ENTITY, {
         str(s.pk): {**_diff(before["persons"][str(s.pk)], after["persons"][str(s.pk)]), "merged_from": (None, str(m.pk))},
@@ -537,6 +559,7 @@ def person_unmerge(*, merge: PersonMerge, actor: Any, reason: str) -> PersonMerg
     record_changes_bulk(records)
     merge.undone_at, merge.undone_by_id, merge.undo_reason = clock.now(), actor_id, reason
     merge.save(update_fields=["undone_at", "undone_by", "undo_reason"])
+    _after_merge_run(merge, undone=True)
     audit_event_record(
         action=AuditEvent.Action.PERSONS_UNMERGED,
         actor_id=actor_id,
@@ -550,3 +573,87 @@ def person_unmerge(*, merge: PersonMerge, actor: Any, reason: str) -> PersonMerg
         },
     )
     return merge
+
+
+# -- the optional auto-merge band ----------------------------------------------------------------------------
+
+
+def _shares_valid_cccd(a: Person, b: Person) -> bool:
+    return (
+        a.id_type == b.id_type == IdType.CCCD
+        and a.id_number == b.id_number
+        and decode_cccd(a.id_number) is not None
+    )
+
+
+def _auto_survivor(a: Person, b: Person) -> tuple[Person, Person]:
+    """(survivor, merged): the police-verified record, else the CCCD-consistent one, else the one with more
+    doses, else the older record."""
+
+    def rank(p: Person) -> tuple[bool, bool, int, int]:
+        return (_police_verified(p), _cccd_consistent(p), Dose.objects.filter(person_id=p.pk).count(), -p.pk)
+
+    return (a, b) if rank(a) >= rank(b) else (b, a)
+
+
+def persons_auto_merge(*, pairs: Iterable[tuple[int, int, float]]) -> list[PersonMerge]:
+    """Merge without review the pairs (person id, person id, match probability) above the upper threshold
+    that share a valid CCCD, when ``VAXREG_LINKAGE_AUTO_MERGE`` is on (off: nothing happens).
+
+    The linkage run calls this with its scored pairs. Each merge is its own transaction, made by the system
+    (no actor) with source ``auto-merge`` and the default field choices: undoable like any merge, and
+    listed for audit (``merges_for_user(source="auto-merge")``). A pair that cannot be merged (one record
+    already merged, changed meanwhile) is left to the review queue.
+    """
+    if not settings.VAXREG_LINKAGE_AUTO_MERGE:
+        return []
+    threshold = settings.VAXREG_LINKAGE_AUTO_MERGE_ABOVE
+    done = []
+    for first, second, probability in pairs:
+        if probability <= threshold or first == second:
+            continue
+        persons = {p.pk: p for p in Person.objects.filter(pk__in=[first, second], merged_into__isnull=True)}
+        if len(persons) != 2 or not _shares_valid_cccd(persons[first], persons[second]):
+            continue
+        survivor, merged = _auto_survivor(persons[first], persons[second])
+        try:
+            result = person_merge(
+                survivor=survivor,
+                merged=merged,
+                field_choices={},
+                actor=None,
+                reason=f"Tự động gộp: cùng CCCD, xác suất {probability:.4f} / "
+                f"merged automatically: same CCCD, probability {probability:.4f}",
+                source=MergeSource.AUTO,
+            )
+        except Refusal:
+            continue
+        done.append(result.merge)
+    return done
+
+
+# -- reads ----------------------------------------------------------------------------------------------------
+
+
+def merges_for_user(*, user: Any, source: str = "", survivor_id: int | None = None) -> QuerySet[PersonMerge]:
+    """The merges whose survivor the user may read, newest first (auto-merges: ``source="auto-merge"``)."""
+    survivors = jurisdiction_of(user).persons_visible(Person.objects.all()).values("pk")
+    merges = PersonMerge.objects.filter(survivor__in=survivors).select_related("certificate")
+    if source:
+        merges = merges.filter(source=source)
+    if survivor_id is not None:
+        merges = merges.filter(survivor_id=survivor_id)
+    return merges.order_by("-merged_at", "-pk")
+
+
+def access_merge_by_id(*, user: Any, merge_id: int) -> PersonMerge:
+    """The merge if the user may read its survivor; otherwise ``Http404`` (absent and hidden look alike)."""
+    merge = merges_for_user(user=user).filter(pk=merge_id).first()
+    if merge is None:
+        raise Http404(f"merge {merge_id}")
+    return merge
+
+
+def merge_of_merged(*, person: Person) -> PersonMerge | None:
+    """The live merge that took this record into another one (its page says where it went)."""
+    return PersonMerge.objects.filter(merged_id=person.pk, undone_at__isnull=True).first()

@@ -32,7 +32,7 @@ from vaxreg.core.jurisdiction import Scope, jurisdiction_of
 from vaxreg.core.models import AuditEvent
 from vaxreg.core.refusals import Refusal
 from vaxreg.linkage.engine import COMPARISONS, model_load
-from vaxreg.linkage.merging import MergeResult, person_merge, person_unmerge
+from vaxreg.linkage.merging import MergeResult, person_merge
 from vaxreg.linkage.models import PairState, PersonMerge, SuspectedPair
 from vaxreg.linkage.services import PairRefusal, findings_sync, pair_decide
 from vaxreg.people.models import IdType, Person, VerificationState
@@ -278,27 +278,6 @@ def access_pair_by_id(*, user: Any, pair_id: int) -> SuspectedPair:
     return pair
 
 
-def merge_for_user(*, user: Any, merge_id: int) -> PersonMerge:
-    """A merge whose two records the user may read, else 404."""
-    jurisdiction = jurisdiction_of(user)
-    merge = PersonMerge.objects.select_related("survivor", "merged").filter(pk=merge_id).first()
-    if merge is None:
-        raise Http404(f"merge {merge_id}")
-    ids = {merge.survivor_id, merge.merged_id}
-    if jurisdiction.persons_visible(Person.objects.filter(pk__in=ids)).count() != len(ids):
-        raise Http404(f"merge {merge_id}")
-    return merge
-
-
-def merges_of_person(person: Person) -> list[PersonMerge]:
-    """The merges this record took part in, newest first."""
-    return list(
-        PersonMerge.objects.filter(Q(survivor=person) | Q(merged=person))
-        .select_related("survivor", "merged", "actor", "certificate")
-        .order_by("-merged_at", "-pk")
-    )
-
-
 def person_has_merges_or_pairs(person: Person) -> bool:
     """Whether the record took part in a merge or has an open suspected pair, in one query."""
     merges = PersonMerge.objects.filter(Q(survivor=person) | Q(merged=person))
@@ -390,15 +369,14 @@ def pair_merge(
     for person in (survivor, merged):
         if versions and person.pk in versions:
             person.version = versions[person.pk]
-    result = person_merge(
+    # The pair is marked merged by the merge itself (``pairs_follow_merge``).
+    return person_merge(
         survivor=survivor,
         merged=merged,
         field_choices=dict(field_choices or {}),
         actor=user,
         reason=_reason(reason, required=True),
     )
-    pair_decide(pair_id=pair.pk, state=PairState.MERGED, actor=user, reason=result.merge.reason)
-    return result
 
 
 def pair_mark(*, user: User, pair_id: int, decision: str, reason: str = "") -> SuspectedPair:
@@ -487,24 +465,29 @@ def pairs_bulk_decide(*, user: User, pair_ids: Iterable[int], decision: str, rea
     return result
 
 
-@transaction.atomic
-def pair_merge_undo(*, user: User, merge_id: int, reason: str) -> PersonMerge:
-    """Undo a merge (``person_unmerge``: both records as they were) and put its pair back in the queue."""
-    capability_require(user, Capability.MERGE_PERSONS)
-    merge = merge_for_user(user=user, merge_id=merge_id)
-    merge = person_unmerge(merge=merge, actor=user, reason=reason)
+def pairs_follow_merge(merge: PersonMerge, undone: bool) -> None:
+    """Registered on the merges (``after_merge_register``): the suspected pair of the two records is decided
+    "merged" when they are merged, whoever merged them (review, API, auto-merge), and comes back to the
+    queue, audited, when the merge is undone."""
     a, b = sorted((merge.survivor_id, merge.merged_id))
-    pair = SuspectedPair.objects.filter(person_a_id=a, person_b_id=b, state=PairState.MERGED).first()
-    if pair is not None:
-        pair.state, pair.decided_by_id, pair.decided_at = PairState.OPEN, user.pk, clock.now()
+    pair = SuspectedPair.objects.select_for_update().filter(person_a_id=a, person_b_id=b).first()
+    if pair is None:
+        return
+    if not undone:
+        if pair.state != PairState.MERGED:
+            if pair.state != PairState.OPEN:
+                SuspectedPair.objects.filter(pk=pair.pk).update(state=PairState.OPEN)
+            pair_decide(pair_id=pair.pk, state=PairState.MERGED, actor=merge.actor, reason=merge.reason[:500])
+        return
+    if pair.state == PairState.MERGED:
+        pair.state, pair.decided_by_id, pair.decided_at = PairState.OPEN, merge.undone_by_id, clock.now()
         pair.decision_reason = merge.undo_reason[:500]
         pair.save(update_fields=["state", "decided_by", "decided_at", "decision_reason"])
         audit_event_record(
             action=AuditEvent.Action.DUPLICATE_PAIR_DECIDED,
-            actor_id=user.pk,
+            actor_id=merge.undone_by_id,
             object_type="suspected_pair",
             object_id=str(pair.pk),
             detail={"state": PairState.OPEN, "reason": pair.decision_reason, "undone_merge": merge.pk},
         )
         findings_sync(person_ids=[a, b])
-    return merge

@@ -10,5 +10,4 @@ urlpatterns = [
     path("<int:pair_id>/merge/", views.pair_merge_view, name="pair_merge"),
     path("<int:pair_id>/not-same/", views.pair_not_same_view, name="pair_not_same"),
     path("<int:pair_id>/skip/", views.pair_skip_view, name="pair_skip"),
-    path("merges/<int:merge_id>/undo/", views.merge_undo_view, name="merge_undo"),
 ]

@@ -1,5 +1,7 @@
 """The duplicates review pages (issue 20, part 4): the queue, one pair side by side with the evidence in
-words, its decisions, the bulk decision, and the undo of a merge.
+words, its decisions and the bulk decision; and merges on the person page: a merged record says where it
+went, a survivor lists the records merged into it with "Undo merge" for those who may, and a record with
+open suspected pairs links to them (a section registered through ``people.hooks``).
 
 Views parse, call one service of ``review`` and render; a refused decision shows the page again with the
 reason (``core.pages``), a done one redirects with a message: after a merge, to the survivor's person page.
@@ -19,22 +21,27 @@ from django.views.decorators.http import require_GET, require_POST
 from vaxreg.accounts.permissions import Capability, requires, user_can
 from vaxreg.core.i18n import in_language
 from vaxreg.core.labels import label
-from vaxreg.core.pages import form_action, refusal_form_error
+from vaxreg.core.pages import form_action
 from vaxreg.core.refusals import Refusal
-from vaxreg.linkage.forms import BulkForm, MergeForm, NotSameForm, QueueFilterForm, SkipForm, UndoForm
-from vaxreg.linkage.merging import FIELD_GROUPS, SURVIVOR, merge_defaults
-from vaxreg.linkage.models import PairState, SuspectedPair
+from vaxreg.linkage.forms import BulkForm, MergeForm, NotSameForm, QueueFilterForm, SkipForm, UndoMergeForm
+from vaxreg.linkage.merging import (
+    FIELD_GROUPS,
+    SURVIVOR,
+    access_merge_by_id,
+    merge_defaults,
+    merge_of_merged,
+    person_unmerge,
+)
+from vaxreg.linkage.models import PairState, PersonMerge, SuspectedPair
 from vaxreg.linkage.review import (
     NOT_SAME,
     SKIP,
     access_pair_by_id,
     dose_counts,
     evidence_rows,
-    merges_of_person,
     open_pairs_of_person,
     pair_mark,
     pair_merge,
-    pair_merge_undo,
     pair_queue_page,
     pairs_bulk_decide,
     person_has_merges_or_pairs,
@@ -285,46 +292,52 @@ def pair_skip_view(request: HttpRequest, pair_id: int) -> HttpResponse:
     return _mark_view(request, pair_id, SKIP)
 
 
-# -- a merge's undo, and the person page's section ----------------------------------------------------------------
+# -- merges on the person page ------------------------------------------------------------------------------------
+
+
+def merges_section(request: HttpRequest, person: Person) -> dict[str, Any] | None:
+    """The person page's section of merges and suspected pairs (one query, and nothing shown, when the
+    record has neither), with the record's current certificate."""
+    user: Any = request.user
+    if not person_has_merges_or_pairs(person):
+        return None
+    went = merge_of_merged(person=person) if person.merged_into_id else None
+    merges = list(
+        PersonMerge.objects.filter(survivor_id=person.pk)
+        .select_related("merged", "actor", "undone_by")
+        .order_by("-merged_at", "-pk")
+    )
+    may_review = user_can(user, Capability.MERGE_PERSONS)
+    pairs = open_pairs_of_person(user=user, person=person) if may_review else []
+    if went is None and not merges and not pairs:
+        return None
+    return {
+        "merged_into": went,
+        "merges": merges,
+        "open_pairs": pairs,
+        "certificates": list(person.certificates.filter(revoked_at__isnull=True).order_by("-issued_at")),
+        "may_undo": may_review,
+        "undo_form": UndoMergeForm(),
+    }
 
 
 @require_POST
 @requires(Capability.MERGE_PERSONS)
-def merge_undo_view(request: HttpRequest, merge_id: int) -> HttpResponse:
-    form = UndoForm(request.POST)
-    if form.is_valid():
-        try:
-            merge = pair_merge_undo(user=request.user, merge_id=merge_id, reason=form.cleaned_data["reason"])  # type: ignore[arg-type]
-        except Refusal as refusal:
-            refusal_form_error(form, refusal, on_field=False)
-        else:
-            messages.success(
-                request,
-                gettext("The merge of record #%(merged)s into #%(survivor)s was undone.")
-                % {"merged": merge.merged_id, "survivor": merge.survivor_id},
-            )
-            return redirect("web:person", merge.survivor_id)
-    for errors in form.errors.values():
-        for error in errors:
-            messages.error(request, str(error))
-    back = request.POST.get("person", "")
-    return redirect("web:person", int(back)) if back.isdigit() else redirect("linkage:queue")
+def merge_undo(request: HttpRequest, merge_id: int) -> HttpResponse:
+    merge = access_merge_by_id(user=request.user, merge_id=merge_id)
+    form = UndoMergeForm(request.POST)
 
+    def act(data: dict[str, Any]) -> str:
+        # The pair of the two records comes back to the queue with it (review.pairs_follow_merge).
+        person_unmerge(merge=merge, actor=request.user, reason=data["reason"])
+        return gettext("The merge was undone: both records are as they were before it.")
 
-def person_merges_section(request: HttpRequest, person: Person) -> dict[str, Any] | None:
-    """The person page's section: the merges this record took part in (each live one with its undo), the
-    record's current certificate, and its open suspected pairs. Nothing when there is none of these."""
-    user: Any = request.user
-    if not user_can(user, Capability.MERGE_PERSONS):
-        return None
-    if not person_has_merges_or_pairs(person):  # one query for the records that have neither
-        return None
-    merges = merges_of_person(person)
-    pairs = open_pairs_of_person(user=user, person=person)
-    certificates = list(person.certificates.filter(revoked_at__isnull=True).order_by("-issued_at"))
-    return {
-        "merges": merges,
-        "open_pairs": pairs,
-        "certificates": certificates,
-        "undo_form": UndoForm(),
-    }
+    return form_action(
+        request,
+        form,
+        act,
+        done=lambda: redirect("web:person", person_id=merge.survivor_id),
+        again=lambda status: render(
+            request, "linkage/merge_undo.html", {"merge": merge, "undo_form": form}, status=status
+        ),
+    )

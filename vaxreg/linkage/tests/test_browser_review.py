@@ -88,7 +88,9 @@ def test_station_merges_a_pair_undoes_it_and_marks_another_not_the_same(
     assert SuspectedPair.objects.get(pk=same.pk).state == PairState.MERGED
 
     # The station finds it was wrong after all and undoes the merge from the person page.
-    undo = page.locator("#merges form.undo")
+    undo = page.locator(
+        f"#merges form[action='{reverse('web:merge_undo', args=[PersonMerge.objects.get().pk])}']"
+    )
     undo.locator("[name=reason]").fill("Kiểm tra lại giấy tờ")
     undo.locator("button[type=submit]").click()
     expect(page.locator(".messages")).to_contain_text("Đã hoàn tác")

@@ -1,6 +1,7 @@
 """Merging two records of one citizen and undoing it: stored rows, history, audit, certificates, refusals."""
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -13,12 +14,16 @@ from vaxreg.certificates.tests.test_issuing import (
     qualified,
     sign_off_doses,
 )
+from vaxreg.complaints.intake import Intake, complaint_submit
 from vaxreg.core.models import AuditEvent, ChangeRecord, SourceType
 from vaxreg.core.refusals import Forbidden, StaleVersion
 from vaxreg.corrections.services import person_correct
+from vaxreg.imports.tests.conftest import row, run_import, write_csv
 from vaxreg.linkage.merging import (
     MergeRefused,
     UnmergeBlocked,
+    _after_merge,
+    after_merge_register,
     merge_defaults,
     person_merge,
     person_unmerge,
@@ -30,6 +35,7 @@ from vaxreg.people.selectors import person_search
 from vaxreg.quality.models import Finding
 from vaxreg.quality.services import quality_check_persons
 from vaxreg.testing.world import World, dose_make, person_make, world
+from vaxreg.vaccinations.models import Dose
 from vaxreg.verification.models import CaseState, VerificationCase
 from vaxreg.verification.services import cases_sync
 
@@ -284,3 +290,56 @@ def test_the_rules_leave_the_merged_record_alone_even_when_it_shares_the_survivo
     assert not Finding.objects.filter(
         person=dao, is_open=True, code__in=["ID_SHARED", "ID_GENDER_MISMATCH"]
     ).exists()
+
+
+def test_imports_and_complaints_reach_the_survivor_not_the_merged_record(
+    world: World, tmp_path: Path
+) -> None:
+    dao = world.persons["dao_hn"]  # the older record is the one merged away
+    newer = person_make(full_name="Nguyễn Thị Đào", commune=world.communes["00004"], id_number=dao.id_number)
+    person_merge(
+        survivor=newer, merged=dao, field_choices={}, actor=world.users["commune_badinh"], reason="Trùng"
+    )
+
+    csv = write_csv(
+        tmp_path / "lieu.csv",
+        [
+            row(
+                full_name="Nguyễn Thị Đào", date_of_birth="15/01/1990", id_number=dao.id_number, phone="0912345601",
+                commune_code="00004", facility_code="HN001", source_record_id="NEW-1",
+                vaccination_date="01/06/2022", dose_number="3",
+            )
+        ],
+    )  # fmt: skip
+    run_import(csv)
+    assert Dose.objects.get(source_record_id="NEW-1").person_id == newer.pk
+    assert not Dose.objects.filter(person=dao).exists()
+
+    complaint = complaint_submit(
+        intake=Intake(
+            category=3,
+            full_name=dao.full_name,
+            phone="0912345601",
+            id_number=dao.id_number,
+            facility_code="HN001",
+        )
+    )
+    assert complaint.person_id == newer.pk
+
+
+def test_what_registers_after_merges_runs_inside_the_merge_and_its_undo(world: World) -> None:
+    dao, twin = world.persons["dao_hn"], second_record(world)
+    seen: list[tuple[int, bool, int | None]] = []
+
+    def note(merge: PersonMerge, undone: bool) -> None:
+        seen.append((merge.pk, undone, Person.objects.get(pk=merge.merged_id).merged_into_id))
+
+    after_merge_register("test-note", note)
+    try:
+        merge = person_merge(
+            survivor=dao, merged=twin, field_choices={}, actor=world.users["national"], reason="Trùng"
+        ).merge
+        person_unmerge(merge=merge, actor=world.users["national"], reason="Nhầm")
+    finally:
+        _after_merge[:] = [(n, h) for n, h in _after_merge if n != "test-note"]
+    assert seen == [(merge.pk, False, dao.pk), (merge.pk, True, None)]

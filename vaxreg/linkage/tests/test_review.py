@@ -224,10 +224,8 @@ def test_merging_from_the_pair_page_keeps_the_chosen_values_and_opens_the_surviv
 
     # The person page shows the merge with its undo; undoing it puts the pair back in the queue.
     person_page = client.get(reverse("web:person", args=[dao.pk])).content.decode()
-    assert reverse("linkage:merge_undo", args=[merged.pk]) in person_page
-    undone = client.post(
-        reverse("linkage:merge_undo", args=[merged.pk]), {"reason": "Nhầm người", "person": dao.pk}
-    )
+    assert reverse("web:merge_undo", args=[merged.pk]) in person_page
+    undone = client.post(reverse("web:merge_undo", args=[merged.pk]), {"reason": "Nhầm người"})
     assert undone.status_code == 302
     twin.refresh_from_db()
     assert twin.merged_into_id is None and twin.doses.count() == 1
@@ -327,9 +325,7 @@ def test_bulk_merges_each_pair_on_its_own_and_each_can_be_undone(world: World, s
     assert {m.survivor_id for m in merges} == {world.persons["dao_hn"].pk, world.persons["binh_hn"].pk}
     for merge in merges:
         assert (
-            client.post(
-                reverse("linkage:merge_undo", args=[merge.pk]), {"reason": "Kiểm tra lại"}
-            ).status_code
+            client.post(reverse("web:merge_undo", args=[merge.pk]), {"reason": "Kiểm tra lại"}).status_code
             == 302
         )
     assert PersonMerge.objects.filter(undone_at__isnull=True).count() == 0
