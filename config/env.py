@@ -92,6 +92,16 @@ class Env:
         "transaction; a larger one (a province's first load) queues a background re-scan of its provinces "
         "when it commits"
     )  # fmt: skip
+    linkage_engine: str = _var(
+        "duckdb", "where record linkage runs: `duckdb` (embedded, one machine) or `spark` (a Spark cluster)"
+    )
+    linkage_inline_max: int = _var(
+        10_000, "an import or correction touching up to this many persons links them against everyone in "
+        "its own transaction; a larger one queues a background linkage task when it commits"
+    )  # fmt: skip
+    linkage_on_import: bool = _var(
+        True, "`0`: imports and corrections do not link persons (run `vaxreg linkage run`)"
+    )
     tasks_immediate: bool | None = _var(
         None, "`1`: background tasks run at once in the process that queues them, `0`: in the database "
         "for `vaxreg worker` (unset: at once in the tests only)"
@@ -167,6 +177,16 @@ class Env:
     dcc_trust_dir: str = _var(
         "", "folder of extra PEM certificates that keep old keys verifying after a rotation"
     )
+    # --- record linkage -------------------------------------------------------------------------------
+    linkage_auto_merge: bool = _var(
+        False, "`1`: a suspected pair of records above `VAXREG_LINKAGE_AUTO_MERGE_ABOVE` that share a valid "
+        "CCCD is merged without review (each merge can be undone and is listed for audit); `0`: every pair "
+        "waits for a reviewer"
+    )  # fmt: skip
+    linkage_auto_merge_above: float = _var(
+        0.999, "with `VAXREG_LINKAGE_AUTO_MERGE=1`: the match probability a pair must exceed to be merged "
+        "without review"
+    )  # fmt: skip
     # --- development and tests ------------------------------------------------------------------------
     bench_database_url: str = _var(
         "", "the PostgreSQL database the `vaxreg bench` verbs drop and create (unset: `vaxreg_bench` on "

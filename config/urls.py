@@ -13,6 +13,7 @@ urlpatterns = [
     path("complaints/", include("vaxreg.complaints.urls")),
     path("phan-anh/", include("vaxreg.complaints.urls_public")),
     path("certificates/", include("vaxreg.certificates.urls")),
+    path("duplicates/", include("vaxreg.linkage.urls")),
     path("fhir/", include("vaxreg.fhir.urls")),
     path("tra-cuu/", include("vaxreg.citizens.urls")),
     path("", include("vaxreg.web.urls")),

@@ -32,6 +32,8 @@ VERBS: dict[tuple[str, ...], str] = {
     ("createuser",): "createuser",
     ("second-factor", "reset"): "second_factor_reset",
     ("worker",): "worker",
+    ("linkage",): "linkage",
+    ("bench", "linkage"): "bench_linkage",
 }
 
 USAGE = """usage: vaxreg VERB [options]
@@ -46,6 +48,8 @@ Verbs:
   serve                        serve the web UI and API
   quality scan [--province P]  run the data-quality rules over every person (or one province)
   quality export --user U --out F  export the open findings U may read, per source record (.csv/.xlsx) [--facility C]
+  linkage run|train|export     find persons recorded twice (DUPLICATE_SUSPECT), train the model, export clusters
+  bench linkage --persons N    measure record linkage (seconds, precision/recall/F1, memory) beside a baseline
   verification sync            open and close verification cases to follow the findings
   complaints tick              send 12-hour reminders and escalate past-due complaints (idempotent; cron)
   police import --user U FILE  apply the police's result file (.xlsx/.csv) to escalated cases

@@ -166,6 +166,9 @@ VAXREG_IMPORT_DEFER_INDEXES = _ENV.import_defer_indexes
 # An import touching up to this many persons re-checks them (rules, then cases) in its own transaction;
 # a larger one (a province's first load) queues a background re-scan of its provinces when it commits.
 VAXREG_IMPORT_RECHECK_INLINE_MAX = _ENV.import_recheck_inline_max
+VAXREG_LINKAGE_ENGINE = _ENV.linkage_engine
+VAXREG_LINKAGE_INLINE_MAX = _ENV.linkage_inline_max
+VAXREG_LINKAGE_ON_IMPORT = _ENV.linkage_on_import
 VAXREG_IMPORT_MAX_UPLOAD_BYTES = _ENV.import_max_upload_bytes
 # What a file may unpack to while it is read (an .xlsx is a ZIP: 600 KB can hold 600 MB), checked before and while
 # reading. The defaults take a 1,000,000-row workbook (about 800 MB of XML) with room to spare.
@@ -173,6 +176,10 @@ VAXREG_IMPORT_MAX_UNPACKED_BYTES = _ENV.import_max_unpacked_bytes
 VAXREG_IMPORT_MAX_PART_BYTES = _ENV.import_max_part_bytes
 VAXREG_IMPORT_MAX_SHARED_STRINGS_BYTES = _ENV.import_max_shared_strings_bytes
 VAXREG_IMPORT_MAX_ROW_CHARS = _ENV.import_max_row_chars
+# Record linkage: pairs above the upper threshold that share a valid CCCD may merge without review (off by
+# default); each such merge is undoable and listed for audit (source "auto-merge").
+VAXREG_LINKAGE_AUTO_MERGE = _ENV.linkage_auto_merge
+VAXREG_LINKAGE_AUTO_MERGE_ABOVE = _ENV.linkage_auto_merge_above
 
 TASKS = {
     "default": {

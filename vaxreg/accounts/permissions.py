@@ -51,6 +51,7 @@ class Capability(StrEnum):
     COMPLAINT_FIGURES = "complaint_figures"  # received / resolved on time / late
     API_DOCS = "api_docs"  # the JSON API's documentation and OpenAPI document
     FHIR_CLIENT = "fhir_client"  # a facility's software with its bearer token; no staff role
+    MERGE_PERSONS = "merge_persons"  # merge two records of one citizen, undo a merge (rows: jurisdiction)
 
 
 ALL_ROLES = frozenset(Role)
@@ -79,6 +80,8 @@ ROLES_OF: dict[Capability, frozenset[Role]] = {
     # Every staff role has operations of its own in the API, so every staff role reads its documentation.
     Capability.API_DOCS: ALL_ROLES,
     Capability.FHIR_CLIENT: frozenset(),
+    # Those who know the citizens: the commune health stations, the provinces and the ministry.
+    Capability.MERGE_PERSONS: frozenset({Role.COMMUNE, Role.PROVINCE, Role.NATIONAL}),
 }
 
 # What a refused user reads (Vietnamese, English); the API's 403 body carries it.
@@ -108,6 +111,10 @@ _REFUSALS: dict[Capability, tuple[str, str]] = {
         "Your role does not handle this complaint.",
     ),
     Capability.API_DOCS: ("Vai trò của bạn không dùng API.", "Your role does not use the API."),
+    Capability.MERGE_PERSONS: (
+        "Vai trò của bạn không được gộp hồ sơ.",
+        "Your role may not merge records.",
+    ),
 }
 _REFUSAL_DEFAULT = ("Vai trò của bạn không được làm việc này.", "Your role may not do this.")
 

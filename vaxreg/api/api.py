@@ -22,6 +22,7 @@ from vaxreg.complaints.api import router as complaints_router
 from vaxreg.complaints.api_public import router as public_complaints_router
 from vaxreg.core.api_schema import ErrorOut
 from vaxreg.imports.api import router as imports_router
+from vaxreg.linkage.api import router as linkage_router
 from vaxreg.people.api import router as people_router
 from vaxreg.verification.api import router as cases_router
 
@@ -147,5 +148,6 @@ api.add_router("/people", people_router)
 api.add_router("/imports", imports_router)
 api.add_router("/cases", cases_router)
 api.add_router("/complaints", complaints_router)
+api.add_router("/linkage", linkage_router)
 api.add_router("/public/complaints", public_complaints_router)
 api.add_router("", fallback_router)  # last: it answers only what no router above does

@@ -179,6 +179,17 @@ def certificate_issue(*, person_id: int, alg: str | None = None, actor_id: int |
 
 
 @transaction.atomic
+def certificates_revoke(
+    *, person_id: int, actor_id: int | None, reason: RevocationReason = RevocationReason.CORRECTED
+) -> list[Certificate]:
+    """Revoke the person's current certificate without issuing another (a merge moves the record away,
+    or joins it to another one): each revocation is audited and goes on the published list."""
+    old = _current_for_update(person_id)
+    _revoke(old, reason=reason, actor_id=actor_id)
+    return old
+
+
+@transaction.atomic
 def certificate_get_or_issue(*, person_id: int, actor_id: int | None = None) -> Certificate:
     """The person's current certificate, or a new one when there is none still valid ("get my
     certificate": asking twice gives the same certificate)."""

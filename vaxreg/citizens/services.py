@@ -116,7 +116,8 @@ def _person_matching(claim: LookupClaim) -> Person | None:
     """The person the details and the phone on record both point to; the phone is part of the query, so a
     record whose phone differs is never found (and no code is sent)."""
     phone = claim.phone_national
-    people = Person.objects.filter(phone=phone or "-")
+    # A record merged into another one is found through its survivor only.
+    people = Person.objects.filter(phone=phone or "-", merged_into__isnull=True)
     if claim.id_number.strip():
         people = people.filter(id_number=claim.id_clean or "-")
     else:

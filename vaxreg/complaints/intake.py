@@ -74,7 +74,12 @@ def _matched_person(id_number: str) -> Person | None:
     if parsed is None or parsed.kind not in USABLE_ID_KINDS:
         return None
     # Only what routing reads: every public submission runs this.
-    return Person.objects.filter(id_number=parsed.number).only("pk", "province_id").order_by("pk").first()
+    return (
+        Person.objects.filter(id_number=parsed.number, merged_into__isnull=True)
+        .only("pk", "province_id")
+        .order_by("pk")
+        .first()
+    )
 
 
 @dataclass(frozen=True)

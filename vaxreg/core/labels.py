@@ -10,6 +10,7 @@ SOURCE_TYPE = {
     "correction": _("Correction"),
     "police": _("Police result"),
     "complaint": _("Complaint"),
+    "merge": _("Merge of two records"),
     "system": _("System"),
 }
 
@@ -38,6 +39,9 @@ FIELD = {
     "facility": _("Facility"),
     "status": _("Status"),
     "created": _("Created"),
+    "person_id": _("Record of the person"),
+    "merged_from": _("Merged from record"),
+    "merged_into_id": _("Merged into record"),
 }
 
 # The kinds core owns; the apps above register theirs (`labels_register` in their AppConfig.ready), so that a

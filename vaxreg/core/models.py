@@ -8,6 +8,7 @@ class SourceType(models.TextChoices):
     POLICE = "police", "police result"
     CASE = "case", "verification case"
     COMPLAINT = "complaint", "complaint"
+    MERGE = "merge", "merge of two records of one person"
     SYSTEM = "system", "system"
 
 
@@ -73,6 +74,9 @@ class AuditEvent(models.Model):
         )
         IDENTITY_CHANGE_CONFIRMED = "identity_change_confirmed", "change of an access field confirmed"
         IDENTITY_CHANGE_CANCELLED = "identity_change_cancelled", "change of an access field cancelled"
+        DUPLICATE_PAIR_DECIDED = "duplicate_pair_decided", "suspected duplicate pair decided"
+        PERSONS_MERGED = "persons_merged", "two records of one person merged"
+        PERSONS_UNMERGED = "persons_unmerged", "a merge of two records undone"
 
     action = models.CharField(max_length=32, choices=Action.choices)
     actor = models.ForeignKey(

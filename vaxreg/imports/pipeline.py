@@ -969,7 +969,8 @@ class BatchImporter:
             for part in _chunks_of(unique):
                 clause, params = _in_clause(part)
                 cursor.execute(
-                    f"SELECT id, id_number, name_key, birth_year FROM {PERSON_TABLE} WHERE id_number {clause} ORDER BY id",
+                    f"SELECT id, id_number, name_key, birth_year FROM {PERSON_TABLE} WHERE id_number {clause} "
+                    "AND merged_into_id IS NULL ORDER BY id",
                     params,
                 )
                 for pid, number, name_key, birth_year in cursor.fetchall():
@@ -1000,9 +1001,9 @@ class BatchImporter:
                 undated_array, undated = _pg_array(n for n, y in pairs if y is None)
                 cursor.execute(
                     f"SELECT {columns} FROM {PERSON_TABLE} p JOIN unnest({name_array}, {year_array}) AS k(n, y) "
-                    "ON p.name_key = k.n AND p.birth_year = k.y "
+                    "ON p.name_key = k.n AND p.birth_year = k.y WHERE p.merged_into_id IS NULL "
                     f"UNION ALL SELECT {columns} FROM {PERSON_TABLE} WHERE name_key = ANY({undated_array}) "
-                    "AND birth_year IS NULL ORDER BY id",
+                    "AND birth_year IS NULL AND merged_into_id IS NULL ORDER BY id",
                     [names, years, undated],
                 )
                 results = cursor.fetchall()
@@ -1011,7 +1012,9 @@ class BatchImporter:
                 for part in _chunks_of(sorted({n for n, _ in pairs})):
                     clause, params = _in_clause(part)
                     cursor.execute(
-                        f"SELECT {columns} FROM {PERSON_TABLE} WHERE name_key {clause} ORDER BY id", params
+                        f"SELECT {columns} FROM {PERSON_TABLE} WHERE name_key {clause} AND merged_into_id IS NULL "
+                        "ORDER BY id",
+                        params,
                     )
                     results += cursor.fetchall()
         for pid, name_key, year, month, day, gender, commune_id, commune_raw in results:

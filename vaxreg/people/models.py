@@ -93,6 +93,11 @@ class Person(models.Model):
     updated_at = models.DateTimeField()
     version = models.IntegerField(default=1)  # optimistic locking for concurrent corrections
     unparsed = models.JSONField(null=True, blank=True)  # field → text as entered, when it could not be read
+    # Set when this record was merged into another one (the same citizen recorded twice): kept, never
+    # deleted, so the merge can be undone; searches leave it out and its page points to the survivor.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
 
     class Meta:
         indexes = [

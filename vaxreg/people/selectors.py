@@ -92,7 +92,10 @@ def person_search(*, user: Any, q: str, limit: int = 50) -> list[Person]:
     text = normalize_text(q)
     if not text:
         return []
-    scoped = persons_for_user(user=user).select_related("commune", "province")
+    # A record merged into another one is found through its survivor only.
+    scoped = (
+        persons_for_user(user=user).filter(merged_into__isnull=True).select_related("commune", "province")
+    )
     queries: list[QuerySet[Person]] = []
     if any(ch.isdigit() for ch in text):
         compact = _ID_CHARS.sub("", text)

@@ -155,8 +155,12 @@ def _select(
     return _fetch(sql, [json.dumps(rows.values), *extra_params])
 
 
+# A record merged into another one (the same citizen recorded twice) is checked through its survivor only.
+_NOT_MERGED = " AND merged_into_id IS NULL"
+
+
 def _persons_read(rows: _Rows, suffix: str = "") -> list[PersonSnapshot]:
-    return list(map(PersonSnapshot._make, _select(Person, _PERSON_COLUMNS, rows, suffix=suffix)))
+    return list(map(PersonSnapshot._make, _select(Person, _PERSON_COLUMNS, rows, _NOT_MERGED, suffix=suffix)))
 
 
 def _doses_read(rows: _Rows) -> dict[int, list[DoseSnapshot]]:
@@ -168,13 +172,69 @@ def _doses_read(rows: _Rows) -> dict[int, list[DoseSnapshot]]:
     return doses
 
 
+# Codes that no rule here gives: another app (linkage: DUPLICATE_SUSPECT) opens and closes them through
+# ``finding_external_set`` / ``finding_external_close``, so a re-check or a scan never closes them as gone.
+EXTERNAL_CODES: tuple[str, ...] = ("DUPLICATE_SUSPECT",)
+
+
 def _findings_read(rows: _Rows) -> list[StoredFinding]:
+    placeholders = ", ".join(["%s"] * len(EXTERNAL_CODES))
     return [
         (f_id, person_id, dose_id, code, _json(detail))
         for f_id, person_id, dose_id, code, detail in _select(
-            Finding, _FINDING_COLUMNS, rows, " AND is_open = %s", [True]
+            Finding,
+            _FINDING_COLUMNS,
+            rows,
+            f" AND is_open = %s AND code NOT IN ({placeholders})",
+            [True, *EXTERNAL_CODES],
         )
     ]
+
+
+@transaction.atomic
+def finding_external_set(
+    *,
+    person_id: int,
+    code: str,
+    severity: str,
+    fields: list[str],
+    template_vi: str,
+    template_en: str,
+    detail: dict,
+) -> bool:
+    """Open a finding another app decides on (``EXTERNAL_CODES``), or refresh its values; True when opened."""
+    if code not in EXTERNAL_CODES:
+        raise ValueError(f"{code} is a rule's code: the rules open and close it")
+    current = Finding.objects.select_for_update().filter(person_id=person_id, code=code, is_open=True).first()
+    if current is not None:
+        if current.detail != detail:
+            current.detail, current.template_vi, current.template_en = detail, template_vi, template_en
+            current.save(update_fields=["detail", "template_vi", "template_en"])
+        return False
+    Finding.objects.create(
+        person_id=person_id,
+        code=code,
+        severity=severity,
+        fields=fields,
+        template_vi=template_vi,
+        template_en=template_en,
+        detail=detail,
+        opened_at=clock.now(),
+    )
+    return True
+
+
+def finding_external_close(*, person_ids: Iterable[int], code: str) -> int:
+    """Close the open ``code`` findings of these persons (kept, with the time); how many were closed."""
+    if code not in EXTERNAL_CODES:
+        raise ValueError(f"{code} is a rule's code: the rules open and close it")
+    ids = sorted(set(person_ids))
+    closed = 0
+    for start in range(0, len(ids), 2_000):
+        closed += Finding.objects.filter(
+            person_id__in=ids[start : start + 2_000], code=code, is_open=True
+        ).update(is_open=False, closed_at=clock.now())
+    return closed
 
 
 def _json(value: Any) -> Any:
@@ -185,7 +245,7 @@ def _holders_read(numbers: Iterable[str]) -> dict[str, list[Holder]]:
     """Every person holding one of these ID numbers, by number: the other side of ID_SHARED."""
     holders: dict[str, list[Holder]] = defaultdict(list)
     columns = ("id_number", "id", "name_key", "birth_year", "birth_month", "birth_day")
-    for number, *rest in _select(Person, columns, _Rows.among("id_number", numbers)):
+    for number, *rest in _select(Person, columns, _Rows.among("id_number", numbers), _NOT_MERGED):
         holders[number].append(tuple(rest))  # type: ignore[arg-type]
     return holders
 

@@ -90,6 +90,8 @@ class SynthRow:
 
 
 TruthRow = tuple[str, str, str, str, str, str, str]
+# The persons file: every row's true person (facility code, source record id, person key).
+PERSONS_HEADERS: tuple[str, ...] = ("facility_code", "source_record_id", "person_key")
 
 
 @dataclass(slots=True)
@@ -98,6 +100,24 @@ class PersonRows:
     rows: list[SynthRow]
     truth: list[TruthRow]
     defect: str | None
+
+
+@dataclass(frozen=True)
+class KinRates:
+    """Record-linkage realism (off unless asked for, so files without it stay as they were).
+
+    ``relatives``: share of persons drawn as a relative of a recent person — a twin, a sibling, a parent or a
+    child sharing the surname, phone, address and commune — or a namesake (the same full name and birth
+    year in the province): the hard non-matches. With it, a DUPLICATE_SUSPECT person's second record varies
+    as real ones do: diacritics dropped wholly or partly, middle name dropped, typos, day and month swapped,
+    only the year, the ID missing, mistyped, an old CMND or without its leading zeros, another phone,
+    another commune.
+    """
+
+    relatives: float = 0.06
+
+
+_KIN_POOL = 256
 
 
 @dataclass(slots=True)
@@ -136,13 +156,20 @@ class _Person:
     flags: int = 0
     truth: tuple[str, str, str] | None = None  # (field, original, injected) of a person-level defect
     other_record: tuple[str, str] | None = None  # (mistyped name, CMND) another facility recorded
+    other_cells: dict[int, str] | None = None  # the identity cells another facility recorded differently
 
 
 class DoseFileGenerator:
     """Draws the persons of one block; ``persons(n)`` yields them with their rows and ground truth."""
 
     def __init__(
-        self, *, place: SynthPlace, seed: int = 0, rates: DefectRates | None = None, block: int = 0
+        self,
+        *,
+        place: SynthPlace,
+        seed: int = 0,
+        rates: DefectRates | None = None,
+        block: int = 0,
+        kin: KinRates | None = None,
     ) -> None:
         if not place.communes:
             raise ValueError(f"province {place.province_code} has no communes")
@@ -156,6 +183,10 @@ class DoseFileGenerator:
         self.rng = Random(f"vaxreg-synth:{place.province_code}:{seed}:{block}")
         # Lots come from their own stream so that the lot cache never shifts the main draws.
         self._lot_rng = Random(f"vaxreg-synth-lots:{place.province_code}:{seed}:{block}")
+        # Relatives and duplicate variants come from a stream of their own: without ``kin`` nothing changes.
+        self.kin = kin
+        self._kin_rng = Random(f"vaxreg-synth-kin:{place.province_code}:{seed}:{block}")
+        self._households: deque[_Person] = deque(maxlen=_KIN_POOL)
         rates = rates if rates is not None else DefectRates()
         self._defect_codes: list[str] = []
         self._defect_cum: list[float] = []
@@ -251,16 +282,133 @@ class DoseFileGenerator:
             v = r()
             dob_variant = "impossible" if v < 0.6 else ("future" if v < 0.8 else "past")
 
-        p = self._identity(key, defect=defect, foreign=foreign, donor=donor, dob_variant=dob_variant)
+        anchor, kind = self._kin_pick(defect, foreign)
+        p = self._identity(
+            key,
+            defect=defect,
+            foreign=foreign,
+            donor=donor,
+            dob_variant=dob_variant,
+            kin_year=self._kin_year(anchor, kind),
+        )
+        if anchor is not None:
+            self._kin_apply(p, anchor, kind)
         doses = self._doses(p, defect)
         if defect in _NEEDS_TWO_DOSES and len(doses) < 2:
             defect = None  # the campaign ended before a second dose: nothing to break
         if defect == "DUPLICATE_SUSPECT" and len(self._facility_codes) < 2:
             defect = None
         self._identity_cells(p)
+        if anchor is not None and kind != "namesake":
+            p.cells[ADDRESS] = anchor.cells[ADDRESS]
+            p.cells[COMMUNE] = anchor.cells[COMMUNE]
         if defect is not None:
             self._inject(p, doses, defect, donor=donor, dob_variant=dob_variant)
+        if self.kin is not None and defect is None and not foreign and p.phone:
+            self._households.append(p)
         return self._render(p, doses, defect, donor=donor)
+
+    # --- relatives and namesakes (KinRates) -------------------------------------------------------
+
+    def _kin_pick(self, defect: str | None, foreign: bool) -> tuple["_Person | None", str]:
+        if self.kin is None or defect is not None or foreign or not self._households:
+            return None, ""
+        r = self._kin_rng.random
+        if r() >= self.kin.relatives:
+            return None, ""
+        anchor = self._households[int(r() * len(self._households))]
+        u = r()
+        kind = (
+            "twin"
+            if u < 0.2
+            else "sibling"
+            if u < 0.55
+            else "parent"
+            if u < 0.75
+            else "child"
+            if u < 0.85
+            else "namesake"
+        )
+        if kind == "child" and anchor.year > 1995 or kind == "parent" and anchor.year < 1935:
+            kind = "sibling"
+        return anchor, kind
+
+    def _kin_year(self, anchor: "_Person | None", kind: str) -> int | None:
+        if anchor is None:
+            return None
+        r = self._kin_rng.random
+        if kind in ("twin", "namesake"):
+            return anchor.year
+        if kind == "sibling":
+            year = anchor.year + (1 + int(r() * 8)) * (1 if r() < 0.5 else -1)
+        elif kind == "parent":
+            year = anchor.year - 20 - int(r() * 16)
+        else:
+            year = anchor.year + 20 + int(r() * 16)
+        return max(1925, min(year, 2015))
+
+    def _kin_apply(self, p: _Person, anchor: _Person, kind: str) -> None:
+        """Make ``p`` the ``kind`` of ``anchor``: a household shares surname, phone and commune."""
+        if kind == "namesake":
+            p.name = anchor.name
+            return
+        words, anchor_words = p.name.split(" "), anchor.name.split(" ")
+        words[0] = anchor_words[0]
+        if words[-1] == anchor_words[-1]:  # two children of one family do not share a given name
+            words[-1] = self.t.given[p.gender].pick(self._kin_rng.random())
+            if words[-1] == anchor_words[-1]:
+                words[-1] = "Khang" if p.gender == "M" else "Nhi"
+        p.name = " ".join(words)
+        p.phone = anchor.phone
+        p.commune = anchor.commune
+        if kind == "twin" and p.year == anchor.year:
+            p.month, p.day, p.birth, p.precision = anchor.month, anchor.day, anchor.birth, anchor.precision
+
+    def _duplicate_cells(self, p: _Person, typo: str) -> dict[int, str]:
+        """The identity cells of the second record of a person recorded twice, varied as real ones vary."""
+        r = self._kin_rng.random
+        cells: dict[int, str] = {}
+        u = r()
+        if u < 0.3:
+            cells[NAME] = strip_diacritics(p.name)
+        elif u < 0.45:
+            words = p.name.split(" ")
+            i = int(r() * len(words))
+            words[i] = strip_diacritics(words[i])
+            cells[NAME] = " ".join(words)
+        elif u < 0.6 and len(p.name.split(" ")) >= 3:
+            words = p.name.split(" ")
+            cells[NAME] = " ".join([words[0], words[-1]])
+        else:
+            cells[NAME] = typo
+        if p.precision == "d":
+            u = r()
+            if u < 0.12 and p.day <= 12 and p.day != p.month:
+                cells[DOB] = f"{p.month:02d}/{p.day:02d}/{p.year}"
+            elif u < 0.2:
+                cells[DOB] = str(p.year)
+            elif u < 0.25:
+                day = p.day + 1 if p.day < 28 else p.day - 1  # one digit typed wrong
+                cells[DOB] = f"{day:02d}/{p.month:02d}/{p.year}"
+        u = r()
+        if u < 0.3:
+            cells[ID] = ""
+        elif u < 0.55:
+            cells[ID] = self._cmnd(p.cccd_code)
+        elif u < 0.65 and p.id_kind == "CCCD":
+            i = 6 + int(r() * 6)
+            digit = str((int(p.id_number[i]) + 1 + int(r() * 8)) % 10)
+            cells[ID] = p.id_number[:i] + digit + p.id_number[i + 1 :]
+        u = r()
+        if u < 0.35:
+            cells[PHONE] = ""
+        elif u < 0.6:
+            cells[PHONE] = f"{self._prefixes[int(r() * len(self._prefixes))]}{int(r() * 10_000_000):07d}"
+        if r() < 0.4:
+            commune = self.place.communes[int(r() * len(self.place.communes))]
+            cells[COMMUNE] = commune.code
+            cells[ADDRESS] = self._address(commune)
+        return cells
 
     # --- who --------------------------------------------------------------------------------
 
@@ -277,8 +425,15 @@ class DoseFileGenerator:
         day = dt.date.fromordinal(ordinal)
         return year, day.month, day.day, ordinal
 
-    def _identity(
-        self, key: str, *, defect: str | None, foreign: bool, donor: tuple | None, dob_variant: str
+    def _identity(  # noqa: C901 — one branch per kind of person, side by side
+        self,
+        key: str,
+        *,
+        defect: str | None,
+        foreign: bool,
+        donor: tuple | None,
+        dob_variant: str,
+        kin_year: int | None = None,
     ) -> _Person:
         r = self.rng.random
         pop = self._pop
@@ -292,7 +447,7 @@ class DoseFileGenerator:
             year, month, day = b.year, b.month, b.day
         else:
             adult = foreign or defect in _NEEDS_ADULT or dob_variant in ("future", "past")
-            year, month, day, birth = self._birth(adult=adult, year=donor[3] if donor else None)
+            year, month, day, birth = self._birth(adult=adult, year=donor[3] if donor else kin_year)
         precision = "d"
         if year < pop["elderly_before_year"] and defect not in _NEEDS_FULL_DOB:
             v = r()
@@ -774,6 +929,8 @@ class DoseFileGenerator:
                 dose.truth = ("full_name", p.name, typo)
             # The other facility took the old CMND the person still carried, with the mistyped name.
             p.other_record = (typo, self._cmnd(p.cccd_code))
+            if self.kin is not None:
+                p.other_cells = self._duplicate_cells(p, typo)
         else:
             raise ValueError(f"unknown defect {defect}")
 
@@ -796,6 +953,8 @@ class DoseFileGenerator:
             other_identity = list(identity)
             other_identity[NAME] = typo
             other_identity[ID] = cmnd
+            for index, value in (p.other_cells or {}).items():
+                other_identity[index] = value
         srid_next = self._srid_next
         day_text = self._day_text
         block = self.block
@@ -818,6 +977,8 @@ class DoseFileGenerator:
             base = other_identity if dose.other_record and other_identity is not None else identity
             if dose.other_record:
                 flags &= ~ID_NUMBER_CELL
+                if p.other_cells and DOB in p.other_cells:
+                    flags &= ~DOB_DATE_CELL
             rows.append(
                 SynthRow([*base, facility, srid, vdate, str(dose.number), dose.typed, dose.lot], flags)
             )

@@ -9,12 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vaxreg.core.refusals import Refusal
-from vaxreg.core.tables import csv_text
+from vaxreg.core.tables import TableWriter, csv_text
 from vaxreg.synth.defects import DefectRates
 from vaxreg.synth.generator import (
     BLOCK_PERSONS,
+    FACILITY,
     MAX_BLOCKS,
+    PERSONS_HEADERS,
+    SRID,
     DoseFileGenerator,
+    KinRates,
     SynthPlace,
     SynthRow,
     TruthRow,
@@ -53,6 +57,7 @@ class _Block:
     csv_text: str = ""
     rows: list[SynthRow] = field(default_factory=list)
     truth_text: str = ""
+    persons_text: str = ""
     row_count: int = 0
     defective_rows: int = 0
     truth_by_code: Counter[str] = field(default_factory=Counter)
@@ -64,12 +69,19 @@ def truth_path_default(out: Path) -> Path:
 
 
 # Set in each worker process (and in this one for inline runs): the place is sent once, not per block.
-_job: tuple[SynthPlace, int, DefectRates | None, bool] | None = None
+_job: tuple[SynthPlace, int, DefectRates | None, bool, KinRates | None, bool] | None = None
 
 
-def _job_set(place: SynthPlace, seed: int, rates: DefectRates | None, as_csv: bool) -> None:
+def _job_set(
+    place: SynthPlace,
+    seed: int,
+    rates: DefectRates | None,
+    as_csv: bool,
+    kin: KinRates | None = None,
+    with_persons: bool = False,
+) -> None:
     global _job
-    _job = (place, seed, rates, as_csv)
+    _job = (place, seed, rates, as_csv, kin, with_persons)
 
 
 def _block_generate(task: tuple[int, int]) -> _Block:
@@ -86,13 +98,16 @@ def _block_generate(task: tuple[int, int]) -> _Block:
 
 def _block_build(block: int, count: int) -> _Block:
     assert _job is not None
-    place, seed, rates, as_csv = _job
-    generator = DoseFileGenerator(place=place, seed=seed, rates=rates, block=block)
+    place, seed, rates, as_csv, kin, with_persons = _job
+    generator = DoseFileGenerator(place=place, seed=seed, rates=rates, block=block, kin=kin)
     result = _Block()
     rows: list[SynthRow] = []
     truth: list[TruthRow] = []
+    owners: list[tuple[str, str, str]] = []
     for person in generator.persons(count):
         rows.extend(person.rows)
+        if with_persons:
+            owners.extend((row.cells[FACILITY], row.cells[SRID], person.key) for row in person.rows)
         if person.truth:
             truth.extend(person.truth)
             # A row key belongs to one person and an ID_SHARED donor is used once: no double count.
@@ -102,6 +117,8 @@ def _block_build(block: int, count: int) -> _Block:
             result.persons_by_code[person.defect] += 1
     result.row_count = len(rows)
     result.truth_text = csv_text(truth, line_end="\n")
+    if with_persons:
+        result.persons_text = csv_text(owners, line_end="\n")
     if as_csv:
         # Formatting the CSV here lets the workers share that work too; the parent only writes text.
         result.csv_text = csv_text([row.cells for row in rows])
@@ -140,12 +157,16 @@ def synth_write(
     rates: DefectRates | None = None,
     truth_out: Path | None = None,
     parallel: bool = True,
+    kin: KinRates | None = None,
+    persons_out: Path | None = None,
 ) -> SynthSummary:
     """Generate ``persons`` people of the province with their doses and write them to ``out``.
 
     ``out`` ends in .csv (UTF-8 with BOM) or .xlsx; the ground truth goes to ``truth_out`` (default
     ``<out stem>.truth.csv`` beside it). Reads the province's communes and facilities from the database;
     the same seed and database give the same rows (and a byte-identical CSV), with or without ``parallel``.
+    ``kin`` adds relatives, namesakes and realistic second records (record linkage); ``persons_out`` gets
+    every row's true person (facility code, source record id, person key).
     """
     out = Path(out)
     if out.suffix.lower() not in (".csv", ".xlsx"):
@@ -181,7 +202,12 @@ def synth_write(
     truth_by_code: Counter[str] = Counter()
     persons_by_code: Counter[str] = Counter()
     rows = defective_rows = 0
-    _job_set(place, seed, rates, as_csv)
+    _job_set(place, seed, rates, as_csv, kin, persons_out is not None)
+    persons_sink = (
+        TableWriter(PERSONS_HEADERS, fmt="csv", out=Path(persons_out), escape=False, bom=False, line_end="\n")
+        if persons_out is not None
+        else None
+    )
     with row_sink_open(out) as row_sink, TruthSink(truth_out) as truth_sink:
         for block in _blocks_run(tasks, parallel=parallel):
             if as_csv:
@@ -189,10 +215,14 @@ def synth_write(
             else:
                 row_sink.write(block.rows)
             truth_sink.write_text(block.truth_text)
+            if persons_sink is not None:
+                persons_sink.write_text(block.persons_text)
             rows += block.row_count
             defective_rows += block.defective_rows
             truth_by_code.update(block.truth_by_code)
             persons_by_code.update(block.persons_by_code)
+    if persons_sink is not None:
+        persons_sink.__exit__(None, None, None)
     return SynthSummary(
         rows=rows,
         persons=persons,

@@ -5,6 +5,7 @@ from django.urls import include, path
 
 from vaxreg.corrections import urls as corrections_urls
 from vaxreg.imports import urls as imports_urls
+from vaxreg.linkage import urls_merges as linkage_urls
 from vaxreg.people import urls as people_urls
 from vaxreg.vaccinations import urls as vaccinations_urls
 from vaxreg.web import login_views, views
@@ -21,4 +22,5 @@ urlpatterns = [
     path("", include(corrections_urls)),
     path("", include(imports_urls)),
     path("", include(vaccinations_urls)),
+    path("", include(linkage_urls)),
 ]

@@ -140,6 +140,8 @@ def objects(world: World, settings: Any, tmp_path: Any) -> dict[str, str]:
         "batch_id": str(batch.pk),
         "position": "1",
         "change_id": "1",
+        "merge_id": "1",
+        "pair_id": "1",
         "fmt": "csv",
         "resource_id": str(dao.pk),
         "reference": "no-such-certificate",

@@ -10,6 +10,7 @@ from vaxreg.core.i18n import both_languages
 from vaxreg.places.selectors import province_facilities
 from vaxreg.places.services import facilities_generate
 from vaxreg.synth.defects import DefectRates
+from vaxreg.synth.generator import KinRates
 from vaxreg.synth.services import SynthError, synth_write
 
 
@@ -39,6 +40,17 @@ class Command(BaseCommand):
             "--truth", type=Path, default=None, help="ground-truth CSV (default <out stem>.truth.csv)"
         )
         parser.add_argument("--clean", action="store_true", help="no defects at all (every rate 0)")
+        parser.add_argument(
+            "--relatives",
+            type=float,
+            default=None,
+            metavar="R",
+            help="record linkage: share of persons drawn as a twin, sibling, parent, child or namesake of another, "
+            "and realistic second records of the DUPLICATE_SUSPECT persons (default: off)",
+        )
+        parser.add_argument(
+            "--persons-out", type=Path, default=None, help="write every row's true person to this CSV"
+        )
         parser.add_argument(
             "--create-facilities",
             action="store_true",
@@ -85,6 +97,8 @@ class Command(BaseCommand):
                 rates=rates,
                 truth_out=options["truth"],
                 parallel=not options["no_parallel"],
+                kin=KinRates(relatives=options["relatives"]) if options["relatives"] is not None else None,
+                persons_out=options["persons_out"],
             )
         except SynthError as exc:
             raise CommandError(str(exc)) from exc

@@ -1,0 +1,360 @@
+"""Linkage runs and decisions: score persons with the stored model, keep the suspected pairs, follow them with
+DUPLICATE_SUSPECT warnings, and remember "not the same person" until one of the two changes."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from vaxreg.core import clock
+from vaxreg.core.history import audit_event_record
+from vaxreg.core.models import AuditEvent
+from vaxreg.core.refusals import Refusal
+from vaxreg.linkage.engine import (
+    MODEL_VERSION,
+    PERSON_COLUMNS,
+    REVIEW_THRESHOLD,
+    Engine,
+    ScoredPair,
+    model_load,
+    records_table,
+)
+from vaxreg.linkage.models import PairState, SuspectedPair
+from vaxreg.people.models import Person
+from vaxreg.quality.models import Severity
+from vaxreg.quality.services import finding_external_close, finding_external_set
+
+if TYPE_CHECKING:
+    from vaxreg.accounts.models import User
+
+DUPLICATE_SUSPECT = "DUPLICATE_SUSPECT"
+TEMPLATE_VI = "Có thể là cùng một người với {others} hồ sơ khác (xác suất cao nhất {probability})"
+TEMPLATE_EN = "Probably the same person as {others} other record(s) (highest probability {probability})"
+_STORE_CHUNK = 2_000
+
+Progress = Callable[[str, float], None]  # (phase, share done 0–1)
+
+
+class PairRefusal(Refusal):
+    """A decision on a pair that cannot be taken."""
+
+
+@dataclass
+class RunResult:
+    persons: int = 0
+    pairs_scored: int = 0
+    opened: int = 0
+    updated: int = 0
+    reopened: int = 0
+    dropped: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _quiet(phase: str, share: float) -> None:
+    return None
+
+
+def fingerprint(row: Sequence[Any]) -> str:
+    """A short hash of one person's compared fields (``PERSON_COLUMNS`` without the id)."""
+    text = "\x1f".join("" if v is None else str(v) for v in row[1:])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def pair_fingerprint(row_a: Sequence[Any], row_b: Sequence[Any]) -> str:
+    return f"{fingerprint(row_a)}{fingerprint(row_b)}"[:64]
+
+
+def _rows(query: Any) -> list[tuple[Any, ...]]:
+    return list(query.values_list(*PERSON_COLUMNS).iterator(chunk_size=10_000))
+
+
+def _engine_name(engine: str | None) -> str:
+    return engine or settings.VAXREG_LINKAGE_ENGINE
+
+
+def linkage_run(
+    *, province_code: str | None = None, engine: str | None = None, progress: Progress = _quiet
+) -> RunResult:
+    """Link every person against everyone (national: people move between provinces).
+
+    With ``province_code`` only pairs with at least one person of that province are kept and reconciled.
+    """
+    result = RunResult()
+    started = time.perf_counter()
+    progress("read", 0.0)
+    rows = _rows(Person.objects.order_by("id"))
+    result.persons = len(rows)
+    result.seconds["read"] = time.perf_counter() - started
+    progress("read", 1.0)
+    if len(rows) < 2:
+        return result
+    began = time.perf_counter()
+    progress("predict", 0.0)
+    scored = Engine(records_table(rows), engine=_engine_name(engine), model=model_load()).predict(
+        threshold=REVIEW_THRESHOLD
+    )
+    result.seconds["predict"] = time.perf_counter() - began
+    progress("predict", 1.0)
+    by_id = {row[0]: row for row in rows}
+    if province_code:
+        province_of = {row[0]: row[-1] for row in rows}
+        scored = [p for p in scored if province_code in (province_of[p.a], province_of[p.b])]
+        scope = {pid for pid, prov in province_of.items() if prov == province_code}
+    else:
+        scope = None
+    began = time.perf_counter()
+    _pairs_store(scored, by_id, scope=scope, result=result, progress=progress)
+    result.seconds["store"] = time.perf_counter() - began
+    return result
+
+
+# Above this many changed persons their candidates are most of the table: everyone is read instead.
+_CANDIDATES_ALL_FROM = 2_000
+_IN_CHUNK = 500
+
+
+def _rows_where(field: str, values: set[Any]) -> list[tuple[Any, ...]]:
+    ordered = sorted(values)
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(ordered), _IN_CHUNK):
+        rows += _rows(Person.objects.filter(**{f"{field}__in": ordered[start : start + _IN_CHUNK]}))
+    return rows
+
+
+def _candidates(person_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """The changed persons and everyone who shares a blocking key with them (ID, phone, commune, birth year
+    in the province, birth date): the pairs the full run's blocking would give them."""
+    if len(person_ids) > _CANDIDATES_ALL_FROM:
+        return _rows(Person.objects.order_by("id"))
+    changed = _rows_where("id", set(person_ids))
+    rows = list(changed)
+    rows += _rows_where("id_number", {r[8] for r in changed if r[8]})
+    rows += _rows_where("phone", {r[9] for r in changed if r[9]})
+    rows += _rows_where("commune_id", {r[10] for r in changed if r[10]})
+    years: dict[str, set[int]] = defaultdict(set)
+    dates: set[tuple[int, int, int]] = set()
+    for r in changed:
+        if r[11] and r[3]:
+            years[r[11]].add(r[3])
+        if r[3] and r[4] and r[5]:
+            dates.add((r[3], r[4], r[5]))
+    for province, province_years in years.items():
+        rows += _rows(Person.objects.filter(province_id=province, birth_year__in=sorted(province_years)))
+    ordered = sorted(dates)
+    for start in range(0, len(ordered), 100):  # the same birth date anywhere (given or surname blocks)
+        q = Q()
+        for year, month, day in ordered[start : start + 100]:
+            q |= Q(birth_year=year, birth_month=month, birth_day=day)
+        rows += _rows(Person.objects.filter(q))
+    unique: dict[int, tuple[Any, ...]] = {}
+    for row in rows:
+        unique.setdefault(row[0], row)
+    return list(unique.values())
+
+
+def linkage_link_persons(*, person_ids: Iterable[int], engine: str | None = None) -> RunResult:
+    """Link the persons an import or a correction created or changed against everyone, at once."""
+    ids = sorted(set(person_ids))
+    result = RunResult(persons=len(ids))
+    if not ids:
+        return result
+    rows = _candidates(ids)
+    touched = set(ids)
+    scored: list[ScoredPair] = []
+    if len(rows) >= 2:
+        scored = Engine(records_table(rows), engine=_engine_name(engine), model=model_load()).predict(
+            threshold=REVIEW_THRESHOLD
+        )
+        scored = [p for p in scored if p.a in touched or p.b in touched]
+    _pairs_store(scored, {r[0]: r for r in rows}, scope=touched, result=result, progress=_quiet)
+    return result
+
+
+def _evidence(pair: ScoredPair) -> dict[str, Any]:
+    return {"levels": pair.levels, "weights": {k: round(v, 3) for k, v in pair.weights.items()}}
+
+
+@transaction.atomic
+def _pairs_store(
+    scored: list[ScoredPair],
+    rows: Mapping[int, Sequence[Any]],
+    *,
+    scope: set[int] | None,
+    result: RunResult,
+    progress: Progress,
+) -> None:
+    """Bring the stored pairs in line with ``scored`` for the persons in ``scope`` (None: everyone)."""
+    result.pairs_scored = len(scored)
+    now = clock.now()
+    existing = SuspectedPair.objects.all()
+    if scope is not None:
+        ids = sorted(scope)
+        existing = (
+            existing.filter(Q(person_a_id__in=ids) | Q(person_b_id__in=ids))
+            if len(ids) < 50_000
+            else existing
+        )
+    stored = {(p.person_a_id, p.person_b_id): p for p in existing.iterator(chunk_size=10_000)}
+    affected: set[int] = set()
+    to_create: list[SuspectedPair] = []
+    to_update: list[SuspectedPair] = []
+    for index, pair in enumerate(scored):
+        if index % 50_000 == 0:
+            progress("store", index / max(len(scored), 1))
+        key = (pair.a, pair.b)
+        fp = pair_fingerprint(rows[pair.a], rows[pair.b])
+        old = stored.pop(key, None)
+        if old is None:
+            to_create.append(
+                SuspectedPair(
+                    person_a_id=pair.a,
+                    person_b_id=pair.b,
+                    probability=pair.probability,
+                    match_weight=pair.weight,
+                    evidence=_evidence(pair),
+                    model_version=MODEL_VERSION,
+                    fingerprint=fp,
+                    created_at=now,
+                    scored_at=now,
+                )
+            )
+            affected.update(key)
+            continue
+        if old.state == PairState.MERGED:
+            continue
+        if old.state in (PairState.NOT_SAME, PairState.SKIPPED):
+            if old.fingerprint == fp:
+                continue  # decided, and neither person changed since: never suggested again
+            old.state, old.decided_by_id, old.decided_at, old.decision_reason = PairState.OPEN, None, None, ""
+            result.reopened += 1
+        else:
+            result.updated += 1
+        old.probability, old.match_weight, old.evidence = pair.probability, pair.weight, _evidence(pair)
+        old.model_version, old.fingerprint, old.scored_at = MODEL_VERSION, fp, now
+        to_update.append(old)
+        affected.update(key)
+    # Open pairs no longer scored above the threshold (a correction made them differ): dropped, their
+    # warnings closed. Decided pairs stay as the record of the decision.
+    gone = [
+        p.pk
+        for k, p in stored.items()
+        if p.state == PairState.OPEN and (scope is None or k[0] in scope or k[1] in scope)
+    ]
+    for k, p in stored.items():
+        if p.state == PairState.OPEN and (scope is None or k[0] in scope or k[1] in scope):
+            affected.update(k)
+    for start in range(0, len(gone), _STORE_CHUNK):
+        SuspectedPair.objects.filter(pk__in=gone[start : start + _STORE_CHUNK]).delete()
+    result.dropped = len(gone)
+    SuspectedPair.objects.bulk_create(to_create, batch_size=_STORE_CHUNK)
+    result.opened = len(to_create)
+    SuspectedPair.objects.bulk_update(
+        to_update,
+        [
+            "state",
+            "decided_by",
+            "decided_at",
+            "decision_reason",
+            "probability",
+            "match_weight",
+            "evidence",
+            "model_version",
+            "fingerprint",
+            "scored_at",
+        ],
+        batch_size=_STORE_CHUNK,
+    )
+    progress("findings", 0.0)
+    findings_sync(person_ids=affected)
+    progress("findings", 1.0)
+
+
+def findings_sync(*, person_ids: Iterable[int]) -> None:
+    """Each person with an open suspected pair carries one DUPLICATE_SUSPECT warning; the others none."""
+    ids = sorted(set(person_ids))
+    open_pairs: dict[int, list[float]] = defaultdict(list)
+    for start in range(0, len(ids), _STORE_CHUNK):
+        chunk = ids[start : start + _STORE_CHUNK]
+        pairs = SuspectedPair.objects.filter(
+            Q(person_a_id__in=chunk) | Q(person_b_id__in=chunk), state=PairState.OPEN
+        )
+        for a, b, probability in pairs.values_list("person_a_id", "person_b_id", "probability"):
+            open_pairs[a].append(probability)
+            open_pairs[b].append(probability)
+    for pid in ids:
+        probabilities = open_pairs.get(pid)
+        if probabilities:
+            finding_external_set(
+                person_id=pid,
+                code=DUPLICATE_SUSPECT,
+                severity=Severity.WARNING,
+                fields=["full_name", "date_of_birth", "id_number"],
+                template_vi=TEMPLATE_VI,
+                template_en=TEMPLATE_EN,
+                detail={"others": len(probabilities), "probability": f"{max(probabilities):.3f}"},
+            )
+    finding_external_close(person_ids=[pid for pid in ids if pid not in open_pairs], code=DUPLICATE_SUSPECT)
+
+
+@transaction.atomic
+def pair_decide(*, pair_id: int, state: str, actor: User | None, reason: str = "") -> SuspectedPair:
+    """Record a decision on an open pair: ``not_same``, ``skipped`` or ``merged`` (the merge itself is the
+    merge service's); the warnings of both persons follow, and the decision is audited."""
+    if state not in (PairState.NOT_SAME, PairState.SKIPPED, PairState.MERGED):
+        raise PairRefusal(f"Quyết định không hợp lệ: {state}", f"Not a decision: {state}", field="state")
+    pair = SuspectedPair.objects.select_for_update().get(pk=pair_id)
+    if pair.state != PairState.OPEN:
+        raise PairRefusal(
+            "Cặp hồ sơ này đã được quyết định",
+            "This pair has already been decided",
+            field="state",
+            status=409,
+        )
+    pair.state, pair.decided_by_id, pair.decided_at, pair.decision_reason = (
+        state,
+        getattr(actor, "pk", None),
+        clock.now(),
+        reason,
+    )
+    pair.save(update_fields=["state", "decided_by", "decided_at", "decision_reason"])
+    audit_event_record(
+        action=AuditEvent.Action.DUPLICATE_PAIR_DECIDED,
+        actor_id=getattr(actor, "pk", None),
+        object_type="suspected_pair",
+        object_id=str(pair.pk),
+        detail={"state": state, "reason": reason, "persons": [pair.person_a_id, pair.person_b_id]},
+    )
+    findings_sync(person_ids=[pair.person_a_id, pair.person_b_id])
+    return pair
+
+
+def clusters(*, person_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """person id → cluster id (the smallest person id of its group): persons joined by an open pair above
+    the threshold or by a merge share a cluster; a person alone is its own."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    pairs = SuspectedPair.objects.filter(
+        Q(state=PairState.MERGED) | Q(state=PairState.OPEN, probability__gte=REVIEW_THRESHOLD)
+    ).values_list("person_a_id", "person_b_id")
+    for a, b in pairs.iterator(chunk_size=10_000):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    ids = person_ids if person_ids is not None else list(parent)
+    return {pid: find(pid) for pid in ids}
