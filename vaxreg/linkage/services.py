@@ -116,8 +116,6 @@ def linkage_run(
     return result
 
 
-# Above this many changed persons their candidates are most of the table: everyone is read instead.
-_CANDIDATES_ALL_FROM = 2_000
 _IN_CHUNK = 500
 
 
@@ -132,8 +130,6 @@ def _rows_where(field: str, values: set[Any]) -> list[tuple[Any, ...]]:
 def _candidates(person_ids: Sequence[int]) -> list[tuple[Any, ...]]:
     """The changed persons and everyone who shares a blocking key with them (ID, phone, commune, birth year
     in the province, birth date): the pairs the full run's blocking would give them."""
-    if len(person_ids) > _CANDIDATES_ALL_FROM:
-        return _rows(Person.objects.order_by("id"))
     changed = _rows_where("id", set(person_ids))
     rows = list(changed)
     rows += _rows_where("id_number", {r[8] for r in changed if r[8]})

@@ -3,19 +3,21 @@ warnings, "not the same" remembered, linking after an import, and the audit expo
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from vaxreg.core import clock
 from vaxreg.core.models import AuditEvent
 from vaxreg.core.text import fold
+from vaxreg.corrections.services import person_correct
 from vaxreg.imports.headers import TEMPLATE_HEADERS_VI
 from vaxreg.imports.services import import_batch_create, import_batch_run
 from vaxreg.linkage.engine import REVIEW_THRESHOLD, Engine, evidence_words, model_load, records_table
 from vaxreg.linkage.models import PairState, SuspectedPair
-from vaxreg.linkage.services import linkage_link_persons, linkage_run, pair_decide
+from vaxreg.linkage.services import linkage_run, pair_decide
 from vaxreg.people.models import Person
 from vaxreg.quality.models import Finding
 from vaxreg.quality.services import quality_check_persons, quality_scan
@@ -122,19 +124,24 @@ def test_a_correction_that_makes_them_differ_closes_the_warning(world: World) ->
     dao, copy = world.persons["dao_hn"], _dao_twice(world)
     linkage_run()
     assert _open() == {dao.pk, copy.pk}
-    Person.objects.filter(pk=copy.pk).update(
-        full_name="Nguyen Van Tam",
-        name_key="nguyen van tam",
-        gender="M",
-        birth_year=1950,
-        birth_month=None,
-        birth_day=None,
+    # The station finds the second record is someone else's and corrects it: the pair no longer holds.
+    person_correct(
+        person_id=copy.pk,
+        expected_version=copy.version,
+        changes={
+            "full_name": "Nguyễn Văn Tâm",
+            "gender": "M",
+            "birth_year": 1950,
+            "birth_month": 3,
+            "birth_day": 3,
+        },
+        reason="Hồ sơ của người khác",
+        actor_id=world.users["commune_badinh"].pk,
     )
-    result = linkage_link_persons(person_ids=[copy.pk])
-    assert result.dropped == 1
     assert not SuspectedPair.objects.exists()
     assert _open() == set()
-    assert Finding.objects.filter(code="DUPLICATE_SUSPECT", is_open=False).count() == 2
+    closed = Finding.objects.filter(code="DUPLICATE_SUSPECT", is_open=False)
+    assert {f.person_id for f in closed} == {dao.pk, copy.pk} and all(f.closed_at for f in closed)
 
 
 def _csv(rows: list[list[str]]) -> bytes:
@@ -207,3 +214,13 @@ def test_the_export_gives_one_cluster_per_citizen_within_the_users_reach(
         "pk"
     )
     assert event.actor_id == world.users["facility_hcm"].pk and event.detail["rows"] == 4
+
+
+def test_the_run_verb_prints_its_figures_and_refuses_an_engine_it_lacks(world: World) -> None:
+    _dao_twice(world)
+    out = io.StringIO()
+    call_command("linkage", "run", "--json", stdout=out)
+    figures = json.loads(out.getvalue())
+    assert figures["persons"] == 6 and figures["opened"] == 1 and figures["pairs_suspected"] == 1
+    with pytest.raises(CommandError, match="Spark engine of record linkage is not built yet"):
+        call_command("linkage", "run", "--engine", "spark", stdout=io.StringIO())
