@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext_noop
 
 from vaxreg.accounts.permissions import Capability, capability_require
 from vaxreg.certificates.issuing import CertificateRefused, certificate_issue, certificates_revoke
@@ -26,6 +27,7 @@ from vaxreg.complaints.models import Complaint
 from vaxreg.core import clock
 from vaxreg.core.cccd import cccd_birth_year_mismatch, cccd_gender_mismatch, decode_cccd
 from vaxreg.core.history import ChangeSource, audit_event_record, change_records_build, record_changes_bulk
+from vaxreg.core.i18n import both_languages
 from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.models import AuditEvent, SourceType
 from vaxreg.core.refusals import Forbidden, Refusal, StaleVersion
@@ -324,7 +326,7 @@ def _cases_close_second(survivor_id: int, merged_id: int, now: dt.datetime) -> N
         state=CaseState.RESOLVED,
         closed_at=now,
         updated_at=now,
-        resolution=f"Gộp vào hồ sơ #{survivor_id} / merged into record #{survivor_id}",
+        resolution=both_languages(gettext_noop("merged into record #%(id)s"), {"id": survivor_id}),
         version=F("version") + 1,
     )
 
@@ -536,7 +538,7 @@ def person_unmerge(*, merge: PersonMerge, actor: Any, reason: str) -> PersonMerg
     history_source = ChangeSource(
         type=SourceType.MERGE,
         id=str(merge.pk),
-        reason=f"Hoàn tác gộp / merge undone: {reason}",
+        reason=both_languages(gettext_noop("merge undone: %(reason)s"), {"reason": reason}),
         actor_id=actor_id,
     )
     current = {"persons": {pid: _person_state(p) for pid, p in ((str(k), v) for k, v in persons.items())}}
@@ -622,8 +624,10 @@ def persons_auto_merge(*, pairs: Iterable[tuple[int, int, float]]) -> list[Perso
                 merged=merged,
                 field_choices={},
                 actor=None,
-                reason=f"Tự động gộp: cùng CCCD, xác suất {probability:.4f} / "
-                f"merged automatically: same CCCD, probability {probability:.4f}",
+                reason=both_languages(
+                    gettext_noop("merged automatically: same CCCD, probability %(p)s"),
+                    {"p": f"{probability:.4f}"},
+                ),
                 source=MergeSource.AUTO,
             )
         except Refusal:

@@ -5,6 +5,9 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext_noop
+
+from vaxreg.core.i18n import both_languages
 
 HELP = """Record linkage: find the persons recorded twice (SPEC §5 DUPLICATE_SUSPECT).
 
@@ -85,9 +88,20 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(figures))
             return
         self.stdout.write(
-            f"{result.persons:,} người / persons; {result.pairs_scored:,} cặp nghi trùng / suspected pairs "
-            f"({result.opened:,} mới / new, {result.reopened:,} mở lại / reopened, {result.dropped:,} bỏ / dropped) "
-            f"in {figures['seconds']} s"
+            both_languages(
+                gettext_noop(
+                    "%(persons)s persons; %(pairs)s suspected pairs (%(opened)s new, %(reopened)s reopened, "
+                    "%(dropped)s dropped) in %(seconds)s s"
+                ),
+                {
+                    "persons": f"{result.persons:,}",
+                    "pairs": f"{result.pairs_scored:,}",
+                    "opened": f"{result.opened:,}",
+                    "reopened": f"{result.reopened:,}",
+                    "dropped": f"{result.dropped:,}",
+                    "seconds": figures["seconds"],
+                },
+            )
         )
 
     def _train(self, options: dict[str, Any]) -> None:
@@ -97,7 +111,7 @@ class Command(BaseCommand):
         from vaxreg.people.models import Person
 
         if not options["truth"]:
-            raise CommandError("train cần --truth F.persons.csv / train needs --truth F.persons.csv")
+            raise CommandError(both_languages(gettext_noop("train needs --truth F.persons.csv")))
         truth = truth_of_persons(options["truth"])
         rows = _rows(Person.objects.filter(id__in=list(truth)).order_by("id"))
         model = train(records_table(rows, truth=truth))
@@ -106,7 +120,9 @@ class Command(BaseCommand):
             path = options["out"]
         else:
             path = model_save(model)
-        self.stdout.write(f"{len(rows):,} người / persons → {path}")
+        self.stdout.write(
+            both_languages(gettext_noop("%(n)s persons → %(path)s"), {"n": f"{len(rows):,}", "path": path})
+        )
 
     def _export(self, options: dict[str, Any]) -> None:
         from vaxreg.accounts.models import User
@@ -115,18 +131,22 @@ class Command(BaseCommand):
         from vaxreg.linkage.selectors import clusters_export_write
 
         if not options["user"] or not options["out"]:
-            raise CommandError("export cần --user U --out F.csv / export needs --user U --out F.csv")
+            raise CommandError(both_languages(gettext_noop("export needs --user U --out F.csv")))
         user = User.objects.filter(username=options["user"], is_active=True).first()
         if user is None or jurisdiction_of(user).scope is Scope.NOTHING:
             raise CommandError(
-                f"Tài khoản “{options['user']}” không được xuất / the account “{options['user']}” may not export"
+                both_languages(
+                    gettext_noop("the account “%(user)s” may not export"), {"user": options["user"]}
+                )
             )
         out: Path = options["out"]
         if out.suffix.lower() not in (".csv", ".xlsx"):
-            raise CommandError("Tệp xuất phải là .csv hoặc .xlsx.\nThe output file must be .csv or .xlsx.")
+            raise CommandError(both_languages(gettext_noop("The output file must be .csv or .xlsx.")))
         try:
             written = clusters_export_write(user=user, fmt=out.suffix.lower()[1:], out=out)
         except TableTooLong as refused:
             out.unlink(missing_ok=True)
             raise CommandError(f"{refused.message_vi}\n{refused.message_en}") from refused
-        self.stdout.write(f"{written:,} dòng / rows → {out}")
+        self.stdout.write(
+            both_languages(gettext_noop("%(n)s rows → %(path)s"), {"n": f"{written:,}", "path": out})
+        )
