@@ -6,15 +6,19 @@ level an SQL condition over the ``_l``/``_r`` columns of a pair, with the words 
 explain it); the trained parameters live in ``data/model-vN.json`` so a run predicts without retraining.
 """
 
+from __future__ import annotations
+
 import json
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+if TYPE_CHECKING:  # pyarrow is loaded only by a linkage run: the web and worker processes start without it
+    import pyarrow as pa
 
 from vaxreg.core.cccd import USABLE_ID_KINDS
 from vaxreg.core.text import fold
@@ -267,26 +271,31 @@ BLOCKING_RULES: tuple[str, ...] = (
     "l.given = r.given AND l.middle = r.middle AND l.dob_y = r.dob_y AND l.province = r.province",
 )
 
-_SCHEMA = pa.schema(
-    [
-        ("unique_id", pa.int64()),
-        ("surname", pa.string()),
-        ("middle", pa.string()),
-        ("given", pa.string()),
-        ("name_nfc", pa.string()),
-        ("name_fold", pa.string()),
-        ("dob", pa.string()),
-        ("dob_y", pa.int32()),
-        ("dob_m", pa.int32()),
-        ("dob_d", pa.int32()),
-        ("id", pa.string()),
-        ("id_kind", pa.string()),
-        ("phone", pa.string()),
-        ("commune", pa.string()),
-        ("province", pa.string()),
-        ("gender", pa.string()),
-    ]
-)
+
+@cache
+def _schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("unique_id", pa.int64()),
+            ("surname", pa.string()),
+            ("middle", pa.string()),
+            ("given", pa.string()),
+            ("name_nfc", pa.string()),
+            ("name_fold", pa.string()),
+            ("dob", pa.string()),
+            ("dob_y", pa.int32()),
+            ("dob_m", pa.int32()),
+            ("dob_d", pa.int32()),
+            ("id", pa.string()),
+            ("id_kind", pa.string()),
+            ("phone", pa.string()),
+            ("commune", pa.string()),
+            ("province", pa.string()),
+            ("gender", pa.string()),
+        ]
+    )
 
 
 def _name_parts(
@@ -304,7 +313,7 @@ def _name_parts(
 
 
 def record_values(row: Sequence[Any]) -> tuple[Any, ...]:
-    """One person row (``PERSON_COLUMNS``) as the model's input values (``_SCHEMA``)."""
+    """One person row (``PERSON_COLUMNS``) as the model's input values (``_schema()``)."""
     (pid, full_name, name_key, year, month, day, gender, id_type, id_number, phone, commune, province) = row
     surname, middle, given, nfc, folded = _name_parts(full_name or "", name_key or "")
     dob = f"{year:04d}{month:02d}{day:02d}" if year and month and day else None
@@ -332,12 +341,15 @@ def record_values(row: Sequence[Any]) -> tuple[Any, ...]:
 
 def records_table(rows: Iterable[Sequence[Any]], *, truth: dict[int, str] | None = None) -> pa.Table:
     """The model's input: one row per person; with ``truth`` (person id → true person) a ``truth`` column."""
-    columns: list[list[Any]] = [[] for _ in _SCHEMA]
+    import pyarrow as pa
+
+    schema = _schema()
+    columns: list[list[Any]] = [[] for _ in schema]
     for row in rows:
         for column, value in zip(columns, record_values(row), strict=True):
             column.append(value)
     table = pa.Table.from_arrays(
-        [pa.array(c, type=f.type) for c, f in zip(columns, _SCHEMA, strict=True)], schema=_SCHEMA
+        [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
     )
     if truth is not None:
         ids = columns[0]
