@@ -65,16 +65,18 @@ class ColumnType(enum.StrEnum):
     GENDER = "gender"
 
 
-class CellInvalid(ValueError):
+class CellInvalid(Refusal, ValueError):
     """A cell that is not of its column's type: a stable code, the reason in both languages, and what could
     be read of it (``value``), which a column that keeps such cells for the quality rules stores as written."""
 
+    status = 422
+
     def __init__(self, code: str, message_vi: str, message_en: str, *, value: Any = None) -> None:
-        super().__init__(f"{code}: {message_en}")
-        self.code = code
-        self.message_vi = message_vi
-        self.message_en = message_en
+        super().__init__(message_vi, message_en, code=code)
         self.value = value
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message_en}"
 
 
 def cell_text(value: Any) -> str:
