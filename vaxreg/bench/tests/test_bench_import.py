@@ -15,7 +15,10 @@ def test_bench_imports_exactly_the_rows_asked_for(tmp_path: Path) -> None:
     assert result["rows"] == 777
     assert result["rows_stored"] + result["rows_rejected"] == 777
     assert result["rows"] / result["rows_per_s"] == pytest.approx(result["seconds"], abs=0.002)
-    assert result["ratio"] == pytest.approx(result["rows_per_s"] / result["baseline_rows_per_s"], rel=0.01)
+    # The ratio is printed to 4 decimals: on a loaded machine a 777-row import's ratio is as small as 0.0036.
+    assert result["ratio"] == pytest.approx(
+        result["rows_per_s"] / result["baseline_rows_per_s"], rel=0.01, abs=0.00005
+    )
     assert result["peak_rss_mb_importer"] > 20
     assert result["peak_rss_mb_reader"] > 10  # the process that reads the file is counted too
     assert result["peak_rss_mb"] == pytest.approx(
