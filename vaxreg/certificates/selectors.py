@@ -9,9 +9,9 @@ from django.utils import timezone
 from vaxreg.certificates.models import Certificate
 from vaxreg.certificates.pdf import CertificateSheet, SheetDose
 from vaxreg.core import clock
-from vaxreg.core.cccd import cccd_birth_year_mismatch, cccd_gender_mismatch, decode_cccd
 from vaxreg.core.jurisdiction import jurisdiction_of
-from vaxreg.people.models import Gender, IdType, Person, VerificationState
+from vaxreg.people.models import Gender, Person, VerificationState
+from vaxreg.people.selectors import person_cccd_consistent
 from vaxreg.quality.models import Finding, Severity
 from vaxreg.vaccinations.models import DaySignOff, Dose, DoseStatus
 from vaxreg.verification.models import ACTIVE_STATES, CaseState, VerificationCase
@@ -44,16 +44,6 @@ def _police_verified_case(person: Person) -> VerificationCase | None:
         if identity and identity.get("id_number", person.id_number) == person.id_number:
             return case
     return None
-
-
-def _cccd_consistent(person: Person) -> bool:
-    number = person.id_number
-    return (
-        person.id_type == IdType.CCCD
-        and decode_cccd(number) is not None
-        and not cccd_gender_mismatch(number, person.gender)
-        and not cccd_birth_year_mismatch(number, person.birth_year)
-    )
 
 
 def identity_missing(*, person: Person) -> list[Missing]:
@@ -102,7 +92,7 @@ def identity_missing(*, person: Person) -> list[Missing]:
                 f"Your record still has missing or wrong details to verify ({codes}).",
             )
         ]
-    if police_case is None and not _cccd_consistent(person):
+    if police_case is None and not person_cccd_consistent(person):
         return [
             Missing(
                 "identity_not_verified",

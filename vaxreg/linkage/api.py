@@ -40,6 +40,7 @@ from vaxreg.linkage.review import (
     pair_decision_take,
     pair_queue,
 )
+from vaxreg.people.api import PersonOut
 from vaxreg.people.models import Person
 from vaxreg.people.selectors import person_get_for_user
 
@@ -160,33 +161,17 @@ def merge_undo(request: HttpRequest, merge_id: RecordId, body: UndoIn) -> MergeO
 PAIR_PAGE_SIZE = 50
 
 
-class PairPersonOut(Schema):
-    id: int
+class PairPersonOut(PersonOut):
+    """A person of a suspected pair: what ``/api/people`` shows of it, with the version a merge must name and
+    the record it was merged into, if any."""
+
     version: int
-    full_name: str
-    birth_date: str
-    gender: str
-    id_type: str
-    id_number_masked: str
-    phone: str
-    commune_code: str | None
-    province_code: str | None
     merged_into_id: int | None
 
     @staticmethod
     def of(person: Person) -> "PairPersonOut":
         return PairPersonOut(
-            id=person.pk,
-            version=person.version,
-            full_name=person.full_name,
-            birth_date=person.birth_date_display,
-            gender=person.gender,
-            id_type=person.id_type,
-            id_number_masked=person.id_number_masked,
-            phone=person.phone,
-            commune_code=person.commune_id,
-            province_code=person.province_id,
-            merged_into_id=person.merged_into_id,
+            **PersonOut.of(person).model_dump(), version=person.version, merged_into_id=person.merged_into_id
         )
 
 

@@ -25,7 +25,7 @@ from vaxreg.certificates.keys import KeyNotConfigured
 from vaxreg.certificates.models import Certificate
 from vaxreg.complaints.models import Complaint
 from vaxreg.core import clock
-from vaxreg.core.cccd import cccd_birth_year_mismatch, cccd_gender_mismatch, decode_cccd
+from vaxreg.core.cccd import decode_cccd
 from vaxreg.core.history import ChangeSource, audit_event_record, change_records_build, record_changes_bulk
 from vaxreg.core.i18n import both_languages
 from vaxreg.core.jurisdiction import jurisdiction_of
@@ -35,6 +35,7 @@ from vaxreg.core.text import normalize_text
 from vaxreg.core.versioning import version_expect, versioned_update
 from vaxreg.linkage.models import MergeSource, PersonMerge
 from vaxreg.people.models import IdType, Person
+from vaxreg.people.selectors import person_cccd_consistent
 from vaxreg.quality.models import Finding
 from vaxreg.quality.services import quality_check_persons
 from vaxreg.vaccinations.models import Dose
@@ -138,16 +139,6 @@ def _police_verified(person: Person) -> bool:
     return case is not None and case.verified_identity.get("id_number", person.id_number) == person.id_number
 
 
-def _cccd_consistent(person: Person) -> bool:
-    number = person.id_number
-    return (
-        person.id_type == IdType.CCCD
-        and decode_cccd(number) is not None
-        and not cccd_gender_mismatch(number, person.gender)
-        and not cccd_birth_year_mismatch(number, person.birth_year)
-    )
-
-
 def _empty(values: tuple[Any, ...]) -> bool:
     return all(v in (None, "", False) for v in values)
 
@@ -159,8 +150,8 @@ def merge_defaults(a: Person, b: Person) -> dict[str, str]:
     A value beats an empty one; between two values, a police-verified record's wins, else the one whose
     CCCD agrees with its gender and birth year, else the most recently changed record's (a tie keeps a's).
     """
-    rank_a = (_police_verified(a), _cccd_consistent(a), a.updated_at)
-    rank_b = (_police_verified(b), _cccd_consistent(b), b.updated_at)
+    rank_a = (_police_verified(a), person_cccd_consistent(a), a.updated_at)
+    rank_b = (_police_verified(b), person_cccd_consistent(b), b.updated_at)
     choices = {}
     for group, attrs in FIELD_GROUPS.items():
         value_a = tuple(getattr(a, f) for f in attrs)
@@ -593,7 +584,12 @@ def _auto_survivor(a: Person, b: Person) -> tuple[Person, Person]:
     doses, else the older record."""
 
     def rank(p: Person) -> tuple[bool, bool, int, int]:
-        return (_police_verified(p), _cccd_consistent(p), Dose.objects.filter(person_id=p.pk).count(), -p.pk)
+        return (
+            _police_verified(p),
+            person_cccd_consistent(p),
+            Dose.objects.filter(person_id=p.pk).count(),
+            -p.pk,
+        )
 
     return (a, b) if rank(a) >= rank(b) else (b, a)
 

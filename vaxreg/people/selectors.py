@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from vaxreg.core.cccd import cccd_birth_year_mismatch, cccd_gender_mismatch, decode_cccd
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.labels import history_value, label
@@ -16,7 +17,7 @@ from vaxreg.core.models import AuditEvent, ChangeRecord
 from vaxreg.core.pages import HistoryRow
 from vaxreg.core.phones import normalize_phone
 from vaxreg.core.text import fold, normalize_text
-from vaxreg.people.models import Person, mask_id_number
+from vaxreg.people.models import IdType, Person, mask_id_number
 from vaxreg.vaccinations.models import Dose
 
 PERSON_ENTITY = "person"
@@ -190,3 +191,15 @@ def person_full_id_read(*, user: Any, person: Person, via: dict[str, Any] | None
         detail={"id_type": person.id_type, **(via or {})},
     )
     return person.id_number
+
+
+def person_cccd_consistent(person: Person) -> bool:
+    """The record holds a CCCD that decodes and agrees with its gender and birth year: the identity a
+    certificate may be issued on without a police check, and the values a merge keeps by default."""
+    number = person.id_number
+    return (
+        person.id_type == IdType.CCCD
+        and decode_cccd(number) is not None
+        and not cccd_gender_mismatch(number, person.gender)
+        and not cccd_birth_year_mismatch(number, person.birth_year)
+    )
