@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +73,11 @@ def pair_fingerprint(row_a: Sequence[Any], row_b: Sequence[Any]) -> str:
 
 
 def _rows(query: Any) -> list[tuple[Any, ...]]:
-    return list(query.values_list(*PERSON_COLUMNS).iterator(chunk_size=10_000))
+    return list(_stream(query))
+
+
+def _stream(query: Any) -> Iterator[tuple[Any, ...]]:
+    return query.values_list(*PERSON_COLUMNS).iterator(chunk_size=10_000)
 
 
 def _engine_name(engine: str | None) -> str:
@@ -90,24 +94,25 @@ def linkage_run(
     result = RunResult()
     started = time.perf_counter()
     progress("read", 0.0)
-    rows = _rows(Person.objects.order_by("id"))
-    result.persons = len(rows)
+    # Streamed from the database into Arrow batches: the persons are never all held as Python rows.
+    table = records_table(_stream(Person.objects.order_by("id")))
+    result.persons = table.num_rows
     result.seconds["read"] = time.perf_counter() - started
     progress("read", 1.0)
-    if len(rows) < 2:
+    if table.num_rows < 2:
         return result
     began = time.perf_counter()
     progress("predict", 0.0)
-    scored = Engine(records_table(rows), engine=_engine_name(engine), model=model_load()).predict(
+    scored = Engine(table, engine=_engine_name(engine), model=model_load()).predict(
         threshold=REVIEW_THRESHOLD
     )
+    del table
     result.seconds["predict"] = time.perf_counter() - began
     progress("predict", 1.0)
-    by_id = {row[0]: row for row in rows}
+    by_id = {row[0]: row for row in _rows_where("id", {p.a for p in scored} | {p.b for p in scored})}
     if province_code:
-        province_of = {row[0]: row[-1] for row in rows}
-        scored = [p for p in scored if province_code in (province_of[p.a], province_of[p.b])]
-        scope = {pid for pid, prov in province_of.items() if prov == province_code}
+        scored = [p for p in scored if province_code in (by_id[p.a][-1], by_id[p.b][-1])]
+        scope = set(Person.objects.filter(province_id=province_code).values_list("id", flat=True))
     else:
         scope = None
     began = time.perf_counter()
@@ -166,9 +171,13 @@ def linkage_link_persons(*, person_ids: Iterable[int], engine: str | None = None
     touched = set(ids)
     scored: list[ScoredPair] = []
     if len(rows) >= 2:
-        scored = Engine(records_table(rows), engine=_engine_name(engine), model=model_load()).predict(
-            threshold=REVIEW_THRESHOLD
-        )
+        # λ is the population's (everyone these persons are linked against), not the candidates' table's.
+        scored = Engine(
+            records_table(rows),
+            engine=_engine_name(engine),
+            model=model_load(),
+            population=Person.objects.count(),
+        ).predict(threshold=REVIEW_THRESHOLD)
         scored = [p for p in scored if p.a in touched or p.b in touched]
     _pairs_store(scored, {r[0]: r for r in rows}, scope=touched, result=result, progress=_quiet)
     return result
