@@ -281,7 +281,9 @@ COMPARISONS: tuple[Comparison, ...] = (SURNAME, GIVEN, BIRTH, ID_NUMBER, HOUSEHO
 # the year only, or the two share the month or the day or have them swapped; for surname + date, the middle
 # name is shared or missing, or the given names share their first or last letter. Measured on 209,019
 # records (200,000 persons): the same blocking recall (99.25%) with 313,000 blocked pairs instead of
-# 1,439,000; the rules' equality parts are kept whole, so DuckDB still joins on them.
+# 1,439,000; the rules' equality parts are kept whole, so DuckDB still joins on them. Birth date + commune
+# was dropped: on 1,045,781 records it added 516,000 pairs and no true pair the others miss. At that size
+# the six rules block 5.15 million pairs (4.9 per record) and keep 99.28% of the true pairs.
 _DATE_CLOSE = (
     "(l.dob IS NULL OR r.dob IS NULL OR l.dob_m = r.dob_m OR l.dob_d = r.dob_d OR l.dob_m = r.dob_d)"
 )
@@ -289,15 +291,19 @@ _NAME_CLOSE = (
     "(l.middle = r.middle OR l.middle IS NULL OR r.middle IS NULL OR left(l.given, 1) = left(r.given, 1) "
     "OR right(l.given, 1) = right(r.given, 1))"
 )
+# Given + middle + year finds pairs whose surnames differ (the rule before it has the same ones): one edit
+# leaves the surname's first or its last letter.
+_SURNAME_CLOSE = "(left(l.surname, 1) = left(r.surname, 1) OR right(l.surname, 1) = right(r.surname, 1))"
 BLOCKING_RULES: tuple[str, ...] = (
     "l.id = r.id",
     "l.phone = r.phone",
     "l.given = r.given AND l.dob = r.dob",
-    "l.dob = r.dob AND l.commune = r.commune",
     "l.surname = r.surname AND l.given = r.given AND l.dob_y = r.dob_y AND l.province = r.province AND "
     + _DATE_CLOSE,
     "l.surname = r.surname AND l.dob = r.dob AND " + _NAME_CLOSE,
     "l.given = r.given AND l.middle = r.middle AND l.dob_y = r.dob_y AND l.province = r.province AND "
+    + _SURNAME_CLOSE
+    + " AND "
     + _DATE_CLOSE,
 )
 
