@@ -183,8 +183,9 @@ BIRTH = Comparison(
         Level(
             "one_digit",
             # One digit of the eight off: two of year, month and day are the same (a cheap test first).
-            f"{_both('dob')} AND (dob_y_l = dob_y_r)::INT + (dob_m_l = dob_m_r)::INT + (dob_d_l = dob_d_r)::INT "
-            "= 2 AND levenshtein(dob_l, dob_r) = 1",
+            # (CASE rather than a cast of the booleans: the same SQL on DuckDB and Spark.)
+            f"{_both('dob')} AND (CASE WHEN dob_y_l = dob_y_r THEN 1 ELSE 0 END + CASE WHEN dob_m_l = dob_m_r "
+            "THEN 1 ELSE 0 END + CASE WHEN dob_d_l = dob_d_r THEN 1 ELSE 0 END) = 2 AND levenshtein(dob_l, dob_r) = 1",
             "birth dates one digit apart",
             "ngày sinh khác một chữ số",
         ),
