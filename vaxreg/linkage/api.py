@@ -109,7 +109,9 @@ def _merge_out(request: HttpRequest, merge_id: int) -> MergeOut:
 
 
 @router.get(
-    "/merges", response=list[MergeOut], summary="The merges of records the user may read, newest first"
+    "/merges",
+    response={200: list[MergeOut], **errors(403)},
+    summary="The merges of records the user may read, newest first",
 )
 @operation_requires(Capability.MERGE_PERSONS)
 def merge_list(request: HttpRequest, params: Query[MergeListIn]) -> list[MergeOut]:
@@ -117,7 +119,7 @@ def merge_list(request: HttpRequest, params: Query[MergeListIn]) -> list[MergeOu
     return [MergeOut.of(m) for m in merges.select_related("actor")[:LIST_LIMIT]]
 
 
-@router.get("/merges/{int:merge_id}", response=MergeOut, summary="One merge")
+@router.get("/merges/{int:merge_id}", response={200: MergeOut, **errors(403, 404)}, summary="One merge")
 @operation_requires(Capability.MERGE_PERSONS)
 def merge_detail(request: HttpRequest, merge_id: RecordId) -> MergeOut:
     return _merge_out(request, merge_id)
@@ -257,7 +259,11 @@ def _detail(pair: SuspectedPair) -> PairDetailOut:
     return PairDetailOut(**PairOut.of(pair).model_dump(), evidence=evidence)
 
 
-@router.get("/pairs", response=PairPageOut, summary="The suspected duplicate pairs within the user's reach")
+@router.get(
+    "/pairs",
+    response={200: PairPageOut, **errors(403)},
+    summary="The suspected duplicate pairs within the user's reach",
+)
 @operation_requires(Capability.MERGE_PERSONS)
 def pair_list(request: HttpRequest, params: Query[PairListIn]) -> PairPageOut:
     state = {"": PairState.OPEN, "all": ""}.get(params.state, params.state)
@@ -274,7 +280,11 @@ def pair_list(request: HttpRequest, params: Query[PairListIn]) -> PairPageOut:
     )
 
 
-@router.get("/pairs/{int:pair_id}", response=PairDetailOut, summary="One pair, with its evidence in words")
+@router.get(
+    "/pairs/{int:pair_id}",
+    response={200: PairDetailOut, **errors(403, 404)},
+    summary="One pair, with its evidence in words",
+)
 @operation_requires(Capability.MERGE_PERSONS)
 def pair_detail(request: HttpRequest, pair_id: RecordId) -> PairDetailOut:
     return _detail(access_pair_by_id(user=request.user, pair_id=pair_id))
