@@ -201,9 +201,10 @@ ID_NUMBER = Comparison(
             "a CCCD beside an old CMND",
             "một bên CCCD, một bên CMND",
         ),
+        # Standard SQL's TRIM, not ltrim(x, '0'): Spark reads ltrim's two arguments the other way round.
         Level(
             "leading_zeros",
-            "ltrim(id_l, '0') = ltrim(id_r, '0')",
+            "TRIM(LEADING '0' FROM id_l) = TRIM(LEADING '0' FROM id_r)",
             "same ID without its leading zeros",
             "trùng số giấy tờ khi bỏ số 0 đầu",
         ),
