@@ -95,6 +95,10 @@ class Env:
     linkage_engine: str = _var(
         "duckdb", "where record linkage runs: `duckdb` (embedded, one machine) or `spark` (a Spark cluster)"
     )
+    spark_master: str = _var(
+        "local[2]", "with `VAXREG_LINKAGE_ENGINE=spark` or `--engine spark`: the Spark master record linkage "
+        "runs on (`local[2]`: Spark inside the process on two cores; `spark://host:7077`: a cluster)"
+    )  # fmt: skip
     linkage_inline_max: int = _var(
         10_000, "an import or correction touching up to this many persons links them against everyone in "
         "its own transaction; a larger one queues a background linkage task when it commits"

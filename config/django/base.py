@@ -167,6 +167,7 @@ VAXREG_IMPORT_DEFER_INDEXES = _ENV.import_defer_indexes
 # a larger one (a province's first load) queues a background re-scan of its provinces when it commits.
 VAXREG_IMPORT_RECHECK_INLINE_MAX = _ENV.import_recheck_inline_max
 VAXREG_LINKAGE_ENGINE = _ENV.linkage_engine
+VAXREG_SPARK_MASTER = _ENV.spark_master
 VAXREG_LINKAGE_INLINE_MAX = _ENV.linkage_inline_max
 VAXREG_LINKAGE_ON_IMPORT = _ENV.linkage_on_import
 VAXREG_IMPORT_MAX_UPLOAD_BYTES = _ENV.import_max_upload_bytes
