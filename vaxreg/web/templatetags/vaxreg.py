@@ -44,6 +44,15 @@ def choice_both(instance: Any, field: str) -> str:
 
 
 @register.filter
+def percent(share: float | None) -> str:
+    """A probability or share as a percentage in the page's number format ("99,9 %" in Vietnamese): a bare
+    "1,000" reads as one thousand to a Vietnamese reader."""
+    from django.utils.formats import number_format
+
+    return "" if share is None else f"{number_format(share * 100, 1)} %"
+
+
+@register.filter
 def can(user: Any, capability: str) -> bool:
     """{% if user|can:"import_run" %}: whether the user's role holds the capability (accounts.permissions)."""
     return user_can(user, Capability(capability))
