@@ -1,11 +1,12 @@
 """Merging two records of one citizen into one, and undoing it (issue 20, part 5; SPEC §3 history, undo).
 
 ``person_merge`` moves the doses, findings, verification cases, complaints and certificates of ``merged``
-to ``survivor``, applies the chosen field values, marks ``merged`` as merged into the survivor (kept, never
-deleted), writes the history of every change with the merge as its source, re-runs the quality rules and
-brings the certificates in line. Everything it changed is stored with the merge as it was before
-(``snapshot``) and as the merge left it (``after``), so that ``person_unmerge`` restores both persons
-exactly, and refuses, naming what, when a later change touched something it would restore.
+to ``survivor`` (and its pending access changes that still apply; it withdraws the others), applies the
+chosen field values, marks ``merged`` as merged into the survivor (kept, never deleted), writes the history
+of every change with the merge as its source, re-runs the quality rules and brings the certificates in
+line. Everything it changed is stored with the merge as it was before (``snapshot``) and as the merge left
+it (``after``), so that ``person_unmerge`` restores both persons exactly, and refuses, naming what, when a
+later change touched something it would restore.
 """
 
 import datetime as dt
@@ -33,6 +34,7 @@ from vaxreg.core.models import AuditEvent, SourceType
 from vaxreg.core.refusals import Forbidden, Refusal, StaleVersion
 from vaxreg.core.text import normalize_text
 from vaxreg.core.versioning import version_expect, versioned_update
+from vaxreg.corrections.models import AccessChange, AccessChangeState
 from vaxreg.linkage.models import MergeSource, PersonMerge
 from vaxreg.people.models import IdType, Person
 from vaxreg.people.selectors import person_cccd_consistent
@@ -64,6 +66,8 @@ ROW_KINDS: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
     "verification_case": (VerificationCase, ("person_id", "state", "closed_at", "resolution")),
     "complaint": (Complaint, ("person_id",)),
     "certificate": (Certificate, ("person_id",)),
+    # Only the pending ones are moved or withdrawn (``_access_changes_follow``), never by ``_rows_move``.
+    "access_change": (AccessChange, ("person_id", "state", "decided_by_id", "decided_at", "decision_note")),
 }
 # The open state of a finding is the rules' to decide: an undo puts it back when nothing else changed it,
 # and the rules' re-run that follows settles the rest; it never blocks an undo.
@@ -326,8 +330,48 @@ def _rows_move(survivor_id: int, merged_id: int) -> None:
     now = clock.now()
     _findings_collide(survivor_id, merged_id, now)
     _cases_close_second(survivor_id, merged_id, now)
-    for model, _columns in ROW_KINDS.values():
-        model._default_manager.filter(person_id=merged_id).update(person_id=survivor_id)
+    for kind, (model, _columns) in ROW_KINDS.items():
+        if kind != "access_change":
+            model._default_manager.filter(person_id=merged_id).update(person_id=survivor_id)
+
+
+# A pending change of the merged record's phone, ID or commune (``AccessChange``, waiting for the citizen's
+# or the station's second step) would otherwise wait on a record nobody opens any more: the citizen's lookup,
+# the station and the searches all lead to the survivor. It was asked against the merged record's values
+# (``old_values``), and confirming applies it only while the record still has them. So a change whose old
+# values are the survivor's after the merge (the two records shared them, or the reviewer kept the merged
+# record's) moves to the survivor: confirmed there, it does exactly what was asked. Any other one would put
+# a phone or ID asked against one record's values over another's, and could never be confirmed anyway: it
+# is withdrawn (cancelled, the merge named as the reason, by the merge's actor) instead of being left to
+# wait. The survivor's own pending changes follow the same rule (the merge may have given it the other
+# record's phone). Both are rows of the merge (``ROW_KINDS``): the undo moves the moved ones back and
+# reopens the withdrawn ones. Changes past their time are left to the expiry job; decided ones stay, as
+# their record's history.
+
+
+def _access_changes_follow(survivor: Person, merged_id: int, actor_id: int | None, now: dt.datetime) -> None:
+    pending = AccessChange.objects.filter(
+        person_id__in=[survivor.pk, merged_id], state=AccessChangeState.PENDING, expires_at__gt=now
+    ).values_list("pk", "person_id", "old_values")
+    moved, withdrawn = [], []
+    for pk, person_id, old_values in pending:
+        if not all(getattr(survivor, field) == old for field, old in old_values.items()):
+            withdrawn.append(pk)
+        elif person_id == merged_id:
+            moved.append(pk)
+    AccessChange.objects.filter(pk__in=moved).update(person_id=survivor.pk)
+    AccessChange.objects.filter(pk__in=withdrawn).update(
+        state=AccessChangeState.CANCELLED,
+        decided_by_id=actor_id,
+        decided_at=now,
+        decision_note=both_languages(
+            gettext_noop(
+                "withdrawn: record #%(merged)s was merged into record #%(survivor)s, whose values are no longer "
+                "those the change was asked against; ask again on record #%(survivor)s if it is still needed"
+            ),
+            {"merged": merged_id, "survivor": survivor.pk},
+        ),
+    )
 
 
 def _survivor_values(survivor: Person, merged: Person, choices: Mapping[str, str]) -> list[str]:
@@ -400,6 +444,7 @@ def person_merge(
     versioned_update(s, fields=[*changed, "updated_at"], stale=_stale)
     m.merged_into_id = s.pk
     versioned_update(m, fields=["merged_into", "updated_at"], stale=_stale)
+    _access_changes_follow(s, m.pk, actor_id, now)
     quality_check_persons(person_ids=[s.pk])
     certificate = _issue_if_qualifies(s.pk, actor_id)
     if certificate is not None and revoked:
@@ -462,6 +507,13 @@ def _changed_since(merge: PersonMerge, persons: Mapping[int, Person]) -> list[st
                 if current is None or current[column] != values[column]:
                     conflicts.append(f"{kind} #{rid}")
                     break
+    # A change the merge moved and that was confirmed on the survivor since put its values there: handing it
+    # back to the other record would tell a wrong story of whose phone or ID it changed.
+    for rid, values in after["rows"].get("access_change", {}).items():
+        old = before["rows"]["access_change"].get(rid)
+        confirmed = now_rows["access_change"].get(rid, {}).get("state") == AccessChangeState.CONFIRMED
+        if old is not None and old["person_id"] != values["person_id"] and confirmed:
+            conflicts.append(f"access_change #{rid}")
     return conflicts
 
 
@@ -475,7 +527,7 @@ def _rows_restore(merge: PersonMerge) -> None:
     Finding.objects.filter(pk__in=born, is_open=True).update(is_open=False, closed_at=now)
     updates: list[tuple[type[models.Model], int, dict[str, Any]]] = []
     for kind, (model, _columns) in ROW_KINDS.items():
-        for rid, old in before[kind].items():
+        for rid, old in before.get(kind, {}).items():  # a merge made before a kind was added has none
             values = after[kind].get(rid, {})
             restore = {}
             for column in _diff(old, values):

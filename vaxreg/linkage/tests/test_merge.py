@@ -17,7 +17,9 @@ from vaxreg.certificates.tests.test_issuing import (
 from vaxreg.complaints.intake import Intake, complaint_submit
 from vaxreg.core.models import AuditEvent, ChangeRecord, SourceType
 from vaxreg.core.refusals import Forbidden, StaleVersion
-from vaxreg.corrections.services import person_correct
+from vaxreg.corrections.models import AccessChange, AccessChangeConfirmer, AccessChangeState
+from vaxreg.corrections.selectors import access_changes_pending_of_person
+from vaxreg.corrections.services import access_change_confirm, access_change_request, person_correct
 from vaxreg.imports.tests.conftest import row, run_import, write_csv
 from vaxreg.linkage.merging import (
     MergeRefused,
@@ -343,3 +345,74 @@ def test_what_registers_after_merges_runs_inside_the_merge_and_its_undo(world: W
     finally:
         _after_merge[:] = [(n, h) for n, h in _after_merge if n != "test-note"]
     assert seen == [(merge.pk, False, dao.pk), (merge.pk, True, None)]
+
+
+# -- the access changes waiting for a second step -------------------------------------------------------------
+
+
+def _ask_change(person: Person, w: World, **changes: str) -> AccessChange:
+    change = access_change_request(
+        person_id=person.pk, changes=changes, reason="Theo phản ánh", actor_id=w.users["facility_hn1"].pk,
+        source_type=SourceType.COMPLAINT, source_id="ABCD-EFGH",
+    )  # fmt: skip
+    assert change is not None
+    return change
+
+
+def test_pending_access_changes_follow_the_merge_when_they_still_apply_and_come_back_with_the_undo(
+    world: World,
+) -> None:
+    dao, twin = world.persons["dao_hn"], second_record(world)
+    phone = _ask_change(twin, world, phone="0977000111")  # asked against the twin's phone, which dao takes
+    commune = _ask_change(twin, world, commune_id="00070")  # both records live in Ba Đình
+    id_number = _ask_change(twin, world, id_type="cccd", id_number="001190099999")  # dao has her own CCCD
+    station = world.users["commune_badinh"]
+    before = full_dump([dao.pk, twin.pk])
+
+    result = person_merge(
+        survivor=dao, merged=twin, field_choices={"phone": "merged"}, actor=station, reason="Cùng một người"
+    )
+
+    # The citizen and the station work on the survivor: the changes that still apply wait there.
+    assert [c.pk for c in access_changes_pending_of_person(person_id=dao.pk)] == [phone.pk, commune.pk]
+    assert not access_changes_pending_of_person(person_id=twin.pk).exists()
+    # The ID change was asked against the twin's empty ID, not dao's CCCD: withdrawn, saying why.
+    id_number.refresh_from_db()
+    assert id_number.person_id == twin.pk and id_number.state == AccessChangeState.CANCELLED
+    assert id_number.decided_by_id == station.pk and id_number.decided_at is not None
+    assert id_number.decision_note.startswith(f"đã rút lại: hồ sơ #{twin.pk} đã được gộp vào hồ sơ #{dao.pk}")
+    assert f"/ withdrawn: record #{twin.pk} was merged into record #{dao.pk}" in id_number.decision_note
+    history = ChangeRecord.objects.filter(
+        source_type=SourceType.MERGE, source_id=str(result.merge.pk), entity="access_change"
+    )
+    assert set(history.filter(field="person_id").values_list("entity_id", flat=True)) == {
+        phone.pk,
+        commune.pk,
+    }
+    assert history.filter(entity_id=id_number.pk, field="state").get().new_value == "cancelled"
+
+    person_unmerge(merge=result.merge, actor=station, reason="Không phải một người")
+
+    assert full_dump([dao.pk, twin.pk])["access_change"] == before["access_change"]
+    assert [c.pk for c in access_changes_pending_of_person(person_id=twin.pk)] == [
+        phone.pk,
+        commune.pk,
+        id_number.pk,
+    ]
+
+
+def test_a_moved_access_change_confirmed_on_the_survivor_blocks_the_undo(world: World) -> None:
+    dao, twin = world.persons["dao_hn"], second_record(world)
+    change = _ask_change(twin, world, phone="0977000111")
+    station = world.users["commune_badinh"]
+    result = person_merge(
+        survivor=dao, merged=twin, field_choices={"phone": "merged"}, actor=station, reason="Cùng một người"
+    )
+    access_change_confirm(
+        change_id=change.pk, how=AccessChangeConfirmer.STATION, actor=station, note="CCCD gốc"
+    )
+    assert Person.objects.get(pk=dao.pk).phone == "0977000111"
+
+    with pytest.raises(UnmergeBlocked) as blocked:
+        person_unmerge(merge=result.merge, actor=station, reason="Không phải một người")
+    assert f"access_change #{change.pk}" in blocked.value.changed

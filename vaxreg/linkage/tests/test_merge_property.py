@@ -22,7 +22,10 @@ from vaxreg.certificates.selectors import certificate_doses, certificate_missing
 from vaxreg.certificates.tests.test_issuing import dcc_key_files, dcc_keys, vaccine_with_eu_codes
 from vaxreg.core import clock
 from vaxreg.core.cccd import build_cccd
+from vaxreg.core.models import SourceType
 from vaxreg.core.refusals import Refusal
+from vaxreg.corrections.models import AccessChange, AccessChangeState
+from vaxreg.corrections.services import access_change_request
 from vaxreg.linkage.merging import FIELD_GROUPS, ROW_KINDS, person_merge, person_unmerge
 from vaxreg.linkage.tests.merge_helpers import complaint_make, current_certificate_holders, full_dump
 from vaxreg.people.models import Person
@@ -38,6 +41,14 @@ __all__ = ["dcc_key_files", "dcc_keys", "world"]
 NAMES = ["Nguyễn Thị Đào", "Nguyen Thi Dao", "Nguyễn Đào", "", "Trần Văn Bình"]
 BIRTHS = [(1990, 1, 15), (1990, 15, None), (1990, None, None), (1991, 1, 15), (None, None, None)]
 DAYS = [dt.date(2021, 8, 1), dt.date(2021, 9, 30), dt.date(2022, 3, 1), dt.date(2021, 2, 1)]
+
+# Changes of the phone, ID or commune asked for a record and waiting for the second step (corrections).
+ACCESS_ASKS: dict[str, dict[str, str]] = {
+    "phone": {"phone": "0977000111"},
+    "id": {"id_type": "cccd", "id_number": "001190099999"},
+    "commune": {"commune_id": "00070"},
+    "phone-and-commune": {"phone": "0977000222", "commune_id": "26740"},
+}
 
 dose_st = st.tuples(
     st.sampled_from(["HN001", "HN002", "HCM01"]),
@@ -58,6 +69,7 @@ person_st = st.fixed_dictionaries(
         "case": st.sampled_from(["sync", "police", "closed", "none"]),
         "signed": st.booleans(),
         "certificate": st.booleans(),
+        "access": st.lists(st.sampled_from(list(ACCESS_ASKS)), max_size=2, unique=True),
     }
 )
 
@@ -83,6 +95,7 @@ clean_st = st.fixed_dictionaries(
         "case": st.sampled_from(["none", "police"]),
         "signed": st.just(True),
         "certificate": st.just(True),
+        "access": st.lists(st.sampled_from(list(ACCESS_ASKS)), max_size=2, unique=True),
     }
 )
 
@@ -118,6 +131,11 @@ def _person(w: World, spec: dict[str, Any], tag: str) -> Person:
         )
     for _ in range(spec["complaints"]):
         complaint_make(person)
+    for ask in spec["access"]:
+        access_change_request(
+            person_id=person.pk, changes=ACCESS_ASKS[ask], reason="Theo phản ánh",
+            actor_id=w.users["facility_hn1"].pk, source_type=SourceType.COMPLAINT, source_id=f"C-{tag}",
+        )  # fmt: skip
     return Person.objects.get(pk=person.pk)
 
 
@@ -191,8 +209,20 @@ def _merge_and_undo(w: World, specs: list[dict[str, Any]], choices: dict[str, st
         actor=national,
         reason="Cùng một người",
     )
-    for model, _columns in ROW_KINDS.values():
-        assert not model._default_manager.filter(person_id=merged_id).exists()
+    for kind, (model, _columns) in ROW_KINDS.items():
+        left = model._default_manager.filter(person_id=merged_id)
+        if kind == "access_change":  # those that no longer apply stay, withdrawn; none waits there
+            left = left.filter(state=AccessChangeState.PENDING)
+        assert not left.exists(), kind
+    # What waits on the survivor was asked against values it has: confirming it does what was asked.
+    survivor = Person.objects.get(pk=survivor_id)
+    for change in AccessChange.objects.filter(person_id=survivor_id, state=AccessChangeState.PENDING):
+        assert all(getattr(survivor, f) == old for f, old in change.old_values.items()), change.pk
+    moved = AccessChange.objects.filter(person_id=survivor_id).count() - sum(
+        1 for r in before["access_change"].values() if r["person_id"] == survivor_id
+    )
+    withdrawn = AccessChange.objects.filter(person_id=merged_id, state=AccessChangeState.CANCELLED).count()
+    event(f"access changes moved: {moved}, withdrawn: {withdrawn}")
     assert current_certificate_holders(ids) == ({survivor_id} if result.certificate else set())
     event(
         f"certificates before: {len(holders_before)}, after the merge: {int(result.certificate is not None)}"
