@@ -37,6 +37,11 @@ def capability_statement(*, base_url: str) -> dict[str, Any]:
                 "resource": [
                     {
                         "type": "Patient",
+                        "documentation": (
+                            "A record merged into another one (the same citizen recorded twice) is left out of "
+                            "searches; read by its id, it answers active: false with a link of type replaced-by "
+                            "to the record that replaced it, which links back with type replaces."
+                        ),
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
                         "searchParam": [
                             {"name": "identifier", "type": "token", "documentation": identifier_doc},

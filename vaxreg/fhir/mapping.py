@@ -102,10 +102,14 @@ def facility_reference(code: str, name: str) -> dict[str, Any]:
     return {"identifier": {"system": FACILITY_SYSTEM, "value": code}, "display": name}
 
 
-def patient_resource(person: Person) -> dict[str, Any]:
-    """The Patient with the full ID number: callers record the read (``FULL_ID_READ``).
+def patient_resource(person: Person, *, replaces: Sequence[int] = ()) -> dict[str, Any]:
+    """The Patient with the full ID number: callers record the read (``FULL_ID_READ``), except for a record
+    merged into another one (``merged_patient_resource``). ``replaces``: the ids of the records merged into
+    this one.
 
     Reads ``person.commune`` and ``person.province``: select them with the person."""
+    if person.merged_into_id is not None:
+        return merged_patient_resource(person)
     resource: dict[str, Any] = {
         "resourceType": "Patient",
         "id": str(person.pk),
@@ -140,7 +144,26 @@ def patient_resource(person: Person) -> dict[str, Any]:
     address = _address(person)
     if address:
         resource["address"] = [address]
+    if replaces:
+        resource["link"] = [_link(pk, "replaces") for pk in replaces]
     return resource
+
+
+def _link(person_id: int | None, kind: str) -> dict[str, Any]:
+    return {"other": {"reference": f"Patient/{person_id}"}, "type": kind}
+
+
+def merged_patient_resource(person: Person) -> dict[str, Any]:
+    """A record merged into another one, as FHIR R4B gives a merged Patient: not active, its ``link``
+    replaced-by the record that took its place. Nothing else: its doses moved there, and the citizen is
+    read there, by whoever reads that record (no ID number goes out, so no full-ID read to record)."""
+    return {
+        "resourceType": "Patient",
+        "id": str(person.pk),
+        "meta": _meta(person.version, person.updated_at),
+        "active": False,
+        "link": [_link(person.merged_into_id, "replaced-by")],
+    }
 
 
 def _address(person: Person) -> dict[str, Any] | None:

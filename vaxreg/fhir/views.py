@@ -23,6 +23,7 @@ from vaxreg.fhir.mapping import (
     FHIR_JSON,
     Issue,
     immunization_resource,
+    merged_patient_resource,
     operation_outcome,
     patient_resource,
     searchset_bundle,
@@ -30,6 +31,7 @@ from vaxreg.fhir.mapping import (
 from vaxreg.fhir.models import ApiToken
 from vaxreg.fhir.services import full_id_reads_record
 from vaxreg.fhir.tokens import api_token_authenticate
+from vaxreg.people.models import Person
 
 logger = logging.getLogger(__name__)
 TokenView = Callable[..., HttpResponse]
@@ -141,7 +143,7 @@ def patient_search(request: HttpRequest, token: ApiToken) -> HttpResponse:
     elif resource_id:
         person_id = _numeric_id(resource_id)
         found = selectors.patient_get(token=token, person_id=person_id) if person_id is not None else None
-        persons = [found] if found else []
+        persons = [found] if found and found.merged_into_id is None else []  # searches list live records
     else:
         return _bad_search(
             "Cần tham số identifier=<hệ>|<số> (hoặc chỉ số) hoặc _id.",
@@ -149,9 +151,19 @@ def patient_search(request: HttpRequest, token: ApiToken) -> HttpResponse:
             "identifier",
         )
     full_id_reads_record(token=token, persons=persons, interaction="search-type")
-    return fhir_response(
-        searchset_bundle([patient_resource(p) for p in persons], base_url=_base_url(request))
-    )
+    replaced = selectors.patients_replaced(person_ids=[p.pk for p in persons])
+    resources = [patient_resource(p, replaces=replaced.get(p.pk, ())) for p in persons]
+    return fhir_response(searchset_bundle(resources, base_url=_base_url(request)))
+
+
+def _patient_read(token: ApiToken, person: Person, interaction: str) -> dict[str, Any]:
+    """The Patient of a read: a merged record says where it went (no ID number, no full-ID read); a live
+    one carries its links to the records merged into it."""
+    if person.merged_into_id is not None:
+        return merged_patient_resource(person)
+    full_id_reads_record(token=token, persons=[person], interaction=interaction)
+    replaced = selectors.patients_replaced(person_ids=[person.pk])
+    return patient_resource(person, replaces=replaced.get(person.pk, ()))
 
 
 @fhir_endpoint("GET")
@@ -160,8 +172,7 @@ def patient_read(request: HttpRequest, token: ApiToken, resource_id: str) -> Htt
     person = selectors.patient_get(token=token, person_id=person_id) if person_id is not None else None
     if person is None:
         return _not_found(f"Patient/{resource_id}")
-    full_id_reads_record(token=token, persons=[person], interaction="read")
-    return fhir_response(patient_resource(person))
+    return fhir_response(_patient_read(token, person, "read"))
 
 
 @fhir_endpoint("GET")
@@ -171,9 +182,9 @@ def patient_everything(request: HttpRequest, token: ApiToken, resource_id: str) 
     person = selectors.patient_get(token=token, person_id=person_id) if person_id is not None else None
     if person is None:
         return _not_found(f"Patient/{resource_id}")
+    patient = _patient_read(token, person, "everything")
     doses = selectors.immunizations_of_patient(token=token, person_id=person.pk)
-    full_id_reads_record(token=token, persons=[person], interaction="everything")
-    resources = [patient_resource(person), *(immunization_resource(d) for d in doses)]
+    resources = [patient, *(immunization_resource(d) for d in doses)]
     return fhir_response(searchset_bundle(resources, base_url=_base_url(request)))
 
 
