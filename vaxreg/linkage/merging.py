@@ -349,7 +349,10 @@ def _rows_move(survivor_id: int, merged_id: int) -> None:
 # their record's history.
 
 
-def _access_changes_follow(survivor: Person, merged_id: int, actor_id: int | None, now: dt.datetime) -> None:
+def _access_changes_follow(
+    survivor: Person, merged_id: int, actor_id: int | None, now: dt.datetime
+) -> list[int]:
+    """Move or withdraw the pending access changes (see above); the ids of those withdrawn."""
     pending = AccessChange.objects.filter(
         person_id__in=[survivor.pk, merged_id], state=AccessChangeState.PENDING, expires_at__gt=now
     ).values_list("pk", "person_id", "old_values")
@@ -372,6 +375,7 @@ def _access_changes_follow(survivor: Person, merged_id: int, actor_id: int | Non
             {"merged": merged_id, "survivor": survivor.pk},
         ),
     )
+    return withdrawn
 
 
 def _survivor_values(survivor: Person, merged: Person, choices: Mapping[str, str]) -> list[str]:
@@ -444,7 +448,7 @@ def person_merge(
     versioned_update(s, fields=[*changed, "updated_at"], stale=_stale)
     m.merged_into_id = s.pk
     versioned_update(m, fields=["merged_into", "updated_at"], stale=_stale)
-    _access_changes_follow(s, m.pk, actor_id, now)
+    withdrawn = _access_changes_follow(s, m.pk, actor_id, now)
     quality_check_persons(person_ids=[s.pk])
     certificate = _issue_if_qualifies(s.pk, actor_id)
     if certificate is not None and revoked:
@@ -476,6 +480,7 @@ def person_merge(
                       for kind in ROW_KINDS},
             "certificates_revoked": [c.uvci for c in revoked],
             "certificate_issued": certificate.uvci if certificate else None,
+            "access_changes_withdrawn": withdrawn,
         },
     )  # fmt: skip
     return MergeResult(merge=merge, certificate=certificate)

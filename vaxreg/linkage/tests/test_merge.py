@@ -390,6 +390,10 @@ def test_pending_access_changes_follow_the_merge_when_they_still_apply_and_come_
         commune.pk,
     }
     assert history.filter(entity_id=id_number.pk, field="state").get().new_value == "cancelled"
+    event = AuditEvent.objects.get(action=AuditEvent.Action.PERSONS_MERGED, object_id=str(result.merge.pk))
+    assert event.detail["moved"]["access_change"] == 2 and event.detail["access_changes_withdrawn"] == [
+        id_number.pk
+    ]
 
     person_unmerge(merge=result.merge, actor=station, reason="Không phải một người")
 
