@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from vaxreg.core.cccd import USABLE_ID_KINDS
 from vaxreg.core.text import fold
 
 DATA_DIR = Path(__file__).parent / "data"
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 # A pair at or above this probability is suspected: a DUPLICATE_SUSPECT warning on both persons and a row in
 # the review queue. Chosen before measuring (not fitted to the synthetic labels).
 REVIEW_THRESHOLD = 0.9
@@ -68,6 +69,8 @@ class Comparison:
     name: str
     doc: str
     levels: tuple[Level, ...] = field(default_factory=tuple)
+    else_en: str = "different"  # the words for the last level (no condition met)
+    else_vi: str = "khác nhau"
 
     def splink(self) -> dict[str, Any]:
         levels: list[dict[str, Any]] = []
@@ -146,7 +149,9 @@ GIVEN = Comparison(
         ),
         Level(
             "middle_dropped",
-            "given_l = given_r AND (middle_l IS NULL OR middle_r IS NULL)",
+            # One record without a middle name, or one middle name inside the other (Văn Gia → Văn).
+            "given_l = given_r AND (middle_l IS NULL OR middle_r IS NULL OR instr(middle_l, middle_r) > 0 "
+            "OR instr(middle_r, middle_l) > 0)",
             "same given name, middle name dropped",
             "cùng tên, một bên thiếu tên đệm",
             tf="given",
@@ -182,12 +187,14 @@ BIRTH = Comparison(
         ),
         Level(
             "one_digit",
-            # One digit of the eight off: two of year, month and day are the same (a cheap test first).
-            # (CASE rather than a cast of the booleans: the same SQL on DuckDB and Spark.)
-            f"{_both('dob')} AND (CASE WHEN dob_y_l = dob_y_r THEN 1 ELSE 0 END + CASE WHEN dob_m_l = dob_m_r "
-            "THEN 1 ELSE 0 END + CASE WHEN dob_d_l = dob_d_r THEN 1 ELSE 0 END) = 2 AND levenshtein(dob_l, dob_r) = 1",
-            "birth dates one digit apart",
-            "ngày sinh khác một chữ số",
+            # One digit of the eight off (two of year, month and day the same: a cheap test first), or one
+            # day apart in the same month (20 typed 19: two digits, one slip). (CASE rather than a cast of
+            # the booleans: the same SQL on DuckDB and Spark.)
+            f"{_both('dob')} AND ((CASE WHEN dob_y_l = dob_y_r THEN 1 ELSE 0 END + CASE WHEN dob_m_l = dob_m_r "
+            "THEN 1 ELSE 0 END + CASE WHEN dob_d_l = dob_d_r THEN 1 ELSE 0 END) = 2 AND (levenshtein(dob_l, dob_r) = 1 "
+            "OR (dob_y_l = dob_y_r AND dob_m_l = dob_m_r AND abs(dob_d_l - dob_d_r) = 1)))",
+            "birth dates one digit or one day apart",
+            "ngày sinh khác một chữ số hoặc một ngày",
         ),
         Level(
             "year_only",
@@ -271,7 +278,61 @@ GENDER = Comparison(
     ),
 )
 
-COMPARISONS: tuple[Comparison, ...] = (SURNAME, GIVEN, BIRTH, ID_NUMBER, HOUSEHOLD, GENDER)
+DOSES = Comparison(
+    "doses",
+    "The two records' doses (numbered, valid): one record's doses continue the other's (its highest dose "
+    "number and last date both before the other's first: dose 1 at a workplace site, dose 2 at home, the way "
+    "one citizen came to be recorded twice); the dose numbers apart but the dates out of order; else both "
+    "records hold a dose of the same number, as two people do (a twin, a namesake). A record without a "
+    "numbered dose is neutral.",
+    (
+        Level(
+            "null",
+            "dose_lo_l IS NULL OR dose_lo_r IS NULL",
+            "a record has no numbered dose",
+            "một hồ sơ không có mũi tiêm đánh số",
+            null=True,
+        ),
+        # The next dose at the usual interval — two weeks to four months after the other record's last, or for
+        # a booster (dose 3 or 4) up to thirteen months: the same citizen's schedule, where two people's
+        # half-records fall at any distance.
+        # ... and with the vaccine the other record's last dose had (a second dose is the first dose's
+        # vaccine): the strongest sign that the two halves are one citizen's schedule.
+        Level(
+            "follow_on_same_vaccine",
+            "(dose_hi_l < dose_lo_r AND vaccine_last_l = vaccine_first_r AND (day_lo_r - day_hi_l BETWEEN 14 AND "
+            "120 OR (dose_lo_r >= 3 AND day_lo_r - day_hi_l BETWEEN 120 AND 400))) OR (dose_hi_r < dose_lo_l AND "
+            "vaccine_last_r = vaccine_first_l AND (day_lo_l - day_hi_r BETWEEN 14 AND 120 OR (dose_lo_l >= 3 AND "
+            "day_lo_l - day_hi_r BETWEEN 120 AND 400)))",
+            "one record's doses continue the other's with the same vaccine at the usual interval",
+            "mũi tiêm của hồ sơ này nối tiếp hồ sơ kia, cùng loại vắc xin, đúng khoảng cách thường gặp",
+        ),
+        Level(
+            "follow_on_interval",
+            "(dose_hi_l < dose_lo_r AND (day_lo_r - day_hi_l BETWEEN 14 AND 120 OR (dose_lo_r >= 3 AND "
+            "day_lo_r - day_hi_l BETWEEN 120 AND 400))) OR (dose_hi_r < dose_lo_l AND (day_lo_l - day_hi_r "
+            "BETWEEN 14 AND 120 OR (dose_lo_l >= 3 AND day_lo_l - day_hi_r BETWEEN 120 AND 400)))",
+            "one record's doses continue the other's at the usual interval",
+            "mũi tiêm của hồ sơ này nối tiếp hồ sơ kia, đúng khoảng cách thường gặp",
+        ),
+        Level(
+            "follow_on",
+            "(dose_hi_l < dose_lo_r AND day_hi_l < day_lo_r) OR (dose_hi_r < dose_lo_l AND day_hi_r < day_lo_l)",
+            "one record's doses continue the other's",
+            "mũi tiêm của hồ sơ này nối tiếp hồ sơ kia",
+        ),
+        Level(
+            "apart",
+            "dose_hi_l < dose_lo_r OR dose_hi_r < dose_lo_l",
+            "no dose number in both, dates out of order",
+            "không trùng số mũi, ngày tiêm không theo thứ tự",
+        ),
+    ),
+    else_en="both records hold a dose of the same number",
+    else_vi="cả hai hồ sơ có mũi tiêm cùng số",
+)
+
+COMPARISONS: tuple[Comparison, ...] = (SURNAME, GIVEN, BIRTH, ID_NUMBER, HOUSEHOLD, GENDER, DOSES)
 
 # Blocking: the pairs scored are those sharing one of these. Measured on 20,000 synthetic persons with 5%
 # recorded twice (`vaxreg bench linkage`): together they keep 99.6% of the true pairs at 0.9 pairs per
@@ -307,6 +368,10 @@ BLOCKING_RULES: tuple[str, ...] = (
     + _SURNAME_CLOSE
     + " AND "
     + _DATE_CLOSE,
+    # Two letters of the given name swapped (Quân typed Qâun) with only the birth year to go on: the rules
+    # above need the given name or the whole birth date. The same letters in another order are rarely
+    # another given name, so the rule adds few pairs.
+    "l.surname = r.surname AND l.given_letters = r.given_letters AND l.dob_y = r.dob_y AND l.given <> r.given",
 )
 
 
@@ -320,6 +385,7 @@ def _schema() -> pa.Schema:
             ("surname", pa.string()),
             ("middle", pa.string()),
             ("given", pa.string()),
+            ("given_letters", pa.string()),  # the folded given name's letters in order: a swap keeps them
             ("name_nfc", pa.string()),
             ("name_fold", pa.string()),
             ("dob", pa.string()),
@@ -332,6 +398,14 @@ def _schema() -> pa.Schema:
             ("commune", pa.string()),
             ("province", pa.string()),
             ("gender", pa.string()),
+            # The person's numbered valid doses (``DOSE_SPAN_COLUMNS``): lowest and highest dose number, first
+            # and last date (days since 1970-01-01); null without a numbered dose.
+            ("dose_lo", pa.int32()),
+            ("dose_hi", pa.int32()),
+            ("day_lo", pa.int32()),
+            ("day_hi", pa.int32()),
+            ("vaccine_first", pa.string()),  # the vaccine of the first dose, and of the last
+            ("vaccine_last", pa.string()),
         ]
     )
 
@@ -351,7 +425,7 @@ def _name_parts(
 
 
 def record_values(row: Sequence[Any]) -> tuple[Any, ...]:
-    """One person row (``PERSON_COLUMNS``) as the model's input values (``_schema()``)."""
+    """One person row (``PERSON_COLUMNS``) as the model's input values (``_schema()`` up to the dose span)."""
     (pid, full_name, name_key, year, month, day, gender, id_type, id_number, phone, commune, province) = row
     surname, middle, given, nfc, folded = _name_parts(full_name or "", name_key or "")
     dob = f"{year:04d}{month:02d}{day:02d}" if year and month and day else None
@@ -362,6 +436,7 @@ def record_values(row: Sequence[Any]) -> tuple[Any, ...]:
         surname,
         middle,
         given,
+        "".join(sorted(given)) if given else None,
         nfc,
         folded,
         dob,
@@ -378,38 +453,88 @@ def record_values(row: Sequence[Any]) -> tuple[Any, ...]:
 
 
 _BATCH = 50_000
+# A person's numbered valid doses as ``records_table`` takes them: (person id, lowest dose number, highest,
+# first vaccination date, last, the vaccine of the first dose, of the last) — one row per person with such a
+# dose (``linkage.services`` reads them).
+DOSE_SPAN_COLUMNS = ("unique_id", "dose_lo", "dose_hi", "day_lo", "day_hi", "vaccine_first", "vaccine_last")
+_EPOCH = date(1970, 1, 1)
 
 
-def records_table(rows: Iterable[Sequence[Any]], *, truth: dict[int, str] | None = None) -> pa.Table:
-    """The model's input: one row per person; with ``truth`` (person id → true person) a ``truth`` column.
+def _day_number(day: date | None) -> int | None:
+    return (day - _EPOCH).days if day is not None else None
 
-    ``rows`` may be a stream (a database cursor): they are turned into Arrow batches of 50,000 as they come,
-    so a national run never holds every person as Python values."""
+
+def _spans_table(spans: Iterable[Sequence[Any]]) -> pa.Table:
     import pyarrow as pa
 
     schema = _schema()
-    if truth is not None:
-        schema = schema.append(pa.field("truth", pa.string()))
+    fields = [schema.field(name) for name in DOSE_SPAN_COLUMNS]
     batches: list[pa.RecordBatch] = []
-    columns: list[list[Any]] = [[] for _ in schema]
+    columns: list[list[Any]] = [[] for _ in fields]
+
+    def flush() -> None:
+        if columns[0]:
+            arrays = [pa.array(c, type=f.type) for c, f in zip(columns, fields, strict=True)]
+            batches.append(pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)))
+            for column in columns:
+                column.clear()
+
+    for pid, low, high, first, last, vaccine_first, vaccine_last in spans:
+        columns[0].append(pid)
+        columns[1].append(low)
+        columns[2].append(high)
+        columns[3].append(_day_number(first))
+        columns[4].append(_day_number(last))
+        columns[5].append(vaccine_first or None)
+        columns[6].append(vaccine_last or None)
+        if len(columns[0]) >= _BATCH:
+            flush()
+    flush()
+    return pa.Table.from_batches(batches, schema=pa.schema(fields))
+
+
+def records_table(
+    rows: Iterable[Sequence[Any]],
+    *,
+    spans: Iterable[Sequence[Any]] = (),
+    truth: dict[int, str] | None = None,
+) -> pa.Table:
+    """The model's input: one row per person (``rows``: ``PERSON_COLUMNS``) with its dose span (``spans``:
+    ``DOSE_SPAN_COLUMNS``, any order, none for a person without a numbered dose); with ``truth`` (person id →
+    true person) a ``truth`` column.
+
+    Both may be streams (database cursors): they are turned into Arrow batches of 50,000 as they come and
+    joined by Arrow, so a national run never holds every person as Python values."""
+    import pyarrow as pa
+
+    schema = _schema()
+    person_fields = [f for f in schema if f.name not in DOSE_SPAN_COLUMNS[1:]]
+    if truth is not None:
+        person_fields.append(pa.field("truth", pa.string()))
+    person_schema = pa.schema(person_fields)
+    batches: list[pa.RecordBatch] = []
+    columns: list[list[Any]] = [[] for _ in person_schema]
 
     def flush() -> None:
         if columns[0]:
             if truth is not None:
                 columns[-1] = [truth.get(i, f"#{i}") for i in columns[0]]
-            arrays = [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)]
-            batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
+            arrays = [pa.array(c, type=f.type) for c, f in zip(columns, person_schema, strict=True)]
+            batches.append(pa.RecordBatch.from_arrays(arrays, schema=person_schema))
             for column in columns:
                 column.clear()
 
-    width = len(_schema())
+    width = len(person_schema) - (truth is not None)  # record_values' columns
     for row in rows:
         for column, value in zip(columns[:width], record_values(row), strict=True):
             column.append(value)
         if len(columns[0]) >= _BATCH:
             flush()
     flush()
-    return pa.Table.from_batches(batches, schema=schema)
+    persons = pa.Table.from_batches(batches, schema=person_schema)
+    joined = persons.join(_spans_table(spans), keys="unique_id", join_type="left outer")
+    names = [f.name for f in schema] + (["truth"] if truth is not None else [])
+    return joined.select(names).sort_by("unique_id").combine_chunks()
 
 
 def settings_dict(*, probability_two_random_records_match: float = 1e-5) -> dict[str, Any]:
@@ -471,6 +596,59 @@ class ScoredPair:
     weights: dict[str, float] = field(default_factory=dict)  # comparison → its match weight in this pair
 
 
+def _doses_overlap(x: tuple[int | None, int | None], y: tuple[int | None, int | None]) -> bool:
+    """Whether two records both hold a dose of the same number (as far as their spans tell)."""
+    if x[0] is None or y[0] is None or x[1] is None or y[1] is None:
+        return False
+    return not (x[1] < y[0] or y[1] < x[0])
+
+
+_TIE = 1e-9
+
+
+def competing_dropped(
+    pairs: Sequence[ScoredPair],
+    spans: Mapping[int, tuple[int | None, int | None]],
+    *,
+    decided: Collection[tuple[int, int]] = (),
+) -> list[ScoredPair]:
+    """The pairs without those a likelier pair rules out.
+
+    A record suspected with two others that cannot be one person (both hold a dose of the same number) is
+    at most one of them: two half-records of two namesakes each look like the other's missing half, but each
+    has its own true other half, which fits it better. For each record, its pairs are taken likeliest first
+    and a pair is dropped when its other record overlaps, in doses, a partner already kept. A record recorded
+    three times (doses 1, 2 and 3 in three records) keeps all its pairs: its partners do not overlap.
+
+    A pair in ``decided`` (a reviewer said "not the same", skipped it or merged it) neither rules out nor is
+    ruled out: it is kept for the caller to reconcile with the decision."""
+    by_person: dict[int, list[ScoredPair]] = {}
+    for pair in pairs:
+        if (pair.a, pair.b) in decided:
+            continue
+        by_person.setdefault(pair.a, []).append(pair)
+        by_person.setdefault(pair.b, []).append(pair)
+    dropped: set[tuple[int, int]] = set()
+    for person, own in by_person.items():
+        if len(own) < 2:
+            continue
+        kept: list[tuple[int, float]] = []
+        none = (None, None)
+        for pair in sorted(own, key=lambda p: (-p.probability, p.a, p.b)):
+            other = pair.b if pair.a == person else pair.a
+            span = spans.get(other, none)
+            # Only a strictly likelier partner rules a pair out: between equals nothing tells which is the
+            # one, so both stay for a reviewer to see side by side.
+            if any(
+                probability > pair.probability + _TIE and _doses_overlap(span, spans.get(k, none))
+                for k, probability in kept
+            ):
+                dropped.add((pair.a, pair.b))
+            else:
+                kept.append((other, pair.probability))
+    return [p for p in pairs if (p.a, p.b) not in dropped]
+
+
 def _level_keys() -> dict[str, list[str]]:
     """comparison → its level keys by gamma value (Splink numbers levels from the last, -1 for null)."""
     keys: dict[str, list[str]] = {}
@@ -490,7 +668,7 @@ def evidence_words(levels: dict[str, str]) -> list[tuple[str, str, str]]:
                 out.append((c.name, lv.words_en, lv.words_vi))
                 break
         else:
-            out.append((c.name, "different", "khác nhau"))
+            out.append((c.name, c.else_en, c.else_vi))
     return out
 
 
@@ -554,6 +732,7 @@ class Engine:
         settings["blocking_rules_to_generate_predictions"] = [{"blocking_rule": r} for r in BLOCKING_RULES]
         settings["retain_intermediate_calculation_columns"] = True
         self.linker = Linker(frame, settings, log_level=None)
+        self.table = table
 
     def _db_api(self, engine: str) -> Any:
         if engine == "spark":
@@ -577,6 +756,27 @@ class Engine:
         """Every blocked pair scored at or above ``threshold``, person a < person b."""
         frame = self.linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
         return self._pairs(frame)
+
+    def suspected(
+        self, *, threshold: float = REVIEW_THRESHOLD, decided: Collection[tuple[int, int]] = ()
+    ) -> list[ScoredPair]:
+        """The pairs to suspect: scored at or above ``threshold`` and not ruled out by a likelier pair
+        (``competing_dropped``; the ``decided`` pairs take no part in that)."""
+        return self.without_competing(self.predict(threshold=threshold), decided=decided)
+
+    def without_competing(
+        self, pairs: Sequence[ScoredPair], *, decided: Collection[tuple[int, int]] = ()
+    ) -> list[ScoredPair]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        ids = pa.array(sorted({p.a for p in pairs} | {p.b for p in pairs}), type=pa.int64())
+        rows = self.table.filter(pc.is_in(self.table["unique_id"], value_set=ids))
+        spans = {
+            r["unique_id"]: (r["dose_lo"], r["dose_hi"])
+            for r in rows.select(["unique_id", "dose_lo", "dose_hi"]).to_pylist()
+        }
+        return competing_dropped(pairs, spans, decided=decided)
 
     def _pairs(self, frame: Any) -> list[ScoredPair]:
         keys = _level_keys()
@@ -624,13 +824,27 @@ class Engine:
     def predict_frame(self, *, threshold: float) -> Any:
         return self.linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
 
-    def clusters(self, frame: Any, *, threshold: float = REVIEW_THRESHOLD) -> dict[int, int]:
-        """person id → cluster id (the smallest person id of its connected component)."""
-        clustered = self.linker.clustering.cluster_pairwise_predictions_at_threshold(
-            frame, threshold_match_probability=threshold
-        )
-        rows = clustered.query_sql("SELECT unique_id, cluster_id FROM {this}").as_record_list()
-        return {int(r["unique_id"]): r["cluster_id"] for r in rows}
+
+def connected_clusters(pairs: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """person id → cluster id (the smallest person id of its group) for every person in ``pairs``: the
+    persons joined by a chain of pairs share a cluster."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
+    return {pid: find(pid) for pid in list(parent)}
 
 
 def train(
@@ -667,22 +881,59 @@ HOUSEHOLD_CAP = 6.0
 # Levels that say nothing either way, whatever the synthetic data's mix: a CCCD beside an old CMND (people
 # carried both; the generator's second records often hold the CMND, which would teach it as evidence).
 NEUTRAL_LEVELS = frozenset({"kinds_differ"})
+# Two records of one person that both hold a dose of the same number: the synthetic second records never do
+# (they take the doses the first did not), but real ones sometimes do — a dose number typed wrong, the same
+# dose typed at two sites. The evidence against is floored at this share of duplicates (about -5 bits)
+# rather than the thousandth an unseen level gets, so such a pair can still be carried by its other fields.
+DOSE_OVERLAP_M_FLOOR = 0.03
+
+
+# A level that says strictly more than another weighs at least as much, whatever the synthetic mix taught:
+# the same name with its diacritics is no weaker evidence than the same name without them, the same CCCD no
+# weaker than one a digit off.
+AT_LEAST_AS_STRONG: dict[tuple[str, str], tuple[str, ...]] = {
+    ("given_names", "exact"): ("diacritics",),
+    ("id_number", "same"): ("leading_zeros", "one_digit"),
+    ("birth_date", "exact"): ("swapped", "one_digit", "year_only"),
+}
 
 
 def calibrate(model: dict[str, Any]) -> dict[str, Any]:
-    """Fill the levels training left without m or u, and cap the household comparison's evidence."""
+    """Fill the levels training left without m or u, cap the household comparison's evidence, floor the
+    doses' overlap, and keep the stronger levels at least as strong as the weaker (``AT_LEAST_AS_STRONG``)."""
     for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        levels = {lv.get("label_for_charts"): lv for lv in comparison["comparison_levels"]}
         for level in comparison["comparison_levels"]:
             if level.get("is_null_level"):
                 continue
             m = level.get("m_probability") or M_UNSEEN
             u = level.get("u_probability") or U_UNSEEN
-            if comparison["output_column_name"] == HOUSEHOLD.name and m / u > 2**HOUSEHOLD_CAP:
+            if name == HOUSEHOLD.name and m / u > 2**HOUSEHOLD_CAP:
                 u = m / 2**HOUSEHOLD_CAP
             if level.get("label_for_charts") in NEUTRAL_LEVELS:
                 u = m
+            if name == DOSES.name and level.get("label_for_charts") == "else":
+                m = max(m, DOSE_OVERLAP_M_FLOOR)
             level["m_probability"], level["u_probability"] = m, u
+        for (of, key), weaker in AT_LEAST_AS_STRONG.items():
+            if of == name and key in levels:
+                _at_least(levels[key], [levels[w] for w in weaker if w in levels])
     return model
+
+
+def _at_least(strong: dict[str, Any], weaker: list[dict[str, Any]]) -> None:
+    """Raise ``strong``'s evidence to the strongest of ``weaker``'s. Two levels adjusted on the same term
+    frequency weigh m over the value's frequency (u cancels out): there m is raised; elsewhere u is lowered."""
+    for weak in weaker:
+        if strong.get("tf_adjustment_column") and strong.get("tf_adjustment_column") == weak.get(
+            "tf_adjustment_column"
+        ):
+            strong["m_probability"] = max(strong["m_probability"], weak["m_probability"])
+        else:
+            ratio = weak["m_probability"] / weak["u_probability"]
+            if strong["m_probability"] / strong["u_probability"] < ratio:
+                strong["u_probability"] = strong["m_probability"] / ratio
 
 
 def model_save(model: dict[str, Any], version: int = MODEL_VERSION) -> Path:

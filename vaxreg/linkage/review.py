@@ -54,6 +54,7 @@ COMPARISON_NAMES: dict[str, Any] = {
     "id_number": gettext_lazy("CCCD/CMND"),
     "household": gettext_lazy("Phone and commune"),
     "gender": gettext_lazy("Gender"),
+    "doses": gettext_lazy("Doses"),
 }
 
 # What each level the engine stores means, per comparison ("else": the values differ).
@@ -72,7 +73,7 @@ EVIDENCE_WORDS: dict[tuple[str, str], Any] = {
     ("birth_date", "null"): gettext_lazy("a birth date is missing"),
     ("birth_date", "exact"): gettext_lazy("same birth date"),
     ("birth_date", "swapped"): gettext_lazy("birth day and month swapped"),
-    ("birth_date", "one_digit"): gettext_lazy("birth dates one digit apart"),
+    ("birth_date", "one_digit"): gettext_lazy("birth dates one digit or one day apart"),
     ("birth_date", "year_only"): gettext_lazy("same birth year, one record has only the year"),
     ("birth_date", "same_year"): gettext_lazy("same birth year only"),
     ("birth_date", "else"): gettext_lazy("birth dates differ"),
@@ -90,6 +91,16 @@ EVIDENCE_WORDS: dict[tuple[str, str], Any] = {
     ("gender", "null"): gettext_lazy("a gender is missing"),
     ("gender", "same"): gettext_lazy("same gender"),
     ("gender", "else"): gettext_lazy("genders differ"),
+    ("doses", "null"): gettext_lazy("a record has no numbered dose"),
+    ("doses", "follow_on_same_vaccine"): gettext_lazy(
+        "one record's doses continue the other's with the same vaccine at the usual interval"
+    ),
+    ("doses", "follow_on_interval"): gettext_lazy(
+        "one record's doses continue the other's at the usual interval"
+    ),
+    ("doses", "follow_on"): gettext_lazy("one record's doses continue the other's"),
+    ("doses", "apart"): gettext_lazy("no dose number in both, dates out of order"),
+    ("doses", "else"): gettext_lazy("both records hold a dose of the same number"),
 }
 
 

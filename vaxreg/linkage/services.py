@@ -6,13 +6,15 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import CharField, Max, Min, Q, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 
 from vaxreg.core import clock
 from vaxreg.core.history import audit_event_record
@@ -24,6 +26,7 @@ from vaxreg.linkage.engine import (
     REVIEW_THRESHOLD,
     Engine,
     ScoredPair,
+    connected_clusters,
     model_load,
     records_table,
 )
@@ -31,8 +34,11 @@ from vaxreg.linkage.models import PairState, SuspectedPair
 from vaxreg.people.models import Person
 from vaxreg.quality.models import Severity
 from vaxreg.quality.services import finding_external_close, finding_external_set
+from vaxreg.vaccinations.models import Dose, DoseStatus
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from vaxreg.accounts.models import User
 
 DUPLICATE_SUSPECT = "DUPLICATE_SUSPECT"
@@ -80,6 +86,68 @@ def _stream(query: Any) -> Iterator[tuple[Any, ...]]:
     return query.values_list(*PERSON_COLUMNS).iterator(chunk_size=10_000)
 
 
+def linkable_persons() -> Any:
+    """The persons linkage compares: every record not merged into another (a merged record's doses and
+    findings are its survivor's)."""
+    return Person.objects.filter(merged_into__isnull=True)
+
+
+# A dose as "date|vaccine": the smallest of a person's is its first dose with that dose's vaccine, the
+# largest its last (one aggregate each, on SQLite and PostgreSQL alike).
+_DATED_VACCINE = Concat(
+    Cast("vaccination_date", CharField()),
+    Value("|"),
+    Coalesce("vaccine_id", Value("")),
+    output_field=CharField(),
+)
+
+
+def _span_query(doses: Any) -> Iterator[tuple[Any, ...]]:
+    spans = (
+        doses.filter(status=DoseStatus.VALID, dose_number__isnull=False)
+        .values("person_id")
+        .annotate(
+            low=Min("dose_number"),
+            high=Max("dose_number"),
+            first=Min(_DATED_VACCINE),
+            last=Max(_DATED_VACCINE),
+        )
+        .order_by()
+        .values_list("person_id", "low", "high", "first", "last")
+    )
+    for pid, low, high, first, last in spans.iterator(chunk_size=10_000):
+        first_day, _, first_vaccine = first.partition("|")
+        last_day, _, last_vaccine = last.partition("|")
+        yield (
+            pid,
+            low,
+            high,
+            date.fromisoformat(first_day),
+            date.fromisoformat(last_day),
+            first_vaccine,
+            last_vaccine,
+        )
+
+
+def dose_spans(person_ids: Iterable[int] | None = None) -> Iterator[tuple[Any, ...]]:
+    """Each person's numbered valid doses as the model compares them (``DOSE_SPAN_COLUMNS``): every
+    person's (streamed), or those of ``person_ids``."""
+    if person_ids is None:
+        yield from _span_query(Dose.objects.all())
+        return
+    ordered = sorted(set(person_ids))
+    for start in range(0, len(ordered), _IN_CHUNK):
+        yield from _span_query(Dose.objects.filter(person_id__in=ordered[start : start + _IN_CHUNK]))
+
+
+def linkage_records(rows: Sequence[Sequence[Any]] | None = None) -> pa.Table:
+    """The model's input for ``rows`` (``PERSON_COLUMNS``), or for every linkable person, streamed from the
+    database, with their dose spans."""
+    if rows is None:
+        return records_table(_stream(linkable_persons().order_by("id")), spans=dose_spans())
+    return records_table(rows, spans=dose_spans(r[0] for r in rows))
+
+
 def _engine_name(engine: str | None) -> str:
     return engine or settings.VAXREG_LINKAGE_ENGINE
 
@@ -95,7 +163,7 @@ def linkage_run(
     started = time.perf_counter()
     progress("read", 0.0)
     # Streamed from the database into Arrow batches: the persons are never all held as Python rows.
-    table = records_table(_stream(Person.objects.order_by("id")))
+    table = linkage_records()
     result.persons = table.num_rows
     result.seconds["read"] = time.perf_counter() - started
     progress("read", 1.0)
@@ -103,8 +171,8 @@ def linkage_run(
         return result
     began = time.perf_counter()
     progress("predict", 0.0)
-    scored = Engine(table, engine=_engine_name(engine), model=model_load()).predict(
-        threshold=REVIEW_THRESHOLD
+    scored = Engine(table, engine=_engine_name(engine), model=model_load()).suspected(
+        threshold=REVIEW_THRESHOLD, decided=_decided_pairs()
     )
     del table
     result.seconds["predict"] = time.perf_counter() - began
@@ -124,11 +192,25 @@ def linkage_run(
 _IN_CHUNK = 500
 
 
+def _decided_pairs(person_ids: Collection[int] | None = None) -> set[tuple[int, int]]:
+    """The pairs a reviewer decided (not the same, skipped, merged), of ``person_ids`` or everyone's."""
+    decided = SuspectedPair.objects.exclude(state=PairState.OPEN)
+    if person_ids is None:
+        return set(decided.values_list("person_a_id", "person_b_id").iterator(chunk_size=10_000))
+    ordered = sorted(person_ids)
+    pairs: set[tuple[int, int]] = set()
+    for start in range(0, len(ordered), _IN_CHUNK):
+        chunk = ordered[start : start + _IN_CHUNK]
+        rows = decided.filter(Q(person_a_id__in=chunk) | Q(person_b_id__in=chunk))
+        pairs.update(rows.values_list("person_a_id", "person_b_id"))
+    return pairs
+
+
 def _rows_where(field: str, values: set[Any]) -> list[tuple[Any, ...]]:
     ordered = sorted(values)
     rows: list[tuple[Any, ...]] = []
     for start in range(0, len(ordered), _IN_CHUNK):
-        rows += _rows(Person.objects.filter(**{f"{field}__in": ordered[start : start + _IN_CHUNK]}))
+        rows += _rows(linkable_persons().filter(**{f"{field}__in": ordered[start : start + _IN_CHUNK]}))
     return rows
 
 
@@ -148,13 +230,13 @@ def _candidates(person_ids: Sequence[int]) -> list[tuple[Any, ...]]:
         if r[3] and r[4] and r[5]:
             dates.add((r[3], r[4], r[5]))
     for province, province_years in years.items():
-        rows += _rows(Person.objects.filter(province_id=province, birth_year__in=sorted(province_years)))
+        rows += _rows(linkable_persons().filter(province_id=province, birth_year__in=sorted(province_years)))
     ordered = sorted(dates)
     for start in range(0, len(ordered), 100):  # the same birth date anywhere (given or surname blocks)
         q = Q()
         for year, month, day in ordered[start : start + 100]:
             q |= Q(birth_year=year, birth_month=month, birth_day=day)
-        rows += _rows(Person.objects.filter(q))
+        rows += _rows(linkable_persons().filter(q))
     unique: dict[int, tuple[Any, ...]] = {}
     for row in rows:
         unique.setdefault(row[0], row)
@@ -173,11 +255,11 @@ def linkage_link_persons(*, person_ids: Iterable[int], engine: str | None = None
     if len(rows) >= 2:
         # λ is the population's (everyone these persons are linked against), not the candidates' table's.
         scored = Engine(
-            records_table(rows),
+            linkage_records(rows),
             engine=_engine_name(engine),
             model=model_load(),
-            population=Person.objects.count(),
-        ).predict(threshold=REVIEW_THRESHOLD)
+            population=linkable_persons().count(),
+        ).suspected(threshold=REVIEW_THRESHOLD, decided=_decided_pairs(touched))
         scored = [p for p in scored if p.a in touched or p.b in touched]
     _pairs_store(scored, {r[0]: r for r in rows}, scope=touched, result=result, progress=_quiet)
     return result
@@ -344,22 +426,10 @@ def pair_decide(*, pair_id: int, state: str, actor: User | None, reason: str = "
 def clusters(*, person_ids: Iterable[int] | None = None) -> dict[int, int]:
     """person id → cluster id (the smallest person id of its group): persons joined by an open pair above
     the threshold or by a merge share a cluster; a person alone is its own."""
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        root = x
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while parent.get(x, x) != root:
-            parent[x], x = root, parent[x]
-        return root
-
     pairs = SuspectedPair.objects.filter(
         Q(state=PairState.MERGED) | Q(state=PairState.OPEN, probability__gte=REVIEW_THRESHOLD)
     ).values_list("person_a_id", "person_b_id")
-    for a, b in pairs.iterator(chunk_size=10_000):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    ids = person_ids if person_ids is not None else list(parent)
-    return {pid: find(pid) for pid in ids}
+    cluster_of = connected_clusters(pairs.iterator(chunk_size=10_000))
+    if person_ids is None:
+        return cluster_of
+    return {pid: cluster_of.get(pid, pid) for pid in person_ids}

@@ -369,14 +369,16 @@ class DoseFileGenerator:
         r = self._kin_rng.random
         cells: dict[int, str] = {}
         u = r()
-        if u < 0.3:
+        if u < 0.2:
+            cells[NAME] = p.name  # typed right: the records differ elsewhere (ID, birth date, phone, commune)
+        elif u < 0.4:
             cells[NAME] = strip_diacritics(p.name)
-        elif u < 0.45:
+        elif u < 0.5:
             words = p.name.split(" ")
             i = int(r() * len(words))
             words[i] = strip_diacritics(words[i])
             cells[NAME] = " ".join(words)
-        elif u < 0.6 and len(p.name.split(" ")) >= 3:
+        elif u < 0.62 and len(p.name.split(" ")) >= 3:
             words = p.name.split(" ")
             cells[NAME] = " ".join([words[0], words[-1]])
         else:

@@ -4,6 +4,7 @@ warnings, "not the same" remembered, linking after an import, and the audit expo
 import csv
 import io
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,15 @@ from vaxreg.core.text import fold
 from vaxreg.corrections.services import person_correct
 from vaxreg.imports.headers import TEMPLATE_HEADERS_VI
 from vaxreg.imports.services import import_batch_create, import_batch_run
-from vaxreg.linkage.engine import REVIEW_THRESHOLD, Engine, evidence_words, model_load, records_table
+from vaxreg.linkage.engine import (
+    REVIEW_THRESHOLD,
+    Engine,
+    ScoredPair,
+    competing_dropped,
+    evidence_words,
+    model_load,
+    records_table,
+)
 from vaxreg.linkage.models import PairState, SuspectedPair
 from vaxreg.linkage.services import linkage_run, pair_decide
 from vaxreg.people.models import Person
@@ -45,14 +54,29 @@ LABELLED = [
 ]
 
 
+D1, D2 = date(2021, 8, 2), date(2021, 9, 30)  # a first dose, and the second eight weeks later
+AZ = "ASTRAZENECA"
+# Each person's numbered doses (id, lowest number, highest, first date, last, their vaccines): a person
+# recorded twice has dose 1 in one record and dose 2 in the other; relatives and namesakes each have both.
+SPANS = [(pid, 1, 2, D1, D2, AZ, AZ) for pid in (7, 8, 9, 10, 11, 12)] + [
+    (1, 1, 1, D1, D1, AZ, AZ),
+    (2, 2, 2, D2, D2, AZ, AZ),
+    (3, 1, 1, D1, D1, AZ, AZ),
+    (4, 2, 2, D2, D2, AZ, AZ),
+    (5, 1, 1, D1, D1, AZ, AZ),
+    (6, 2, 2, D2, D2, AZ, AZ),
+]
+
+
 def _rows(labelled: list[tuple]) -> list[tuple]:
     return [(r[0], r[1], fold(r[1]), *r[2:11]) for r in labelled]
 
 
 def test_the_stored_model_finds_the_duplicates_and_not_the_relatives() -> None:
-    scored = Engine(records_table(_rows(LABELLED)), model=model_load()).predict(threshold=0.01)
+    scored = Engine(records_table(_rows(LABELLED), spans=SPANS), model=model_load()).predict(threshold=0.01)
     suspected = {(p.a, p.b) for p in scored if p.probability >= REVIEW_THRESHOLD}
     assert suspected == {(1, 2), (3, 4), (5, 6)}
+    assert {p.levels["doses"] for p in scored if (p.a, p.b) in suspected} == {"follow_on_same_vaccine"}
     levels = {(p.a, p.b): p.levels for p in scored}
     assert levels[(1, 2)]["given_names"] == "diacritics"
     assert levels[(3, 4)]["birth_date"] == "swapped"
@@ -60,6 +84,41 @@ def test_the_stored_model_finds_the_duplicates_and_not_the_relatives() -> None:
     assert levels[(5, 6)]["birth_date"] == "year_only"
     words = dict((c, en) for c, en, _ in evidence_words(levels[(1, 2)]))
     assert words["given_names"] == "names differ only in diacritics"
+    assert (
+        words["doses"]
+        == "one record's doses continue the other's with the same vaccine at the usual interval"
+    )
+
+
+def test_doses_held_by_both_records_speak_against_one_person() -> None:
+    """The same pair of records is less likely one person when each holds a dose 1 than when one record's
+    dose follows the other's: two people, not one recorded twice."""
+    rows = _rows(LABELLED[2:4])  # Trần Văn Bình and Trần Bình
+    split = Engine(records_table(rows, spans=SPANS[8:10]), model=model_load()).predict(threshold=0.0)
+    both = [(3, 1, 2, D1, D2, AZ, AZ), (4, 1, 2, D1, D2, AZ, AZ)]
+    overlapping = Engine(records_table(rows, spans=both), model=model_load()).predict(threshold=0.0)
+    assert split[0].probability >= REVIEW_THRESHOLD > overlapping[0].probability
+    assert overlapping[0].levels["doses"] == "else"
+
+
+def _pair(a: int, b: int, probability: float) -> ScoredPair:
+    return ScoredPair(a, b, probability, 0.0, {})
+
+
+def test_a_likelier_pair_rules_out_a_record_that_cannot_be_both() -> None:
+    """A half-record (dose 2 only) suspected with two full-looking records that each hold dose 1 is at most
+    one of them: the likelier pair stays. A record in three pieces (doses 1, 2, 3) keeps both its pairs,
+    and two equally likely pairs both stay for the reviewer."""
+    spans = {1: (2, 2), 2: (1, 1), 3: (1, 1), 4: (3, 3)}
+    kept = competing_dropped([_pair(1, 2, 0.99), _pair(1, 3, 0.95)], spans)
+    assert [(p.a, p.b) for p in kept] == [(1, 2)]
+    three = competing_dropped([_pair(1, 2, 0.99), _pair(1, 4, 0.95)], spans)
+    assert len(three) == 2
+    tied = competing_dropped([_pair(1, 2, 0.97), _pair(1, 3, 0.97)], spans)
+    assert len(tied) == 2
+    # A pair a reviewer decided takes no part: it neither rules out nor is ruled out.
+    decided = competing_dropped([_pair(1, 2, 0.99), _pair(1, 3, 0.95)], spans, decided={(1, 2)})
+    assert len(decided) == 2
 
 
 def _dao_twice(world: World) -> Person:

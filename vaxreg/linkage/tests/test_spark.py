@@ -4,6 +4,7 @@ pairs are the true duplicates DuckDB finds. Needs pyspark (``uv sync --group spa
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,11 @@ from vaxreg.linkage.engine import (
     Engine,
     baseline_settings_dict,
     model_load,
-    records_table,
 )
 from vaxreg.linkage.models import SuspectedPair
 from vaxreg.linkage.selectors import truth_of_persons
-from vaxreg.linkage.services import _rows
+from vaxreg.linkage.services import linkage_records
 from vaxreg.linkage.spark import spark_missing
-from vaxreg.people.models import Person
 from vaxreg.places.services import facilities_generate
 from vaxreg.quality.models import Finding
 from vaxreg.synth.defects import DefectRates
@@ -60,17 +59,42 @@ def _labelled(tmp_path: Path) -> tuple[Any, set[tuple[int, int]]]:
     for pid, key in truth.items():
         groups.setdefault(key, []).append(pid)
     true = {(min(ids), max(ids)) for ids in groups.values() if len(ids) == 2}
-    return records_table(_rows(Person.objects.order_by("id"))), true
+    return linkage_records(), true
 
 
-def _same_as_duckdb(spark: Engine, duck: Engine) -> dict[tuple[int, int], float]:
-    """The pairs each engine scores at 0.01 or more: the same pairs, the same probabilities (within 1e-6)."""
+def _same_as_duckdb(
+    spark: Engine, duck: Engine, *, engines_differ: Callable[[tuple[int, int]], bool] = lambda pair: False
+) -> dict[tuple[int, int], float]:
+    """The pairs each engine scores at 0.01 or more: the same pairs, the same probabilities (within 1e-6),
+    but for the pairs where ``engines_differ`` (a function of the engines themselves, not of our SQL)."""
     on_duck = {(a, b): p for a, b, p in duck.probabilities(duck.predict_frame(threshold=0.01))}
     on_spark = {(a, b): p for a, b, p in spark.probabilities(spark.predict_frame(threshold=0.01))}
     assert on_spark.keys() == on_duck.keys() and on_duck
     for pair, probability in on_duck.items():
-        assert on_spark[pair] == pytest.approx(probability, abs=1e-6), pair
+        assert on_spark[pair] == pytest.approx(probability, abs=1e-6) or engines_differ(pair), pair
     return on_spark
+
+
+def _jaro_winkler_differs(table: Any) -> Callable[[tuple[int, int]], bool]:
+    """Whether the two engines' own Jaro-Winkler similarity of the pair's names differ: the baseline's
+    standard comparison runs DuckDB's built-in function on one and the similarity jar Splink ships on the
+    other, which disagree on some Vietnamese names ("đinh thị mai tuyết" and "đinh mỹ linh": 0.83 and under
+    0.8), so such a pair falls on two levels, one per engine, whatever SQL the baseline writes."""
+    import duckdb
+
+    from vaxreg.linkage.spark import spark_session
+
+    names = dict(
+        zip(table.column("unique_id").to_pylist(), table.column("name_nfc").to_pylist(), strict=True)
+    )
+
+    def differs(pair: tuple[int, int]) -> bool:
+        a, b = names[pair[0]], names[pair[1]]
+        (on_duck,) = duckdb.execute("SELECT jaro_winkler_similarity(?, ?)", [a, b]).fetchone() or (0.0,)
+        on_spark = spark_session().sql("SELECT jaro_winkler(:a, :b) AS s", args={"a": a, "b": b}).first()[0]
+        return abs(on_duck - on_spark) > 1e-9
+
+    return differs
 
 
 @pytest.mark.django_db
@@ -94,6 +118,7 @@ def test_spark_scores_the_same_pairs_as_duckdb(reference_data: Any, tmp_path: Pa
     _same_as_duckdb(
         Engine(table, engine="spark", model=baseline_settings_dict(engine="spark")),
         Engine(table, model=baseline_settings_dict()),
+        engines_differ=_jaro_winkler_differs(table),
     )
 
 

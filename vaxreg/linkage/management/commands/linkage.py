@@ -107,14 +107,13 @@ class Command(BaseCommand):
     def _train(self, options: dict[str, Any]) -> None:
         from vaxreg.linkage.engine import model_save, records_table, train
         from vaxreg.linkage.selectors import truth_of_persons
-        from vaxreg.linkage.services import _rows
-        from vaxreg.people.models import Person
+        from vaxreg.linkage.services import _rows, dose_spans, linkable_persons
 
         if not options["truth"]:
             raise CommandError(both_languages(gettext_noop("train needs --truth F.persons.csv")))
         truth = truth_of_persons(options["truth"])
-        rows = _rows(Person.objects.filter(id__in=list(truth)).order_by("id"))
-        model = train(records_table(rows, truth=truth))
+        rows = _rows(linkable_persons().filter(id__in=list(truth)).order_by("id"))
+        model = train(records_table(rows, spans=dose_spans(truth), truth=truth))
         if options["out"]:
             options["out"].write_text(json.dumps(model, indent=1, sort_keys=True) + "\n", encoding="utf-8")
             path = options["out"]
