@@ -392,24 +392,80 @@ BLOCKING_RULES: tuple[str, ...] = (
 )
 
 
-def name_keys(name_key: str, year: int | None, month: int | None, day: int | None) -> set[tuple[Any, ...]]:
-    """The equality parts of ``BLOCKING_RULES`` (beyond the ID and the phone) that a person's folded name and
-    birth date give: two persons a rule may pair share at least one key. Linking a few persons against a
-    national database fetches the persons sharing one (``linkage.services``) instead of reading everyone."""
+def _folded_parts(name_key: str) -> tuple[str, str, str] | None:
     words = name_key.split()
-    if len(words) < 2 or not year:
+    if len(words) < 2:
+        return None
+    return words[0], " ".join(words[1:-1]), words[-1]
+
+
+def name_keys(name_key: str, year: int | None, month: int | None, day: int | None) -> set[tuple[Any, ...]]:
+    """The equality parts of ``BLOCKING_RULES`` (beyond the ID and the phone) a person's folded name and birth
+    date give, as the person is found by: two persons a rule may pair are such that one's
+    ``name_query_keys`` meet the other's ``name_keys`` (or they share a ``swap_key`` with two given names).
+    Linking a few persons against a national database
+    fetches only the persons so found (``linkage.services``) instead of reading everyone."""
+    parts = _folded_parts(name_key)
+    if parts is None or not year:
         return set()
-    surname, given, middle = words[0], words[-1], " ".join(words[1:-1])
-    keys: set[tuple[Any, ...]] = {
-        ("surname_given_year", surname, given, year),
-        ("swap_key_year", surname, given[0] + "".join(sorted(given[1:])), year),
-    }
-    if middle:
-        keys.add(("given_middle_year", given, middle, year))
+    surname, middle, given = parts
+    keys: set[tuple[Any, ...]] = set()
+    for rule, base in _name_year_bases(surname, middle, given, year):
+        keys.add((rule, *base, "any"))
+        if month and day:
+            keys |= {
+                (rule, *base, "month", month),
+                (rule, *base, "day", day),
+                (rule, *base, "md", month, day),
+            }
+        else:
+            keys.add((rule, *base, "year_only"))
     if month and day:
-        keys.add(("surname_date", surname, year, month, day))
-        keys.add(("given_date", given, year, month, day))
+        keys |= {("surname_date", surname, year, month, day), ("given_date", given, year, month, day)}
     return keys
+
+
+def name_query_keys(
+    name_key: str, year: int | None, month: int | None, day: int | None
+) -> set[tuple[Any, ...]]:
+    """The ``name_keys`` of the persons the rules may pair with this one: for the names + year rules, with a
+    whole birth date those of the same month, the same day, the two swapped or only the year; with only the
+    year, all of them."""
+    parts = _folded_parts(name_key)
+    if parts is None or not year:
+        return set()
+    surname, middle, given = parts
+    keys: set[tuple[Any, ...]] = set()
+    for rule, base in _name_year_bases(surname, middle, given, year):
+        if month and day:
+            keys |= {
+                (rule, *base, "month", month),
+                (rule, *base, "day", day),
+                (rule, *base, "md", day, month),
+                (rule, *base, "year_only"),
+            }
+        else:
+            keys.add((rule, *base, "any"))
+    if month and day:
+        keys |= {("surname_date", surname, year, month, day), ("given_date", given, year, month, day)}
+    return keys
+
+
+def swap_key(name_key: str, year: int | None) -> tuple[tuple[str, str, int], str] | None:
+    """The swap rule's key (surname, the given name's first letter and its others in order, birth year) and
+    the given name: the rule pairs persons of one key whose given names differ."""
+    parts = _folded_parts(name_key)
+    if parts is None or not year:
+        return None
+    surname, _middle, given = parts
+    return (surname, given[0] + "".join(sorted(given[1:])), year), given
+
+
+def _name_year_bases(surname: str, middle: str, given: str, year: int) -> list[tuple[str, tuple[Any, ...]]]:
+    bases: list[tuple[str, tuple[Any, ...]]] = [("surname_given_year", (surname, given, year))]
+    if middle:
+        bases.append(("given_middle_year", (given, middle, year)))
+    return bases
 
 
 @cache
