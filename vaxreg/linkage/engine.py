@@ -403,26 +403,9 @@ def name_keys(name_key: str, year: int | None, month: int | None, day: int | Non
     """The equality parts of ``BLOCKING_RULES`` (beyond the ID and the phone) a person's folded name and birth
     date give, as the person is found by: two persons a rule may pair are such that one's
     ``name_query_keys`` meet the other's ``name_keys`` (or they share a ``swap_key`` with two given names).
-    Linking a few persons against a national database
-    fetches only the persons so found (``linkage.services``) instead of reading everyone."""
-    parts = _folded_parts(name_key)
-    if parts is None or not year:
-        return set()
-    surname, middle, given = parts
-    keys: set[tuple[Any, ...]] = set()
-    for rule, base in _name_year_bases(surname, middle, given, year):
-        keys.add((rule, *base, "any"))
-        if month and day:
-            keys |= {
-                (rule, *base, "month", month),
-                (rule, *base, "day", day),
-                (rule, *base, "md", month, day),
-            }
-        else:
-            keys.add((rule, *base, "year_only"))
-    if month and day:
-        keys |= {("surname_date", surname, year, month, day), ("given_date", given, year, month, day)}
-    return keys
+    Linking a few persons against a national database fetches only the persons so found
+    (``linkage.services``) instead of reading everyone."""
+    return _name_date_keys(name_key, year, month, day, asking=False)
 
 
 def name_query_keys(
@@ -431,6 +414,12 @@ def name_query_keys(
     """The ``name_keys`` of the persons the rules may pair with this one: for the names + year rules, with a
     whole birth date those of the same month, the same day, the two swapped or only the year; with only the
     year, all of them."""
+    return _name_date_keys(name_key, year, month, day, asking=True)
+
+
+def _name_date_keys(
+    name_key: str, year: int | None, month: int | None, day: int | None, *, asking: bool
+) -> set[tuple[Any, ...]]:
     parts = _folded_parts(name_key)
     if parts is None or not year:
         return set()
@@ -438,14 +427,15 @@ def name_query_keys(
     keys: set[tuple[Any, ...]] = set()
     for rule, base in _name_year_bases(surname, middle, given, year):
         if month and day:
-            keys |= {
-                (rule, *base, "month", month),
-                (rule, *base, "day", day),
-                (rule, *base, "md", day, month),
-                (rule, *base, "year_only"),
-            }
-        else:
+            # Found by: its month, its day, its day and month as they read swapped, any; asking for: the
+            # same month, the same day, the swapped pair, the year-only records.
+            swapped = (day, month) if asking else (month, day)
+            keys |= {(rule, *base, "month", month), (rule, *base, "day", day), (rule, *base, "md", *swapped)}
+            keys.add((rule, *base, "year_only") if asking else (rule, *base, "any"))
+        else:  # found by: only the year, any; asking for: any
             keys.add((rule, *base, "any"))
+            if not asking:
+                keys.add((rule, *base, "year_only"))
     if month and day:
         keys |= {("surname_date", surname, year, month, day), ("given_date", given, year, month, day)}
     return keys
