@@ -44,8 +44,8 @@ if TYPE_CHECKING:
     from vaxreg.accounts.models import User
 
 DUPLICATE_SUSPECT = "DUPLICATE_SUSPECT"
-TEMPLATE_VI = "Có thể là cùng một người với {others} hồ sơ khác (xác suất cao nhất {probability})"
-TEMPLATE_EN = "Probably the same person as {others} other record(s) (highest probability {probability})"
+TEMPLATE_VI = "Có thể là cùng một người với {others} hồ sơ khác (xác suất cao nhất {probability} %)"
+TEMPLATE_EN = "Probably the same person as {others} other record(s) (highest probability {probability}%)"
 _STORE_CHUNK = 2_000
 
 Progress = Callable[[str, float], None]  # (phase, share done 0–1)
@@ -469,7 +469,9 @@ def findings_sync(*, person_ids: Iterable[int]) -> None:
                 fields=["full_name", "date_of_birth", "id_number"],
                 template_vi=TEMPLATE_VI,
                 template_en=TEMPLATE_EN,
-                detail={"others": len(probabilities), "probability": f"{max(probabilities):.3f}"},
+                # A whole percentage, rounded down: no decimal separator to read
+                # the wrong way ("1.000" is a thousand to a Vietnamese reader), never 100 % short of certain.
+                detail={"others": len(probabilities), "probability": str(int(max(probabilities) * 100))},
             )
     finding_external_close(person_ids=[pid for pid in ids if pid not in open_pairs], code=DUPLICATE_SUSPECT)
 

@@ -152,6 +152,8 @@ def test_a_run_opens_warnings_that_the_rules_leave_alone_and_a_decision_closes(w
     assert _open() == {dao.pk, copy.pk}
     finding = Finding.objects.get(person=copy, code="DUPLICATE_SUSPECT")
     assert finding.severity == "warning" and "1 other record" in finding.message_en
+    percent = int(pair.probability * 100)
+    assert f"(xác suất cao nhất {percent} %)" in finding.message_vi and "1.000" not in finding.message_vi
 
     quality_check_persons(person_ids=[dao.pk, copy.pk])  # the rules do not close what linkage opened
     quality_scan()
