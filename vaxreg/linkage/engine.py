@@ -548,33 +548,33 @@ def _day_number(day: date | None) -> int | None:
     return (day - _EPOCH).days if day is not None else None
 
 
-def _spans_table(spans: Iterable[Sequence[Any]]) -> pa.Table:
+def _arrow_table(values: Iterable[Sequence[Any]], schema: pa.Schema) -> pa.Table:
+    """Rows of values (in ``schema``'s order) as an Arrow table, turned into batches of 50,000 as they come:
+    a stream (a database cursor) is never held whole as Python values."""
     import pyarrow as pa
 
-    schema = _schema()
-    fields = [schema.field(name) for name in DOSE_SPAN_COLUMNS]
     batches: list[pa.RecordBatch] = []
-    columns: list[list[Any]] = [[] for _ in fields]
+    columns: list[list[Any]] = [[] for _ in schema]
 
     def flush() -> None:
         if columns[0]:
-            arrays = [pa.array(c, type=f.type) for c, f in zip(columns, fields, strict=True)]
-            batches.append(pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)))
+            arrays = [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)]
+            batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
             for column in columns:
                 column.clear()
 
-    for pid, low, high, first, last, vaccine_first, vaccine_last in spans:
-        columns[0].append(pid)
-        columns[1].append(low)
-        columns[2].append(high)
-        columns[3].append(_day_number(first))
-        columns[4].append(_day_number(last))
-        columns[5].append(vaccine_first or None)
-        columns[6].append(vaccine_last or None)
+    for row in values:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
         if len(columns[0]) >= _BATCH:
             flush()
     flush()
-    return pa.Table.from_batches(batches, schema=pa.schema(fields))
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def _span_values(span: Sequence[Any]) -> tuple[Any, ...]:
+    pid, low, high, first, last, vaccine_first, vaccine_last = span
+    return pid, low, high, _day_number(first), _day_number(last), vaccine_first or None, vaccine_last or None
 
 
 def records_table(
@@ -587,38 +587,21 @@ def records_table(
     ``DOSE_SPAN_COLUMNS``, any order, none for a person without a numbered dose); with ``truth`` (person id →
     true person) a ``truth`` column.
 
-    Both may be streams (database cursors): they are turned into Arrow batches of 50,000 as they come and
-    joined by Arrow, so a national run never holds every person as Python values."""
+    Both may be streams (database cursors): they are turned into Arrow batches as they come and joined by
+    Arrow, so a national run never holds every person as Python values."""
     import pyarrow as pa
 
     schema = _schema()
-    person_fields = [f for f in schema if f.name not in DOSE_SPAN_COLUMNS[1:]]
+    person_schema = pa.schema([f for f in schema if f.name not in DOSE_SPAN_COLUMNS[1:]])
+    span_schema = pa.schema([schema.field(name) for name in DOSE_SPAN_COLUMNS])
+    persons = _arrow_table((record_values(row) for row in rows), person_schema)
+    spans_table = _arrow_table((_span_values(span) for span in spans), span_schema)
+    joined = persons.join(spans_table, keys="unique_id", join_type="left outer")
+    table = joined.select([f.name for f in schema]).sort_by("unique_id").combine_chunks()
     if truth is not None:
-        person_fields.append(pa.field("truth", pa.string()))
-    person_schema = pa.schema(person_fields)
-    batches: list[pa.RecordBatch] = []
-    columns: list[list[Any]] = [[] for _ in person_schema]
-
-    def flush() -> None:
-        if columns[0]:
-            if truth is not None:
-                columns[-1] = [truth.get(i, f"#{i}") for i in columns[0]]
-            arrays = [pa.array(c, type=f.type) for c, f in zip(columns, person_schema, strict=True)]
-            batches.append(pa.RecordBatch.from_arrays(arrays, schema=person_schema))
-            for column in columns:
-                column.clear()
-
-    width = len(person_schema) - (truth is not None)  # record_values' columns
-    for row in rows:
-        for column, value in zip(columns[:width], record_values(row), strict=True):
-            column.append(value)
-        if len(columns[0]) >= _BATCH:
-            flush()
-    flush()
-    persons = pa.Table.from_batches(batches, schema=person_schema)
-    joined = persons.join(_spans_table(spans), keys="unique_id", join_type="left outer")
-    names = [f.name for f in schema] + (["truth"] if truth is not None else [])
-    return joined.select(names).sort_by("unique_id").combine_chunks()
+        ids = table.column("unique_id").to_pylist()
+        table = table.append_column("truth", pa.array([truth.get(i, f"#{i}") for i in ids], type=pa.string()))
+    return table
 
 
 def settings_dict(*, probability_two_random_records_match: float = 1e-5) -> dict[str, Any]:
