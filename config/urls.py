@@ -14,6 +14,7 @@ urlpatterns = [
     path("phan-anh/", include("vaxreg.complaints.urls_public")),
     path("certificates/", include("vaxreg.certificates.urls")),
     path("duplicates/", include("vaxreg.linkage.urls")),
+    path("dashboards/", include("vaxreg.dashboards.urls")),
     path("fhir/", include("vaxreg.fhir.urls")),
     path("tra-cuu/", include("vaxreg.citizens.urls")),
     path("", include("vaxreg.web.urls")),

@@ -34,6 +34,8 @@ VERBS: dict[tuple[str, ...], str] = {
     ("worker",): "worker",
     ("linkage",): "linkage",
     ("bench", "linkage"): "bench_linkage",
+    ("dashboards",): "dashboards",
+    ("bench", "dashboards"): "bench_dashboards",
 }
 
 USAGE = """usage: vaxreg VERB [options]
@@ -50,6 +52,8 @@ Verbs:
   quality export --user U --out F  export the open findings U may read, per source record (.csv/.xlsx) [--facility C]
   linkage run|train|export     find persons recorded twice (DUPLICATE_SUSPECT), train the model, export clusters
   bench linkage --persons N    measure record linkage (seconds, precision/recall/F1, memory) beside a baseline
+  dashboards refresh|rebuild   recount the units writes marked stale, or count every unit's figures again
+  bench dashboards --persons N measure the dashboards and a campaign page (p50/p95), the rebuild and the recount after an import
   verification sync            open and close verification cases to follow the findings
   complaints tick              send 12-hour reminders and escalate past-due complaints (idempotent; cron)
   police import --user U FILE  apply the police's result file (.xlsx/.csv) to escalated cases
@@ -64,7 +68,7 @@ Verbs:
   bench complaints             measure the public complaint endpoint against a no-op one (gunicorn, PostgreSQL)
   createuser                   create a staff account with a role and a unit
   second-factor reset --username U --reason R   take away an account's second factor (a lost phone)
-  worker                       run the background tasks and the periodic jobs (complaints' 48-hour clock and notices every minute)
+  worker                       run the background tasks and the periodic jobs (complaints' 48-hour clock and notices, the dashboards' recount, every minute)
 
 Run `vaxreg VERB --help` for the options of a verb. Any Django management command also works.
 """

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "vaxreg.linkage",
     "vaxreg.fhir",
     "vaxreg.citizens",
+    "vaxreg.dashboards",
     "vaxreg.synth",
     "vaxreg.bench",
     "vaxreg.web",

@@ -52,6 +52,8 @@ class Capability(StrEnum):
     API_DOCS = "api_docs"  # the JSON API's documentation and OpenAPI document
     FHIR_CLIENT = "fhir_client"  # a facility's software with its bearer token; no staff role
     MERGE_PERSONS = "merge_persons"  # merge two records of one citizen, undo a merge (rows: jurisdiction)
+    DASHBOARD_READ = "dashboard_read"  # the progress figures of the user's unit and those below it
+    CAMPAIGN_MANAGE = "campaign_manage"  # start or close a campaign for the user's unit or one below it
 
 
 ALL_ROLES = frozenset(Role)
@@ -82,6 +84,10 @@ ROLES_OF: dict[Capability, frozenset[Role]] = {
     Capability.FHIR_CLIENT: frozenset(),
     # Those who know the citizens: the commune health stations, the provinces and the ministry.
     Capability.MERGE_PERSONS: frozenset({Role.COMMUNE, Role.PROVINCE, Role.NATIONAL}),
+    # Every unit that answers for records; the police work only the cases escalated to them.
+    Capability.DASHBOARD_READ: _READ_ALL | {Role.PROVINCE, Role.COMMUNE, Role.FACILITY},
+    # Those who set the deadlines: the ministry and the provinces.
+    Capability.CAMPAIGN_MANAGE: frozenset({Role.NATIONAL, Role.PROVINCE}),
 }
 
 # What a refused user reads (Vietnamese, English); the API's 403 body carries it.
@@ -114,6 +120,10 @@ _REFUSALS: dict[Capability, tuple[str, str]] = {
     Capability.MERGE_PERSONS: (
         "Vai trò của bạn không được gộp hồ sơ.",
         "Your role may not merge records.",
+    ),
+    Capability.CAMPAIGN_MANAGE: (
+        "Chỉ Bộ Y tế và Sở Y tế mới tạo được chiến dịch.",
+        "Only the ministry and the provinces start campaigns.",
     ),
 }
 _REFUSAL_DEFAULT = ("Vai trò của bạn không được làm việc này.", "Your role may not do this.")

@@ -21,6 +21,8 @@ from vaxreg.api.errors import error_handlers_install
 from vaxreg.complaints.api import router as complaints_router
 from vaxreg.complaints.api_public import router as public_complaints_router
 from vaxreg.core.api_schema import ErrorOut
+from vaxreg.dashboards.api import campaigns_router
+from vaxreg.dashboards.api import router as dashboards_router
 from vaxreg.imports.api import router as imports_router
 from vaxreg.linkage.api import router as linkage_router
 from vaxreg.people.api import router as people_router
@@ -149,5 +151,7 @@ api.add_router("/imports", imports_router)
 api.add_router("/cases", cases_router)
 api.add_router("/complaints", complaints_router)
 api.add_router("/linkage", linkage_router)
+api.add_router("/dashboards", dashboards_router)
+api.add_router("/campaigns", campaigns_router)
 api.add_router("/public/complaints", public_complaints_router)
 api.add_router("", fallback_router)  # last: it answers only what no router above does

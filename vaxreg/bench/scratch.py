@@ -153,7 +153,7 @@ def scratch_launch(*, verb: str, options: dict[str, Any], keys: tuple[str, ...])
     in a new scratch database of kind ``options["db"]``; its standard output."""
     args = ["bench", verb, "--phase", "run"]
     for key in (*keys, "db", "seed"):
-        args += [f"--{key}", str(options[key])]
+        args += [f"--{key.replace('_', '-')}", str(options[key])]
     if options.get("json"):
         args.append("--json")
     return run_in_scratch_database(db=options["db"], args=args)
@@ -178,3 +178,62 @@ def scratch_world(*, persons: int, seed: int, file_name: str = "bench.csv") -> P
     synth_write(out=path, persons=max(1, persons), province_code="46", seed=seed)
     connection.close()  # the phases open their own connections; SQLite must not be held here
     return path
+
+
+def rows_hold_back(path: Path, later: Path, *, rows: int, seed: int) -> int:
+    """Move ``rows`` dose rows drawn at random from the file at ``path`` to ``later`` (with the header): a
+    facility's file that arrives after the others, holding second records of persons already imported as
+    well as new persons. The number of rows moved."""
+    import random
+
+    if rows <= 0:
+        return 0
+    with path.open(encoding="utf-8-sig") as handle:
+        total = sum(1 for _ in handle) - 1
+    chosen = set(random.Random(seed).sample(range(total), min(rows, total)))
+    kept = path.with_suffix(".kept.csv")
+    with (
+        path.open(encoding="utf-8-sig") as source,
+        kept.open("w", encoding="utf-8-sig") as first,
+        later.open("w", encoding="utf-8-sig") as second,
+    ):
+        header = source.readline()
+        first.write(header)
+        second.write(header)
+        for index, line in enumerate(source):
+            (second if index in chosen else first).write(line)
+    kept.replace(path)
+    return len(chosen)
+
+
+def page_timed(client: Any, url: str) -> tuple[float, int]:
+    """One GET through the test client: its milliseconds and its number of queries (a page that does not
+    answer 200 stops the benchmark)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        response = client.get(url)
+        elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise CommandError(f"GET {url} answered {response.status_code}")
+    return elapsed, len(queries)
+
+
+def busiest_commune() -> str:
+    """The code of the commune where most persons live (a benchmark's station)."""
+    from django.db.models import Count
+
+    from vaxreg.people.models import Person
+
+    busiest = (
+        Person.objects.exclude(commune_id=None)
+        .values("commune_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .first()
+    )
+    if busiest is None:
+        raise CommandError("no person has a commune")
+    return str(busiest["commune_id"])

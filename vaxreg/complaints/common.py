@@ -8,6 +8,7 @@ from vaxreg.core import clock
 from vaxreg.core.history import ChangeSource, record_change
 from vaxreg.core.models import SourceType
 from vaxreg.core.refusals import Refusal
+from vaxreg.core.touched import figures_touched
 
 ENTITY = "complaint"
 
@@ -32,6 +33,11 @@ def complaint_history_write(
         source=ChangeSource(
             type=SourceType.COMPLAINT, id=complaint.tracking_code, reason=reason, actor_id=actor_id
         ),
+    )
+    # Complaint figures count where it is handled: its facility, else the province's own desk.
+    figures_touched(
+        facilities=[complaint.handler_facility_id],
+        provinces=[] if complaint.handler_facility_id else [complaint.handler_province_id],
     )
 
 

@@ -8,11 +8,12 @@ late. Complaints that joined an earlier one are not counted again.
 """
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -21,6 +22,7 @@ from vaxreg.complaints.models import OPEN_STATES, Complaint, ComplaintState
 from vaxreg.core import clock
 from vaxreg.core.i18n import both_languages
 from vaxreg.core.jurisdiction import jurisdiction_of
+from vaxreg.core.touched import BaseUnits, UnitCount
 
 MEASURES = (
     "received",
@@ -175,3 +177,37 @@ def complaint_figures(
         received_to=received_to,
         at=now,
     )
+
+
+def complaint_unit_figures(units: BaseUnits) -> Iterator[UnitCount]:
+    """Per handling facility (else the province's own desk): the complaints received, resolved on time,
+    resolved late, escalated past the 48 hours and still open; and the open ones by the hour they fall due
+    (``complaint_due``, key ``YYYY-MM-DDTHH`` in UTC), from which a page reads the time each has left."""
+    complaints = Complaint.objects.exclude(state=ComplaintState.JOINED).filter(
+        units.handled_q("handler_facility_id", "handler_province_id")
+    )
+    place = ("handler_facility_id", "handler_province_id")
+    closed = Q(state__in=[ComplaintState.APPROVED, ComplaintState.REJECTED], closed_at__isnull=False)
+    grouped = (
+        complaints.values(*place)
+        .annotate(
+            received=Count("pk"),
+            on_time=Count("pk", filter=closed & Q(closed_at__lte=F("due_at"))),
+            resolved_late=Count("pk", filter=closed & Q(closed_at__gt=F("due_at"))),
+            escalated=Count("pk", filter=Q(escalated_at__isnull=False)),
+            open=Count("pk", filter=Q(state__in=OPEN_STATES)),
+        )
+        .order_by()
+    )
+    for g in grouped:
+        for figure in ("received", "on_time", "resolved_late", "escalated", "open"):
+            yield g[place[0]], g[place[1]], f"complaints_{figure}", "", g[figure]
+    due = (
+        complaints.filter(state__in=OPEN_STATES)
+        .annotate(hour=TruncHour("due_at", tzinfo=dt.UTC))
+        .values(*place, "hour")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for g in due:
+        yield g[place[0]], g[place[1]], "complaint_due", g["hour"].strftime("%Y-%m-%dT%H"), g["n"]

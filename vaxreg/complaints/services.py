@@ -24,6 +24,7 @@ from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.models import SourceType
 from vaxreg.core.refusals import StaleVersion
 from vaxreg.core.text import normalize_text
+from vaxreg.core.touched import figures_touched
 from vaxreg.core.versioning import version_expect, versioned_update
 from vaxreg.corrections.services import (
     access_change_request,
@@ -360,6 +361,10 @@ def complaint_transfer(
         )
     old = complaint.handler_facility.code if complaint.handler_facility else None
     old_province = complaint.handler_province_id
+    figures_touched(  # the unit it leaves
+        facilities=[complaint.handler_facility_id],
+        provinces=[] if complaint.handler_facility_id else [old_province],
+    )
     complaint.handler_facility, complaint.handler_province_id = target, target.province_id
     versioned_update(complaint, fields=["handler_facility", "handler_province"], stale=ComplaintChanged)
     Complaint.objects.filter(joined_to=complaint).update(

@@ -77,6 +77,8 @@ class AuditEvent(models.Model):
         DUPLICATE_PAIR_DECIDED = "duplicate_pair_decided", "suspected duplicate pair decided"
         PERSONS_MERGED = "persons_merged", "two records of one person merged"
         PERSONS_UNMERGED = "persons_unmerged", "a merge of two records undone"
+        CAMPAIGN_CREATED = "campaign_created", "progress campaign created"
+        CAMPAIGN_CLOSED = "campaign_closed", "progress campaign closed"
 
     action = models.CharField(max_length=32, choices=Action.choices)
     actor = models.ForeignKey(

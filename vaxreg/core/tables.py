@@ -562,6 +562,13 @@ class TableWriter(AbstractContextManager["TableWriter"]):
                 writer.cleanup()
 
 
+# The media type of each file ``write_table`` writes, for a download's Content-Type.
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
 def write_table(
     spec_or_headers: TableSpec | Sequence[str],
     rows: Iterable[Sequence[Any]],

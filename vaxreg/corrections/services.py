@@ -25,6 +25,7 @@ from vaxreg.core.models import AuditEvent, SourceType
 from vaxreg.core.phones import normalize_phone
 from vaxreg.core.refusals import Refusal, StaleVersion
 from vaxreg.core.text import fold, normalize_text
+from vaxreg.core.touched import figures_touched
 from vaxreg.core.versioning import version_expect, versioned_update
 from vaxreg.corrections.hooks import after_correction_run
 from vaxreg.corrections.models import AccessChange, AccessChangeConfirmer, AccessChangeState
@@ -222,6 +223,7 @@ def person_correct(
     if not changed:
         return CorrectionResult(changed={}, version=person.version, check=CheckResult())
     now = clock.now()
+    left_commune, left_province = person.commune_id, person.province_id
     for field, (_, new) in changed.items():
         setattr(person, field, new)
     update_fields = [*changed, "updated_at"]
@@ -237,6 +239,7 @@ def person_correct(
     person.updated_at = now
     versioned_update(person, fields=update_fields, stale=_person_stale, expected_version=expected_version)
     source = ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id)
+    figures_touched(communes=[left_commune], provinces=[left_province])  # the unit a move left
     return _corrected(PERSON_ENTITY, person, person_id=person.pk, changed=changed, source=source)
 
 
@@ -245,6 +248,8 @@ def _corrected(
 ) -> CorrectionResult:
     """After a correction is written: its history, then the rules for the person, in the same transaction."""
     record_change(entity=entity, entity_id=record.pk, changes=changed, source=source)
+    if isinstance(record, Dose):  # the facility's dose figures (the person's own follow from the re-check)
+        figures_touched(facilities=[record.facility_id])
     check = quality_check_persons(person_ids=[person_id])
     after_correction_run(person_id=person_id, actor_id=source.actor_id)
     return CorrectionResult(changed=changed, version=record.version, check=check)
@@ -423,6 +428,7 @@ def dose_add(
         changes={"created": (None, f"{values['vaccination_date']} {values['vaccine_id'] or ''}".strip())},
         source=ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id),
     )
+    figures_touched(facilities=[facility_id])
     quality_check_persons(person_ids=[person_id])
     after_correction_run(person_id=person_id, actor_id=actor_id)
     return dose

@@ -1,14 +1,16 @@
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
 from vaxreg.accounts.models import Role, User
 from vaxreg.core.jurisdiction import jurisdiction_of
+from vaxreg.core.touched import BaseUnits, UnitCount
 from vaxreg.imports.headers import Field
 from vaxreg.imports.models import ImportBatch
 from vaxreg.people.models import mask_id_number
@@ -73,3 +75,31 @@ def rejected_rows_shown(*, batch: ImportBatch, offset: int = 0, limit: int = 500
         )
         for row in rows
     ]
+
+
+def import_figures(units: BaseUnits) -> Iterator[UnitCount]:
+    """Per facility (a file sent for several facilities: the province that sent it, else the nation): the
+    files imported and refused, the rows stored and the rows rejected."""
+    batches = ImportBatch.objects.filter(
+        units.handled_q("facility_id", "province_id"),
+        status__in=[ImportBatch.Status.DONE, ImportBatch.Status.REFUSED],
+    )
+    grouped = (
+        batches.values("facility_id", "facility__province_id", "province_id")
+        .annotate(
+            files=Count("pk", filter=Q(status=ImportBatch.Status.DONE)),
+            refused=Count("pk", filter=Q(status=ImportBatch.Status.REFUSED)),
+            stored=Sum("rows_stored", filter=Q(status=ImportBatch.Status.DONE)),
+            rejected=Sum("rows_rejected", filter=Q(status=ImportBatch.Status.DONE)),
+        )
+        .order_by()
+    )
+    totals: dict[tuple[int | None, str | None, str], int] = {}
+    for g in grouped:
+        facility: int | None = g["facility_id"]
+        province: str | None = g["facility__province_id"] if facility else g["province_id"]
+        for figure in ("files", "refused", "stored", "rejected"):
+            key = (facility, province, figure)
+            totals[key] = totals.get(key, 0) + int(g[figure] or 0)
+    for (facility, province, figure), n in totals.items():
+        yield facility, province, f"import_{figure}", "", n

@@ -21,6 +21,7 @@ from vaxreg.core.models import AuditEvent
 from vaxreg.core.refusals import Forbidden, Refusal
 from vaxreg.core.tables import REJECTION_HEADERS, Reason, RejectedLine, RowReport, rejection_rows, table_bytes
 from vaxreg.core.task_results import task_result_interrupted_close, task_results_running
+from vaxreg.core.touched import figures_touched
 from vaxreg.imports.headers import COLUMNS_BY_FIELD
 from vaxreg.imports.hooks import after_import_run
 from vaxreg.imports.models import ImportBatch, RejectedRow
@@ -246,6 +247,13 @@ def _import_batch_run_locked(
                 person_ids=importer.touched_person_ids,
                 provinces=importer.touched_provinces(),
             )
+            figures_touched(
+                persons=importer.touched_person_ids,
+                facilities=[*importer.touched_facility_ids, batch.facility_id],
+                communes=importer.left_communes,
+                provinces=[*importer.left_provinces, *([] if batch.facility_id else [batch.province_id])],
+                nation=batch.facility_id is None and batch.province_id is None,
+            )
             layout = dose_file.layout
             for name, value in counts.as_dict().items():
                 setattr(batch, name, value)
@@ -288,6 +296,11 @@ def _import_batch_refused(batch: ImportBatch, refused: FileRefused) -> ImportBat
     batch.message = refused.bilingual("\n")
     batch.finished_at = clock.now()
     batch.save(update_fields=["status", "message", "finished_at"])
+    figures_touched(  # the files refused per unit
+        facilities=[batch.facility_id],
+        provinces=[] if batch.facility_id else [batch.province_id],
+        nation=batch.facility_id is None and batch.province_id is None,
+    )
     return batch
 
 

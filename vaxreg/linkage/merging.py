@@ -33,6 +33,7 @@ from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.models import AuditEvent, SourceType
 from vaxreg.core.refusals import Forbidden, Refusal, StaleVersion
 from vaxreg.core.text import normalize_text
+from vaxreg.core.touched import figures_touched
 from vaxreg.core.versioning import version_expect, versioned_update
 from vaxreg.corrections.models import AccessChange, AccessChangeState
 from vaxreg.linkage.models import MergeSource, PersonMerge
@@ -125,6 +126,8 @@ def after_merge_register(name: str, handler: AfterMerge) -> None:
 
 
 def _after_merge_run(merge: PersonMerge, *, undone: bool) -> None:
+    # Persons, findings and cases of both records moved: both communes' figures are recounted.
+    figures_touched(persons=[merge.survivor_id, merge.merged_id])
     for _, handler in _after_merge:
         handler(merge, undone)
 

@@ -19,6 +19,7 @@ from vaxreg.core import clock
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.models import AuditEvent
 from vaxreg.core.refusals import Refusal
+from vaxreg.core.touched import figures_touched
 from vaxreg.linkage.engine import (
     MODEL_VERSION,
     PERSON_COLUMNS,
@@ -474,6 +475,7 @@ def findings_sync(*, person_ids: Iterable[int]) -> None:
                 detail={"others": len(probabilities), "probability": str(int(max(probabilities) * 100))},
             )
     finding_external_close(person_ids=[pid for pid in ids if pid not in open_pairs], code=DUPLICATE_SUSPECT)
+    figures_touched(persons=ids)  # the open DUPLICATE_SUSPECT warnings per commune
 
 
 @transaction.atomic

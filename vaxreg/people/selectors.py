@@ -2,11 +2,11 @@
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from vaxreg.core.cccd import cccd_birth_year_mismatch, cccd_gender_mismatch, decode_cccd
@@ -17,7 +17,8 @@ from vaxreg.core.models import AuditEvent, ChangeRecord
 from vaxreg.core.pages import HistoryRow
 from vaxreg.core.phones import normalize_phone
 from vaxreg.core.text import fold, normalize_text
-from vaxreg.people.models import IdType, Person, mask_id_number
+from vaxreg.core.touched import BaseUnits, UnitCount
+from vaxreg.people.models import IdType, Person, VerificationState, mask_id_number
 from vaxreg.vaccinations.models import Dose
 
 PERSON_ENTITY = "person"
@@ -203,3 +204,30 @@ def person_cccd_consistent(person: Person) -> bool:
         and not cccd_gender_mismatch(number, person.gender)
         and not cccd_birth_year_mismatch(number, person.birth_year)
     )
+
+
+def person_figures(units: BaseUnits) -> Iterator[UnitCount]:
+    """Per commune of residence (else province, else nation): the persons (records merged into another
+    not counted), and those verified (police-matched or confirmed). One grouped query."""
+    grouped = (
+        Person.objects.filter(units.placed_q("commune_id", "province_id"), merged_into__isnull=True)
+        .values("commune_id", "province_id")
+        .annotate(
+            persons=Count("pk"),
+            verified=Count("pk", filter=Q(verification_state=VerificationState.VERIFIED)),
+        )
+        .order_by()
+    )
+    for g in grouped:
+        yield g["commune_id"], g["province_id"], "persons", "", g["persons"]
+        yield g["commune_id"], g["province_id"], "verified", "", g["verified"]
+
+
+def person_places(person_ids: Iterable[int]) -> set[tuple[str | None, str | None]]:
+    """The (commune, province) pairs these persons live in: the units a change of theirs recounts."""
+    ids = sorted(set(person_ids))
+    places: set[tuple[str | None, str | None]] = set()
+    for start in range(0, len(ids), 2000):
+        part = Person.objects.filter(pk__in=ids[start : start + 2000])
+        places.update(part.values_list("commune_id", "province_id").distinct().order_by())
+    return places

@@ -13,6 +13,7 @@ from django.db import connection, connections, transaction
 
 from vaxreg.core import clock
 from vaxreg.core.bulk import BulkWriter
+from vaxreg.core.touched import figures_touched
 from vaxreg.people.models import Person
 from vaxreg.quality.models import Finding
 from vaxreg.quality.rules import (
@@ -403,7 +404,9 @@ def quality_check_persons(
         holders = _holders_read(numbers)
     params = params or parameters_load()
     doses = _doses_read(_Rows.among("person_id", ids))
-    return _reconcile(_evaluate(persons, doses, holders, params), stored, len(ids))
+    result = _reconcile(_evaluate(persons, doses, holders, params), stored, len(ids))
+    figures_touched(persons=ids)  # findings per commune: the dashboards recount these persons' communes
+    return result
 
 
 @dataclass(frozen=True)
@@ -593,6 +596,29 @@ def quality_scan(
     that the progress callback reported. A large scan runs its rules on ``workers`` forked processes
     (default: one per core, at most two); ``workers=1`` keeps it in this process.
     """
+    result = _quality_scan(
+        province_code=province_code,
+        batch_size=batch_size,
+        start_after_id=start_after_id,
+        progress=progress,
+        workers=workers,
+    )
+    # The findings of a whole province (or country) may have moved: its figures are recounted whole.
+    if province_code:
+        figures_touched(provinces_whole=[province_code])
+    else:
+        figures_touched(everything=True)
+    return result
+
+
+def _quality_scan(
+    *,
+    province_code: str | None,
+    batch_size: int,
+    start_after_id: int,
+    progress: Callable[[ScanProgress], None] | None,
+    workers: int | None,
+) -> CheckResult:
     params = parameters_load()
     held_twice = _numbers_held_twice(province_code)
     workers = _scan_workers_default() if workers is None else max(1, workers)

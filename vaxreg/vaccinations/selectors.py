@@ -1,13 +1,15 @@
 """Reads of the vaccine catalogue: small tables, loaded whole into memory by the pipeline and the rules."""
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count
 
+from vaxreg.core.touched import BaseUnits, UnitCount
 from vaxreg.vaccinations.catalogue import alias_key
-from vaxreg.vaccinations.models import CatalogueParameter, DaySignOff, Dose, Vaccine, VaccineAlias
+from vaxreg.vaccinations.models import CatalogueParameter, DaySignOff, Dose, DoseStatus, Vaccine, VaccineAlias
 
 _MISSING = object()
 
@@ -109,3 +111,42 @@ def days_of_facility(*, facility_id: int, limit: int = 60) -> list[DayToSignOff]
             )
         )
     return days
+
+
+def dose_figures(units: BaseUnits) -> Iterator[UnitCount]:
+    """Per facility: the valid doses by dose number (key ``1``–``4``, ``""`` unknown) and by vaccine (key
+    the catalogue code, ``""`` unknown); the days with doses and the days signed off (SPEC §6)."""
+    facilities = units.handled_q("facility_id", "facility__province_id")
+    doses = Dose.objects.filter(facilities, status=DoseStatus.VALID)
+    grouped = (
+        doses.values("facility_id", "facility__province_id", "dose_number", "vaccine_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    by_number: dict[tuple[int, str, str], int] = {}
+    by_vaccine: dict[tuple[int, str, str], int] = {}
+    for g in grouped:
+        place = (g["facility_id"], g["facility__province_id"])
+        number = (*place, str(g["dose_number"] or ""))
+        vaccine = (*place, g["vaccine_id"] or "")
+        by_number[number] = by_number.get(number, 0) + g["n"]
+        by_vaccine[vaccine] = by_vaccine.get(vaccine, 0) + g["n"]
+    for (facility, province, key), n in by_number.items():
+        yield facility, province, "doses", key, n
+    for (facility, province, key), n in by_vaccine.items():
+        yield facility, province, "vaccine", key, n
+    days = (
+        doses.values("facility_id", "facility__province_id")
+        .annotate(n=Count("vaccination_date", distinct=True))
+        .order_by()
+    )
+    for d in days:
+        yield d["facility_id"], d["facility__province_id"], "dose_days", "", d["n"]
+    signed = (
+        DaySignOff.objects.filter(facilities)
+        .values("facility_id", "facility__province_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for s in signed:
+        yield s["facility_id"], s["facility__province_id"], "signed_days", "", s["n"]

@@ -12,6 +12,7 @@ from vaxreg.core import clock
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.models import AuditEvent
 from vaxreg.core.refusals import Refusal
+from vaxreg.core.touched import figures_touched
 from vaxreg.places.services import SyncCount, reference_load_audit, table_sync
 from vaxreg.vaccinations.catalogue import alias_key
 from vaxreg.vaccinations.models import CatalogueParameter, DaySignOff, Dose, Vaccine, VaccineAlias
@@ -105,6 +106,7 @@ def day_sign_off(*, actor: Any, facility_id: int, day: dt.date, note: str = "") 
         doses=count,
         note=note[:1000],
     )
+    figures_touched(facilities=[facility_id])  # the days signed off of the days with doses
     audit_event_record(
         action=AuditEvent.Action.DAY_SIGNED_OFF,
         actor_id=actor.pk,

@@ -42,11 +42,21 @@ class WorklistFilterForm(forms.Form):
     facility = forms.TypedChoiceField(label=_("Facility"), required=False, coerce=int, empty_value=None)
     age_group = forms.ChoiceField(label=_("Age group"), required=False)
     assignee = forms.TypedChoiceField(label=_("Assigned to"), required=False, coerce=int, empty_value=None)
+    commune = forms.RegexField(
+        label=_("Commune code"), regex=r"^\d{5}$", max_length=5, required=False, strip=True
+    )
 
     def __init__(
-        self, *args: Any, facilities: Iterable[Facility], staff: Iterable[User], **kwargs: Any
+        self,
+        *args: Any,
+        facilities: Iterable[Facility],
+        staff: Iterable[User],
+        by_commune: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        if not by_commune:  # a station's worklist is its one commune already
+            del self.fields["commune"]
         everything = _("— All —")
         choices_set(
             self,
@@ -89,6 +99,7 @@ class WorklistFilterForm(forms.Form):
             age_group=data.get("age_group") or "",
             text=data.get("q") or "",
             assigned_to_id=data.get("assignee"),
+            commune_code=data.get("commune") or "",
         )
 
 

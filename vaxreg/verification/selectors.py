@@ -5,10 +5,12 @@ province its province's; a facility the cases of persons whose latest dose it ga
 """
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
 from django.http import Http404
 
 from vaxreg.accounts.models import Role, User
@@ -16,8 +18,9 @@ from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.core import clock
 from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.text import fold
+from vaxreg.core.touched import BaseUnits, UnitCount
 from vaxreg.people.selectors import person_full_id_read
-from vaxreg.verification.models import CaseState, ContactAttempt, VerificationCase
+from vaxreg.verification.models import ACTIVE_STATES, CaseState, ContactAttempt, VerificationCase
 
 
 class CaseNotVisible(Http404):
@@ -75,6 +78,7 @@ class WorklistFilter:
     age_group: str = ""  # a key of AGE_GROUPS
     text: str = ""  # name (with or without diacritics), ID or phone
     assigned_to_id: int | None = None
+    commune_code: str = ""  # one commune of a province's (or the nation's) cases
 
 
 def worklist(
@@ -93,6 +97,8 @@ def worklist(
         cases = cases.filter(codes__icontains=f'"{filters.code}"')
     if filters.facility_id:
         cases = cases.filter(facility_id=filters.facility_id)
+    if filters.commune_code:
+        cases = cases.filter(commune_id=filters.commune_code)
     if filters.assigned_to_id:
         cases = cases.filter(assigned_to_id=filters.assigned_to_id)
     if filters.age_group in AGE_GROUPS:
@@ -122,3 +128,20 @@ def staff_of_station(*, user: User) -> list[Any]:
             "username"
         )
     )
+
+
+def case_figures(units: BaseUnits) -> Iterator[UnitCount]:
+    """Per commune (a case always has one): the cases by state, and the active ones by the day they
+    opened (``case_opened``, key ``YYYY-MM-DD``), from which a page reads their age on any later day."""
+    cases = VerificationCase.objects.filter(units.placed_q("commune_id", "province_id"))
+    for g in cases.values("commune_id", "province_id", "state").annotate(n=Count("pk")).order_by():
+        yield g["commune_id"], g["province_id"], "cases", g["state"], g["n"]
+    active = (
+        cases.filter(state__in=ACTIVE_STATES)
+        .annotate(day=TruncDate("opened_at"))
+        .values("commune_id", "province_id", "day")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for a in active:
+        yield a["commune_id"], a["province_id"], "case_opened", a["day"].isoformat(), a["n"]

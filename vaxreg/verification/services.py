@@ -25,6 +25,7 @@ from vaxreg.core.i18n import both_languages, label_both
 from vaxreg.core.models import SourceType
 from vaxreg.core.refusals import Forbidden, Refusal, StaleVersion
 from vaxreg.core.text import normalize_text
+from vaxreg.core.touched import figures_touched
 from vaxreg.core.versioning import version_expect, versioned_update
 from vaxreg.corrections.services import CorrectionRefused, CorrectionResult, dose_correct, person_correct
 from vaxreg.people.models import Person, VerificationState
@@ -93,6 +94,8 @@ def _history(
         changes={f"{CASE_FIELD}.{name}": values for name, values in changes.items()},
         source=ChangeSource(type=SourceType.CASE, id=str(case.pk), reason=reason, actor_id=actor_id),
     )
+    # Cases count in their commune; the person's verification state in the commune of residence.
+    figures_touched(communes=[case.commune_id], persons=[case.person_id])
 
 
 def _move(
@@ -210,6 +213,7 @@ def cases_sync(*, person_ids: Iterable[int]) -> SyncResult:
             at=now,
         )
     record_changes_bulk(history)
+    figures_touched(communes={case.commune_id for case in created})
     result.opened = len(created)
 
     for pid, case in active.items():

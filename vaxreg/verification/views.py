@@ -24,7 +24,7 @@ from vaxreg.accounts.permissions import Capability, requires, user_can
 from vaxreg.core import clock
 from vaxreg.core.pages import form_action, refusal_form_error, refusal_message
 from vaxreg.core.refusals import Refusal
-from vaxreg.core.tables import TableTooLong
+from vaxreg.core.tables import CONTENT_TYPES, TableTooLong
 from vaxreg.corrections.services import CorrectionResult, StaleRecord
 from vaxreg.people.selectors import person_doses
 from vaxreg.quality.exports import EXPORT_FORMATS, findings_export_write
@@ -67,10 +67,6 @@ from vaxreg.verification.web_selectors import (
 
 # The police's own case page is built elsewhere; the station's page only points to it.
 POLICE_CASE_PATH = "/verification/police/cases/{case_id}/"
-CONTENT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 
 
 def _render(
@@ -95,6 +91,11 @@ def _download(out: Any, *, filename: str, fmt: str) -> FileResponse:
 # -- the worklist ------------------------------------------------------------------------------------------
 
 
+def _by_commune(user: User) -> bool:
+    """Whether the user's worklist spans communes (a province's, the nation's), so that it filters by one."""
+    return user.role in (Role.PROVINCE, Role.NATIONAL, Role.ADMIN)
+
+
 def _worklist_context(
     user: User,
     params: QueryDict,
@@ -102,7 +103,12 @@ def _worklist_context(
     selected: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     staff = staff_of_station(user=user)
-    form = WorklistFilterForm(params or None, facilities=worklist_facilities(user=user), staff=staff)
+    form = WorklistFilterForm(
+        params or None,
+        facilities=worklist_facilities(user=user),
+        staff=staff,
+        by_commune=_by_commune(user),
+    )
     page, rows = worklist_page(user=user, filters=form.to_filter(), page_number=params.get("page"))
     query = params.copy()
     query.pop("page", None)
@@ -134,7 +140,10 @@ def worklist_view(request: HttpRequest) -> HttpResponse:
 def worklist_export(request: HttpRequest) -> HttpResponseBase:
     user = _user(request)
     form = WorklistFilterForm(
-        request.GET or None, facilities=worklist_facilities(user=user), staff=staff_of_station(user=user)
+        request.GET or None,
+        facilities=worklist_facilities(user=user),
+        staff=staff_of_station(user=user),
+        by_commune=_by_commune(user),
     )
     out = tempfile.TemporaryFile()  # noqa: SIM115 - the response closes it once sent
     try:

@@ -148,6 +148,9 @@ def objects(world: World, settings: Any, tmp_path: Any) -> dict[str, str]:
         "token": "no-such-report",
         "tracking_code": complaint.tracking_code,
         "rest": "no-such-path",
+        "key": "facility-HN001",  # a dashboard: the facility every role above it may read too
+        "unit": "facility-HN001",
+        "campaign_id": "1",
     }
 
 

@@ -11,7 +11,8 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from vaxreg.complaints.models import Complaint, ComplaintState
-from vaxreg.testing.world import TEST_PASSWORD, world_build
+from vaxreg.testing.browser import staff_log_in
+from vaxreg.testing.world import world_build
 from vaxreg.vaccinations.models import Dose
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -22,15 +23,6 @@ def _proof_photo(path: Path) -> Path:
     Image.new("RGB", (320, 200), (240, 240, 230)).save(buffer, format="JPEG")
     path.write_bytes(buffer.getvalue())
     return path
-
-
-def _log_in(page: Page, base_url: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(base_url + reverse("web:login"))
-    page.fill("#id_username", username)
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("main form button[type=submit]")
-    expect(page).to_have_url(base_url + reverse("web:home"))
 
 
 def test_a_missing_dose_complaint_goes_from_the_citizen_to_the_facility_and_back(
@@ -68,7 +60,7 @@ def test_a_missing_dose_complaint_goes_from_the_citizen_to_the_facility_and_back
     assert complaint.attachments.count() == 1
 
     # The facility finds it in its inbox, sees the photo beside her record, and adds the dose.
-    _log_in(page, base, "facility_hn1")
+    staff_log_in(page, base, "facility_hn1")
     page.set_viewport_size({"width": 1280, "height": 900})
     page.click("nav >> text=Phản ánh")
     expect(page.locator("table.inbox tbody tr")).to_have_count(1)

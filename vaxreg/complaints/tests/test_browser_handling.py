@@ -9,19 +9,11 @@ from playwright.sync_api import Dialog, Page, expect
 from vaxreg.complaints.intake import Intake, complaint_submit
 from vaxreg.complaints.models import Complaint, ComplaintState
 from vaxreg.core.models import ChangeRecord
-from vaxreg.testing.world import TEST_PASSWORD, world_build
+from vaxreg.testing.browser import staff_log_in
+from vaxreg.testing.world import world_build
 from vaxreg.vaccinations.models import Dose
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _log_in(page: Page, base_url: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(base_url + reverse("web:login"))
-    page.fill("#id_username", username)
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("main form button[type=submit]")
-    expect(page).to_have_url(base_url + reverse("web:home"))
 
 
 def test_a_facility_adds_the_missing_dose_and_closes_the_complaint(
@@ -57,7 +49,7 @@ def test_a_facility_adds_the_missing_dose_and_closes_the_complaint(
 
     page, base = browser_page, live_server.url
     page.on("dialog", on_dialog)
-    _log_in(page, base, "facility_hn1")
+    staff_log_in(page, base, "facility_hn1")
 
     page.goto(base + reverse("complaints:inbox"))
     rows = page.locator("table.inbox tbody tr")

@@ -14,19 +14,11 @@ from vaxreg.certificates.models import Certificate
 from vaxreg.certificates.tests.test_issuing import dcc_key_files, dcc_keys, qualified, sign_off_doses
 from vaxreg.linkage.models import PairState, PersonMerge, SuspectedPair
 from vaxreg.linkage.tests.review_helpers import NO_ID_LEVELS, pair_make
-from vaxreg.testing.world import TEST_PASSWORD, dose_make, person_make, world_build
+from vaxreg.testing.browser import staff_log_in
+from vaxreg.testing.world import dose_make, person_make, world_build
 
 __all__ = ["dcc_key_files", "dcc_keys"]
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _log_in(page: Page, base_url: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(base_url + reverse("web:login"))
-    page.fill("#id_username", username)
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("main form button[type=submit]")
-    expect(page).to_have_url(base_url + reverse("web:home"))
 
 
 def test_station_merges_a_pair_undoes_it_and_marks_another_not_the_same(
@@ -58,7 +50,7 @@ def test_station_merges_a_pair_undoes_it_and_marks_another_not_the_same(
     page, base = browser_page, live_server.url
 
     # The station opens the queue from the navigation: the surest pair first.
-    _log_in(page, base, "commune_badinh")
+    staff_log_in(page, base, "commune_badinh")
     page.click("nav >> text=Hồ sơ trùng")
     expect(page.locator("h1")).to_have_text("Hồ sơ nghi trùng")
     rows = page.locator("table.pairs tbody tr")

@@ -9,20 +9,12 @@ from playwright.sync_api import Page, expect
 from vaxreg.core.models import ChangeRecord
 from vaxreg.people.models import Person
 from vaxreg.quality.services import quality_check_persons
-from vaxreg.testing.world import TEST_PASSWORD, world_build
+from vaxreg.testing.browser import staff_log_in
+from vaxreg.testing.world import world_build
 from vaxreg.verification.models import CaseState, VerificationCase
 from vaxreg.verification.services import cases_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _log_in(page: Page, base_url: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(base_url + reverse("web:login"))
-    page.fill("#id_username", username)
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("main form button[type=submit]")
-    expect(page).to_have_url(base_url + reverse("web:home"))
 
 
 def test_station_corrects_escalates_and_the_police_match_resolves(
@@ -39,7 +31,7 @@ def test_station_corrects_escalates_and_the_police_match_resolves(
     page, base = browser_page, live_server.url
 
     # The health worker finds Đào's case in the worklist and corrects her gender in place.
-    _log_in(page, base, "commune_badinh")
+    staff_log_in(page, base, "commune_badinh")
     page.click("nav >> text=Xác minh")
     expect(page.locator("main")).to_contain_text("Nguyễn Thị Đào")
     # The head box ticks every case of the page (verification/worklist.js, loaded under the CSP).
@@ -68,7 +60,7 @@ def test_station_corrects_escalates_and_the_police_match_resolves(
     assert hoa_case.state == CaseState.ESCALATED
 
     # The commune police records a match with the identity the register holds; the case resolves.
-    _log_in(page, base, "police_badinh")
+    staff_log_in(page, base, "police_badinh")
     page.goto(base + reverse("verification:police_case", args=[hoa_case.pk]))
     page.check("input[name=result][value=MISMATCH]")
     page.fill("[name=full_name]", "Phạm Thị Hoa")
@@ -83,7 +75,7 @@ def test_station_corrects_escalates_and_the_police_match_resolves(
     assert hoa_case.state == CaseState.RESOLVED
 
     # The person page shows every step, with where each came from.
-    _log_in(page, base, "commune_badinh")
+    staff_log_in(page, base, "commune_badinh")
     page.goto(base + reverse("web:person", args=[hoa.pk]))
     history = page.locator("main")
     expect(history).to_contain_text("police_badinh")

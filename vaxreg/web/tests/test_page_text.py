@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from vaxreg.complaints.intake import Intake, complaint_submit
 from vaxreg.core import clock
+from vaxreg.dashboards.services import rollups_rebuild
 from vaxreg.people.models import Gender, Person
 from vaxreg.quality.services import quality_check_persons
 from vaxreg.testing.world import World
@@ -51,6 +52,9 @@ PAGES = [
     ("inbox", "facility_hn1", "/complaints/"),
     ("complaint", "facility_hn1", "/complaints/{complaint}/"),
     ("figures", "province_hn", "/complaints/figures/"),
+    ("dashboard_province", "province_hn", "/dashboards/01/"),
+    ("dashboard_commune", "commune_badinh", "/dashboards/00004/"),
+    ("campaigns", "province_hn", "/dashboards/campaigns/"),
     ("second_factor", "commune_badinh", "/account/second-factor/"),
     ("citizen_record", "citizen", "/tra-cuu/ho-so/"),
     ("certificates_mine", "citizen", "/certificates/mine/"),
@@ -143,6 +147,7 @@ def scene(world: World, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
             description="Tôi đã tiêm mũi 2 nhưng hệ thống chưa có.",
         )
     )
+    rollups_rebuild()  # the dashboards' figures
     monkeypatch.setattr(clock, "now", lambda: NOW)
     return {"case": case.pk, "person": world.persons["dao_hn"].pk, "complaint": complaint.pk}
 

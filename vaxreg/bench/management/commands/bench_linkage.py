@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 
 from config.env import child_environment
-from vaxreg.bench.scratch import DEFAULT_PG_URL, run_in_scratch_database, run_phase
+from vaxreg.bench.scratch import DEFAULT_PG_URL, rows_hold_back, run_in_scratch_database, run_phase
 
 # A duplicate share well above the default file's, so that the measure has enough true pairs to be precise.
 DUPLICATE_SHARE = 0.05
@@ -102,7 +102,7 @@ class Command(BaseCommand):
         )
         generate_seconds = time.perf_counter() - started
         later = Path(settings.VAR_DIR) / "bench.later.csv"
-        held = _hold_back(path, later, rows=options["incremental"], seed=options["seed"])
+        held = rows_hold_back(path, later, rows=options["incremental"], seed=options["seed"])
         connection.close()
         env = child_environment(VAXREG_LINKAGE_ON_IMPORT="0")
         imported = run_phase(["bench", "linkage", "--phase", "import", "--file", str(path)], env=env)
@@ -184,32 +184,6 @@ def _phase_import(path: Path) -> dict[str, Any]:
         "persons_created": batch.persons_created,
         "seconds": time.perf_counter() - started,
     }
-
-
-def _hold_back(path: Path, later: Path, *, rows: int, seed: int) -> int:
-    """Move ``rows`` dose rows drawn at random from the file at ``path`` to ``later`` (with the header): a
-    facility's file that arrives after the others, holding second records of persons already imported as
-    well as new persons. The number of rows moved."""
-    import random
-
-    if rows <= 0:
-        return 0
-    with path.open(encoding="utf-8-sig") as handle:
-        total = sum(1 for _ in handle) - 1
-    chosen = set(random.Random(seed).sample(range(total), min(rows, total)))
-    kept = path.with_suffix(".kept.csv")
-    with (
-        path.open(encoding="utf-8-sig") as source,
-        kept.open("w", encoding="utf-8-sig") as first,
-        later.open("w", encoding="utf-8-sig") as second,
-    ):
-        header = source.readline()
-        first.write(header)
-        second.write(header)
-        for index, line in enumerate(source):
-            (second if index in chosen else first).write(line)
-    kept.replace(path)
-    return len(chosen)
 
 
 def _phase_incremental(path: Path, persons_file: Path) -> dict[str, Any]:

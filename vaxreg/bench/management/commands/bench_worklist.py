@@ -1,15 +1,20 @@
 import argparse
 import json
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
-from django.db.models import Count
 
-from vaxreg.bench.scratch import DEFAULT_PG_URL, run_phase, scratch_launch, scratch_world
+from vaxreg.bench.scratch import (
+    DEFAULT_PG_URL,
+    busiest_commune,
+    page_timed,
+    run_phase,
+    scratch_launch,
+    scratch_world,
+)
 
 REQUESTS = 200
 WARM_UP = 10
@@ -147,18 +152,6 @@ def _open_cases(*, commune_code: str, count: int) -> int:
     return existing + len(here)
 
 
-def _timed(client: Any, url: str) -> tuple[float, int]:
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as queries:
-        started = time.perf_counter()
-        response = client.get(url)
-        elapsed = (time.perf_counter() - started) * 1000
-    if response.status_code != 200:
-        raise CommandError(f"GET {url} answered {response.status_code}")
-    return elapsed, len(queries)
-
-
 def _measure(*, cases: int) -> dict[str, Any]:
     from django.test import Client
 
@@ -166,16 +159,7 @@ def _measure(*, cases: int) -> dict[str, Any]:
     from vaxreg.accounts.services import user_create
     from vaxreg.people.models import Person
 
-    busiest = (
-        Person.objects.exclude(commune_id=None)
-        .values("commune_id")
-        .annotate(n=Count("id"))
-        .order_by("-n")
-        .first()
-    )
-    if busiest is None:
-        raise CommandError("no person has a commune")
-    commune = busiest["commune_id"]
+    commune = busiest_commune()
     opened = _open_cases(commune_code=commune, count=cases)
     user = user_create(
         username="bench-tram-y-te", password="bench-password-123456", role=Role.COMMUNE, commune_code=commune
@@ -184,14 +168,14 @@ def _measure(*, cases: int) -> dict[str, Any]:
     client.force_login(user)
     worklist = "/verification/"
     for i in range(WARM_UP):
-        _timed(client, worklist + _QUERIES[i % len(_QUERIES)])
-        _timed(client, "/")
+        page_timed(client, worklist + _QUERIES[i % len(_QUERIES)])
+        page_timed(client, "/")
     times, baseline, query_counts = [], [], []
     for i in range(REQUESTS):
-        elapsed, queries = _timed(client, worklist + _QUERIES[i % len(_QUERIES)])
+        elapsed, queries = page_timed(client, worklist + _QUERIES[i % len(_QUERIES)])
         times.append(elapsed)
         query_counts.append(queries)
-        baseline.append(_timed(client, "/")[0])
+        baseline.append(page_timed(client, "/")[0])
 
     def p95(values: list[float]) -> float:
         return statistics.quantiles(values, n=20)[-1]

@@ -2,9 +2,12 @@
 
 import datetime as dt
 import io
+import math
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, connections, transaction
 from django.db.models import Count
+from django.utils import timezone
 from django.utils.translation import gettext_noop, pgettext_lazy
 
 from vaxreg.accounts.models import Role, User
@@ -24,6 +28,9 @@ from vaxreg.complaints.models import Complaint
 from vaxreg.core import clock
 from vaxreg.core.i18n import both_languages
 from vaxreg.core.phones import normalize_phone
+from vaxreg.dashboards.campaigns import campaign_create
+from vaxreg.dashboards.models import Campaign, Target
+from vaxreg.dashboards.services import rollups_rebuild
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.services import import_batch_create, import_batch_run
 from vaxreg.people.models import Person
@@ -32,12 +39,18 @@ from vaxreg.places.services import facilities_generate
 from vaxreg.synth.services import synth_write
 from vaxreg.vaccinations.models import DaySignOff, Dose
 from vaxreg.vaccinations.services import day_sign_off
+from vaxreg.verification.models import ACTIVE_STATES, CaseState, VerificationCase
+from vaxreg.verification.services import case_resolve
 from vaxreg.web.management.commands.serve import SERVER_STOPPED, serve_run
 
 DEMO_PERSONS = 20_000  # the README's demo: about 20,000 people of Huế
 
 DEMO_PROVINCE = "46"  # Thành phố Huế
 DEMO_SEED = 1
+DEMO_CAMPAIGN = "Xác minh xong mọi hồ sơ của Huế"
+REPLAY_DAYS = 14
+REPLAY_STATION_PREFIX = "tram-mau-"  # the stations' accounts of the replay: no login, switched off after it
+REPLAY_JUSTIFICATION = "Đã xác minh trực tiếp với người dân tại trạm (dữ liệu trình diễn)."
 DEMO_ROLES = [Role.NATIONAL, Role.PROVINCE, Role.COMMUNE, Role.FACILITY, Role.POLICE, Role.ADMIN]
 
 
@@ -193,13 +206,97 @@ def demo_setup(
                     f"{both_languages(gettext_noop('The import did not finish'))}: {done.message}"
                 )
 
-        step(both_languages(gettext_noop("Importing the file through the import pipeline")), run_import)
+        # The file arrived at the start of the campaign the demo replays (``demo_work_replay``).
+        with clock.moved_to(_replay_start()):
+            step(both_languages(gettext_noop("Importing the file through the import pipeline")), run_import)
+            step(both_languages(gettext_noop("Counting the progress figures of every unit")), rollups_rebuild)
+        step(
+            both_languages(
+                gettext_noop("Replaying %(days)s days of the health stations' verification work"),
+                {"days": REPLAY_DAYS},
+            ),
+            demo_work_replay,
+        )
     accounts = demo_users_ensure()
     if persons > 0:
         step(both_languages(gettext_noop("Signing off the demo facility's days")), demo_days_sign_off)
         step(both_languages(gettext_noop("Filing a few citizens' complaints")), demo_complaints_ensure)
     step(both_languages(gettext_noop("Certificate signing keys")), demo_signing_keys_ensure)
+    if persons > 0 and not Campaign.objects.filter(name=DEMO_CAMPAIGN).exists():
+        step(both_languages(gettext_noop("Starting the province's campaign")), demo_campaign_ensure)
     return accounts
+
+
+def _replay_start() -> dt.datetime:
+    """08:00 on the first day of the replayed campaign, ``REPLAY_DAYS`` days ago."""
+    day = clock.today() - dt.timedelta(days=REPLAY_DAYS)
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(8)))
+
+
+def _pace(commune_code: str) -> float:
+    """The share of its open cases a commune's station closes a day in the replay: most keep up, some are
+    slow, a few have not started (the communes a campaign page shows behind)."""
+    return (0.0, 0.02, 0.04, 0.08, 0.12, 0.15)[zlib.crc32(commune_code.encode()) % 6]
+
+
+def _station(commune_code: str) -> User:
+    """The account the replay acts as for a commune's health station: a password nobody is told, and
+    switched off once the replay is done (``demo_work_replay``)."""
+    username = f"{REPLAY_STATION_PREFIX}{commune_code}"
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        return user_create(
+            username=username, password=password_generate(), role=Role.COMMUNE, commune_code=commune_code
+        )
+    if not user.is_active:
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+    return user
+
+
+def demo_work_replay() -> int:
+    """Each of the last ``REPLAY_DAYS`` days (today included), each commune's station closes its share of open
+    cases through the verification service, as that day; each day's figures are kept by the recount its work
+    sets off. Runs right after the demo's import, before anything else happens today."""
+    closed = 0
+    start = _replay_start()
+    for day in range(1, REPLAY_DAYS + 1):
+        with clock.moved_to(start + dt.timedelta(days=day, hours=1)), transaction.atomic():
+            active = (
+                VerificationCase.objects.filter(province_id=DEMO_PROVINCE, state__in=ACTIVE_STATES)
+                .values("commune_id")
+                .annotate(n=Count("pk"))
+                .order_by("commune_id")
+            )
+            for row in active:
+                commune, count = row["commune_id"], row["n"]
+                todo = math.ceil(count * _pace(commune))
+                if todo == 0:
+                    continue
+                station = _station(commune)
+                cases = VerificationCase.objects.filter(
+                    commune_id=commune, state__in=[CaseState.OPEN, CaseState.IN_PROGRESS]
+                ).order_by("opened_at", "pk")[:todo]
+                for case_id in list(cases.values_list("pk", flat=True)):
+                    case_resolve(actor=station, case_id=case_id, justification=REPLAY_JUSTIFICATION)
+                    closed += 1
+    User.objects.filter(username__startswith=REPLAY_STATION_PREFIX).update(is_active=False)
+    return closed
+
+
+def demo_campaign_ensure() -> Campaign:
+    """The province's campaign of the replayed scenario: every verification case closed by a deadline ten
+    days from today (SPEC §9; the Ministry's 11/11 of 2021)."""
+    province_user = User.objects.get(username=_username(Role.PROVINCE))
+    return campaign_create(
+        actor=province_user,
+        name=DEMO_CAMPAIGN,
+        unit_key=DEMO_PROVINCE,
+        target=Target.CASES_ACTIVE,
+        goal=Decimal(0),
+        start=clock.today() - dt.timedelta(days=REPLAY_DAYS),
+        deadline=clock.today() + dt.timedelta(days=10),
+    )
 
 
 def demo_signing_keys_ensure() -> None:
