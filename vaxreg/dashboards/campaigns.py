@@ -336,3 +336,28 @@ def campaign_units_for_user(user: Any) -> list[tuple[str, str]]:
     if unit.level in (Level.NATION, Level.PROVINCE):
         choices += [(c.key, c.name) for c in unit_children(unit) if c.key]
     return choices
+
+
+@transaction.atomic
+def campaign_close(*, actor: Any, campaign_id: int, reason: str) -> Campaign:
+    """Close a campaign (reached, replaced, called off): kept, with who closed it, when and why."""
+    capability_require(actor, Capability.CAMPAIGN_MANAGE)
+    campaign, _unit = access_campaign_by_id(user=actor, campaign_id=campaign_id)
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.closed_at is not None:
+        raise CampaignRefused("Chiến dịch đã đóng.", "The campaign is closed already.")
+    reason = " ".join(reason.split())[:500]
+    if len(reason) < 3:
+        raise CampaignRefused(
+            "Cần ghi lý do đóng chiến dịch.", "A reason for closing is needed.", field="reason"
+        )
+    campaign.closed_at = clock.now()
+    campaign.save(update_fields=["closed_at"])
+    audit_event_record(
+        action=AuditEvent.Action.CAMPAIGN_CLOSED,
+        actor_id=actor.pk,
+        object_type="campaign",
+        object_id=str(campaign.pk),
+        detail={"reason": reason},
+    )
+    return campaign

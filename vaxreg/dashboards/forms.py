@@ -23,3 +23,7 @@ class CampaignForm(forms.Form):
         label=pgettext_lazy("campaign", "Deadline"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
+
+
+class CampaignCloseForm(forms.Form):
+    reason = forms.CharField(label=_("Why it closes"), max_length=500, min_length=3)

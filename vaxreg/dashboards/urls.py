@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.home_view, name="home"),
     path("campaigns/", views.campaigns_view, name="campaigns"),
     path("campaigns/<int:campaign_id>/", views.campaign_view_page, name="campaign"),
+    path("campaigns/<int:campaign_id>/close/", views.campaign_close_view, name="campaign_close"),
     path(
         "campaigns/<int:campaign_id>/export.csv",
         views.campaign_export,

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext, gettext_noop
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from vaxreg.accounts.permissions import Capability, capability_require, requires, user_can
 from vaxreg.core import clock
@@ -20,6 +20,7 @@ from vaxreg.core.pages import choices_set, form_action
 from vaxreg.core.tables import CONTENT_TYPES, write_table
 from vaxreg.dashboards.campaigns import (
     access_campaign_by_id,
+    campaign_close,
     campaign_create,
     campaign_units_for_user,
     campaign_view,
@@ -27,7 +28,7 @@ from vaxreg.dashboards.campaigns import (
 )
 from vaxreg.dashboards.charts import CHART_JS, bars_chart, campaign_chart
 from vaxreg.dashboards.figures import LABELS
-from vaxreg.dashboards.forms import CampaignForm
+from vaxreg.dashboards.forms import CampaignCloseForm, CampaignForm
 from vaxreg.dashboards.models import Campaign, Level, Target
 from vaxreg.dashboards.sections import CHILD_SORT_KEYS, Section, campaign_sections, children_section, sections
 from vaxreg.dashboards.selectors import (
@@ -247,15 +248,47 @@ def campaigns_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
-@requires(Capability.DASHBOARD_READ)
-def campaign_view_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def _campaign_page(
+    request: HttpRequest, campaign_id: int, close_form: CampaignCloseForm | None = None, status: int = 200
+) -> HttpResponse:
     campaign, unit = access_campaign_by_id(user=request.user, campaign_id=campaign_id)
     view = campaign_view(campaign, unit)
     tables = campaign_sections(view)
     trend = next(t for t in tables if t.slug == "trend")
     trend.chart = campaign_chart(view)
-    return render(request, "dashboards/campaign.html", {"view": view, "tables": tables, "chart_js": CHART_JS})
+    may_close = campaign.closed_at is None and user_can(request.user, Capability.CAMPAIGN_MANAGE)
+    context = {
+        "view": view,
+        "tables": tables,
+        "chart_js": CHART_JS,
+        # A refused close shows its form and why, also once the campaign is closed.
+        "close_form": close_form if close_form is not None else (CampaignCloseForm() if may_close else None),
+    }
+    return render(request, "dashboards/campaign.html", context, status=status)
+
+
+@require_GET
+@requires(Capability.DASHBOARD_READ)
+def campaign_view_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    return _campaign_page(request, campaign_id)
+
+
+@require_POST
+@requires(Capability.CAMPAIGN_MANAGE)
+def campaign_close_view(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    form = CampaignCloseForm(request.POST)
+
+    def act(data: dict[str, Any]) -> str:
+        closed = campaign_close(actor=request.user, campaign_id=campaign_id, reason=data["reason"])
+        return gettext("Campaign “%(name)s” closed.") % {"name": closed.name}
+
+    return form_action(
+        request,
+        form,
+        act,
+        done=lambda: redirect("dashboards:campaign", campaign_id),
+        again=lambda status: _campaign_page(request, campaign_id, form, status),
+    )
 
 
 @require_GET

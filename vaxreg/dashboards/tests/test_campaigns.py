@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from vaxreg.core import clock
+from vaxreg.core.models import AuditEvent
 from vaxreg.dashboards.campaigns import TARGET_RULES, campaign_create, projection_of, series_of
 from vaxreg.dashboards.models import Campaign, Target
 from vaxreg.dashboards.services import rollups_rebuild, rollups_refresh
@@ -192,3 +193,26 @@ def test_only_the_ministry_and_provinces_start_campaigns_for_their_own_units(wor
     too_much = province.post(reverse("dashboards:campaigns"), form | {"unit_key": "01", "goal": "120"})
     assert too_much.status_code == 400
     assert Campaign.objects.count() == 1
+
+
+def test_a_campaign_is_closed_with_a_reason_and_stays_readable(
+    world: World,  # noqa: F811
+    campaign_world: dict[str, Any],
+) -> None:
+    campaign = campaign_world["campaign"]
+    url = reverse("dashboards:campaign_close", args=[campaign.pk])
+    assert _client(world, "commune_badinh").post(url, {"reason": "Xong việc"}).status_code == 403
+    assert _client(world, "province_hcm").post(url, {"reason": "Xong việc"}).status_code == 404
+    province = _client(world, "province_hn")
+    assert province.post(url, {"reason": ""}).status_code == 400
+    assert province.post(url, {"reason": "Thay bằng chiến dịch mới"}).status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.closed_at is not None
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CAMPAIGN_CLOSED)
+    assert (
+        event.actor_id == world.users["province_hn"].pk
+        and event.detail["reason"] == "Thay bằng chiến dịch mới"
+    )
+    again = province.post(url, {"reason": "Lần nữa"})
+    assert again.status_code == 400 and "Chiến dịch đã đóng" in again.content.decode()
+    assert province.get(f"/api/campaigns/{campaign.pk}").json()["closed_at"] is not None
