@@ -35,6 +35,7 @@ INLINE_UNITS_MAX = 300
 MARKS_PER_ROUND = 5_000
 UNITS_PER_QUERY = 500  # units in one IN list: well inside every database's limit on query parameters
 WRITE_BATCH = 2_000
+REBUILD_WAIT_SECONDS = 120.0
 
 
 # -- marking ---------------------------------------------------------------------------------------------
@@ -158,19 +159,26 @@ def rollups_refresh() -> RefreshResult | None:
     return result
 
 
-def rollups_rebuild() -> RefreshResult:
-    """Count every unit's figures again from the records (a repair; also the nightly safety net)."""
+def rollups_rebuild(*, wait: float = REBUILD_WAIT_SECONDS) -> RefreshResult | None:
+    """Count every unit's figures again from the records (a repair; also the nightly safety net). It takes
+    the recount's lock, waiting up to ``wait`` seconds for a running recount to end; None if it did not."""
     started = time.monotonic()
-    with process_lock(REFRESH_LOCK) as held:
-        if not held:  # a recount is running: the rebuild waits for nobody and simply runs after it
-            logger.info("dashboards rebuild: a recount is running; the rebuild goes ahead after it")
-        with transaction.atomic():
-            # Marks written before the rebuild started are satisfied by it.
-            ids = list(StaleUnit.objects.values_list("pk", flat=True))
-            _rebuild()
-            for start in range(0, len(ids), UNITS_PER_QUERY):
-                StaleUnit.objects.filter(pk__in=ids[start : start + UNITS_PER_QUERY]).delete()
-    return RefreshResult(rounds=1, marks=len(ids), rebuilt=True, seconds=time.monotonic() - started)
+    while True:
+        with process_lock(REFRESH_LOCK) as held:
+            if held:
+                with transaction.atomic():
+                    # Marks written before the rebuild started are satisfied by it.
+                    ids = list(StaleUnit.objects.values_list("pk", flat=True))
+                    _rebuild()
+                    for start in range(0, len(ids), UNITS_PER_QUERY):
+                        StaleUnit.objects.filter(pk__in=ids[start : start + UNITS_PER_QUERY]).delete()
+                return RefreshResult(
+                    rounds=1, marks=len(ids), rebuilt=True, seconds=time.monotonic() - started
+                )
+        if time.monotonic() - started > wait:
+            logger.warning("dashboards rebuild: a recount held the lock for %.0f s; not rebuilt", wait)
+            return None
+        time.sleep(0.5)
 
 
 def _chunks(values: Iterable[object]) -> Iterator[list]:  # type: ignore[type-arg]
