@@ -30,8 +30,8 @@ TIME_LEFT = ((None, 0), (0, 12), (12, 24), (24, None))
 
 @dataclass(frozen=True)
 class Cell:
-    value: Any  # an int, a share (float 0..1), a text, or None
-    kind: str = "num"  # num, share, text
+    value: Any  # an int, a share (float 0..1), a text, a day (ISO text), or None
+    kind: str = "num"  # num, share, text, date
     link: str | None = None
 
     @property
@@ -42,6 +42,8 @@ class Cell:
             return f"{number_format(self.value * 100, 1)} %"
         if self.kind == "num":
             return number_format(self.value, force_grouping=True)
+        if self.kind == "date":
+            return dt.date.fromisoformat(self.value).strftime("%d/%m/%Y")
         return str(self.value)
 
 
@@ -342,7 +344,7 @@ def _target_cell(view: CampaignView, value: float | None) -> Cell:
 
 
 def _date_cell(day: dt.date | None, empty: str) -> Cell:
-    return _text(day.strftime("%d/%m/%Y") if day else empty)
+    return Cell(day.isoformat(), "date") if day else _text(empty)
 
 
 def campaign_sections(view: CampaignView) -> list[Section]:

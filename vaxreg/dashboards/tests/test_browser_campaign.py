@@ -55,6 +55,12 @@ def test_the_province_sees_the_projection_drills_down_to_the_commune_behind_and_
     expect(behind.first).to_contain_text("Phường Hoàn Kiếm")
     expect(behind.first).to_contain_text("GENDER_MISSING 10")
     expect(page.locator("#chart-trend + .chart canvas")).to_be_visible()
+    # Every table sorts by any column: the days, newest first after two clicks on their title.
+    days = page.locator("table.dashboard-trend")
+    days.locator("thead th button").first.click()
+    days.locator("thead th button").first.click()
+    expect(days.locator("thead th").first).to_have_attribute("aria-sort", "descending")
+    expect(days.locator("tbody tr").first).to_contain_text(today.strftime("%d/%m/%Y"))
 
     # The workbook of the campaign: its tables, the same numbers.
     with page.expect_download() as download:
