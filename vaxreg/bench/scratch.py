@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from config.env import child_environment
+from vaxreg.core.tables import header_key
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/vaxreg_bench"
 
@@ -180,26 +181,39 @@ def scratch_world(*, persons: int, seed: int, file_name: str = "bench.csv") -> P
     return path
 
 
-def rows_hold_back(path: Path, later: Path, *, rows: int, seed: int) -> int:
-    """Move ``rows`` dose rows drawn at random from the file at ``path`` to ``later`` (with the header): a
-    facility's file that arrives after the others, holding second records of persons already imported as
-    well as new persons. The number of rows moved."""
+def rows_hold_back(path: Path, later: Path, *, rows: int, seed: int, one_facility: bool = False) -> int:
+    """Move ``rows`` dose rows from the file at ``path`` to ``later`` (with the header): a file that arrives
+    after the others, holding second records of persons already imported as well as new persons. Drawn at
+    random from every facility's rows, or with ``one_facility`` the first of the facility with the most
+    rows (one facility's file, as facilities send them). The number of rows moved."""
+    import csv
     import random
 
     if rows <= 0:
         return 0
-    with path.open(encoding="utf-8-sig") as handle:
-        total = sum(1 for _ in handle) - 1
-    chosen = set(random.Random(seed).sample(range(total), min(rows, total)))
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        header = [header_key(h) for h in next(reader)]
+        column = next(
+            i for i, h in enumerate(header) if h in (header_key("Mã cơ sở tiêm"), header_key("facility_code"))
+        )
+        facilities = [row[column] for row in reader]
+    total = len(facilities)
+    if one_facility:
+        busiest = max(set(facilities), key=facilities.count)
+        chosen = {i for i, code in enumerate(facilities) if code == busiest}
+        chosen = set(sorted(chosen)[:rows])
+    else:
+        chosen = set(random.Random(seed).sample(range(total), min(rows, total)))
     kept = path.with_suffix(".kept.csv")
     with (
         path.open(encoding="utf-8-sig") as source,
         kept.open("w", encoding="utf-8-sig") as first,
         later.open("w", encoding="utf-8-sig") as second,
     ):
-        header = source.readline()
-        first.write(header)
-        second.write(header)
+        header_line = source.readline()
+        first.write(header_line)
+        second.write(header_line)
         for index, line in enumerate(source):
             (second if index in chosen else first).write(line)
     kept.replace(path)

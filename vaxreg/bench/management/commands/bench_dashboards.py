@@ -27,7 +27,7 @@ class Command(BaseCommand):
     help = (
         "Measure the progress dashboards (SPEC §9) through the real views (URL routing, middleware, session, "
         "selectors, template): generate N synthetic persons (Huế) and import them but --import-rows dose rows "
-        "held back, count every unit's figures from the records (the full rebuild, timed), start a campaign "
+        "held back (one facility's, or with --late-file random drawn from every facility), count every unit's figures from the records (the full rebuild, timed), start a campaign "
         "for the province, then request the national, province and commune dashboards and the campaign page "
         "100 times each as the ministry, the province and the commune's station, and print p50/p95 in ms and "
         "the queries per page beside the home page (baseline, same client; ratio = baseline p95 ÷ page p95). "
@@ -40,6 +40,12 @@ class Command(BaseCommand):
         parser.add_argument("--persons", type=int, default=100_000, help="persons to generate (100,000)")
         parser.add_argument(
             "--import-rows", type=int, default=10_000, help="dose rows held back and imported last (10,000)"
+        )
+        parser.add_argument(
+            "--late-file",
+            choices=["one-facility", "random"],
+            default="one-facility",
+            help="the held-back rows: one facility's (as facilities send files; default) or drawn from all",
         )
         parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -61,13 +67,21 @@ class Command(BaseCommand):
             self._run(options)
         else:
             self.stdout.write(
-                scratch_launch(verb="dashboards", options=options, keys=("persons", "import_rows"))
+                scratch_launch(
+                    verb="dashboards", options=options, keys=("persons", "import_rows", "late_file")
+                )
             )
 
     def _run(self, options: dict[str, Any]) -> None:
         path = scratch_world(persons=options["persons"], seed=options["seed"])
         later = path.with_name("later.csv")
-        held = rows_hold_back(path, later, rows=options["import_rows"], seed=options["seed"])
+        held = rows_hold_back(
+            path,
+            later,
+            rows=options["import_rows"],
+            seed=options["seed"],
+            one_facility=options["late_file"] == "one-facility",
+        )
         imported = run_phase(["bench", "dashboards", "--phase", "import", "--file", str(path)])
         path.unlink()
         result = {"db": options["db"], **imported, **run_phase(["bench", "dashboards", "--phase", "measure"])}
