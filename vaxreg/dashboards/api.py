@@ -58,11 +58,12 @@ def _unit_out(unit: Unit) -> UnitOut:
 @operation_requires(Capability.DASHBOARD_READ)
 def dashboard(request: HttpRequest, unit: str) -> DashboardOut:
     found = access_unit_by_key(user=request.user, key=unit)
+    figures = unit_figures(found)
     return DashboardOut(
         unit=_unit_out(found),
         at=clock.now(),
-        figures=unit_figures(found).values,
-        tables=[TableOut(**t.as_dict()) for t in dashboard_sections(request, found)],
+        figures=figures.values,
+        tables=[TableOut(**t.as_dict()) for t in dashboard_sections(request, found, figures=figures)],
     )
 
 

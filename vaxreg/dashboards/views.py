@@ -57,9 +57,14 @@ def _worklist_link(request: HttpRequest, unit: Unit) -> Any:
 
 
 def dashboard_sections(
-    request: HttpRequest, unit: Unit, *, sort: str = "", descending: bool = False
+    request: HttpRequest,
+    unit: Unit,
+    *,
+    figures: Figures | None = None,
+    sort: str = "",
+    descending: bool = False,
 ) -> list[Section]:
-    figures = unit_figures(unit)
+    figures = figures if figures is not None else unit_figures(unit)
     tables = sections(unit, figures, worklist_link=_worklist_link(request, unit))
     children = unit_children(unit)
     if children:
@@ -87,8 +92,8 @@ def unit_view(request: HttpRequest, key: str) -> HttpResponse:
     sort = request.GET.get("sort", "")
     sort = sort if sort in CHILD_SORT_KEYS else ""
     descending = request.GET.get("order") == "desc"
-    tables = dashboard_sections(request, unit, sort=sort, descending=descending)
     figures = unit_figures(unit)
+    tables = dashboard_sections(request, unit, figures=figures, sort=sort, descending=descending)
     units_table = next((t for t in tables if t.sortable), None)
     return render(
         request,

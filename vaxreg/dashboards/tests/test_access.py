@@ -115,3 +115,20 @@ def test_downloads_and_api_give_the_pages_numbers(world: World) -> None:  # noqa
         book.sheetnames
     )
     assert book["units"].cell(row=2, column=2).value == "26740"
+
+
+@pytest.mark.parametrize(
+    ("user", "key"), [("national", "VN"), ("province_hn", "01"), ("commune_badinh", "00004")]
+)
+def test_a_dashboard_reads_a_few_queries_whatever_the_units(
+    world: World,  # noqa: F811
+    user: str,
+    key: str,
+    django_assert_max_num_queries: Any,
+) -> None:
+    rollups_rebuild()
+    client = _client(world, user)
+    client.get(reverse("dashboards:unit", args=[key]))  # the session and the catalogue warmed up
+    # The kept figures of the unit, of the units below it, their names, the days: never the records.
+    with django_assert_max_num_queries(12):
+        assert client.get(reverse("dashboards:unit", args=[key])).status_code == 200
