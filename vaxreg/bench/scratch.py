@@ -186,6 +186,7 @@ def rows_hold_back(path: Path, later: Path, *, rows: int, seed: int, one_facilit
     after the others, holding second records of persons already imported as well as new persons. Drawn at
     random from every facility's rows, or with ``one_facility`` the first of the facility with the most
     rows (one facility's file, as facilities send them). The number of rows moved."""
+    import collections
     import csv
     import random
 
@@ -197,12 +198,19 @@ def rows_hold_back(path: Path, later: Path, *, rows: int, seed: int, one_facilit
         column = next(
             i for i, h in enumerate(header) if h in (header_key("Mã cơ sở tiêm"), header_key("facility_code"))
         )
-        facilities = [row[column] for row in reader]
-    total = len(facilities)
+        counts = collections.Counter(row[column] for row in reader)
+    total = sum(counts.values())
     if one_facility:
-        busiest = max(set(facilities), key=facilities.count)
-        chosen = {i for i, code in enumerate(facilities) if code == busiest}
-        chosen = set(sorted(chosen)[:rows])
+        busiest = counts.most_common(1)[0][0]
+        chosen = set()
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            next(reader)
+            for index, row in enumerate(reader):
+                if row[column] == busiest:
+                    chosen.add(index)
+                    if len(chosen) == rows:
+                        break
     else:
         chosen = set(random.Random(seed).sample(range(total), min(rows, total)))
     kept = path.with_suffix(".kept.csv")
