@@ -126,3 +126,9 @@ def task_results_interrupted_close() -> int:
     return sum(
         task_result_interrupted_close(result_id=str(pk)) for pk in running.values_list("pk", flat=True)
     )
+
+
+def task_waiting(task_path: str) -> bool:
+    """Whether a row of this task (its dotted path) waits in the queue, not yet taken by a worker: a task
+    that does all there is to do when it runs need not be queued twice."""
+    return DBTaskResult.objects.ready().filter(task_path=task_path).exists()

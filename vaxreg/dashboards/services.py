@@ -1,8 +1,8 @@
 """Keeping the figures of every unit current (SPEC §9): marks written by the writes, recounts that follow.
 
 A write tells ``core.touched`` what it changed; ``units_mark_stale`` (its listener) writes a mark per unit in
-the writer's transaction, and once that commits the marked units are recounted (``rollups_refresh``): at
-once for a few units, by a queued task for many, and by the periodic job every minute for whatever is left.
+the writer's transaction, and once that commits one recount is queued for the worker (``rollups_refresh``;
+the periodic job every minute takes whatever is left).
 A recount reads only the marked units' own rows through the owning apps' selectors, writes their figures,
 then adds up their commune, province and the nation from the figures already kept, so a page never counts
 persons or doses. ``rollups_rebuild`` counts everything again (a repair; the worker runs it nightly).
@@ -20,6 +20,7 @@ from django.db.models import Q, Sum
 
 from vaxreg.core import clock
 from vaxreg.core.locks import process_lock
+from vaxreg.core.task_results import task_waiting
 from vaxreg.core.touched import BaseUnits, Touched, UnitCount
 from vaxreg.dashboards.figures import HEADLINE, SOURCES, derived
 from vaxreg.dashboards.models import Level, StaleUnit, UnitFigure, UnitFigureDay
@@ -29,9 +30,6 @@ from vaxreg.places.selectors import commune_provinces, facility_ids_of_province,
 logger = logging.getLogger(__name__)
 
 REFRESH_LOCK = "dashboards_refresh"
-# Up to this many marked units are recounted right after the write commits, in its own process; more go to
-# a queued task (an import of a province's initial load touches every commune).
-INLINE_UNITS_MAX = 300
 MARKS_PER_ROUND = 5_000
 UNITS_PER_QUERY = 500  # units in one IN list: well inside every database's limit on query parameters
 WRITE_BATCH = 2_000
@@ -73,16 +71,15 @@ def _placed_mark(commune: str | None, province: str | None) -> tuple[str, str]:
 
 
 def _refresh_after_commit() -> None:
-    # One recount per transaction however many notices it sent: the first callback does the work, the
-    # others find no mark left (or the lock held, and the holder goes round again for their marks).
-    pending = StaleUnit.objects.count()
-    if pending == 0:
-        return
-    if pending <= INLINE_UNITS_MAX:
-        rollups_refresh()
-        return
+    """Queue one recount for the worker, unless one waits already (it will take these marks too).
+
+    Never inline: a unit is recounted whole, so a write's own process would pay for the size of the units
+    it touched, again for each batch of a bulk job (a scan syncs its cases 5,000 persons at a time). The
+    worker takes the task within its poll interval; whatever is left, its minute job takes."""
     from vaxreg.dashboards.tasks import rollups_refresh_task
 
+    if not StaleUnit.objects.exists() or task_waiting(rollups_refresh_task.module_path):
+        return
     rollups_refresh_task.enqueue()
 
 

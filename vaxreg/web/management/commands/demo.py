@@ -30,7 +30,7 @@ from vaxreg.core.i18n import both_languages
 from vaxreg.core.phones import normalize_phone
 from vaxreg.dashboards.campaigns import campaign_create
 from vaxreg.dashboards.models import Campaign, Target
-from vaxreg.dashboards.services import rollups_rebuild
+from vaxreg.dashboards.services import rollups_rebuild, rollups_refresh
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.services import import_batch_create, import_batch_run
 from vaxreg.people.models import Person
@@ -256,31 +256,40 @@ def _station(commune_code: str) -> User:
 
 def demo_work_replay() -> int:
     """Each of the last ``REPLAY_DAYS`` days (today included), each commune's station closes its share of open
-    cases through the verification service, as that day; each day's figures are kept by the recount its work
-    sets off. Runs right after the demo's import, before anything else happens today."""
+    cases through the verification service, as that day; each day's figures are kept by a recount as that day
+    (the worker's, in service). Runs right after the demo's import, before anything else happens today."""
     closed = 0
     start = _replay_start()
     for day in range(1, REPLAY_DAYS + 1):
-        with clock.moved_to(start + dt.timedelta(days=day, hours=1)), transaction.atomic():
-            active = (
-                VerificationCase.objects.filter(province_id=DEMO_PROVINCE, state__in=ACTIVE_STATES)
-                .values("commune_id")
-                .annotate(n=Count("pk"))
-                .order_by("commune_id")
-            )
-            for row in active:
-                commune, count = row["commune_id"], row["n"]
-                todo = math.ceil(count * _pace(commune))
-                if todo == 0:
-                    continue
-                station = _station(commune)
-                cases = VerificationCase.objects.filter(
-                    commune_id=commune, state__in=[CaseState.OPEN, CaseState.IN_PROGRESS]
-                ).order_by("opened_at", "pk")[:todo]
-                for case_id in list(cases.values_list("pk", flat=True)):
-                    case_resolve(actor=station, case_id=case_id, justification=REPLAY_JUSTIFICATION)
-                    closed += 1
+        with clock.moved_to(start + dt.timedelta(days=day, hours=1)):
+            closed += _replay_day()
+            rollups_refresh()  # that day's figures, as the worker would have kept them that day
     User.objects.filter(username__startswith=REPLAY_STATION_PREFIX).update(is_active=False)
+    return closed
+
+
+@transaction.atomic
+def _replay_day() -> int:
+    """One day of the replay: each commune's station closes its share of its open cases; how many closed."""
+    closed = 0
+    active = (
+        VerificationCase.objects.filter(province_id=DEMO_PROVINCE, state__in=ACTIVE_STATES)
+        .values("commune_id")
+        .annotate(n=Count("pk"))
+        .order_by("commune_id")
+    )
+    for row in active:
+        commune, count = row["commune_id"], row["n"]
+        todo = math.ceil(count * _pace(commune))
+        if todo == 0:
+            continue
+        station = _station(commune)
+        cases = VerificationCase.objects.filter(
+            commune_id=commune, state__in=[CaseState.OPEN, CaseState.IN_PROGRESS]
+        ).order_by("opened_at", "pk")[:todo]
+        for case_id in list(cases.values_list("pk", flat=True)):
+            case_resolve(actor=station, case_id=case_id, justification=REPLAY_JUSTIFICATION)
+            closed += 1
     return closed
 
 
