@@ -114,11 +114,7 @@ def _campaign_out(campaign: Any, unit: Any) -> CampaignOut:
 )
 @operation_requires(Capability.DASHBOARD_READ)
 def campaign_list(request: HttpRequest) -> list[CampaignOut]:
-    out = []
-    for campaign in campaigns_for_user(user=request.user):
-        found, unit = access_campaign_by_id(user=request.user, campaign_id=campaign.pk)
-        out.append(_campaign_out(found, unit))
-    return out
+    return [_campaign_out(campaign, unit) for campaign, unit in campaigns_for_user(user=request.user)]
 
 
 @campaigns_router.get(

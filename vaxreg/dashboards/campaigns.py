@@ -78,8 +78,9 @@ class CampaignNotVisible(Http404):
 # -- reads ------------------------------------------------------------------------------------------------
 
 
-def campaigns_for_user(*, user: Any) -> list[Campaign]:
-    """The campaigns of the user's unit and of the units below it, the open ones first, by deadline."""
+def campaigns_for_user(*, user: Any) -> list[tuple[Campaign, Unit]]:
+    """The campaigns of the user's unit and of the units below it, each with its unit, the open ones first,
+    by deadline."""
     found = []
     for campaign in Campaign.objects.order_by("closed_at", "deadline", "pk"):
         try:
@@ -87,7 +88,7 @@ def campaigns_for_user(*, user: Any) -> list[Campaign]:
         except UnitNotVisible:
             continue
         if unit_within(user, unit):
-            found.append(campaign)
+            found.append((campaign, unit))
     return found
 
 

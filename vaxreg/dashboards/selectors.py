@@ -184,20 +184,10 @@ class Figures:
         return self.value(part) / total if total else None
 
 
-_TOTAL_LEVEL: dict[str, str] = {
-    Level.NATION: Level.NATION,
-    Level.PROVINCE: Level.PROVINCE,
-    Level.COMMUNE: Level.COMMUNE,
-    Level.FACILITY: Level.FACILITY,
-}
-
-
 def unit_figures(unit: Unit) -> Figures:
     """Every figure kept for the unit (its total: what lies below it included)."""
     figures = Figures()
-    rows = UnitFigure.objects.filter(level=_TOTAL_LEVEL[unit.level], unit=unit.stored).values_list(
-        "figure", "key", "value"
-    )
+    rows = UnitFigure.objects.filter(level=unit.level, unit=unit.stored).values_list("figure", "key", "value")
     for figure, key, value in rows:
         figures.values.setdefault(figure, {})[key] = value
     return figures
@@ -256,7 +246,7 @@ def unit_children(unit: Unit) -> list[ChildRow]:
 def unit_trend(unit: Unit, *, days: int = 90) -> list[tuple[dt.date, dict[str, int]]]:
     """The headline figures at the end of each of the last ``days`` days that have a row (oldest first)."""
     since = clock.today() - dt.timedelta(days=days)
-    rows = UnitFigureDay.objects.filter(level=_TOTAL_LEVEL[unit.level], unit=unit.stored, day__gte=since)
+    rows = UnitFigureDay.objects.filter(level=unit.level, unit=unit.stored, day__gte=since)
     by_day: dict[dt.date, dict[str, int]] = defaultdict(dict)
     for day, figure, value in rows.values_list("day", "figure", "value"):
         by_day[day][figure] = value

@@ -219,10 +219,9 @@ def _campaigns_page(
         form = CampaignForm(initial={"start": clock.today(), "target": Target.VERIFIED_SHARE, "goal": 95})
     if form is not None:
         choices_set(form, "unit_key", campaign_units_for_user(user))
-    rows = []
-    for campaign in campaigns_for_user(user=user):
-        _, unit = access_campaign_by_id(user=user, campaign_id=campaign.pk)
-        rows.append((campaign, unit, campaign_view(campaign, unit)))
+    rows = [
+        (campaign, unit, campaign_view(campaign, unit)) for campaign, unit in campaigns_for_user(user=user)
+    ]
     return render(
         request,
         "dashboards/campaigns.html",
