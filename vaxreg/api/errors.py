@@ -6,6 +6,7 @@ A service's ``Refusal`` is answered here, once for every router: routers call se
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -78,6 +79,17 @@ def error_handlers_install(api: NinjaAPI) -> None:
             message_en=str(exc),
         )
 
+    def unreadable_form(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+        # Django would answer a broken multipart body with its HTML 400 page; an API client gets JSON.
+        return error_response(
+            api,
+            request,
+            status=400,
+            code="invalid_multipart",
+            message_vi="Nội dung gửi lên không phải biểu mẫu multipart đọc được.",
+            message_en="The request body is not a readable multipart form.",
+        )
+
     def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         field = _invalid_field(exc.errors)
         return error_response(
@@ -115,4 +127,5 @@ def error_handlers_install(api: NinjaAPI) -> None:
     api.add_exception_handler(AuthenticationError, unauthenticated)  # type: ignore[arg-type]
     api.add_exception_handler(HttpError, http_error)  # type: ignore[arg-type]
     api.add_exception_handler(ValidationError, invalid)  # type: ignore[arg-type]
+    api.add_exception_handler(MultiPartParserError, unreadable_form)  # type: ignore[arg-type]
     api.add_exception_handler(Refusal, refused)  # type: ignore[arg-type]

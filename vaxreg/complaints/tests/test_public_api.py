@@ -256,6 +256,21 @@ def test_proof_files_are_added_by_content_within_the_hour(
     assert Attachment.objects.count() == 1
 
 
+def test_a_broken_multipart_body_is_a_json_400_and_stores_nothing(world: Any) -> None:
+    client = Client()
+    code = _submitted(client)
+    boundary = "37006d28e1c5c67d637cab15411e83b6"
+    # A part whose headers never end: Django's parser gives up before any field is read.
+    broken = f"--{boundary}\r\n" + "x" * 20_000 + f"--{boundary}--\r\n"
+    response = client.post(
+        f"{BASE}/{code}/attachments", broken, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    assert response.status_code == 400 and response["Content-Type"].startswith("application/json")
+    answer = response.json()
+    assert answer["code"] == "invalid_multipart" and answer["message_vi"] and answer["message_en"]
+    assert Attachment.objects.count() == 0
+
+
 def test_places_to_pick_from(world: Any) -> None:
     client = Client()
     communes = client.get(f"{BASE}/places/communes", {"province": "01"})
