@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "vaxreg.dashboards",
     "vaxreg.synth",
     "vaxreg.bench",
+    "vaxreg.scale",
     "vaxreg.web",
     "vaxreg.api",
     # django-ninja's own copy of Swagger UI (templates and static files, pinned with the package), so the

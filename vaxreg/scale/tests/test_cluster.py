@@ -1,0 +1,61 @@
+"""`vaxreg citus up|status|down`: a coordinator and two workers on their own ports and folders, the database
+on each with the extension, the workers added; safe to run again; stopped and removed on request."""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.core.management import call_command
+
+from vaxreg.scale.cluster import Cluster, citus_installed, cluster_down, cluster_status, cluster_up
+
+pytestmark = [
+    pytest.mark.citus,
+    pytest.mark.slow,
+    pytest.mark.skipif(not citus_installed(), reason="Citus is not installed in this PostgreSQL"),
+]
+PORT = 9750  # beside the default cluster (9700), which a developer may be running
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    # Under /tmp, not pytest's folder: the servers run as the postgres account, which must reach it.
+    folder = Path(f"/tmp/vaxreg-citus-test-{os.getpid()}")
+    made = Cluster(folder=folder, port=PORT, workers=2)
+    yield made
+    cluster_down(made, remove=True)
+
+
+def test_up_starts_a_coordinator_with_two_workers_and_is_safe_to_repeat(cluster: Cluster) -> None:
+    steps = cluster_up(cluster)
+    assert "worker2: added to the coordinator" in steps
+    with psycopg.connect(cluster.url(), autocommit=True) as connection:
+        workers = connection.execute(
+            "SELECT nodeport FROM pg_dist_node WHERE noderole = 'primary' AND groupid > 0 ORDER BY nodeport"
+        ).fetchall()
+        assert [port for (port,) in workers] == [PORT + 1, PORT + 2]
+        connection.execute("CREATE TABLE probe (province text, n int)")
+        connection.execute("SELECT create_distributed_table('probe', 'province')")
+        connection.execute("INSERT INTO probe SELECT lpad(g::text, 2, '0'), g FROM generate_series(1, 34) g")
+        placed = connection.execute(
+            "SELECT count(DISTINCT nodeport) FROM citus_shards WHERE table_name = 'probe'::regclass"
+        ).fetchone()
+        assert placed == (2,)  # the shards lie on both workers
+        assert connection.execute("SELECT sum(n) FROM probe").fetchone() == (595,)
+    assert cluster_up(cluster) == []  # nothing left to do
+    assert [(n["node"], n["running"], n["in_cluster"]) for n in cluster_status(cluster)] == [
+        ("coordinator", True, True),
+        ("worker1", True, True),
+        ("worker2", True, True),
+    ]
+
+
+def test_down_stops_every_node_and_remove_deletes_the_data(cluster: Cluster) -> None:
+    cluster_up(cluster)
+    call_command("citus", "down", "--dir", str(cluster.folder), "--port", str(PORT))
+    assert not any(n["running"] for n in cluster_status(cluster))
+    assert cluster.folder.exists()
+    cluster_down(cluster, remove=True)
+    assert not cluster.folder.exists()
