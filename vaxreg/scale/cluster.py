@@ -150,20 +150,7 @@ def cluster_up(cluster: Cluster) -> list[str]:
             _initialise(node)
             done.append(f"{node.name}: created in {node.data}")
         if not node_running(node):
-            _run(
-                [
-                    str(postgres_bin() / "pg_ctl"),
-                    "start",
-                    "-w",
-                    "-t",
-                    str(START_TIMEOUT_SECONDS),
-                    "-D",
-                    str(node.data),
-                    "-l",
-                    str(node.log),
-                ],  # fmt: skip
-                f"{node.name}: start (log: {node.log})",
-            )
+            node_start(node)
             done.append(f"{node.name}: started on 127.0.0.1:{node.port}")
         if not _sql(node, f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'", database="postgres"):
             _sql(node, f"CREATE DATABASE {DATABASE}", database="postgres")
@@ -204,20 +191,10 @@ def node_stop(node: Node) -> None:
 
 
 def node_start(node: Node) -> None:
-    _run(
-        [
-            str(postgres_bin() / "pg_ctl"),
-            "start",
-            "-w",
-            "-t",
-            str(START_TIMEOUT_SECONDS),
-            "-D",
-            str(node.data),
-            "-l",
-            str(node.log),
-        ],  # fmt: skip
-        f"{node.name}: start (log: {node.log})",
-    )
+    pg_ctl = str(postgres_bin() / "pg_ctl")
+    timeout = str(START_TIMEOUT_SECONDS)
+    command = [pg_ctl, "start", "-w", "-t", timeout, "-D", str(node.data), "-l", str(node.log)]
+    _run(command, f"{node.name}: start (log: {node.log})")
 
 
 def cluster_status(cluster: Cluster) -> list[dict[str, object]]:
