@@ -63,6 +63,22 @@ def _reference_unload() -> None:
     _reference_state["loaded"] = False
 
 
+@pytest.fixture(scope="session", autouse=True)
+def citus_sessions_closed(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """On a Citus coordinator: before the test database is dropped, end the idle sessions Citus keeps open
+    to it (its own connections to the coordinator as a node), which would make the drop fail."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor != "postgresql":
+            return
+        from vaxreg.scale.citus import citus_sessions_end, is_citus
+
+        if is_citus(connection):
+            citus_sessions_end(connection)
+
+
 @pytest.fixture(scope="session")
 def reference_data(django_db_setup: None, django_db_blocker: Any) -> dict[str, Any]:
     """The 2025 and old administrative units and the vaccine catalogue, loaded once per test session."""

@@ -134,8 +134,11 @@ def _initialise(node: Node) -> None:
 
 
 def cluster_up(cluster: Cluster) -> list[str]:
-    """Start every node (creating those that do not exist), create the database with the extension on each,
-    and add the workers to the coordinator. Safe to run again. What it did, one line per step."""
+    """Start every node (creating those that do not exist), put the extension in ``template1`` and
+    ``postgres`` of each (so every database made later has it: a test database too), let the coordinator
+    make a new database on the workers as well (``citus.enable_create_database_propagation``), register the
+    workers in its ``postgres`` (where ``citus_prepare`` finds them for a new database) and create the
+    database with the workers added. Safe to run again. What it did, one line per step."""
     if not citus_installed():
         raise ClusterError(
             "Citus is not installed in this PostgreSQL: run ../shared/vendor/citus/build.sh "
@@ -152,17 +155,37 @@ def cluster_up(cluster: Cluster) -> list[str]:
         if not node_running(node):
             node_start(node)
             done.append(f"{node.name}: started on 127.0.0.1:{node.port}")
-        if not _sql(node, f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'", database="postgres"):
-            _sql(node, f"CREATE DATABASE {DATABASE}", database="postgres")
-            done.append(f"{node.name}: database {DATABASE} created")
-        _sql(node, "CREATE EXTENSION IF NOT EXISTS citus")
+        for database in ("template1", "postgres"):
+            _sql(node, "CREATE EXTENSION IF NOT EXISTS citus", database=database)
     coordinator = cluster.coordinator
-    _sql(coordinator, f"SELECT citus_set_coordinator_host('127.0.0.1', {coordinator.port})")
-    known = set(_sql(coordinator, "SELECT nodeport FROM pg_dist_node").split())
+    if (
+        _sql(coordinator, "SHOW citus.enable_create_database_propagation", database="postgres").strip()
+        != "on"
+    ):
+        _sql(
+            coordinator, "ALTER SYSTEM SET citus.enable_create_database_propagation = on", database="postgres"
+        )
+        _sql(coordinator, "SELECT pg_reload_conf()", database="postgres")
+    done += _nodes_add(cluster, "postgres")
+    exists = f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"
+    if not _sql(coordinator, exists, database="postgres"):
+        _sql(coordinator, f"CREATE DATABASE {DATABASE}", database="postgres")  # on the workers too
+        done.append(f"database {DATABASE} created on every node")
+    done += _nodes_add(cluster, DATABASE)
+    return done
+
+
+def _nodes_add(cluster: Cluster, database: str) -> list[str]:
+    coordinator = cluster.coordinator
+    _sql(
+        coordinator, f"SELECT citus_set_coordinator_host('127.0.0.1', {coordinator.port})", database=database
+    )
+    known = set(_sql(coordinator, "SELECT nodeport FROM pg_dist_node", database=database).split())
+    done = []
     for node in cluster.nodes[1:]:
         if str(node.port) not in known:
-            _sql(coordinator, f"SELECT citus_add_node('127.0.0.1', {node.port})")
-            done.append(f"{node.name}: added to the coordinator")
+            _sql(coordinator, f"SELECT citus_add_node('127.0.0.1', {node.port})", database=database)
+            done.append(f"{node.name}: added to the coordinator ({database})")
     return done
 
 

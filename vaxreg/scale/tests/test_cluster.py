@@ -2,6 +2,8 @@
 on each with the extension, the workers added; safe to run again; stopped and removed on request."""
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,7 +32,7 @@ def cluster() -> Iterator[Cluster]:
 
 def test_up_starts_a_coordinator_with_two_workers_and_is_safe_to_repeat(cluster: Cluster) -> None:
     steps = cluster_up(cluster)
-    assert "worker2: added to the coordinator" in steps
+    assert "worker2: added to the coordinator (vaxreg)" in steps
     with psycopg.connect(cluster.url(), autocommit=True) as connection:
         workers = connection.execute(
             "SELECT nodeport FROM pg_dist_node WHERE noderole = 'primary' AND groupid > 0 ORDER BY nodeport"
@@ -59,3 +61,37 @@ def test_down_stops_every_node_and_remove_deletes_the_data(cluster: Cluster) -> 
     assert cluster.folder.exists()
     cluster_down(cluster, remove=True)
     assert not cluster.folder.exists()
+
+
+def test_migrate_on_the_coordinator_makes_the_small_tables_reference_tables(cluster: Cluster) -> None:
+    cluster_up(cluster)
+    env = {**os.environ, "VAXREG_DATABASE_URL": cluster.url()}
+    migrated = subprocess.run(
+        [sys.executable, "-m", "vaxreg.cli", "migrate", "-v0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    with psycopg.connect(cluster.url(), autocommit=True) as connection:
+        reference = {
+            name
+            for (name,) in connection.execute(
+                "SELECT table_name::text FROM citus_tables WHERE citus_table_type = 'reference'"
+            )
+        }
+        assert {"places_province", "places_facility", "accounts_user", "vaccinations_vaccine"} <= reference
+        identities = connection.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' AND is_identity = 'YES'"
+        ).fetchone()
+        assert identities == (0,)  # every id is a sequence default, which Citus can distribute
+        connection.execute(
+            "INSERT INTO places_province (code, name, short_name, name_key) VALUES ('46', 'Huế', 'Huế', 'hue')"
+        )
+    worker = cluster.nodes[1]
+    with psycopg.connect(f"postgres://postgres@127.0.0.1:{worker.port}/vaxreg") as on_worker:
+        copies = on_worker.execute(
+            "SELECT count(*) FROM pg_class WHERE relname LIKE 'places_province%' AND relkind = 'r'"
+        ).fetchone()
+        assert copies == (1,)  # the reference table's copy lies on the worker
