@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from django.core.management import call_command
 
+from config.env import child_environment
 from vaxreg.scale.cluster import Cluster, citus_installed, cluster_down, cluster_status, cluster_up
 
 pytestmark = [
@@ -65,7 +66,7 @@ def test_down_stops_every_node_and_remove_deletes_the_data(cluster: Cluster) -> 
 
 def test_migrate_on_the_coordinator_makes_the_small_tables_reference_tables(cluster: Cluster) -> None:
     cluster_up(cluster)
-    env = {**os.environ, "VAXREG_DATABASE_URL": cluster.url()}
+    env = child_environment(drop={"DJANGO_SETTINGS_MODULE"}, VAXREG_DATABASE_URL=cluster.url())
     migrated = subprocess.run(
         [sys.executable, "-m", "vaxreg.cli", "migrate", "-v0"],
         env=env,
