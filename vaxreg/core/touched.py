@@ -1,22 +1,17 @@
 """Which units' figures a write changed: the one notice every room that writes sends, inside its
 transaction, and the rooms that keep figures per unit (the dashboards' rollups) hear.
 
-A writer names what it changed in the terms it knows (persons, facilities, provinces); it does not know who
-keeps figures, and core does not know the rooms above it, so the listeners register here in their
-``AppConfig.ready``, as with the other hooks. Naming too much costs a recount; naming too little leaves a
-figure stale until the nightly rebuild, so a writer names every person and unit whose counts it may have
-moved, also the one a record left (a complaint's old handler). A person named is enough for everything
-counted by where persons live (their findings and cases too), wherever they lived before the write.
+A writer names what it changed in the terms it knows (persons, facilities, communes, provinces); it does not
+know who keeps figures, and core does not know the rooms above it, so the listeners register here in their
+``AppConfig.ready``, as with the other hooks. Naming too much costs a recount of a unit; naming too little
+leaves a figure stale until the nightly rebuild, so a writer names every unit whose counts it may have
+moved, also the one a record left (a person's old commune, a complaint's old handler).
 """
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from django.db.models import ExpressionWrapper, F, IntegerField, Q
-
-# Persons, findings and cases are counted by blocks of this many consecutive person ids: a write recounts
-# the blocks of the persons it names, so its cost follows what it changed, not the size of their communes.
-PERSON_BLOCK_SIZE = 256
+from django.db.models import Q
 
 
 @dataclass(frozen=True)
@@ -25,8 +20,9 @@ class Touched:
 
     persons: frozenset[int] = frozenset()
     facilities: frozenset[int] = frozenset()
-    provinces: frozenset[str] = frozenset()  # the province's own desk (complaints it handles, files it sent)
-    provinces_whole: frozenset[str] = frozenset()  # every person, commune and facility of the province
+    communes: frozenset[str] = frozenset()
+    provinces: frozenset[str] = frozenset()  # the province's own records (no commune, its own desk)
+    provinces_whole: frozenset[str] = frozenset()  # every commune and facility of the province
     nation: bool = False  # the nation's own records (a file sent for the whole country)
     everything: bool = False
 
@@ -35,6 +31,7 @@ class Touched:
         return not (
             self.persons
             or self.facilities
+            or self.communes
             or self.provinces
             or self.provinces_whole
             or self.nation
@@ -65,6 +62,7 @@ def figures_touched(
     *,
     persons: Iterable[int | None] = (),
     facilities: Iterable[int | None] = (),
+    communes: Iterable[str | None] = (),
     provinces: Iterable[str | None] = (),
     provinces_whole: Iterable[str | None] = (),
     nation: bool = False,
@@ -74,6 +72,7 @@ def figures_touched(
     touched = Touched(
         persons=_ids(persons),
         facilities=_ids(facilities),
+        communes=_codes(communes),
         provinces=_codes(provinces),
         provinces_whole=_codes(provinces_whole),
         nation=nation,
@@ -86,63 +85,32 @@ def figures_touched(
 
 
 @dataclass(frozen=True)
-class PersonBlocks:
-    """The blocks of persons a recount reads (``PERSON_BLOCK_SIZE`` consecutive ids each): their persons, and
-    the findings and cases of those persons, counted per block and per place (``everything``: all)."""
+class BaseUnits:
+    """The units whose own figures a recount reads, in the terms of the rows counted.
 
-    blocks: frozenset[int] = frozenset()
+    Persons and their findings and cases are placed by their commune (else their province's own, else the
+    nation's own); doses, files, sign-offs and complaints by the facility (else the province's own desk,
+    else the nation's). ``everything``: every unit at once (a rebuild), with no filter at all.
+    """
+
+    communes: frozenset[str] = frozenset()
+    facilities: frozenset[int] = frozenset()
+    provinces: frozenset[str] = frozenset()  # the provinces' own records
+    nation: bool = False  # the nation's own records
     everything: bool = False
 
-    @staticmethod
-    def of_persons(person_ids: Iterable[int]) -> frozenset[int]:
-        return frozenset(pid // PERSON_BLOCK_SIZE for pid in person_ids)
-
-    def q(self, person_id: str) -> Q:
-        """Rows whose ``person_id`` field falls in these blocks: one id range per run of adjacent blocks, so
-        an index on the field answers it."""
+    def placed_q(self, commune: str, province: str) -> Q:
+        """Rows placed by ``commune`` (else ``province``, else nowhere) inside these units."""
         if self.everything:
             return Q()
         q = Q(pk__in=[])
-        for first, last in _runs(sorted(self.blocks)):
-            q |= Q(
-                **{
-                    f"{person_id}__gte": first * PERSON_BLOCK_SIZE,
-                    f"{person_id}__lt": (last + 1) * PERSON_BLOCK_SIZE,
-                }
-            )
+        if self.communes:
+            q |= Q(**{f"{commune}__in": sorted(self.communes)})
+        if self.provinces:
+            q |= Q(**{f"{commune}__isnull": True, f"{province}__in": sorted(self.provinces)})
+        if self.nation:
+            q |= Q(**{f"{commune}__isnull": True, f"{province}__isnull": True})
         return q
-
-    @staticmethod
-    def block_of(person_id: str) -> ExpressionWrapper:
-        """The block of a row, for grouping (integer division on every database)."""
-        return ExpressionWrapper(F(person_id) / PERSON_BLOCK_SIZE, output_field=IntegerField())
-
-
-def _runs(blocks: list[int]) -> Iterable[tuple[int, int]]:
-    """Sorted block numbers as (first, last) runs of consecutive ones."""
-    start = previous = None
-    for block in blocks:
-        if previous is not None and block == previous + 1:
-            previous = block
-            continue
-        if start is not None and previous is not None:
-            yield start, previous
-        start = previous = block
-    if start is not None and previous is not None:
-        yield start, previous
-
-
-@dataclass(frozen=True)
-class BaseUnits:
-    """The units whose own figures a recount reads, for the rows counted where they are handled: doses,
-    files, sign-offs and complaints by the facility (else the province's own desk, else the nation's).
-    ``everything``: every unit at once (a rebuild), with no filter at all.
-    """
-
-    facilities: frozenset[int] = frozenset()
-    provinces: frozenset[str] = frozenset()  # the provinces' own desks
-    nation: bool = False  # the nation's own desk
-    everything: bool = False
 
     def handled_q(self, facility: str, province: str) -> Q:
         """Rows of ``facility`` (else of ``province``'s own desk, else the nation's) inside these units."""
@@ -158,10 +126,6 @@ class BaseUnits:
         return q
 
 
-# One figure of one base unit: (facility id or None, province or None, figure, key, value). A row with no
-# facility belongs to the province's own desk, with no province to the nation's.
-UnitCount = tuple[int | None, str | None, str, str, int]
-
-# One figure of one block of persons in one place: (block, commune or None, province or None, figure, key,
-# value). A row with no commune belongs to the province's own records, with no province to the nation's.
-BlockCount = tuple[int, str | None, str | None, str, str, int]
+# One figure of one base unit: (commune or facility id or None, province or None, figure, key, value). A row
+# with neither commune nor facility belongs to the province's own records, with no province to the nation's.
+UnitCount = tuple[str | int | None, str | None, str, str, int]

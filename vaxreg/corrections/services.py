@@ -223,6 +223,7 @@ def person_correct(
     if not changed:
         return CorrectionResult(changed={}, version=person.version, check=CheckResult())
     now = clock.now()
+    left_commune, left_province = person.commune_id, person.province_id
     for field, (_, new) in changed.items():
         setattr(person, field, new)
     update_fields = [*changed, "updated_at"]
@@ -238,6 +239,7 @@ def person_correct(
     person.updated_at = now
     versioned_update(person, fields=update_fields, stale=_person_stale, expected_version=expected_version)
     source = ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id)
+    figures_touched(communes=[left_commune], provinces=[left_province])  # the unit a move left
     return _corrected(PERSON_ENTITY, person, person_id=person.pk, changed=changed, source=source)
 
 

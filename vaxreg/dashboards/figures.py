@@ -4,12 +4,13 @@ the sum of its children's: what is counted where a unit is read is only adding u
 """
 
 from collections.abc import Iterable, Mapping
+from typing import ClassVar
 
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from vaxreg.complaints.figures import complaint_unit_figures
-from vaxreg.core.touched import BaseUnits, BlockCount, PersonBlocks, UnitCount
+from vaxreg.core.touched import BaseUnits, UnitCount
 from vaxreg.imports.selectors import import_figures
 from vaxreg.people.selectors import person_figures
 from vaxreg.quality.selectors import finding_figures
@@ -17,73 +18,74 @@ from vaxreg.vaccinations.selectors import dose_figures
 from vaxreg.verification.selectors import case_figures
 
 
-class PersonSource:
-    """Rows of figures counted where the person lives (persons, their findings, their cases), from the
-    owning app's selector, per block of persons (``core.touched.PERSON_BLOCK_SIZE`` ids) and per place."""
+class Source:
+    """Rows of figures from one app. ``placed_by``: ``commune`` when its rows are placed by where the person
+    lives (persons, findings, cases), ``facility`` when by the facility that gave or handles them."""
 
-    def rows(self, blocks: PersonBlocks) -> Iterable[BlockCount]:
-        raise NotImplementedError
-
-
-class UnitSource:
-    """Rows of figures counted where they are handled: by the facility that gave or handles them, else the
-    province's own desk, else the nation's."""
+    placed_by: ClassVar[str]
 
     def rows(self, units: BaseUnits) -> Iterable[UnitCount]:
         raise NotImplementedError
 
 
-class Persons(PersonSource):
+class Persons(Source):
     """Persons per commune of residence, and those verified."""
 
-    def rows(self, blocks: PersonBlocks) -> Iterable[BlockCount]:
-        return person_figures(blocks)
+    placed_by = "commune"
+
+    def rows(self, units: BaseUnits) -> Iterable[UnitCount]:
+        return person_figures(units)
 
 
-class Findings(PersonSource):
+class Findings(Source):
     """Open findings by rule, and the persons missing or contradicting a mandatory citizen field."""
 
-    def rows(self, blocks: PersonBlocks) -> Iterable[BlockCount]:
-        return finding_figures(blocks)
+    placed_by = "commune"
+
+    def rows(self, units: BaseUnits) -> Iterable[UnitCount]:
+        return finding_figures(units)
 
 
-class Cases(PersonSource):
+class Cases(Source):
     """Verification cases by state, and the active ones by the day they opened."""
 
-    def rows(self, blocks: PersonBlocks) -> Iterable[BlockCount]:
-        return case_figures(blocks)
+    placed_by = "commune"
+
+    def rows(self, units: BaseUnits) -> Iterable[UnitCount]:
+        return case_figures(units)
 
 
-class Doses(UnitSource):
+class Doses(Source):
     """Valid doses by dose number and by vaccine; days with doses and days signed off."""
+
+    placed_by = "facility"
 
     def rows(self, units: BaseUnits) -> Iterable[UnitCount]:
         return dose_figures(units)
 
 
-class Imports(UnitSource):
+class Imports(Source):
     """Files imported and refused, rows stored and rejected."""
+
+    placed_by = "facility"
 
     def rows(self, units: BaseUnits) -> Iterable[UnitCount]:
         return import_figures(units)
 
 
-class Complaints(UnitSource):
+class Complaints(Source):
     """Complaints received, resolved on time or late, escalated, open, and the open ones by hour due."""
+
+    placed_by = "facility"
 
     def rows(self, units: BaseUnits) -> Iterable[UnitCount]:
         return complaint_unit_figures(units)
 
 
-PERSON_SOURCES: tuple[PersonSource, ...] = (Persons(), Findings(), Cases())
-UNIT_SOURCES: tuple[UnitSource, ...] = (Doses(), Imports(), Complaints())
+SOURCES: tuple[Source, ...] = (Persons(), Findings(), Cases(), Doses(), Imports(), Complaints())
 
 # A keyless total of each figure counted by key, so that a list of units and a day's row read one number.
 KEY_TOTALS = {"findings": "findings_open", "case_opened": "cases_active", "doses": "doses_total"}
-
-
-# What ``derived`` makes: never counted, so left out where counted figures are added to or taken from.
-DERIVED = frozenset({*KEY_TOTALS.values(), "complete"})
 
 
 def derived(figures: Mapping[tuple[str, str], int]) -> dict[tuple[str, str], int]:

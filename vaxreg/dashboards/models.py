@@ -8,19 +8,16 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Level(models.TextChoices):
-    """Where a row of figures sits. The ``*_own`` levels hold the persons (and their findings and cases)
-    placed in no unit below: a commune's residents, the persons of a province with no commune of residence;
-    the ``*_desk`` levels what a health department handles itself (complaints, files sent for several
-    facilities). A unit's total is its own and desk figures plus its children's totals."""
+    """Where a row of figures sits. The ``*_own`` levels hold what is placed in no unit below: the persons
+    of a province with no commune of residence, the complaints its health department handles itself, the
+    files it sent for several facilities; a unit's total is its own figures plus its children's totals."""
 
     FACILITY = "facility"
     COMMUNE_OWN = "commune_own"
     COMMUNE = "commune"
     PROVINCE_OWN = "province_own"
-    PROVINCE_DESK = "province_desk"
     PROVINCE = "province"
     NATION_OWN = "nation_own"
-    NATION_DESK = "nation_desk"
     NATION = "nation"
 
 
@@ -47,22 +44,6 @@ class UnitFigure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.level}:{self.unit} {self.figure}[{self.key}]={self.value}"
-
-
-class PersonBlock(models.Model):
-    """The figures of the persons of one block (``core.touched.PERSON_BLOCK_SIZE`` consecutive person ids),
-    per place they live in: ``{"46|19753": [["findings", "ID_MISSING", 3], ["persons", "", 120], ...]}``
-    (``"46|"``: the province's persons with no commune, ``"|"``: those with no province).
-
-    The ``*_own`` figures of communes and provinces are the sums of these: a recount of a block takes its old
-    figures from its places' own figures and adds its new ones, so a write pays for its persons' blocks,
-    never for the size of their communes. One row per block, whatever the number of places in it."""
-
-    block = models.BigIntegerField(primary_key=True)
-    figures = models.JSONField(default=dict)
-
-    def __str__(self) -> str:
-        return f"block {self.block}"
 
 
 class UnitFigureDay(models.Model):
@@ -92,11 +73,11 @@ class StaleUnit(models.Model):
     """
 
     class Kind(models.TextChoices):
-        BLOCK = "block"  # a block of persons (``core.touched.PERSON_BLOCK_SIZE`` ids), wherever they live
+        COMMUNE = "commune"
         FACILITY = "facility"
-        PROVINCE = "province"  # the province's own desk
-        PROVINCE_WHOLE = "province_whole"  # every person and unit of the province
-        NATION = "nation"  # the nation's own desk
+        PROVINCE = "province"  # the province's own records
+        PROVINCE_WHOLE = "province_whole"  # every unit of the province
+        NATION = "nation"  # the nation's own records
         EVERYTHING = "everything"  # a full rebuild
 
     kind = models.CharField(max_length=16, choices=Kind.choices)

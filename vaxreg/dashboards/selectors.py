@@ -220,19 +220,12 @@ def unit_children(unit: Unit) -> list[ChildRow]:
     values: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
     for child, figure, value in rows.values_list("unit", "figure", "value"):
         values[child][figure] = {"": value}
-    # What sits in no child: the persons with no place below, and the desk's own complaints and files.
-    own_levels_of: dict[str, tuple[str, str]] = {
-        Level.PROVINCE: (Level.NATION_OWN, Level.NATION_DESK),
-        Level.COMMUNE: (Level.PROVINCE_OWN, Level.PROVINCE_DESK),
-    }
-    own_levels = own_levels_of.get(level)
-    own: dict[str, dict[str, int]] = {}
-    if own_levels:
-        own_rows = UnitFigure.objects.filter(
-            level__in=own_levels, unit=unit.stored, figure__in=wanted, key=""
-        )
-        for figure, value in own_rows.values_list("figure", "value"):
-            own[figure] = {"": own.get(figure, {}).get("", 0) + value}
+    own_levels: dict[str, str] = {Level.PROVINCE: Level.NATION_OWN, Level.COMMUNE: Level.PROVINCE_OWN}
+    own_level = own_levels.get(level)
+    own = {}
+    if own_level:
+        own_rows = UnitFigure.objects.filter(level=own_level, unit=unit.stored, figure__in=wanted, key="")
+        own = {figure: {"": value} for figure, value in own_rows.values_list("figure", "value")}
     children: list[ChildRow] = []
     if level == Level.PROVINCE:
         for code, name in provinces_named():

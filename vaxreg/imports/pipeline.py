@@ -606,9 +606,11 @@ class BatchImporter:
         self._doses_named: set[int] = set()
         self.touched_person_ids: set[int] = set()  # persons this import created or changed, or gave a dose
         self._created_provinces: set[str] = set()  # the provinces of the persons this import created
-        # The facilities of the doses it created or changed: the units whose figures it moved beside its
-        # persons' own (``figures_touched``).
+        # The facilities of the doses it created or changed, and the communes and provinces its changed persons
+        # left: the units whose figures it moved beside the touched persons' own (``figures_touched``).
         self.touched_facility_ids: set[int] = set()
+        self.left_communes: set[str | None] = set()
+        self.left_provinces: set[str | None] = set()
         # Persons already in the table when a chunk met them (stored before, or by an earlier chunk) that the
         # import changed or gave a dose.
         self._stored_person_ids: set[int] = set()
@@ -1097,6 +1099,8 @@ class BatchImporter:
             self.touched_person_ids.add(person_id)
             self._stored_person_ids.add(person_id)
             self.touched_facility_ids.add(dose.facility_id)
+            self.left_communes.add(person.commune_id)
+            self.left_provinces.add(person.province_id)
             source = ChangeSource(
                 type=SourceType.IMPORT,
                 id=str(self.batch_id),

@@ -250,7 +250,8 @@ def _import_batch_run_locked(
             figures_touched(
                 persons=importer.touched_person_ids,
                 facilities=[*importer.touched_facility_ids, batch.facility_id],
-                provinces=[] if batch.facility_id else [batch.province_id],
+                communes=importer.left_communes,
+                provinces=[*importer.left_provinces, *([] if batch.facility_id else [batch.province_id])],
                 nation=batch.facility_id is None and batch.province_id is None,
             )
             layout = dose_file.layout

@@ -17,7 +17,7 @@ from vaxreg.core.models import AuditEvent, ChangeRecord
 from vaxreg.core.pages import HistoryRow
 from vaxreg.core.phones import normalize_phone
 from vaxreg.core.text import fold, normalize_text
-from vaxreg.core.touched import BlockCount, PersonBlocks
+from vaxreg.core.touched import BaseUnits, UnitCount
 from vaxreg.people.models import IdType, Person, VerificationState, mask_id_number
 from vaxreg.vaccinations.models import Dose
 
@@ -206,13 +206,12 @@ def person_cccd_consistent(person: Person) -> bool:
     )
 
 
-def person_figures(blocks: PersonBlocks) -> Iterator[BlockCount]:
-    """Per block of persons and commune of residence (else province, else nation): the persons (records
-    merged into another not counted), and those verified (police-matched or confirmed). One grouped query."""
+def person_figures(units: BaseUnits) -> Iterator[UnitCount]:
+    """Per commune of residence (else province, else nation): the persons (records merged into another
+    not counted), and those verified (police-matched or confirmed). One grouped query."""
     grouped = (
-        Person.objects.filter(blocks.q("pk"), merged_into__isnull=True)
-        .annotate(block=blocks.block_of("pk"))
-        .values("block", "commune_id", "province_id")
+        Person.objects.filter(units.placed_q("commune_id", "province_id"), merged_into__isnull=True)
+        .values("commune_id", "province_id")
         .annotate(
             persons=Count("pk"),
             verified=Count("pk", filter=Q(verification_state=VerificationState.VERIFIED)),
@@ -220,16 +219,15 @@ def person_figures(blocks: PersonBlocks) -> Iterator[BlockCount]:
         .order_by()
     )
     for g in grouped:
-        yield g["block"], g["commune_id"], g["province_id"], "persons", "", g["persons"]
-        yield g["block"], g["commune_id"], g["province_id"], "verified", "", g["verified"]
+        yield g["commune_id"], g["province_id"], "persons", "", g["persons"]
+        yield g["commune_id"], g["province_id"], "verified", "", g["verified"]
 
 
-def person_blocks_of_province(province_code: str) -> set[int]:
-    """The blocks (``PERSON_BLOCK_SIZE`` consecutive ids) holding a person of this province: what a recount
-    of the whole province reads."""
-    rows = (
-        Person.objects.filter(province_id=province_code)
-        .annotate(block=PersonBlocks.block_of("pk"))
-        .values_list("block", flat=True)
-    )
-    return set(rows.distinct().order_by())
+def person_places(person_ids: Iterable[int]) -> set[tuple[str | None, str | None]]:
+    """The (commune, province) pairs these persons live in: the units a change of theirs recounts."""
+    ids = sorted(set(person_ids))
+    places: set[tuple[str | None, str | None]] = set()
+    for start in range(0, len(ids), 2000):
+        part = Person.objects.filter(pk__in=ids[start : start + 2000])
+        places.update(part.values_list("commune_id", "province_id").distinct().order_by())
+    return places

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from django.db.models import Count, Q
 
-from vaxreg.core.touched import BlockCount, PersonBlocks
+from vaxreg.core.touched import BaseUnits, UnitCount
 from vaxreg.quality.models import Finding, Severity
 from vaxreg.quality.rules import RULES
 
@@ -22,16 +22,17 @@ def open_findings_by_code() -> dict[str, int]:
     return {row["code"]: row["n"] for row in rows}
 
 
-def finding_figures(blocks: PersonBlocks) -> Iterator[BlockCount]:
-    """Per block of persons and commune of the person's residence (else province, else nation): the open
-    findings by rule code, and the persons with an open blocking finding about a mandatory citizen field
-    (``incomplete``)."""
+def finding_figures(units: BaseUnits) -> Iterator[UnitCount]:
+    """Per commune of the person's residence (else province, else nation): the open findings by rule code,
+    and the persons with an open blocking finding about a mandatory citizen field (``incomplete``)."""
     open_ = Finding.objects.filter(
-        blocks.q("person_id"), is_open=True, person__merged_into__isnull=True
-    ).annotate(block=blocks.block_of("person_id"))
-    place = ("block", "person__commune_id", "person__province_id")
+        units.placed_q("person__commune_id", "person__province_id"),
+        is_open=True,
+        person__merged_into__isnull=True,
+    )
+    place = ("person__commune_id", "person__province_id")
     for g in open_.values(*place, "code").annotate(n=Count("pk")).order_by():
-        yield g["block"], g[place[1]], g[place[2]], "findings", g["code"], g["n"]
+        yield g[place[0]], g[place[1]], "findings", g["code"], g["n"]
     incomplete = (
         open_.filter(Q(code__in=CITIZEN_FIELD_CODES))
         .values(*place)
@@ -39,4 +40,4 @@ def finding_figures(blocks: PersonBlocks) -> Iterator[BlockCount]:
         .order_by()
     )
     for g in incomplete:
-        yield g["block"], g[place[1]], g[place[2]], "incomplete", "", g["n"]
+        yield g[place[0]], g[place[1]], "incomplete", "", g["n"]

@@ -18,7 +18,7 @@ from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.core import clock
 from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.text import fold
-from vaxreg.core.touched import BlockCount, PersonBlocks
+from vaxreg.core.touched import BaseUnits, UnitCount
 from vaxreg.people.selectors import person_full_id_read
 from vaxreg.verification.models import ACTIVE_STATES, CaseState, ContactAttempt, VerificationCase
 
@@ -130,22 +130,18 @@ def staff_of_station(*, user: User) -> list[Any]:
     )
 
 
-def case_figures(blocks: PersonBlocks) -> Iterator[BlockCount]:
-    """Per block of persons and commune of the case (a case always has one): the cases by state, and the
-    active ones by the day they opened (``case_opened``, key ``YYYY-MM-DD``), from which a page reads their
-    age on any later day."""
-    cases = VerificationCase.objects.filter(blocks.q("person_id")).annotate(
-        block=blocks.block_of("person_id")
-    )
-    place = ("block", "commune_id", "province_id")
-    for g in cases.values(*place, "state").annotate(n=Count("pk")).order_by():
-        yield g["block"], g["commune_id"], g["province_id"], "cases", g["state"], g["n"]
+def case_figures(units: BaseUnits) -> Iterator[UnitCount]:
+    """Per commune (a case always has one): the cases by state, and the active ones by the day they
+    opened (``case_opened``, key ``YYYY-MM-DD``), from which a page reads their age on any later day."""
+    cases = VerificationCase.objects.filter(units.placed_q("commune_id", "province_id"))
+    for g in cases.values("commune_id", "province_id", "state").annotate(n=Count("pk")).order_by():
+        yield g["commune_id"], g["province_id"], "cases", g["state"], g["n"]
     active = (
         cases.filter(state__in=ACTIVE_STATES)
         .annotate(day=TruncDate("opened_at"))
-        .values(*place, "day")
+        .values("commune_id", "province_id", "day")
         .annotate(n=Count("pk"))
         .order_by()
     )
     for a in active:
-        yield a["block"], a["commune_id"], a["province_id"], "case_opened", a["day"].isoformat(), a["n"]
+        yield a["commune_id"], a["province_id"], "case_opened", a["day"].isoformat(), a["n"]

@@ -94,8 +94,8 @@ def _history(
         changes={f"{CASE_FIELD}.{name}": values for name, values in changes.items()},
         source=ChangeSource(type=SourceType.CASE, id=str(case.pk), reason=reason, actor_id=actor_id),
     )
-    # A case counts with its person's block, in its own commune: naming the person recounts both.
-    figures_touched(persons=[case.person_id])
+    # Cases count in their commune; the person's verification state in the commune of residence.
+    figures_touched(communes=[case.commune_id], persons=[case.person_id])
 
 
 def _move(
@@ -213,7 +213,7 @@ def cases_sync(*, person_ids: Iterable[int]) -> SyncResult:
             at=now,
         )
     record_changes_bulk(history)
-    figures_touched(persons={case.person_id for case in created})
+    figures_touched(communes={case.commune_id for case in created})
     result.opened = len(created)
 
     for pid, case in active.items():

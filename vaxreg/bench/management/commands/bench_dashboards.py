@@ -110,9 +110,8 @@ class Command(BaseCommand):
             late = result["late"]
             lines.append(
                 f"  a {late['rows_read']:,}-row import: {late['import_s']:.2f} s; the rollups current "
-                f"{late['refresh_s']:.2f} s after it committed ({late['marks']:,} marks: {late['blocks']:,} "
-                f"blocks of persons and {late['facilities']} facilities recounted, {late['communes']} communes "
-                "added up)"
+                f"{late['refresh_s']:.2f} s after it committed ({late['marks']:,} marks: {late['communes']} "
+                f"communes, {late['facilities']} facilities recounted)"
             )
         self.stdout.write("\n".join(lines))
 
@@ -250,7 +249,6 @@ def _late(path: Path) -> dict[str, Any]:
         "import_s": round(import_s, 3),
         "marks": marks,
         "refresh_s": round(refresh_s, 3),
-        "blocks": result.blocks,
         "communes": result.communes,
         "facilities": result.facilities,
     }

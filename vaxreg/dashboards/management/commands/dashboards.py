@@ -10,8 +10,8 @@ from vaxreg.dashboards.services import RefreshResult, rollups_rebuild, rollups_r
 
 class Command(BaseCommand):
     help = (
-        "The figures the dashboards read (SPEC §9), kept per unit. `refresh` recounts the blocks of persons and the "
-        "units that writes marked stale and not yet recounted (imports, corrections, cases and complaints mark them, and "
+        "The figures the dashboards read (SPEC §9), kept per unit. `refresh` recounts the units that writes "
+        "marked stale and not yet recounted (imports, corrections, cases and complaints mark them, and "
         "the worker recounts them within a minute; safe to run at any time). `rebuild` counts every unit's "
         "figures again from the records: a repair after a restore or a change made outside the services "
         "(the worker also runs it once a day). Both print what they recounted and how long it took."
@@ -31,8 +31,8 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(result.__dict__))
             return
         done = gettext_noop(
-            "%(marks)s marks: %(blocks)s blocks of persons and %(facilities)s facilities recounted, "
-            "%(communes)s communes and %(provinces)s provinces added up, in %(seconds)s s"
+            "%(marks)s marks: %(facilities)s facilities, %(communes)s communes, %(provinces)s provinces "
+            "recounted in %(seconds)s s"
         )
         if result.rebuilt:
             done = gettext_noop("every unit counted again in %(seconds)s s")
@@ -41,7 +41,6 @@ class Command(BaseCommand):
                 done,
                 {
                     "marks": f"{result.marks:,}",
-                    "blocks": f"{result.blocks:,}",
                     "facilities": f"{result.facilities:,}",
                     "communes": f"{result.communes:,}",
                     "provinces": f"{result.provinces:,}",
