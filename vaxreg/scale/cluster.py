@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 DEFAULT_FOLDER = Path("/tmp/vaxreg-citus")
@@ -60,6 +61,7 @@ class Cluster:
         return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
 
 
+@cache  # asked for every command the cluster runs; pg_config answers the same each time
 def postgres_bin() -> Path:
     """The PostgreSQL server programs (``pg_config --bindir``; Debian's 15 when pg_config is missing)."""
     pg_config = shutil.which("pg_config")
