@@ -73,6 +73,22 @@ class ImportBatch(models.Model):
         return f"#{self.pk} {self.file_name}"
 
 
+class ImportProgress(models.Model):
+    """Rows handled so far by a running import on PostgreSQL, written by a connection of its own while the
+    import's transaction is open (see ``services._Progress``).
+
+    A table apart from the batch, with no foreign key: the import's transaction holds locks on the batch
+    row, and on Citus on every table that refers to a reference table it wrote, which a second connection
+    writing the batch itself would wait for. Its row is removed when the import ends.
+    """
+
+    batch_id = models.BigIntegerField(primary_key=True)
+    rows = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"batch {self.batch_id}: {self.rows} rows"
+
+
 class RejectedRow(models.Model):
     """A row that could not be stored, kept with its raw values and reasons so it can be fixed and resent."""
 

@@ -12,7 +12,7 @@ from vaxreg.accounts.models import Role, User
 from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.touched import BaseUnits, UnitCount
 from vaxreg.imports.headers import Field
-from vaxreg.imports.models import ImportBatch
+from vaxreg.imports.models import ImportBatch, ImportProgress
 from vaxreg.people.models import mask_id_number
 
 
@@ -37,8 +37,11 @@ def progress_file(batch_id: int) -> Path:
 
 def import_batch_progress(batch: ImportBatch) -> int:
     """Rows handled so far by a running import (see services._Progress)."""
-    if batch.status != ImportBatch.Status.RUNNING or connection.vendor == "postgresql":
+    if batch.status != ImportBatch.Status.RUNNING:
         return batch.progress_rows
+    if connection.vendor == "postgresql":
+        written = ImportProgress.objects.filter(batch_id=batch.pk).values_list("rows", flat=True).first()
+        return batch.progress_rows if written is None else written
     try:
         return int(json.loads(progress_file(batch.pk).read_text())["rows"])
     except (OSError, ValueError, KeyError):

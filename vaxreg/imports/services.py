@@ -24,11 +24,11 @@ from vaxreg.core.task_results import task_result_interrupted_close, task_results
 from vaxreg.core.touched import figures_touched
 from vaxreg.imports.headers import COLUMNS_BY_FIELD
 from vaxreg.imports.hooks import after_import_run
-from vaxreg.imports.models import ImportBatch, RejectedRow
+from vaxreg.imports.models import ImportBatch, ImportProgress, RejectedRow
 from vaxreg.imports.normalize import RowNormalizer
 from vaxreg.imports.pipeline import BatchImporter, ImportCounts
 from vaxreg.imports.readers import DoseFile, FileRefused
-from vaxreg.imports.selectors import progress_file
+from vaxreg.imports.selectors import import_batch_progress, progress_file
 from vaxreg.places.models import Commune
 from vaxreg.places.selectors import commune_code_map, facility_map
 from vaxreg.vaccinations.selectors import vaccine_alias_map
@@ -151,9 +151,10 @@ def import_batch_create(
 class _Progress:
     """Progress of a running import, readable by the web server while the import transaction is open.
 
-    PostgreSQL: a second connection writes the count in autocommit, without waiting for the commit to reach
-    the disk: a durable commit would wait for the import's own log written so far (megabytes per chunk),
-    and a count lost in a crash costs nothing. SQLite has one writer at a time, so the count goes to a small
+    PostgreSQL: a second connection writes the count in autocommit into ``ImportProgress`` (a table the
+    import's transaction never locks, on Citus too), without waiting for the commit to reach the disk: a
+    durable commit would wait for the import's own log written so far (megabytes per chunk), and a count
+    lost in a crash costs nothing. SQLite has one writer at a time, so the count goes to a small
     file beside the uploads instead. The count is written at most once a second: each write stops the
     import for a round trip to another process.
     """
@@ -179,14 +180,17 @@ class _Progress:
         if self._connection is not None:
             with self._connection.cursor() as cursor:
                 cursor.execute(
-                    "UPDATE imports_importbatch SET progress_rows = %s WHERE id = %s",
-                    [handled, self.batch_id],
+                    "INSERT INTO imports_importprogress (batch_id, rows) VALUES (%s, %s)"
+                    " ON CONFLICT (batch_id) DO UPDATE SET rows = EXCLUDED.rows",
+                    [self.batch_id, handled],
                 )
         else:
             self.file.write_text(json.dumps({"rows": handled}))
 
     def close(self) -> None:
         if self._connection is not None:
+            with self._connection.cursor() as cursor:
+                cursor.execute("DELETE FROM imports_importprogress WHERE batch_id = %s", [self.batch_id])
             self._connection.close()
         self.file.unlink(missing_ok=True)
 
@@ -384,11 +388,11 @@ def import_batches_interrupted_close() -> int:
 @transaction.atomic
 def _import_batch_interrupted_close(*, batch_id: int) -> int:
     now = clock.now()
+    progress = import_batch_progress(ImportBatch.objects.get(pk=batch_id))  # before it stops being running
     closed = ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.RUNNING).update(
         status=ImportBatch.Status.FAILED, message=f"{INTERRUPTED_VI}\n{INTERRUPTED_EN}", finished_at=now
     )
     if closed:
-        progress = ImportBatch.objects.filter(pk=batch_id).values_list("progress_rows", flat=True).get()
         audit_event_record(
             action=AuditEvent.Action.IMPORT_INTERRUPTED,
             actor_id=None,
@@ -397,6 +401,7 @@ def _import_batch_interrupted_close(*, batch_id: int) -> int:
             detail={"rows_handled_before_the_stop": progress, "rows_stored": 0},
         )
         progress_file(batch_id).unlink(missing_ok=True)
+        ImportProgress.objects.filter(batch_id=batch_id).delete()
     return closed
 
 

@@ -5,7 +5,7 @@ import unicodedata
 import zipfile
 
 import pytest
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 from openpyxl import Workbook
 
 from vaxreg.accounts.models import Role
@@ -627,6 +627,47 @@ def test_a_running_import_shows_its_progress_at_most_once_a_second(tmp_path, set
         assert shown() == 12
     finally:
         reporter.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_progress_is_written_while_the_import_holds_its_batch_row(tmp_path, settings):
+    """The count goes through a connection of its own while the import's transaction holds locks (on the
+    batch row here; on Citus, on every table referring to a reference table it wrote): it must never wait
+    for them, or the import would wait for its own progress bar."""
+    import threading
+
+    from vaxreg.imports import services
+    from vaxreg.imports.selectors import import_batch_progress
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite writes the count to a file beside the uploads")
+    settings.MEDIA_ROOT = str(tmp_path)
+    batch = ImportBatch.objects.create(
+        file_name="f.csv", status=ImportBatch.Status.RUNNING, created_at=dt.datetime.now(dt.UTC)
+    )
+    written, checked = threading.Event(), threading.Event()
+
+    def import_reports() -> None:  # as the import's process would, its writer's connection its own
+        reporter = services._Progress(batch.pk)
+        try:
+            reporter(pipeline.ImportCounts(rows_read=7))
+            written.set()
+            checked.wait(30)
+        finally:
+            reporter.close()
+            connection.close()
+
+    writer = threading.Thread(target=import_reports)
+    try:
+        with transaction.atomic():
+            ImportBatch.objects.select_for_update().get(pk=batch.pk)
+            writer.start()
+            assert written.wait(10), "the progress writer waited for the import's lock"
+            assert import_batch_progress(batch) == 7
+    finally:
+        checked.set()
+        writer.join()
+    assert import_batch_progress(batch) == 0  # the import ended: its count is gone with it
 
 
 def test_an_import_too_large_to_recheck_at_once_queues_a_scan_of_the_provinces_of_its_persons(
