@@ -136,8 +136,9 @@ def _initialise(node: Node) -> None:
 
 
 def cluster_up(cluster: Cluster) -> list[str]:
-    """Start every node (creating those that do not exist), put the extension in ``template1`` and
-    ``postgres`` of each (so every database made later has it: a test database too), let the coordinator
+    """Start every node (creating those that do not exist), put the extension in ``template1`` (closed to
+    connections then: see ``_template_ready``) and ``postgres`` of each (so every database made later has
+    it: a test database too), let the coordinator
     make a new database on the workers as well (``citus.enable_create_database_propagation``), register the
     workers in its ``postgres`` (where ``citus_prepare`` finds them for a new database) and create the
     database with the workers added. Safe to run again. What it did, one line per step."""
@@ -157,8 +158,8 @@ def cluster_up(cluster: Cluster) -> list[str]:
         if not node_running(node):
             node_start(node)
             done.append(f"{node.name}: started on 127.0.0.1:{node.port}")
-        for database in ("template1", "postgres"):
-            _sql(node, "CREATE EXTENSION IF NOT EXISTS citus", database=database)
+        _template_ready(node)
+        _sql(node, "CREATE EXTENSION IF NOT EXISTS citus", database="postgres")
     coordinator = cluster.coordinator
     if (
         _sql(coordinator, "SHOW citus.enable_create_database_propagation", database="postgres").strip()
@@ -175,6 +176,26 @@ def cluster_up(cluster: Cluster) -> list[str]:
         done.append(f"database {DATABASE} created on every node")
     done += _nodes_add(cluster, DATABASE)
     return done
+
+
+def _template_ready(node: Node) -> None:
+    """Put the extension in the node's ``template1``, then close ``template1`` to connections.
+
+    Citus runs a maintenance daemon connected to every database that has the extension, and PostgreSQL
+    refuses to copy a template anyone is connected to ("source database "template1" is being accessed by
+    other users"): every ``CREATE DATABASE`` (a test database) would race the daemon and fail when it lost,
+    as it did in CI. A closed template is still copied (``template0`` is one); nobody needs to connect to it.
+    """
+    allowed = "SELECT datallowconn FROM pg_database WHERE datname = 'template1'"
+    if _sql(node, allowed, database="postgres").strip() != "t":
+        return
+    _sql(node, "CREATE EXTENSION IF NOT EXISTS citus", database="template1")
+    _sql(
+        node,
+        "SET citus.enable_ddl_propagation TO off; ALTER DATABASE template1 ALLOW_CONNECTIONS false; "
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'template1'",
+        database="postgres",
+    )
 
 
 def _nodes_add(cluster: Cluster, database: str) -> list[str]:

@@ -48,6 +48,23 @@ def test_up_starts_a_coordinator_with_two_workers_and_is_safe_to_repeat(cluster:
         assert placed == (2,)  # the shards lie on both workers
         assert connection.execute("SELECT sum(n) FROM probe").fetchone() == (595,)
     assert cluster_up(cluster) == []  # nothing left to do
+
+
+def test_a_new_database_is_made_with_the_extension_after_up_is_run_again(cluster: Cluster) -> None:
+    """Citus starts a maintenance daemon, which stays connected, in every database with the extension that
+    a session opens; had a repeated ``up`` opened ``template1``, every ``CREATE DATABASE`` (a test database)
+    would fail with "source database "template1" is being accessed by other users", as it did in CI."""
+    cluster_up(cluster)
+    cluster_up(cluster)
+    with psycopg.connect(cluster.url(), autocommit=True) as connection:
+        for attempt in range(5):
+            connection.execute(f"CREATE DATABASE probe_{attempt}")  # on the workers too
+    for node in cluster.nodes:
+        with psycopg.connect(f"postgres://postgres@127.0.0.1:{node.port}/probe_4", autocommit=True) as probe:
+            assert probe.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone() == (1,)
+    with psycopg.connect(cluster.url(), autocommit=True) as connection:
+        for attempt in range(5):
+            connection.execute(f"DROP DATABASE probe_{attempt} WITH (FORCE)")
     assert [(n["node"], n["running"], n["in_cluster"]) for n in cluster_status(cluster)] == [
         ("coordinator", True, True),
         ("worker1", True, True),
