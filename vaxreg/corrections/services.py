@@ -237,7 +237,12 @@ def person_correct(
         person.birth_date_raw = ""
         update_fields.append("birth_date_raw")
     person.updated_at = now
-    versioned_update(person, fields=update_fields, stale=_person_stale, expected_version=expected_version)
+    versioned_update(
+        person,
+        fields=person.fields_with_home(update_fields),
+        stale=_person_stale,
+        expected_version=expected_version,
+    )
     source = ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id)
     figures_touched(communes=[left_commune], provinces=[left_province])  # the unit a move left
     return _corrected(PERSON_ENTITY, person, person_id=person.pk, changed=changed, source=source)

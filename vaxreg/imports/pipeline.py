@@ -54,6 +54,7 @@ from vaxreg.imports.normalize import (
     match_key,
 )
 from vaxreg.imports.readers import FileRefused, SourceRow, raw_cells
+from vaxreg.people.models import home_of
 
 REIMPORT_REASON = gettext_noop("re-import of changed row %(row)s")
 CHUNK_ROWS = 20_000
@@ -77,6 +78,7 @@ PERSON_COLUMNS = (
     "id", "full_name", "name_key", "birth_year", "birth_month", "birth_day", "birth_date_raw", "gender", "id_type",
     "id_number", "id_repaired", "phone", "address", "commune_id", "legacy_commune_code", "commune_code_raw",
     "province_id", "unparsed", "verification_state", "created_batch_id", "created_at", "updated_at", "version",
+    "home",
 )  # fmt: skip
 DOSE_COLUMNS = (  # no id: the database numbers doses itself; nothing needs their ids back
     "person_id", "dose_number", "vaccine_id", "vaccine_raw", "lot_number", "unparsed", "vaccination_date",
@@ -910,7 +912,7 @@ class BatchImporter:
         person_tail = ("unverified", self.batch_id, db_now, db_now, 1)
         writes = _ChunkWrites(
             persons=[
-                (pid, *person[:PERSON_STORED], *person_tail)
+                (pid, *person[:PERSON_STORED], *person_tail, home_of(person[P_PROVINCE]))
                 for pid, person in zip(person_ids, new_persons, strict=True)
             ],
             person_keys={key: person_ids[position] for key, position in pending.items()},

@@ -448,7 +448,7 @@ def person_merge(
     _rows_move(s.pk, m.pk)
     changed = _survivor_values(s, m, choices)
     s.updated_at = m.updated_at = now
-    versioned_update(s, fields=[*changed, "updated_at"], stale=_stale)
+    versioned_update(s, fields=s.fields_with_home([*changed, "updated_at"]), stale=_stale)
     m.merged_into_id = s.pk
     versioned_update(m, fields=["merged_into", "updated_at"], stale=_stale)
     withdrawn = _access_changes_follow(s, m.pk, actor_id, now)
@@ -560,7 +560,7 @@ def _persons_restore(merge: PersonMerge, persons: Mapping[int, Person]) -> None:
         for attr in changed:
             setattr(person, attr, _python(Person, attr, old[attr]))
         person.updated_at = now
-        versioned_update(person, fields=[*changed, "updated_at"], stale=_stale)
+        versioned_update(person, fields=person.fields_with_home([*changed, "updated_at"]), stale=_stale)
 
 
 @transaction.atomic

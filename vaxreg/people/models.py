@@ -1,6 +1,9 @@
+from collections.abc import Iterable
+from typing import Any
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -42,6 +45,14 @@ VERIFICATION_STATE_LABELS = {
 }
 
 
+NO_PROVINCE = "00"  # the home of a person with no province (no such province code exists)
+
+
+def home_of(province_code: str | None) -> str:
+    """The home a person of this province is stored under (see ``Person.home``)."""
+    return province_code or NO_PROVINCE
+
+
 class Person(models.Model):
     """A citizen as the dose records describe them: possibly incomplete, possibly wrong."""
 
@@ -78,6 +89,11 @@ class Person(models.Model):
     province = models.ForeignKey(
         "places.Province", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
+    # The province the person's rows are stored under: its province, or NO_PROVINCE. On a Citus cluster the
+    # per-person tables are spread over the servers by it (docs/scale.md), and Citus needs a value that is
+    # never NULL there, written by whoever writes the row (not computed by the database). The constraint
+    # person_home_is_province keeps it equal to the province on every database.
+    home = models.CharField(max_length=2, default=NO_PROVINCE, editable=False)
     verification_state = models.CharField(
         max_length=16, choices=VerificationState.choices, default=VerificationState.UNVERIFIED
     )
@@ -124,10 +140,32 @@ class Person(models.Model):
                 condition=Q(birth_month__isnull=True) | Q(birth_year__isnull=False),
             ),
             models.CheckConstraint(name="person_gender_valid", condition=Q(gender__in=["M", "F", "O", ""])),
+            models.CheckConstraint(
+                name="person_home_is_province",
+                condition=Q(province__isnull=True, home=NO_PROVINCE)
+                | Q(province__isnull=False, home=F("province")),
+            ),
         ]
 
     def __str__(self) -> str:
         return self.full_name or f"#{self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("update_fields") is None:
+            self.home = home_of(self.province_id)
+        else:
+            kwargs["update_fields"] = self.fields_with_home(kwargs["update_fields"])
+        super().save(*args, **kwargs)
+
+    def fields_with_home(self, fields: Iterable[str]) -> list[str]:
+        """The fields a write of ``fields`` must write: with the home, set from the province, when the
+        province is among them (every update of chosen fields goes through this, or the constraint
+        person_home_is_province refuses it)."""
+        fields = list(fields)
+        if {"province", "province_id"} & set(fields):
+            self.home = home_of(self.province_id)
+            fields.append("home")
+        return fields
 
     @property
     def birth_date_display(self) -> str:

@@ -23,7 +23,7 @@ def test_station_corrects_escalates_and_the_police_match_resolves(
     world = world_build()
     dao, hoa = world.persons["dao_hn"], world.persons["hoa_traveller"]
     Person.objects.filter(pk=dao.pk).update(gender="M")  # her CCCD says female
-    Person.objects.filter(pk=hoa.pk).update(gender="M", commune_id="00004", province_id="01")
+    Person.objects.filter(pk=hoa.pk).update(gender="M", commune_id="00004", province_id="01", home="01")
     quality_check_persons(person_ids=[dao.pk, hoa.pk])
     cases_sync(person_ids=[dao.pk, hoa.pk])
     dao_case = VerificationCase.objects.get(person=dao)

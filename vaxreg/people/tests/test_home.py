@@ -1,0 +1,77 @@
+"""A person's home (the province its rows are stored under; on Citus, the servers it lives on) is its
+province on every path that writes a person, and the database refuses a home that is not."""
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from vaxreg.corrections.services import person_correct, person_create
+from vaxreg.imports.tests.conftest import places, row, run_import, write_csv  # noqa: F401 (fixture)
+from vaxreg.linkage.merging import person_merge, person_unmerge
+from vaxreg.people.models import NO_PROVINCE, Person
+from vaxreg.testing.world import person_make
+
+
+def _home(person: Person) -> tuple[str | None, str]:
+    person.refresh_from_db()
+    return person.province_id, person.home
+
+
+def test_a_person_made_or_corrected_into_another_province_moves_home_with_it(world):
+    station = world.users["commune_badinh"]
+    dao = world.persons["dao_hn"]
+    assert _home(dao) == ("01", "01")
+
+    person_correct(
+        person_id=dao.pk,
+        expected_version=dao.version,
+        changes={"commune_id": "26740"},
+        reason="Đã chuyển vào Thành phố Hồ Chí Minh",
+        actor_id=station.pk,
+    )
+    assert _home(dao) == ("79", "79")
+
+    nowhere = person_make(full_name="Lê Thị Vô Định", commune=None)
+    assert _home(nowhere) == (None, NO_PROVINCE)
+    placed = person_create(
+        values={"full_name": "Hồ Văn Tạo", "commune_id": "00070"}, reason="Bổ sung hồ sơ", actor_id=station.pk
+    )
+    assert _home(placed) == ("01", "01")
+
+
+def test_a_merge_that_takes_the_other_records_commune_moves_the_survivor_and_its_undo_moves_it_back(world):
+    ministry = world.users["national"]  # the two records lie in two provinces
+    survivor = world.persons["dao_hn"]
+    merged = person_make(full_name="Nguyễn Thị Đào", commune=world.communes["26740"], id_number="")
+
+    result = person_merge(
+        survivor=survivor, merged=merged, field_choices={"commune": "merged"}, actor=ministry, reason="Trùng"
+    )
+    assert _home(survivor) == ("79", "79")
+
+    person_unmerge(merge=result.merge, actor=ministry, reason="Nhầm người")
+    assert _home(survivor) == ("01", "01")
+    assert _home(merged) == ("79", "79")
+
+
+@pytest.mark.usefixtures("places")
+def test_an_imported_person_is_at_home_in_the_province_of_its_commune_or_else_of_its_dose(tmp_path):
+    rows = [
+        row(source_record_id="HUE1"),  # a commune of Huế
+        row(source_record_id="HN1", facility_code="TYT00004", id_number="001187000456", commune_code="00004"),
+        # No commune: the province of the facility that gave the dose (Hà Nội).
+        row(source_record_id="NONE1", facility_code="TYT00004", id_number="046190000777", commune_code=""),
+    ]
+    run_import(write_csv(tmp_path / "doses.csv", rows))
+
+    homes = dict(Person.objects.values_list("id_number", "home"))
+    assert homes == {"046187000123": "46", "001187000456": "01", "046190000777": "01"}
+    assert not Person.objects.exclude(home=F("province")).exists()
+
+
+def test_the_database_refuses_a_home_that_is_not_the_province(world):
+    dao = world.persons["dao_hn"]
+    with pytest.raises(IntegrityError, match="person_home_is_province"), transaction.atomic():
+        Person.objects.filter(pk=dao.pk).update(province_id="79")
+    with pytest.raises(IntegrityError, match="person_home_is_province"), transaction.atomic():
+        Person.objects.filter(pk=dao.pk).update(province_id=None)
