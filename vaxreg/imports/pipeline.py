@@ -83,7 +83,7 @@ PERSON_COLUMNS = (
 DOSE_COLUMNS = (  # no id: the database numbers doses itself; nothing needs their ids back
     "person_id", "dose_number", "vaccine_id", "vaccine_raw", "lot_number", "unparsed", "vaccination_date",
     "facility_id", "source_record_id", "source_row", "source_hash", "status", "signed_off", "created_batch_id",
-    "created_at", "updated_at", "version",
+    "created_at", "updated_at", "version", "home",
 )  # fmt: skip
 REJECTED_COLUMNS = ("batch_id", "row_number", "raw", "reasons")
 Candidates = dict[str, list[tuple[tuple[Any, ...] | None, int]]]  # looked-up value → (match key, person id)
@@ -264,6 +264,7 @@ class _ChunkWrites:
     rejected: list[RejectedLine] = field(default_factory=list)
     parents: dict[str, set[Any]] = field(default_factory=dict)  # table → keys the rows point at
     person_keys: dict[tuple[Any, ...], int] = field(default_factory=dict)  # match key → new person id
+    person_homes: dict[int, str] = field(default_factory=dict)  # new person id → its home (a dose's too)
     dose_keys: dict[tuple[int, str], str] = field(default_factory=dict)  # (facility, source id) → fingerprint
 
 
@@ -603,6 +604,7 @@ class BatchImporter:
         self.indexes = DeferredIndexes()
         # While the indexes are off: match key → id of every person this import created (nobody else's exist).
         self._created_persons: dict[tuple[Any, ...], int] = {}
+        self._created_homes: dict[int, str] = {}  # and their homes, which their doses are stored under
         # Stored doses an earlier row of this file already named: a later row with other values for one of
         # them is refused, as it is inside a chunk (the earlier row is kept).
         self._doses_named: set[int] = set()
@@ -671,7 +673,7 @@ class BatchImporter:
 
     def _restore_indexes(self) -> None:
         self.indexes.restore()
-        self._created_persons = {}
+        self._created_persons, self._created_homes = {}, {}
 
     def _read_chunks(self, rows: Iterable[SourceRow]) -> Iterator[_Chunk]:
         """Normalised rows, a chunk at a time (pure Python, no database). Every row read is stored or
@@ -733,22 +735,26 @@ class BatchImporter:
             # Nothing was stored before this import: the persons to find are its own, all remembered.
             by_id: Candidates = {}
             by_name: Candidates = {}
-            known = self._created_persons
+            known, homes = self._created_persons, self._created_homes
         else:
             persons = [row[6] for row in new_rows]
-            by_id = self._persons_by_id_number([p[P_ID_NUMBER] for p in persons if p[P_USABLE_ID]])
-            by_name = self._persons_by_name_key([p for p in persons if not p[P_USABLE_ID] and p[P_NAME_KEY]])
+            homes = dict(in_flight.person_homes)  # with the stored persons' the lookups find
+            by_id = self._persons_by_id_number([p[P_ID_NUMBER] for p in persons if p[P_USABLE_ID]], homes)
+            by_name = self._persons_by_name_key(
+                [p for p in persons if not p[P_USABLE_ID] and p[P_NAME_KEY]], homes
+            )
             known = in_flight.person_keys
         self._update(changed, now, db_now, chunk.rejected)
         self._reserve_person_ids(len(new_rows))
         self._hand_over()
         every_row_new = new_rows is rows
         new_fingerprints = fingerprints if every_row_new else _fingerprints(new_rows)
-        self._in_flight = self._match(new_rows, by_id, by_name, db_now, known, new_fingerprints)
+        self._in_flight = self._match(new_rows, by_id, by_name, db_now, known, homes, new_fingerprints)
         # Counted now, handed to the writer with this chunk's persons and doses (see ``_hand_over``).
         self.counts.reject(rejected_lines(chunk.rejected))
         if self.indexes.active:  # none of the chunk's keys is known yet (see ``_match``)
             self._created_persons.update(self._in_flight.person_keys)
+            self._created_homes.update(self._in_flight.person_homes)
         self.fresh.remember(new_rows, facility_ids, key_hashes if every_row_new else None)
         if self.progress:
             self.progress(self.counts)
@@ -861,13 +867,14 @@ class BatchImporter:
         by_name: Candidates,
         db_now: Any,
         known: dict[tuple[Any, ...], int],
+        homes: dict[int, str],
         fingerprints: dict[tuple[int, str], str],
     ) -> "_ChunkWrites":
         """The persons and doses of a chunk's new rows: each row's person found among the stored persons
         (``by_id``, ``by_name``), the persons not in the table yet (``known``: match key → id) or earlier rows
         of this chunk, or else created. The keys of the new persons that are not in ``known`` already are in
-        the result's ``person_keys``. ``fingerprints``: each row's dose key → fingerprint. No database
-        access."""
+        the result's ``person_keys``. ``homes``: the home of each person ``by_id``, ``by_name`` and ``known``
+        may give. ``fingerprints``: each row's dose key → fingerprint. No database access."""
         new_persons: list[tuple[Any, ...]] = []  # the person fields of each new person's first row
         person_of_row: list[int] = []  # a person id, or -(1 + position in new_persons)
         pending: dict[tuple[Any, ...], int] = {}  # match key → position in new_persons
@@ -910,12 +917,14 @@ class BatchImporter:
         person_ids = self._spare_person_ids[: len(new_persons)]
         del self._spare_person_ids[: len(new_persons)]
         person_tail = ("unverified", self.batch_id, db_now, db_now, 1)
+        new_homes = [home_of(person[P_PROVINCE]) for person in new_persons]
         writes = _ChunkWrites(
             persons=[
-                (pid, *person[:PERSON_STORED], *person_tail, home_of(person[P_PROVINCE]))
-                for pid, person in zip(person_ids, new_persons, strict=True)
+                (pid, *person[:PERSON_STORED], *person_tail, home)
+                for pid, person, home in zip(person_ids, new_persons, new_homes, strict=True)
             ],
             person_keys={key: person_ids[position] for key, position in pending.items()},
+            person_homes=dict(zip(person_ids, new_homes, strict=True)),
             dose_keys=fingerprints,
         )
         writes.parents = {
@@ -932,6 +941,7 @@ class BatchImporter:
         self.counts.ids_repaired += sum(1 for person in new_persons if person[P_ID_REPAIRED])
         self.counts.persons_created += len(person_ids)
         person_id_of_row = [ref if ref > 0 else person_ids[-ref - 1] for ref in person_of_row]
+        home_of_row = [homes[ref] if ref > 0 else new_homes[-ref - 1] for ref in person_of_row]
         self.touched_person_ids.update(person_id_of_row)
         dose_tail = ("valid", False, self.batch_id, db_now, db_now, 1)
         dates = DAY_DATES
@@ -945,9 +955,10 @@ class BatchImporter:
                 number,
                 fingerprint,
                 *dose_tail,
+                home,
             )
-            for (number, facility_id, _, source_id, day, dose, _, fingerprint), person_id in zip(
-                rows, person_id_of_row, strict=True
+            for (number, facility_id, _, source_id, day, dose, _, fingerprint), person_id, home in zip(
+                rows, person_id_of_row, home_of_row, strict=True
             )
         ]
         self.counts.doses_created += len(writes.doses)
@@ -970,18 +981,20 @@ class BatchImporter:
         self.writer.insert(DOSE_TABLE, DOSE_COLUMNS, writes.doses, json_columns=("unparsed",))
         self.rejected_rows.write(writes.rejected)
 
-    def _persons_by_id_number(self, numbers: list[str]) -> Candidates:
+    def _persons_by_id_number(self, numbers: list[str], homes: dict[int, str]) -> Candidates:
+        """Stored persons with these ID numbers; their homes go into ``homes``."""
         found: Candidates = {}
         unique = sorted(set(numbers))
         with connection.cursor() as cursor:
             for part in _chunks_of(unique):
                 clause, params = _in_clause(part)
                 cursor.execute(
-                    f"SELECT id, id_number, name_key, birth_year FROM {PERSON_TABLE} WHERE id_number {clause} "
-                    "AND merged_into_id IS NULL ORDER BY id",
+                    f"SELECT id, id_number, name_key, birth_year, home FROM {PERSON_TABLE} "
+                    f"WHERE id_number {clause} AND merged_into_id IS NULL ORDER BY id",
                     params,
                 )
-                for pid, number, name_key, birth_year in cursor.fetchall():
+                for pid, number, name_key, birth_year, home in cursor.fetchall():
+                    homes[pid] = home
                     key = match_key(
                         usable_id=True,
                         id_number=number,
@@ -995,11 +1008,14 @@ class BatchImporter:
                     found.setdefault(number, []).append((key, pid))
         return found
 
-    def _persons_by_name_key(self, persons: list[tuple[Any, ...]]) -> Candidates:
+    def _persons_by_name_key(self, persons: list[tuple[Any, ...]], homes: dict[int, str]) -> Candidates:
         """Persons who could be the same as rows without a usable ID: same folded name and birth year (the
-        index's two columns; common names have thousands of holders, so the year narrows at the index)."""
+        index's two columns; common names have thousands of holders, so the year narrows at the index).
+        Their homes go into ``homes``."""
         found: Candidates = {}
-        columns = "id, name_key, birth_year, birth_month, birth_day, gender, commune_id, commune_code_raw"
+        columns = (
+            "id, name_key, birth_year, birth_month, birth_day, gender, commune_id, commune_code_raw, home"
+        )
         pairs = sorted({(p[P_NAME_KEY], p[P_BIRTH_YEAR]) for p in persons}, key=lambda p: (p[0], p[1] or 0))
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
@@ -1025,7 +1041,8 @@ class BatchImporter:
                         params,
                     )
                     results += cursor.fetchall()
-        for pid, name_key, year, month, day, gender, commune_id, commune_raw in results:
+        for pid, name_key, year, month, day, gender, commune_id, commune_raw, home in results:
+            homes[pid] = home
             key = match_key(
                 usable_id=False,
                 id_number="",

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -93,12 +95,17 @@ class Dose(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     version = models.IntegerField(default=1)
+    # Its person's home (``Person.home``): on Citus a dose is stored with its person. Written by whoever
+    # writes the dose (the import from the person it matched; ``save`` from the person otherwise) and moved
+    # with the person (``doses_follow_person``); never blank (dose_home_set).
+    home = models.CharField(max_length=2, default="", editable=False)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["facility", "source_record_id"], name="dose_source_record_unique"
             ),
+            models.CheckConstraint(name="dose_home_set", condition=~Q(home="")),
             models.CheckConstraint(
                 name="dose_number_range",
                 condition=Q(dose_number__isnull=True) | Q(dose_number__gte=1, dose_number__lte=4),
@@ -111,6 +118,13 @@ class Dose(models.Model):
 
     def __str__(self) -> str:
         return f"{self.facility_id}/{self.source_record_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.home:  # a new dose: stored where its person is (the person given, or read)
+            self.home = self.person.home
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = [*kwargs["update_fields"], "home"]
+        super().save(*args, **kwargs)
 
 
 class DaySignOff(models.Model):

@@ -1,20 +1,30 @@
 """A person's home (the province its rows are stored under; on Citus, the servers it lives on) is its
-province on every path that writes a person, and the database refuses a home that is not."""
+province on every path that writes a person, and the database refuses a home that is not; a dose is stored
+under its person's home on every path that writes a dose or moves a person."""
+
+import datetime as dt
 
 import pytest
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from vaxreg.corrections.services import person_correct, person_create
+from vaxreg.corrections.services import dose_add, person_correct, person_create
 from vaxreg.imports.tests.conftest import places, row, run_import, write_csv  # noqa: F401 (fixture)
 from vaxreg.linkage.merging import person_merge, person_unmerge
 from vaxreg.people.models import NO_PROVINCE, Person
-from vaxreg.testing.world import person_make
+from vaxreg.testing.world import dose_make, person_make
+from vaxreg.vaccinations.models import Dose
 
 
 def _home(person: Person) -> tuple[str | None, str]:
+    """The person's province and home, and the homes its doses are stored under."""
     person.refresh_from_db()
+    assert set(Dose.objects.filter(person=person).values_list("home", flat=True)) <= {person.home}
     return person.province_id, person.home
+
+
+def _dose_homes(person: Person) -> set[str]:
+    return set(Dose.objects.filter(person=person).values_list("home", flat=True))
 
 
 def test_a_person_made_or_corrected_into_another_province_moves_home_with_it(world):
@@ -30,6 +40,7 @@ def test_a_person_made_or_corrected_into_another_province_moves_home_with_it(wor
         actor_id=station.pk,
     )
     assert _home(dao) == ("79", "79")
+    assert _dose_homes(dao) == {"79"}
 
     nowhere = person_make(full_name="Lê Thị Vô Định", commune=None)
     assert _home(nowhere) == (None, NO_PROVINCE)
@@ -43,15 +54,39 @@ def test_a_merge_that_takes_the_other_records_commune_moves_the_survivor_and_its
     ministry = world.users["national"]  # the two records lie in two provinces
     survivor = world.persons["dao_hn"]
     merged = person_make(full_name="Nguyễn Thị Đào", commune=world.communes["26740"], id_number="")
+    dose_make(
+        person=merged,
+        facility=world.facilities["HCM01"],
+        source_record_id="twin-0",
+        date=dt.date(2021, 12, 1),
+        number=3,
+        vaccine=world.vaccine,
+    )
 
     result = person_merge(
         survivor=survivor, merged=merged, field_choices={"commune": "merged"}, actor=ministry, reason="Trùng"
     )
     assert _home(survivor) == ("79", "79")
+    assert _dose_homes(survivor) == {"79"}  # its own two and the merged record's one
 
     person_unmerge(merge=result.merge, actor=ministry, reason="Nhầm người")
     assert _home(survivor) == ("01", "01")
     assert _home(merged) == ("79", "79")
+    assert (_dose_homes(survivor), _dose_homes(merged)) == ({"01"}, {"79"})
+
+
+def test_a_dose_added_by_a_correction_is_stored_with_its_person(world):
+    hoa = world.persons["hoa_traveller"]  # lives in Hồ Chí Minh, vaccinated in Hà Nội too
+    dose_add(
+        person_id=hoa.pk,
+        facility_id=world.facilities["HN001"].pk,
+        vaccine_id="AZ",
+        vaccination_date=dt.date(2022, 1, 10),
+        dose_number=3,
+        reason="Mũi 3 tiêm ở Hà Nội, thiếu trong tệp",
+        actor_id=world.users["facility_hn1"].pk,
+    )
+    assert _dose_homes(hoa) == {"79"}
 
 
 @pytest.mark.usefixtures("places")
@@ -67,6 +102,16 @@ def test_an_imported_person_is_at_home_in_the_province_of_its_commune_or_else_of
     homes = dict(Person.objects.values_list("id_number", "home"))
     assert homes == {"046187000123": "46", "001187000456": "01", "046190000777": "01"}
     assert not Person.objects.exclude(home=F("province")).exists()
+    # A later file names the stored persons again (found through the database), with a new person.
+    later = [
+        row(source_record_id="HUE2", vaccination_date="01/10/2021", dose_number="2"),
+        row(source_record_id="HN2", facility_code="TYT19753", id_number="001187000456", commune_code="00004",
+            vaccination_date="01/10/2021", dose_number="2"),
+        row(source_record_id="NEW1", id_number="046195000999", full_name="Trần Văn Mới"),
+    ]  # fmt: skip
+    run_import(write_csv(tmp_path / "later.csv", later))
+    doses = dict(Dose.objects.values_list("source_record_id", "home"))
+    assert doses == {"HUE1": "46", "HN1": "01", "NONE1": "01", "HUE2": "46", "HN2": "01", "NEW1": "46"}
 
 
 def test_the_database_refuses_a_home_that_is_not_the_province(world):

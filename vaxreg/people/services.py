@@ -1,0 +1,23 @@
+"""Writes of where a person's rows are stored (the person's own fields are corrected by ``corrections``)."""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from vaxreg.people.models import Person
+from vaxreg.vaccinations.models import Dose
+
+
+@transaction.atomic
+def doses_follow_person(*, person_ids: Iterable[int]) -> int:
+    """Store these persons' doses under their persons' homes (``Dose.home``) again, after a person moved
+    (a correction or a merge changed its province) or doses moved to another person (a merge, its undo);
+    how many doses moved.
+
+    No history of its own: where a dose is stored is not something a user reads or changes, and the change
+    that moved the person (or the doses) is recorded by the service that made it.
+    """
+    moved = 0
+    for person_id, home in Person.objects.filter(pk__in=list(person_ids)).values_list("pk", "home"):
+        moved += Dose.objects.filter(person_id=person_id).exclude(home=home).update(home=home)
+    return moved
