@@ -73,10 +73,11 @@ def _matched_person(id_number: str) -> Person | None:
     parsed = parse_id_number(id_number) if id_number else None
     if parsed is None or parsed.kind not in USABLE_ID_KINDS:
         return None
-    # Only what routing reads: every public submission runs this.
+    # Only what routing reads (the home too: a person's doses are found by it): every public submission
+    # runs this.
     return (
         Person.objects.filter(id_number=parsed.number, merged_into__isnull=True)
-        .only("pk", "province_id")
+        .only("pk", "province_id", "home")
         .order_by("pk")
         .first()
     )

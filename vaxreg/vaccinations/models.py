@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -63,8 +64,13 @@ class Dose(models.Model):
 
     # Foreign keys whose lookups the composite indexes below already serve carry no index of their own:
     # every index costs time on each of millions of imported rows.
-    person = models.ForeignKey(
-        "people.Person", on_delete=models.PROTECT, related_name="doses", db_index=False
+    person_id = models.BigIntegerField()
+    person = models.ForeignObject(
+        "people.Person",
+        from_fields=["home", "person_id"],
+        to_fields=["home", "id"],
+        on_delete=models.PROTECT,
+        related_name="doses",
     )
     vaccine = models.ForeignKey(
         Vaccine, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
@@ -113,7 +119,7 @@ class Dose(models.Model):
             models.CheckConstraint(name="dose_source_record_not_blank", condition=~Q(source_record_id="")),
         ]
         indexes = [
-            models.Index(fields=["person", "vaccination_date"], name="dose_person_date_idx"),
+            models.Index(fields=["person_id", "vaccination_date"], name="dose_person_date_idx"),
         ]
 
     def __str__(self) -> str:
@@ -121,7 +127,8 @@ class Dose(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self.home:  # a new dose: stored where its person is (the person given, or read)
-            self.home = self.person.home
+            persons = apps.get_model("people", "Person")._default_manager  # people lies above this room
+            self.home = persons.values_list("home", flat=True).get(pk=self.person_id)
             if kwargs.get("update_fields") is not None:
                 kwargs["update_fields"] = [*kwargs["update_fields"], "home"]
         super().save(*args, **kwargs)
