@@ -126,11 +126,11 @@ class Dose(models.Model):
         return f"{self.facility_id}/{self.source_record_id}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self.home:  # a new dose: stored where its person is (the person given, or read)
+        # A new dose given only its person's id: stored where its person is. (Given the person, the relation
+        # has set the home already; a stored dose always has one, dose_home_set.)
+        if not self.home:
             persons = apps.get_model("people", "Person")._default_manager  # people lies above this room
             self.home = persons.values_list("home", flat=True).get(pk=self.person_id)
-            if kwargs.get("update_fields") is not None:
-                kwargs["update_fields"] = [*kwargs["update_fields"], "home"]
         super().save(*args, **kwargs)
 
 
