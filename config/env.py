@@ -58,6 +58,11 @@ class Env:
         "folder for the SQLite file, uploads, reports, keys and collected static files (unset: `./var`)",
     )
     log_level: str = _var("WARNING", "level of the log written to standard error")
+    # --- over several servers (Citus) -----------------------------------------------------------------
+    citus_distribute: bool = _var(
+        False, "Citus: `1` distributes the per-person tables by their home province when `migrate` runs "
+        "(`vaxreg citus distribute` does it on demand); being built, see docs/scale.md"
+    )  # fmt: skip
     # --- imports --------------------------------------------------------------------------------------
     import_key_checks: str = _var(
         "importer", "PostgreSQL: `importer` checks an import's foreign keys once per parent row (needs "

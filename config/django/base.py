@@ -165,6 +165,7 @@ VAXREG_IMPORT_KEY_CHECKS = _ENV.import_key_checks
 # PostgreSQL: an import into empty person and dose tables (a first load) builds their secondary indexes once at
 # its end instead of row by row, holding the tables' exclusive lock until it commits; "0" keeps them always.
 VAXREG_IMPORT_DEFER_INDEXES = _ENV.import_defer_indexes
+VAXREG_CITUS_DISTRIBUTE = _ENV.citus_distribute
 # An import touching up to this many persons re-checks them (rules, then cases) in its own transaction;
 # a larger one (a province's first load) queues a background re-scan of its provinces when it commits.
 VAXREG_IMPORT_RECHECK_INLINE_MAX = _ENV.import_recheck_inline_max

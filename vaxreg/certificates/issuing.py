@@ -22,6 +22,7 @@ from vaxreg.core.history import audit_event_record
 from vaxreg.core.models import AuditEvent
 from vaxreg.core.refusals import Refusal
 from vaxreg.people.models import Person
+from vaxreg.people.services import persons_lock
 from vaxreg.vaccinations.models import Dose
 
 logger = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ def certificate_issue(*, person_id: int, alg: str | None = None, actor_id: int |
     Raises ``CertificateRefused`` when the identity is not verified or a dose is not signed off, and
     ``KeyNotConfigured`` when no signing key is set up.
     """
-    person = Person.objects.select_for_update().get(pk=person_id)  # one issue per person at a time
+    person = persons_lock(person_ids=[person_id])[person_id]  # one issue per person at a time
     doses = certificate_doses(person_id=person.pk)
     missing = certificate_missing(person=person, doses=doses)
     if missing:
@@ -194,7 +195,7 @@ def certificate_get_or_issue(*, person_id: int, actor_id: int | None = None) -> 
     """The person's current certificate, or a new one when there is none still valid ("get my
     certificate": asking twice gives the same certificate)."""
     # Two taps at once: the second waits here and then finds the first one's certificate.
-    Person.objects.select_for_update().filter(pk=person_id).first()
+    persons_lock(person_ids=[person_id])
     current = certificate_current(person_id=person_id)
     if current is not None:
         return current

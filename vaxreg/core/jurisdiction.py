@@ -3,7 +3,8 @@
 Every selector that returns persons or doses passes its queryset through ``persons_visible`` or
 ``doses_visible``. Scoping uses correlated ``EXISTS`` sub-queries rather than joins: a join on doses
 multiplies person rows and needs ``DISTINCT``, which on millions of persons sorts the whole result, while
-``EXISTS`` stops at the first dose found through the (person, date) index.
+``EXISTS`` stops at the first dose found through the (person, date) index (the person's home, which every
+dose carries, correlates too: on Citus the two tables are co-located on it).
 
 Core sits below people and vaccinations, so the models are looked up by label when a filter is built
 instead of being imported.
@@ -45,26 +46,36 @@ class Jurisdiction:
         return self.scope is Scope.ALL
 
     def person_q(self, prefix: str = "") -> Q:
-        """A filter keeping the visible persons (or rows whose ``prefix`` leads to a visible person)."""
+        """A filter keeping the visible persons (or rows whose ``prefix`` leads to a visible person).
+
+        The doses looked for are those of the person's own home (a dose is stored under its person's home),
+        and their facilities are named by a sub-query of the facilities in the unit rather than a join: on
+        Citus the first makes the look-up a join of co-located shards, and the second keeps the reference
+        table of facilities out of a correlated sub-query, which Citus cannot run.
+        """
         dose_model = apps.get_model("vaccinations", "Dose")
+        facility_model = apps.get_model("places", "Facility")
         # "person__" → "person_id": the foreign key column itself, no join to reach the person's key.
         pk = f"{prefix[:-2]}_id" if prefix else "pk"
         if self.scope is Scope.ALL:
             return Q()
         if self.scope is Scope.PROVINCE:
-            doses_here = dose_model.objects.filter(
-                person_id=OuterRef(pk), facility__province_id=self.province_code
+            facilities = facility_model.objects.filter(province_id=self.province_code).values("pk")
+            return Q(**{f"{prefix}province_id": self.province_code}) | Q(
+                Exists(self._doses_at(dose_model, prefix, pk, facility_id__in=facilities))
             )
-            return Q(**{f"{prefix}province_id": self.province_code}) | Q(Exists(doses_here))
         if self.scope is Scope.COMMUNE:
-            doses_here = dose_model.objects.filter(
-                person_id=OuterRef(pk), facility__commune_id=self.commune_code
+            facilities = facility_model.objects.filter(commune_id=self.commune_code).values("pk")
+            return Q(**{f"{prefix}commune_id": self.commune_code}) | Q(
+                Exists(self._doses_at(dose_model, prefix, pk, facility_id__in=facilities))
             )
-            return Q(**{f"{prefix}commune_id": self.commune_code}) | Q(Exists(doses_here))
         if self.scope is Scope.FACILITY:
-            doses_here = dose_model.objects.filter(person_id=OuterRef(pk), facility_id=self.facility_id or 0)
-            return Q(Exists(doses_here))
+            return Q(Exists(self._doses_at(dose_model, prefix, pk, facility_id=self.facility_id or 0)))
         return Q(pk__in=[])
+
+    @staticmethod
+    def _doses_at(dose_model: Any, prefix: str, pk: str, **facility: Any) -> QuerySet[Any]:
+        return dose_model.objects.filter(home=OuterRef(f"{prefix}home"), person_id=OuterRef(pk), **facility)
 
     def persons_visible(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.scope is Scope.NOTHING:

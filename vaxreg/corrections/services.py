@@ -31,7 +31,7 @@ from vaxreg.corrections.hooks import after_correction_run
 from vaxreg.corrections.models import AccessChange, AccessChangeConfirmer, AccessChangeState
 from vaxreg.corrections.selectors import ACCESS_FIELD_NAMES
 from vaxreg.people.models import Gender, Person
-from vaxreg.people.services import doses_follow_person
+from vaxreg.people.services import doses_follow_person, doses_lock, persons_lock
 from vaxreg.places.models import Commune, Facility
 from vaxreg.quality.services import CheckResult, quality_check_persons
 from vaxreg.vaccinations.fields import MAX_DOSE_NUMBER, dose_number_in_range
@@ -172,7 +172,7 @@ def _person_locked(*, person_id: int, fields: Any, allowed: tuple[str, ...], ver
     """The person locked for a change of ``fields``; refused for a field outside ``allowed`` or when the
     stored version is not ``version`` (None: not checked)."""
     _fields_allowed(fields, allowed)
-    person = Person.objects.select_for_update().filter(pk=person_id).first()
+    person = persons_lock(person_ids=[person_id]).get(person_id)
     if person is None:
         raise CorrectionRefused("Không tìm thấy người này.", "This person does not exist.")
     version_expect(person, version, _person_stale)
@@ -371,7 +371,7 @@ def dose_correct(
     """Change fields of a dose (signed-off ones too: always with a reason), with history and re-check."""
     reason = _require_reason(reason)
     _fields_allowed(changes, DOSE_FIELDS)
-    dose = Dose.objects.select_for_update().filter(pk=dose_id).first()
+    dose = doses_lock(dose_ids=[dose_id]).get(dose_id)
     if dose is None:
         raise CorrectionRefused("Không tìm thấy mũi tiêm này.", "This dose does not exist.")
     version_expect(dose, expected_version, _dose_stale)
@@ -618,7 +618,7 @@ def access_change_confirm(
             "Say which papers you checked (for example: the original CCCD card).",
             field="note",
         )
-    person = Person.objects.select_for_update().get(pk=change.person_id)
+    person = persons_lock(person_ids=[change.person_id])[change.person_id]
     moved = sorted(f for f, old in change.old_values.items() if getattr(person, f) != old)
     if moved:
         raise AccessChangeRefused(

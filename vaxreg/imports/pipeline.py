@@ -28,6 +28,7 @@ from django.utils.translation import gettext_noop
 
 from vaxreg.core import clock
 from vaxreg.core.bulk import BulkWriter
+from vaxreg.core.database import is_citus
 from vaxreg.core.history import ChangeSource, change_records_build, record_changes_bulk
 from vaxreg.core.i18n import both_languages
 from vaxreg.core.models import SourceType
@@ -373,7 +374,13 @@ class ParentKeys:
         self._checked: dict[str, set[Any]] = {}
 
     def switch_triggers_off(self) -> None:
-        if connection.vendor != "postgresql" or settings.VAXREG_IMPORT_KEY_CHECKS != "importer":
+        if (
+            connection.vendor != "postgresql"
+            or settings.VAXREG_IMPORT_KEY_CHECKS != "importer"
+            # On Citus the keys are checked by the shards' own triggers, which the coordinator's setting
+            # does not reach.
+            or is_citus(connection)
+        ):
             return
         try:
             with transaction.atomic(), connection.cursor() as cursor:
@@ -436,6 +443,8 @@ class DeferredIndexes:
         if (
             connection.vendor != "postgresql"
             or not settings.VAXREG_IMPORT_DEFER_INDEXES
+            # On Citus the indexes are the shards' own, and a first load spreads over the workers anyway.
+            or is_citus(connection)
             or not self._tables_empty()
         ):
             return False
@@ -538,7 +547,18 @@ class FreshFacilityKeys:
             return
         with connection.cursor() as cursor:
             stocked: set[int] = set()
-            for part in _chunks_of(unknown):
+            if is_citus(connection):
+                # Citus cannot correlate a sub-query with the reference table of facilities: one look each.
+                for facility_id in unknown:
+                    cursor.execute(
+                        f"SELECT 1 FROM {DOSE_TABLE} WHERE facility_id = %s LIMIT 1", [facility_id]
+                    )
+                    if cursor.fetchone():
+                        stocked.add(facility_id)
+                unknown_left: list[int] = []
+            else:
+                unknown_left = unknown
+            for part in _chunks_of(unknown_left):
                 clause, params = _in_clause(part, "bigint")
                 cursor.execute(
                     f"SELECT f.id FROM places_facility f WHERE f.id {clause} "

@@ -39,7 +39,7 @@ from vaxreg.corrections.models import AccessChange, AccessChangeState
 from vaxreg.linkage.models import MergeSource, PersonMerge
 from vaxreg.people.models import IdType, Person
 from vaxreg.people.selectors import person_cccd_consistent
-from vaxreg.people.services import doses_follow_person
+from vaxreg.people.services import doses_follow_person, persons_lock
 from vaxreg.quality.models import Finding
 from vaxreg.quality.services import quality_check_persons
 from vaxreg.vaccinations.models import Dose
@@ -245,7 +245,7 @@ def _may_act(actor: Any, persons: list[int], *, system: bool) -> None:
 
 def _locked(person_ids: list[int]) -> dict[int, Person]:
     # Always in the same order, so two merges of overlapping pairs wait for each other instead of deadlocking.
-    persons = {p.pk: p for p in Person.objects.select_for_update().filter(pk__in=person_ids).order_by("pk")}
+    persons = persons_lock(person_ids=person_ids)
     for pid in person_ids:
         if pid not in persons:
             raise MergeRefused(f"Không tìm thấy hồ sơ #{pid}.", f"Record #{pid} does not exist.")

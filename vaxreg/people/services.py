@@ -1,9 +1,11 @@
-"""Writes of where a person's rows are stored (the person's own fields are corrected by ``corrections``)."""
+"""Writes of where a person's rows are stored, and the person's row lock (the person's own fields are
+corrected by ``corrections``)."""
 
 from collections.abc import Iterable
 
 from django.db import transaction
 
+from vaxreg.core.database import rows_lock
 from vaxreg.people.models import Person
 from vaxreg.vaccinations.models import Dose
 
@@ -21,3 +23,14 @@ def doses_follow_person(*, person_ids: Iterable[int]) -> int:
     for person_id, home in Person.objects.filter(pk__in=list(person_ids)).values_list("pk", "home"):
         moved += Dose.objects.filter(person_id=person_id).exclude(home=home).update(home=home)
     return moved
+
+
+def persons_lock(*, person_ids: Iterable[int]) -> dict[int, Person]:
+    """The stored persons with these ids, locked for update until the transaction ends, in id order (on
+    Citus one home at a time: ``core.database.rows_lock``)."""
+    return rows_lock(Person, person_ids)
+
+
+def doses_lock(*, dose_ids: Iterable[int]) -> dict[int, Dose]:
+    """The stored doses with these ids, locked for update until the transaction ends, in id order."""
+    return rows_lock(Dose, dose_ids)

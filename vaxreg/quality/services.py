@@ -13,6 +13,7 @@ from django.db import connection, connections, transaction
 
 from vaxreg.core import clock
 from vaxreg.core.bulk import BulkWriter
+from vaxreg.core.database import is_citus
 from vaxreg.core.touched import figures_touched
 from vaxreg.people.models import Person
 from vaxreg.quality.models import Finding
@@ -145,6 +146,11 @@ def _select(
     if not rows.values:
         return []
     column = connection.ops.quote_name(rows.column)
+    if is_citus(connection):
+        # Citus cannot push a lateral join into the shards; a plain list is sent to the shards that hold it.
+        kind = "bigint" if isinstance(rows.values[0], int) else "text"
+        sql = f"SELECT {columns} FROM {table} WHERE {column} = ANY(%s::{kind}[]){extra} {suffix}"
+        return _fetch(sql, [list(rows.values), *extra_params])
     if connection.vendor == "postgresql":
         kind = "bigint" if isinstance(rows.values[0], int) else "text"
         sql = (

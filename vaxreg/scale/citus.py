@@ -6,15 +6,20 @@
 2. Identity columns become sequence defaults while the tables are still plain: Citus cannot convert a
    table with an identity column once it manages it, and Django creates every ``id`` as an identity.
 3. The small tables every shard joins with become reference tables (a copy on every node).
-
-The per-person tables are not distributed yet (docs/scale.md: the plan); until then they stay on the
-coordinator, as tables Citus manages because they refer to reference tables.
+4. With ``VAXREG_CITUS_DISTRIBUTE`` (or ``vaxreg citus distribute``), the per-person tables are distributed
+   by their home province, co-located (``citus_distribute``). Being built (docs/scale.md): until every
+   per-person table has its home, the others stay on the coordinator, as tables Citus manages because they
+   refer to reference tables.
 """
 
+import re
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from vaxreg.core.database import is_citus
 
 # The small tables every shard joins with, by model: copied to every node.
 REFERENCE_MODELS = (
@@ -34,14 +39,6 @@ REFERENCE_MODELS = (
 )
 
 
-def is_citus(connection: BaseDatabaseWrapper) -> bool:
-    if connection.vendor != "postgresql":
-        return False
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
-        return cursor.fetchone() is not None
-
-
 def citus_prepare(connection: BaseDatabaseWrapper) -> list[str]:
     """Make this coordinator database ready (safe to repeat; nothing on another database). What it did."""
     if not is_citus(connection):
@@ -49,6 +46,8 @@ def citus_prepare(connection: BaseDatabaseWrapper) -> list[str]:
     done = _workers_add(connection)
     done += _identities_to_sequences(connection)
     done += _reference_tables(connection)
+    if settings.VAXREG_CITUS_DISTRIBUTE:
+        done += citus_distribute(connection)
     return done
 
 
@@ -136,6 +135,146 @@ def _is_reference(cursor: Any, table: str) -> bool:
         [table],
     )
     return cursor.fetchone() is not None
+
+
+# The per-person tables, hash-distributed by the home province of their person and co-located (the first is
+# the group's anchor): a province's rows and a person's doses join inside one shard.
+DISTRIBUTION_COLUMN = "home"
+DISTRIBUTED_MODELS = ("people.Person", "vaccinations.Dose")
+# Keys between two distributed tables, made again on the home once both are distributed: Citus accepts a
+# foreign key between co-located tables only when it includes the distribution column.
+CO_LOCATED_KEYS = (("vaccinations.Dose", ("home", "person_id"), "people.Person", ("home", "id")),)
+
+
+def citus_distribute(connection: BaseDatabaseWrapper) -> list[str]:
+    """Distribute the per-person tables by home (safe to repeat; nothing on another database). What it did.
+
+    For each table, before Citus takes it: the foreign keys from other tables to it, and its own to tables
+    that are not reference tables, are dropped (Citus keeps no key between a shard and a table on the
+    coordinator; the services check those references, docs/scale.md point 6); its keys to reference tables
+    are checked at once rather than at the commit (a deferred check pending on a shard stops a later
+    ``CREATE INDEX`` in the same transaction); its primary key and every unique constraint gain the home
+    first (Citus requires the distribution column in each).
+    """
+    from django.apps import apps
+
+    if not is_citus(connection):
+        return []
+    done: list[str] = []
+    tables = [apps.get_model(label)._meta.db_table for label in DISTRIBUTED_MODELS]
+    with connection.cursor() as cursor:
+        # While per-person tables that refer to reference tables stay on the coordinator, a transaction that
+        # read the shards over several connections per worker cannot then write such a table ("cannot modify
+        # table ... because there was a parallel operation on a distributed table"): one connection per worker.
+        cursor.execute("SELECT current_setting('citus.multi_shard_modify_mode')")
+        if cursor.fetchone()[0] != "sequential":
+            quoted = connection.ops.quote_name(connection.settings_dict["NAME"])
+            cursor.execute(f"ALTER DATABASE {quoted} SET citus.multi_shard_modify_mode TO 'sequential'")
+            cursor.execute("SET citus.multi_shard_modify_mode TO 'sequential'")
+            done.append("multi-shard statements over one connection per worker")
+        for table in tables:
+            if _is_distributed(cursor, table):
+                continue
+            done += _keys_for_distribution(cursor, table)
+            anchor = tables[0] if table != tables[0] else "none"
+            cursor.execute(
+                "SELECT create_distributed_table(%s, %s, colocate_with => %s)",
+                [table, DISTRIBUTION_COLUMN, anchor],
+            )
+            done.append(f"{table}: distributed by {DISTRIBUTION_COLUMN}")
+        for label, columns, target_label, target_columns in CO_LOCATED_KEYS:
+            table = apps.get_model(label)._meta.db_table
+            target = apps.get_model(target_label)._meta.db_table
+            name = f"{table}_{'_'.join(columns)}_fk"
+            cursor.execute("SELECT 1 FROM pg_constraint WHERE conname = %s", [name])
+            if cursor.fetchone():
+                continue
+            cursor.execute(
+                f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({', '.join(columns)}) "
+                f"REFERENCES {target} ({', '.join(target_columns)})"
+            )
+            done.append(f"{table}: a key ({', '.join(columns)}) to {target}")
+    return done
+
+
+def _is_distributed(cursor: Any, table: str) -> bool:
+    cursor.execute(
+        "SELECT 1 FROM citus_tables WHERE table_name = %s::regclass AND citus_table_type = 'distributed'",
+        [table],
+    )
+    return cursor.fetchone() is not None
+
+
+def _keys_for_distribution(cursor: Any, table: str) -> list[str]:
+    done = []
+    cursor.execute(
+        """
+        SELECT c.conrelid::regclass::text, quote_ident(c.conname), c.confrelid::regclass::text,
+               c.condeferrable, pg_get_constraintdef(c.oid),
+               c.conrelid = %(table)s::regclass AND EXISTS (
+                   SELECT 1 FROM citus_tables t
+                   WHERE t.table_name = c.confrelid AND t.citus_table_type = 'reference'
+               )
+        FROM pg_constraint c
+        WHERE c.contype = 'f' AND (c.confrelid = %(table)s::regclass OR c.conrelid = %(table)s::regclass)
+        ORDER BY 1, 2
+        """,
+        {"table": table},
+    )
+    for source, name, target, deferrable, definition, to_reference in cursor.fetchall():
+        if to_reference:
+            if deferrable:  # Citus does not take ALTER CONSTRAINT: the key is made again, checked at once
+                immediate = definition.replace(" DEFERRABLE INITIALLY DEFERRED", "")
+                cursor.execute(f"ALTER TABLE {source} DROP CONSTRAINT {name}")
+                cursor.execute(f"ALTER TABLE {source} ADD CONSTRAINT {name} {immediate}")
+            continue
+        cursor.execute(f"ALTER TABLE {source} DROP CONSTRAINT {name}")
+        done.append(f"{source}: key {name} to {target} dropped")
+    # The primary key and the unique constraints and indexes without the home: made again with it first.
+    cursor.execute(
+        """
+        SELECT quote_ident(con.conname), con.contype, pg_get_indexdef(x.indexrelid), quote_ident(i.relname)
+        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+        LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid
+        WHERE x.indrelid = %(table)s::regclass AND x.indisunique
+          AND NOT EXISTS (
+              SELECT 1 FROM pg_attribute a
+              WHERE a.attrelid = x.indrelid AND a.attname = %(column)s AND a.attnum = ANY(x.indkey)
+          )
+        """,
+        {"table": table, "column": DISTRIBUTION_COLUMN},
+    )
+    for constraint, kind, definition, index in cursor.fetchall():
+        columns = definition[definition.index("(", definition.index(" USING ")) + 1 :]
+        if constraint:
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}")
+            columns = columns[: columns.index(")")]
+            clause = "PRIMARY KEY" if kind == "p" else "UNIQUE"
+            cursor.execute(
+                f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {clause} ({DISTRIBUTION_COLUMN}, {columns})"
+            )
+        else:
+            cursor.execute(f"DROP INDEX {index}")
+            head = definition[: definition.index("(", definition.index(" USING ")) + 1]
+            cursor.execute(f"{head}{DISTRIBUTION_COLUMN}, {columns}")
+        done.append(f"{table}: {constraint or index} on ({DISTRIBUTION_COLUMN}, ...)")
+    return done
+
+
+def shards_read(queryset: Any) -> int:
+    """How many shards Citus sends ``queryset``'s query to (the largest "Task Count" of its plan, sub-plans
+    included): 1 for a query routed to one shard, the shard count for one fanned out to all; 0 for a query
+    that reads no distributed table, or on another database."""
+    from django.db import connections
+
+    connection = connections[queryset.db]
+    if not is_citus(connection):
+        return 0
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    return max((int(count) for count in re.findall(r"Task Count: (\d+)", plan)), default=0)
 
 
 def citus_sessions_end(connection: BaseDatabaseWrapper) -> int:

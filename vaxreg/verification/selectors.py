@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import Http404
@@ -16,6 +17,7 @@ from django.http import Http404
 from vaxreg.accounts.models import Role, User
 from vaxreg.accounts.permissions import Capability, user_can
 from vaxreg.core import clock
+from vaxreg.core.database import is_citus
 from vaxreg.core.jurisdiction import jurisdiction_of
 from vaxreg.core.text import fold
 from vaxreg.core.touched import BaseUnits, UnitCount
@@ -47,7 +49,10 @@ def cases_for_user(*, user: User) -> QuerySet[VerificationCase]:
 def access_case_by_id(*, user: User, case_id: int, for_update: bool = False) -> VerificationCase:
     """The case if the user may read it; otherwise ``CaseNotVisible`` (404), never a hint that it exists."""
     cases = cases_for_user(user=user).select_related("person", "commune", "assigned_to")
-    if for_update:
+    if for_update and is_citus(connection):
+        # Citus locks no row of a query that joins a distributed table (the person): the case alone first.
+        VerificationCase.objects.select_for_update().filter(pk=case_id).values_list("pk").first()
+    elif for_update:
         cases = cases.select_for_update(of=("self",))
     case = cases.filter(pk=case_id).first()
     if case is None:

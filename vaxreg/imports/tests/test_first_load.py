@@ -13,10 +13,13 @@ from vaxreg.imports.tests.conftest import row, run_import, write_csv
 from vaxreg.people.models import Person
 from vaxreg.vaccinations.models import Dose
 
-pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="indexes are built at the end of a first load on PostgreSQL only",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="indexes are built at the end of a first load on PostgreSQL only",
+    ),
+    pytest.mark.usefixtures("single_server"),
+]
 
 TABLES = ["people_person", "vaccinations_dose"]
 

@@ -3,6 +3,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from vaxreg.scale.cluster import (
     DEFAULT_FOLDER,
@@ -23,12 +24,14 @@ class Command(BaseCommand):
         "DIR. `up` creates what is missing, starts every node, creates the database `vaxreg` with the citus "
         "extension on each and adds the workers to the coordinator (safe to run again), then prints the "
         "VAXREG_DATABASE_URL that runs the product on it. `down` stops every node (`--remove` deletes the "
-        "data). `status` shows each node. Needs Citus in the local PostgreSQL 15 "
+        "data). `status` shows each node. `distribute` distributes the per-person tables of the database "
+        "VAXREG_DATABASE_URL points at by their home province (what `migrate` does with "
+        "VAXREG_CITUS_DISTRIBUTE=1; safe to run again). Needs Citus in the local PostgreSQL 15 "
         "(../shared/vendor/citus/build.sh; production installs the Citus packages)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", choices=["up", "down", "status"])
+        parser.add_argument("action", choices=["up", "down", "status", "distribute"])
         parser.add_argument("--dir", type=Path, default=DEFAULT_FOLDER, help=f"default {DEFAULT_FOLDER}")
         parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="the coordinator's port (9700)")
         parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="workers (2)")
@@ -39,10 +42,12 @@ class Command(BaseCommand):
         if options["workers"] < 1:
             raise CommandError("--workers: at least 1")
         cluster = Cluster(folder=options["dir"], port=options["port"], workers=options["workers"])
+        result: dict[str, Any]
         try:
-            if options["action"] == "up":
-                steps = cluster_up(cluster)
-                result: Any = {"steps": steps, "url": cluster.url()}
+            if options["action"] == "distribute":
+                result = {"steps": _distribute()}
+            elif options["action"] == "up":
+                result = {"steps": cluster_up(cluster), "url": cluster.url()}
             elif options["action"] == "down":
                 result = {"steps": cluster_down(cluster, remove=options["remove"])}
             else:
@@ -58,5 +63,16 @@ class Command(BaseCommand):
             state = "running" if node["running"] else "stopped"
             member = ", in the cluster" if node["in_cluster"] else ""
             self.stdout.write(f"{node['node']:<12} 127.0.0.1:{node['port']}  {state}{member}  {node['data']}")
-        if "url" in result and options["action"] != "down":
+        if "url" in result and options["action"] in ("up", "status"):
             self.stdout.write(f"VAXREG_DATABASE_URL={result['url']}")
+
+
+def _distribute() -> list[str]:
+    from django.db import connection
+
+    from vaxreg.scale.citus import citus_distribute, is_citus
+
+    if not is_citus(connection):
+        raise ClusterError("distribute: the database is not a Citus coordinator (VAXREG_DATABASE_URL)")
+    with transaction.atomic():
+        return citus_distribute(connection) or ["nothing to do: the tables are distributed"]

@@ -1,0 +1,99 @@
+"""The per-person tables distributed by home on a Citus coordinator (``VAXREG_CITUS_DISTRIBUTE=1``, or
+``vaxreg citus distribute``): how the tables are laid out, which reads go to one shard and which fan out
+(caught here from Citus' own plan), and what the importer leaves to the shards.
+
+Run by CI's distributed pass on the local cluster; skipped on a database whose tables are not distributed.
+"""
+
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from vaxreg.core.database import has_distributed_tables
+from vaxreg.core.jurisdiction import Jurisdiction, Scope
+from vaxreg.imports import pipeline
+from vaxreg.people.models import Person
+from vaxreg.people.selectors import person_doses
+from vaxreg.people.services import persons_lock
+from vaxreg.scale.citus import DISTRIBUTED_MODELS, citus_distribute, shards_read
+from vaxreg.testing.world import World
+from vaxreg.vaccinations.models import Dose
+
+
+def _shard_count() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT shard_count FROM citus_tables WHERE table_name = 'people_person'::regclass")
+        return int(cursor.fetchone()[0])
+
+
+@pytest.fixture
+def distributed(db: None) -> None:
+    if not has_distributed_tables(connection):
+        pytest.skip("a Citus coordinator with the per-person tables distributed (VAXREG_CITUS_DISTRIBUTE=1)")
+
+
+pytestmark = pytest.mark.usefixtures("distributed")
+
+
+def test_persons_and_doses_are_distributed_by_home_in_one_co_location_group() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name::text, distribution_column, colocation_id FROM citus_tables "
+            "WHERE table_name IN ('people_person'::regclass, 'vaccinations_dose'::regclass) ORDER BY 1"
+        )
+        tables = cursor.fetchall()
+    assert [(table, column) for table, column, _ in tables] == [
+        ("people_person", "home"),
+        ("vaccinations_dose", "home"),
+    ]
+    assert len({group for _, _, group in tables}) == 1
+    assert len(DISTRIBUTED_MODELS) == 2
+    assert citus_distribute(connection) == []  # safe to run again: nothing left to do
+
+
+def test_a_provinces_persons_and_a_persons_doses_are_read_from_one_shard(world: World) -> None:
+    dao = world.persons["dao_hn"]
+    assert shards_read(Person.objects.filter(home="01")) == 1
+    assert shards_read(Person.objects.filter(home=dao.home, pk=dao.pk)) == 1
+    # A person's doses (the person page): the relation carries the home, so the read is routed.
+    assert shards_read(Dose.objects.filter(person=dao)) == 1
+    assert [d.pk for d in person_doses(dao)] == list(
+        Dose.objects.filter(person_id=dao.pk)
+        .order_by("vaccination_date", "dose_number", "pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def test_a_read_without_the_home_is_caught_fanning_out_to_every_shard(world: World) -> None:
+    dao = world.persons["dao_hn"]
+    assert shards_read(Person.objects.filter(pk=dao.pk)) == _shard_count()
+    # A province's scope includes the persons vaccinated there who live elsewhere (hoa_traveller): their
+    # rows are under other homes, so this read needs every shard.
+    scope = Jurisdiction(scope=Scope.PROVINCE, province_code="01")
+    assert shards_read(scope.persons_visible(Person.objects.all())) == _shard_count()
+    names = set(scope.persons_visible(Person.objects.all()).values_list("full_name", flat=True))
+    assert names == {world.persons[key].full_name for key in world.visible("province_hn")}
+
+
+def test_a_dose_stored_under_another_home_than_its_persons_is_refused(world: World) -> None:
+    dao = world.persons["dao_hn"]
+    dose = Dose.objects.filter(person_id=dao.pk).first()
+    assert dose is not None
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Dose.objects.filter(pk=dose.pk, home=dao.home).update(person_id=world.persons["cuong_hcm"].pk)
+
+
+def test_persons_of_two_homes_are_locked_one_home_at_a_time(world: World) -> None:
+    dao, cuong = world.persons["dao_hn"], world.persons["cuong_hcm"]
+    with transaction.atomic():
+        locked = persons_lock(person_ids=[cuong.pk, dao.pk, 0])
+    assert {pk: p.home for pk, p in locked.items()} == {dao.pk: "01", cuong.pk: "79"}
+
+
+def test_the_importer_leaves_key_checks_and_index_upkeep_to_the_shards(places: Any) -> None:
+    keys = pipeline.ParentKeys()
+    with transaction.atomic():
+        keys.switch_triggers_off()
+        assert not keys.active
+        assert not pipeline.DeferredIndexes().defer()
