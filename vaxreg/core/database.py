@@ -4,7 +4,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection as default_connection
+from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import QuerySet
 
 
 def is_citus(connection: BaseDatabaseWrapper) -> bool:
@@ -58,3 +60,61 @@ def rows_lock(model: Any, ids: Iterable[int], *, distribution_column: str = "hom
         rows = manager.select_for_update().filter(**{distribution_column: value}, pk__in=by_value[value])
         locked.update((row.pk, row) for row in rows.order_by("pk"))
     return locked
+
+
+class HomeQuerySet(QuerySet):
+    """The rows of a table stored under a home (``home``: the province whose servers hold them on Citus).
+
+    An ``update`` that changes the home works on every database. On SQLite and one PostgreSQL it is an
+    update. On Citus, which refuses to change a row's distribution column, each row that moves is copied
+    under its new home with the plain values of the update (its id, and everything else, kept), the rows
+    stored under it (``followers``: a person's doses) are moved the same way, and the old row deleted, all
+    in the update's transaction; the update's other values (an expression such as ``version + 1``) are then
+    written to the moved rows and to those already at that home.
+    """
+
+    # The rows of other tables stored under this row's home: (model label, the column naming this row).
+    followers: tuple[tuple[str, str], ...] = ()
+
+    def update(self, **kwargs: Any) -> int:
+        if "home" not in kwargs or not is_citus(connections[self.db]):
+            return super().update(**kwargs)
+        home = kwargs.pop("home")
+        with transaction.atomic(using=self.db):
+            movers = list(self.exclude(home=home).values_list("pk", "home").order_by("pk"))
+            staying = self.filter(home=home)
+            # The rest of the update is written by QuerySet's own update: the home is settled already.
+            matched = QuerySet.update(staying, **kwargs) if kwargs else staying.count()
+            for pk, old_home in movers:
+                self._row_move(pk, old_home, home, kwargs)
+            moved = [pk for pk, _ in movers]
+            if moved and kwargs:
+                QuerySet.update(self.model._default_manager.filter(home=home, pk__in=moved), **kwargs)
+            return matched + len(moved)
+
+    def _row_move(self, pk: int, old_home: str, home: str, values: dict[str, Any]) -> None:
+        from django.apps import apps
+
+        connection = connections[self.db]
+        quote = connection.ops.quote_name
+        meta = self.model._meta
+        overrides: dict[str, Any] = {"home": home}
+        for name, value in values.items():
+            if not hasattr(value, "resolve_expression"):
+                field = meta.get_field(name)
+                overrides[str(field.column)] = field.get_db_prep_save(value, connection)  # type: ignore[union-attr]
+        columns = [str(field.column) for field in meta.concrete_fields]
+        chosen = [("%s" if column in overrides else quote(column)) for column in columns]
+        params = [overrides[column] for column in columns if column in overrides]
+        table = quote(meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(map(quote, columns))}) SELECT {', '.join(chosen)} "
+                f"FROM {table} WHERE home = %s AND {quote(str(meta.pk.column))} = %s",
+                [*params, old_home, pk],
+            )
+            for label, column in self.followers:
+                apps.get_model(label)._default_manager.filter(home=old_home, **{column: pk}).update(home=home)
+            cursor.execute(
+                f"DELETE FROM {table} WHERE home = %s AND {quote(str(meta.pk.column))} = %s", [old_home, pk]
+            )

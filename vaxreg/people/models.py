@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from vaxreg.core.database import HomeQuerySet
+
 
 class Gender(models.TextChoices):
     MALE = "M", "Nam"
@@ -51,6 +53,12 @@ NO_PROVINCE = "00"  # the home of a person with no province (no such province co
 def home_of(province_code: str | None) -> str:
     """The home a person of this province is stored under (see ``Person.home``)."""
     return province_code or NO_PROVINCE
+
+
+class PersonQuerySet(HomeQuerySet):
+    """Persons; a person that moves home takes its doses along (on Citus, where a move is a copy)."""
+
+    followers = (("vaccinations.Dose", "person_id"),)
 
 
 class Person(models.Model):
@@ -114,6 +122,8 @@ class Person(models.Model):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
+
+    objects = PersonQuerySet.as_manager()
 
     class Meta:
         indexes = [

@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from vaxreg.core.database import HomeQuerySet
+
 
 class Vaccine(models.Model):
     """A catalogue entry; intervals and ages live in data (reference load), not in code."""
@@ -59,6 +61,18 @@ class DoseStatus(models.TextChoices):
 DOSE_STATUS_LABELS = {"valid": _("Valid"), "entered_in_error": _("Entered in error")}
 
 
+class DoseQuerySet(HomeQuerySet):
+    def update(self, **kwargs: Any) -> int:
+        """A dose given to another person is stored under that person's home, in the same write (on Citus
+        the key from a dose to its person includes the home, and is checked at once)."""
+        if "person_id" in kwargs and "home" not in kwargs and kwargs["person_id"] is not None:
+            person_model = apps.get_model("people", "Person")
+            kwargs["home"] = person_model._default_manager.values_list("home", flat=True).get(
+                pk=kwargs["person_id"]
+            )
+        return super().update(**kwargs)
+
+
 class Dose(models.Model):
     """One vaccination as a facility recorded it."""
 
@@ -105,6 +119,8 @@ class Dose(models.Model):
     # writes the dose (the import from the person it matched; ``save`` from the person otherwise) and moved
     # with the person (``doses_follow_person``); never blank (dose_home_set).
     home = models.CharField(max_length=2, default="", editable=False)
+
+    objects = DoseQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -5,27 +5,15 @@ under its person's home on every path that writes a dose or moves a person."""
 import datetime as dt
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from vaxreg.core.database import has_distributed_tables
 from vaxreg.corrections.services import dose_add, person_correct, person_create
 from vaxreg.imports.tests.conftest import places, row, run_import, write_csv  # noqa: F401 (fixture)
 from vaxreg.linkage.merging import person_merge, person_unmerge
 from vaxreg.people.models import NO_PROVINCE, Person
 from vaxreg.testing.world import dose_make, person_make
 from vaxreg.vaccinations.models import Dose
-
-
-@pytest.fixture
-def move_between_homes(request: pytest.FixtureRequest, db: None) -> None:
-    """A test that moves a person to another home: on a distributed Citus database it is expected to fail
-    (strictly: it must fail there) until the move is built as a copy under the new home and a delete of the
-    old rows, since Citus refuses to change a row's distribution column (docs/scale.md, point 4)."""
-    if has_distributed_tables(connection):
-        request.applymarker(
-            pytest.mark.xfail(strict=True, reason="moving a person between shards is not built yet")
-        )
 
 
 def _home(person: Person) -> tuple[str | None, str]:
@@ -39,7 +27,6 @@ def _dose_homes(person: Person) -> set[str]:
     return set(Dose.objects.filter(person=person).values_list("home", flat=True))
 
 
-@pytest.mark.usefixtures("move_between_homes")
 def test_a_person_made_or_corrected_into_another_province_moves_home_with_it(world):
     station = world.users["commune_badinh"]
     dao = world.persons["dao_hn"]
@@ -63,7 +50,6 @@ def test_a_person_made_or_corrected_into_another_province_moves_home_with_it(wor
     assert _home(placed) == ("01", "01")
 
 
-@pytest.mark.usefixtures("move_between_homes")
 def test_a_merge_that_takes_the_other_records_commune_moves_the_survivor_and_its_undo_moves_it_back(world):
     ministry = world.users["national"]  # the two records lie in two provinces
     survivor = world.persons["dao_hn"]

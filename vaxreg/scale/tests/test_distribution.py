@@ -12,10 +12,13 @@ from django.db import IntegrityError, connection, transaction
 
 from vaxreg.core.database import has_distributed_tables
 from vaxreg.core.jurisdiction import Jurisdiction, Scope
+from vaxreg.core.models import ChangeRecord
+from vaxreg.corrections.services import person_correct
 from vaxreg.imports import pipeline
 from vaxreg.people.models import Person
 from vaxreg.people.selectors import person_doses
 from vaxreg.people.services import persons_lock
+from vaxreg.quality.models import Finding
 from vaxreg.scale.citus import DISTRIBUTED_MODELS, citus_distribute, shards_read
 from vaxreg.testing.world import World
 from vaxreg.vaccinations.models import Dose
@@ -97,3 +100,29 @@ def test_the_importer_leaves_key_checks_and_index_upkeep_to_the_shards(places: A
         keys.switch_triggers_off()
         assert not keys.active
         assert not pipeline.DeferredIndexes().defer()
+
+
+def test_a_person_corrected_into_another_province_is_stored_there_whole_once_with_its_ids(
+    world: World,
+) -> None:
+    dao = world.persons["dao_hn"]
+    doses = sorted(Dose.objects.filter(person_id=dao.pk).values_list("pk", "source_record_id"))
+    findings = sorted(Finding.objects.filter(person_id=dao.pk).values_list("pk", "code"))
+    person_correct(
+        person_id=dao.pk,
+        expected_version=dao.version,
+        changes={"commune_id": "26740"},
+        reason="Đã chuyển vào Thành phố Hồ Chí Minh",
+        actor_id=world.users["commune_badinh"].pk,
+    )
+    # One row for the person and each dose, under the new home only, with the same ids; the history of the
+    # change and the person's other rows (which point at its id) are still found.
+    assert list(Person.objects.filter(pk=dao.pk).values_list("home", "commune_id")) == [("79", "26740")]
+    assert shards_read(Person.objects.filter(home="79", pk=dao.pk)) == 1
+    assert (
+        sorted(Dose.objects.filter(home="79", person_id=dao.pk).values_list("pk", "source_record_id"))
+        == doses
+    )
+    assert not Dose.objects.filter(home="01", person_id=dao.pk).exists()
+    assert sorted(Finding.objects.filter(person_id=dao.pk).values_list("pk", "code")) == findings
+    assert ChangeRecord.objects.filter(entity_id=dao.pk, field="commune_id").exists()
