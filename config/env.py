@@ -201,6 +201,10 @@ class Env:
         "", "the PostgreSQL database the `vaxreg bench` verbs drop and create (unset: `vaxreg_bench` on "
         "127.0.0.1)"
     )  # fmt: skip
+    bench_citus_url: str = _var(
+        "", "the database on a Citus coordinator that `vaxreg bench ... --db citus` drops and creates (unset: "
+        "`vaxreg_bench` on the local cluster, 127.0.0.1:9700)"
+    )  # fmt: skip
     test_sqlite_file: bool = _var(
         False, "`1`: the tests' SQLite database is a file in the var folder, not in memory"
     )

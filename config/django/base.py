@@ -242,6 +242,7 @@ VAXREG_DCC_TRUST_DIR = _ENV.dcc_trust_dir
 
 # The scratch PostgreSQL database of the `vaxreg bench ...` verbs (vaxreg.bench.scratch; empty: their default).
 VAXREG_BENCH_DATABASE_URL = _ENV.bench_database_url
+VAXREG_BENCH_CITUS_URL = _ENV.bench_citus_url
 
 # --- Staff logins and sessions (vaxreg.accounts) ------------------------------------------------------
 # Every password check goes through the login throttle (vaxreg.accounts.logins; empty: its defaults).

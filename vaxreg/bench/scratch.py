@@ -23,6 +23,9 @@ from config.env import child_environment
 from vaxreg.core.tables import header_key
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/vaxreg_bench"
+# The local Citus cluster's coordinator (`vaxreg citus up`); the scratch database is made there with the
+# per-person tables distributed.
+DEFAULT_CITUS_URL = "postgres://postgres@127.0.0.1:9700/vaxreg_bench"
 
 
 def recreate_pg_database(url: str) -> None:
@@ -118,6 +121,16 @@ def run_in_scratch_database(*, db: str, args: list[str]) -> str:
             url = settings.VAXREG_BENCH_DATABASE_URL or DEFAULT_PG_URL
             recreate_pg_database(url)
             env["VAXREG_DATABASE_URL"] = url
+        elif db == "citus":
+            url = settings.VAXREG_BENCH_CITUS_URL or DEFAULT_CITUS_URL
+            try:
+                recreate_pg_database(url)
+            except Exception as exc:  # noqa: BLE001 — any failure to reach it means the same to the user
+                raise CommandError(
+                    f"no Citus coordinator at {url.rsplit('/', 1)[0]}: run `vaxreg citus up` ({exc})"
+                ) from exc
+            env["VAXREG_DATABASE_URL"] = url
+            env["VAXREG_CITUS_DISTRIBUTE"] = "1"
         else:
             env["VAXREG_DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
         completed = subprocess.run(
@@ -160,13 +173,19 @@ def scratch_launch(*, verb: str, options: dict[str, Any], keys: tuple[str, ...])
     return run_in_scratch_database(db=options["db"], args=args)
 
 
-def scratch_world(*, persons: int, seed: int, file_name: str = "bench.csv") -> Path:
+def scratch_world(*, persons: int, seed: int, file_name: str = "bench.csv", provinces: int = 1) -> Path:
     """Fill the (empty) scratch database this process points at with what every benchmark starts from —
     the tables, the administrative units, the vaccine catalogue and the facilities of Thừa Thiên Huế
-    (province 46) — and write a synthetic dose file of ``persons`` persons there; the file's path."""
+    (province 46) — and write a synthetic dose file of ``persons`` persons there; the file's path.
+
+    With ``provinces`` above 1 the persons are spread evenly over that many provinces (Huế and the next ones
+    by code, each with its facilities), one file after the other in one file: on Citus, where each
+    province's persons live on their own shards, a file of one province would measure one shard only.
+    """
     from django.core.management import call_command
     from django.db import connection
 
+    from vaxreg.places.models import Province
     from vaxreg.places.services import facilities_generate, reference_load
     from vaxreg.synth.services import synth_write
     from vaxreg.vaccinations.services import catalogue_load
@@ -174,9 +193,24 @@ def scratch_world(*, persons: int, seed: int, file_name: str = "bench.csv") -> P
     call_command("migrate", verbosity=0)
     reference_load(verbosity=0)
     catalogue_load()
-    facilities_generate(province_code="46", seed=seed)
+    codes = ["46"]
+    if provinces > 1:
+        others = Province.objects.exclude(code="46").filter(communes__isnull=False).distinct()
+        codes += list(others.order_by("code").values_list("code", flat=True)[: provinces - 1])
     path = Path(settings.VAR_DIR) / file_name
-    synth_write(out=path, persons=max(1, persons), province_code="46", seed=seed)
+    for index, code in enumerate(codes):
+        facilities_generate(province_code=code, seed=seed)
+        share = persons // len(codes) + (1 if index < persons % len(codes) else 0)
+        part = path if index == 0 else path.with_name(f"{path.stem}.{code}{path.suffix}")
+        synth_write(out=part, persons=max(1, share), province_code=code, seed=seed)
+        if part != path:
+            with (
+                part.open(encoding="utf-8-sig", newline="") as source,
+                path.open("a", encoding="utf-8") as out,
+            ):
+                next(source)  # the header, written once by the first file
+                out.writelines(source)
+            part.unlink()
     connection.close()  # the phases open their own connections; SQLite must not be held here
     return path
 

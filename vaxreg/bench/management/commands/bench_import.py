@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 
 from vaxreg.bench.scratch import DEFAULT_PG_URL, run_phase, scratch_launch, scratch_world
@@ -23,12 +23,17 @@ class Command(BaseCommand):
         "raw into a bare table (PostgreSQL COPY; SQLite one executemany transaction). The ratio is "
         "import rows/s ÷ baseline rows/s. The database used is a scratch one: a temporary SQLite file, or "
         f"the PostgreSQL database of VAXREG_BENCH_DATABASE_URL (default {DEFAULT_PG_URL}), dropped and "
-        "created anew."
+        "created anew. With --db citus the same file is imported twice in one run, on the local Citus "
+        "cluster's coordinator (`vaxreg citus up`; a scratch database vaxreg_bench there, persons and doses "
+        "distributed by home) and on the single PostgreSQL server, and the ratio is Citus rows/s ÷ "
+        "PostgreSQL rows/s. --provinces spreads the persons over that many provinces (Huế and the next "
+        "ones by code)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--rows", type=int, default=100_000, help="how many dose rows (default 100,000)")
-        parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+        parser.add_argument("--db", choices=["sqlite", "postgres", "citus"], default="sqlite")
+        parser.add_argument("--provinces", type=int, default=1, help="spread over N provinces (default 1)")
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
         parser.add_argument("--seed", type=int, default=1)
         # Internal: the benchmark runs its phases in child processes pointed at the scratch database.
@@ -46,11 +51,46 @@ class Command(BaseCommand):
 
     # The benchmark runs in a child process whose settings point at the scratch database.
     def _launch(self, options: dict[str, Any]) -> None:
-        self.stdout.write(scratch_launch(verb="import", options=options, keys=("rows",)))
+        if options["provinces"] < 1:
+            raise CommandError("--provinces: at least 1")
+        if options["db"] != "citus":
+            self.stdout.write(scratch_launch(verb="import", options=options, keys=("rows", "provinces")))
+            return
+        runs = {
+            db: json.loads(
+                scratch_launch(
+                    verb="import", options={**options, "db": db, "json": True}, keys=("rows", "provinces")
+                )
+            )
+            for db in ("postgres", "citus")
+        }
+        result = {
+            "db": "citus",
+            "rows": runs["citus"]["rows"],
+            "provinces": options["provinces"],
+            "rows_per_s": runs["citus"]["rows_per_s"],
+            "baseline": "the same file imported on the single PostgreSQL server in the same run",
+            "baseline_rows_per_s": runs["postgres"]["rows_per_s"],
+            "ratio": round(runs["citus"]["rows_per_s"] / runs["postgres"]["rows_per_s"], 4),
+            "citus": runs["citus"],
+            "postgres": runs["postgres"],
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+            return
+        citus, single = runs["citus"], runs["postgres"]
+        self.stdout.write(
+            f"bench import (citus, {options['provinces']} provinces): {citus['rows']:,} rows in "
+            f"{citus['seconds']:.2f} s = {citus['rows_per_s']:,.0f} rows/s; peak memory {citus['peak_rss_mb']:.0f} MB\n"
+            f"  baseline, the same file on one PostgreSQL: {single['rows_per_s']:,.0f} rows/s "
+            f"({single['seconds']:.2f} s); ratio {result['ratio']:.3f}\n"
+            f"  stored {citus['rows_stored']:,} (PostgreSQL {single['rows_stored']:,}), persons "
+            f"{citus['persons_created']:,} (PostgreSQL {single['persons_created']:,})"
+        )
 
     def _phase_run(self, options: dict[str, Any]) -> None:
         persons = math.ceil(options["rows"] / ROWS_PER_PERSON) + 10
-        path = scratch_world(persons=persons, seed=options["seed"])
+        path = scratch_world(persons=persons, seed=options["seed"], provinces=options["provinces"])
         rows = _keep_first_rows(path, options["rows"])
 
         baseline_seconds = _raw_load(path)
