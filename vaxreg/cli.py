@@ -36,6 +36,7 @@ VERBS: dict[tuple[str, ...], str] = {
     ("bench", "linkage"): "bench_linkage",
     ("dashboards",): "dashboards",
     ("bench", "dashboards"): "bench_dashboards",
+    ("bench", "drill"): "bench_drill",
 }
 
 USAGE = """usage: vaxreg VERB [options]
@@ -57,7 +58,7 @@ Verbs:
   verification sync            open and close verification cases to follow the findings
   complaints tick              send 12-hour reminders and escalate past-due complaints (idempotent; cron)
   police import --user U FILE  apply the police's result file (.xlsx/.csv) to escalated cases
-  bench import --rows N        measure import speed against a raw bulk load
+  bench import --rows N        measure import speed against a raw bulk load (--db citus: against one PostgreSQL)
   bench quality --persons N    measure the full quality scan against a plain SELECT, and one re-check
   bench worklist --persons N   measure the health station's worklist page (p50/p95) with --cases open cases
   fhir token create|revoke|list  API tokens of facility systems for the FHIR interface (/fhir/)
@@ -68,6 +69,8 @@ Verbs:
   bench complaints             measure the public complaint endpoint against a no-op one (gunicorn, PostgreSQL)
   createuser                   create a staff account with a role and a unit
   second-factor reset --username U --reason R   take away an account's second factor (a lost phone)
+  citus up|down|status|distribute  a local Citus cluster; distribute the per-person tables by home
+  bench drill --persons N      stop a Citus worker during an import: it fails whole, and runs again to the same records
   worker                       run the background tasks and the periodic jobs (complaints' 48-hour clock and notices, the dashboards' recount, every minute)
 
 Run `vaxreg VERB --help` for the options of a verb. Any Django management command also works.
