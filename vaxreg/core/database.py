@@ -93,28 +93,24 @@ class HomeQuerySet(QuerySet):
             return matched + len(moved)
 
     def _row_move(self, pk: int, old_home: str, home: str, values: dict[str, Any]) -> None:
+        """Copy the row under ``home`` with the update's plain ``values``, move its followers, delete it.
+
+        Each a query routed to one shard (read, insert, delete): an ``INSERT ... SELECT`` from one shard into
+        another would make Citus run it through the coordinator, which it refuses in a transaction that has
+        already read a table on the coordinator itself.
+        """
         from django.apps import apps
 
-        connection = connections[self.db]
-        quote = connection.ops.quote_name
-        meta = self.model._meta
-        overrides: dict[str, Any] = {"home": home}
+        row: Any = QuerySet(self.model, using=self.db).get(home=old_home, pk=pk)
         for name, value in values.items():
             if not hasattr(value, "resolve_expression"):
-                field = meta.get_field(name)
-                overrides[str(field.column)] = field.get_db_prep_save(value, connection)  # type: ignore[union-attr]
-        columns = [str(field.column) for field in meta.concrete_fields]
-        chosen = [("%s" if column in overrides else quote(column)) for column in columns]
-        params = [overrides[column] for column in columns if column in overrides]
-        table = quote(meta.db_table)
+                setattr(row, name, value)
+        row.home = home
+        QuerySet(self.model, using=self.db).bulk_create([row])
+        for label, column in self.followers:
+            apps.get_model(label)._default_manager.filter(home=old_home, **{column: pk}).update(home=home)
+        # Not the ORM's delete, which would look for the rows that refer to this one: they keep its id.
+        connection = connections[self.db]
+        table, key = connection.ops.quote_name(self.model._meta.db_table), connection.ops.quote_name("id")
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(map(quote, columns))}) SELECT {', '.join(chosen)} "
-                f"FROM {table} WHERE home = %s AND {quote(str(meta.pk.column))} = %s",
-                [*params, old_home, pk],
-            )
-            for label, column in self.followers:
-                apps.get_model(label)._default_manager.filter(home=old_home, **{column: pk}).update(home=home)
-            cursor.execute(
-                f"DELETE FROM {table} WHERE home = %s AND {quote(str(meta.pk.column))} = %s", [old_home, pk]
-            )
+            cursor.execute(f"DELETE FROM {table} WHERE home = %s AND {key} = %s", [old_home, pk])

@@ -264,7 +264,9 @@ def _keys_for_distribution(cursor: Any, table: str) -> list[str]:
 def shards_read(queryset: Any) -> int:
     """How many shards Citus sends ``queryset``'s query to (the largest "Task Count" of its plan, sub-plans
     included): 1 for a query routed to one shard, the shard count for one fanned out to all; 0 for a query
-    that reads no distributed table, or on another database."""
+    that reads no distributed table, or on another database. A tool for tests and for looking at a query:
+    asked inside a transaction, ask it last (Citus' EXPLAIN can leave the transaction unable to read a table
+    kept on the coordinator afterwards: "cannot switch local execution status")."""
     from django.db import connections
 
     connection = connections[queryset.db]

@@ -83,8 +83,12 @@ def test_a_dose_stored_under_another_home_than_its_persons_is_refused(world: Wor
     dao = world.persons["dao_hn"]
     dose = Dose.objects.filter(person_id=dao.pk).first()
     assert dose is not None
-    with pytest.raises(IntegrityError), transaction.atomic():
-        Dose.objects.filter(pk=dose.pk, home=dao.home).update(person_id=world.persons["cuong_hcm"].pk)
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        # Written by hand: the ORM's update of a dose's person moves it to that person's home.
+        cursor.execute(
+            "UPDATE vaccinations_dose SET person_id = %s WHERE home = %s AND id = %s",
+            [world.persons["cuong_hcm"].pk, dao.home, dose.pk],
+        )
 
 
 def test_persons_of_two_homes_are_locked_one_home_at_a_time(world: World) -> None:
@@ -118,7 +122,6 @@ def test_a_person_corrected_into_another_province_is_stored_there_whole_once_wit
     # One row for the person and each dose, under the new home only, with the same ids; the history of the
     # change and the person's other rows (which point at its id) are still found.
     assert list(Person.objects.filter(pk=dao.pk).values_list("home", "commune_id")) == [("79", "26740")]
-    assert shards_read(Person.objects.filter(home="79", pk=dao.pk)) == 1
     assert (
         sorted(Dose.objects.filter(home="79", person_id=dao.pk).values_list("pk", "source_record_id"))
         == doses
@@ -126,3 +129,4 @@ def test_a_person_corrected_into_another_province_is_stored_there_whole_once_wit
     assert not Dose.objects.filter(home="01", person_id=dao.pk).exists()
     assert sorted(Finding.objects.filter(person_id=dao.pk).values_list("pk", "code")) == findings
     assert ChangeRecord.objects.filter(entity_id=dao.pk, field="commune_id").exists()
+    assert shards_read(Person.objects.filter(home="79", pk=dao.pk)) == 1
