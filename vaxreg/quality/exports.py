@@ -20,6 +20,7 @@ from vaxreg.core.history import audit_event_record
 from vaxreg.core.jurisdiction import Scope, jurisdiction_of
 from vaxreg.core.models import AuditEvent
 from vaxreg.core.tables import Column, TableSpec, write_table
+from vaxreg.people.models import Person
 from vaxreg.quality.messages import finding_message
 from vaxreg.quality.models import Finding
 
@@ -63,9 +64,12 @@ def _findings_of_records(user: User, facility_code: str | None) -> QuerySet[Any]
         records = {"person__doses__facility_id": jurisdiction.facility_id}
         dose_records = {"dose__facility_id": jurisdiction.facility_id}
     elif not jurisdiction.reads_everything:
-        scope = jurisdiction.person_q(prefix="person__")
-        person_level = person_level.filter(scope)
-        dose_level = dose_level.filter(scope)
+        # The visible persons as a sub-query of their own rather than a filter over the join: on Citus the
+        # findings are not stored with their persons yet, and only a sub-query that reads persons alone (its
+        # result handed to the rest) can be run there.
+        visible = jurisdiction.persons_visible(Person.objects.all()).values("pk")
+        person_level = person_level.filter(person_id__in=visible)
+        dose_level = dose_level.filter(person_id__in=visible)
     if facility_code:
         records["person__doses__facility__code"] = facility_code
         dose_records["dose__facility__code"] = facility_code
