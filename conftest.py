@@ -63,6 +63,38 @@ def _reference_unload() -> None:
     _reference_state["loaded"] = False
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """pytest-django's hook before the test database is made (kept: its parallel suffix). On a Citus
+    coordinator, a test database an earlier run left is dropped first, with the sessions Citus keeps in it
+    (its maintenance daemon and its own connections, which a plain ``DROP DATABASE``, as Django's, waits
+    on and then refuses)."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        return
+    import psycopg
+    from psycopg import sql
+
+    name = (database.get("TEST") or {}).get("NAME") or f"test_{database['NAME']}"
+    options: dict[str, Any] = {
+        "host": database.get("HOST") or "127.0.0.1",
+        "port": database.get("PORT") or 5432,
+        "user": database.get("USER") or "postgres",
+        "dbname": "postgres",
+        "autocommit": True,
+    }
+    if database.get("PASSWORD"):
+        options["password"] = database["PASSWORD"]
+    try:
+        with psycopg.connect(**options) as admin:
+            if admin.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone():
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    except psycopg.Error:
+        return  # no maintenance database to ask: Django's own creation says what is wrong
+
+
 @pytest.fixture(scope="session", autouse=True)
 def citus_sessions_closed(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
     """On a Citus coordinator: before the test database is dropped, end the idle sessions Citus keeps open

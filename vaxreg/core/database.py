@@ -28,6 +28,22 @@ def is_citus(connection: BaseDatabaseWrapper) -> bool:
     return answer
 
 
+def is_distributed(connection: BaseDatabaseWrapper, table: str) -> bool:
+    """Whether ``table`` is a distributed table of this Citus coordinator (asked once per database name)."""
+    if not is_citus(connection):
+        return False
+    name = connection.settings_dict.get("NAME")
+    cached = connection.__dict__.setdefault("_vaxreg_distributed", {})
+    if (name, table) not in cached:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM pg_dist_partition WHERE logicalrelid = to_regclass(%s) AND partmethod = 'h'",
+                [table],
+            )
+            cached[(name, table)] = cursor.fetchone() is not None
+    return bool(cached[(name, table)])
+
+
 def has_distributed_tables(connection: BaseDatabaseWrapper) -> bool:
     """Whether this Citus coordinator has distributed tables (``vaxreg citus distribute`` ran)."""
     if not is_citus(connection):
@@ -65,8 +81,8 @@ def rows_lock(model: Any, ids: Iterable[int], *, distribution_column: str = "hom
 class HomeQuerySet(QuerySet):
     """The rows of a table stored under a home (``home``: the province whose servers hold them on Citus).
 
-    An ``update`` that changes the home works on every database. On SQLite and one PostgreSQL it is an
-    update. On Citus, which refuses to change a row's distribution column, each row that moves is copied
+    An ``update`` that changes the home works on every database. On SQLite, one PostgreSQL and a Citus
+    coordinator that keeps the table whole it is an update. Where Citus distributes the table, as it refuses to change a row's distribution column, each row that moves is copied
     under its new home with the plain values of the update (its id, and everything else, kept), the rows
     stored under it (``followers``: a person's doses) are moved the same way, and the old row deleted, all
     in the update's transaction; the update's other values (an expression such as ``version + 1``) are then
@@ -77,7 +93,7 @@ class HomeQuerySet(QuerySet):
     followers: tuple[tuple[str, str], ...] = ()
 
     def update(self, **kwargs: Any) -> int:
-        if "home" not in kwargs or not is_citus(connections[self.db]):
+        if "home" not in kwargs or not is_distributed(connections[self.db], self.model._meta.db_table):
             return super().update(**kwargs)
         home = kwargs.pop("home")
         with transaction.atomic(using=self.db):

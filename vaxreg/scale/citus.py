@@ -182,6 +182,7 @@ def citus_distribute(connection: BaseDatabaseWrapper) -> list[str]:
                 [table, DISTRIBUTION_COLUMN, anchor],
             )
             done.append(f"{table}: distributed by {DISTRIBUTION_COLUMN}")
+            connection.__dict__.pop("_vaxreg_distributed", None)  # core.database.is_distributed asks again
         for label, columns, target_label, target_columns in CO_LOCATED_KEYS:
             table = apps.get_model(label)._meta.db_table
             target = apps.get_model(target_label)._meta.db_table
