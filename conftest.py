@@ -113,15 +113,14 @@ def citus_sessions_closed(django_db_setup: None, django_db_blocker: Any) -> Iter
 
 @pytest.fixture
 def single_server(db: None) -> None:
-    """For a test of what the importer does only on one PostgreSQL server (its own foreign-key checks, the
-    indexes of a first load built at its end): skipped on Citus, where the shards keep their own keys and
-    indexes (vaxreg/scale/tests covers what happens there instead)."""
+    """For a test of what the importer does only on one PostgreSQL server (its own foreign-key checks):
+    skipped on Citus, where the shards check their own keys (vaxreg/scale/tests covers what happens there)."""
     from django.db import connection
 
     from vaxreg.core.database import is_citus
 
     if is_citus(connection):
-        pytest.skip("one PostgreSQL server only: on Citus the shards check their keys and keep their indexes")
+        pytest.skip("one PostgreSQL server only: on Citus the shards check their own keys")
 
 
 @pytest.fixture(scope="session")

@@ -443,8 +443,6 @@ class DeferredIndexes:
         if (
             connection.vendor != "postgresql"
             or not settings.VAXREG_IMPORT_DEFER_INDEXES
-            # On Citus the indexes are the shards' own, and a first load spreads over the workers anyway.
-            or is_citus(connection)
             or not self._tables_empty()
         ):
             return False

@@ -18,7 +18,6 @@ pytestmark = [
         connection.vendor != "postgresql",
         reason="indexes are built at the end of a first load on PostgreSQL only",
     ),
-    pytest.mark.usefixtures("single_server"),
 ]
 
 TABLES = ["people_person", "vaccinations_dose"]
