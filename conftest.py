@@ -78,17 +78,10 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     from psycopg import sql
 
     name = (database.get("TEST") or {}).get("NAME") or f"test_{database['NAME']}"
-    options: dict[str, Any] = {
-        "host": database.get("HOST") or "127.0.0.1",
-        "port": database.get("PORT") or 5432,
-        "user": database.get("USER") or "postgres",
-        "dbname": "postgres",
-        "autocommit": True,
-    }
-    if database.get("PASSWORD"):
-        options["password"] = database["PASSWORD"]
+    from vaxreg.core.database import maintenance_options
+
     try:
-        with psycopg.connect(**options) as admin:
+        with psycopg.connect(**maintenance_options(database), autocommit=True) as admin:
             if admin.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone():
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     except psycopg.Error:

@@ -44,6 +44,25 @@ def is_distributed(connection: BaseDatabaseWrapper, table: str) -> bool:
     return bool(cached[(name, table)])
 
 
+def distribution_forget(connection: BaseDatabaseWrapper) -> None:
+    """Forget what ``is_distributed`` answered on this connection (after tables were distributed)."""
+    connection.__dict__.pop("_vaxreg_distributed", None)
+
+
+def maintenance_options(settings_dict: Any) -> dict[str, Any]:
+    """psycopg's connection options for the ``postgres`` database of the server these database settings
+    name (where a database is created or dropped, and where ``vaxreg citus up`` registers the workers)."""
+    options: dict[str, Any] = {
+        "host": settings_dict.get("HOST") or "127.0.0.1",
+        "port": settings_dict.get("PORT") or 5432,
+        "user": settings_dict.get("USER") or "postgres",
+        "dbname": "postgres",
+    }
+    if settings_dict.get("PASSWORD"):
+        options["password"] = settings_dict["PASSWORD"]
+    return options
+
+
 def has_distributed_tables(connection: BaseDatabaseWrapper) -> bool:
     """Whether this Citus coordinator has distributed tables (``vaxreg citus distribute`` ran)."""
     if not is_citus(connection):

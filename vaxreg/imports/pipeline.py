@@ -553,17 +553,15 @@ class FreshFacilityKeys:
                     )
                     if cursor.fetchone():
                         stocked.add(facility_id)
-                unknown_left: list[int] = []
             else:
-                unknown_left = unknown
-            for part in _chunks_of(unknown_left):
-                clause, params = _in_clause(part, "bigint")
-                cursor.execute(
-                    f"SELECT f.id FROM places_facility f WHERE f.id {clause} "
-                    f"AND EXISTS (SELECT 1 FROM {DOSE_TABLE} d WHERE d.facility_id = f.id)",
-                    params,
-                )
-                stocked.update(row[0] for row in cursor.fetchall())
+                for part in _chunks_of(unknown):
+                    clause, params = _in_clause(part, "bigint")
+                    cursor.execute(
+                        f"SELECT f.id FROM places_facility f WHERE f.id {clause} "
+                        f"AND EXISTS (SELECT 1 FROM {DOSE_TABLE} d WHERE d.facility_id = f.id)",
+                        params,
+                    )
+                    stocked.update(row[0] for row in cursor.fetchall())
         self._known.update(unknown)
         self._fresh.update(set(unknown) - stocked)
 

@@ -19,7 +19,7 @@ import psycopg
 from django.conf import settings
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from vaxreg.core.database import is_citus
+from vaxreg.core.database import distribution_forget, is_citus, maintenance_options
 
 # The small tables every shard joins with, by model: copied to every node.
 REFERENCE_MODELS = (
@@ -56,16 +56,7 @@ def _workers_add(connection: BaseDatabaseWrapper) -> list[str]:
         cursor.execute("SELECT count(*) FROM pg_dist_node WHERE groupid > 0")
         if cursor.fetchone()[0]:
             return []
-        settings = connection.settings_dict
-        maintenance: dict[str, Any] = {
-            "host": settings.get("HOST") or "127.0.0.1",
-            "port": settings.get("PORT") or 5432,
-            "user": settings.get("USER") or "postgres",
-            "dbname": "postgres",
-        }
-        if settings.get("PASSWORD"):
-            maintenance["password"] = settings["PASSWORD"]
-        with psycopg.connect(**maintenance) as registry:
+        with psycopg.connect(**maintenance_options(connection.settings_dict)) as registry:
             coordinator = registry.execute(
                 "SELECT nodename, nodeport FROM pg_dist_node WHERE groupid = 0"
             ).fetchone()
@@ -122,19 +113,18 @@ def _reference_tables(connection: BaseDatabaseWrapper) -> list[str]:
                 if m2m.remote_field.through._meta.auto_created
             ]
             for table in tables:
-                if _is_reference(cursor, table):
+                if _citus_table_type(cursor, table) == "reference":
                     continue
                 cursor.execute("SELECT create_reference_table(%s)", [table])
                 done.append(f"{table}: a reference table")
     return done
 
 
-def _is_reference(cursor: Any, table: str) -> bool:
-    cursor.execute(
-        "SELECT 1 FROM citus_tables WHERE table_name = %s::regclass AND citus_table_type = 'reference'",
-        [table],
-    )
-    return cursor.fetchone() is not None
+def _citus_table_type(cursor: Any, table: str) -> str | None:
+    """``reference``, ``distributed``, ``local`` (kept on the coordinator) or None (a plain table)."""
+    cursor.execute("SELECT citus_table_type FROM citus_tables WHERE table_name = %s::regclass", [table])
+    row = cursor.fetchone()
+    return row[0] if row else None
 
 
 # The per-person tables, hash-distributed by the home province of their person and co-located (the first is
@@ -173,7 +163,7 @@ def citus_distribute(connection: BaseDatabaseWrapper) -> list[str]:
             cursor.execute("SET citus.multi_shard_modify_mode TO 'sequential'")
             done.append("multi-shard statements over one connection per worker")
         for table in tables:
-            if _is_distributed(cursor, table):
+            if _citus_table_type(cursor, table) == "distributed":
                 continue
             done += _keys_for_distribution(cursor, table)
             anchor = tables[0] if table != tables[0] else "none"
@@ -182,7 +172,7 @@ def citus_distribute(connection: BaseDatabaseWrapper) -> list[str]:
                 [table, DISTRIBUTION_COLUMN, anchor],
             )
             done.append(f"{table}: distributed by {DISTRIBUTION_COLUMN}")
-            connection.__dict__.pop("_vaxreg_distributed", None)  # core.database.is_distributed asks again
+            distribution_forget(connection)
         for label, columns, target_label, target_columns in CO_LOCATED_KEYS:
             table = apps.get_model(label)._meta.db_table
             target = apps.get_model(target_label)._meta.db_table
@@ -196,14 +186,6 @@ def citus_distribute(connection: BaseDatabaseWrapper) -> list[str]:
             )
             done.append(f"{table}: a key ({', '.join(columns)}) to {target}")
     return done
-
-
-def _is_distributed(cursor: Any, table: str) -> bool:
-    cursor.execute(
-        "SELECT 1 FROM citus_tables WHERE table_name = %s::regclass AND citus_table_type = 'distributed'",
-        [table],
-    )
-    return cursor.fetchone() is not None
 
 
 def _keys_for_distribution(cursor: Any, table: str) -> list[str]:
