@@ -104,18 +104,6 @@ def citus_sessions_closed(django_db_setup: None, django_db_blocker: Any) -> Iter
             citus_sessions_end(connection)
 
 
-@pytest.fixture
-def single_server(db: None) -> None:
-    """For a test of what the importer does only on one PostgreSQL server (its own foreign-key checks):
-    skipped on Citus, where the shards check their own keys (vaxreg/scale/tests covers what happens there)."""
-    from django.db import connection
-
-    from vaxreg.core.database import is_citus
-
-    if is_citus(connection):
-        pytest.skip("one PostgreSQL server only: on Citus the shards check their own keys")
-
-
 @pytest.fixture(scope="session")
 def reference_data(django_db_setup: None, django_db_blocker: Any) -> dict[str, Any]:
     """The 2025 and old administrative units and the vaccine catalogue, loaded once per test session."""

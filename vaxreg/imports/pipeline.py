@@ -367,6 +367,10 @@ class ParentKeys:
     the same ``FOR KEY SHARE`` lock the trigger takes (so nobody can delete it before the commit), once per
     import. A missing parent stops the import, as the trigger would. Without the grant the triggers stay on
     and this class does nothing.
+
+    On a Citus cluster the triggers that check a row's keys run on the worker that stores its shard: the
+    setting is carried to the workers' connections of the transaction (``citus.propagate_set_commands``),
+    and a stored person is locked on its own shard, by its home.
     """
 
     def __init__(self) -> None:
@@ -374,14 +378,19 @@ class ParentKeys:
         self._checked: dict[str, set[Any]] = {}
 
     def switch_triggers_off(self) -> None:
-        if (
-            connection.vendor != "postgresql"
-            or settings.VAXREG_IMPORT_KEY_CHECKS != "importer"
-            # On Citus the keys are checked by the shards' own triggers, which the coordinator's setting
-            # does not reach.
-            or is_citus(connection)
-        ):
+        if connection.vendor != "postgresql" or settings.VAXREG_IMPORT_KEY_CHECKS != "importer":
             return
+        with connection.cursor() as cursor:
+            if is_citus(connection):
+                # Not tried in a savepoint as below: Citus forgets a SET LOCAL made inside a savepoint when the
+                # savepoint ends, and would not give it to the workers' connections opened after.
+                cursor.execute("SELECT has_parameter_privilege('session_replication_role', 'SET')")
+                if not cursor.fetchone()[0]:
+                    return
+                cursor.execute("SET LOCAL citus.propagate_set_commands = 'local'")
+                cursor.execute("SET LOCAL session_replication_role = replica")
+                self.active = True
+                return
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute("SET LOCAL session_replication_role = replica")
@@ -398,24 +407,49 @@ class ParentKeys:
             self.active = False
 
     def require(self, table: str, ids: Iterable[Any]) -> None:
-        """Lock the rows of ``table`` with these keys against deletion; fail if one does not exist."""
+        """Lock the rows of ``table`` with these keys against deletion; fail if one does not exist. The keys
+        of ``people_person`` are (home, id) pairs."""
         if not self.active:
             return
         checked = self._checked.setdefault(table, set())
         wanted = {i for i in ids if i is not None} - checked
         if not wanted:
             return
+        if table == PERSON_TABLE:
+            self._require_persons(wanted)
+            checked |= wanted
+            return
         with connection.cursor() as cursor:
             key = PRIMARY_KEYS.get(table, "id")
             clause, params = _in_clause(sorted(wanted), "text" if table in PRIMARY_KEYS else "bigint")
             cursor.execute(f"SELECT {key} FROM {table} WHERE {key} {clause} FOR KEY SHARE", params)
             found = {row[0] for row in cursor.fetchall()}
-        missing = wanted - found
-        if missing:
-            raise IntegrityError(
-                f"{table}: no row with id {sorted(missing, key=str)[:5]} (referenced by the import)"
-            )
+        _refuse_missing(table, wanted - found)
         checked |= wanted
+
+    def _require_persons(self, wanted: set[tuple[str, int]]) -> None:
+        # One home at a time on Citus, where a row lock is taken on one shard only; one read elsewhere.
+        groups: dict[str, set[int]] = {}
+        for home, person_id in wanted:
+            groups.setdefault(home if is_citus(connection) else "", set()).add(person_id)
+        found: set[int] = set()
+        with connection.cursor() as cursor:
+            for home, person_ids in groups.items():
+                clause, params = _in_clause(sorted(person_ids), "bigint")
+                where = f"id {clause}" + (" AND home = %s" if home else "")
+                cursor.execute(
+                    f"SELECT id FROM {PERSON_TABLE} WHERE {where} FOR KEY SHARE",
+                    [*params, *([home] if home else [])],
+                )
+                found.update(row[0] for row in cursor.fetchall())
+        _refuse_missing(PERSON_TABLE, {person_id for _, person_id in wanted} - found)
+
+
+def _refuse_missing(table: str, missing: set[Any]) -> None:
+    if missing:
+        raise IntegrityError(
+            f"{table}: no row with id {sorted(missing, key=str)[:5]} (referenced by the import)"
+        )
 
 
 class DeferredIndexes:
@@ -949,11 +983,11 @@ class BatchImporter:
             "places_facility": {row[1] for row in rows},
             "vaccinations_vaccine": {row[5][D_VACCINE] for row in rows},
             # Stored persons only: nobody else can see, let alone delete, the persons this import creates.
-            "people_person": {ref for ref in person_of_row if ref > 0},
+            PERSON_TABLE: {(homes[ref], ref) for ref in person_of_row if ref > 0},
         }
         self._created_provinces |= writes.parents["places_province"]
         self.touched_facility_ids |= writes.parents["places_facility"]
-        self._stored_person_ids |= writes.parents["people_person"]
+        self._stored_person_ids.update(person_id for _, person_id in writes.parents[PERSON_TABLE])
         self.counts.ids_repaired += sum(1 for person in new_persons if person[P_ID_REPAIRED])
         self.counts.persons_created += len(person_ids)
         person_id_of_row = [ref if ref > 0 else person_ids[-ref - 1] for ref in person_of_row]

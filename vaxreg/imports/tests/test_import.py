@@ -592,7 +592,6 @@ def test_both_ways_of_checking_foreign_keys_store_the_same_records(places, tmp_p
     connection.vendor != "postgresql",
     reason="the importer checks parent rows itself only on PostgreSQL; SQLite keeps its own per-row checks",
 )
-@pytest.mark.usefixtures("single_server")
 def test_the_importer_refuses_a_row_whose_parent_does_not_exist(places):
     keys = pipeline.ParentKeys()
     keys.switch_triggers_off()

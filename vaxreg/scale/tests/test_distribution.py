@@ -98,14 +98,33 @@ def test_persons_of_two_homes_are_locked_one_home_at_a_time(world: World) -> Non
     assert {pk: p.home for pk, p in locked.items()} == {dao.pk: "01", cuong.pk: "79"}
 
 
-def test_the_importer_leaves_key_checks_to_the_shards_and_defers_their_indexes_on_a_first_load(
-    places: Any,
+def test_the_importer_checks_the_keys_itself_on_the_shards_and_defers_their_indexes_on_a_first_load(
+    world: World,
 ) -> None:
+    dao = world.persons["dao_hn"]
+    dose = Dose.objects.filter(person_id=dao.pk).first()
+    assert dose is not None
     keys = pipeline.ParentKeys()
-    deferred = pipeline.DeferredIndexes()
     with transaction.atomic():
         keys.switch_triggers_off()
-        assert not keys.active
+        assert keys.active
+        with connection.cursor() as cursor:
+            # The setting reached the workers: a shard takes a dose whose person it does not hold ...
+            cursor.execute(
+                "UPDATE vaccinations_dose SET person_id = -5 WHERE home = %s AND id = %s", [dao.home, dose.pk]
+            )
+            assert cursor.rowcount == 1
+        # ... and the importer's own check, made by home on the person's shard, finds the person or refuses.
+        keys.require(pipeline.PERSON_TABLE, {(dao.home, dao.pk)})
+        with pytest.raises(IntegrityError, match="people_person"):
+            keys.require(pipeline.PERSON_TABLE, {(dao.home, -5)})
+        transaction.set_rollback(True)
+    assert Dose.objects.get(pk=dose.pk).person_id == dao.pk
+
+
+def test_a_first_load_drops_the_indexes_on_every_shard_and_makes_them_again(places: Any) -> None:
+    deferred = pipeline.DeferredIndexes()
+    with transaction.atomic():
         assert deferred.defer()  # the tables are empty: dropped on every shard, made again at the end
         deferred.restore()
     with connection.cursor() as cursor:
