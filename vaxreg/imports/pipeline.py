@@ -55,16 +55,17 @@ from vaxreg.imports.normalize import (
     match_key,
 )
 from vaxreg.imports.readers import FileRefused, SourceRow, raw_cells
+from vaxreg.imports.remembered import CreatedRows, HashedKeys
 from vaxreg.people.models import home_of
 
 REIMPORT_REASON = gettext_noop("re-import of changed row %(row)s")
 CHUNK_ROWS = 20_000
 CHUNKS_AHEAD = 4  # chunks read and waiting to be written
-FRESH_KEYS_MAX = 2_000_000  # hashes of written keys kept to spare lookups (about 100 MB at most)
-# While the secondary indexes are left off (a first load), the persons created so far are found in memory by
-# their keys (one, or two for a person with an ID; about 200 bytes each); past this many keys, the indexes are
-# built and the database finds them again.
-CREATED_PERSON_KEYS_MAX = 1_000_000
+FRESH_KEYS_MAX = 32_000_000  # hashes of written keys kept to spare lookups (8 bytes each: 256 MB at most)
+# While the secondary indexes are left off (a first load), the persons created so far are found again by their
+# keys' hashes (one key, or two for a person with an ID; 16 bytes each: 384 MB at most); past this many keys,
+# the indexes are built and the database finds them by their values.
+CREATED_PERSON_KEYS_MAX = 24_000_000
 LOCK_WAIT = "1s"  # how long a first load waits for the tables' exclusive lock before it keeps the indexes
 READ_IN_CHILD_PROCESS = True
 WRITER_NICENESS = 10  # the writer thread yields a core to the reading process (Linux: per thread)
@@ -428,21 +429,28 @@ class ParentKeys:
         checked |= wanted
 
     def _require_persons(self, wanted: set[tuple[str, int]]) -> None:
-        # One home at a time on Citus, where a row lock is taken on one shard only; one read elsewhere.
-        groups: dict[str, set[int]] = {}
-        for home, person_id in wanted:
-            groups.setdefault(home if is_citus(connection) else "", set()).add(person_id)
         found: set[int] = set()
         with connection.cursor() as cursor:
-            for home, person_ids in groups.items():
-                clause, params = _in_clause(sorted(person_ids), "bigint")
-                where = f"id {clause}" + (" AND home = %s" if home else "")
-                cursor.execute(
-                    f"SELECT id FROM {PERSON_TABLE} WHERE {where} FOR KEY SHARE",
-                    [*params, *([home] if home else [])],
-                )
+            for where, params in _persons_by_home(wanted):
+                cursor.execute(f"SELECT id FROM {PERSON_TABLE} WHERE {where} FOR KEY SHARE", params)
                 found.update(row[0] for row in cursor.fetchall())
         _refuse_missing(PERSON_TABLE, {person_id for _, person_id in wanted} - found)
+
+
+def _persons_by_home(wanted: Iterable[tuple[str, int]]) -> list[tuple[str, list[Any]]]:
+    """The conditions (and their parameters) that name these (home, id) persons: one per home on Citus, where
+    a row lock, or a read that is to go to one shard, names the home; one for all of them elsewhere."""
+    groups: dict[str, set[int]] = {}
+    citus = is_citus(connection)
+    for home, person_id in wanted:
+        groups.setdefault(home if citus else "", set()).add(person_id)
+    conditions = []
+    for home, person_ids in sorted(groups.items()):
+        clause, params = _in_clause(sorted(person_ids), "bigint")
+        conditions.append(
+            (f"id {clause} AND home = %s", [*params, home]) if home else (f"id {clause}", params)
+        )
+    return conditions
 
 
 def _refuse_missing(table: str, missing: set[Any]) -> None:
@@ -563,7 +571,7 @@ class FreshFacilityKeys:
         self.limit = FRESH_KEYS_MAX if limit is None else limit
         self._known: set[int] = set()  # facilities asked about
         self._fresh: set[int] = set()  # of those, the ones that had no dose
-        self._written: set[int] = set()
+        self._written = HashedKeys()
         self.started_empty = (
             False  # the dose table held no row when the import began: every facility is fresh
         )
@@ -611,9 +619,10 @@ class FreshFacilityKeys:
         if self.limit <= 0:
             return rows
         fresh, written = self._fresh, self._written
-        if facility_ids <= fresh and written.isdisjoint(key_hashes):
+        if facility_ids <= fresh and not written.any_seen(key_hashes):
             return []  # the usual chunk of a first load, answered without a look at each row
-        return [r for r in rows if r[1] not in fresh or hash((r[1], r[3])) in written]
+        seen = written.seen([hash((r[1], r[3])) for r in rows])
+        return [r for r, was_seen in zip(rows, seen, strict=True) if r[1] not in fresh or was_seen]
 
     def remember(
         self, rows: list[CompactRow], facility_ids: set[int], key_hashes: set[int] | None = None
@@ -623,12 +632,12 @@ class FreshFacilityKeys:
             return
         fresh = self._fresh
         if key_hashes is not None and facility_ids <= fresh:
-            self._written |= key_hashes
+            self._written.add(key_hashes)
         else:
-            self._written.update([hash((r[1], r[3])) for r in rows if r[1] in fresh])
+            self._written.add([hash((r[1], r[3])) for r in rows if r[1] in fresh])
         if len(self._written) > self.limit:
             self.limit = 0  # from here on every row is looked up
-            self._written = set()
+            self._written = HashedKeys()
 
 
 class BatchImporter:
@@ -653,8 +662,7 @@ class BatchImporter:
         self.fresh = FreshFacilityKeys()
         self.indexes = DeferredIndexes()
         # While the indexes are off: match key → id of every person this import created (nobody else's exist).
-        self._created_persons: dict[tuple[Any, ...], int] = {}
-        self._created_homes: dict[int, str] = {}  # and their homes, which their doses are stored under
+        self._created = CreatedRows()  # the persons of a first load, by their keys (see ``_persons_created``)
         # Stored doses an earlier row of this file already named: a later row with other values for one of
         # them is refused, as it is inside a chunk (the earlier row is kept).
         self._doses_named: set[int] = set()
@@ -666,8 +674,11 @@ class BatchImporter:
         self.left_communes: set[str | None] = set()
         self.left_provinces: set[str | None] = set()
         # Persons already in the table when a chunk met them (stored before, or by an earlier chunk) that the
-        # import changed or gave a dose.
+        # import changed or gave a dose; none when the table was empty when the import began.
         self._stored_person_ids: set[int] = set()
+        # The (commune, province) of each person it created: with the stored persons', the units whose person
+        # figures it moved, known without reading the persons again.
+        self.created_places: set[tuple[str | None, str | None]] = set()
         self.writes = _Writer(threaded=connection.vendor == "postgresql")
         self._in_flight = _ChunkWrites()  # matched, not yet handed to the writer
         self._spare_person_ids: list[int] = []
@@ -723,7 +734,7 @@ class BatchImporter:
 
     def _restore_indexes(self) -> None:
         self.indexes.restore()
-        self._created_persons, self._created_homes = {}, {}
+        self._created = CreatedRows()
 
     def _read_chunks(self, rows: Iterable[SourceRow]) -> Iterator[_Chunk]:
         """Normalised rows, a chunk at a time (pure Python, no database). Every row read is stored or
@@ -771,7 +782,7 @@ class BatchImporter:
         self.writes.wait()  # the connection is this thread's again until the next hand-over
         self.fresh.learn(facility_ids)
         maybe_stored = self.fresh.maybe_stored(rows, facility_ids, key_hashes)
-        if maybe_stored or len(self._created_persons) > CREATED_PERSON_KEYS_MAX:
+        if maybe_stored or len(self._created) > CREATED_PERSON_KEYS_MAX:
             self._restore_indexes()  # a lookup needs them, or the persons to remember are too many
         existing = self._existing_doses(maybe_stored)
         # The usual chunk of a first load: every row is a new dose.
@@ -781,19 +792,17 @@ class BatchImporter:
         # Every read of this chunk is done after the lookups: the previous chunk's rows go to the database while
         # this one is matched. Until they land, its new persons and doses are found in ``in_flight``.
         in_flight = self._in_flight
+        persons = [row[6] for row in new_rows]
+        homes = dict(in_flight.person_homes)  # with the stored persons' the lookups find
+        known = in_flight.person_keys
         if self.indexes.active:
-            # Nothing was stored before this import: the persons to find are its own, all remembered.
-            by_id: Candidates = {}
-            by_name: Candidates = {}
-            known, homes = self._created_persons, self._created_homes
+            # Nothing was stored before this import: the persons to find are its own.
+            by_id, by_name = self._persons_created(persons, homes)
         else:
-            persons = [row[6] for row in new_rows]
-            homes = dict(in_flight.person_homes)  # with the stored persons' the lookups find
             by_id = self._persons_by_id_number([p[P_ID_NUMBER] for p in persons if p[P_USABLE_ID]], homes)
             by_name = self._persons_by_name_key(
                 [p for p in persons if not p[P_USABLE_ID] and p[P_NAME_KEY]], homes
             )
-            known = in_flight.person_keys
         self._update(changed, now, db_now, chunk.rejected)
         self._reserve_person_ids(len(new_rows))
         self._hand_over()
@@ -803,8 +812,7 @@ class BatchImporter:
         # Counted now, handed to the writer with this chunk's persons and doses (see ``_hand_over``).
         self.counts.reject(rejected_lines(chunk.rejected))
         if self.indexes.active:  # none of the chunk's keys is known yet (see ``_match``)
-            self._created_persons.update(self._in_flight.person_keys)
-            self._created_homes.update(self._in_flight.person_homes)
+            self._created.add(self._in_flight.person_keys, self._in_flight.person_homes)
         self.fresh.remember(new_rows, facility_ids, key_hashes if every_row_new else None)
         if self.progress:
             self.progress(self.counts)
@@ -982,9 +990,13 @@ class BatchImporter:
             "places_province": {person[P_PROVINCE] for person in new_persons},
             "places_facility": {row[1] for row in rows},
             "vaccinations_vaccine": {row[5][D_VACCINE] for row in rows},
-            # Stored persons only: nobody else can see, let alone delete, the persons this import creates.
-            PERSON_TABLE: {(homes[ref], ref) for ref in person_of_row if ref > 0},
+            # Stored persons only: nobody else can see, let alone delete, the persons this import creates (all
+            # of them, when the table was empty when it began).
+            PERSON_TABLE: set()
+            if self.fresh.started_empty
+            else {(homes[ref], ref) for ref in person_of_row if ref > 0},
         }
+        self.created_places.update((person[P_COMMUNE], person[P_PROVINCE]) for person in new_persons)
         self._created_provinces |= writes.parents["places_province"]
         self.touched_facility_ids |= writes.parents["places_facility"]
         self._stored_person_ids.update(person_id for _, person_id in writes.parents[PERSON_TABLE])
@@ -1030,6 +1042,46 @@ class BatchImporter:
         self.writer.insert(PERSON_TABLE, PERSON_COLUMNS, writes.persons, json_columns=("unparsed",))
         self.writer.insert(DOSE_TABLE, DOSE_COLUMNS, writes.doses, json_columns=("unparsed",))
         self.rejected_rows.write(writes.rejected)
+
+    def _persons_created(
+        self, persons: list[tuple[Any, ...]], homes: dict[int, str]
+    ) -> tuple[Candidates, Candidates]:
+        """The stored persons (all created by this import, on a first load) that may be those of ``persons``,
+        as ``_persons_by_id_number`` and ``_persons_by_name_key`` give them: the hashes of the keys name the
+        few candidates, read by their primary key, on their own shard on Citus, and ``_match`` compares the
+        keys themselves. A person whose key's hash was never seen is new without a read. Keys ``known`` (to
+        persons not written yet) are asked too: a stored person with the same key comes first."""
+        keys = {p[P_MATCH_KEY] for p in persons} - {None}
+        wanted = self._created.candidates(keys) if keys else {}
+        by_id: Candidates = {}
+        by_name: Candidates = {}
+        if not wanted:
+            return by_id, by_name
+        results: list[tuple[Any, ...]] = []
+        with connection.cursor() as cursor:
+            for where, params in _persons_by_home(
+                (home, person_id) for home, person_ids in wanted.items() for person_id in person_ids
+            ):
+                cursor.execute(
+                    "SELECT id, id_number, name_key, birth_year, birth_month, birth_day, gender, commune_id, "
+                    f"commune_code_raw, home FROM {PERSON_TABLE} WHERE {where} AND merged_into_id IS NULL",
+                    params,
+                )
+                results += cursor.fetchall()
+        for pid, number, name_key, year, month, day, gender, commune_id, commune_raw, home in sorted(results):
+            homes[pid] = home
+            if number:
+                id_key = match_key(
+                    usable_id=True, id_number=number, name_key=name_key, year=year,
+                    month=None, day=None, gender="", commune="",
+                )  # fmt: skip
+                by_id.setdefault(number, []).append((id_key, pid))
+            name_key_of_person = match_key(
+                usable_id=False, id_number="", name_key=name_key, year=year,
+                month=month, day=day, gender=gender, commune=commune_id or commune_raw,
+            )  # fmt: skip
+            by_name.setdefault(name_key, []).append((name_key_of_person, pid))
+        return by_id, by_name
 
     def _persons_by_id_number(self, numbers: list[str], homes: dict[int, str]) -> Candidates:
         """Stored persons with these ID numbers; their homes go into ``homes``."""
@@ -1105,6 +1157,11 @@ class BatchImporter:
             )
             found.setdefault(name_key, []).append((key, pid))
         return found
+
+    @property
+    def stored_person_ids(self) -> set[int]:
+        """The persons stored before this import that it changed or gave a dose."""
+        return self._stored_person_ids
 
     def touched_provinces(self) -> set[str]:
         """The provinces of the persons the import touched: known for those it created, read for the others."""

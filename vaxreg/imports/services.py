@@ -251,12 +251,19 @@ def _import_batch_run_locked(
                 person_ids=importer.touched_person_ids,
                 provinces=importer.touched_provinces(),
             )
+            # The created persons' units from what the import knows of them (a person is counted in its
+            # commune, else its province, else the nation); the stored persons' are read.
+            created = importer.created_places
             figures_touched(
-                persons=importer.touched_person_ids,
+                persons=importer.stored_person_ids,
                 facilities=[*importer.touched_facility_ids, batch.facility_id],
-                communes=importer.left_communes,
-                provinces=[*importer.left_provinces, *([] if batch.facility_id else [batch.province_id])],
-                nation=batch.facility_id is None and batch.province_id is None,
+                communes=[*importer.left_communes, *(commune for commune, _ in created)],
+                provinces=[
+                    *importer.left_provinces,
+                    *(province for commune, province in created if not commune),
+                    *([] if batch.facility_id else [batch.province_id]),
+                ],
+                nation=(batch.facility_id is None and batch.province_id is None) or (None, None) in created,
             )
             layout = dose_file.layout
             for name, value in counts.as_dict().items():
