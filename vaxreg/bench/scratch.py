@@ -173,6 +173,16 @@ def scratch_launch(*, verb: str, options: dict[str, Any], keys: tuple[str, ...])
     return run_in_scratch_database(db=options["db"], args=args)
 
 
+def beside_single_server(*, verb: str, options: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """``vaxreg bench VERB`` run twice in one run, on a scratch database of the single PostgreSQL server and
+    then on one of the local Citus cluster (persons and doses distributed): each run's JSON object, by
+    ``"postgres"`` and ``"citus"``. The same seed and options make the same data on both."""
+    return {
+        db: json.loads(scratch_launch(verb=verb, options={**options, "db": db, "json": True}, keys=keys))
+        for db in ("postgres", "citus")
+    }
+
+
 def scratch_world(*, persons: int, seed: int, file_name: str = "bench.csv", provinces: int = 1) -> Path:
     """Fill the (empty) scratch database this process points at with what every benchmark starts from —
     the tables, the administrative units, the vaccine catalogue and the facilities of Thừa Thiên Huế

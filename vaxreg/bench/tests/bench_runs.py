@@ -9,12 +9,12 @@ from typing import Any
 from config.env import child_environment
 
 
-def bench_json(args: list[str], var_dir: Path) -> dict[str, Any]:
-    """Run `vaxreg bench ARGS --json` with the settings a user gets and ``var_dir`` as its var folder; the one
-    JSON object it prints."""
+def bench_json(args: list[str], var_dir: Path, **variables: str) -> dict[str, Any]:
+    """Run `vaxreg bench ARGS --json` with the settings a user gets (and the environment ``variables``) and
+    ``var_dir`` as its var folder; the one JSON object it prints."""
     # Every bench picks its own scratch database (--db).
     env = child_environment(
-        drop={"DJANGO_SETTINGS_MODULE", "VAXREG_DATABASE_URL"}, VAXREG_VAR_DIR=str(var_dir)
+        drop={"DJANGO_SETTINGS_MODULE", "VAXREG_DATABASE_URL"}, VAXREG_VAR_DIR=str(var_dir), **variables
     )
     completed = subprocess.run(
         [sys.executable, "-m", "vaxreg.cli", "bench", *args, "--json"],

@@ -11,7 +11,13 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 
-from vaxreg.bench.scratch import DEFAULT_PG_URL, run_phase, scratch_launch, scratch_world
+from vaxreg.bench.scratch import (
+    DEFAULT_PG_URL,
+    beside_single_server,
+    run_phase,
+    scratch_launch,
+    scratch_world,
+)
 
 ROWS_PER_PERSON = 2.6  # a little under what `vaxreg synth` gives on average (2.65): the file is cut to N rows
 
@@ -56,14 +62,7 @@ class Command(BaseCommand):
         if options["db"] != "citus":
             self.stdout.write(scratch_launch(verb="import", options=options, keys=("rows", "provinces")))
             return
-        runs = {
-            db: json.loads(
-                scratch_launch(
-                    verb="import", options={**options, "db": db, "json": True}, keys=("rows", "provinces")
-                )
-            )
-            for db in ("postgres", "citus")
-        }
+        runs = beside_single_server(verb="import", options=options, keys=("rows", "provinces"))
         result = {
             "db": "citus",
             "rows": runs["citus"]["rows"],

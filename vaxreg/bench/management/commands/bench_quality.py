@@ -11,7 +11,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.models import F
 
-from vaxreg.bench.scratch import DEFAULT_PG_URL, run_phase, scratch_launch, scratch_world
+from vaxreg.bench.scratch import (
+    DEFAULT_PG_URL,
+    beside_single_server,
+    run_phase,
+    scratch_launch,
+    scratch_world,
+)
 
 RECHECKS = 1_000
 _FLIP = {"M": "F", "F": "M"}
@@ -32,16 +38,27 @@ class Command(BaseCommand):
         "plain SELECT of the persons' and one of the valid doses' columns that the rules read, every row "
         "fetched. The ratio is baseline seconds ÷ scan seconds (= scan persons/s ÷ baseline persons/s). "
         "The scan runs as `quality scan` does: the rules on forked workers (one per core, at most two) from "
-        "50,000 persons on. A second scan over the unchanged data is timed too. Then 1,000 random persons "
+        "50,000 persons on. A second scan over the unchanged data is timed too. Then --rechecks (1,000) random persons "
         "are re-checked one at a time, each right after a real change (its gender flipped, its version "
         "bumped), and the median and 95th percentile of the re-check are printed in ms. The database used "
         "is a scratch one: a temporary SQLite file, or the PostgreSQL database of VAXREG_BENCH_DATABASE_URL "
-        f"(default {DEFAULT_PG_URL}), dropped and created anew."
+        f"(default {DEFAULT_PG_URL}), dropped and created anew. --provinces spreads the persons over that many "
+        "provinces (Huế and the next ones by code). With --db citus the whole measure runs twice in one run, on "
+        "the single PostgreSQL server and on the local Citus cluster's coordinator (`vaxreg citus up`; a "
+        "scratch database vaxreg_bench there, persons and doses distributed by home), and the ratio is the "
+        "PostgreSQL scan's seconds ÷ the cluster's."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--persons", type=int, default=100_000, help="how many persons (default 100,000)")
-        parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+        parser.add_argument("--db", choices=["sqlite", "postgres", "citus"], default="sqlite")
+        parser.add_argument("--provinces", type=int, default=1, help="spread over N provinces (default 1)")
+        parser.add_argument(
+            "--rechecks",
+            type=int,
+            default=RECHECKS,
+            help=f"persons re-checked one at a time (default {RECHECKS:,})",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
         parser.add_argument("--seed", type=int, default=1)
         # Internal: the benchmark runs its phases in child processes pointed at the scratch database.
@@ -57,7 +74,7 @@ class Command(BaseCommand):
         elif phase == "baseline":
             self._emit(_phase_baseline())
         elif phase == "scan":
-            self._emit(_phase_scan(seed=options["seed"]))
+            self._emit(_phase_scan(seed=options["seed"], rechecks=options["rechecks"]))
         elif phase == "run":
             self._phase_run(options)
         else:
@@ -68,15 +85,58 @@ class Command(BaseCommand):
 
     # The benchmark runs in a child process whose settings point at the scratch database.
     def _launch(self, options: dict[str, Any]) -> None:
-        self.stdout.write(scratch_launch(verb="quality", options=options, keys=("persons",)))
+        if options["provinces"] < 1:
+            raise CommandError("--provinces: at least 1")
+        keys = ("persons", "provinces", "rechecks")
+        if options["db"] != "citus":
+            self.stdout.write(scratch_launch(verb="quality", options=options, keys=keys))
+            return
+        runs = beside_single_server(verb="quality", options=options, keys=keys)
+        citus, single = runs["citus"], runs["postgres"]
+        result = {
+            "db": "citus",
+            "persons": citus["persons"],
+            "provinces": options["provinces"],
+            "seconds": citus["seconds"],
+            "baseline": "the same scan on the single PostgreSQL server in the same run",
+            "baseline_seconds": single["seconds"],
+            "ratio": round(single["seconds"] / citus["seconds"], 4),
+            "citus": citus,
+            "postgres": single,
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+            return
+        self.stdout.write(
+            f"bench quality (citus, {options['provinces']} provinces): {citus['persons']:,} persons scanned in "
+            f"{citus['seconds']:.2f} s = {citus['persons_per_s']:,.0f} persons/s; "
+            f"peak memory {citus['peak_rss_mb']:.0f} MB; {citus['findings_open']:,} findings open\n"
+            f"  baseline, the same scan on one PostgreSQL: {single['seconds']:.2f} s "
+            f"({single['findings_open']:,} findings open); ratio (PostgreSQL s ÷ Citus s) {result['ratio']:.3f}\n"
+            f"  rescan with nothing changed: {citus['rescan_seconds']:.2f} s (PostgreSQL {single['rescan_seconds']:.2f} s)\n"
+            f"  re-check of one changed person: median {citus['recheck_median_ms']:.2f} ms, p95 "
+            f"{citus['recheck_p95_ms']:.2f} ms (PostgreSQL {single['recheck_median_ms']:.2f}, "
+            f"{single['recheck_p95_ms']:.2f} ms)"
+        )
 
     def _phase_run(self, options: dict[str, Any]) -> None:
-        path = scratch_world(persons=options["persons"], seed=options["seed"])
+        path = scratch_world(persons=options["persons"], seed=options["seed"], provinces=options["provinces"])
 
         run_phase(["bench", "quality", "--phase", "import", "--file", str(path)])
         path.unlink()
         baseline = run_phase(["bench", "quality", "--phase", "baseline"])
-        measured = run_phase(["bench", "quality", "--phase", "scan", "--seed", str(options["seed"])])
+        measured = run_phase(
+            [
+                "bench",
+                "quality",
+                "--phase",
+                "scan",
+                "--seed",
+                str(options["seed"]),
+                "--rechecks",
+                str(options["rechecks"]),
+            ]
+        )
         seconds = measured["seconds"]
         persons = measured["persons"]
         result = {
@@ -105,7 +165,7 @@ class Command(BaseCommand):
             f"  baseline plain SELECT of the same columns: {result['baseline_seconds']:.2f} s; "
             f"ratio (baseline s ÷ scan s) {result['ratio']:.3f}\n"
             f"  rescan with nothing changed: {result['rescan_seconds']:.2f} s\n"
-            f"  re-check of one changed person ({RECHECKS:,} times): median {result['recheck_median_ms']:.2f} ms, "
+            f"  re-check of one changed person ({options['rechecks']:,} times): median {result['recheck_median_ms']:.2f} ms, "
             f"p95 {result['recheck_p95_ms']:.2f} ms"
         )
 
@@ -129,7 +189,7 @@ def _phase_baseline() -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started}
 
 
-def _phase_scan(*, seed: int) -> dict[str, Any]:
+def _phase_scan(*, seed: int, rechecks: int) -> dict[str, Any]:
     from vaxreg.core import clock
     from vaxreg.people.models import Person
     from vaxreg.quality.models import Finding
@@ -149,9 +209,10 @@ def _phase_scan(*, seed: int) -> dict[str, Any]:
     findings_open = Finding.objects.filter(is_open=True).count()
 
     ids = list(Person.objects.values_list("id", flat=True))
-    picked = random.Random(seed).sample(ids, min(RECHECKS, len(ids)))
-    genders = dict(Person.objects.filter(id__in=picked[:900]).values_list("id", "gender"))
-    genders.update(Person.objects.filter(id__in=picked[900:]).values_list("id", "gender"))
+    picked = random.Random(seed).sample(ids, min(rechecks, len(ids)))
+    genders: dict[int, str] = {}
+    for start in range(0, len(picked), 900):  # SQLite's limit of parameters
+        genders.update(Person.objects.filter(id__in=picked[start : start + 900]).values_list("id", "gender"))
     timings = []
     for person_id in picked:
         Person.objects.filter(pk=person_id).update(

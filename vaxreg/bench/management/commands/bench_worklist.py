@@ -4,11 +4,12 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
 from vaxreg.bench.scratch import (
     DEFAULT_PG_URL,
+    beside_single_server,
     busiest_commune,
     page_timed,
     run_phase,
@@ -38,7 +39,11 @@ class Command(BaseCommand):
         "filter, in turn) and print p50/p95 in ms and the number of queries per page. The baseline, measured "
         "in the same run with the same client, is the home page; ratio = baseline p95 ÷ worklist p95. The "
         "database is a scratch one: a temporary SQLite file, or the PostgreSQL database of "
-        f"VAXREG_BENCH_DATABASE_URL (default {DEFAULT_PG_URL}), dropped and created anew."
+        f"VAXREG_BENCH_DATABASE_URL (default {DEFAULT_PG_URL}), dropped and created anew. --provinces spreads "
+        "the persons over that many provinces (Huế and the next ones by code). With --db citus the whole "
+        "measure runs twice in one run, on the single PostgreSQL server and on the local Citus cluster's "
+        "coordinator (`vaxreg citus up`; persons and doses distributed by home), and the ratio is the "
+        "PostgreSQL worklist's p95 ÷ the cluster's."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -48,7 +53,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--cases", type=int, default=5_000, help="open cases in the commune (default 5,000)"
         )
-        parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+        parser.add_argument("--db", choices=["sqlite", "postgres", "citus"], default="sqlite")
+        parser.add_argument("--provinces", type=int, default=1, help="spread over N provinces (default 1)")
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument(
@@ -71,10 +77,38 @@ class Command(BaseCommand):
             self._launch(options)
 
     def _launch(self, options: dict[str, Any]) -> None:
-        self.stdout.write(scratch_launch(verb="worklist", options=options, keys=("persons", "cases")))
+        if options["provinces"] < 1:
+            raise CommandError("--provinces: at least 1")
+        keys = ("persons", "cases", "provinces")
+        if options["db"] != "citus":
+            self.stdout.write(scratch_launch(verb="worklist", options=options, keys=keys))
+            return
+        runs = beside_single_server(verb="worklist", options=options, keys=keys)
+        citus, single = runs["citus"], runs["postgres"]
+        result = {
+            "db": "citus",
+            "persons": citus["persons"],
+            "provinces": options["provinces"],
+            "p95_ms": citus["p95_ms"],
+            "baseline": "the same worklist on the single PostgreSQL server in the same run",
+            "baseline_p95_ms": single["p95_ms"],
+            "ratio": round(single["p95_ms"] / citus["p95_ms"], 4),
+            "citus": citus,
+            "postgres": single,
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+            return
+        self.stdout.write(
+            f"bench worklist (citus, {options['provinces']} provinces): {citus['persons']:,} persons, "
+            f"{citus['cases']:,} open cases in commune {citus['commune']}: p50 {citus['p50_ms']:.1f} ms, "
+            f"p95 {citus['p95_ms']:.1f} ms, {citus['queries_max']} queries per page at most\n"
+            f"  baseline, the same on one PostgreSQL: p50 {single['p50_ms']:.1f} ms, p95 {single['p95_ms']:.1f} ms; "
+            f"ratio (PostgreSQL p95 ÷ Citus p95) {result['ratio']:.3f}"
+        )
 
     def _run(self, options: dict[str, Any]) -> None:
-        path = scratch_world(persons=options["persons"], seed=options["seed"])
+        path = scratch_world(persons=options["persons"], seed=options["seed"], provinces=options["provinces"])
         run_phase(["bench", "worklist", "--phase", "import", "--file", str(path)])
         path.unlink()
         result = {
