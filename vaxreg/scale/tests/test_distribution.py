@@ -52,6 +52,15 @@ def test_persons_and_doses_are_distributed_by_home_in_one_co_location_group() ->
     ]
     assert len({group for _, _, group in tables}) == 1
     assert len(DISTRIBUTED_MODELS) == 2
+    # The primary keys are (home, id); rows found by id alone have an index of their own on every shard.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename, indexdef FROM pg_indexes WHERE indexname LIKE '%%_id_alone' ORDER BY 1"
+        )
+        assert [(table, definition.endswith("(id)")) for table, definition in cursor.fetchall()] == [
+            ("people_person", True),
+            ("vaccinations_dose", True),
+        ]
     assert citus_distribute(connection) == []  # safe to run again: nothing left to do
 
 
