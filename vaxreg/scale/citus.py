@@ -176,8 +176,8 @@ def citus_distribute(connection: BaseDatabaseWrapper) -> list[str]:
         for table in tables:
             # The primary key is (home, id) now, and rows are still found by id alone: a page reached by a
             # person's id, a join from a table kept on the coordinator (a case to its person). Without an index
-            # on the id, each shard reads all its rows for each of them (a commune's worklist at 1M persons:
-            # 15 s a page; 50 ms with it).
+            # on the id, each shard reads all its rows for each of them (a commune's worklist query at 1M persons:
+            # 15 s; 50 ms with it).
             name = f"{table}_id_alone"
             cursor.execute("SELECT 1 FROM pg_class WHERE relname = %s", [name])
             if not cursor.fetchone():
