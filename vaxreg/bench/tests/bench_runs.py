@@ -14,8 +14,9 @@ def bench_json(args: list[str], var_dir: Path, **variables: str) -> dict[str, An
     ``var_dir`` as its var folder; the one JSON object it prints."""
     # Every bench picks its own scratch database (--db).
     env = child_environment(
-        drop={"DJANGO_SETTINGS_MODULE", "VAXREG_DATABASE_URL"}, VAXREG_VAR_DIR=str(var_dir), **variables
+        drop={"DJANGO_SETTINGS_MODULE", "VAXREG_DATABASE_URL"}, VAXREG_VAR_DIR=str(var_dir)
     )
+    env.update(variables)
     completed = subprocess.run(
         [sys.executable, "-m", "vaxreg.cli", "bench", *args, "--json"],
         env=env, capture_output=True, text=True, timeout=600, check=False,
