@@ -165,6 +165,8 @@ def run_phase(args: list[str], *, env: dict[str, str] | None = None) -> dict[str
 def scratch_launch(*, verb: str, options: dict[str, Any], keys: tuple[str, ...]) -> str:
     """Run ``vaxreg bench VERB --phase run`` with the options named by ``keys`` (and ``--json`` when asked)
     in a new scratch database of kind ``options["db"]``; its standard output."""
+    if "provinces" in keys and options["provinces"] < 1:
+        raise CommandError("--provinces: at least 1")
     args = ["bench", verb, "--phase", "run"]
     for key in (*keys, "db", "seed"):
         args += [f"--{key.replace('_', '-')}", str(options[key])]
@@ -173,13 +175,38 @@ def scratch_launch(*, verb: str, options: dict[str, Any], keys: tuple[str, ...])
     return run_in_scratch_database(db=options["db"], args=args)
 
 
-def beside_single_server(*, verb: str, options: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+def beside_single_server(
+    *,
+    verb: str,
+    options: dict[str, Any],
+    keys: tuple[str, ...],
+    count: str,
+    figure: str,
+    higher_is_better: bool,
+    baseline: str,
+) -> dict[str, Any]:
     """``vaxreg bench VERB`` run twice in one run, on a scratch database of the single PostgreSQL server and
-    then on one of the local Citus cluster (persons and doses distributed): each run's JSON object, by
-    ``"postgres"`` and ``"citus"``. The same seed and options make the same data on both."""
-    return {
+    then on one of the local Citus cluster (persons and doses distributed); the same seed and options make the
+    same data on both. The result: the cluster's ``count`` and ``figure``, the single server's ``figure`` as
+    the baseline (described by ``baseline``), their ratio (the better one's share of the other's when the
+    cluster is as good: Citus ÷ PostgreSQL for a rate, PostgreSQL ÷ Citus for a time), and both runs' JSON
+    objects under ``"citus"`` and ``"postgres"``."""
+    runs = {
         db: json.loads(scratch_launch(verb=verb, options={**options, "db": db, "json": True}, keys=keys))
         for db in ("postgres", "citus")
+    }
+    citus, single = runs["citus"], runs["postgres"]
+    ratio = citus[figure] / single[figure] if higher_is_better else single[figure] / citus[figure]
+    return {
+        "db": "citus",
+        count: citus[count],
+        "provinces": options["provinces"],
+        figure: citus[figure],
+        "baseline": baseline,
+        f"baseline_{figure}": single[figure],
+        "ratio": round(ratio, 4),
+        "citus": citus,
+        "postgres": single,
     }
 
 

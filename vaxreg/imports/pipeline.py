@@ -640,6 +640,30 @@ class FreshFacilityKeys:
             self._written = HashedKeys()
 
 
+def _stored_id_key(number: str, name_key: str, year: int | None) -> tuple[Any, ...] | None:
+    """The match key of a stored person as a row with this usable ID number finds it."""
+    return match_key(
+        usable_id=True,
+        id_number=number,
+        name_key=name_key,
+        year=year,
+        month=None,
+        day=None,
+        gender="",
+        commune="",
+    )
+
+
+def _stored_name_key(
+    name_key: str, year: int | None, month: int | None, day: int | None, gender: str, commune: str
+) -> tuple[Any, ...] | None:
+    """The match key of a stored person as a row without a usable ID finds it (by its description)."""
+    return match_key(
+        usable_id=False, id_number="", name_key=name_key, year=year, month=month, day=day, gender=gender,
+        commune=commune,
+    )  # fmt: skip
+
+
 class BatchImporter:
     """Imports the rows of one batch. Call ``run`` inside a transaction."""
 
@@ -1071,16 +1095,9 @@ class BatchImporter:
         for pid, number, name_key, year, month, day, gender, commune_id, commune_raw, home in sorted(results):
             homes[pid] = home
             if number:
-                id_key = match_key(
-                    usable_id=True, id_number=number, name_key=name_key, year=year,
-                    month=None, day=None, gender="", commune="",
-                )  # fmt: skip
-                by_id.setdefault(number, []).append((id_key, pid))
-            name_key_of_person = match_key(
-                usable_id=False, id_number="", name_key=name_key, year=year,
-                month=month, day=day, gender=gender, commune=commune_id or commune_raw,
-            )  # fmt: skip
-            by_name.setdefault(name_key, []).append((name_key_of_person, pid))
+                by_id.setdefault(number, []).append((_stored_id_key(number, name_key, year), pid))
+            key = _stored_name_key(name_key, year, month, day, gender, commune_id or commune_raw)
+            by_name.setdefault(name_key, []).append((key, pid))
         return by_id, by_name
 
     def _persons_by_id_number(self, numbers: list[str], homes: dict[int, str]) -> Candidates:
@@ -1097,17 +1114,7 @@ class BatchImporter:
                 )
                 for pid, number, name_key, birth_year, home in cursor.fetchall():
                     homes[pid] = home
-                    key = match_key(
-                        usable_id=True,
-                        id_number=number,
-                        name_key=name_key,
-                        year=birth_year,
-                        month=None,
-                        day=None,
-                        gender="",
-                        commune="",
-                    )
-                    found.setdefault(number, []).append((key, pid))
+                    found.setdefault(number, []).append((_stored_id_key(number, name_key, birth_year), pid))
         return found
 
     def _persons_by_name_key(self, persons: list[tuple[Any, ...]], homes: dict[int, str]) -> Candidates:
@@ -1145,16 +1152,7 @@ class BatchImporter:
                     results += cursor.fetchall()
         for pid, name_key, year, month, day, gender, commune_id, commune_raw, home in results:
             homes[pid] = home
-            key = match_key(
-                usable_id=False,
-                id_number="",
-                name_key=name_key,
-                year=year,
-                month=month,
-                day=day,
-                gender=gender,
-                commune=commune_id or commune_raw,
-            )
+            key = _stored_name_key(name_key, year, month, day, gender, commune_id or commune_raw)
             found.setdefault(name_key, []).append((key, pid))
         return found
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 
 from vaxreg.bench.scratch import (
@@ -57,27 +57,18 @@ class Command(BaseCommand):
 
     # The benchmark runs in a child process whose settings point at the scratch database.
     def _launch(self, options: dict[str, Any]) -> None:
-        if options["provinces"] < 1:
-            raise CommandError("--provinces: at least 1")
+        keys = ("rows", "provinces")
         if options["db"] != "citus":
-            self.stdout.write(scratch_launch(verb="import", options=options, keys=("rows", "provinces")))
+            self.stdout.write(scratch_launch(verb="import", options=options, keys=keys))
             return
-        runs = beside_single_server(verb="import", options=options, keys=("rows", "provinces"))
-        result = {
-            "db": "citus",
-            "rows": runs["citus"]["rows"],
-            "provinces": options["provinces"],
-            "rows_per_s": runs["citus"]["rows_per_s"],
-            "baseline": "the same file imported on the single PostgreSQL server in the same run",
-            "baseline_rows_per_s": runs["postgres"]["rows_per_s"],
-            "ratio": round(runs["citus"]["rows_per_s"] / runs["postgres"]["rows_per_s"], 4),
-            "citus": runs["citus"],
-            "postgres": runs["postgres"],
-        }
+        result = beside_single_server(
+            verb="import", options=options, keys=keys, count="rows", figure="rows_per_s", higher_is_better=True,
+            baseline="the same file imported on the single PostgreSQL server in the same run",
+        )  # fmt: skip
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
-        citus, single = runs["citus"], runs["postgres"]
+        citus, single = result["citus"], result["postgres"]
         self.stdout.write(
             f"bench import (citus, {options['provinces']} provinces): {citus['rows']:,} rows in "
             f"{citus['seconds']:.2f} s = {citus['rows_per_s']:,.0f} rows/s; peak memory {citus['peak_rss_mb']:.0f} MB\n"

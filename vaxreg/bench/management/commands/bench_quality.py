@@ -85,25 +85,15 @@ class Command(BaseCommand):
 
     # The benchmark runs in a child process whose settings point at the scratch database.
     def _launch(self, options: dict[str, Any]) -> None:
-        if options["provinces"] < 1:
-            raise CommandError("--provinces: at least 1")
         keys = ("persons", "provinces", "rechecks")
         if options["db"] != "citus":
             self.stdout.write(scratch_launch(verb="quality", options=options, keys=keys))
             return
-        runs = beside_single_server(verb="quality", options=options, keys=keys)
-        citus, single = runs["citus"], runs["postgres"]
-        result = {
-            "db": "citus",
-            "persons": citus["persons"],
-            "provinces": options["provinces"],
-            "seconds": citus["seconds"],
-            "baseline": "the same scan on the single PostgreSQL server in the same run",
-            "baseline_seconds": single["seconds"],
-            "ratio": round(single["seconds"] / citus["seconds"], 4),
-            "citus": citus,
-            "postgres": single,
-        }
+        result = beside_single_server(
+            verb="quality", options=options, keys=keys, count="persons", figure="seconds", higher_is_better=False,
+            baseline="the same scan on the single PostgreSQL server in the same run",
+        )  # fmt: skip
+        citus, single = result["citus"], result["postgres"]
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
