@@ -29,6 +29,7 @@ from django.utils.translation import gettext_noop
 from vaxreg.core import clock
 from vaxreg.core.bulk import BulkWriter
 from vaxreg.core.database import is_citus
+from vaxreg.core.forking import can_fork, frozen_for_fork
 from vaxreg.core.history import ChangeSource, change_records_build, record_changes_bulk
 from vaxreg.core.i18n import both_languages
 from vaxreg.core.models import SourceType
@@ -203,7 +204,8 @@ def _from_child_process(chunks: Iterator[_Chunk]) -> Generator[_Chunk, None, Non
             sender.close()
 
     child = context.Process(target=produce, name="vaxreg-import-reader", daemon=True)
-    child.start()
+    with frozen_for_fork():
+        child.start()
     sender.close()
     ahead: queue.Queue[_Chunk | FileRefused | str | None] = queue.Queue(maxsize=CHUNKS_AHEAD)
     stop = threading.Event()
@@ -744,7 +746,7 @@ class BatchImporter:
         ):
             self.writer.prepare(table, columns)
         chunks = self._read_chunks(rows)
-        if READ_IN_CHILD_PROCESS and "fork" in multiprocessing.get_all_start_methods():
+        if READ_IN_CHILD_PROCESS and can_fork():
             chunks = _from_child_process(chunks)
         for chunk in chunks:
             self.counts.rows_read += chunk.rows_read

@@ -44,6 +44,7 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelt
 from openpyxl.utils.cell import column_index_from_string, get_column_letter
 from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH, from_excel
 
+from vaxreg.core.forking import frozen_for_fork
 from vaxreg.imports.readers import CellValue, FileRefused, SourceRow, vi_number
 
 CELL_MAX_CHARS = 32_767  # Excel's own limit for the text of a cell
@@ -719,7 +720,8 @@ def _xls_fits(path: Path, memory_bytes: int) -> bool | None:
 
     from python_calamine import CalamineWorkbook
 
-    pid = os.fork()
+    with frozen_for_fork():
+        pid = os.fork()
     if pid == 0:  # the trial: it only ever leaves through os._exit, touching nothing of its parent's
         code = 0
         try:

@@ -2,7 +2,7 @@
 
 import datetime as dt
 import json
-import multiprocessing
+import logging
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -14,6 +14,7 @@ from django.db import connection, connections, transaction
 from vaxreg.core import clock
 from vaxreg.core.bulk import BulkWriter
 from vaxreg.core.database import is_citus
+from vaxreg.core.forking import WorkerLost, can_fork, forked_map
 from vaxreg.core.touched import figures_touched
 from vaxreg.people.models import Person
 from vaxreg.quality.models import Finding
@@ -28,6 +29,8 @@ from vaxreg.quality.rules import (
 )
 from vaxreg.vaccinations.models import Dose, DoseStatus
 from vaxreg.vaccinations.selectors import catalogue_parameter, vaccine_catalogue
+
+logger = logging.getLogger(__name__)
 
 _PERSON_COLUMNS = (
     "id",
@@ -516,7 +519,7 @@ def _scan_workers_default() -> int:
 
 
 def _scan_can_fork() -> bool:
-    if "fork" not in multiprocessing.get_all_start_methods() or connection.in_atomic_block:
+    if not can_fork() or connection.in_atomic_block:
         return False  # the workers could not see the caller's uncommitted rows
     return not (connection.vendor == "sqlite" and connection.is_in_memory_db())  # type: ignore[attr-defined]
 
@@ -564,28 +567,33 @@ def _scan_parallel(
     params: Parameters,
     held_twice: set[str],
     progress: Callable[[ScanProgress], None] | None,
-) -> CheckResult:
+) -> tuple[CheckResult, int | None]:
+    """The scan of ``ranges`` on forked workers; with the last id checked when a worker was lost (the
+    caller checks the rest itself), None when every range was checked."""
     global _scan_job
     _scan_job = (params, held_twice, province_code)
     total = sum(count for _, _, count in ranges)
     result = CheckResult()
+    last_done = ranges[0][0] if ranges else 0
     connection.close()  # the workers open their own; a connection must never cross a fork
     try:
-        with multiprocessing.get_context("fork").Pool(workers, initializer=_connections_forget) as pool:
-            for (_, last_id, count), (changed, unchanged) in zip(
-                ranges, pool.imap(_scan_filter, ranges), strict=True
-            ):
-                if changed:
-                    result.add(
-                        quality_check_persons(person_ids=changed, params=params, with_id_holders=False)
-                    )
-                result.persons += count - len(changed)
-                result.unchanged.update(unchanged)
-                if progress is not None:
-                    progress(ScanProgress(persons_done=result.persons, persons_total=total, last_id=last_id))
+        answers = forked_map(_scan_filter, ranges, workers=workers, initializer=_connections_forget)
+        for (_, last_id, count), (changed, unchanged) in zip(ranges, answers, strict=True):
+            if changed:
+                result.add(quality_check_persons(person_ids=changed, params=params, with_id_holders=False))
+            result.persons += count - len(changed)
+            result.unchanged.update(unchanged)
+            last_done = last_id
+            if progress is not None:
+                progress(ScanProgress(persons_done=result.persons, persons_total=total, last_id=last_id))
+    except WorkerLost:
+        logger.warning(
+            "quality scan: a worker process was lost after id %s; this process checks the rest", last_done
+        )
+        return result, last_done
     finally:
         _scan_job = None
-    return result
+    return result, None
 
 
 def quality_scan(
@@ -628,10 +636,11 @@ def _quality_scan(
     params = parameters_load()
     held_twice = _numbers_held_twice(province_code)
     workers = _scan_workers_default() if workers is None else max(1, workers)
+    result = CheckResult()
     if workers > 1 and _scan_can_fork():
         ranges = _scan_ranges(after_id=start_after_id, batch_size=batch_size, province_code=province_code)
         if sum(count for _, _, count in ranges) >= SCAN_PARALLEL_MIN_PERSONS:
-            return _scan_parallel(
+            parallel, lost_after = _scan_parallel(
                 ranges=ranges,
                 workers=workers,
                 province_code=province_code,
@@ -639,11 +648,13 @@ def _quality_scan(
                 held_twice=held_twice,
                 progress=progress,
             )
+            if lost_after is None:
+                return parallel
+            result, start_after_id = parallel, lost_after  # this process checks the rest
     persons = Person.objects.all()
     if province_code:
         persons = persons.filter(province_id=province_code)
-    total = persons.filter(id__gt=start_after_id).count()
-    result = CheckResult()
+    total = result.persons + persons.filter(id__gt=start_after_id).count()
     last_id = start_after_id
     while True:
         batch, last_id = _scan_batch(

@@ -1,13 +1,13 @@
 """Writing a synthetic dose file (SPEC §3 template) and its ground truth for one province."""
 
 import gc
-import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vaxreg.core.forking import can_fork, forked_map
 from vaxreg.core.refusals import Refusal
 from vaxreg.core.tables import TableWriter, csv_text
 from vaxreg.synth.defects import DefectRates
@@ -137,15 +137,13 @@ def _workers() -> int:
 def _blocks_run(tasks: list[tuple[int, int]], *, parallel: bool) -> Iterator[_Block]:
     """Blocks in order; with several CPUs they are generated in worker processes, with the same result."""
     workers = min(_workers(), len(tasks))
-    if not parallel or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if not parallel or workers < 2 or not can_fork():
         for task in tasks:
             yield _block_generate(task)
         return
     # Fork: the workers inherit the loaded tables and never touch the database connection.
-    context = multiprocessing.get_context("fork")
     assert _job is not None
-    with context.Pool(processes=workers, initializer=_job_set, initargs=_job) as pool:
-        yield from pool.imap(_block_generate, tasks, chunksize=1)
+    yield from forked_map(_block_generate, tasks, workers=workers, initializer=_job_set, initargs=_job)
 
 
 def synth_write(

@@ -1,5 +1,6 @@
 """The scan's shortcuts find exactly what every rule finds, in one process or on forked workers."""
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +84,37 @@ def test_a_scan_on_forked_workers_finds_what_one_process_finds(
     assert sum(again.opened.values()) + sum(again.closed.values()) == len(changed)
     check = quality_scan(workers=1, batch_size=200)  # one process finds nothing left to do
     assert sum(check.opened.values()) + sum(check.closed.values()) == 0
+
+
+def _filter_lost_on_fourth_batch(task: tuple[int, int, int]) -> Any:
+    """A worker that dies, as a crash would, on the fourth batch of the scan."""
+    if task[0] == _filter_lost_on_fourth_batch.after_id:  # type: ignore[attr-defined]
+        os._exit(70)
+    return _scan_filter_itself(task)
+
+
+_scan_filter_itself = services._scan_filter
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scan_whose_worker_is_lost_is_finished_by_the_parent(
+    reference_data: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not services._scan_can_fork():
+        pytest.skip("the forked workers cannot reach an in-memory SQLite database")
+    _import_defects(tmp_path)
+    Finding.objects.all().delete()
+    serial = quality_scan(workers=1, batch_size=200)
+    found = _open_findings()
+
+    Finding.objects.all().delete()
+    monkeypatch.setattr(services, "SCAN_PARALLEL_MIN_PERSONS", 0)
+    ranges = services._scan_ranges(after_id=0, batch_size=200, province_code=None)
+    _filter_lost_on_fourth_batch.after_id = ranges[3][0]  # type: ignore[attr-defined]
+    monkeypatch.setattr(services, "_scan_filter", _filter_lost_on_fourth_batch)
+    seen: list[ScanProgress] = []
+    lost = quality_scan(workers=2, batch_size=200, progress=seen.append)
+    assert _open_findings() == found
+    assert lost == serial
+    assert [p.last_id for p in seen] == sorted(p.last_id for p in seen)
+    assert seen[-1].persons_done == seen[-1].persons_total == Person.objects.count()
