@@ -97,6 +97,37 @@ def rows_lock(model: Any, ids: Iterable[int], *, distribution_column: str = "hom
     return locked
 
 
+def relation_at_home(to: str, column: str, *, related_name: str, null: bool = False) -> Any:
+    """A relation to a row stored under a home (a person, a dose), on ``(home, column) → (home, id)``: every
+    join the ORM writes through it carries the home (on Citus, a join inside one shard). ``column`` is a
+    plain integer field of the model, declared beside it."""
+    from django.db import models
+
+    return models.ForeignObject(
+        to,
+        from_fields=["home", column],
+        to_fields=["home", "id"],
+        on_delete=models.PROTECT,
+        related_name=related_name,
+        null=null,
+        blank=null,
+    )
+
+
+def home_read(label: str, pk: int) -> str:
+    """The home of the stored row ``pk`` of the model ``label`` (a person, whose rows live where it does)."""
+    from django.apps import apps  # the model named lies in a room above this one
+
+    return str(apps.get_model(label)._default_manager.values_list("home", flat=True).get(pk=pk))
+
+
+def home_fill(row: Any) -> None:
+    """Before a new row is saved with only its owner's id (``home_from`` of its query set): its home."""
+    home_from = type(row)._default_manager._queryset_class.home_from
+    if not row.home and home_from is not None:
+        row.home = home_read(home_from[0], getattr(row, home_from[1]))
+
+
 class HomeQuerySet(QuerySet):
     """The rows of a table stored under a home (``home``: the province whose servers hold them on Citus).
 
@@ -110,8 +141,14 @@ class HomeQuerySet(QuerySet):
 
     # The rows of other tables stored under this row's home: (model label, the column naming this row).
     followers: tuple[tuple[str, str], ...] = ()
+    # The row whose home this one takes (model label, the column naming it): a dose, a finding take their
+    # person's. An update that gives the row to another one stores it under that one's home, in the same
+    # write (on Citus the key to it includes the home, and is checked at once).
+    home_from: tuple[str, str] | None = None
 
     def update(self, **kwargs: Any) -> int:
+        if self.home_from is not None and "home" not in kwargs and kwargs.get(self.home_from[1]) is not None:
+            kwargs["home"] = home_read(self.home_from[0], kwargs[self.home_from[1]])
         if "home" not in kwargs or not is_distributed(connections[self.db], self.model._meta.db_table):
             return super().update(**kwargs)
         home = kwargs.pop("home")

@@ -31,7 +31,7 @@ from vaxreg.corrections.hooks import after_correction_run
 from vaxreg.corrections.models import AccessChange, AccessChangeConfirmer, AccessChangeState
 from vaxreg.corrections.selectors import ACCESS_FIELD_NAMES
 from vaxreg.people.models import Gender, Person
-from vaxreg.people.services import doses_follow_person, doses_lock, persons_lock
+from vaxreg.people.services import doses_lock, persons_lock, rows_follow_person
 from vaxreg.places.models import Commune, Facility
 from vaxreg.quality.services import CheckResult, quality_check_persons
 from vaxreg.vaccinations.fields import MAX_DOSE_NUMBER, dose_number_in_range
@@ -245,7 +245,7 @@ def person_correct(
         expected_version=expected_version,
     )
     if person.province_id != left_province:
-        doses_follow_person(person_ids=[person.pk])
+        rows_follow_person(person_ids=[person.pk])
     source = ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id)
     figures_touched(communes=[left_commune], provinces=[left_province])  # the unit a move left
     return _corrected(PERSON_ENTITY, person, person_id=person.pk, changed=changed, source=source)

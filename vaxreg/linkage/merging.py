@@ -39,7 +39,7 @@ from vaxreg.corrections.models import AccessChange, AccessChangeState
 from vaxreg.linkage.models import MergeSource, PersonMerge
 from vaxreg.people.models import IdType, Person
 from vaxreg.people.selectors import person_cccd_consistent
-from vaxreg.people.services import doses_follow_person, persons_lock
+from vaxreg.people.services import persons_lock, rows_follow_person
 from vaxreg.quality.models import Finding
 from vaxreg.quality.services import quality_check_persons
 from vaxreg.vaccinations.models import Dose
@@ -450,7 +450,7 @@ def person_merge(
     changed = _survivor_values(s, m, choices)
     s.updated_at = m.updated_at = now
     versioned_update(s, fields=s.fields_with_home([*changed, "updated_at"]), stale=_stale)
-    doses_follow_person(person_ids=[s.pk])  # the merged record's, and the survivor's if it moved
+    rows_follow_person(person_ids=[s.pk])  # the merged record's, and the survivor's if it moved
     m.merged_into_id = s.pk
     versioned_update(m, fields=["merged_into", "updated_at"], stale=_stale)
     withdrawn = _access_changes_follow(s, m.pk, actor_id, now)
@@ -599,7 +599,7 @@ def person_unmerge(*, merge: PersonMerge, actor: Any, reason: str) -> PersonMerg
     revoked = certificates_revoke(person_id=survivor.pk, actor_id=actor_id)
     _rows_restore(merge)
     _persons_restore(merge, persons)
-    doses_follow_person(person_ids=sorted(persons))
+    rows_follow_person(person_ids=sorted(persons))
     quality_check_persons(person_ids=sorted(persons))
     issued = [c for pid in sorted(persons) if (c := _issue_if_qualifies(pid, actor_id)) is not None]
 

@@ -56,9 +56,10 @@ def home_of(province_code: str | None) -> str:
 
 
 class PersonQuerySet(HomeQuerySet):
-    """Persons; a person that moves home takes its doses along (on Citus, where a move is a copy)."""
+    """Persons; a person that moves home takes its doses and findings along (on Citus, where a move is a
+    copy)."""
 
-    followers = (("vaccinations.Dose", "person_id"),)
+    followers = (("vaccinations.Dose", "person_id"), ("quality.Finding", "person_id"))
 
 
 class Person(models.Model):

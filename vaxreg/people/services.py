@@ -3,25 +3,30 @@ corrected by ``corrections``)."""
 
 from collections.abc import Iterable
 
+from django.apps import apps
 from django.db import transaction
 
 from vaxreg.core.database import rows_lock
-from vaxreg.people.models import Person
+from vaxreg.people.models import Person, PersonQuerySet
 from vaxreg.vaccinations.models import Dose
 
 
 @transaction.atomic
-def doses_follow_person(*, person_ids: Iterable[int]) -> int:
-    """Store these persons' doses under their persons' homes (``Dose.home``) again, after a person moved
-    (a correction or a merge changed its province) or doses moved to another person (a merge, its undo);
-    how many doses moved.
+def rows_follow_person(*, person_ids: Iterable[int]) -> int:
+    """Store these persons' rows (their doses and findings: ``PersonQuerySet.followers``) under their
+    persons' homes again, after a person moved (a correction or a merge changed its province) or rows moved
+    to another person (a merge, its undo); how many rows moved.
 
-    No history of its own: where a dose is stored is not something a user reads or changes, and the change
-    that moved the person (or the doses) is recorded by the service that made it.
+    No history of its own: where a row is stored is not something a user reads or changes, and the change
+    that moved the person (or the rows) is recorded by the service that made it.
     """
+    followers = [
+        (apps.get_model(label)._default_manager, column) for label, column in PersonQuerySet.followers
+    ]
     moved = 0
     for person_id, home in Person.objects.filter(pk__in=list(person_ids)).values_list("pk", "home"):
-        moved += Dose.objects.filter(person_id=person_id).exclude(home=home).update(home=home)
+        for manager, column in followers:
+            moved += manager.filter(**{column: person_id}).exclude(home=home).update(home=home)
     return moved
 
 

@@ -74,6 +74,7 @@ class PersonSnapshot(NamedTuple):
     id_number: str
     id_repaired: bool
     phone: str
+    home: str  # where its rows are stored (``Person.home``): its findings are written there too
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from django.db import connection, connections, transaction
 
 from vaxreg.core import clock
 from vaxreg.core.bulk import BulkWriter
-from vaxreg.core.database import is_citus
+from vaxreg.core.database import home_read, is_citus
 from vaxreg.core.forking import WorkerLost, can_fork, forked_map
 from vaxreg.core.touched import figures_touched
 from vaxreg.people.models import Person
@@ -44,11 +44,13 @@ _PERSON_COLUMNS = (
     "id_number",
     "id_repaired",
     "phone",
+    "home",
 )
 # In the order of DoseSnapshot's fields, so that a row becomes a snapshot as it is.
 _DOSE_COLUMNS = ("id", "vaccine_id", "vaccine_raw", "vaccination_date", "dose_number", "person_id")
 _FINDING_COLUMNS = ("id", "person_id", "dose_id", "code", "detail")
 _OPEN_COLUMNS = (
+    "home",
     "person_id",
     "dose_id",
     "code",
@@ -106,16 +108,18 @@ def parameters_load(*, today: dt.date | None = None) -> Parameters:
 
 @dataclass(frozen=True)
 class _Rows:
-    """Which rows of a table a read takes: ``where`` (with ``params``), or ``column`` among ``values``."""
+    """Which rows of a table a read takes: ``where`` (with ``params``), or ``column`` among ``values``;
+    on Citus, stored under one of ``homes`` when they are known (the read goes to their shards only)."""
 
     where: str = ""
     params: tuple[Any, ...] = ()
     column: str = ""
     values: tuple[Any, ...] = ()
+    homes: tuple[str, ...] = ()
 
     @classmethod
-    def among(cls, column: str, values: Iterable[Any]) -> "_Rows":
-        return cls(column=column, values=tuple(sorted(set(values))))
+    def among(cls, column: str, values: Iterable[Any], homes: Iterable[str] = ()) -> "_Rows":
+        return cls(column=column, values=tuple(sorted(set(values))), homes=tuple(sorted(set(homes))))
 
 
 def _table(model: Any) -> str:
@@ -152,8 +156,11 @@ def _select(
     if is_citus(connection):
         # Citus cannot push a lateral join into the shards; a plain list is sent to the shards that hold it.
         kind = "bigint" if isinstance(rows.values[0], int) else "text"
-        sql = f"SELECT {columns} FROM {table} WHERE {column} = ANY(%s::{kind}[]){extra} {suffix}"
-        return _fetch(sql, [list(rows.values), *extra_params])
+        at_home, home_params = (
+            ("", []) if not rows.homes else (" AND home = ANY(%s::text[])", [list(rows.homes)])
+        )
+        sql = f"SELECT {columns} FROM {table} WHERE {column} = ANY(%s::{kind}[]){at_home}{extra} {suffix}"
+        return _fetch(sql, [list(rows.values), *home_params, *extra_params])
     if connection.vendor == "postgresql":
         kind = "bigint" if isinstance(rows.values[0], int) else "text"
         sql = (
@@ -167,6 +174,15 @@ def _select(
 
 # A record merged into another one (the same citizen recorded twice) is checked through its survivor only.
 _NOT_MERGED = " AND merged_into_id IS NULL"
+
+
+def _homes_read(person_ids: list[int]) -> list[str]:
+    """On Citus, the homes of these persons (merged ones too), so that their doses and findings are read
+    from their own shards only; elsewhere nothing (every row is in one table)."""
+    if not is_citus(connection):
+        return []
+    rows = _select(Person, ("home",), _Rows.among("id", person_ids), suffix="GROUP BY 1")
+    return [home for (home,) in rows]
 
 
 def _persons_read(rows: _Rows, suffix: str = "") -> list[PersonSnapshot]:
@@ -215,13 +231,19 @@ def finding_external_set(
     """Open a finding another app decides on (``EXTERNAL_CODES``), or refresh its values; True when opened."""
     if code not in EXTERNAL_CODES:
         raise ValueError(f"{code} is a rule's code: the rules open and close it")
-    current = Finding.objects.select_for_update().filter(person_id=person_id, code=code, is_open=True).first()
+    home = home_read("people.Person", person_id)  # on Citus a lock names the shard it takes
+    current = (
+        Finding.objects.select_for_update()
+        .filter(home=home, person_id=person_id, code=code, is_open=True)
+        .first()
+    )
     if current is not None:
         if current.detail != detail:
             current.detail, current.template_vi, current.template_en = detail, template_vi, template_en
             current.save(update_fields=["detail", "template_vi", "template_en"])
         return False
     Finding.objects.create(
+        home=home,
         person_id=person_id,
         code=code,
         severity=severity,
@@ -316,10 +338,15 @@ def _evaluate(
 
 
 def _reconcile(
-    drafts: dict[FindingKey, FindingDraft], stored_rows: list[StoredFinding], persons: int
+    drafts: dict[FindingKey, FindingDraft],
+    stored_rows: list[StoredFinding],
+    persons: list[PersonSnapshot],
+    checked: int,
 ) -> CheckResult:
-    """Open the drafts that are not stored yet, close the stored findings that no draft matches."""
-    result = CheckResult(persons=persons)
+    """Open the drafts (of these persons) that are not stored yet, close the stored findings that no draft
+    matches; ``checked`` persons were asked for."""
+    result = CheckResult(persons=checked)
+    homes = {p.id: p.home for p in persons}  # a new finding is stored with its person
     stored: dict[FindingKey, StoredFinding] = {}
     for row in stored_rows:
         stored[(row[1], row[2], row[3])] = row
@@ -343,6 +370,7 @@ def _reconcile(
             )
     to_open = [
         (
+            homes[person_id],
             person_id,
             dose_id,
             code,
@@ -372,7 +400,7 @@ def _reconcile(
         Finding.objects.bulk_create(
             [Finding(**dict(zip(_OPEN_COLUMNS, row, strict=True)), opened_at=now) for row in to_open]
         )
-    result.opened.update(row[2] for row in to_open)
+    result.opened.update(row[3] for row in to_open)
     result.closed.update(f.code for f in to_close)
     return result
 
@@ -395,7 +423,8 @@ def quality_check_persons(
     if not ids:
         return CheckResult()
     persons = _persons_read(_Rows.among("id", ids))
-    stored = _findings_read(_Rows.among("person_id", ids))
+    homes = _homes_read(ids)
+    stored = _findings_read(_Rows.among("person_id", ids, homes))
     numbers = _usable_numbers(persons)
     if with_id_holders:
         # The numbers these persons hold, and those their open ID_SHARED findings were about; every other
@@ -408,12 +437,13 @@ def quality_check_persons(
         if others:
             ids = sorted([*ids, *others])
             persons += _persons_read(_Rows.among("id", others))
-            stored += _findings_read(_Rows.among("person_id", others))
+            homes += _homes_read(others)
+            stored += _findings_read(_Rows.among("person_id", others, homes))
     else:
         holders = _holders_read(numbers)
     params = params or parameters_load()
-    doses = _doses_read(_Rows.among("person_id", ids))
-    result = _reconcile(_evaluate(persons, doses, holders, params), stored, len(ids))
+    doses = _doses_read(_Rows.among("person_id", ids, homes))
+    result = _reconcile(_evaluate(persons, doses, holders, params), stored, persons, len(ids))
     figures_touched(persons=ids)  # findings per commune: the dashboards recount these persons' communes
     return result
 
@@ -458,7 +488,7 @@ def _batch_read(
     if len(persons) * 2 >= last_id - after_id:
         rows = _Rows("person_id > %s AND person_id <= %s", (after_id, last_id))
     else:
-        rows = _Rows.among("person_id", [p.id for p in persons])
+        rows = _Rows.among("person_id", [p.id for p in persons], {p.home for p in persons})
     doses = _doses_read(rows)
     stored = _findings_read(rows)
     if len(persons) < last_id - after_id:  # persons of other provinces lie in the range
@@ -484,7 +514,8 @@ def _scan_batch(
     )
     if not batch.persons:
         return CheckResult(), after_id
-    return _reconcile(batch.drafts(params), batch.stored, len(batch.persons)), batch.persons[-1].id
+    checked = _reconcile(batch.drafts(params), batch.stored, batch.persons, len(batch.persons))
+    return checked, batch.persons[-1].id
 
 
 def _to_change(

@@ -130,10 +130,16 @@ def _citus_table_type(cursor: Any, table: str) -> str | None:
 # The per-person tables, hash-distributed by the home province of their person and co-located (the first is
 # the group's anchor): a province's rows and a person's doses join inside one shard.
 DISTRIBUTION_COLUMN = "home"
-DISTRIBUTED_MODELS = ("people.Person", "vaccinations.Dose")
+DISTRIBUTED_MODELS = ("people.Person", "vaccinations.Dose", "quality.Finding")
 # Keys between two distributed tables, made again on the home once both are distributed: Citus accepts a
-# foreign key between co-located tables only when it includes the distribution column.
-CO_LOCATED_KEYS = (("vaccinations.Dose", ("home", "person_id"), "people.Person", ("home", "id")),)
+# foreign key between co-located tables only when it includes the distribution column. (A finding's dose
+# is not among them: a person's move copies its doses and its findings one row at a time, and a finding
+# pointing at a dose would then hold the dose's old row until the finding moved; the rules that open a
+# finding about a dose read the dose in the same transaction.)
+CO_LOCATED_KEYS = (
+    ("vaccinations.Dose", ("home", "person_id"), "people.Person", ("home", "id")),
+    ("quality.Finding", ("home", "person_id"), "people.Person", ("home", "id")),
+)
 
 
 def citus_distribute(connection: BaseDatabaseWrapper) -> list[str]:

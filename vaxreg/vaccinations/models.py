@@ -1,12 +1,11 @@
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from vaxreg.core.database import HomeQuerySet
+from vaxreg.core.database import HomeQuerySet, home_fill, relation_at_home
 
 
 class Vaccine(models.Model):
@@ -62,15 +61,9 @@ DOSE_STATUS_LABELS = {"valid": _("Valid"), "entered_in_error": _("Entered in err
 
 
 class DoseQuerySet(HomeQuerySet):
-    def update(self, **kwargs: Any) -> int:
-        """A dose given to another person is stored under that person's home, in the same write (on Citus
-        the key from a dose to its person includes the home, and is checked at once)."""
-        if "person_id" in kwargs and "home" not in kwargs and kwargs["person_id"] is not None:
-            person_model = apps.get_model("people", "Person")
-            kwargs["home"] = person_model._default_manager.values_list("home", flat=True).get(
-                pk=kwargs["person_id"]
-            )
-        return super().update(**kwargs)
+    """Doses; a dose given to another person is stored under that person's home."""
+
+    home_from = ("people.Person", "person_id")
 
 
 class Dose(models.Model):
@@ -79,13 +72,7 @@ class Dose(models.Model):
     # Foreign keys whose lookups the composite indexes below already serve carry no index of their own:
     # every index costs time on each of millions of imported rows.
     person_id = models.BigIntegerField()
-    person = models.ForeignObject(
-        "people.Person",
-        from_fields=["home", "person_id"],
-        to_fields=["home", "id"],
-        on_delete=models.PROTECT,
-        related_name="doses",
-    )
+    person = relation_at_home("people.Person", "person_id", related_name="doses")
     vaccine = models.ForeignKey(
         Vaccine, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
@@ -117,7 +104,7 @@ class Dose(models.Model):
     version = models.IntegerField(default=1)
     # Its person's home (``Person.home``): on Citus a dose is stored with its person. Written by whoever
     # writes the dose (the import from the person it matched; ``save`` from the person otherwise) and moved
-    # with the person (``doses_follow_person``); never blank (dose_home_set).
+    # with the person (``rows_follow_person``); never blank (dose_home_set).
     home = models.CharField(max_length=2, default="", editable=False)
 
     objects = DoseQuerySet.as_manager()
@@ -144,9 +131,7 @@ class Dose(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         # A new dose given only its person's id: stored where its person is. (Given the person, the relation
         # has set the home already; a stored dose always has one, dose_home_set.)
-        if not self.home:
-            persons = apps.get_model("people", "Person")._default_manager  # people lies above this room
-            self.home = persons.values_list("home", flat=True).get(pk=self.person_id)
+        home_fill(self)
         super().save(*args, **kwargs)
 
 

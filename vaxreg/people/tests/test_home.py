@@ -1,6 +1,6 @@
 """A person's home (the province its rows are stored under; on Citus, the servers it lives on) is its
 province on every path that writes a person, and the database refuses a home that is not; a dose is stored
-under its person's home on every path that writes a dose or moves a person."""
+under its person's home on every path that writes a dose or moves a person, and so is a finding."""
 
 import datetime as dt
 
@@ -12,19 +12,26 @@ from vaxreg.corrections.services import dose_add, person_correct, person_create
 from vaxreg.imports.tests.conftest import places, row, run_import, write_csv  # noqa: F401 (fixture)
 from vaxreg.linkage.merging import person_merge, person_unmerge
 from vaxreg.people.models import NO_PROVINCE, Person
+from vaxreg.quality.models import Finding
+from vaxreg.quality.services import quality_check_persons
 from vaxreg.testing.world import dose_make, person_make
 from vaxreg.vaccinations.models import Dose
 
 
 def _home(person: Person) -> tuple[str | None, str]:
-    """The person's province and home, and the homes its doses are stored under."""
+    """The person's province and home; the homes its doses and findings are stored under are its own."""
     person.refresh_from_db()
-    assert set(Dose.objects.filter(person=person).values_list("home", flat=True)) <= {person.home}
+    assert _dose_homes(person) | _finding_homes(person) <= {person.home}
     return person.province_id, person.home
 
 
 def _dose_homes(person: Person) -> set[str]:
-    return set(Dose.objects.filter(person=person).values_list("home", flat=True))
+    # By the person's id alone: a dose left under another home would not be found through the relation.
+    return set(Dose.objects.filter(person_id=person.pk).values_list("home", flat=True))
+
+
+def _finding_homes(person: Person) -> set[str]:
+    return set(Finding.objects.filter(person_id=person.pk).values_list("home", flat=True))
 
 
 def test_a_person_made_or_corrected_into_another_province_moves_home_with_it(world):
@@ -62,17 +69,21 @@ def test_a_merge_that_takes_the_other_records_commune_moves_the_survivor_and_its
         number=3,
         vaccine=world.vaccine,
     )
+    quality_check_persons(person_ids=[merged.pk])  # the merged record has no ID number: a finding
+    assert _finding_homes(merged) == {"79"}
 
     result = person_merge(
         survivor=survivor, merged=merged, field_choices={"commune": "merged"}, actor=ministry, reason="Trùng"
     )
     assert _home(survivor) == ("79", "79")
     assert _dose_homes(survivor) == {"79"}  # its own two and the merged record's one
+    assert _finding_homes(survivor) == {"79"}  # the merged record's (no ID number), moved and closed
 
     person_unmerge(merge=result.merge, actor=ministry, reason="Nhầm người")
     assert _home(survivor) == ("01", "01")
     assert _home(merged) == ("79", "79")
     assert (_dose_homes(survivor), _dose_homes(merged)) == ({"01"}, {"79"})
+    assert _finding_homes(merged) == {"79"}
 
 
 def test_a_dose_added_by_a_correction_is_stored_with_its_person(world):

@@ -19,6 +19,7 @@ from vaxreg.people.models import Person
 from vaxreg.people.selectors import person_doses
 from vaxreg.people.services import persons_lock
 from vaxreg.quality.models import Finding
+from vaxreg.quality.services import finding_external_set
 from vaxreg.scale.citus import DISTRIBUTED_MODELS, citus_distribute, shards_read
 from vaxreg.testing.world import World
 from vaxreg.vaccinations.models import Dose
@@ -39,19 +40,20 @@ def distributed(db: None) -> None:
 pytestmark = pytest.mark.usefixtures("distributed")
 
 
-def test_persons_and_doses_are_distributed_by_home_in_one_co_location_group() -> None:
+def test_persons_doses_and_findings_are_distributed_by_home_in_one_co_location_group() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT table_name::text, distribution_column, colocation_id FROM citus_tables "
-            "WHERE table_name IN ('people_person'::regclass, 'vaccinations_dose'::regclass) ORDER BY 1"
+            "WHERE citus_table_type = 'distributed' ORDER BY 1"
         )
         tables = cursor.fetchall()
     assert [(table, column) for table, column, _ in tables] == [
         ("people_person", "home"),
+        ("quality_finding", "home"),
         ("vaccinations_dose", "home"),
     ]
     assert len({group for _, _, group in tables}) == 1
-    assert len(DISTRIBUTED_MODELS) == 2
+    assert len(DISTRIBUTED_MODELS) == 3
     # The primary keys are (home, id); rows found by id alone have an index of their own on every shard.
     with connection.cursor() as cursor:
         cursor.execute(
@@ -59,6 +61,7 @@ def test_persons_and_doses_are_distributed_by_home_in_one_co_location_group() ->
         )
         assert [(table, definition.endswith("(id)")) for table, definition in cursor.fetchall()] == [
             ("people_person", True),
+            ("quality_finding", True),
             ("vaccinations_dose", True),
         ]
     assert citus_distribute(connection) == []  # safe to run again: nothing left to do
@@ -68,8 +71,9 @@ def test_a_provinces_persons_and_a_persons_doses_are_read_from_one_shard(world: 
     dao = world.persons["dao_hn"]
     assert shards_read(Person.objects.filter(home="01")) == 1
     assert shards_read(Person.objects.filter(home=dao.home, pk=dao.pk)) == 1
-    # A person's doses (the person page): the relation carries the home, so the read is routed.
+    # A person's doses and findings (the person page): the relations carry the home, so the reads are routed.
     assert shards_read(Dose.objects.filter(person=dao)) == 1
+    assert shards_read(Finding.objects.filter(person=dao, is_open=True)) == 1
     assert [d.pk for d in person_doses(dao)] == list(
         Dose.objects.filter(person_id=dao.pk)
         .order_by("vaccination_date", "dose_number", "pk")
@@ -145,6 +149,15 @@ def test_a_person_corrected_into_another_province_is_stored_there_whole_once_wit
     world: World,
 ) -> None:
     dao = world.persons["dao_hn"]
+    finding_external_set(
+        person_id=dao.pk,
+        code="DUPLICATE_SUSPECT",
+        severity="warning",
+        fields=[],
+        template_vi="Có thể trùng",
+        template_en="Maybe the same person",
+        detail={},
+    )
     doses = sorted(Dose.objects.filter(person_id=dao.pk).values_list("pk", "source_record_id"))
     findings = sorted(Finding.objects.filter(person_id=dao.pk).values_list("pk", "code"))
     person_correct(
@@ -162,6 +175,8 @@ def test_a_person_corrected_into_another_province_is_stored_there_whole_once_wit
         == doses
     )
     assert not Dose.objects.filter(home="01", person_id=dao.pk).exists()
-    assert sorted(Finding.objects.filter(person_id=dao.pk).values_list("pk", "code")) == findings
+    assert findings
+    assert sorted(Finding.objects.filter(home="79", person_id=dao.pk).values_list("pk", "code")) == findings
+    assert not Finding.objects.filter(home="01", person_id=dao.pk).exists()
     assert ChangeRecord.objects.filter(entity_id=dao.pk, field="commune_id").exists()
     assert shards_read(Person.objects.filter(home="79", pk=dao.pk)) == 1
