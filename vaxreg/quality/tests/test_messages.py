@@ -12,6 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from vaxreg.core import clock
 from vaxreg.core.cccd import build_cccd
+from vaxreg.core.database import is_distributed
 from vaxreg.people.models import Person, mask_id_number
 from vaxreg.places.models import Facility
 from vaxreg.quality.models import Finding
@@ -143,6 +144,10 @@ def _old_messages(persons: dict[str, Person]) -> list[tuple[Person, str, dict[st
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_moves_ids_and_phones_out_of_stored_messages() -> None:
+    if is_distributed(connection, Finding._meta.db_table):
+        pytest.skip(
+            "findings distributed by home on Citus cannot go back before their home: Citus refuses to drop it"
+        )
     now = clock.now()
 
     def person(**values: Any) -> Person:
