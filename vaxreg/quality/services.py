@@ -176,13 +176,18 @@ def _select(
 _NOT_MERGED = " AND merged_into_id IS NULL"
 
 
-def _homes_read(person_ids: list[int]) -> list[str]:
-    """On Citus, the homes of these persons (merged ones too), so that their doses and findings are read
-    from their own shards only; elsewhere nothing (every row is in one table)."""
+def _homes_read(persons: list[PersonSnapshot], person_ids: list[int]) -> list[str]:
+    """On Citus, the homes of these persons, so that their doses and findings are read from their own shards
+    only: those of the persons read, and of the others asked for (merged ones) read again; elsewhere nothing
+    (every row is in one table)."""
     if not is_citus(connection):
         return []
-    rows = _select(Person, ("home",), _Rows.among("id", person_ids), suffix="GROUP BY 1")
-    return [home for (home,) in rows]
+    homes = {p.home for p in persons}
+    missing = set(person_ids) - {p.id for p in persons}
+    if missing:
+        rows = _select(Person, ("home",), _Rows.among("id", missing), suffix="GROUP BY 1")
+        homes.update(home for (home,) in rows)
+    return sorted(homes)
 
 
 def _persons_read(rows: _Rows, suffix: str = "") -> list[PersonSnapshot]:
@@ -337,6 +342,20 @@ def _evaluate(
     return drafts
 
 
+def _by_home(findings: list[Finding], owners: dict[int, str | None]) -> dict[str | None, list[Finding]]:
+    """Stored findings to write, by the home they are stored under (None: not known here)."""
+    grouped: dict[str | None, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        grouped[owners.get(finding.pk)].append(finding)
+    return grouped
+
+
+def _findings_at(home: str | None) -> Any:
+    """The findings stored under ``home``: on Citus an update naming the home goes to its shard only, where
+    one by id alone would visit every shard, one after the other."""
+    return Finding.objects.all() if home is None else Finding.objects.filter(home=home)
+
+
 def _reconcile(
     drafts: dict[FindingKey, FindingDraft],
     stored_rows: list[StoredFinding],
@@ -384,10 +403,11 @@ def _reconcile(
         for (person_id, dose_id, code), d in drafts.items()
         if (person_id, dose_id, code) not in stored
     ]
-    if to_close:
-        Finding.objects.bulk_update(to_close, ["is_open", "closed_at"], batch_size=500)
-    if to_refresh:
-        Finding.objects.bulk_update(to_refresh, ["detail", "template_vi", "template_en"], batch_size=500)
+    owners = {row[0]: homes.get(row[1]) for row in stored_rows}
+    for home, rows in _by_home(to_close, owners).items():
+        _findings_at(home).bulk_update(rows, ["is_open", "closed_at"], batch_size=500)
+    for home, rows in _by_home(to_refresh, owners).items():
+        _findings_at(home).bulk_update(rows, ["detail", "template_vi", "template_en"], batch_size=500)
     if len(to_open) >= _BULK_LOAD_MIN:  # the first scan of a large file opens them by the hundred thousand
         stamp = connection.ops.adapt_datetimefield_value(now)
         BulkWriter().insert(
@@ -423,7 +443,7 @@ def quality_check_persons(
     if not ids:
         return CheckResult()
     persons = _persons_read(_Rows.among("id", ids))
-    homes = _homes_read(ids)
+    homes = _homes_read(persons, ids)
     stored = _findings_read(_Rows.among("person_id", ids, homes))
     numbers = _usable_numbers(persons)
     if with_id_holders:
@@ -436,8 +456,9 @@ def quality_check_persons(
         others = sorted({h[0] for group in holders.values() for h in group} - set(ids))
         if others:
             ids = sorted([*ids, *others])
-            persons += _persons_read(_Rows.among("id", others))
-            homes += _homes_read(others)
+            more = _persons_read(_Rows.among("id", others))
+            persons += more
+            homes += _homes_read(more, others)
             stored += _findings_read(_Rows.among("person_id", others, homes))
     else:
         holders = _holders_read(numbers)
