@@ -126,6 +126,22 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             _reference_unload()
 
 
+# --- parallel runs ----------------------------------------------------------------------------------
+# `bash scripts/test` runs the suite on one worker process per core (pytest-xdist, ``--dist loadgroup``);
+# each worker has its own test database (pytest-django's suffix: test_vaxreg_gw0, ...). A few tests share
+# something outside that database: the benchmarks' scratch databases (vaxreg_bench, vaxreg_drill, ...) and
+# the local Citus clusters on fixed ports. They run one after the other on a single worker.
+_SHARED_OUTSIDE_THE_TEST_DATABASE = "shared-outside-the-test-database"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups into the test ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/bench/tests/" in item.path.as_posix() or item.get_closest_marker("citus"):
+            item.add_marker(pytest.mark.xdist_group(_SHARED_OUTSIDE_THE_TEST_DATABASE))
+
+
 # --- browser tests ----------------------------------------------------------------------------------
 # Browser tests (``@pytest.mark.browser``) drive Debian's Chromium (/usr/bin/chromium) through Playwright's
 # sync API against pytest-django's ``live_server``; ``bash scripts/test`` installs Chromium when missing.

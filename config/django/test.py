@@ -7,6 +7,13 @@ import os
 # The processes the tests start (a server, a worker, a killed import) are tests too (config.settings picks
 # this module for them); the suite itself is a test whatever its environment says.
 os.environ.setdefault("VAXREG_TESTING", "1")
+# A parallel run (pytest-xdist, `bash scripts/test`) gives each worker process its own var folder, as it gets
+# its own test database: the uploads, an import's progress file and a file database's locks are named by
+# batch or by name, and two workers' batch 1 must not meet. The processes a test starts inherit it.
+if os.environ.get("PYTEST_XDIST_WORKER") and "VAXREG_VAR_DIR" not in os.environ:
+    os.environ["VAXREG_VAR_DIR"] = os.path.abspath(
+        os.path.join("var", f"test-{os.environ['PYTEST_XDIST_WORKER']}")
+    )
 
 import dataclasses  # noqa: E402
 

@@ -9,6 +9,7 @@ was killed.
 import fcntl
 import hashlib
 import logging
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,8 +31,9 @@ def _lock_file(name: str) -> Path:
     if connection.vendor == "sqlite" and database != ":memory:" and "mode=memory" not in database:
         path = Path(database)
         return path.with_name(f"{path.name}.{slug}.lock")
-    # An in-memory database is this process's alone: a lock private to the process is enough.
-    return Path(tempfile.gettempdir()) / f"vaxreg-{id(connection.settings_dict)}-{slug}.lock"
+    # An in-memory database is this process's alone: a lock private to the process is enough (the process id
+    # in the name: two processes started alike, as parallel test workers are, can hold equal object ids).
+    return Path(tempfile.gettempdir()) / f"vaxreg-{os.getpid()}-{id(connection.settings_dict)}-{slug}.lock"
 
 
 @contextmanager
