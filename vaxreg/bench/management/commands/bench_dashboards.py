@@ -22,12 +22,18 @@ from vaxreg.bench.scratch import (
 
 REQUESTS = 100
 WARM_UP = 5
+# The nation: about 80 million persons in 34 provinces. A world of N persons is spread over as many provinces
+# as hold N there, so that its communes are as large as the nation's (about 24,000 persons): a recount's cost
+# is the size of the communes a file touches, and ten million persons in Huế's 40 communes alone would make
+# every commune ten times the nation's.
+PERSONS_PER_PROVINCE = 80_000_000 // 34
 
 
 class Command(BaseCommand):
     help = (
         "Measure the progress dashboards (SPEC §9) through the real views (URL routing, middleware, session, "
-        "selectors, template): generate N synthetic persons (Huế) and import them but --import-rows dose rows "
+        "selectors, template): generate N synthetic persons (Huế, and past 2.35 million the next provinces by code, "
+        "one per 2.35 million as in the nation, or --provinces) and import them but --import-rows dose rows "
         "held back (one facility's, or with --late-file random drawn from every facility), count every unit's figures from the records (the full rebuild, timed), start a campaign "
         "for the province, then request the national, province and commune dashboards and the campaign page "
         "100 times each as the ministry, the province and the commune's station, and print p50/p95 in ms and "
@@ -48,6 +54,12 @@ class Command(BaseCommand):
             default="one-facility",
             help="the held-back rows: one facility's (as facilities send files; default) or drawn from all",
         )
+        parser.add_argument(
+            "--provinces",
+            type=int,
+            default=0,
+            help="spread the persons over N provinces (default: one per 2.35 million persons, as in the nation)",
+        )
         parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
         parser.add_argument("--seed", type=int, default=1)
@@ -67,14 +79,17 @@ class Command(BaseCommand):
         elif phase == "run":
             self._run(options)
         else:
+            provinces = options["provinces"] or -(-options["persons"] // PERSONS_PER_PROVINCE)
             self.stdout.write(
                 scratch_launch(
-                    verb="dashboards", options=options, keys=("persons", "import_rows", "late_file")
+                    verb="dashboards",
+                    options={**options, "provinces": provinces},
+                    keys=("persons", "provinces", "import_rows", "late_file"),
                 )
             )
 
     def _run(self, options: dict[str, Any]) -> None:
-        path = scratch_world(persons=options["persons"], seed=options["seed"])
+        path = scratch_world(persons=options["persons"], seed=options["seed"], provinces=options["provinces"])
         later = path.with_name("later.csv")
         held = rows_hold_back(
             path,
@@ -93,7 +108,8 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(result))
             return
         lines = [
-            f"bench dashboards ({result['db']}): {result['persons']:,} persons, {result['doses']:,} doses, "
+            f"bench dashboards ({result['db']}): {result['persons']:,} persons in {result['provinces']} "
+            f"provinces and {result['communes']:,} communes, {result['doses']:,} doses, "
             f"{result['findings']:,} open findings, {result['cases']:,} cases, {result['figure_rows']:,} kept "
             f"figures; full rebuild {result['rebuild_s']:.2f} s",
         ]
@@ -118,8 +134,9 @@ class Command(BaseCommand):
 
 def _import(path: Path) -> dict[str, Any]:
     """The first file, then what the worker does after an import too large to re-check inline: the rules
-    over the province and the verification cases that follow (so the figures count findings and cases)."""
+    over its provinces and the verification cases that follow (so the figures count findings and cases)."""
     from vaxreg.imports.services import import_batch_create, import_batch_run
+    from vaxreg.people.models import Person
     from vaxreg.quality.tasks import quality_scan_task
 
     batch = import_batch_create(file_name=path.name, path=path)
@@ -128,7 +145,8 @@ def _import(path: Path) -> dict[str, Any]:
         raise CommandError(f"the import did not finish: {batch.message}")
     started = time.perf_counter()
     if batch.persons_created > settings.VAXREG_IMPORT_RECHECK_INLINE_MAX:
-        quality_scan_task.call(["46"])
+        provinces = Person.objects.order_by().values_list("province_id", flat=True).distinct()
+        quality_scan_task.call(sorted(code for code in provinces if code))
     return {
         "persons_created": batch.persons_created,
         "rows_imported": batch.rows_stored,
@@ -215,6 +233,8 @@ def _measure() -> dict[str, Any]:
         page["ratio"] = round(_p95(baseline) / page["p95_ms"], 4)
     return {
         "persons": Person.objects.count(),
+        "provinces": Person.objects.order_by().values("province_id").distinct().count(),
+        "communes": Person.objects.order_by().values("commune_id").distinct().count(),
         "doses": Dose.objects.count(),
         "findings": Finding.objects.filter(is_open=True).count(),
         "cases": VerificationCase.objects.count(),
