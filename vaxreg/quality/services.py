@@ -13,7 +13,7 @@ from django.db import connection, connections, transaction
 
 from vaxreg.core import clock
 from vaxreg.core.bulk import BulkWriter
-from vaxreg.core.database import home_read, is_citus
+from vaxreg.core.database import home_read, is_citus, statistics_refresh
 from vaxreg.core.forking import WorkerLost, can_fork, forked_map
 from vaxreg.core.touched import figures_touched
 from vaxreg.people.models import Person
@@ -669,6 +669,8 @@ def quality_scan(
         progress=progress,
         workers=workers,
     )
+    # A scan may have opened or closed findings by the hundred thousand; the cases that follow it read them.
+    statistics_refresh(Finding)
     # The findings of a whole province (or country) may have moved: its figures are recounted whole.
     if province_code:
         figures_touched(provinces_whole=[province_code])

@@ -243,7 +243,8 @@ def cases_sync_all(*, batch_size: int = 5000, province_code: str | None = None) 
         findings = Finding.objects.filter(is_open=True, severity=Severity.BLOCKING, person_id__gt=last)
         cases = VerificationCase.objects.filter(state=CaseState.OPEN, person_id__gt=last)
         if province_code:
-            findings = findings.filter(person__province_id=province_code)
+            # A finding's home is its person's province: no join with the persons to pick a province's.
+            findings = findings.filter(home=province_code)
             cases = cases.filter(province_id=province_code)
         ids = sorted(
             set(findings.order_by("person_id").values_list("person_id", flat=True).distinct()[:batch_size])

@@ -11,6 +11,7 @@ from openpyxl import Workbook
 from vaxreg.accounts.models import Role
 from vaxreg.accounts.services import user_create
 from vaxreg.core.bulk import BulkWriter
+from vaxreg.core.database import has_distributed_tables, is_citus
 from vaxreg.core.models import ChangeRecord
 from vaxreg.imports import pipeline, readers
 from vaxreg.imports.models import ImportBatch, RejectedRow
@@ -695,6 +696,56 @@ def test_an_import_too_large_to_recheck_at_once_queues_a_scan_of_the_provinces_o
     with django_capture_on_commit_callbacks(execute=True):
         run_import(write_csv(tmp_path / "later.csv", later))
     assert queued[1:] == [["46"]]
+
+
+def _planner_row_counts(*tables: str) -> dict[str, int | None]:
+    """The row count the query planner's statistics hold for each table (None: no statistics)."""
+    counts: dict[str, int | None] = {}
+    with connection.cursor() as cursor:
+        for table in tables:
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+                value = cursor.fetchone()[0]
+                counts[table] = None if value is None or value < 0 else int(value)
+            else:
+                cursor.execute("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")
+                stat = None
+                if cursor.fetchone():
+                    cursor.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = %s LIMIT 1", [table])
+                    stat = cursor.fetchone()
+                counts[table] = int(stat[0].split()[0]) if stat else None
+    return counts
+
+
+def test_an_import_too_large_to_recheck_at_once_leaves_the_planner_statistics_of_what_it_filled(
+    places, tmp_path, settings, django_capture_on_commit_callbacks
+):
+    """The scan queued behind a province's first load reads persons and doses by their indexes only when
+    the planner knows how many rows there are; autovacuum would learn it up to a minute later."""
+    if is_citus(connection) and has_distributed_tables(connection):
+        pytest.skip("a distributed table's statistics live on its shards, not on the coordinator's table")
+
+    def persons(prefix: str, first: int) -> list[list[str]]:
+        return [
+            row(
+                source_record_id=f"{prefix}{i}",
+                id_number=f"0461870{i:05d}",
+                full_name=f"Nguyễn Thị Hoa {chr(65 + i)}",
+            )
+            for i in range(first, first + 5)
+        ]
+
+    settings.VAXREG_IMPORT_RECHECK_INLINE_MAX = 100  # the first file is re-checked inline
+    with django_capture_on_commit_callbacks(execute=True):
+        run_import(write_csv(tmp_path / "first.csv", persons("A", 0)))
+    settings.VAXREG_IMPORT_RECHECK_INLINE_MAX = 2  # the second is too large
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = run_import(write_csv(tmp_path / "second.csv", persons("B", 5)))
+    assert batch.rows_stored == 5 and batch.persons_created == 5
+    assert _planner_row_counts("people_person", "vaccinations_dose") == {
+        "people_person": 10,
+        "vaccinations_dose": 10,
+    }
 
 
 @pytest.mark.skipif(
