@@ -134,7 +134,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 _SHARED_OUTSIDE_THE_TEST_DATABASE = "shared-outside-the-test-database"
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
 @pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups into the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:

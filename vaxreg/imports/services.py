@@ -15,7 +15,6 @@ from django.db import connection, connections, transaction
 from vaxreg.accounts.models import Role, User
 from vaxreg.accounts.permissions import Capability, capability_require
 from vaxreg.core import clock
-from vaxreg.core.database import statistics_refresh
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.locks import process_lock
 from vaxreg.core.models import AuditEvent
@@ -30,10 +29,8 @@ from vaxreg.imports.normalize import RowNormalizer
 from vaxreg.imports.pipeline import BatchImporter, ImportCounts
 from vaxreg.imports.readers import DoseFile, FileRefused
 from vaxreg.imports.selectors import import_batch_progress, progress_file
-from vaxreg.people.models import Person
 from vaxreg.places.models import Commune
 from vaxreg.places.selectors import commune_code_map, facility_map
-from vaxreg.vaccinations.models import Dose
 from vaxreg.vaccinations.selectors import vaccine_alias_map
 
 PROGRESS_EVERY_SECONDS = 1.0
@@ -249,12 +246,6 @@ def _import_batch_run_locked(
             counts = importer.run(dose_file.rows(joined=normalizer.lines_were_joined))
             if not counts.adds_up:  # a row neither stored nor rejected: nothing of the file is kept
                 raise ImportRowsLost(counts)
-            if len(importer.touched_person_ids) > settings.VAXREG_IMPORT_RECHECK_INLINE_MAX:
-                # A load too large to re-check inline (a province's first file) has its provinces scanned by
-                # a task queued when it commits (below): the planner's statistics of the tables it filled are
-                # refreshed first (commit callbacks run in order), so that the scan and the cases after it
-                # read them by their indexes.
-                transaction.on_commit(lambda: statistics_refresh(Person, Dose))
             after_import_run(
                 batch_id=batch.pk,
                 person_ids=importer.touched_person_ids,
