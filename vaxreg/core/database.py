@@ -35,17 +35,25 @@ def statistics_refresh(*models: Any) -> None:
     Autovacuum would do it on its next round, up to a minute later and only once a tenth of a table changed;
     the work queued behind such a write (the scan after an import, the cases after a scan) starts within a
     second, and without statistics the planner reads a table whole where an index finds a few rows (a case
-    sync after a 400,000-person load read every dose for each 1,000 persons: 202 ms a query, 4 ms after)."""
+    sync after a 400,000-person load read every dose for each 1,000 persons: 202 ms a query, 4 ms after).
+
+    Called inside a transaction, it runs once that transaction commits (at once outside one): the statistics
+    are of what others can read, and on Citus an ``ANALYZE`` cannot follow, in one transaction, a statement
+    the coordinator ran on its own shards ("a local execution has accessed a placement")."""
     tables = [model._meta.db_table for model in models]
     if not tables:
         return
     quote = default_connection.ops.quote_name
-    with default_connection.cursor() as cursor:
-        if default_connection.vendor == "postgresql":
-            cursor.execute(f"ANALYZE {', '.join(quote(t) for t in tables)}")
-        else:
-            for table in tables:
-                cursor.execute(f"ANALYZE {quote(table)}")
+
+    def analyze() -> None:
+        with default_connection.cursor() as cursor:
+            if default_connection.vendor == "postgresql":
+                cursor.execute(f"ANALYZE {', '.join(quote(t) for t in tables)}")
+            else:
+                for table in tables:
+                    cursor.execute(f"ANALYZE {quote(table)}")
+
+    transaction.on_commit(analyze)
 
 
 def is_distributed(connection: BaseDatabaseWrapper, table: str) -> bool:

@@ -31,9 +31,9 @@ def recheck_after_import(batch_id: int, person_ids: set[int], provinces: set[str
         return
     from vaxreg.quality.tasks import quality_scan_task
 
-    # The planner's statistics of the tables such a load filled are refreshed first (commit callbacks run in
-    # order), so that the scan and the cases after it read them by their indexes (see statistics_refresh).
-    transaction.on_commit(lambda: statistics_refresh(Person, Dose))
+    # The planner's statistics of the tables such a load filled are refreshed first (on commit, and commit
+    # callbacks run in order), so that the scan and the cases after it read them by their indexes.
+    statistics_refresh(Person, Dose)
     transaction.on_commit(lambda: quality_scan_task.enqueue(sorted(provinces)))
 
 
