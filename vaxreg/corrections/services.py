@@ -247,7 +247,8 @@ def person_correct(
     if person.province_id != left_province:
         rows_follow_person(person_ids=[person.pk])
     source = ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id)
-    figures_touched(communes=[left_commune], provinces=[left_province])  # the unit a move left
+    # The unit a move left, and the person's own (its persons and verified figures, whatever its findings do).
+    figures_touched(persons=[person.pk], communes=[left_commune], provinces=[left_province])
     return _corrected(PERSON_ENTITY, person, person_id=person.pk, changed=changed, source=source)
 
 
@@ -308,6 +309,7 @@ def person_create(
         changes={"created": (None, f"{person.full_name} {person.birth_year or ''}".strip())},
         source=ChangeSource(type=source_type, id=source_id, reason=reason, actor_id=actor_id),
     )
+    figures_touched(persons=[person.pk])  # one more person in its commune
     quality_check_persons(person_ids=[person.pk])
     return person
 

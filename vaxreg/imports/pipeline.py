@@ -702,9 +702,12 @@ class BatchImporter:
         # Persons already in the table when a chunk met them (stored before, or by an earlier chunk) that the
         # import changed or gave a dose; none when the table was empty when the import began.
         self._stored_person_ids: set[int] = set()
-        # The (commune, province) of each person it created: with the stored persons', the units whose person
-        # figures it moved, known without reading the persons again.
+        # The (commune, province) of each person it created, and the stored persons whose own values it changed
+        # (and the units they left): the units whose person figures it moved, known without reading the persons
+        # again. A dose given to a stored person moves its facility's figures, and its findings and cases are
+        # named by the re-check and the case sync that follow, where they open or close.
         self.created_places: set[tuple[str | None, str | None]] = set()
+        self.changed_person_ids: set[int] = set()
         self.writes = _Writer(threaded=connection.vendor == "postgresql")
         self._in_flight = _ChunkWrites()  # matched, not yet handed to the writer
         self._spare_person_ids: list[int] = []
@@ -1225,8 +1228,6 @@ class BatchImporter:
             self.touched_person_ids.add(person_id)
             self._stored_person_ids.add(person_id)
             self.touched_facility_ids.add(dose.facility_id)
-            self.left_communes.add(person.commune_id)
-            self.left_provinces.add(person.province_id)
             source = ChangeSource(
                 type=SourceType.IMPORT,
                 id=str(self.batch_id),
@@ -1236,6 +1237,9 @@ class BatchImporter:
                 entity="dose", entity_id=dose_id, changes=dose_changes, source=source, at=now
             )
             if person_changes:
+                self.changed_person_ids.add(person_id)
+                self.left_communes.add(person.commune_id)
+                self.left_provinces.add(person.province_id)
                 history += change_records_build(
                     entity="person", entity_id=person_id, changes=person_changes, source=source, at=now
                 )

@@ -252,10 +252,10 @@ def _import_batch_run_locked(
                 provinces=importer.touched_provinces(),
             )
             # The created persons' units from what the import knows of them (a person is counted in its
-            # commune, else its province, else the nation); the stored persons' are read.
+            # commune, else its province, else the nation); the changed stored persons' are read.
             created = importer.created_places
             figures_touched(
-                persons=importer.stored_person_ids,
+                persons=importer.changed_person_ids,
                 facilities=[*importer.touched_facility_ids, batch.facility_id],
                 communes=[*importer.left_communes, *(commune for commune, _ in created)],
                 provinces=[

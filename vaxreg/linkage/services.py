@@ -460,22 +460,27 @@ def findings_sync(*, person_ids: Iterable[int]) -> None:
         for a, b, probability in pairs.values_list("person_a_id", "person_b_id", "probability"):
             open_pairs[a].append(probability)
             open_pairs[b].append(probability)
+    opened: set[int] = set()
     for pid in ids:
         probabilities = open_pairs.get(pid)
-        if probabilities:
-            finding_external_set(
-                person_id=pid,
-                code=DUPLICATE_SUSPECT,
-                severity=Severity.WARNING,
-                fields=["full_name", "date_of_birth", "id_number"],
-                template_vi=TEMPLATE_VI,
-                template_en=TEMPLATE_EN,
-                # A whole percentage, rounded down: no decimal separator to read
-                # the wrong way ("1.000" is a thousand to a Vietnamese reader), never 100 % short of certain.
-                detail={"others": len(probabilities), "probability": str(int(max(probabilities) * 100))},
-            )
-    finding_external_close(person_ids=[pid for pid in ids if pid not in open_pairs], code=DUPLICATE_SUSPECT)
-    figures_touched(persons=ids)  # the open DUPLICATE_SUSPECT warnings per commune
+        if probabilities and finding_external_set(
+            person_id=pid,
+            code=DUPLICATE_SUSPECT,
+            severity=Severity.WARNING,
+            fields=["full_name", "date_of_birth", "id_number"],
+            template_vi=TEMPLATE_VI,
+            template_en=TEMPLATE_EN,
+            # A whole percentage, rounded down: no decimal separator to read
+            # the wrong way ("1.000" is a thousand to a Vietnamese reader), never 100 % short of certain.
+            detail={"others": len(probabilities), "probability": str(int(max(probabilities) * 100))},
+        ):
+            opened.add(pid)
+    closed = finding_external_close(
+        person_ids=[pid for pid in ids if pid not in open_pairs], code=DUPLICATE_SUSPECT
+    )
+    # The open DUPLICATE_SUSPECT warnings per commune: only where one opened or closed (a refreshed
+    # probability moves no figure).
+    figures_touched(persons=opened | closed)
 
 
 @transaction.atomic

@@ -261,16 +261,18 @@ def finding_external_set(
     return True
 
 
-def finding_external_close(*, person_ids: Iterable[int], code: str) -> int:
-    """Close the open ``code`` findings of these persons (kept, with the time); how many were closed."""
+def finding_external_close(*, person_ids: Iterable[int], code: str) -> set[int]:
+    """Close the open ``code`` findings of these persons (kept, with the time); the persons who had one."""
     if code not in EXTERNAL_CODES:
         raise ValueError(f"{code} is a rule's code: the rules open and close it")
     ids = sorted(set(person_ids))
-    closed = 0
+    closed: set[int] = set()
     for start in range(0, len(ids), 2_000):
-        closed += Finding.objects.filter(
-            person_id__in=ids[start : start + 2_000], code=code, is_open=True
-        ).update(is_open=False, closed_at=clock.now())
+        open_ = Finding.objects.filter(person_id__in=ids[start : start + 2_000], code=code, is_open=True)
+        had = set(open_.values_list("person_id", flat=True))
+        if had:
+            open_.update(is_open=False, closed_at=clock.now())
+            closed |= had
     return closed
 
 
@@ -361,9 +363,10 @@ def _reconcile(
     stored_rows: list[StoredFinding],
     persons: list[PersonSnapshot],
     checked: int,
-) -> CheckResult:
+) -> tuple[CheckResult, set[int]]:
     """Open the drafts (of these persons) that are not stored yet, close the stored findings that no draft
-    matches; ``checked`` persons were asked for."""
+    matches; ``checked`` persons were asked for. Also the persons with a finding opened or closed: the only
+    ones whose units' figures moved (a refreshed message moves none)."""
     result = CheckResult(persons=checked)
     homes = {p.id: p.home for p in persons}  # a new finding is stored with its person
     stored: dict[FindingKey, StoredFinding] = {}
@@ -372,10 +375,12 @@ def _reconcile(
     now = clock.now()
     to_close: list[Finding] = []
     to_refresh: list[Finding] = []
-    for key, (finding_id, _, _, code, detail) in stored.items():
+    changed: set[int] = set()
+    for key, (finding_id, person_id, _, code, detail) in stored.items():
         draft = drafts.get(key)
         if draft is None:
             to_close.append(Finding(id=finding_id, code=code, is_open=False, closed_at=now))
+            changed.add(person_id)
             continue
         result.unchanged[code] += 1
         if draft.detail != detail:  # the same finding, other values: its message says them
@@ -422,7 +427,8 @@ def _reconcile(
         )
     result.opened.update(row[3] for row in to_open)
     result.closed.update(f.code for f in to_close)
-    return result
+    changed.update(row[1] for row in to_open)
+    return result, changed
 
 
 @transaction.atomic
@@ -464,8 +470,10 @@ def quality_check_persons(
         holders = _holders_read(numbers)
     params = params or parameters_load()
     doses = _doses_read(_Rows.among("person_id", ids, homes))
-    result = _reconcile(_evaluate(persons, doses, holders, params), stored, persons, len(ids))
-    figures_touched(persons=ids)  # findings per commune: the dashboards recount these persons' communes
+    result, changed = _reconcile(_evaluate(persons, doses, holders, params), stored, persons, len(ids))
+    # Findings per commune: the dashboards recount the communes of the persons whose findings opened or
+    # closed, not of every holder of a shared number that was only read (another province's, often).
+    figures_touched(persons=changed)
     return result
 
 
@@ -535,7 +543,7 @@ def _scan_batch(
     )
     if not batch.persons:
         return CheckResult(), after_id
-    checked = _reconcile(batch.drafts(params), batch.stored, batch.persons, len(batch.persons))
+    checked, _ = _reconcile(batch.drafts(params), batch.stored, batch.persons, len(batch.persons))
     return checked, batch.persons[-1].id
 
 

@@ -20,14 +20,14 @@ from vaxreg.complaints.models import Complaint, ComplaintState
 from vaxreg.complaints.services import complaint_reject
 from vaxreg.core import clock
 from vaxreg.corrections.services import person_correct
-from vaxreg.dashboards.models import Level, UnitFigure
+from vaxreg.dashboards.models import Level, StaleUnit, UnitFigure
 from vaxreg.dashboards.selectors import access_unit_by_key, unit_figures
 from vaxreg.dashboards.services import rollups_rebuild
 from vaxreg.imports.models import ImportBatch
 from vaxreg.imports.services import import_batch_create, import_batch_run
 from vaxreg.people.models import Person
 from vaxreg.quality.models import Finding
-from vaxreg.quality.services import quality_scan
+from vaxreg.quality.services import quality_check_persons, quality_scan
 from vaxreg.testing.world import World, world  # noqa: F401 - the fixture
 from vaxreg.vaccinations.models import Dose
 from vaxreg.verification.models import ACTIVE_STATES, VerificationCase
@@ -248,3 +248,46 @@ def test_a_page_reads_the_kept_figures_not_the_records(world: World) -> None:  #
     assert unit_figures(nation).value("persons") == 5
     rollups_rebuild()
     assert unit_figures(nation).value("persons") == 4
+
+
+def test_a_person_moved_by_a_correction_counts_in_the_new_commune_though_no_finding_moved(
+    world: World,  # noqa: F811
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        quality_scan(workers=1)
+        rollups_rebuild()
+    person = Person.objects.get(pk=world.persons["binh_hn"].pk)
+    findings_before = sorted(Finding.objects.filter(person=person, is_open=True).values_list("code", flat=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        person_correct(
+            person_id=person.pk,
+            expected_version=person.version,
+            changes={"commune_id": "00004"},
+            reason="Chuyển nơi ở",
+            actor_id=world.users["national"].pk,
+        )
+    assert (
+        sorted(Finding.objects.filter(person=person, is_open=True).values_list("code", flat=True))
+        == findings_before
+    )
+    _assert_consistent("the move")
+    badinh = access_unit_by_key(user=world.users["national"], key="00004")
+    assert unit_figures(badinh).value("persons") == 2
+
+
+def test_a_re_check_that_opens_or_closes_nothing_marks_no_unit_to_recount(
+    world: World,  # noqa: F811
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # A re-check reads every other holder of the persons' ID numbers, often in other provinces: only the
+    # persons whose findings opened or closed have their units recounted.
+    with django_capture_on_commit_callbacks(execute=True):
+        quality_scan(workers=1)
+        rollups_rebuild()
+    assert not StaleUnit.objects.exists()
+    quality_check_persons(person_ids=[p.pk for p in world.persons.values()])
+    assert not StaleUnit.objects.exists()
+    Person.objects.filter(pk=world.persons["cuong_hcm"].pk).update(id_number="")
+    quality_check_persons(person_ids=[world.persons["cuong_hcm"].pk])
+    assert list(StaleUnit.objects.values_list("kind", "unit")) == [("commune", "26740")]
