@@ -250,44 +250,46 @@ def test_a_page_reads_the_kept_figures_not_the_records(world: World) -> None:  #
     assert unit_figures(nation).value("persons") == 4
 
 
-def test_a_person_moved_by_a_correction_counts_in_the_new_commune_though_no_finding_moved(
-    world: World,  # noqa: F811
-    django_capture_on_commit_callbacks: Any,
-) -> None:
+@pytest.fixture
+def scanned_and_counted(world: World, django_capture_on_commit_callbacks: Any) -> World:  # noqa: F811
+    """The world with its findings stored and every unit's figures counted, no mark left."""
     with django_capture_on_commit_callbacks(execute=True):
         quality_scan(workers=1)
         rollups_rebuild()
-    person = Person.objects.get(pk=world.persons["binh_hn"].pk)
-    findings_before = sorted(Finding.objects.filter(person=person, is_open=True).values_list("code", flat=True))
+    assert not StaleUnit.objects.exists()
+    return world
+
+
+def _open_codes(person: Person) -> list[str]:
+    return sorted(Finding.objects.filter(person=person, is_open=True).values_list("code", flat=True))
+
+
+def test_a_person_moved_by_a_correction_counts_in_the_new_commune_though_no_finding_moved(
+    scanned_and_counted: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    counted = scanned_and_counted
+    person = Person.objects.get(pk=counted.persons["binh_hn"].pk)
+    findings_before = _open_codes(person)
     with django_capture_on_commit_callbacks(execute=True):
         person_correct(
             person_id=person.pk,
             expected_version=person.version,
             changes={"commune_id": "00004"},
             reason="Chuyển nơi ở",
-            actor_id=world.users["national"].pk,
+            actor_id=counted.users["national"].pk,
         )
-    assert (
-        sorted(Finding.objects.filter(person=person, is_open=True).values_list("code", flat=True))
-        == findings_before
-    )
+    assert _open_codes(person) == findings_before
     _assert_consistent("the move")
-    badinh = access_unit_by_key(user=world.users["national"], key="00004")
+    badinh = access_unit_by_key(user=counted.users["national"], key="00004")
     assert unit_figures(badinh).value("persons") == 2
 
 
-def test_a_re_check_that_opens_or_closes_nothing_marks_no_unit_to_recount(
-    world: World,  # noqa: F811
-    django_capture_on_commit_callbacks: Any,
-) -> None:
+def test_a_re_check_that_opens_or_closes_nothing_marks_no_unit_to_recount(scanned_and_counted: World) -> None:
     # A re-check reads every other holder of the persons' ID numbers, often in other provinces: only the
     # persons whose findings opened or closed have their units recounted.
-    with django_capture_on_commit_callbacks(execute=True):
-        quality_scan(workers=1)
-        rollups_rebuild()
+    counted = scanned_and_counted
+    quality_check_persons(person_ids=[p.pk for p in counted.persons.values()])
     assert not StaleUnit.objects.exists()
-    quality_check_persons(person_ids=[p.pk for p in world.persons.values()])
-    assert not StaleUnit.objects.exists()
-    Person.objects.filter(pk=world.persons["cuong_hcm"].pk).update(id_number="")
-    quality_check_persons(person_ids=[world.persons["cuong_hcm"].pk])
+    Person.objects.filter(pk=counted.persons["cuong_hcm"].pk).update(id_number="")
+    quality_check_persons(person_ids=[counted.persons["cuong_hcm"].pk])
     assert list(StaleUnit.objects.values_list("kind", "unit")) == [("commune", "26740")]
