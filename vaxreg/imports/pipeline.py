@@ -58,6 +58,7 @@ from vaxreg.imports.normalize import (
 from vaxreg.imports.readers import FileRefused, SourceRow, raw_cells
 from vaxreg.imports.remembered import CreatedRows, HashedKeys
 from vaxreg.people.models import home_of
+from vaxreg.people.services import rows_follow_person
 
 REIMPORT_REASON = gettext_noop("re-import of changed row %(row)s")
 CHUNK_ROWS = 20_000
@@ -1245,7 +1246,9 @@ class BatchImporter:
                 )
                 for f, (_, new) in person_changes.items():
                     setattr(person, f, new)
-                person_updates[person_id] = new_values
+                # The province (and the home its rows are stored under) follows the commune, as for a new
+                # person: the commune's, else the facility's. Not a change of its own in the history.
+                person_updates[person_id] = {**new_values, "province_id": row.province_code}
             self._doses_named.add(dose_id)
             self.parents.require("vaccinations_vaccine", [row.vaccine_code])
             self.writer.update(
@@ -1270,13 +1273,27 @@ class BatchImporter:
             columns = [f for f, _ in PERSON_FIELDS]
             self.writer.update(
                 PERSON_TABLE,
-                [*columns, "updated_at", "version"],
+                [*columns, "province_id", "home", "updated_at", "version"],
                 [
-                    (*(values[c] for c in columns), db_now, persons[pid].version + 1, pid)
+                    (
+                        *(values[c] for c in columns),
+                        values["province_id"],
+                        home_of(values["province_id"]),
+                        db_now,
+                        persons[pid].version + 1,
+                        pid,
+                    )
                     for pid, values in person_updates.items()
                 ],
             )
             self.counts.persons_updated += len(person_updates)
+            moved = [
+                pid
+                for pid, values in person_updates.items()
+                if values["province_id"] != persons[pid].province_id
+            ]
+            if moved:  # their doses and findings are stored under their new home
+                rows_follow_person(person_ids=moved)
         self.writer.update(DOSE_TABLE, ["source_hash"], refreshed)
         record_changes_bulk(history)
 

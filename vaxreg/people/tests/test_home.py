@@ -125,6 +125,22 @@ def test_an_imported_person_is_at_home_in_the_province_of_its_commune_or_else_of
     assert doses == {"HUE1": "46", "HN1": "01", "NONE1": "01", "HUE2": "46", "HN2": "01", "NEW1": "46"}
 
 
+@pytest.mark.usefixtures("places")
+def test_a_re_imported_row_that_moves_its_person_to_another_provinces_commune_moves_its_province_and_home(
+    tmp_path,
+):
+    run_import(write_csv(tmp_path / "doses.csv", [row(source_record_id="HUE1")]))
+    person = Person.objects.get()
+    assert _home(person) == ("46", "46")
+    quality_check_persons(person_ids=[person.pk])
+    # The facility sends the same record again, the person's commune now one of Hà Nội's.
+    batch = run_import(write_csv(tmp_path / "again.csv", [row(source_record_id="HUE1", commune_code="00004")]))
+    assert batch.persons_updated == 1
+    assert Person.objects.get().commune_id == "00004"
+    assert _home(person) == ("01", "01")
+    assert _dose_homes(person) == {"01"}
+
+
 def test_the_database_refuses_a_home_that_is_not_the_province(world):
     dao = world.persons["dao_hn"]
     with pytest.raises(IntegrityError, match="person_home_is_province"), transaction.atomic():
