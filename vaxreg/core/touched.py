@@ -10,8 +10,21 @@ moved, also the one a record left (a person's old commune, a complaint's old han
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from django.db.models import Q
+
+
+class Rows(StrEnum):
+    """The kinds of rows a unit's figures are counted from. A writer that knows it changed only some (a
+    re-check changes findings, a case sync cases) names them, and only those are counted again."""
+
+    PERSONS = "persons"
+    FINDINGS = "findings"
+    CASES = "cases"
+    DOSES = "doses"
+    IMPORTS = "imports"
+    COMPLAINTS = "complaints"
 
 
 @dataclass(frozen=True)
@@ -25,6 +38,7 @@ class Touched:
     provinces_whole: frozenset[str] = frozenset()  # every commune and facility of the province
     nation: bool = False  # the nation's own records (a file sent for the whole country)
     everything: bool = False
+    rows: frozenset[Rows] = frozenset()  # in those units, only these kinds of rows changed; empty: any
 
     @property
     def empty(self) -> bool:
@@ -67,8 +81,10 @@ def figures_touched(
     provinces_whole: Iterable[str | None] = (),
     nation: bool = False,
     everything: bool = False,
+    rows: Iterable[Rows] = (),
 ) -> None:
-    """Tell the listeners what this write changed (``None`` and empty values are left out)."""
+    """Tell the listeners what this write changed (``None`` and empty values are left out); ``rows``: the
+    only kinds of rows it changed in those units, when it knows (else any)."""
     touched = Touched(
         persons=_ids(persons),
         facilities=_ids(facilities),
@@ -77,6 +93,7 @@ def figures_touched(
         provinces_whole=_codes(provinces_whole),
         nation=nation,
         everything=everything,
+        rows=frozenset(rows),
     )
     if touched.empty:
         return

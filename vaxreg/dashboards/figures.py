@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from vaxreg.complaints.figures import complaint_unit_figures
-from vaxreg.core.touched import BaseUnits, UnitCount
+from vaxreg.core.touched import BaseUnits, Rows, UnitCount
 from vaxreg.imports.selectors import import_figures
 from vaxreg.people.selectors import person_figures
 from vaxreg.quality.selectors import finding_figures
@@ -20,9 +20,13 @@ from vaxreg.verification.selectors import case_figures
 
 class Source:
     """Rows of figures from one app. ``placed_by``: ``commune`` when its rows are placed by where the person
-    lives (persons, findings, cases), ``facility`` when by the facility that gave or handles them."""
+    lives (persons, findings, cases), ``facility`` when by the facility that gave or handles them. ``rows``:
+    the kind of rows it counts (what a write names when it changed only those); ``figures``: every figure it
+    gives, and no other source gives (a recount of its rows alone replaces these and keeps the others)."""
 
     placed_by: ClassVar[str]
+    rows_of: ClassVar[Rows]
+    figures: ClassVar[frozenset[str]]
 
     def rows(self, units: BaseUnits) -> Iterable[UnitCount]:
         raise NotImplementedError
@@ -32,6 +36,8 @@ class Persons(Source):
     """Persons per commune of residence, and those verified."""
 
     placed_by = "commune"
+    rows_of = Rows.PERSONS
+    figures = frozenset({"persons", "verified"})
 
     def rows(self, units: BaseUnits) -> Iterable[UnitCount]:
         return person_figures(units)
@@ -41,6 +47,8 @@ class Findings(Source):
     """Open findings by rule, and the persons missing or contradicting a mandatory citizen field."""
 
     placed_by = "commune"
+    rows_of = Rows.FINDINGS
+    figures = frozenset({"findings", "incomplete"})
 
     def rows(self, units: BaseUnits) -> Iterable[UnitCount]:
         return finding_figures(units)
@@ -50,6 +58,8 @@ class Cases(Source):
     """Verification cases by state, and the active ones by the day they opened."""
 
     placed_by = "commune"
+    rows_of = Rows.CASES
+    figures = frozenset({"cases", "case_opened"})
 
     def rows(self, units: BaseUnits) -> Iterable[UnitCount]:
         return case_figures(units)
@@ -59,6 +69,8 @@ class Doses(Source):
     """Valid doses by dose number and by vaccine; days with doses and days signed off."""
 
     placed_by = "facility"
+    rows_of = Rows.DOSES
+    figures = frozenset({"doses", "vaccine", "dose_days", "signed_days"})
 
     def rows(self, units: BaseUnits) -> Iterable[UnitCount]:
         return dose_figures(units)
@@ -68,6 +80,8 @@ class Imports(Source):
     """Files imported and refused, rows stored and rejected."""
 
     placed_by = "facility"
+    rows_of = Rows.IMPORTS
+    figures = frozenset({"import_files", "import_refused", "import_stored", "import_rejected"})
 
     def rows(self, units: BaseUnits) -> Iterable[UnitCount]:
         return import_figures(units)
@@ -77,6 +91,17 @@ class Complaints(Source):
     """Complaints received, resolved on time or late, escalated, open, and the open ones by hour due."""
 
     placed_by = "facility"
+    rows_of = Rows.COMPLAINTS
+    figures = frozenset(
+        {
+            "complaints_received",
+            "complaints_on_time",
+            "complaints_resolved_late",
+            "complaints_escalated",
+            "complaints_open",
+            "complaint_due",
+        }
+    )
 
     def rows(self, units: BaseUnits) -> Iterable[UnitCount]:
         return complaint_unit_figures(units)
@@ -86,6 +111,7 @@ SOURCES: tuple[Source, ...] = (Persons(), Findings(), Cases(), Doses(), Imports(
 
 # A keyless total of each figure counted by key, so that a list of units and a day's row read one number.
 KEY_TOTALS = {"findings": "findings_open", "case_opened": "cases_active", "doses": "doses_total"}
+DERIVED = frozenset({*KEY_TOTALS.values(), "complete"})  # what ``derived`` makes: never counted, always made
 
 
 def derived(figures: Mapping[tuple[str, str], int]) -> dict[tuple[str, str], int]:

@@ -82,10 +82,14 @@ class StaleUnit(models.Model):
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     unit = models.CharField(max_length=32, blank=True, default="")
+    # The only kind of rows (``core.touched.Rows``) the write changed in the unit, when it knew; "": any. A unit
+    # whose every mark names some kinds is counted again from those only (a re-check's findings of a person in
+    # another province leave that commune's persons and cases as they were).
+    rows = models.CharField(max_length=16, blank=True, default="")
     at = models.DateTimeField()
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.unit}"
+        return f"{self.kind}:{self.unit}" + (f"[{self.rows}]" if self.rows else "")
 
 
 class Target(models.TextChoices):

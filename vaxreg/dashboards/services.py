@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -22,7 +22,7 @@ from vaxreg.core import clock
 from vaxreg.core.locks import process_lock
 from vaxreg.core.task_results import task_waiting
 from vaxreg.core.touched import BaseUnits, Touched, UnitCount
-from vaxreg.dashboards.figures import HEADLINE, SOURCES, derived
+from vaxreg.dashboards.figures import DERIVED, HEADLINE, SOURCES, Source, derived
 from vaxreg.dashboards.models import Level, StaleUnit, UnitFigure, UnitFigureDay
 from vaxreg.people.selectors import person_places
 from vaxreg.places.selectors import commune_provinces, facility_ids_of_province, facility_refs
@@ -41,7 +41,7 @@ REBUILD_WAIT_SECONDS = 120.0
 
 def units_mark_stale(touched: Touched) -> None:
     """The listener of ``core.touched``: one mark per unit the write moved, in the writer's transaction,
-    and a recount queued for when it commits."""
+    and a recount queued for when it commits (one per kind of rows when the write named them)."""
     marks: set[tuple[str, str]] = set()
     if touched.everything:
         marks.add((StaleUnit.Kind.EVERYTHING, ""))
@@ -56,8 +56,14 @@ def units_mark_stale(touched: Touched) -> None:
     if not marks:
         return
     now = clock.now()
+    kinds: list[str] = sorted(touched.rows) or [""]
     StaleUnit.objects.bulk_create(
-        [StaleUnit(kind=kind, unit=unit, at=now) for kind, unit in sorted(marks)], batch_size=WRITE_BATCH
+        [
+            StaleUnit(kind=kind, unit=unit, rows=rows, at=now)
+            for kind, unit in sorted(marks)
+            for rows in kinds
+        ],
+        batch_size=WRITE_BATCH,
     )
     transaction.on_commit(_refresh_after_commit)
 
@@ -93,39 +99,68 @@ class RefreshResult:
     facilities: int = 0
     communes: int = 0
     provinces: int = 0
+    in_part: int = 0  # base units counted again from some kinds of rows only
     rebuilt: bool = False
     seconds: float = 0.0
 
 
+_BaseKey = tuple[
+    str, str
+]  # (level, unit) of a base unit: a facility, a commune's, a province's, the nation's own
+
+
 @dataclass
 class _Stale:
-    """The units one round recounts."""
+    """The units one round recounts, each whole or from some kinds of rows only (``rows_of``)."""
 
     communes: set[str] = field(default_factory=set)
     facilities: set[int] = field(default_factory=set)
     provinces: set[str] = field(default_factory=set)  # their own records
     nation: bool = False
     everything: bool = False
+    rows_of: dict[_BaseKey, set[str]] = field(default_factory=dict)  # a unit not here: whole
+    _whole: set[_BaseKey] = field(default_factory=set)
 
     @classmethod
-    def of(cls, marks: Iterable[tuple[str, str]]) -> "_Stale":
+    def of(cls, marks: Iterable[tuple[str, str, str]]) -> "_Stale":
         stale = cls()
-        for kind, unit in marks:
+        for kind, unit, rows in marks:
             if kind == StaleUnit.Kind.EVERYTHING:
                 stale.everything = True
             elif kind == StaleUnit.Kind.COMMUNE:
                 stale.communes.add(unit)
+                stale._note((Level.COMMUNE_OWN, unit), rows)
             elif kind == StaleUnit.Kind.FACILITY:
                 stale.facilities.add(int(unit))
+                stale._note((Level.FACILITY, str(int(unit))), rows)
             elif kind == StaleUnit.Kind.PROVINCE:
                 stale.provinces.add(unit)
+                stale._note((Level.PROVINCE_OWN, unit), rows)
             elif kind == StaleUnit.Kind.PROVINCE_WHOLE:
                 stale.provinces.add(unit)
-                stale.communes.update(c for c, p in commune_provinces().items() if p == unit)
-                stale.facilities.update(facility_ids_of_province(unit))
+                stale._note((Level.PROVINCE_OWN, unit), rows)
+                communes = [c for c, p in commune_provinces().items() if p == unit]
+                facilities = facility_ids_of_province(unit)
+                stale.communes.update(communes)
+                stale.facilities.update(facilities)
+                for commune in communes:
+                    stale._note((Level.COMMUNE_OWN, commune), rows)
+                for facility in facilities:
+                    stale._note((Level.FACILITY, str(facility)), rows)
             elif kind == StaleUnit.Kind.NATION:
                 stale.nation = True
+                stale._note((Level.NATION_OWN, ""), rows)
         return stale
+
+    def _note(self, key: _BaseKey, rows: str) -> None:
+        """A mark naming no kind of rows makes its unit whole; one naming a kind adds it, unless whole."""
+        if key in self._whole:
+            return
+        if not rows:
+            self._whole.add(key)
+            self.rows_of.pop(key, None)
+        else:
+            self.rows_of.setdefault(key, set()).add(rows)
 
 
 def rollups_refresh() -> RefreshResult | None:
@@ -137,17 +172,19 @@ def rollups_refresh() -> RefreshResult | None:
             return None
         result = RefreshResult()
         while True:
-            marks = list(StaleUnit.objects.order_by("pk").values_list("pk", "kind", "unit")[:MARKS_PER_ROUND])
+            marks = list(
+                StaleUnit.objects.order_by("pk").values_list("pk", "kind", "unit", "rows")[:MARKS_PER_ROUND]
+            )
             if not marks:
                 break
-            stale = _Stale.of((kind, unit) for _, kind, unit in marks)
+            stale = _Stale.of((kind, unit, rows) for _, kind, unit, rows in marks)
             with transaction.atomic():
                 if stale.everything:
                     _rebuild()
                     result.rebuilt = True
                 else:
                     _recount(stale, result)
-                ids = [pk for pk, _, _ in marks]
+                ids = [pk for pk, *_ in marks]
                 for start in range(0, len(ids), UNITS_PER_QUERY):
                     StaleUnit.objects.filter(pk__in=ids[start : start + UNITS_PER_QUERY]).delete()
             result.rounds += 1
@@ -204,13 +241,18 @@ class _Places:
             self.communes.update(commune_provinces(missing))
 
 
-def _base_counts(units: BaseUnits) -> tuple[_Counted, set[int], set[str]]:
-    """The own figures of these base units, from every source: (counts, facilities seen, communes seen)."""
+def _base_counts(
+    units: BaseUnits, sources: Iterable[Source] = SOURCES
+) -> tuple[_Counted, set[int], set[str]]:
+    """The own figures of these base units, from these sources (every one by default): (counts, facilities
+    seen, communes seen)."""
     counted: _Counted = defaultdict(dict)
     facilities: set[int] = set()
     communes: set[str] = set()
-    for source in SOURCES:
+    for source in sources:
         for row in source.rows(units):
+            if row[2] not in source.figures:  # a recount of its rows alone would keep a stale one
+                raise ValueError(f"{type(source).__name__} gives {row[2]!r}, not among its figures")
             level, unit = _base_unit(source.placed_by, row)
             if level == Level.FACILITY:
                 facilities.add(int(unit))
@@ -264,29 +306,27 @@ def _recount(stale: _Stale, result: RefreshResult) -> None:
         Level.PROVINCE_OWN: set(stale.provinces),
         Level.NATION_OWN: {""} if stale.nation else set(),
     }
-    counted: _Counted = defaultdict(dict)
-    # Communes and facilities in chunks, each chunk one query per source; the provinces' and the nation's
-    # own records with the first chunk.
-    communes, facilities = sorted(stale.communes), sorted(stale.facilities)
-    rounds = max(1, -(-max(len(communes), len(facilities)) // UNITS_PER_QUERY))
-    for i in range(rounds):
-        part = slice(i * UNITS_PER_QUERY, (i + 1) * UNITS_PER_QUERY)
-        units = BaseUnits(
-            communes=frozenset(communes[part]),
-            facilities=frozenset(facilities[part]),
-            provinces=frozenset(stale.provinces) if i == 0 else frozenset(),
-            nation=stale.nation and i == 0,
-        )
-        more, _, _ = _base_counts(units)
-        for key, figures in more.items():
-            counted[key].update(figures)
+    # The units counted whole, then those to count from the same kinds of rows only, each group in turn.
+    groups: dict[frozenset[str] | None, set[_BaseKey]] = defaultdict(set)
     for level, units_of_level in base_levels.items():
-        rows = [
+        for unit in units_of_level:
+            named = stale.rows_of.get((level, unit))
+            groups[frozenset(named) if named else None].add((level, unit))
+    counted: _Counted = defaultdict(dict)
+    for kinds, keys in groups.items():
+        sources = SOURCES if kinds is None else [s for s in SOURCES if s.rows_of in kinds]
+        for key, figures in _group_counts(keys, sources).items():
+            counted[key].update(figures)
+        if kinds is not None:
+            _kept_add(counted, keys, sources)
+            result.in_part += len(keys)
+    for level, units_of_level in base_levels.items():
+        rows_of_level = [
             row
             for unit in sorted(units_of_level)
             for row in _base_rows(level, unit, counted.get((level, unit), {}), places)
         ]
-        _replace(level, units_of_level, rows)
+        _replace(level, units_of_level, rows_of_level)
     # Then the totals above them: the communes (own + facilities), their provinces, the nation.
     total_communes = set(stale.communes) | {
         places.facilities[f][1] for f in stale.facilities if f in places.facilities
@@ -299,6 +339,47 @@ def _recount(stale: _Stale, result: RefreshResult) -> None:
     result.facilities += len(stale.facilities)
     result.communes += len(total_communes)
     result.provinces += len(total_provinces)
+
+
+def _group_counts(keys: set[_BaseKey], sources: Sequence[Source]) -> _Counted:
+    """The own figures of these base units from these sources: communes and facilities in chunks, each chunk
+    one query per source; the provinces' and the nation's own records with the first chunk."""
+    communes = sorted(unit for level, unit in keys if level == Level.COMMUNE_OWN)
+    facilities = sorted(int(unit) for level, unit in keys if level == Level.FACILITY)
+    provinces = frozenset(unit for level, unit in keys if level == Level.PROVINCE_OWN)
+    nation = (Level.NATION_OWN, "") in keys
+    counted: _Counted = defaultdict(dict)
+    rounds = max(1, -(-max(len(communes), len(facilities)) // UNITS_PER_QUERY))
+    for i in range(rounds):
+        part = slice(i * UNITS_PER_QUERY, (i + 1) * UNITS_PER_QUERY)
+        units = BaseUnits(
+            communes=frozenset(communes[part]),
+            facilities=frozenset(facilities[part]),
+            provinces=provinces if i == 0 else frozenset(),
+            nation=nation and i == 0,
+        )
+        more, _, _ = _base_counts(units, sources)
+        for key, figures in more.items():
+            counted[key].update(figures)
+    return counted
+
+
+def _kept_add(counted: _Counted, keys: set[_BaseKey], recounted: Sequence[Source]) -> None:
+    """Beside the figures counted again from some sources, the units' kept figures of the others (what
+    ``derived`` makes is made again)."""
+    replaced = DERIVED.union(*(source.figures for source in recounted))
+    by_level: dict[str, list[str]] = defaultdict(list)
+    for level, unit in keys:
+        by_level[level].append(unit)
+    for level, units in by_level.items():
+        for chunk in _chunks(units):
+            kept = (
+                UnitFigure.objects.filter(level=level, unit__in=chunk)
+                .exclude(figure__in=sorted(replaced))
+                .values_list("unit", "figure", "key", "value")
+            )
+            for unit, figure, key, value in kept:
+                counted[(level, unit)][(figure, key)] = value
 
 
 def _totals_write(*, communes: set[str] | None, provinces: set[str] | None) -> None:

@@ -19,7 +19,7 @@ from vaxreg.core import clock
 from vaxreg.core.history import audit_event_record
 from vaxreg.core.models import AuditEvent
 from vaxreg.core.refusals import Refusal
-from vaxreg.core.touched import figures_touched
+from vaxreg.core.touched import Rows, figures_touched
 from vaxreg.linkage.engine import (
     MODEL_VERSION,
     PERSON_COLUMNS,
@@ -480,7 +480,7 @@ def findings_sync(*, person_ids: Iterable[int]) -> None:
     )
     # The open DUPLICATE_SUSPECT warnings per commune: only where one opened or closed (a refreshed
     # probability moves no figure).
-    figures_touched(persons=opened | closed)
+    figures_touched(persons=opened | closed, rows=[Rows.FINDINGS])
 
 
 @transaction.atomic

@@ -15,7 +15,7 @@ from vaxreg.core import clock
 from vaxreg.core.bulk import BulkWriter
 from vaxreg.core.database import home_read, is_citus, statistics_refresh
 from vaxreg.core.forking import WorkerLost, can_fork, forked_map
-from vaxreg.core.touched import figures_touched
+from vaxreg.core.touched import Rows, figures_touched
 from vaxreg.people.models import Person
 from vaxreg.quality.models import Finding
 from vaxreg.quality.rules import (
@@ -473,7 +473,7 @@ def quality_check_persons(
     result, changed = _reconcile(_evaluate(persons, doses, holders, params), stored, persons, len(ids))
     # Findings per commune: the dashboards recount the communes of the persons whose findings opened or
     # closed, not of every holder of a shared number that was only read (another province's, often).
-    figures_touched(persons=changed)
+    figures_touched(persons=changed, rows=[Rows.FINDINGS])
     return result
 
 
@@ -681,7 +681,7 @@ def quality_scan(
     statistics_refresh(Finding)
     # The findings of a whole province (or country) may have moved: its figures are recounted whole.
     if province_code:
-        figures_touched(provinces_whole=[province_code])
+        figures_touched(provinces_whole=[province_code], rows=[Rows.FINDINGS])
     else:
         figures_touched(everything=True)
     return result

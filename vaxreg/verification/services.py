@@ -25,7 +25,7 @@ from vaxreg.core.i18n import both_languages, label_both
 from vaxreg.core.models import SourceType
 from vaxreg.core.refusals import Forbidden, Refusal, StaleVersion
 from vaxreg.core.text import normalize_text
-from vaxreg.core.touched import figures_touched
+from vaxreg.core.touched import Rows, figures_touched
 from vaxreg.core.versioning import version_expect, versioned_update
 from vaxreg.corrections.services import CorrectionRefused, CorrectionResult, dose_correct, person_correct
 from vaxreg.people.models import Person, VerificationState
@@ -95,7 +95,11 @@ def _history(
         source=ChangeSource(type=SourceType.CASE, id=str(case.pk), reason=reason, actor_id=actor_id),
     )
     # Cases count in their commune; the person's verification state in the commune of residence.
-    figures_touched(communes=[case.commune_id], persons=[case.person_id])
+    figures_touched(
+        communes=[case.commune_id],
+        provinces=[] if case.commune_id else [case.province_id],
+        persons=[case.person_id],
+    )
 
 
 def _move(
@@ -213,7 +217,11 @@ def cases_sync(*, person_ids: Iterable[int]) -> SyncResult:
             at=now,
         )
     record_changes_bulk(history)
-    figures_touched(communes={case.commune_id for case in created})
+    figures_touched(
+        communes={case.commune_id for case in created},
+        provinces={case.province_id for case in created if not case.commune_id},  # counted in its province
+        rows=[Rows.CASES],
+    )
     result.opened = len(created)
 
     for pid, case in active.items():
