@@ -127,7 +127,8 @@ class Command(BaseCommand):
             lines.append(
                 f"  a {late['rows_read']:,}-row import: {late['import_s']:.2f} s; the rollups current "
                 f"{late['refresh_s']:.2f} s after it committed ({late['marks']:,} marks: {late['communes']} "
-                f"communes, {late['facilities']} facilities recounted)"
+                f"communes, {late['facilities']} facilities recounted; {late['in_part']} units from the "
+                f"kinds of rows named only)"
             )
         self.stdout.write("\n".join(lines))
 
@@ -271,4 +272,5 @@ def _late(path: Path) -> dict[str, Any]:
         "refresh_s": round(refresh_s, 3),
         "communes": result.communes,
         "facilities": result.facilities,
+        "in_part": result.in_part,  # base units counted again from the kinds of rows their marks named only
     }
