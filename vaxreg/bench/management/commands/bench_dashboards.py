@@ -1,6 +1,7 @@
 import argparse
 import datetime as dt
 import json
+import logging
 import statistics
 import time
 from decimal import Decimal
@@ -128,7 +129,8 @@ class Command(BaseCommand):
                 f"  a {late['rows_read']:,}-row import: {late['import_s']:.2f} s; the rollups current "
                 f"{late['refresh_s']:.2f} s after it committed ({late['marks']:,} marks: {late['communes']} "
                 f"communes, {late['facilities']} facilities recounted; {late['in_part']} units from the "
-                f"kinds of rows named only)"
+                f"kinds of rows named only); after its rows were stored: "
+                + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in late["after_import_s"].items())
             )
         self.stdout.write("\n".join(lines))
 
@@ -256,6 +258,9 @@ def _late(path: Path) -> dict[str, Any]:
     from vaxreg.dashboards.models import StaleUnit
     from vaxreg.imports.services import import_batch_create, import_batch_run
 
+    after = _AfterImportSeconds()
+    logging.getLogger("vaxreg.imports.hooks").addHandler(after)
+    logging.getLogger("vaxreg.imports.hooks").setLevel(logging.INFO)
     started = time.perf_counter()
     batch = import_batch_run(batch_id=import_batch_create(file_name=path.name, path=path).pk)
     import_s = time.perf_counter() - started
@@ -268,9 +273,22 @@ def _late(path: Path) -> dict[str, Any]:
     return {
         "rows_read": batch.rows_read,
         "import_s": round(import_s, 3),
+        # Of the import, what ran after its rows were stored, in its transaction (re-check, cases, linkage).
+        "after_import_s": {name: round(seconds, 3) for name, seconds in after.seconds.items()},
         "marks": marks,
         "refresh_s": round(refresh_s, 3),
         "communes": result.communes,
         "facilities": result.facilities,
         "in_part": result.in_part,  # base units counted again from the kinds of rows their marks named only
     }
+
+
+class _AfterImportSeconds(logging.Handler):
+    """What ``imports.hooks`` logs of the handlers run after an import: their seconds."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.seconds: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seconds.update(getattr(record, "after_import_seconds", {}))
