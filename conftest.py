@@ -75,15 +75,14 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     if database["ENGINE"] != "django.db.backends.postgresql":
         return
     import psycopg
-    from psycopg import sql
 
     name = (database.get("TEST") or {}).get("NAME") or f"test_{database['NAME']}"
-    from vaxreg.core.database import maintenance_options
+    from vaxreg.core.database import database_drop, maintenance_options
 
     try:
         with psycopg.connect(**maintenance_options(database), autocommit=True) as admin:
             if admin.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone():
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                database_drop(admin, name)
     except psycopg.Error:
         return  # no maintenance database to ask: Django's own creation says what is wrong
 

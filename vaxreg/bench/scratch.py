@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from config.env import child_environment
+from vaxreg.core.database import database_drop
 from vaxreg.core.tables import header_key
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/vaxreg_bench"
@@ -35,27 +36,8 @@ def recreate_pg_database(url: str) -> None:
     name = url.rsplit("/", 1)[1].split("?")[0]
     admin_url = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as admin:
-        _drop(admin, name)
+        database_drop(admin, name)
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def _drop(admin: Any, name: str, *, tries: int = 20) -> None:
-    """Drop the database, ending its sessions. On a Citus coordinator the drop runs on every worker too,
-    where ``FORCE`` does not reach: a worker may still hold, for a moment, a session the last run opened
-    (seen: "being accessed by other users ... while executing command on" a worker). Tried again then."""
-    import psycopg
-    from psycopg import sql
-
-    statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    for attempt in range(tries):
-        try:
-            admin.execute(statement)
-            return
-        except psycopg.Error as exc:
-            in_use = exc.sqlstate == "55006" or "being accessed by other users" in str(exc)
-            if not in_use or attempt == tries - 1:
-                raise
-            time.sleep(0.5)
 
 
 def scratch_database(
@@ -87,7 +69,7 @@ def drop_pg_database(url: str) -> None:
 
     name = url.rsplit("/", 1)[1].split("?")[0]
     with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
-        _drop(admin, name)
+        database_drop(admin, name)
 
 
 def free_port() -> int:

@@ -91,6 +91,73 @@ def maintenance_options(settings_dict: Any) -> dict[str, Any]:
     return options
 
 
+def database_drop(admin: Any, name: str, *, tries: int = 20) -> None:
+    """Drop database ``name`` if it exists, ending its sessions, through ``admin`` (a psycopg connection in
+    autocommit to the server's maintenance database).
+
+    On a Citus coordinator the drop runs on every worker too, where ``FORCE`` does not reach: a worker may
+    still hold sessions of that database (the coordinator's cached connections, its maintenance daemon's) for
+    a moment after they ended on the coordinator, and the drop is refused ("being accessed by other users
+    ... while executing command on" a worker; seen in CI, after which the next test database could not add
+    that worker). Those sessions are ended on each worker first, and again before each new try."""
+    import time
+
+    import psycopg
+    from psycopg import sql
+
+    statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    workers = _worker_nodes(admin)
+    for attempt in range(tries):
+        for host, port in workers:
+            worker_sessions_end(host=host, port=port, database=name, user=admin.info.user)
+        try:
+            admin.execute(statement)
+            for host, port in workers:  # one an earlier failed drop or create left on a worker alone
+                worker_database_drop(host=host, port=port, database=name, user=admin.info.user)
+            return
+        except psycopg.Error as exc:
+            in_use = exc.sqlstate == "55006" or "being accessed by other users" in str(exc)
+            if not in_use or attempt == tries - 1:
+                raise
+            time.sleep(0.5)
+
+
+def _worker_nodes(admin: Any) -> list[tuple[str, int]]:
+    """The workers a Citus coordinator's maintenance database knows (none elsewhere)."""
+    if not admin.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone():
+        return []
+    return [
+        (str(h), int(p))
+        for h, p in admin.execute("SELECT nodename, nodeport FROM pg_dist_node WHERE groupid > 0")
+    ]
+
+
+def worker_database_drop(*, host: str, port: int, database: str, user: str) -> None:
+    """Drop ``database`` on the server at host:port (a Citus worker) if it is there, with its sessions."""
+    import psycopg
+    from psycopg import sql
+
+    try:
+        with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as node:
+            node.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+    except psycopg.OperationalError:
+        return  # a worker that is down: the next create there says what is wrong
+
+
+def worker_sessions_end(*, host: str, port: int, database: str, user: str) -> None:
+    """End every session of ``database`` on the server at host:port (a Citus worker), if it answers."""
+    import psycopg
+
+    try:
+        with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as node:
+            node.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [database],
+            )
+    except psycopg.OperationalError:
+        return  # a worker that is down holds no session; the drop says what is wrong
+
+
 def has_distributed_tables(connection: BaseDatabaseWrapper) -> bool:
     """Whether this Citus coordinator has distributed tables (``vaxreg citus distribute`` ran)."""
     if not is_citus(connection):

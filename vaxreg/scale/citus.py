@@ -19,7 +19,7 @@ import psycopg
 from django.conf import settings
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from vaxreg.core.database import distribution_forget, is_citus, maintenance_options
+from vaxreg.core.database import distribution_forget, is_citus, maintenance_options, worker_sessions_end
 
 # The small tables every shard joins with, by model: copied to every node.
 REFERENCE_MODELS = (
@@ -280,7 +280,8 @@ def shards_read(queryset: Any) -> int:
 
 def citus_sessions_end(connection: BaseDatabaseWrapper) -> int:
     """End the idle sessions Citus keeps open to this database (its cached connections to the coordinator
-    as a node), so the database can be dropped; how many."""
+    as a node), so the database can be dropped; how many. Then, once this connection is closed, the
+    sessions of this database on the workers (which the drop would otherwise meet there)."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -290,5 +291,11 @@ def citus_sessions_end(connection: BaseDatabaseWrapper) -> int:
             """
         )
         ended = int(cursor.fetchone()[0])
+        cursor.execute("SELECT current_database(), current_user")
+        database, user = cursor.fetchone()
+        cursor.execute("SELECT nodename, nodeport FROM pg_dist_node WHERE groupid > 0")
+        workers = cursor.fetchall()
     connection.close()
+    for host, port in workers:
+        worker_sessions_end(host=host, port=port, database=database, user=user)
     return ended

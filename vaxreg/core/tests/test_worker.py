@@ -1,6 +1,7 @@
 """`vaxreg worker` as an operator runs it: separate processes on a database of their own."""
 
 import datetime as dt
+import os
 import signal
 import sqlite3
 import subprocess
@@ -85,7 +86,8 @@ def scratch(tmp_path: Path) -> Iterator[Scratch]:
     pg = connection.vendor == "postgresql"
     if pg:
         base = ENV.database_url.rsplit("/", 1)[0]
-        url = f"{base}/{connection.settings_dict['NAME']}_sub"
+        # One per test process (two would drop each other's), whether or not its test database is set up yet.
+        url = f"{base}/vaxreg_worker_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
         recreate_pg_database(url)
     else:
         url = f"sqlite:///{tmp_path / 'worker.sqlite3'}"
@@ -97,11 +99,12 @@ def scratch(tmp_path: Path) -> Iterator[Scratch]:
     finally:
         if pg:
             import psycopg
-            from psycopg import sql
+
+            from vaxreg.core.database import database_drop
 
             name = url.rsplit("/", 1)[1]
             with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                database_drop(admin, name)
 
 
 def wait_until(condition: Callable[[], bool], *, timeout: float = 120, what: str = "") -> None:

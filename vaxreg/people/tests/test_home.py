@@ -134,7 +134,9 @@ def test_a_re_imported_row_that_moves_its_person_to_another_provinces_commune_mo
     assert _home(person) == ("46", "46")
     quality_check_persons(person_ids=[person.pk])
     # The facility sends the same record again, the person's commune now one of Hà Nội's.
-    batch = run_import(write_csv(tmp_path / "again.csv", [row(source_record_id="HUE1", commune_code="00004")]))
+    batch = run_import(
+        write_csv(tmp_path / "again.csv", [row(source_record_id="HUE1", commune_code="00004")])
+    )
     assert batch.persons_updated == 1
     assert Person.objects.get().commune_id == "00004"
     assert _home(person) == ("01", "01")
