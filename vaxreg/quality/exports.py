@@ -22,7 +22,7 @@ from vaxreg.core.models import AuditEvent
 from vaxreg.core.tables import Column, TableSpec, write_table
 from vaxreg.people.models import Person
 from vaxreg.quality.messages import finding_message
-from vaxreg.quality.models import Finding
+from vaxreg.quality.models import Finding, Severity
 
 if TYPE_CHECKING:
     from vaxreg.accounts.models import User
@@ -98,7 +98,7 @@ def findings_export_rows(*, user: User, facility_code: str | None = None) -> Ite
             facility,
             record_id,
             code,
-            severity,
+            Severity(severity).label,  # "Chặn", "Cảnh báo": the file's words, not the stored keyword
             finding_message(template_vi, detail),
             finding_message(template_en, detail),
         )

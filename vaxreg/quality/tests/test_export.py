@@ -36,7 +36,7 @@ def test_person_findings_list_every_dose_record_and_dose_findings_one(
     rows = _rows(out)
     gender_rows = [r for r in rows if r[2] == "ID_GENDER_MISMATCH"]
     assert sorted(r[1] for r in gender_rows) == sorted(d.source_record_id for d in wrong_gender.doses.all())
-    assert all(r[0] == facility.code and r[3] == "blocking" for r in gender_rows)
+    assert all(r[0] == facility.code and r[3] == "Chặn" for r in gender_rows)
     assert "CCCD" in gender_rows[0][4] and gender_rows[0][5]
     vaccine_rows = [r for r in rows if r[2] == "DOSE_VACCINE_UNKNOWN"]
     assert [(r[0], r[1]) for r in vaccine_rows] == [
