@@ -142,6 +142,7 @@ def test_police_of_the_commune_sees_its_escalated_cases_with_masked_ids(pw):
     assert "Đỗ Thị Mai" not in html  # never escalated
     assert "Phan Văn Tùng" not in html  # another commune
     assert ESCALATION_REASON in html
+    assert "CCCD lệch giới tính" in html and ">ID_GENDER_MISMATCH<" not in html  # the rule in words
 
 
 def test_police_case_page_shows_person_findings_and_why_it_was_escalated(pw):
@@ -150,7 +151,9 @@ def test_police_case_page_shows_person_findings_and_why_it_was_escalated(pw):
     assert response.status_code == 200
     assert "Nguyễn Văn An" in html and "04/03/1990" in html
     assert "•••••••••399" in html and "001090012399" not in html
-    assert "ID_GENDER_MISMATCH" in html and "CCCD cho biết nam" in html
+    assert (
+        "CCCD lệch giới tính" in html and ">ID_GENDER_MISMATCH<" not in html and "CCCD cho biết nam" in html
+    )
     assert ESCALATION_REASON in html
     assert 'name="result"' in html  # the form to record the result
 
