@@ -27,3 +27,7 @@ _ENV = env.ENV
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The Chromium the browser tests drive (conftest.py).
 VAXREG_CHROMIUM = _ENV.chromium
+
+# The test process's name in a parallel run ("gw0"...; "main" alone): what the tests that make a database of
+# their own beside the test database name it by, so that two processes never drop each other's.
+VAXREG_TEST_PROCESS = os.environ.get("PYTEST_XDIST_WORKER") or "main"

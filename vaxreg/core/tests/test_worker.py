@@ -1,7 +1,6 @@
 """`vaxreg worker` as an operator runs it: separate processes on a database of their own."""
 
 import datetime as dt
-import os
 import signal
 import sqlite3
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from config.env import ENV, child_environment
@@ -87,7 +87,7 @@ def scratch(tmp_path: Path) -> Iterator[Scratch]:
     if pg:
         base = ENV.database_url.rsplit("/", 1)[0]
         # One per test process (two would drop each other's), whether or not its test database is set up yet.
-        url = f"{base}/vaxreg_worker_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+        url = f"{base}/vaxreg_worker_test_{settings.VAXREG_TEST_PROCESS}"
         recreate_pg_database(url)
     else:
         url = f"sqlite:///{tmp_path / 'worker.sqlite3'}"
