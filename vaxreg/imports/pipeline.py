@@ -1273,27 +1273,25 @@ class BatchImporter:
             columns = [f for f, _ in PERSON_FIELDS]
             self.writer.update(
                 PERSON_TABLE,
-                [*columns, "province_id", "home", "updated_at", "version"],
+                [*columns, "updated_at", "version"],
                 [
-                    (
-                        *(values[c] for c in columns),
-                        values["province_id"],
-                        home_of(values["province_id"]),
-                        db_now,
-                        persons[pid].version + 1,
-                        pid,
-                    )
+                    (*(values[c] for c in columns), db_now, persons[pid].version + 1, pid)
                     for pid, values in person_updates.items()
                 ],
             )
             self.counts.persons_updated += len(person_updates)
-            moved = [
-                pid
+            # A person whose new commune lies in another province moves there, with the home its rows are stored
+            # under: through the persons' own update, which on Citus moves a row to its new home's servers (a
+            # plain UPDATE of the distribution column is refused there); then its doses and findings follow.
+            moved = {
+                pid: values["province_id"]
                 for pid, values in person_updates.items()
                 if values["province_id"] != persons[pid].province_id
-            ]
-            if moved:  # their doses and findings are stored under their new home
-                rows_follow_person(person_ids=moved)
+            }
+            for pid, province in moved.items():
+                Person.objects.filter(pk=pid).update(province_id=province, home=home_of(province))
+            if moved:
+                rows_follow_person(person_ids=list(moved))
         self.writer.update(DOSE_TABLE, ["source_hash"], refreshed)
         record_changes_bulk(history)
 
