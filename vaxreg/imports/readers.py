@@ -78,51 +78,6 @@ def raw_cells(values: list[CellValue], headers: list[str]) -> dict[str, str]:
     return kept
 
 
-# What a file that is not a table is, by its first bytes (the ``filetype`` library's signatures), as a
-# sentence names it: a PNG read as text would otherwise be refused for its columns ("Columns found: ‰PNG").
-_NOT_TABLES: dict[str, tuple[str, str]] = {
-    "image": ("một ảnh", "an image"),
-    "video": ("một đoạn phim", "a video"),
-    "audio": ("một tệp âm thanh", "a sound file"),
-    "application/pdf": ("một tệp PDF", "a PDF"),
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (
-        "một văn bản Word",
-        "a Word document",
-    ),
-    "application/msword": ("một văn bản Word", "a Word document"),
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (
-        "một bản trình chiếu",
-        "a presentation",
-    ),
-    "application/vnd.oasis.opendocument.text": ("một văn bản", "a text document"),
-    "application/x-rar-compressed": ("một tệp nén", "a compressed archive"),
-    "application/x-7z-compressed": ("một tệp nén", "a compressed archive"),
-    "application/gzip": ("một tệp nén", "a compressed archive"),
-    "application/x-msdownload": ("một chương trình", "a program"),
-}
-
-
-def _not_a_table(head: bytes) -> FileRefused | None:
-    """The refusal of a file whose first bytes say it is no table (a photo of the list, a PDF, a Word file);
-    None for text, a spreadsheet, or a ZIP that may be one (the spreadsheet reader says what is wrong)."""
-    import filetype
-
-    guess = filetype.guess(head)
-    if guess is None:
-        return None
-    kind = _NOT_TABLES.get(guess.mime) or _NOT_TABLES.get(guess.mime.split("/")[0])
-    if kind is None:
-        return None
-    extension = guess.extension.upper()
-    return FileRefused(
-        "NOT_A_TABLE",
-        f"Tệp này là {kind[0]} ({extension}), không phải bảng dữ liệu: hãy gửi danh sách mũi tiêm dạng CSV "
-        "hoặc Excel (.xlsx) theo mẫu. Tệp không được đọc.",
-        f"This file is {kind[1]} ({extension}), not a table: send the dose list as a CSV or Excel (.xlsx) "
-        "file, as in the template. The file was not read.",
-    )
-
-
 def _sniff_kind(head: bytes) -> str:
     if head.startswith(b"PK\x03\x04"):
         return "zip"
@@ -302,9 +257,6 @@ class DoseFile:
         self._marks_nul: bool | None = None  # whether lines are searched for NUL (the file is scanned once)
         with path.open("rb") as handle:
             head = handle.read(SAMPLE_BYTES)
-        refused = _not_a_table(head)
-        if refused is not None:
-            raise refused
         kind = _sniff_kind(head)
         if kind == "text":
             self.layout = FileLayout(kind="csv", encoding=detect_encoding(head))

@@ -404,23 +404,3 @@ def test_lines_ended_by_cr_alone_are_lines(places, tmp_path, settings):
     path.write_bytes(path.read_bytes().replace(b"\r\n", b"\r"))
     batch = run_import(path)
     assert (batch.status, batch.rows_read) == (ImportBatch.Status.DONE, 100), batch.message
-
-
-@pytest.mark.parametrize(
-    ("name", "content", "vi", "en"),
-    [
-        ("danh-sach.csv", b"\x89PNG\r\n\x1a\n" + bytes(200), "là một ảnh (PNG)", "is an image (PNG)"),
-        ("danh-sach.xlsx", b"\xff\xd8\xff\xe0" + bytes(200), "là một ảnh (JPG)", "is an image (JPG)"),
-        ("danh-sach.csv", b"%PDF-1.7\n" + b"x" * 200, "là một tệp PDF (PDF)", "is a PDF (PDF)"),
-    ],
-)
-def test_a_photo_or_a_pdf_of_the_list_is_refused_for_what_it_is_not_for_its_columns(
-    places, tmp_path, name, content, vi, en
-):
-    path = tmp_path / name
-    path.write_bytes(content)
-    batch = run_import(path)
-    assert batch.status == ImportBatch.Status.REFUSED
-    assert vi in batch.message and en in batch.message
-    assert "không phải bảng dữ liệu" in batch.message and "CSV or Excel (.xlsx)" in batch.message
-    assert "Columns found" not in batch.message
