@@ -28,7 +28,7 @@ from vaxreg.core.text import normalize_text
 from vaxreg.core.touched import Rows, figures_touched
 from vaxreg.core.versioning import version_expect, versioned_update
 from vaxreg.corrections.services import CorrectionRefused, CorrectionResult, dose_correct, person_correct
-from vaxreg.people.models import IdType, Person, VerificationState
+from vaxreg.people.models import Person, VerificationState
 from vaxreg.places.models import Commune
 from vaxreg.quality.models import Finding, Severity
 from vaxreg.vaccinations.models import Dose
@@ -58,26 +58,6 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 
 POLICE_RESULTS = ("MATCH", "MISMATCH", "NOT_FOUND")
-
-PASSPORT_NOT_FOR_POLICE = (
-    "Người này định danh bằng hộ chiếu (người nước ngoài): công an xã không tra được trong CSDL dân cư. "
-    "Xác minh trực tiếp với người dân, hoặc đánh dấu không xác minh được.",
-    "This person is identified by passport (a foreigner): the commune police cannot look them up in the "
-    "population register. Verify directly with the person, or mark the case unverifiable.",
-)
-
-
-def case_moves(case: VerificationCase, *, id_type: str) -> set[str]:
-    """The states this case may move to next. A person identified by passport (a foreigner) is not in the
-    population register, so the police are never asked (SPEC §3): where a case could go to them, the station
-    may instead close it as unverifiable itself."""
-    moves = set(TRANSITIONS[case.state])
-    if id_type == IdType.PASSPORT and CaseState.ESCALATED in moves:
-        moves.discard(CaseState.ESCALATED)
-        moves.add(CaseState.UNVERIFIABLE)
-    return moves
-
-
 VERIFIED_FIELDS = ("full_name", "birth_year", "birth_month", "birth_day", "gender", "id_number")
 MIN_JUSTIFICATION = 10
 
@@ -125,10 +105,7 @@ def _history(
 def _move(
     case: VerificationCase, to: CaseState, *, actor_id: int | None, reason: str, extra: Iterable[str] = ()
 ) -> None:
-    id_type = Person.objects.filter(pk=case.person_id).values_list("id_type", flat=True).first() or ""
-    if to not in case_moves(case, id_type=id_type):
-        if to == CaseState.ESCALATED and id_type == IdType.PASSPORT:
-            raise CaseActionRefused(*PASSPORT_NOT_FOR_POLICE)
+    if to not in TRANSITIONS[case.state]:
         raise CaseActionRefused(
             f"Hồ sơ đang ở trạng thái “{_label(case.state)}”, không chuyển sang “{_label(to)}” được.",
             f"The case is “{_label(case.state)}”; it cannot move to “{_label(to)}”.",
@@ -480,8 +457,7 @@ def case_resolve(
 
 @transaction.atomic
 def case_mark_unverifiable(*, actor: User, case_id: int, reason: str) -> VerificationCase:
-    """Close a case the police could not settle (or, for a person identified by passport, that the station
-    could not: the police are not asked): the record stays as it is, marked unverifiable."""
+    """Close a case the police could not settle: the record stays as it is, marked unverifiable."""
     case = access_case_by_id(user=actor, case_id=case_id, for_update=True)
     _require_station(actor, case)
     text = normalize_text(reason)

@@ -46,7 +46,6 @@ from vaxreg.verification.services import (
     case_dose_correct,
     case_escalate,
     case_mark_unverifiable,
-    case_moves,
     case_person_correct,
     case_resolve,
     cases_assign,
@@ -207,7 +206,7 @@ def _case_page(
     person = case.person
     doses = person_doses(person)
     can_act = user_can(user, Capability.CASE_WORK) and case.commune_id == user.commune_id and case.is_active
-    moves = case_moves(case, id_type=person.id_type) if can_act else set()
+    moves = TRANSITIONS[case.state] if can_act else set()
     vaccines = list(Vaccine.objects.order_by("name")) if can_act and doses else []
 
     def form_for(key: str, make: Callable[[], Any], allowed: bool = True) -> Any:
@@ -244,9 +243,6 @@ def _case_page(
             CaseState.RESOLVED in moves,
         ),
         "unverifiable_form": form_for("unverifiable", UnverifiableForm, CaseState.UNVERIFIABLE in moves),
-        "not_for_police": CaseState.ESCALATED in TRANSITIONS[case.state]
-        and CaseState.ESCALATED not in moves
-        and can_act,
         "bound_key": next(iter(bound), ""),
         "bound_errors": [e for form in bound.values() for errors in form.errors.values() for e in errors],
         "stale": stale,

@@ -146,38 +146,3 @@ def test_bulk_assignment_only_to_staff_of_the_same_station(world):
         cases_assign(actor=station, case_ids=[cases[0].pk], assignee_id=world.users["commune_hoankiem"].pk)
     with pytest.raises(CaseNotVisible):  # Sài Gòn's case
         cases_assign(actor=station, case_ids=[cases[1].pk], assignee_id=worker.pk)
-
-
-def test_a_foreigner_identified_by_passport_is_never_handed_to_the_police(world):
-    # SPEC §3: foreigners are identified by passport and are not sent to the police (not in the register).
-    station, police = world.users["commune_badinh"], world.users["police_badinh"]
-    case = _break(
-        world,
-        "dao_hn",
-        id_type="PASSPORT",
-        id_number="C1234567",
-        birth_year=None,
-        birth_month=None,
-        birth_day=None,
-    )
-    assert case.state == CaseState.OPEN and "DOB_MISSING" in case.codes
-    with pytest.raises(CaseActionRefused, match="identified by passport"):
-        case_escalate(actor=station, case_id=case.pk, reason="Không liên lạc được")
-    case.refresh_from_db()
-    assert case.state == CaseState.OPEN and case.escalated_at is None
-    assert not cases_for_user(user=police).exists()
-    # The station's own checks are the last word: it may close the case as unverifiable itself.
-    case_mark_unverifiable(
-        actor=station, case_id=case.pk, reason="Người nước ngoài đã về nước, không liên lạc được"
-    )
-    case.refresh_from_db()
-    assert case.state == CaseState.UNVERIFIABLE
-    assert Person.objects.get(pk=case.person_id).verification_state == "unverifiable"
-
-
-def test_a_citizen_case_is_not_closed_as_unverifiable_before_the_police_answered(world):
-    case = _break(world, "dao_hn", gender="M")
-    with pytest.raises(CaseActionRefused):
-        case_mark_unverifiable(
-            actor=world.users["commune_badinh"], case_id=case.pk, reason="Không liên lạc được nữa"
-        )

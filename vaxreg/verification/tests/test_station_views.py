@@ -634,25 +634,3 @@ def test_the_menu_links_to_the_worklist_and_the_pages_follow_the_language(world,
     assert "Danh sách xác minh" not in page_text(page)
     text = page_text(station.get(case_url(cases["dao_hn"])))
     assert "The CCCD says: female, born 1990 — the record says: male, born 1990" in text
-
-
-def test_a_foreigners_case_offers_no_hand_over_to_the_police_and_says_why(world):
-    station = client_for(world, "commune_badinh")
-    john = person_make(
-        full_name="John Smith", commune=world.communes["00004"], id_number="C1234567", gender=Gender.UNKNOWN
-    )
-    open_cases([john.pk])
-    case = VerificationCase.objects.get(person=john)
-    page = station.get(case_url(case))
-    text = page_text(page)
-    assert "Định danh bằng hộ chiếu (người nước ngoài)" in text
-    assert reverse("verification:case_escalate", args=[case.pk]) not in page.content.decode()
-    assert reverse("verification:case_unverifiable", args=[case.pk]) in page.content.decode()
-    refused = station.post(
-        reverse("verification:case_escalate", args=[case.pk]),
-        {"case_version": case.version, "reason": "Không liên lạc được"},
-    )
-    assert refused.status_code == 400  # the case page again, saying why
-    assert "công an xã không tra được trong CSDL dân cư" in page_text(refused)
-    case.refresh_from_db()
-    assert case.state == CaseState.OPEN
