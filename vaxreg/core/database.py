@@ -134,28 +134,34 @@ def _worker_nodes(admin: Any) -> list[tuple[str, int]]:
 
 def worker_database_drop(*, host: str, port: int, database: str, user: str) -> None:
     """Drop ``database`` on the server at host:port (a Citus worker) if it is there, with its sessions."""
-    import psycopg
     from psycopg import sql
 
-    try:
-        with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as node:
-            node.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
-    except psycopg.OperationalError:
-        return  # a worker that is down: the next create there says what is wrong
+    _on_worker(
+        host, port, user, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+    )
 
 
 def worker_sessions_end(*, host: str, port: int, database: str, user: str) -> None:
     """End every session of ``database`` on the server at host:port (a Citus worker), if it answers."""
+    _on_worker(
+        host,
+        port,
+        user,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        [database],
+    )
+
+
+def _on_worker(host: str, port: int, user: str, statement: Any, params: list[Any] | None = None) -> None:
+    """Run one statement on a worker's maintenance database; nothing when the worker does not answer (a worker
+    that is down holds no session, and the next drop or create says what is wrong)."""
     import psycopg
 
     try:
         with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as node:
-            node.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                [database],
-            )
+            node.execute(statement, params)
     except psycopg.OperationalError:
-        return  # a worker that is down holds no session; the drop says what is wrong
+        return
 
 
 def has_distributed_tables(connection: BaseDatabaseWrapper) -> bool:

@@ -104,9 +104,8 @@ class RefreshResult:
     seconds: float = 0.0
 
 
-_BaseKey = tuple[
-    str, str
-]  # (level, unit) of a base unit: a facility, a commune's, a province's, the nation's own
+# (level, unit) of a base unit: a facility, a commune's, a province's, the nation's own
+_BaseKey = tuple[str, str]
 
 
 @dataclass
